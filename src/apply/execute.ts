@@ -1,0 +1,124 @@
+// Executes one planned change against the kernel. Each kind maps create/update/replace/
+// delete onto its kernel module; other modules (tc, bpf) register their own handlers.
+import type { LinkRes, Resource } from '../model/types';
+import type { Change, Inventory } from '../plan/types';
+import { createAddress, deleteAddress } from '../kernel/address';
+import { createLink, deleteLink, updateLink } from '../kernel/link';
+import { createNamespace, deleteNamespace } from '../kernel/namespace';
+import { NetlinkError } from '../kernel/netlink/socket';
+import { createRoute, deleteRoute, replaceRoute } from '../kernel/route';
+import { createRule, deleteRule } from '../kernel/rule';
+import type { KernelSession } from '../kernel/session';
+import { writeSysctl } from '../kernel/sysctl';
+import { writeTunsrc } from '../kernel/tunsrc';
+import { setBridgeVlans, setVnis } from '../kernel/vlan';
+
+export interface ExecContext {
+  readonly session: KernelSession;
+  readonly inventory: Inventory;
+}
+
+export type KindExecutor = (change: Change, ctx: ExecContext) => void;
+const executors = new Map<string, KindExecutor>();
+
+/** Register the executor of a resource kind (used by the tc and bpf modules). */
+export function registerExecutor(kind: Resource['kind'], fn: KindExecutor): void {
+  executors.set(kind, fn);
+}
+
+/** Deletes tolerate "already gone": the kernel cascades (a link takes its addresses along). */
+function ignoringGone(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof NetlinkError && [2, 3, 19, 99].includes(e.errno)) return; // ENOENT ESRCH ENODEV EADDRNOTAVAIL
+    if (e instanceof Error && /not found in namespace/.test(e.message)) return;
+    throw e;
+  }
+}
+
+const LINK_ATTRS = ['mtu', 'mac', 'state', 'master', 'alias'];
+
+function syncLinkExtras(ctx: ExecContext, after: LinkRes, before: LinkRes | undefined): void {
+  const ns = ctx.session.ns(after.namespace);
+  if (after.vlans !== undefined) {
+    const want = new Map(after.vlans.map((v) => [v.vid, v]));
+    const have = new Map((before?.vlans ?? []).map((v) => [v.vid, v]));
+    const add = [...want.values()].filter((v) => {
+      const h = have.get(v.vid);
+      return !h || !!h.pvid !== !!v.pvid || !!h.untagged !== !!v.untagged;
+    });
+    const remove = [...have.values()].filter((v) => !want.has(v.vid));
+    setBridgeVlans(ns, after.name, after.type === 'bridge', add, remove);
+  }
+  if (after.vnis !== undefined) {
+    const want = new Set(after.vnis);
+    const have = new Set(before?.vnis ?? []);
+    setVnis(ns, after.name, [...want].filter((v) => !have.has(v)), [...have].filter((v) => !want.has(v)));
+  }
+}
+
+function execLink(c: Change, ctx: ExecContext): void {
+  const before = c.before as LinkRes | undefined;
+  const after = c.after as LinkRes | undefined;
+  const s = ctx.session;
+  if (c.action === 'delete') return ignoringGone(() => deleteLink(s, before!));
+  if (c.action === 'replace' && before) ignoringGone(() => deleteLink(s, before));
+  if (c.action === 'create' || c.action === 'replace') {
+    if (after!.type === 'veth' && after!.veth && !after!.veth.primary) {
+      // The pair was created by the primary end: set this end's own attributes.
+      updateLink(s, after!, LINK_ATTRS.filter((f) => (after as unknown as Record<string, unknown>)[f] !== undefined));
+    } else {
+      createLink(s, after!);
+    }
+    syncLinkExtras(ctx, after!, undefined);
+    return;
+  }
+  const fields = c.fields.map((f) => f.field);
+  updateLink(s, after!, fields.filter((f) => !f.startsWith('vlans') && !f.startsWith('vnis')));
+  if (fields.some((f) => f.startsWith('vlans') || f.startsWith('vnis'))) syncLinkExtras(ctx, after!, before);
+}
+
+function restoreValue(c: Change, ctx: ExecContext): string | undefined {
+  return ctx.inventory.original[c.key];
+}
+
+export function executeChange(c: Change, ctx: ExecContext): void {
+  const s = ctx.session;
+  const ext = executors.get(c.kind);
+  if (ext) return ext(c, ctx);
+  switch (c.kind) {
+    case 'namespace':
+      if (c.action === 'delete') return deleteNamespace(s, c.before as never);
+      if (c.action === 'create') return createNamespace(s, c.after as never);
+      return; // a namespace has no fields to update
+    case 'link':
+      return execLink(c, ctx);
+    case 'address':
+      if (c.action !== 'create') ignoringGone(() => deleteAddress(s, c.before as never));
+      if (c.action !== 'delete') createAddress(s, c.after as never);
+      return;
+    case 'route':
+      if (c.action === 'update') return replaceRoute(s, c.after as never);
+      if (c.action !== 'create') ignoringGone(() => deleteRoute(s, c.before as never));
+      if (c.action !== 'delete') createRoute(s, c.after as never);
+      return;
+    case 'rule':
+      if (c.action !== 'create') ignoringGone(() => deleteRule(s, c.before as never));
+      if (c.action !== 'delete') createRule(s, c.after as never);
+      return;
+    case 'sysctl': {
+      const res = (c.after ?? c.before) as { namespace: string; key: string; value: string };
+      const target = c.action === 'delete' ? restoreValue(c, ctx) : res.value;
+      if (target !== undefined) writeSysctl(s, { namespace: res.namespace, key: res.key, value: target });
+      return;
+    }
+    case 'tunsrc': {
+      const target = c.action === 'delete' ? restoreValue(c, ctx) ?? '::' : (c.after as { address: string }).address;
+      writeTunsrc(s, { namespace: ((c.before ?? c.after) as { namespace: string }).namespace, address: target });
+      return;
+    }
+    default:
+      throw new Error(`${c.label}: no executor for kind ${c.kind} (module not loaded)`);
+  }
+}

@@ -1,0 +1,79 @@
+// The inventory: what Voltron created (prune only from here), original values of settings
+// it changed, and the last applied revision. Written atomically (tmp + fsync + rename).
+import fs from 'node:fs';
+import path from 'node:path';
+import { resourceKey } from '../model/keys';
+import type { Resource } from '../model/types';
+import type { Change, Inventory } from '../plan/types';
+import { EMPTY_INVENTORY } from '../plan/types';
+
+export function stateDirFor(base: string, sandbox: string | undefined): string {
+  return sandbox === undefined ? base : path.join(base, 'sandbox', sandbox.replace(/[^A-Za-z0-9_.-]/g, '_'));
+}
+
+export function inventoryPath(stateDir: string): string {
+  return path.join(stateDir, 'inventory.json');
+}
+
+export function loadInventory(stateDir: string): Inventory {
+  const p = inventoryPath(stateDir);
+  if (!fs.existsSync(p)) return EMPTY_INVENTORY;
+  const data = JSON.parse(fs.readFileSync(p, 'utf8')) as Inventory;
+  if (data.version !== 1) throw new Error(`${p}: unsupported inventory version ${String(data.version)}`);
+  return data;
+}
+
+export function writeFileAtomic(p: string, text: string): void {
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  const tmp = `${p}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w', 0o600);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, p);
+  const dfd = fs.openSync(path.dirname(p), 'r');
+  try {
+    fs.fsyncSync(dfd);
+  } finally {
+    fs.closeSync(dfd);
+  }
+}
+
+export function saveInventory(stateDir: string, inv: Inventory): void {
+  writeFileAtomic(inventoryPath(stateDir), `${JSON.stringify(inv, null, 1)}\n`);
+}
+
+function strip(r: Resource): Resource {
+  const { source: _s, ...rest } = r as Resource & { source?: unknown };
+  return rest as Resource;
+}
+
+/** Fold one executed change into the inventory (pure). */
+export function recordChange(inv: Inventory, c: Change): Inventory {
+  const owned = { ...inv.owned };
+  const original = { ...inv.original };
+  if (c.action === 'delete') {
+    delete owned[c.key];
+    delete original[c.key];
+  } else if (c.after) {
+    const isSetting = c.kind === 'sysctl' || c.kind === 'tunsrc';
+    if (isSetting && original[c.key] === undefined && c.before) {
+      original[c.key] = c.before.kind === 'sysctl' ? c.before.value : c.before.kind === 'tunsrc' ? c.before.address : '';
+    }
+    // Created objects are owned; settings we changed are owned (restored on removal);
+    // pre-existing objects we only updated are adopted, never deleted on removal.
+    if (c.action === 'create' || c.action === 'replace' || isSetting || owned[c.key]) owned[c.key] = strip(c.after);
+  }
+  return { ...inv, owned, original };
+}
+
+export function ownedKeys(inv: Inventory): string[] {
+  return Object.keys(inv.owned);
+}
+
+export function keyOf(r: Resource): string {
+  return resourceKey(r);
+}

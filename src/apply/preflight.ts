@@ -1,0 +1,28 @@
+// Plan-time checks against the running kernel: features the config uses but this kernel lacks.
+import type { Resource, StateMap } from '../model/types';
+import { CAPABILITIES, kernelSupports, qdiscCapability, type Capability } from '../kernel/capabilities';
+import { resourceLabel } from '../model/keys';
+
+function where(r: Resource): string {
+  return r.source ? `${r.source.file}:${r.source.line}:${r.source.column}: ${r.source.path}: ` : '';
+}
+
+export function capabilityErrors(desired: StateMap): string[] {
+  const out: string[] = [];
+  const need = (r: Resource, c: Capability, what: string) => {
+    if (kernelSupports(c) === false) out.push(`${where(r)}${resourceLabel(r)}: ${what} needs ${c.description}, which this kernel does not have`);
+  };
+  for (const r of desired.values()) {
+    if (r.kind === 'link') {
+      if (r.bridge?.vlanFiltering || r.bridge?.vlanDefaultPvid !== undefined) need(r, CAPABILITIES.bridgeVlanFiltering, 'bridge.vlan_filtering');
+      if (r.vlans?.length) need(r, CAPABILITIES.bridgeVlanFiltering, 'vlans');
+      if (r.vxlan?.vnifilter) need(r, CAPABILITIES.vxlanVnifilter, 'vxlan.vnifilter');
+    }
+    if (r.kind === 'route' && r.encap?.type === 'seg6local') need(r, CAPABILITIES.seg6local, `seg6local ${r.encap.action}`);
+    if (r.kind === 'qdisc') {
+      const c = qdiscCapability(r.qdisc);
+      if (c) need(r, c, `qdisc ${r.qdisc}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+// The reconcile pipeline shared by every command: read live state for what matters,
+// plan (pure), guard, execute in order with a journal, verify by re-reading.
+import { resourceKey, resourceNamespace } from '../model/keys';
+import type { DesiredState, LinkRes, NamespaceRes, Resource, StateMap } from '../model/types';
+import { computePlan } from '../plan';
+import type { Change, Inventory, Plan } from '../plan/types';
+import { readState } from '../kernel/read';
+import type { KernelSession } from '../kernel/session';
+import { executeChange } from './execute';
+import { recordChange } from './inventory';
+import { capabilityErrors } from './preflight';
+
+export interface Journal {
+  begin(index: number, change: Change): void;
+  done(index: number, change: Change): void;
+}
+
+export const NO_JOURNAL: Journal = { begin() {}, done() {} };
+
+/** Desired state as the session sees it: in sandbox mode the root namespace is a Voltron-owned netns. */
+export function effectiveDesired(desired: DesiredState, session: KernelSession): StateMap {
+  if (session.sandbox === undefined) return desired.resources;
+  const m = new Map(desired.resources);
+  const root: NamespaceRes = { kind: 'namespace', name: '' };
+  m.set(resourceKey(root), root);
+  return m;
+}
+
+/** Logical namespaces to read: declared ones plus any the inventory mentions. */
+export function namespacesToRead(desired: StateMap, inventory: Inventory): string[] {
+  const s = new Set<string>(['']);
+  for (const r of desired.values()) s.add(resourceNamespace(r));
+  for (const r of Object.values(inventory.owned)) s.add(resourceNamespace(r));
+  for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
+    if (r.kind === 'link' && r.veth) s.add(r.veth.peer.namespace);
+  }
+  return [...s].sort();
+}
+
+export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory): Map<string, Resource> {
+  const sysctls = new Map<string, string[]>();
+  const tunsrc = new Set<string>();
+  for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
+    if (r.kind === 'sysctl') sysctls.set(r.namespace, [...new Set([...(sysctls.get(r.namespace) ?? []), r.key])]);
+    if (r.kind === 'tunsrc') tunsrc.add(r.namespace);
+  }
+  const current = readState(session, { namespaces: namespacesToRead(desired, inventory), sysctls, tunsrc: [...tunsrc] });
+  // The kernel cannot tell which veth end created the pair: take it from config/inventory.
+  for (const [k, r] of current) {
+    if (r.kind !== 'link' || !r.veth) continue;
+    const known = (desired.get(k) ?? inventory.owned[k]) as LinkRes | undefined;
+    if (known?.veth) current.set(k, { ...r, veth: { ...r.veth, primary: known.veth.primary } });
+  }
+  return current;
+}
+
+export interface PlanResult {
+  readonly plan: Plan;
+  readonly current: Map<string, Resource>;
+  readonly desired: StateMap;
+}
+
+export class PlanRefused extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`refusing to plan:\n  ${problems.join('\n  ')}`);
+    this.name = 'PlanRefused';
+  }
+}
+
+export function makePlan(session: KernelSession, desiredState: DesiredState, inventory: Inventory): PlanResult {
+  const desired = effectiveDesired(desiredState, session);
+  const caps = capabilityErrors(desired);
+  if (caps.length) throw new PlanRefused(caps);
+  const current = readCurrent(session, desired, inventory);
+  const plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
+  const problems: string[] = [];
+  for (const c of plan.changes) {
+    // Never destroy what Voltron did not create, even if the config now declares it differently.
+    if (c.action === 'replace' && c.before && !inventory.owned[c.key] && session.sandbox === undefined) {
+      problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; replacing it would destroy a foreign object (delete or rename it yourself)`);
+    }
+  }
+  if (problems.length) throw new PlanRefused(problems);
+  return { plan, current, desired };
+}
+
+export interface ApplyOutcome {
+  readonly executed: readonly Change[];
+  readonly inventory: Inventory;
+  readonly failed?: { readonly change: Change; readonly error: Error };
+}
+
+/** Execute the plan in order; stops at the first failure (the caller decides about rollback). */
+export function executePlan(session: KernelSession, plan: Plan, inventory: Inventory, journal: Journal = NO_JOURNAL, onStep?: (c: Change, i: number) => void): ApplyOutcome {
+  let inv = inventory;
+  const executed: Change[] = [];
+  for (let i = 0; i < plan.changes.length; i++) {
+    const c = plan.changes[i]!;
+    journal.begin(i, c);
+    try {
+      executeChange(c, { session, inventory: inv });
+    } catch (e) {
+      return { executed, inventory: inv, failed: { change: c, error: e as Error } };
+    }
+    journal.done(i, c);
+    inv = recordChange(inv, c);
+    executed.push(c);
+    onStep?.(c, i);
+  }
+  return { executed, inventory: inv };
+}
+
+/** Drop inventory entries that are neither desired nor live any more (cascaded away). */
+export function pruneInventory(inv: Inventory, desired: StateMap, current: StateMap): Inventory {
+  const owned = Object.fromEntries(Object.entries(inv.owned).filter(([k]) => desired.has(k) || current.has(k)));
+  const original = Object.fromEntries(Object.entries(inv.original).filter(([k]) => owned[k] !== undefined));
+  return { ...inv, owned, original };
+}
+
+export class NotConverged extends Error {
+  constructor(readonly remaining: Plan) {
+    super(`apply did not converge; still different after apply:\n  ${remaining.changes.map((c) => `${c.action} ${c.label}: ${c.reason}`).join('\n  ')}`);
+    this.name = 'NotConverged';
+  }
+}

@@ -1,0 +1,75 @@
+// Minimal argument parser: `--flag`, `--opt value`, `--opt=value`, `-x value`, positionals.
+
+export interface OptionSpec {
+  readonly name: string; // long name without dashes
+  readonly short?: string;
+  readonly value?: string; // placeholder when the option takes a value
+  readonly help: string;
+  readonly repeat?: boolean;
+}
+
+export interface Parsed {
+  readonly opts: Map<string, string | true | string[]>;
+  readonly positionals: string[];
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): Parsed {
+  const opts = new Map<string, string | true | string[]>();
+  const positionals: string[] = [];
+  const byLong = new Map(specs.map((s) => [s.name, s]));
+  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    let spec: OptionSpec | undefined;
+    let inline: string | undefined;
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = a.slice(2, eq < 0 ? undefined : eq);
+      inline = eq < 0 ? undefined : a.slice(eq + 1);
+      spec = byLong.get(name);
+      if (!spec) throw new UsageError(`unknown option --${name}`);
+    } else if (a.startsWith('-') && a.length > 1) {
+      spec = byShort.get(a.slice(1));
+      if (!spec) throw new UsageError(`unknown option ${a}`);
+    } else {
+      positionals.push(a);
+      continue;
+    }
+    if (spec.value) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`option --${spec.name} needs a value (${spec.value})`);
+      if (spec.repeat) opts.set(spec.name, [...((opts.get(spec.name) as string[]) ?? []), v]);
+      else opts.set(spec.name, v);
+    } else {
+      if (inline !== undefined) throw new UsageError(`option --${spec.name} takes no value`);
+      opts.set(spec.name, true);
+    }
+  }
+  return { opts, positionals };
+}
+
+export function str(p: Parsed, name: string): string | undefined {
+  const v = p.opts.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function flag(p: Parsed, name: string): boolean {
+  return p.opts.get(name) === true;
+}
+
+export function formatOptions(specs: readonly OptionSpec[]): string {
+  const rows = specs.map((s) => [`${s.short ? `-${s.short}, ` : '    '}--${s.name}${s.value ? ` ${s.value}` : ''}`, s.help] as const);
+  const w = Math.max(...rows.map(([l]) => l.length));
+  return rows.map(([l, h]) => `  ${l.padEnd(w)}  ${h}`).join('\n');
+}

@@ -1,0 +1,59 @@
+// Options and setup shared by commands: config loading, session, state dir, output.
+import os from 'node:os';
+import { loadConfig, formatConfigError } from '../config';
+import type { DesiredState } from '../model/types';
+import { KernelSession } from '../kernel/session';
+import { loadInventory, stateDirFor } from '../apply/inventory';
+import type { Inventory } from '../plan/types';
+import { flag, str, type OptionSpec, type Parsed } from './args';
+
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  { name: 'config', short: 'c', value: 'DIR', help: 'config directory (default: .)' },
+  { name: 'host', value: 'NAME', help: 'host overlay hosts/<NAME>.yaml (default: this machine\'s hostname)' },
+  { name: 'state-dir', value: 'DIR', help: 'inventory, journal and lock directory (default: /var/lib/voltron)' },
+  { name: 'sandbox', value: 'PREFIX', help: 'map the root and every declared namespace onto Voltron-owned namespaces named PREFIX<name>' },
+  { name: 'no-color', help: 'plain output even on a terminal' },
+  { name: 'help', short: 'h', help: 'show help for this command' },
+];
+
+export interface Context {
+  readonly configDir: string;
+  readonly host: string;
+  readonly stateDir: string;
+  readonly sandbox: string | undefined;
+  readonly color: boolean;
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+export function makeContext(p: Parsed): Context {
+  const sandbox = str(p, 'sandbox') ?? process.env.VOLTRON_SANDBOX;
+  if (sandbox !== undefined && !/^[A-Za-z0-9_.-]{1,40}$/.test(sandbox)) throw new Error(`--sandbox ${sandbox}: use letters, digits, '-', '_', '.'`);
+  const base = str(p, 'state-dir') ?? process.env.VOLTRON_STATE_DIR ?? '/var/lib/voltron';
+  return {
+    configDir: str(p, 'config') ?? '.',
+    host: str(p, 'host') ?? os.hostname(),
+    stateDir: stateDirFor(base, sandbox),
+    sandbox,
+    color: !flag(p, 'no-color') && !process.env.NO_COLOR && process.stdout.isTTY === true,
+    out: (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`),
+    err: (s) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`),
+  };
+}
+
+/** Load and validate the config; on errors print every one and return undefined. */
+export function loadDesired(ctx: Context): DesiredState | undefined {
+  const r = loadConfig({ dir: ctx.configDir, host: ctx.host });
+  if (r.ok) return r.desired;
+  for (const e of r.errors) ctx.err(formatConfigError(e));
+  ctx.err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${ctx.configDir}; nothing was changed.`);
+  return undefined;
+}
+
+export function openSession(ctx: Context): KernelSession {
+  return new KernelSession(ctx.sandbox === undefined ? {} : { sandbox: ctx.sandbox });
+}
+
+export function inventoryOf(ctx: Context): Inventory {
+  return loadInventory(ctx.stateDir);
+}

@@ -1,0 +1,67 @@
+// voltron CLI entry: dispatch to commands; every command has --help.
+import { UsageError, formatOptions, parseArgs, type OptionSpec, type Parsed } from './args';
+import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
+import { COMMANDS } from './commands';
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: readonly OptionSpec[];
+  readonly needsConfig?: boolean;
+  run(ctx: Context, args: Parsed): Promise<number>;
+}
+
+function topHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'voltron: declarative reconciler for Linux host networking (namespaces, links, addresses, routes, rules, sysctls, SRv6, tc, BPF)',
+    '',
+    'Usage: voltron <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    'Global options:',
+    formatOptions(GLOBAL_OPTIONS),
+    '',
+    'Run `voltron <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${topHelp()}\n`);
+    return name ? 0 : 1;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`voltron: unknown command "${name}"\n\n${topHelp()}\n`);
+    return 1;
+  }
+  const specs = [...cmd.options, ...GLOBAL_OPTIONS];
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(rest, specs);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`voltron ${cmd.name}: ${e.message}\n${cmd.usage}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (parsed.opts.get('help')) {
+    process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n\nOptions:\n${formatOptions(specs)}\n`);
+    return 0;
+  }
+  const ctx = makeContext(parsed);
+  try {
+    return await cmd.run(ctx, parsed);
+  } catch (e) {
+    const err = e as Error;
+    ctx.err(`Error: ${err.message}`);
+    if (process.env.VOLTRON_DEBUG) ctx.err(err.stack ?? '');
+    return 1;
+  }
+}

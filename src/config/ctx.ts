@@ -1,0 +1,81 @@
+// Shared state of the semantic pass: positioned error reporting and reference lookups.
+import type { SourceRef } from '../model/types';
+import { nsLabel } from '../model/keys';
+import { isPoisoned, type Poison } from './merge';
+import { ptrJoin, type ConfigError, type Entry } from './types';
+import type { YamlFile } from './yamlpos';
+
+export class Ctx {
+  readonly errors: ConfigError[] = [];
+  /** Declared namespaces (logical names, root excluded). */
+  readonly namespaces = new Set<string>();
+  /** Link names per namespace: `${ns}/${name}` → link type (declared ends and veth peers). */
+  readonly links = new Map<string, string>();
+
+  constructor(
+    private readonly files: ReadonlyMap<string, YamlFile>,
+    readonly poison: Poison,
+  ) {}
+
+  pos(file: string, ptr: string, key = false): { line: number; column: number } {
+    return this.files.get(file)?.pos(ptr, key) ?? { line: 1, column: 1 };
+  }
+
+  /** Error at field `sub` (a/b/c, '' = the entry itself) of an entry. */
+  err(e: Entry, sub: string, message: string, key = false): void {
+    const path = sub === '' ? e.ptr : ptrJoin(e.ptr, ...sub.split('/'));
+    this.errors.push({ file: e.file, ...this.pos(e.file, path, key), path, message });
+  }
+
+  /** Where a resource came from; `key` points at the mapping key (sysctls). */
+  source(e: Entry, key = false): SourceRef {
+    return { file: e.file, ...this.pos(e.file, e.ptr, key), path: e.ptr };
+  }
+
+  where(e: Entry): string {
+    const p = this.pos(e.file, e.ptr);
+    return `${e.file}:${p.line}:${p.column}`;
+  }
+
+  /** Interface name rules of the kernel (dev_valid_name) plus '%' (name templates). */
+  ifname(name: string, e: Entry, sub: string): boolean {
+    const bytes = Buffer.byteLength(name, 'utf8');
+    let why: string | undefined;
+    if (name === '') why = 'must not be empty';
+    else if (bytes > 15) why = `is ${bytes} bytes long (at most 15)`;
+    else if (name === '.' || name === '..') why = `must not be '.' or '..'`;
+    else if (/[/:%\s]/.test(name) || /[\x00-\x1f\x7f]/.test(name)) why = `contains an illegal character (/ : % whitespace or control)`;
+    if (why) this.err(e, sub, `interface name '${name}' ${why}`);
+    return why === undefined;
+  }
+
+  /** Logical namespace names: they become netns file names (with a prefix), so keep them tame. */
+  nsName(name: string, e: Entry, sub: string): boolean {
+    const ok = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(name);
+    if (!ok) this.err(e, sub, `illegal namespace name '${name}' (1..32 of A-Z a-z 0-9 _ . -, not starting with '.' or '-')`);
+    return ok;
+  }
+
+  /** A `namespace:` reference: '' (root) or a declared namespace. */
+  nsRef(ns: string, e: Entry, sub: string): void {
+    if (ns === '' || this.namespaces.has(ns) || isPoisoned(this.poison, 'namespaces', ns)) return;
+    this.err(e, sub, `namespace '${ns}' is not declared in namespaces`);
+  }
+
+  /**
+   * A device reference. In Voltron's own namespaces every device must be declared (or be lo);
+   * in the root namespace an undeclared name is a host device Voltron does not manage (eth1).
+   */
+  devRef(ns: string, name: string, e: Entry, sub: string, what: string): void {
+    if (!this.ifname(name, e, sub)) return;
+    if (name === 'lo' || ns === '' || this.links.has(`${ns}/${name}`)) return;
+    if (isPoisoned(this.poison, 'links', `${ns}/${name}`)) return;
+    this.err(e, sub, `${what} '${name}' is not a link declared in namespace ${nsLabel(ns)}`);
+  }
+}
+
+/** Copy without undefined-valued fields, so optional model fields are truly absent. */
+export function compact<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}

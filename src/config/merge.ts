@@ -1,0 +1,143 @@
+// Merge schema-valid files: lists by identity, maps by key. Base files partition the config
+// (a second declaration of the same object is an error); the host overlay replaces objects
+// wholesale; `state: absent` removes an object declared by an earlier file.
+import { LIST_PATHS, identity, kindNoun, poisonName, type ListKind } from './identity';
+import { ptrJoin, type ConfigError, type Entry, type Raw } from './types';
+import type { YamlFile } from './yamlpos';
+
+export interface FileInput {
+  readonly yaml: YamlFile;
+  readonly data: Raw; // plain object (schema-valid except at `bad`)
+  readonly bad: readonly string[]; // pointers with schema errors
+  readonly overlay: boolean;
+}
+
+export interface MergedPool {
+  readonly name: string;
+  readonly origin: Entry; // the pool object that last contributed
+  readonly paths: Map<string, Entry>;
+  readonly bsids: Map<string, Entry>;
+}
+
+/** What was left out because of schema/syntax errors, to keep reference checks quiet about it. */
+export interface Poison {
+  all: boolean; // a file could not be read at all
+  names: Map<string, Set<string>>; // kind → poisoned identities/names
+  kinds: Set<string>; // kinds with an entry whose name is unknown
+}
+
+export interface Merged {
+  readonly lists: Record<ListKind, Entry[]>;
+  readonly ignore: Entry<string>[];
+  readonly sysctls: Map<string, Entry<unknown>>; // root namespace
+  readonly pools: Map<string, MergedPool>;
+  readonly poison: Poison;
+}
+
+export function newPoison(): Poison {
+  return { all: false, names: new Map(), kinds: new Set() };
+}
+
+export function isPoisoned(p: Poison, kind: string, name: string): boolean {
+  return p.all || p.kinds.has(kind) || !!p.names.get(kind)?.has(name);
+}
+
+function addPoison(p: Poison, kind: string, names: string[]): void {
+  if (names.length === 0) p.kinds.add(kind);
+  let set = p.names.get(kind);
+  if (!set) p.names.set(kind, (set = new Set()));
+  for (const n of names) set.add(n);
+}
+
+const under = (p: string, base: string): boolean => p === base || p.startsWith(base + '/');
+
+export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: ConfigError[]): Merged {
+  const lists = Object.fromEntries(Object.keys(LIST_PATHS).map((k) => [k, new Map<string, Entry>()])) as Record<
+    ListKind,
+    Map<string, Entry>
+  >;
+  const ignore: Entry<string>[] = [];
+  const sysctls = new Map<string, Entry<unknown>>();
+  const pools = new Map<string, MergedPool>();
+
+  for (const f of files) {
+    const file = f.yaml.name;
+    const isBad = (ptr: string): boolean => f.bad.some((b) => under(b, ptr) || under(ptr, b));
+    const where = (e: Entry): string => {
+      const p = posOf(files, e);
+      return `${e.file}:${p.line}:${p.column}`;
+    };
+    const dup = (e: Entry, what: string, first: Entry, hint = ''): void => {
+      const p = f.yaml.pos(e.ptr);
+      errors.push({ file, ...p, path: e.ptr, message: `duplicate ${what} (first declared at ${where(first)})${hint}` });
+    };
+    const overrideHint = ' (only the host overlay hosts/<host>.yaml may redeclare an object)';
+
+    for (const kind of Object.keys(LIST_PATHS) as ListKind[]) {
+      const segs = LIST_PATHS[kind];
+      const base = ptrJoin('', ...segs);
+      const arr = segs.reduce<Raw>((o, s) => (o && typeof o === 'object' ? o[s] : undefined), f.data);
+      if (!Array.isArray(arr)) continue;
+      const merged = lists[kind];
+      const inFile = new Map<string, Entry>();
+      arr.forEach((value: Raw, i: number) => {
+        const e: Entry = { file, ptr: ptrJoin(base, i), value };
+        if (isBad(e.ptr)) return addPoison(poison, kind, poisonName(kind, value));
+        const id = identity(kind, value);
+        const what = `${kindNoun(kind)} '${id}'`;
+        const first = inFile.get(id);
+        if (first) return dup(e, what, first);
+        inFile.set(id, e);
+        const prev = merged.get(id);
+        if (value.state === 'absent') {
+          merged.delete(id);
+          return;
+        }
+        if (prev && !f.overlay && prev.file !== file) return dup(e, what, prev, overrideHint);
+        merged.set(id, e);
+      });
+    }
+
+    if (Array.isArray(f.data?.ignore) && !isBad('/ignore'))
+      f.data.ignore.forEach((g: string, i: number) => ignore.push({ file, ptr: ptrJoin('/ignore', i), value: g }));
+
+    if (f.data?.sysctls && typeof f.data.sysctls === 'object')
+      for (const [k, v] of Object.entries(f.data.sysctls)) {
+        const e: Entry<unknown> = { file, ptr: ptrJoin('/sysctls', k), value: v };
+        if (isBad(e.ptr)) continue;
+        const prev = sysctls.get(k);
+        if (prev && !f.overlay && prev.file !== file) dup(e as Entry, `sysctl '${k}'`, prev as Entry, overrideHint);
+        else sysctls.set(k, e);
+      }
+
+    const filePools = f.data?.srv6?.pools;
+    if (filePools && typeof filePools === 'object')
+      for (const [name, pv] of Object.entries<Raw>(filePools)) {
+        const e: Entry = { file, ptr: ptrJoin('/srv6/pools', name), value: pv };
+        if (isBad(e.ptr)) {
+          addPoison(poison, 'pools', [name]);
+          continue;
+        }
+        const prev = pools.get(name);
+        if (prev && !f.overlay && prev.origin.file !== file) {
+          dup(e, `srv6 pool '${name}'`, prev.origin, overrideHint);
+          continue;
+        }
+        // Overlay pools merge path by path and bsid by bsid.
+        const pool: MergedPool = prev ? { ...prev, origin: e } : { name, origin: e, paths: new Map(), bsids: new Map() };
+        for (const [pn, path] of Object.entries<Raw>(pv.paths ?? {}))
+          pool.paths.set(pn, { file, ptr: ptrJoin(e.ptr, 'paths', pn), value: path });
+        for (const [bn, b] of Object.entries<Raw>(pv.bsids ?? {}))
+          pool.bsids.set(bn, { file, ptr: ptrJoin(e.ptr, 'bsids', bn), value: b });
+        pools.set(name, pool);
+      }
+  }
+
+  const out = Object.fromEntries(Object.entries(lists).map(([k, m]) => [k, [...m.values()]])) as Record<ListKind, Entry[]>;
+  return { lists: out, ignore, sysctls, pools, poison };
+}
+
+function posOf(files: readonly FileInput[], e: Entry): { line: number; column: number } {
+  const f = files.find((x) => x.yaml.name === e.file);
+  return f ? f.yaml.pos(e.ptr) : { line: 0, column: 0 };
+}

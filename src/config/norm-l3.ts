@@ -1,0 +1,199 @@
+// addresses, routes (incl. seg6/seg6local encap and srv6 pool references) and rules.
+import { canonicalCidr, canonicalIp, ipFamily, networkOf, parseCidr } from '../model/net';
+import type { AddressRes, RouteEncap, RouteRes, RuleRes, Seg6LocalAction, Seg6LocalEncap, SrhPool } from '../model/types';
+import { defaultMetric, nsOf, routeDest, ruleFamily, tableNumber } from './common';
+import { compact, type Ctx } from './ctx';
+import { isPoisoned } from './merge';
+import { segmentList, seg6Mtu } from './norm-srv6';
+import type { Entry, Raw } from './types';
+
+export function normaliseAddresses(ctx: Ctx, entries: readonly Entry[]): AddressRes[] {
+  const out: AddressRes[] = [];
+  for (const e of entries) {
+    const v = e.value;
+    const ns = nsOf(v);
+    ctx.nsRef(ns, e, 'namespace');
+    ctx.devRef(ns, v.dev, e, 'dev', 'address dev');
+    const cidr = canonicalCidr(v.address);
+    if (!cidr) {
+      const hint = ipFamily(v.address) ? ' (add a prefix length, e.g. /24)' : '';
+      ctx.err(e, 'address', `bad address '${v.address}': expected ip/prefix${hint}`);
+      continue;
+    }
+    out.push({ kind: 'address', namespace: ns, dev: v.dev, address: cidr, source: ctx.source(e) });
+  }
+  return out;
+}
+
+/** Parameters each seg6local action needs (all others are rejected). */
+const LOCAL_PARAMS: Record<Seg6LocalAction, { need: string[]; allow: string[] }> = {
+  End: { need: [], allow: [] },
+  'End.X': { need: ['nh6'], allow: ['nh6'] },
+  'End.T': { need: ['table'], allow: ['table'] },
+  'End.DX2': { need: ['oif'], allow: ['oif'] },
+  'End.DX4': { need: ['nh4'], allow: ['nh4'] },
+  'End.DX6': { need: ['nh6'], allow: ['nh6'] },
+  'End.DT4': { need: ['vrf_table'], allow: ['vrf_table'] },
+  'End.DT6': { need: [], allow: ['table', 'vrf_table'] },
+  'End.DT46': { need: ['vrf_table'], allow: ['vrf_table'] },
+  'End.B6': { need: ['segments'], allow: ['segments'] },
+  'End.B6.Encaps': { need: ['segments'], allow: ['segments'] },
+};
+const LOCAL_KEYS = ['nh4', 'nh6', 'table', 'vrf_table', 'oif', 'segments'];
+
+export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: ReadonlyMap<string, SrhPool>): RouteRes[] {
+  const out: RouteRes[] = [];
+  for (const e of entries) {
+    const v = e.value;
+    const ns = nsOf(v);
+    ctx.nsRef(ns, e, 'namespace');
+    const d = routeDest(v);
+    if ('error' in d) {
+      ctx.err(e, 'to', d.error);
+      continue;
+    }
+    const family = d.family;
+    const famWord = `IPv${family}`;
+    if (v.family !== undefined && v.family !== family) ctx.err(e, 'family', `family ${v.family} does not match destination '${v.to}' (${famWord})`);
+    const ip = (k: 'via' | 'src'): string | undefined => {
+      if (v[k] === undefined) return undefined;
+      const a = canonicalIp(v[k]);
+      if (!a) ctx.err(e, k, `bad IP address '${v[k]}'`);
+      else if (ipFamily(a) !== family) ctx.err(e, k, `${k} '${a}' is IPv${ipFamily(a)} but the route is ${famWord}`);
+      return a;
+    };
+    const via = ip('via');
+    const src = ip('src');
+    const type = v.type ?? 'unicast';
+    if (type !== 'unicast') {
+      for (const k of ['via', 'dev', 'encap', 'srv6', 'src'])
+        if (v[k] !== undefined) ctx.err(e, k, `'${k}' is not valid for a ${type} route`, true);
+    } else if (v.via === undefined && v.dev === undefined) {
+      ctx.err(e, '', `a unicast route needs 'via' or 'dev'`);
+    }
+    if (v.dev !== undefined) ctx.devRef(ns, v.dev, e, 'dev', 'route dev');
+    if (v.encap !== undefined && v.srv6 !== undefined) ctx.err(e, 'srv6', `'srv6' conflicts with 'encap'`, true);
+
+    let encap: RouteEncap | undefined;
+    let poolRef: RouteRes['poolRef'];
+    let mtu: number | undefined = v.mtu;
+    if (v.srv6 !== undefined && v.encap === undefined) {
+      const pool = pools.get(v.srv6.pool);
+      const path = pool?.paths.find((p) => p.name === v.srv6.path);
+      if (!pool) {
+        if (!isPoisoned(ctx.poison, 'pools', v.srv6.pool)) ctx.err(e, 'srv6/pool', `srv6 pool '${v.srv6.pool}' is not declared`);
+      } else if (!path) {
+        ctx.err(e, 'srv6/path', `srv6 pool '${v.srv6.pool}' has no path '${v.srv6.path}'`);
+      } else {
+        encap = { type: 'seg6', mode: v.srv6.mode ?? 'encap', segments: path.segments };
+        poolRef = { pool: pool.name, path: path.name };
+        mtu ??= path.mtu ?? seg6Mtu(path.segments.length);
+      }
+      seg6Checks(ctx, e, 'srv6', family, via, v.srv6.mode);
+    } else if (v.encap?.type === 'seg6') {
+      for (const k of ['action', ...LOCAL_KEYS.filter((x) => x !== 'segments')])
+        if (v.encap[k] !== undefined) ctx.err(e, `encap/${k}`, `'${k}' is only valid with encap type seg6local`, true);
+      const segments = segmentList(ctx, e, 'encap/segments', v.encap.segments);
+      encap = { type: 'seg6', mode: v.encap.mode ?? 'encap', segments };
+      mtu ??= seg6Mtu(segments.length);
+      seg6Checks(ctx, e, 'encap', family, via, v.encap.mode);
+    } else if (v.encap?.type === 'seg6local') {
+      encap = seg6local(ctx, e, ns, v.encap);
+      if (family !== 6) ctx.err(e, 'encap', `seg6local needs an IPv6 destination (got '${v.to}')`);
+      if (v.dev === undefined) ctx.err(e, '', `a seg6local route needs 'dev'`);
+    }
+    const route: RouteRes = {
+      kind: 'route',
+      namespace: ns,
+      family,
+      to: d.to,
+      table: tableNumber(v.table),
+      metric: v.metric ?? defaultMetric(family),
+      type,
+      via,
+      dev: v.dev,
+      src,
+      mtu,
+      encap,
+      poolRef,
+      source: ctx.source(e),
+    };
+    out.push(compact(route));
+  }
+  return out;
+}
+
+function seg6Checks(ctx: Ctx, e: Entry, sub: string, family: number, via: string | undefined, mode: string | undefined): void {
+  if (via !== undefined && ipFamily(via) !== 6) ctx.err(e, 'via', `seg6 encapsulation needs an IPv6 'via' (got '${via}')`);
+  if (mode === 'inline' && family !== 6) ctx.err(e, `${sub}/mode`, `seg6 mode inline only applies to IPv6 destinations`);
+}
+
+function seg6local(ctx: Ctx, e: Entry, ns: string, x: Raw): Seg6LocalEncap {
+  const spec = LOCAL_PARAMS[x.action as Seg6LocalAction];
+  if (x.mode !== undefined) ctx.err(e, 'encap/mode', `'mode' is only valid with encap type seg6`, true);
+  for (const k of LOCAL_KEYS)
+    if (x[k] !== undefined && !spec.allow.includes(k)) ctx.err(e, `encap/${k}`, `'${k}' is not used by action ${x.action}`, true);
+  for (const k of spec.need) if (x[k] === undefined) ctx.err(e, 'encap', `action ${x.action} needs '${k}'`);
+  const nh = (k: 'nh4' | 'nh6', fam: number): string | undefined => {
+    if (x[k] === undefined) return undefined;
+    const a = canonicalIp(x[k]);
+    if (!a || ipFamily(a) !== fam) ctx.err(e, `encap/${k}`, `${k} '${x[k]}' is not an IPv${fam} address`);
+    return a ?? x[k];
+  };
+  if (x.oif !== undefined) ctx.devRef(ns, x.oif, e, 'encap/oif', 'seg6local oif');
+  const out: Seg6LocalEncap = {
+    type: 'seg6local',
+    action: x.action,
+    nh4: nh('nh4', 4),
+    nh6: nh('nh6', 6),
+    table: x.table === undefined ? undefined : tableNumber(x.table),
+    vrfTable: x.vrf_table === undefined ? undefined : tableNumber(x.vrf_table),
+    oif: x.oif,
+    segments: x.segments === undefined ? undefined : segmentList(ctx, e, 'encap/segments', x.segments),
+  };
+  return compact(out);
+}
+
+export function normaliseRules(ctx: Ctx, entries: readonly Entry[]): RuleRes[] {
+  const out: RuleRes[] = [];
+  for (const e of entries) {
+    const v = e.value;
+    const ns = nsOf(v);
+    ctx.nsRef(ns, e, 'namespace');
+    const family = ruleFamily(v);
+    const sel = (k: 'from' | 'to'): string | undefined => {
+      if (v[k] === undefined) return undefined;
+      const c = parseCidr(v[k]);
+      if (!c) ctx.err(e, k, `bad CIDR '${v[k]}'`);
+      else if (c.family !== family) ctx.err(e, k, `${k} '${v[k]}' is IPv${c.family} but the rule is IPv${family}`);
+      return c ? networkOf(v[k]) : undefined;
+    };
+    const from = sel('from');
+    const to = sel('to');
+    if (v.priority === 32766 || v.priority === 32767)
+      ctx.err(e, 'priority', `priority ${v.priority} is taken by the kernel's default rules`);
+    const action = v.action ?? 'lookup';
+    if (action === 'lookup' && v.table === undefined) ctx.err(e, '', `a lookup rule needs 'table'`);
+    if (action !== 'lookup' && v.table !== undefined) ctx.err(e, 'table', `'table' is not valid with action ${action}`, true);
+    if (v.fwmask !== undefined && v.fwmark === undefined) ctx.err(e, 'fwmask', `'fwmask' needs 'fwmark'`, true);
+    if (v.iif !== undefined) ctx.ifname(v.iif, e, 'iif');
+    if (v.oif !== undefined) ctx.ifname(v.oif, e, 'oif');
+    const rule: RuleRes = {
+      kind: 'rule',
+      namespace: ns,
+      family,
+      priority: v.priority,
+      action,
+      table: v.table === undefined ? undefined : tableNumber(v.table),
+      from,
+      to,
+      fwmark: v.fwmark,
+      fwmask: v.fwmask,
+      iif: v.iif,
+      oif: v.oif,
+      source: ctx.source(e),
+    };
+    out.push(compact(rule));
+  }
+  return out;
+}

@@ -1,0 +1,255 @@
+// links → LinkRes (a veth declaration yields both ends), with reference, cycle and option checks.
+import { canonicalIp, canonicalMac, ipFamily, isMulticastIp, isMulticastMac } from '../model/net';
+import type { BridgeOptions, BridgeVlan, LinkRes, VxlanOptions } from '../model/types';
+import { nsLabel } from '../model/keys';
+import { nsOf } from './common';
+import { compact, type Ctx } from './ctx';
+import { isPoisoned } from './merge';
+import { parseRange } from './units';
+import type { Entry, Raw } from './types';
+
+/** One link end as declared: the link itself (sub '') or a veth peer (sub 'peer'). */
+interface Decl {
+  readonly e: Entry;
+  readonly sub: string;
+  readonly ns: string;
+  readonly name: string;
+  readonly raw: Raw; // the object holding mtu/mac/state/alias/master
+  res: LinkRes;
+}
+
+const at = (d: Decl, field: string): string => (d.sub ? `${d.sub}/${field}` : field);
+const MAX_VNI = 16777215;
+const OPTION_OWNER: Record<string, string> = { bridge: 'bridge', vxlan: 'vxlan', vnis: 'vxlan', peer: 'veth', macvlan: 'macvlan' };
+
+export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: readonly Entry<string>[]): LinkRes[] {
+  const decls: Decl[] = [];
+  const byKey = new Map<string, Decl>();
+  const register = (d: Decl): void => {
+    const key = `${d.ns}/${d.name}`;
+    const prev = byKey.get(key);
+    if (prev) {
+      ctx.err(d.e, at(d, 'name'), `link '${nsLabel(d.ns)}/${d.name}' is already declared at ${ctx.where(prev.e)}${prev.sub ? ' (veth peer)' : ''}`);
+      return;
+    }
+    byKey.set(key, d);
+    ctx.links.set(key, d.res.type);
+    decls.push(d);
+  };
+
+  // Pass 1: every link end gets a name, so that references below can be resolved in any order.
+  for (const e of entries) {
+    const v = e.value;
+    const ns = nsOf(v);
+    const base = { kind: 'link', namespace: ns, name: v.name, type: v.type } as LinkRes;
+    register({ e, sub: '', ns, name: v.name, raw: v, res: base });
+    if (v.type === 'veth' && v.peer) {
+      const pns = typeof v.peer.namespace === 'string' ? v.peer.namespace : ns;
+      if (pns === ns && v.peer.name === v.name) {
+        ctx.err(e, 'peer/name', `veth peer must differ from the link itself`);
+        continue;
+      }
+      const peer = { kind: 'link', namespace: pns, name: v.peer.name, type: 'veth' } as LinkRes;
+      register({ e, sub: 'peer', ns: pns, name: v.peer.name, raw: v.peer, res: peer });
+    }
+  }
+
+  // Pass 2: per-end attributes and type options.
+  for (const d of decls) {
+    const v = d.raw;
+    ctx.ifname(d.name, d.e, at(d, 'name'));
+    if (d.sub === '' || v.namespace !== undefined) ctx.nsRef(d.ns, d.e, at(d, 'namespace'));
+    for (const g of ignore)
+      if (globMatch(g.value, d.name))
+        ctx.err(d.e, at(d, 'name'), `link '${d.name}' matches ignore pattern '${g.value}' (${ctx.where(g)}): it would never be managed`);
+    let mac: string | undefined;
+    if (v.mac !== undefined) {
+      mac = canonicalMac(v.mac);
+      if (!mac) ctx.err(d.e, at(d, 'mac'), `bad MAC address '${v.mac}' (expected six hex octets like 02:00:00:00:00:01)`);
+      else if (isMulticastMac(mac)) ctx.err(d.e, at(d, 'mac'), `MAC address '${v.mac}' is a multicast address`);
+      else if (mac === '00:00:00:00:00:00') ctx.err(d.e, at(d, 'mac'), `MAC address must not be all zeros`);
+    }
+    const res: Record<string, unknown> = {
+      ...d.res,
+      mtu: v.mtu,
+      mac,
+      state: v.state ?? 'up',
+      master: v.master,
+      alias: v.alias,
+      source: ctx.source(d.sub ? { ...d.e, ptr: `${d.e.ptr}/${d.sub}` } : d.e),
+    };
+    if (d.sub === 'peer') {
+      res.veth = { peer: { name: d.e.value.name, namespace: nsOf(d.e.value) }, primary: false };
+    } else {
+      for (const [opt, owner] of Object.entries(OPTION_OWNER))
+        if (v[opt] !== undefined && v.type !== owner)
+          ctx.err(d.e, opt, `'${opt}' is only valid for links of type ${owner} (this link is ${v.type})`, true);
+      Object.assign(res, typeOptions(ctx, d));
+    }
+    d.res = compact(res) as unknown as LinkRes;
+  }
+
+  masters(ctx, decls, byKey);
+  for (const d of decls) if (d.sub === '' && d.raw.vlans) vlans(ctx, d, byKey);
+  return decls.map((d) => d.res);
+}
+
+function typeOptions(ctx: Ctx, d: Decl): Partial<LinkRes> {
+  const v = d.raw;
+  switch (v.type) {
+    case 'bridge': {
+      const b = v.bridge ?? {};
+      const opts: BridgeOptions = {
+        vlanFiltering: b.vlan_filtering ?? false,
+        stp: b.stp ?? false,
+        vlanDefaultPvid: b.vlan_default_pvid,
+        ageingTime: b.ageing_time,
+        forwardDelay: b.forward_delay,
+        multicastSnooping: b.multicast_snooping,
+      };
+      return { bridge: compact(opts) };
+    }
+    case 'vxlan':
+      return vxlan(ctx, d);
+    case 'macvlan':
+      ctx.devRef(d.ns, v.macvlan.parent, d.e, 'macvlan/parent', 'macvlan parent');
+      return { macvlan: { parent: v.macvlan.parent, mode: v.macvlan.mode ?? 'vepa' } };
+    case 'veth': {
+      const pns = typeof v.peer.namespace === 'string' ? v.peer.namespace : d.ns;
+      return { veth: { peer: { name: v.peer.name, namespace: pns }, primary: true } };
+    }
+  }
+  return {};
+}
+
+function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
+  const x = d.raw.vxlan;
+  const external = x.external ?? false;
+  const vnifilter = x.vnifilter ?? false;
+  if (x.vni !== undefined && (x.vni < 1 || x.vni > MAX_VNI)) ctx.err(d.e, 'vxlan/vni', `VNI ${x.vni} out of range 1..${MAX_VNI}`);
+  if (x.vni === undefined && !external) ctx.err(d.e, 'vxlan', `vxlan needs 'vni' (or 'external: true')`);
+  if (x.vni !== undefined && external && !vnifilter)
+    ctx.err(d.e, 'vxlan/vni', `'vni' conflicts with 'external: true' (without 'vnifilter')`);
+  if (vnifilter && !external) ctx.err(d.e, 'vxlan/vnifilter', `'vnifilter: true' requires 'external: true'`);
+  if (x.remote !== undefined && x.group !== undefined) ctx.err(d.e, 'vxlan/group', `'group' conflicts with 'remote'`);
+  const ips: Record<string, string | undefined> = {};
+  let fam: number | undefined;
+  for (const k of ['local', 'remote', 'group'] as const) {
+    if (x[k] === undefined) continue;
+    const ip = canonicalIp(x[k]);
+    if (!ip) {
+      ctx.err(d.e, `vxlan/${k}`, `bad IP address '${x[k]}'`);
+      continue;
+    }
+    if (k === 'group' && !isMulticastIp(ip)) ctx.err(d.e, 'vxlan/group', `group '${ip}' is not a multicast address`);
+    if (k !== 'group' && isMulticastIp(ip)) ctx.err(d.e, `vxlan/${k}`, `${k} '${ip}' must not be a multicast address (use 'group')`);
+    if (fam !== undefined && ipFamily(ip) !== fam) ctx.err(d.e, `vxlan/${k}`, `address family of ${k} '${ip}' differs from the other vxlan addresses`);
+    fam ??= ipFamily(ip);
+    ips[k] = ip;
+  }
+  if (x.dev !== undefined) ctx.devRef(d.ns, x.dev, d.e, 'vxlan/dev', 'vxlan dev');
+  const opts: VxlanOptions = {
+    vni: x.vni,
+    local: ips.local,
+    remote: ips.remote,
+    group: ips.group,
+    dev: x.dev,
+    dstport: x.dstport ?? 4789,
+    learning: x.learning ?? true,
+    ttl: x.ttl,
+    external,
+    vnifilter,
+  };
+  const out: Partial<LinkRes> = { vxlan: compact(opts) };
+  if (d.raw.vnis !== undefined) {
+    if (!vnifilter) ctx.err(d.e, 'vnis', `'vnis' requires 'vxlan.vnifilter: true'`, true);
+    const vnis = expandList(ctx, d.e, 'vnis', d.raw.vnis, 1, MAX_VNI, 'VNI');
+    return { ...out, vnis: [...vnis.keys()].sort((a, b) => a - b) };
+  }
+  return out;
+}
+
+/** Expand `[1, "5-7"]` into value → index of the item that listed it; errors on bad/duplicate. */
+function expandList(ctx: Ctx, e: Entry, field: string, items: readonly (number | string)[], min: number, max: number, what: string, itemKey = ''): Map<number, number> {
+  const out = new Map<number, number>();
+  items.forEach((item, i) => {
+    const sub = `${field}/${i}${itemKey}`;
+    const r = parseRange(item);
+    if (!r) return ctx.err(e, sub, `bad ${what} range '${item}'`);
+    if (r.lo < min || r.hi > max) return ctx.err(e, sub, `${what} ${r.lo === r.hi ? r.lo : `range ${r.lo}-${r.hi}`} out of range ${min}..${max}`);
+    if (r.hi - r.lo >= 65536) return ctx.err(e, sub, `${what} range ${r.lo}-${r.hi} is too large (at most 65536 entries)`);
+    for (let n = r.lo; n <= r.hi; n++) {
+      if (out.has(n)) return ctx.err(e, sub, `${what} ${n} is listed twice (also in item ${out.get(n)})`);
+      out.set(n, i);
+    }
+  });
+  return out;
+}
+
+function masters(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, Decl>): void {
+  const inCycle = new Set<Decl>();
+  for (const d of decls) {
+    if (inCycle.has(d) || d.res.master === undefined) continue;
+    const chain: Decl[] = [d];
+    let cur: Decl | undefined = d;
+    while (cur?.res.master !== undefined) {
+      cur = byKey.get(`${cur.ns}/${cur.res.master}`);
+      if (!cur) break;
+      const idx = chain.indexOf(cur);
+      if (idx >= 0) {
+        const cycle = chain.slice(idx);
+        if (!cycle.some((c) => inCycle.has(c))) {
+          const names = [...cycle.map((c) => c.name), cur.name].join(' -> ');
+          ctx.err(cycle[0]!.e, at(cycle[0]!, 'master'), `master cycle: ${names}`);
+        }
+        cycle.forEach((c) => inCycle.add(c));
+        break;
+      }
+      chain.push(cur);
+    }
+  }
+  for (const d of decls) {
+    const m = d.res.master;
+    if (m === undefined || inCycle.has(d)) continue;
+    if (!ctx.ifname(m, d.e, at(d, 'master'))) continue;
+    const target = byKey.get(`${d.ns}/${m}`);
+    if (!target) {
+      if (!isPoisoned(ctx.poison, 'links', `${d.ns}/${m}`))
+        ctx.err(d.e, at(d, 'master'), `master '${m}' is not a bridge declared in namespace ${nsLabel(d.ns)}`);
+    } else if (target.res.type !== 'bridge') {
+      ctx.err(d.e, at(d, 'master'), `master '${m}' is a ${target.res.type}, not a bridge`);
+    } else if (d.res.type === 'bridge') {
+      ctx.err(d.e, at(d, 'master'), `a bridge cannot be a port of another bridge ('${m}')`);
+    }
+  }
+}
+
+function vlans(ctx: Ctx, d: Decl, byKey: ReadonlyMap<string, Decl>): void {
+  const filtering = (x: Decl | undefined): boolean => x?.res.type === 'bridge' && !!x.res.bridge?.vlanFiltering;
+  const master = d.res.master !== undefined ? byKey.get(`${d.ns}/${d.res.master}`) : undefined;
+  if (!filtering(d) && !filtering(master)) {
+    const why =
+      d.res.type === 'bridge' ? `bridge '${d.name}' needs 'bridge.vlan_filtering: true'` : master && master.res.type === 'bridge'
+        ? `master bridge '${master.name}' needs 'bridge.vlan_filtering: true'`
+        : `only a vlan_filtering bridge or its ports can have vlans`;
+    ctx.err(d.e, 'vlans', `vlans: ${why}`, true);
+  }
+  const items: Raw[] = d.raw.vlans;
+  const vids = expandList(ctx, d.e, 'vlans', items.map((x) => x.vid), 1, 4094, 'VLAN', '/vid');
+  const pvids = items.map((x, i) => (x.pvid ? i : -1)).filter((i) => i >= 0);
+  for (const i of pvids) {
+    const r = parseRange(items[i]!.vid);
+    if (r && r.lo !== r.hi) ctx.err(d.e, `vlans/${i}/pvid`, `pvid cannot be set on a VLAN range`);
+  }
+  if (pvids.length > 1) ctx.err(d.e, `vlans/${pvids[1]}/pvid`, `only one VLAN can be the pvid (also item ${pvids[0]})`);
+  const list: BridgeVlan[] = [...vids.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([vid, i]) => ({ vid, pvid: items[i]!.pvid === true, untagged: items[i]!.untagged === true }));
+  d.res = { ...d.res, vlans: list };
+}
+
+/** Glob with * and ? (the `ignore` patterns). */
+export function globMatch(glob: string, name: string): boolean {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`).test(name);
+}

@@ -1,0 +1,51 @@
+// Semantic pass: merged entries → model resources, collecting every error.
+import { resourceKey } from '../model/keys';
+import type { DesiredState, Resource } from '../model/types';
+import type { Ctx } from './ctx';
+import type { Merged } from './merge';
+import { normaliseAddresses, normaliseRoutes, normaliseRules } from './norm-l3';
+import { normaliseLinks } from './norm-links';
+import { normaliseBpf, normaliseNamespaces, normaliseRootSysctls } from './norm-misc';
+import { bsidRoutes, normalisePools } from './norm-srv6';
+import { normaliseTc } from './norm-tc';
+
+export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
+  const ns = normaliseNamespaces(ctx, m.lists.namespaces);
+  const links = normaliseLinks(ctx, m.lists.links, m.ignore);
+  const pools = normalisePools(ctx, m.pools);
+  const addresses = normaliseAddresses(ctx, m.lists.addresses);
+  const routes = [...normaliseRoutes(ctx, m.lists.routes, pools), ...bsidRoutes(ctx, m.pools, pools, links)];
+  const rules = normaliseRules(ctx, m.lists.rules);
+  const sysctls = [...normaliseRootSysctls(ctx, m.sysctls), ...ns.sysctls];
+  const bpf = normaliseBpf(ctx, m.lists.programs, baseDir);
+  const tc = normaliseTc(ctx, m.lists.qdiscs, m.lists.classes, m.lists.filters, new Set(bpf.map((b) => b.name)));
+
+  const all: Resource[] = [
+    ...ns.namespaces,
+    ...links,
+    ...addresses,
+    ...routes,
+    ...rules,
+    ...sysctls,
+    ...ns.tunsrc,
+    ...tc.qdiscs,
+    ...tc.classes,
+    ...tc.filters,
+    ...bpf,
+  ];
+  const resources = new Map<string, Resource>();
+  for (const r of all) {
+    const key = resourceKey(r);
+    const prev = resources.get(key);
+    // Merge identities catch most duplicates; this catches different spellings of one object
+    // (e.g. a bsid route and a declared route for the same SID).
+    if (prev && r.source) {
+      const p = prev.source;
+      ctx.errors.push({ ...r.source, message: `duplicate ${key}${p ? ` (first declared at ${p.file}:${p.line}:${p.column})` : ''}` });
+      continue;
+    }
+    resources.set(key, r);
+  }
+  const ignore = [...new Set(m.ignore.map((g) => g.value))];
+  return { resources, pools, ignore, namespaces: ['', ...ns.namespaces.map((n) => n.name)] };
+}

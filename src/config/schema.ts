@@ -1,0 +1,135 @@
+// JSON Schema validation (ajv, strict, all errors) with errors mapped to YAML positions.
+import Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import schemaJson from '../../schema/voltron.schema.json';
+import { ptrJoin, ptrSplit, type ConfigError } from './types';
+import type { YamlFile } from './yamlpos';
+
+export const CONFIG_SCHEMA: object = schemaJson;
+
+let compiled: ValidateFunction | undefined;
+
+/** The compiled validator (compiled once; strict mode rejects a sloppy schema at startup). */
+export function schemaValidator(): ValidateFunction {
+  // verbose: errors carry parentSchema, whose `description` words anyOf messages.
+  compiled ??= new Ajv({ strict: true, allErrors: true, verbose: true }).compile(CONFIG_SCHEMA);
+  return compiled;
+}
+
+export interface SchemaResult {
+  errors: ConfigError[];
+  /** Instance pointers that failed: entries at or under them are left out of the merge.
+   *  Unknown keys are not listed: they are deleted from the data instead. */
+  bad: string[];
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  integer: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean (true or false)',
+  object: 'a mapping',
+  array: 'a list',
+  null: 'null',
+};
+
+export function validateSchema(file: YamlFile, data: unknown): SchemaResult {
+  const validate = schemaValidator();
+  if (validate(data)) return { errors: [], bad: [] };
+  const raw = validate.errors ?? [];
+  const anyOfs = raw.filter((e) => e.keyword === 'anyOf');
+  const errors: ConfigError[] = [];
+  const bad: string[] = [];
+  const seen = new Set<string>();
+  for (const e of raw) {
+    if (e.keyword === 'if') continue; // the failing then/else branch reports the real problem
+    if (anyOfs.some((a) => a !== e && e.schemaPath.startsWith(a.schemaPath + '/') && under(e.instancePath, a.instancePath)))
+      continue; // one message per anyOf, not one per branch
+    const { path, key, message } = describe(e);
+    const id = `${path}\u0000${message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    // Unknown keys are dropped so the rest of the entry still gets its semantic checks.
+    if (e.keyword === 'additionalProperties') dropKey(data, e.instancePath, String((e.params as { additionalProperty: string }).additionalProperty));
+    else bad.push(e.instancePath);
+    errors.push({ file: file.name, ...file.pos(path, key), path, message });
+  }
+  return { errors, bad };
+}
+
+function dropKey(data: unknown, ptr: string, key: string): void {
+  let o: unknown = data;
+  for (const seg of ptrSplit(ptr)) o = o && typeof o === 'object' ? (o as Record<string, unknown>)[seg] : undefined;
+  if (o && typeof o === 'object') delete (o as Record<string, unknown>)[key];
+}
+
+function under(p: string, base: string): boolean {
+  return p === base || p.startsWith(base + '/');
+}
+
+function describe(e: ErrorObject): { path: string; key: boolean; message: string } {
+  const p = e.params as Record<string, unknown>;
+  const parent = (e.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown> };
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const k = String(p.additionalProperty);
+      const hint = suggest(k, Object.keys(parent.properties ?? {}));
+      return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}` };
+    }
+    case 'required':
+      return { path: e.instancePath, key: false, message: `missing required key '${String(p.missingProperty)}'` };
+    case 'type':
+      return { path: e.instancePath, key: false, message: `must be ${TYPE_WORDS[String(p.type)] ?? String(p.type)}${got(e)}` };
+    case 'enum':
+      return {
+        path: e.instancePath,
+        key: false,
+        message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${got(e)}`,
+      };
+    case 'const':
+      return { path: e.instancePath, key: false, message: `must be ${JSON.stringify(p.allowedValue)}${got(e)}` };
+    case 'anyOf':
+      return { path: e.instancePath, key: false, message: `must be ${parent.description ?? 'one of the allowed forms'}${got(e)}` };
+    case 'minLength':
+      return { path: e.instancePath, key: false, message: p.limit === 1 ? 'must not be empty' : `${e.message}` };
+    case 'pattern':
+      return { path: e.instancePath, key: false, message: `${parent.description ? `must be ${parent.description}` : e.message}${got(e)}` };
+    default:
+      return { path: e.instancePath, key: false, message: `${e.message ?? e.keyword}${got(e)}` };
+  }
+}
+
+/** " (got X)" for scalars, to make the message stand alone. */
+function got(e: ErrorObject): string {
+  const d = e.data;
+  if (d === null || ['string', 'number', 'boolean'].includes(typeof d)) return ` (got ${JSON.stringify(d)})`;
+  return Array.isArray(d) ? ' (got a list)' : ' (got a mapping)';
+}
+
+/** Closest known key within edit distance 2, for typos. */
+function suggest(k: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const c of known) {
+    const d = editDistance(k, c);
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = [...Array(b.length + 1).keys()];
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,52 @@
+// Addresses: one RTM_GETADDR dump per namespace; create/delete by (dev, address).
+import type { AddressRes } from '../model/types';
+import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
+import * as R from './netlink/rtnl';
+import { NLM_F_CREATE, NLM_F_EXCL } from './netlink/socket';
+import type { KernelSession, NsContext } from './session';
+
+export interface RawAddress {
+  readonly res: AddressRes;
+  /** Kernel-made (IPv6 link-local, not permanent): never owned by anyone. */
+  readonly kernelMade: boolean;
+}
+
+export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>): RawAddress[] {
+  const out: RawAddress[] = [];
+  for (const m of ctx.sock.dump(R.RTM_GETADDR, R.ifaddrmsg(R.AF_UNSPEC, 0, 0, 0, 0), 'dump addresses')) {
+    if (m.type !== R.RTM_NEWADDR) continue;
+    const family = m.data.readUInt8(0);
+    const prefix = m.data.readUInt8(1);
+    const index = m.data.readInt32LE(4);
+    const a = Attrs.parse(m.data, 8);
+    const raw = a.get(R.IFA_LOCAL) ?? a.get(R.IFA_ADDRESS);
+    const dev = names.get(index);
+    if (!raw || !dev) continue;
+    const flags = a.u32(R.IFA_FLAGS) ?? m.data.readUInt8(2);
+    const ip = bufferToIp(raw);
+    out.push({
+      res: { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}` },
+      kernelMade: family === R.AF_INET6 && !(flags & R.IFA_F_PERMANENT),
+    });
+  }
+  return out;
+}
+
+function addrMsg(ctx: NsContext, a: AddressRes): Buffer {
+  const [ip, prefix] = a.address.split('/') as [string, string];
+  const v6 = ip.includes(':');
+  const w = new AttrWriter().raw(R.IFA_LOCAL, ipToBuffer(ip)).raw(R.IFA_ADDRESS, ipToBuffer(ip));
+  // NODAD: a declared address is usable at once (no tentative window that breaks verify and routes).
+  if (v6) w.u32(R.IFA_FLAGS, R.IFA_F_NODAD);
+  return Buffer.concat([R.ifaddrmsg(v6 ? R.AF_INET6 : R.AF_INET, Number(prefix), v6 ? R.IFA_F_NODAD : 0, 0, ctx.ifindex(a.dev)), w.toBuffer()]);
+}
+
+export function createAddress(session: KernelSession, a: AddressRes): void {
+  const ctx = session.ns(a.namespace);
+  ctx.sock.request(R.RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, addrMsg(ctx, a), `add address ${a.address} dev ${a.dev}`);
+}
+
+export function deleteAddress(session: KernelSession, a: AddressRes): void {
+  const ctx = session.ns(a.namespace);
+  ctx.sock.request(R.RTM_DELADDR, 0, addrMsg(ctx, a), `delete address ${a.address} dev ${a.dev}`);
+}

@@ -1,0 +1,223 @@
+// Links: read (one RTM_GETLINK dump per namespace) and write (create/update/delete).
+import type { BridgeOptions, LinkRes, LinkType, MacvlanMode, VxlanOptions } from '../model/types';
+import { AttrWriter, Attrs, bufferToIp, bufferToMac, ipToBuffer, macToBuffer } from './netlink/attrs';
+import * as R from './netlink/rtnl';
+import { NLM_F_CREATE, NLM_F_EXCL } from './netlink/socket';
+import type { KernelSession, NsContext } from './session';
+import { openNetns } from './netns';
+import { libc } from './libc';
+
+/** A link as read, with kernel ids kept for peer/master resolution. */
+export interface RawLink {
+  readonly index: number;
+  readonly name: string;
+  readonly res: LinkRes;
+  readonly masterIndex?: number;
+  readonly linkIndex?: number; // veth peer ifindex / vxlan underlay
+  readonly linkNetnsId?: number;
+}
+
+const MACVLAN_MODES: Record<number, MacvlanMode> = { 1: 'private', 2: 'vepa', 4: 'bridge', 8: 'passthru', 16: 'source' };
+const MACVLAN_MODE_NUM: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
+
+function parseBridge(d: Attrs): BridgeOptions {
+  return {
+    vlanFiltering: d.u8(R.IFLA_BR_VLAN_FILTERING) === 1,
+    stp: (d.u32(R.IFLA_BR_STP_STATE) ?? 0) !== 0,
+    vlanDefaultPvid: d.u16(R.IFLA_BR_VLAN_DEFAULT_PVID),
+    ageingTime: d.u32(R.IFLA_BR_AGEING_TIME),
+    forwardDelay: d.u32(R.IFLA_BR_FORWARD_DELAY),
+    multicastSnooping: d.u8(R.IFLA_BR_MCAST_SNOOPING) === 1,
+  };
+}
+
+function parseVxlan(d: Attrs, names: Map<number, string>): VxlanOptions {
+  const external = d.u8(R.IFLA_VXLAN_COLLECT_METADATA) === 1;
+  const group = d.get(R.IFLA_VXLAN_GROUP) ?? d.get(R.IFLA_VXLAN_GROUP6);
+  const local = d.get(R.IFLA_VXLAN_LOCAL) ?? d.get(R.IFLA_VXLAN_LOCAL6);
+  const groupIp = group ? bufferToIp(group) : undefined;
+  const isMcast = groupIp !== undefined && (groupIp.includes(':') ? groupIp.startsWith('ff') : Number(groupIp.split('.')[0]) >= 224);
+  const linkIdx = d.u32(R.IFLA_VXLAN_LINK);
+  const vni = d.u32(R.IFLA_VXLAN_ID);
+  const o: VxlanOptions = {
+    vni: external && vni === 0 ? undefined : vni,
+    local: local ? bufferToIp(local) : undefined,
+    remote: groupIp && !isMcast ? groupIp : undefined,
+    group: groupIp && isMcast ? groupIp : undefined,
+    dev: linkIdx ? names.get(linkIdx) : undefined,
+    dstport: d.u16be(R.IFLA_VXLAN_PORT),
+    learning: d.u8(R.IFLA_VXLAN_LEARNING) === 1,
+    ttl: d.u8(R.IFLA_VXLAN_TTL) ?? 0,
+    external,
+    vnifilter: d.u8(R.IFLA_VXLAN_VNIFILTER) === 1,
+  };
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as VxlanOptions;
+}
+
+/** Dump every link of a namespace. */
+export function readLinks(ctx: NsContext): RawLink[] {
+  const msgs = ctx.sock.dump(R.RTM_GETLINK, R.ifinfomsg({}), 'dump links');
+  const pre: { index: number; flags: number; attrs: Attrs }[] = [];
+  const names = new Map<number, string>();
+  for (const m of msgs) {
+    if (m.type !== R.RTM_NEWLINK) continue;
+    const index = m.data.readInt32LE(4);
+    const flags = m.data.readUInt32LE(8);
+    const attrs = Attrs.parse(m.data, 16);
+    names.set(index, attrs.str(R.IFLA_IFNAME) ?? `if${index}`);
+    pre.push({ index, flags, attrs });
+  }
+  const out: RawLink[] = [];
+  for (const { index, flags, attrs } of pre) {
+    const name = names.get(index)!;
+    ctx.rememberIndex(name, index);
+    const info = attrs.nested(R.IFLA_LINKINFO);
+    const kind = info?.str(R.IFLA_INFO_KIND) ?? '';
+    const data = info?.nested(R.IFLA_INFO_DATA);
+    const masterIndex = attrs.u32(R.IFLA_MASTER);
+    const mac = attrs.get(R.IFLA_ADDRESS);
+    const alias = attrs.str(R.IFLA_IFALIAS);
+    const type: LinkType = kind === 'veth' || kind === 'bridge' || kind === 'vxlan' || kind === 'macvlan' ? kind : 'other';
+    const linkIndex = attrs.u32(R.IFLA_LINK);
+    let res: LinkRes = {
+      kind: 'link',
+      namespace: ctx.logical,
+      name,
+      type,
+      mtu: attrs.u32(R.IFLA_MTU),
+      mac: mac && mac.length === 6 ? bufferToMac(mac) : undefined,
+      state: flags & R.IFF_UP ? 'up' : 'down',
+      master: masterIndex ? names.get(masterIndex) : undefined,
+      alias: alias || undefined,
+    };
+    if (type === 'other') res = { ...res, otherKind: kind };
+    if (type === 'bridge' && data) res = { ...res, bridge: parseBridge(data) };
+    if (type === 'vxlan' && data) res = { ...res, vxlan: parseVxlan(data, names) };
+    if (type === 'macvlan') {
+      res = {
+        ...res,
+        macvlan: { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent: linkIndex ? names.get(linkIndex) ?? `if${linkIndex}` : '' },
+      };
+    }
+    out.push({
+      index,
+      name,
+      res: stripUndefined(res),
+      masterIndex,
+      linkIndex,
+      linkNetnsId: attrs.has(R.IFLA_LINK_NETNSID) ? attrs.get(R.IFLA_LINK_NETNSID)!.readInt32LE(0) : undefined,
+    });
+  }
+  return out;
+}
+
+export function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: KernelSession, forUpdate: boolean, changed: readonly string[] = []): void {
+  if (link.type === 'other') throw new Error(`cannot create link ${link.name}: unmanaged kind`);
+  w.nest(R.IFLA_LINKINFO, (li) => {
+    li.str(R.IFLA_INFO_KIND, link.type);
+    if (link.type === 'bridge') {
+      const b = link.bridge ?? {};
+      li.nest(R.IFLA_INFO_DATA, (d) => {
+        // Sent only when enabled: kernels without CONFIG_BRIDGE_VLAN_FILTERING reject even 0.
+        if (b.vlanFiltering || changed.includes('bridge.vlanFiltering')) d.u8(R.IFLA_BR_VLAN_FILTERING, b.vlanFiltering ? 1 : 0);
+        if (b.stp !== undefined) d.u32(R.IFLA_BR_STP_STATE, b.stp ? 1 : 0);
+        if (b.vlanDefaultPvid !== undefined) d.u16(R.IFLA_BR_VLAN_DEFAULT_PVID, b.vlanDefaultPvid);
+        if (b.ageingTime !== undefined) d.u32(R.IFLA_BR_AGEING_TIME, b.ageingTime);
+        if (b.forwardDelay !== undefined) d.u32(R.IFLA_BR_FORWARD_DELAY, b.forwardDelay);
+        if (b.multicastSnooping !== undefined) d.u8(R.IFLA_BR_MCAST_SNOOPING, b.multicastSnooping ? 1 : 0);
+      });
+    } else if (link.type === 'vxlan') {
+      const v = link.vxlan ?? {};
+      li.nest(R.IFLA_INFO_DATA, (d) => {
+        if (!forUpdate) {
+          if (v.vni !== undefined) d.u32(R.IFLA_VXLAN_ID, v.vni);
+          if (v.external) d.u8(R.IFLA_VXLAN_COLLECT_METADATA, 1);
+          if (v.vnifilter) d.u8(R.IFLA_VXLAN_VNIFILTER, 1);
+          if (v.local) d.raw(v.local.includes(':') ? R.IFLA_VXLAN_LOCAL6 : R.IFLA_VXLAN_LOCAL, ipToBuffer(v.local));
+          const g = v.remote ?? v.group;
+          if (g) d.raw(g.includes(':') ? R.IFLA_VXLAN_GROUP6 : R.IFLA_VXLAN_GROUP, ipToBuffer(g));
+          if (v.dev) d.u32(R.IFLA_VXLAN_LINK, ctx.ifindex(v.dev));
+          d.u16be(R.IFLA_VXLAN_PORT, v.dstport ?? 4789);
+        }
+        if (v.learning !== undefined) d.u8(R.IFLA_VXLAN_LEARNING, v.learning ? 1 : 0);
+        if (v.ttl !== undefined) d.u8(R.IFLA_VXLAN_TTL, v.ttl);
+      });
+    } else if (link.type === 'macvlan') {
+      li.nest(R.IFLA_INFO_DATA, (d) => d.u32(R.IFLA_MACVLAN_MODE, MACVLAN_MODE_NUM[link.macvlan?.mode ?? 'vepa']));
+    } else if (link.type === 'veth' && !forUpdate && link.veth) {
+      const peer = link.veth.peer;
+      const peerNs = session.physical(peer.namespace);
+      li.nest(R.IFLA_INFO_DATA, (d) => {
+        const pw = new AttrWriter().str(R.IFLA_IFNAME, peer.name);
+        let fd = -1;
+        if (peer.namespace !== link.namespace) {
+          fd = openNetns(peerNs);
+          pw.u32(R.IFLA_NET_NS_FD, fd);
+          pendingFds.push(fd);
+        }
+        d.raw(R.VETH_INFO_PEER, Buffer.concat([R.ifinfomsg({}), pw.toBuffer()]));
+      });
+    }
+  });
+}
+
+// Namespace fds referenced by a request must stay open until the kernel has read it.
+const pendingFds: number[] = [];
+function closePending(): void {
+  while (pendingFds.length) libc.close(pendingFds.pop()!);
+}
+
+/** Create a link (a veth creates both ends). Sets mtu, mac, master and state in the same request. */
+export function createLink(session: KernelSession, link: LinkRes): void {
+  const ctx = session.ns(link.namespace);
+  const w = new AttrWriter().str(R.IFLA_IFNAME, link.name);
+  if (link.mtu !== undefined) w.u32(R.IFLA_MTU, link.mtu);
+  if (link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
+  if (link.type === 'macvlan' && link.macvlan) w.u32(R.IFLA_LINK, ctx.ifindex(link.macvlan.parent));
+  if (link.master) w.u32(R.IFLA_MASTER, ctx.ifindex(link.master));
+  try {
+    writeInfo(w, link, ctx, session, false);
+    const up = (link.state ?? 'up') === 'up';
+    const msg = Buffer.concat([R.ifinfomsg({ flags: up ? R.IFF_UP : 0, change: R.IFF_UP }), w.toBuffer()]);
+    const replies = ctx.sock.request(R.RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, msg, `create link ${link.name}`);
+    const echoed = replies.find((r) => r.type === R.RTM_NEWLINK);
+    if (echoed) ctx.rememberIndex(link.name, echoed.data.readInt32LE(4));
+  } finally {
+    closePending();
+  }
+  if (link.alias) setAlias(ctx, link.name, link.alias);
+}
+
+function setAlias(ctx: NsContext, name: string, alias: string): void {
+  const w = new AttrWriter().str(R.IFLA_IFALIAS, alias);
+  ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index: ctx.ifindex(name) }), w.toBuffer()]), `set alias ${name}`);
+}
+
+/** Change declared fields of an existing link in place. `fields` are dotted model paths. */
+export function updateLink(session: KernelSession, link: LinkRes, fields: readonly string[]): void {
+  const ctx = session.ns(link.namespace);
+  const has = (p: string) => fields.some((f) => f === p || f.startsWith(`${p}.`));
+  const w = new AttrWriter();
+  if (has('mtu') && link.mtu !== undefined) w.u32(R.IFLA_MTU, link.mtu);
+  if (has('mac') && link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
+  if (has('master')) w.u32(R.IFLA_MASTER, link.master ? ctx.ifindex(link.master) : 0);
+  if (has('alias')) w.str(R.IFLA_IFALIAS, link.alias ?? '');
+  if (has('bridge') || has('vxlan') || has('macvlan')) writeInfo(w, link, ctx, session, true, fields);
+  const stateChange = has('state');
+  const up = (link.state ?? 'up') === 'up';
+  const hdr = R.ifinfomsg({ index: ctx.ifindex(link.name), flags: stateChange && up ? R.IFF_UP : 0, change: stateChange ? R.IFF_UP : 0 });
+  if (w.length === 0 && !stateChange) return;
+  ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([hdr, w.toBuffer()]), `update link ${link.name} (${fields.join(', ')})`);
+}
+
+export function deleteLink(session: KernelSession, link: LinkRes): void {
+  const ctx = session.ns(link.namespace);
+  const index = ctx.ifindex(link.name);
+  ctx.sock.request(R.RTM_DELLINK, 0, R.ifinfomsg({ index }), `delete link ${link.name}`);
+  ctx.forgetIndex(link.name);
+  if (link.veth) session.ns(link.veth.peer.namespace).forgetIndex(link.veth.peer.name);
+}

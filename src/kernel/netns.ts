@@ -1,0 +1,109 @@
+// Named network namespaces (the /run/netns convention shared with iproute2) and
+// synchronous entry into them. setns() affects only the calling thread: we enter,
+// run synchronous code (socket creation, /proc/sys access), and always switch back.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLONE_NEWNET, MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, O_CLOEXEC, O_RDONLY, SyscallError, errno, libc } from './libc';
+
+export const NETNS_RUN_DIR = '/run/netns';
+
+let homeFd = -1;
+
+/** fd of the namespace this process started in (opened once, kept for switching back). */
+function home(): number {
+  if (homeFd < 0) {
+    homeFd = libc.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC, 0) as number;
+    if (homeFd < 0) throw new SyscallError('open(/proc/thread-self/ns/net)', errno());
+  }
+  return homeFd;
+}
+
+export function netnsPath(name: string): string {
+  return path.join(NETNS_RUN_DIR, name);
+}
+
+export function netnsExists(name: string): boolean {
+  return fs.existsSync(netnsPath(name));
+}
+
+export function listNetns(): string[] {
+  try {
+    return fs.readdirSync(NETNS_RUN_DIR).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Open a named namespace; `null` means the process's own namespace. Caller closes. */
+export function openNetns(name: string | null): number {
+  const p = name === null ? '/proc/thread-self/ns/net' : netnsPath(name);
+  const fd = libc.open(p, O_RDONLY | O_CLOEXEC, 0) as number;
+  if (fd < 0) throw new SyscallError(`open(${p})`, errno(), name === null ? '' : `network namespace "${name}"`);
+  return fd;
+}
+
+/**
+ * Run `fn` synchronously inside network namespace `name` (null: our own). `fn` must not
+ * await: only this thread is switched, and it is switched back before returning.
+ */
+export function withNetns<T>(name: string | null, fn: () => T): T {
+  if (name === null) return fn();
+  const target = openNetns(name);
+  try {
+    if ((libc.setns(target, CLONE_NEWNET) as number) !== 0) throw new SyscallError('setns', errno(), name);
+    try {
+      return fn();
+    } finally {
+      if ((libc.setns(home(), CLONE_NEWNET) as number) !== 0) {
+        // Staying in the wrong namespace would make later writes land in the wrong place.
+        throw new SyscallError('setns(home)', errno());
+      }
+    }
+  } finally {
+    libc.close(target);
+  }
+}
+
+function ensureRunDir(): void {
+  fs.mkdirSync(NETNS_RUN_DIR, { recursive: true });
+  // Like iproute2: make /run/netns a shared mount point so bind mounts propagate.
+  if ((libc.mount('', NETNS_RUN_DIR, 'none', MS_SHARED | MS_REC, null) as number) !== 0) {
+    if ((libc.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, 'none', MS_BIND | MS_REC, null) as number) !== 0) {
+      throw new SyscallError('mount --bind /run/netns', errno());
+    }
+    if ((libc.mount('', NETNS_RUN_DIR, 'none', MS_SHARED | MS_REC, null) as number) !== 0) {
+      throw new SyscallError('mount --make-shared /run/netns', errno());
+    }
+  }
+}
+
+/** Create a named namespace (as `ip netns add`). Throws EEXIST if present. */
+export function createNetns(name: string): void {
+  ensureRunDir();
+  const target = netnsPath(name);
+  const fd = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444);
+  fs.closeSync(fd);
+  try {
+    if ((libc.unshare(CLONE_NEWNET) as number) !== 0) throw new SyscallError('unshare(CLONE_NEWNET)', errno());
+    try {
+      if ((libc.mount('/proc/thread-self/ns/net', target, 'none', MS_BIND, null) as number) !== 0) {
+        throw new SyscallError('mount --bind', errno(), target);
+      }
+    } finally {
+      if ((libc.setns(home(), CLONE_NEWNET) as number) !== 0) throw new SyscallError('setns(home)', errno());
+    }
+  } catch (e) {
+    fs.rmSync(target, { force: true });
+    throw e;
+  }
+}
+
+/** Delete a named namespace (as `ip netns del`): the kernel frees it once unused. */
+export function deleteNetns(name: string): void {
+  const target = netnsPath(name);
+  if ((libc.umount2(target, MNT_DETACH) as number) !== 0) {
+    const e = errno();
+    if (e !== 22 /* EINVAL: not a mount point */ && e !== 2) throw new SyscallError('umount2', e, target);
+  }
+  fs.rmSync(target, { force: true });
+}

@@ -1,0 +1,116 @@
+// Read the live state of a set of logical namespaces: one dump per kind per namespace.
+import { resourceKey } from '../model/keys';
+import type { LinkRes, Resource } from '../model/types';
+import { readAddresses } from './address';
+import { readLinks, type RawLink } from './link';
+import { readNamespaces } from './namespace';
+import { AttrWriter, Attrs } from './netlink/attrs';
+import { openNetns } from './netns';
+import { libc } from './libc';
+import { readRoutes } from './route';
+import { readRules } from './rule';
+import type { KernelSession, NsContext } from './session';
+import { readSysctls } from './sysctl';
+import { readTunsrc } from './tunsrc';
+import { readBridgeVlans, readVnis } from './vlan';
+
+export interface ReadRequest {
+  /** Logical namespaces to read ('' = root). Missing ones are skipped. */
+  readonly namespaces: readonly string[];
+  /** Sysctl keys to read per logical namespace. */
+  readonly sysctls: ReadonlyMap<string, readonly string[]>;
+  /** Namespaces whose seg6 tunsrc matters. */
+  readonly tunsrc: readonly string[];
+}
+
+/** Extra per-namespace readers (qdiscs, tc filters, ...) registered by other kernel modules. */
+export type NamespaceReader = (session: KernelSession, ctx: NsContext, names: ReadonlyMap<number, string>) => Resource[];
+const extraReaders: NamespaceReader[] = [];
+export function registerReader(r: NamespaceReader): void {
+  extraReaders.push(r);
+}
+/** Global readers (bpf programs) called once per read. */
+export type GlobalReader = (session: KernelSession) => Resource[];
+const globalReaders: GlobalReader[] = [];
+export function registerGlobalReader(r: GlobalReader): void {
+  globalReaders.push(r);
+}
+
+const RTM_GETNSID = 90;
+const NETNSA_NSID = 1;
+const NETNSA_FD = 3;
+
+/** nsid (as seen from ctx) of another logical namespace, or undefined if none assigned. */
+function nsidOf(session: KernelSession, ctx: NsContext, other: string): number | undefined {
+  const fd = openNetns(session.physical(other));
+  try {
+    const req = Buffer.concat([Buffer.alloc(4), new AttrWriter().u32(NETNSA_FD, fd).toBuffer()]);
+    const reply = ctx.sock.request(RTM_GETNSID, 0, req, 'get nsid', false)[0];
+    if (!reply) return undefined;
+    const b = Attrs.parse(reply.data, 4).get(NETNSA_NSID);
+    const id = b ? b.readInt32LE(0) : -1;
+    return id >= 0 ? id : undefined;
+  } finally {
+    libc.close(fd);
+  }
+}
+
+export function readState(session: KernelSession, req: ReadRequest): Map<string, Resource> {
+  const out = new Map<string, Resource>();
+  const add = (r: Resource) => out.set(resourceKey(r), r);
+  for (const n of readNamespaces(session)) add(n);
+  const present = [...new Set(req.namespaces)].filter((ns) => session.exists(ns)).sort();
+  const raw = new Map<string, RawLink[]>();
+  for (const ns of present) {
+    const ctx = session.ns(ns);
+    const links = readLinks(ctx);
+    raw.set(ns, links);
+    const names = new Map(links.map((l) => [l.index, l.name]));
+    const byName = new Map<string, LinkRes>(links.map((l) => [l.name, l.res]));
+    if (links.some((l) => l.res.bridge?.vlanFiltering)) {
+      for (const [dev, vlans] of readBridgeVlans(ctx, names)) {
+        const l = byName.get(dev);
+        if (l) byName.set(dev, { ...l, vlans });
+      }
+    }
+    if (links.some((l) => l.res.vxlan?.vnifilter)) {
+      for (const [dev, vnis] of readVnis(ctx, names)) {
+        const l = byName.get(dev);
+        if (l) byName.set(dev, { ...l, vnis });
+      }
+    }
+    for (const l of byName.values()) if (l.type !== 'veth') add(l);
+    for (const a of readAddresses(ctx, names)) if (!a.kernelMade) add(a.res);
+    for (const r of readRoutes(ctx, names)) add(r);
+    for (const r of readRules(ctx)) add(r);
+    for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);
+    if (req.tunsrc.includes(ns)) add(readTunsrc(session, ns));
+    for (const reader of extraReaders) for (const r of reader(session, ctx, names)) add(r);
+    // keep vlan-annotated links for veth resolution below
+    raw.set(ns, links.map((l) => ({ ...l, res: byName.get(l.name) ?? l.res })));
+  }
+  // Veth peers may live in other namespaces: resolve them through netns ids.
+  for (const ns of present) {
+    const ctx = session.ns(ns);
+    const nsids = new Map<number, string>();
+    let resolved = false;
+    for (const l of raw.get(ns)!) {
+      if (l.res.type !== 'veth') continue;
+      let peerNs = ns;
+      if (l.linkNetnsId !== undefined) {
+        if (!resolved) {
+          for (const other of present) if (other !== ns) {
+            const id = nsidOf(session, ctx, other);
+            if (id !== undefined) nsids.set(id, other);
+          }
+          resolved = true;
+        }
+        peerNs = nsids.get(l.linkNetnsId) ?? '?';
+      }
+      const peer = raw.get(peerNs)?.find((p) => p.index === l.linkIndex);
+      add({ ...l.res, veth: { peer: { name: peer?.name ?? '?', namespace: peerNs }, primary: true } });
+    }
+  }
+  for (const g of globalReaders) for (const r of g(session)) add(r);
+  return out;
+}

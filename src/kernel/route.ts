@@ -1,0 +1,102 @@
+// Routes (unicast/blackhole/unreachable/prohibit, seg6 and seg6local encaps): one
+// RTM_GETROUTE dump per namespace; create and in-place update via NLM_F_REPLACE (no window
+// without a route), delete by key.
+import { VOLTRON_RTPROT, type RouteRes, type RouteType } from '../model/types';
+import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
+import * as R from './netlink/rtnl';
+import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './netlink/socket';
+import type { KernelSession, NsContext } from './session';
+import { decodeEncap, encodeSeg6, encodeSeg6Local } from './seg6';
+import { stripUndefined } from './link';
+
+const RTM_F_CLONED = 0x200;
+const TYPES: Record<number, RouteType> = { 1: 'unicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
+const TYPE_NUM: Record<RouteType, number> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
+
+export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>): RouteRes[] {
+  const out: RouteRes[] = [];
+  for (const m of ctx.sock.dump(R.RTM_GETROUTE, R.rtmsg({ family: R.AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 }), 'dump routes')) {
+    if (m.type !== R.RTM_NEWROUTE) continue;
+    const h = R.parseRtMsg(m.data);
+    if (h.flags & RTM_F_CLONED) continue;
+    const type = TYPES[h.type];
+    if (!type) continue; // local, broadcast, multicast...: kernel-owned, never managed
+    if (h.family !== R.AF_INET && h.family !== R.AF_INET6) continue;
+    const a = Attrs.parse(m.data, 12);
+    if (a.has(R.RTA_MULTIPATH)) continue; // multipath routes are not modelled (left alone)
+    const table = a.u32(R.RTA_TABLE) ?? h.table;
+    if (table === 255) continue;
+    const family = h.family === R.AF_INET ? 4 : 6;
+    const dst = a.get(R.RTA_DST);
+    const to = `${dst ? bufferToIp(dst) : family === 4 ? '0.0.0.0' : '::'}/${h.dstLen}`;
+    const gw = a.get(R.RTA_GATEWAY);
+    const oif = a.u32(R.RTA_OIF);
+    const src = a.get(R.RTA_PREFSRC);
+    const metrics = a.nested(R.RTA_METRICS);
+    const encapType = a.u16(R.RTA_ENCAP_TYPE);
+    const encapBuf = a.get(R.RTA_ENCAP);
+    out.push(
+      stripUndefined<RouteRes>({
+        kind: 'route',
+        namespace: ctx.logical,
+        family,
+        to,
+        table,
+        metric: a.u32(R.RTA_PRIORITY) ?? 0,
+        type,
+        via: gw ? bufferToIp(gw) : undefined,
+        dev: oif ? names.get(oif) : undefined,
+        src: src ? bufferToIp(src) : undefined,
+        mtu: metrics?.u32(R.RTAX_MTU),
+        encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
+        protocol: h.protocol,
+      }),
+    );
+  }
+  return out;
+}
+
+function routeMsg(ctx: NsContext, r: RouteRes, forDelete: boolean): Buffer {
+  const [ip, len] = r.to.split('/') as [string, string];
+  const family = r.family === 4 ? R.AF_INET : R.AF_INET6;
+  const scope = forDelete ? R.RT_SCOPE_NOWHERE : r.type === 'unicast' && !r.via && r.dev && r.family === 4 && !r.encap ? R.RT_SCOPE_LINK : R.RT_SCOPE_UNIVERSE;
+  const hdr = R.rtmsg({ family, dstLen: Number(len), table: r.table, protocol: forDelete ? 0 : VOLTRON_RTPROT, scope, type: forDelete ? 0 : TYPE_NUM[r.type] });
+  const w = new AttrWriter();
+  if (Number(len) > 0) w.raw(R.RTA_DST, ipToBuffer(ip));
+  w.u32(R.RTA_TABLE, r.table);
+  w.u32(R.RTA_PRIORITY, r.metric);
+  if (!forDelete) {
+    if (r.via) w.raw(R.RTA_GATEWAY, ipToBuffer(r.via));
+    if (r.dev) w.u32(R.RTA_OIF, ctx.ifindex(r.dev));
+    if (r.src) w.raw(R.RTA_PREFSRC, ipToBuffer(r.src));
+    if (r.mtu !== undefined) w.nest(R.RTA_METRICS, (m) => m.u32(R.RTAX_MTU, r.mtu!));
+    if (r.encap?.type === 'seg6') {
+      w.u16(R.RTA_ENCAP_TYPE, R.LWTUNNEL_ENCAP_SEG6);
+      w.raw(R.RTA_ENCAP | 0x8000, encodeSeg6(r.encap));
+    } else if (r.encap?.type === 'seg6local') {
+      w.u16(R.RTA_ENCAP_TYPE, R.LWTUNNEL_ENCAP_SEG6_LOCAL);
+      w.raw(R.RTA_ENCAP | 0x8000, encodeSeg6Local(r.encap, (n) => ctx.ifindex(n)));
+    }
+  }
+  return Buffer.concat([hdr, w.toBuffer()]);
+}
+
+function describe(r: RouteRes): string {
+  return `route ${r.to}${r.table !== 254 ? ` table ${r.table}` : ''}${r.encap ? ` encap ${r.encap.type}${r.encap.type === 'seg6local' ? ` ${r.encap.action}` : ''}` : ''}`;
+}
+
+export function createRoute(session: KernelSession, r: RouteRes): void {
+  const ctx = session.ns(r.namespace);
+  ctx.sock.request(R.RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, routeMsg(ctx, r, false), `add ${describe(r)}`);
+}
+
+/** Atomic in-place replacement: the route is never absent. */
+export function replaceRoute(session: KernelSession, r: RouteRes): void {
+  const ctx = session.ns(r.namespace);
+  ctx.sock.request(R.RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, routeMsg(ctx, r, false), `replace ${describe(r)}`);
+}
+
+export function deleteRoute(session: KernelSession, r: RouteRes): void {
+  const ctx = session.ns(r.namespace);
+  ctx.sock.request(R.RTM_DELROUTE, 0, routeMsg(ctx, r, true), `delete ${describe(r)}`);
+}

@@ -1,0 +1,80 @@
+// Policy routing rules: one RTM_GETRULE dump per namespace; rules cannot be modified, so
+// a change is delete + add (the plan calls it replace).
+import { VOLTRON_RTPROT, type RuleAction, type RuleRes } from '../model/types';
+import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
+import * as R from './netlink/rtnl';
+import { NLM_F_CREATE, NLM_F_EXCL } from './netlink/socket';
+import type { KernelSession, NsContext } from './session';
+import { stripUndefined } from './link';
+
+const ACTIONS: Record<number, RuleAction> = { 1: 'lookup', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
+const ACTION_NUM: Record<RuleAction, number> = { lookup: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
+
+function fibRuleHdr(family: number, dstLen: number, srcLen: number, table: number, action: number): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt8(family, 0);
+  b.writeUInt8(dstLen, 1);
+  b.writeUInt8(srcLen, 2);
+  b.writeUInt8(table > 255 ? 0 : table, 4);
+  b.writeUInt8(action, 7);
+  return b;
+}
+
+export function readRules(ctx: NsContext): RuleRes[] {
+  const out: RuleRes[] = [];
+  for (const m of ctx.sock.dump(R.RTM_GETRULE, fibRuleHdr(R.AF_UNSPEC, 0, 0, 0, 0), 'dump rules')) {
+    if (m.type !== R.RTM_NEWRULE) continue;
+    const family = m.data.readUInt8(0) === R.AF_INET ? 4 : 6;
+    const dstLen = m.data.readUInt8(1);
+    const srcLen = m.data.readUInt8(2);
+    const action = ACTIONS[m.data.readUInt8(7)];
+    if (!action) continue;
+    const a = Attrs.parse(m.data, 12);
+    const src = a.get(R.FRA_SRC);
+    const dst = a.get(R.FRA_DST);
+    out.push(
+      stripUndefined<RuleRes>({
+        kind: 'rule',
+        namespace: ctx.logical,
+        family,
+        priority: a.u32(R.FRA_PRIORITY) ?? 0,
+        action,
+        table: action === 'lookup' ? a.u32(R.FRA_TABLE) ?? m.data.readUInt8(4) : undefined,
+        from: src ? `${bufferToIp(src)}/${srcLen}` : undefined,
+        to: dst ? `${bufferToIp(dst)}/${dstLen}` : undefined,
+        fwmark: a.u32(R.FRA_FWMARK),
+        fwmask: a.u32(R.FRA_FWMASK),
+        iif: a.str(R.FRA_IIFNAME),
+        oif: a.str(R.FRA_OIFNAME),
+        protocol: a.u8(R.FRA_PROTOCOL),
+      }),
+    );
+  }
+  return out;
+}
+
+function ruleMsg(r: RuleRes, withProtocol: boolean): Buffer {
+  const family = r.family === 4 ? R.AF_INET : R.AF_INET6;
+  const from = r.from?.split('/');
+  const to = r.to?.split('/');
+  const hdr = fibRuleHdr(family, to ? Number(to[1]) : 0, from ? Number(from[1]) : 0, r.table ?? 0, ACTION_NUM[r.action]);
+  const w = new AttrWriter().u32(R.FRA_PRIORITY, r.priority);
+  if (r.table !== undefined) w.u32(R.FRA_TABLE, r.table);
+  if (from) w.raw(R.FRA_SRC, ipToBuffer(from[0]!));
+  if (to) w.raw(R.FRA_DST, ipToBuffer(to[0]!));
+  if (r.fwmark !== undefined) w.u32(R.FRA_FWMARK, r.fwmark);
+  if (r.fwmask !== undefined) w.u32(R.FRA_FWMASK, r.fwmask);
+  if (r.iif) w.str(R.FRA_IIFNAME, r.iif);
+  if (r.oif) w.str(R.FRA_OIFNAME, r.oif);
+  if (withProtocol) w.u8(R.FRA_PROTOCOL, VOLTRON_RTPROT);
+  return Buffer.concat([hdr, w.toBuffer()]);
+}
+
+export function createRule(session: KernelSession, r: RuleRes): void {
+  session.ns(r.namespace).sock.request(R.RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg(r, true), `add rule priority ${r.priority}`);
+}
+
+export function deleteRule(session: KernelSession, r: RuleRes): void {
+  // Match on the live rule's selectors without a protocol (an adopted rule may not carry ours).
+  session.ns(r.namespace).sock.request(R.RTM_DELRULE, 0, ruleMsg(r, false), `delete rule priority ${r.priority}`);
+}

@@ -1,0 +1,99 @@
+// SRv6 lightweight-tunnel encodings: seg6 (SRH push) and seg6local (SID behaviours).
+// Typed in the model; only this file knows the byte layout.
+import type { RouteEncap, Seg6Encap, Seg6LocalAction, Seg6LocalEncap, Seg6Mode } from '../model/types';
+import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
+
+const SEG6_IPTUNNEL_SRH = 1;
+const MODES: Record<Seg6Mode, number> = { inline: 0, encap: 1, l2encap: 2 };
+const MODE_NAMES: Record<number, Seg6Mode> = { 0: 'inline', 1: 'encap', 2: 'l2encap' };
+
+const SEG6_LOCAL_ACTION = 1;
+const SEG6_LOCAL_SRH = 2;
+const SEG6_LOCAL_TABLE = 3;
+const SEG6_LOCAL_NH4 = 4;
+const SEG6_LOCAL_NH6 = 5;
+const SEG6_LOCAL_OIF = 7;
+const SEG6_LOCAL_VRFTABLE = 9;
+
+export const SEG6LOCAL_ACTIONS: Record<Seg6LocalAction, number> = {
+  End: 1,
+  'End.X': 2,
+  'End.T': 3,
+  'End.DX2': 4,
+  'End.DX6': 5,
+  'End.DX4': 6,
+  'End.DT6': 7,
+  'End.DT4': 8,
+  'End.B6': 9,
+  'End.B6.Encaps': 10,
+  'End.DT46': 16,
+};
+const ACTION_NAMES = Object.fromEntries(Object.entries(SEG6LOCAL_ACTIONS).map(([k, v]) => [v, k])) as Record<number, Seg6LocalAction>;
+
+/**
+ * struct ipv6_sr_hdr + segment list. The kernel stores segments in reverse travel order:
+ * segments[0] of the header is the final destination; segments_left = last_entry = n-1.
+ */
+export function encodeSrh(segments: readonly string[]): Buffer {
+  const n = segments.length;
+  const b = Buffer.alloc(8 + 16 * n);
+  b.writeUInt8(0, 0); // nexthdr: filled by the kernel
+  b.writeUInt8(2 * n, 1); // hdrlen in 8-octet units, excluding the first 8 bytes
+  b.writeUInt8(4, 2); // type 4: SRH
+  b.writeUInt8(n - 1, 3); // segments_left
+  b.writeUInt8(n - 1, 4); // first_segment (last_entry)
+  [...segments].reverse().forEach((s, i) => ipToBuffer(s).copy(b, 8 + 16 * i));
+  return b;
+}
+
+export function decodeSrh(b: Buffer): string[] {
+  const n = b.readUInt8(4) + 1;
+  const out: string[] = [];
+  for (let i = 0; i < n && 8 + 16 * (i + 1) <= b.length; i++) out.push(bufferToIp(b.subarray(8 + 16 * i, 8 + 16 * (i + 1))));
+  return out.reverse();
+}
+
+export function encodeSeg6(e: Seg6Encap): Buffer {
+  const payload = Buffer.concat([Buffer.alloc(4), encodeSrh(e.segments)]);
+  payload.writeInt32LE(MODES[e.mode], 0);
+  return new AttrWriter().raw(SEG6_IPTUNNEL_SRH, payload).toBuffer();
+}
+
+export function encodeSeg6Local(e: Seg6LocalEncap, ifindex: (name: string) => number): Buffer {
+  const w = new AttrWriter().u32(SEG6_LOCAL_ACTION, SEG6LOCAL_ACTIONS[e.action]);
+  if (e.table !== undefined) w.u32(SEG6_LOCAL_TABLE, e.table);
+  if (e.vrfTable !== undefined) w.u32(SEG6_LOCAL_VRFTABLE, e.vrfTable);
+  if (e.nh4 !== undefined) w.raw(SEG6_LOCAL_NH4, ipToBuffer(e.nh4));
+  if (e.nh6 !== undefined) w.raw(SEG6_LOCAL_NH6, ipToBuffer(e.nh6));
+  if (e.oif !== undefined) w.u32(SEG6_LOCAL_OIF, ifindex(e.oif));
+  if (e.segments !== undefined) w.raw(SEG6_LOCAL_SRH, encodeSrh(e.segments));
+  return w.toBuffer();
+}
+
+export function decodeEncap(type: number, buf: Buffer, names: ReadonlyMap<number, string>): RouteEncap | undefined {
+  const a = Attrs.parse(buf);
+  if (type === 5) {
+    const srh = a.get(SEG6_IPTUNNEL_SRH);
+    if (!srh) return undefined;
+    return { type: 'seg6', mode: MODE_NAMES[srh.readInt32LE(0)] ?? 'encap', segments: decodeSrh(srh.subarray(4)) };
+  }
+  if (type === 7) {
+    const action = ACTION_NAMES[a.u32(SEG6_LOCAL_ACTION) ?? 0];
+    if (!action) return undefined;
+    const e: { -readonly [K in keyof Seg6LocalEncap]: Seg6LocalEncap[K] } = { type: 'seg6local', action };
+    const table = a.u32(SEG6_LOCAL_TABLE);
+    if (table !== undefined) e.table = table;
+    const vrf = a.u32(SEG6_LOCAL_VRFTABLE);
+    if (vrf !== undefined) e.vrfTable = vrf;
+    const nh4 = a.get(SEG6_LOCAL_NH4);
+    if (nh4) e.nh4 = bufferToIp(nh4);
+    const nh6 = a.get(SEG6_LOCAL_NH6);
+    if (nh6) e.nh6 = bufferToIp(nh6);
+    const oif = a.u32(SEG6_LOCAL_OIF);
+    if (oif !== undefined) e.oif = names.get(oif) ?? `if${oif}`;
+    const srh = a.get(SEG6_LOCAL_SRH);
+    if (srh) e.segments = decodeSrh(srh);
+    return e;
+  }
+  return undefined;
+}

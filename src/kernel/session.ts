@@ -1,0 +1,121 @@
+// A kernel session: netlink sockets per namespace, the logical → real namespace mapping
+// (sandbox prefix), and a per-namespace ifindex cache. One process, several namespaces.
+import { NetlinkSocket } from './netlink/socket';
+import { netnsExists } from './netns';
+import { ifinfomsg, RTM_GETLINK, IFLA_IFNAME, IFLA_EXT_MASK } from './netlink/rtnl';
+import { AttrWriter } from './netlink/attrs';
+
+export interface SessionOptions {
+  /** Map the root namespace and every declared namespace onto `<prefix><name>` (root: `<prefix>root`). */
+  readonly sandbox?: string;
+}
+
+export class NsContext {
+  private sockCache: NetlinkSocket | undefined;
+  private readonly index = new Map<string, number>();
+
+  constructor(
+    readonly logical: string,
+    /** Real namespace name; null = the process's own namespace. */
+    readonly physical: string | null,
+    private readonly onSocket: (s: NetlinkSocket) => void,
+  ) {}
+
+  get sock(): NetlinkSocket {
+    if (!this.sockCache) {
+      this.sockCache = new NetlinkSocket(this.physical);
+      this.onSocket(this.sockCache);
+    }
+    return this.sockCache;
+  }
+
+  rememberIndex(name: string, ifindex: number): void {
+    this.index.set(name, ifindex);
+  }
+
+  forgetIndex(name: string): void {
+    this.index.delete(name);
+  }
+
+  /** ifindex of a link by name (cached; one RTM_GETLINK on a miss). Throws ENODEV text if absent. */
+  ifindex(name: string): number {
+    const hit = this.index.get(name);
+    if (hit !== undefined) return hit;
+    const w = new AttrWriter().str(IFLA_IFNAME, name).u32(IFLA_EXT_MASK, 1);
+    const replies = this.sock.request(RTM_GETLINK, 0, Buffer.concat([ifinfomsg({}), w.toBuffer()]), `get link ${name}`, false);
+    const m = replies[0];
+    if (!m) throw new Error(`link ${name} not found in namespace ${this.logical || '(root)'}`);
+    const idx = m.data.readInt32LE(4);
+    this.index.set(name, idx);
+    return idx;
+  }
+
+  /** Drop the socket (the namespace was deleted or is about to be). */
+  reset(): void {
+    this.sockCache?.close();
+    this.sockCache = undefined;
+    this.index.clear();
+  }
+}
+
+export class KernelSession {
+  private readonly contexts = new Map<string, NsContext>();
+  private readonly sockets: NetlinkSocket[] = [];
+  /** Writes made outside netlink (sysctl files, netns create/delete). */
+  extraWrites = 0;
+
+  constructor(readonly options: SessionOptions = {}) {}
+
+  get sandbox(): string | undefined {
+    return this.options.sandbox;
+  }
+
+  /** Real namespace name of a logical namespace (null: our own, i.e. the host root). */
+  physical(logical: string): string | null {
+    const p = this.options.sandbox;
+    if (p === undefined) return logical === '' ? null : logical;
+    return logical === '' ? `${p}root` : `${p}${logical}`;
+  }
+
+  /** Inverse of physical() for names found in /run/netns; undefined if outside our mapping. */
+  logicalOf(physical: string): string | undefined {
+    const p = this.options.sandbox;
+    if (p === undefined) return physical;
+    if (!physical.startsWith(p)) return undefined;
+    const rest = physical.slice(p.length);
+    return rest === 'root' ? '' : rest;
+  }
+
+  exists(logical: string): boolean {
+    const p = this.physical(logical);
+    return p === null || netnsExists(p);
+  }
+
+  ns(logical: string): NsContext {
+    let c = this.contexts.get(logical);
+    if (!c) {
+      c = new NsContext(logical, this.physical(logical), (s) => this.sockets.push(s));
+      this.contexts.set(logical, c);
+    }
+    return c;
+  }
+
+  /** Total kernel writes made through this session. */
+  get writes(): number {
+    return this.sockets.reduce((n, s) => n + s.stats.writes, 0) + this.extraWrites;
+  }
+
+  get requests(): number {
+    return this.sockets.reduce((n, s) => n + s.stats.requests + s.stats.dumps, 0);
+  }
+
+  forgetNamespace(logical: string): void {
+    this.contexts.get(logical)?.reset();
+    this.contexts.delete(logical);
+  }
+
+  close(): void {
+    for (const c of this.contexts.values()) c.reset();
+    this.contexts.clear();
+  }
+}

@@ -1,0 +1,190 @@
+// IP / CIDR / MAC parsing and canonical forms shared by config and kernel layers.
+// Canonical text matches what the kernel tools print (glibc inet_ntop): lower-case,
+// RFC 5952 zero compression, IPv4-mapped addresses in dotted form.
+import { isIP } from 'node:net';
+
+export type IpFamily = 4 | 6;
+
+export interface Cidr {
+  readonly addr: string; // canonical address (host bits kept)
+  readonly prefix: number;
+  readonly family: IpFamily;
+}
+
+/** Strict dotted quad: four decimal octets, no leading zeros. */
+function parseV4(s: string): number[] | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    out.push(n);
+  }
+  return out;
+}
+
+/** Eight 16-bit words, or undefined. Accepts `::` compression and a trailing dotted quad. */
+function parseV6(s: string): number[] | undefined {
+  if (s.includes('%')) return undefined; // zone ids are not addresses we manage
+  let tail: number[] = [];
+  let body = s;
+  const lastColon = s.lastIndexOf(':');
+  if (lastColon >= 0 && s.slice(lastColon + 1).includes('.')) {
+    const v4 = parseV4(s.slice(lastColon + 1));
+    if (!v4) return undefined;
+    tail = [(v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!];
+    body = s.slice(0, lastColon + 1);
+    // Keep a trailing '::' ("::1.2.3.4"), drop a single separating ':'.
+    if (!body.endsWith('::')) body = body.slice(0, -1);
+  }
+  const halves = body.split('::');
+  if (halves.length > 2) return undefined;
+  const words = (h: string): number[] | undefined => {
+    if (h === '') return [];
+    const out: number[] = [];
+    for (const w of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(w)) return undefined;
+      out.push(parseInt(w, 16));
+    }
+    return out;
+  };
+  const head = words(halves[0]!);
+  if (!head) return undefined;
+  if (halves.length === 1) {
+    const all = [...head, ...tail];
+    return all.length === 8 ? all : undefined;
+  }
+  const rest = words(halves[1]!);
+  if (!rest) return undefined;
+  const fill = 8 - head.length - rest.length - tail.length;
+  if (fill < 1) return undefined;
+  return [...head, ...new Array<number>(fill).fill(0), ...rest, ...tail];
+}
+
+function formatV6(w: readonly number[]): string {
+  // Longest run of >= 2 zero words (first on tie) becomes '::'.
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) best = -1;
+  // glibc prints IPv4-compatible and IPv4-mapped addresses with a dotted tail.
+  if (best === 0 && (bestLen === 6 || (bestLen === 7 && w[7] !== 1) || (bestLen === 5 && w[5] === 0xffff))) {
+    const v4 = `${w[6]! >> 8}.${w[6]! & 255}.${w[7]! >> 8}.${w[7]! & 255}`;
+    return bestLen === 5 ? `::ffff:${v4}` : `::${v4}`;
+  }
+  const hex = (i: number): string => w[i]!.toString(16);
+  if (best < 0) return [...Array(8).keys()].map(hex).join(':');
+  const left = [...Array(best).keys()].map(hex).join(':');
+  const right = [...Array(8 - best - bestLen).keys()].map((k) => hex(best + bestLen + k)).join(':');
+  return `${left}::${right}`;
+}
+
+/** Family of an IP address literal (4 or 6), or undefined when it is not one. */
+export function ipFamily(s: string): IpFamily | undefined {
+  if (typeof s !== 'string') return undefined;
+  if (parseV4(s) && isIP(s) === 4) return 4;
+  if (s.includes(':') && parseV6(s) && isIP(s) === 6) return 6;
+  return undefined;
+}
+
+/** Canonical text of an IP address (`2001:DB8:0::1` → `2001:db8::1`), or undefined if invalid. */
+export function canonicalIp(s: string): string | undefined {
+  const fam = ipFamily(s);
+  if (fam === 4) return parseV4(s)!.join('.');
+  if (fam === 6) return formatV6(parseV6(s)!);
+  return undefined;
+}
+
+/** Address as bytes (4 or 16), or undefined if invalid. */
+export function ipToBytes(s: string): Uint8Array | undefined {
+  const fam = ipFamily(s);
+  if (fam === 4) return Uint8Array.from(parseV4(s)!);
+  if (fam !== 6) return undefined;
+  const out = new Uint8Array(16);
+  parseV6(s)!.forEach((w, i) => {
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 255;
+  });
+  return out;
+}
+
+/** Canonical text of a 4- or 16-byte address (e.g. from netlink). */
+export function ipFromBytes(b: Uint8Array): string {
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length !== 16) throw new Error(`bad address length ${b.length}`);
+  const w: number[] = [];
+  for (let i = 0; i < 8; i++) w.push((b[2 * i]! << 8) | b[2 * i + 1]!);
+  return formatV6(w);
+}
+
+/** `addr/prefix` → canonical parts, or undefined if invalid. A bare address is not a CIDR. */
+export function parseCidr(s: string): Cidr | undefined {
+  if (typeof s !== 'string') return undefined;
+  const slash = s.indexOf('/');
+  if (slash < 0 || s.indexOf('/', slash + 1) >= 0) return undefined;
+  const addr = canonicalIp(s.slice(0, slash));
+  const p = s.slice(slash + 1);
+  if (addr === undefined || !/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+  const family = ipFamily(addr)!;
+  const prefix = Number(p);
+  if (prefix > (family === 4 ? 32 : 128)) return undefined;
+  return { addr, prefix, family };
+}
+
+/** Canonical CIDR with host bits kept (`10.0.0.1/24`), or undefined. */
+export function canonicalCidr(s: string): string | undefined {
+  const c = parseCidr(s);
+  return c && `${c.addr}/${c.prefix}`;
+}
+
+/** Canonical network CIDR (`10.0.0.1/24` → `10.0.0.0/24`), or undefined. */
+export function networkOf(s: string): string | undefined {
+  const c = parseCidr(s);
+  if (!c) return undefined;
+  const b = ipToBytes(c.addr)!;
+  for (let bit = c.prefix; bit < b.length * 8; bit++) b[bit >> 3]! &= ~(0x80 >> (bit & 7));
+  return `${ipFromBytes(b)}/${c.prefix}`;
+}
+
+/** True when the CIDR has bits set beyond its prefix. */
+export function hasHostBits(s: string): boolean {
+  const c = parseCidr(s);
+  return !!c && networkOf(s) !== `${c.addr}/${c.prefix}`;
+}
+
+/** Six hex octets separated by ':' or '-' (not mixed). */
+export function isValidMac(s: string): boolean {
+  return typeof s === 'string' && /^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$/.test(s);
+}
+
+/** Lower-case colon form (`02-00-00-AA-BB-CC` → `02:00:00:aa:bb:cc`), or undefined. */
+export function canonicalMac(s: string): string | undefined {
+  return isValidMac(s) ? s.toLowerCase().replace(/-/g, ':') : undefined;
+}
+
+/** Multicast (group) bit set in the first octet: not usable as an interface address. */
+export function isMulticastMac(s: string): boolean {
+  const m = canonicalMac(s);
+  return !!m && (parseInt(m.slice(0, 2), 16) & 1) === 1;
+}
+
+/** IPv4 224.0.0.0/4 or IPv6 ff00::/8. */
+export function isMulticastIp(s: string): boolean {
+  const b = ipToBytes(s);
+  if (!b) return false;
+  return b.length === 4 ? (b[0]! & 0xf0) === 0xe0 : b[0] === 0xff;
+}

@@ -1,0 +1,298 @@
+// The normalised, kernel-independent model shared by config, kernel, plan and apply.
+// Every resource is a plain readonly object with a `kind` discriminant; its identity is
+// `resourceKey(r)` (see keys.ts). Namespace names are *logical*: '' is the host's root
+// namespace; the kernel layer maps logical names to real netns names (sandbox prefix).
+
+export const ROOT_NS = '';
+
+/** Protocol number on routes and rules Voltron installs (rtnetlink `rtm_protocol`). */
+export const VOLTRON_RTPROT = 194;
+
+/** 'other': a live link of a kind Voltron does not manage (eth0, lo, tun...); never declared. */
+export type LinkType = 'veth' | 'bridge' | 'vxlan' | 'macvlan' | 'other';
+export type LinkState = 'up' | 'down';
+
+export interface SourceRef {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** JSON path of the object in its file, e.g. `/links/3`. */
+  readonly path: string;
+}
+
+export interface NamespaceRes {
+  readonly kind: 'namespace';
+  readonly name: string;
+  readonly source?: SourceRef;
+}
+
+export interface BridgeOptions {
+  readonly vlanFiltering?: boolean;
+  readonly stp?: boolean;
+  readonly vlanDefaultPvid?: number;
+  readonly ageingTime?: number; // centiseconds, as the kernel reports
+  readonly forwardDelay?: number; // centiseconds
+  readonly multicastSnooping?: boolean;
+}
+
+export interface VxlanOptions {
+  readonly vni?: number; // absent with external
+  readonly local?: string;
+  readonly remote?: string;
+  readonly group?: string;
+  readonly dev?: string; // underlay device, same namespace
+  readonly dstport?: number;
+  readonly learning?: boolean;
+  readonly ttl?: number;
+  readonly external?: boolean;
+  readonly vnifilter?: boolean;
+}
+
+export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
+
+export interface MacvlanOptions {
+  readonly mode?: MacvlanMode;
+  readonly parent: string; // same namespace
+}
+
+export interface VethPeerRef {
+  readonly name: string;
+  readonly namespace: string;
+}
+
+export interface VethOptions {
+  readonly peer: VethPeerRef;
+  /** The end that creates the pair (declared in config); the other end is created with it. */
+  readonly primary: boolean;
+}
+
+export interface BridgeVlan {
+  readonly vid: number;
+  readonly pvid?: boolean;
+  readonly untagged?: boolean;
+}
+
+export interface LinkRes {
+  readonly kind: 'link';
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: LinkType;
+  readonly mtu?: number;
+  readonly mac?: string; // lower-case aa:bb:cc:dd:ee:ff
+  readonly state?: LinkState;
+  readonly master?: string; // bridge in the same namespace
+  readonly alias?: string;
+  readonly bridge?: BridgeOptions;
+  readonly vxlan?: VxlanOptions;
+  readonly macvlan?: MacvlanOptions;
+  readonly veth?: VethOptions;
+  /** For type 'other': the kernel's link kind (IFLA_INFO_KIND), '' when none. */
+  readonly otherKind?: string;
+  /** Bridge VLANs: on a port (master is a vlan_filtering bridge) or on the bridge itself (`self`). */
+  readonly vlans?: readonly BridgeVlan[];
+  /** VXLAN VNI filter entries (vnifilter). */
+  readonly vnis?: readonly number[];
+  readonly source?: SourceRef;
+}
+
+export interface AddressRes {
+  readonly kind: 'address';
+  readonly namespace: string;
+  readonly dev: string;
+  readonly address: string; // canonical CIDR with host part kept: 10.0.0.1/24, 2001:db8::1/64
+  readonly source?: SourceRef;
+}
+
+export type RouteType = 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
+export type Seg6Mode = 'encap' | 'inline' | 'l2encap';
+
+export interface Seg6Encap {
+  readonly type: 'seg6';
+  readonly mode: Seg6Mode;
+  readonly segments: readonly string[]; // in travel order: segments[0] is visited first
+}
+
+export type Seg6LocalAction =
+  | 'End'
+  | 'End.X'
+  | 'End.T'
+  | 'End.DX2'
+  | 'End.DX4'
+  | 'End.DX6'
+  | 'End.DT4'
+  | 'End.DT6'
+  | 'End.DT46'
+  | 'End.B6'
+  | 'End.B6.Encaps';
+
+export interface Seg6LocalEncap {
+  readonly type: 'seg6local';
+  readonly action: Seg6LocalAction;
+  readonly nh4?: string;
+  readonly nh6?: string;
+  readonly table?: number;
+  readonly vrfTable?: number;
+  readonly oif?: string;
+  readonly segments?: readonly string[]; // End.B6 / End.B6.Encaps
+}
+
+export type RouteEncap = Seg6Encap | Seg6LocalEncap;
+
+export interface PoolPathRef {
+  readonly pool: string;
+  readonly path: string;
+}
+
+export interface RouteRes {
+  readonly kind: 'route';
+  readonly namespace: string;
+  readonly family: 4 | 6;
+  readonly to: string; // canonical CIDR, network part only: 0.0.0.0/0, ::/0, 10.1.0.0/16
+  readonly table: number; // 254 = main
+  readonly metric: number; // kernel default: 0 (IPv4), 1024 (IPv6)
+  readonly type: RouteType;
+  readonly via?: string;
+  readonly dev?: string;
+  readonly src?: string;
+  readonly mtu?: number;
+  readonly encap?: RouteEncap;
+  /** Where the encap's segments came from, for plan display only (not compared). */
+  readonly poolRef?: PoolPathRef;
+  /** rtm_protocol as read from the kernel (not declared; VOLTRON_RTPROT marks ours). */
+  readonly protocol?: number;
+  readonly source?: SourceRef;
+}
+
+export type RuleAction = 'lookup' | 'blackhole' | 'unreachable' | 'prohibit';
+
+export interface RuleRes {
+  readonly kind: 'rule';
+  readonly namespace: string;
+  readonly family: 4 | 6;
+  readonly priority: number;
+  readonly action: RuleAction;
+  readonly table?: number; // with lookup
+  readonly from?: string; // canonical CIDR
+  readonly to?: string;
+  readonly fwmark?: number;
+  readonly fwmask?: number;
+  readonly iif?: string;
+  readonly oif?: string;
+  /** As read from the kernel (not declared; VOLTRON_RTPROT marks ours). */
+  readonly protocol?: number;
+  readonly source?: SourceRef;
+}
+
+export interface SysctlRes {
+  readonly kind: 'sysctl';
+  readonly namespace: string;
+  readonly key: string; // dotted: net.ipv6.conf.all.forwarding (only net.* is namespaced)
+  readonly value: string;
+  readonly source?: SourceRef;
+}
+
+/** SRv6 per-namespace settings: `seg6 tunsrc`. */
+export interface Seg6TunsrcRes {
+  readonly kind: 'tunsrc';
+  readonly namespace: string;
+  readonly address: string; // IPv6, '::' = unset
+  readonly source?: SourceRef;
+}
+
+export type QdiscKind = 'pfifo' | 'htb' | 'tbf' | 'clsact' | 'fq' | 'fq_codel';
+
+export interface QdiscRes {
+  readonly kind: 'qdisc';
+  readonly namespace: string;
+  readonly dev: string;
+  readonly parent: string; // 'root' | 'clsact' | 'ffff:fff1' style or classid '1:10'
+  readonly handle?: string; // '1:'
+  readonly qdisc: QdiscKind;
+  readonly options: Readonly<Record<string, number | string>>;
+  readonly source?: SourceRef;
+}
+
+export interface TcClassRes {
+  readonly kind: 'tclass';
+  readonly namespace: string;
+  readonly dev: string;
+  readonly classid: string; // '1:10'
+  readonly parent: string; // '1:' or '1:1'
+  readonly rate: number; // bytes/s
+  readonly ceil?: number; // bytes/s
+  readonly source?: SourceRef;
+}
+
+export interface TcFilterRes {
+  readonly kind: 'tfilter';
+  readonly namespace: string;
+  readonly dev: string;
+  readonly direction: 'ingress' | 'egress';
+  readonly priority: number;
+  readonly program: string; // bpf program name (bpf.programs[].name) or object:section
+  readonly tag?: string; // program tag, filled from the kernel / loader
+  readonly source?: SourceRef;
+}
+
+export interface BpfAttach {
+  readonly type: 'tcx' | 'clsact' | 'cgroup' | 'xdp';
+  readonly namespace?: string; // tcx/clsact/xdp
+  readonly dev?: string;
+  readonly direction?: 'ingress' | 'egress';
+  readonly cgroup?: string; // path relative to the cgroup2 mount
+  readonly hook?: 'ingress' | 'egress' | 'sock_ops';
+}
+
+export interface BpfProgramRes {
+  readonly kind: 'bpf';
+  readonly name: string;
+  readonly object: string; // path to .bpf.o, resolved relative to the config dir
+  readonly program: string; // program (function) name in the object
+  readonly attach: BpfAttach;
+  readonly maps: readonly string[]; // names of maps to pin under the Voltron bpffs dir
+  readonly mapEntries?: Readonly<Record<string, readonly { key: string; value: string }[]>>;
+  readonly tag?: string; // program tag (sha of insns) computed at load, used for identity
+  readonly source?: SourceRef;
+}
+
+export type Resource =
+  | NamespaceRes
+  | LinkRes
+  | AddressRes
+  | RouteRes
+  | RuleRes
+  | SysctlRes
+  | Seg6TunsrcRes
+  | QdiscRes
+  | TcClassRes
+  | TcFilterRes
+  | BpfProgramRes;
+
+export type ResourceKind = Resource['kind'];
+
+export interface SrhPath {
+  readonly name: string;
+  readonly segments: readonly string[];
+  readonly mtu?: number;
+  readonly weight?: number;
+}
+
+export interface SrhPool {
+  readonly name: string;
+  readonly paths: readonly SrhPath[];
+  /** Binding SIDs: path name → BSID address (materialised as seg6local End.B6.Encaps). */
+  readonly bsids?: Readonly<Record<string, { readonly sid: string; readonly namespace: string }>>;
+  readonly source?: SourceRef;
+}
+
+/** A whole state (desired or current) keyed by resourceKey. */
+export type StateMap = ReadonlyMap<string, Resource>;
+
+export interface DesiredState {
+  readonly resources: StateMap;
+  readonly pools: ReadonlyMap<string, SrhPool>;
+  /** Names/patterns (glob with * and ?) of links never read, planned or touched. */
+  readonly ignore: readonly string[];
+  /** Every logical namespace mentioned, '' included. */
+  readonly namespaces: readonly string[];
+}

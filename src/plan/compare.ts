@@ -1,0 +1,167 @@
+// Field-level comparison of a desired resource against the live one.
+// Desired fields left `undefined` are "don't care" (the kernel fills a default), except the
+// few STRICT fields whose absence means "none" (a route without encap, a port without master).
+import type { Resource, ResourceKind } from '../model/types';
+import type { FieldChange } from './types';
+
+/** Never compared nor shown: discriminant, provenance, display-only pool reference. */
+const META = new Set(['kind', 'source', 'poolRef']);
+
+/** Fields that make up the key: equal by construction, so not compared and not listed on create. */
+export const IDENTITY_FIELDS: Readonly<Record<ResourceKind, readonly string[]>> = {
+  namespace: ['name'],
+  link: ['namespace', 'name'],
+  address: ['namespace', 'dev', 'address'],
+  route: ['namespace', 'family', 'to', 'table', 'metric'],
+  rule: ['namespace', 'family', 'priority'],
+  sysctl: ['namespace', 'key'],
+  tunsrc: ['namespace'],
+  qdisc: ['namespace', 'dev', 'parent'],
+  tclass: ['namespace', 'dev', 'classid'],
+  tfilter: ['namespace', 'dev', 'direction', 'priority'],
+  bpf: ['name'],
+};
+
+/**
+ * Optional fields where "not declared" means "must be absent": leaving them as don't-care would
+ * silently keep a stale SRv6 encap, gateway or bridge membership after the user removed it.
+ */
+const STRICT: Partial<Record<ResourceKind, readonly string[]>> = {
+  link: ['master'],
+  route: ['via', 'src', 'encap'],
+  rule: ['from', 'to', 'iif', 'oif', 'fwmark'],
+};
+
+/**
+ * Not compared at all. `veth.primary` only says which end's config creates the pair; the kernel
+ * cannot observe it (both ends are symmetric once created), so a flip must not recreate the pair.
+ */
+const UNCOMPARED = new Set(['veth.primary']);
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Structural equality where an `undefined` property equals a missing one. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => deepEqual(x, b[i]));
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) if (!deepEqual(a[k], b[k])) return false;
+    return true;
+  }
+  return false;
+}
+
+/** `vlans` and `vnis` are sets: canonical sorted form (flags default to false). */
+function canonSet(path: string, v: unknown): unknown {
+  if (!Array.isArray(v)) return v;
+  if (path === 'vnis') return [...new Set(v as number[])].sort((x, y) => x - y);
+  const m = new Map<number, { vid: number; pvid: boolean; untagged: boolean }>();
+  for (const x of v as { vid: number; pvid?: boolean; untagged?: boolean }[]) {
+    m.set(x.vid, { vid: x.vid, pvid: x.pvid === true, untagged: x.untagged === true });
+  }
+  return [...m.values()].sort((x, y) => x.vid - y.vid);
+}
+
+function diffValue(path: string, d: unknown, c: unknown, out: FieldChange[]): void {
+  if (d === undefined || UNCOMPARED.has(path)) return;
+  if (path === 'vlans' || path === 'vnis') {
+    if (!deepEqual(canonSet(path, d), canonSet(path, c))) out.push({ field: path, before: c, after: d });
+    return;
+  }
+  if (isPlainObject(d)) {
+    // Tagged unions (encap) are compared whole when the variant differs.
+    const sameVariant = d['type'] === undefined || (isPlainObject(c) && c['type'] === d['type']);
+    if ((isPlainObject(c) || c === undefined) && sameVariant) {
+      const cur = isPlainObject(c) ? c : {};
+      for (const k of Object.keys(d)) diffValue(`${path}.${k}`, d[k], cur[k], out);
+      return;
+    }
+  }
+  if (!deepEqual(d, c)) out.push({ field: path, before: c, after: d });
+}
+
+function byField(a: FieldChange, b: FieldChange): number {
+  return a.field < b.field ? -1 : a.field > b.field ? 1 : 0;
+}
+
+/** Every declared field of `desired` that differs from `current`, sorted by path. */
+export function diffResource(desired: Resource, current: Resource): FieldChange[] {
+  const out: FieldChange[] = [];
+  const id = new Set(IDENTITY_FIELDS[desired.kind]);
+  const d = desired as unknown as Record<string, unknown>;
+  const c = current as unknown as Record<string, unknown>;
+  for (const k of Object.keys(d)) {
+    if (META.has(k) || id.has(k)) continue;
+    diffValue(k, d[k], c[k], out);
+  }
+  for (const k of STRICT[desired.kind] ?? []) {
+    if (d[k] === undefined && c[k] !== undefined) out.push({ field: k, before: c[k], after: undefined });
+  }
+  return out.sort(byField);
+}
+
+function flatten(path: string, v: unknown, out: FieldChange[]): void {
+  if (v === undefined) return;
+  if (isPlainObject(v)) {
+    for (const k of Object.keys(v)) flatten(`${path}.${k}`, v[k], out);
+    return;
+  }
+  out.push({ field: path, before: undefined, after: v });
+}
+
+/** All declared (non-identity) fields of a resource, as changes from nothing. */
+export function declaredFields(r: Resource): FieldChange[] {
+  const out: FieldChange[] = [];
+  const id = new Set(IDENTITY_FIELDS[r.kind]);
+  const o = r as unknown as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (META.has(k) || id.has(k)) continue;
+    flatten(k, o[k], out);
+  }
+  return out.sort(byField);
+}
+
+const LINK_IMMUTABLE = [
+  'type',
+  'veth.peer',
+  'veth.primary',
+  'vxlan.vni',
+  'vxlan.local',
+  'vxlan.remote',
+  'vxlan.group',
+  'vxlan.dev',
+  'vxlan.dstport',
+  'vxlan.external',
+  'vxlan.vnifilter',
+  'macvlan.parent',
+  'macvlan.mode',
+];
+
+function under(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}.`);
+}
+
+/** True when a change of this field cannot be applied in place (the object is recreated). */
+export function isImmutable(kind: ResourceKind, field: string): boolean {
+  switch (kind) {
+    case 'link':
+      // A whole `vxlan`/`macvlan`/`veth` block appearing or vanishing implies a type change anyway.
+      return LINK_IMMUTABLE.some((p) => under(field, p) || p.startsWith(`${field}.`));
+    case 'rule':
+      return true; // rules cannot be modified, only deleted and re-added
+    case 'qdisc':
+      return field === 'qdisc' || field === 'handle';
+    case 'tclass':
+      return field === 'parent';
+    case 'bpf':
+      return under(field, 'attach');
+    default:
+      return false;
+  }
+}

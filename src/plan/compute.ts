@@ -1,0 +1,474 @@
+// The pure plan engine: desired vs live state → ordered, typed change list.
+import { nsLabel, resourceLabel, resourceNamespace } from '../model/keys';
+import type { LinkRes, Resource, ResourceKind, StateMap } from '../model/types';
+import { KernelGraph } from './cascade';
+import { declaredFields, diffResource, isImmutable } from './compare';
+import { isIgnored, compileIgnore } from './ignore';
+import { fmtScalar } from './format';
+import { topoSort } from './order';
+import { KIND_RANK, TcIndex, linkKey, references } from './refs';
+import type { Change, ChangeAction, FieldChange, Inventory, Plan } from './types';
+
+export interface PlanInput {
+  readonly desired: StateMap;
+  readonly current: StateMap;
+  readonly inventory: Inventory;
+  /** Link name globs (`*`, `?`): such links and everything on them are left out on both sides. */
+  readonly ignore?: readonly string[];
+  /**
+   * Namespaces the current state was read from. When given, live objects in other namespaces
+   * are left out entirely (not even counted as foreign) unless desired or in the inventory.
+   */
+  readonly managedNamespaces?: readonly string[];
+}
+
+interface Draft {
+  action: ChangeAction;
+  readonly key: string;
+  readonly kind: ResourceKind;
+  before?: Resource;
+  after?: Resource;
+  fields: FieldChange[];
+  reason: string;
+  disruptive: boolean;
+  createdBy?: string;
+  restore?: Resource;
+  /** Re-enslave already added (keeps the fixpoint loop finite). */
+  reenslaved?: boolean;
+}
+
+/** Whether Voltron owns the live object `key`: declared now, or recorded by a previous apply. */
+export function isOwned(key: string, r: Resource, input: PlanInput): boolean {
+  if (isIgnored(r, compileIgnore(input.ignore ?? []))) return false;
+  return input.desired.has(key) || Object.prototype.hasOwnProperty.call(input.inventory.owned, key);
+}
+
+/** Short reference for reasons: `link ovl-a/br0`, `namespace ovl-a`. */
+function ref(r: Resource): string {
+  if (r.kind === 'link') return `link ${nsLabel(r.namespace)}/${r.name}`;
+  return resourceLabel(r);
+}
+
+function differReason(fields: readonly FieldChange[], r: Resource): string {
+  const names = fields.map((f) => f.field);
+  let s = names.length === 1 ? `${names[0]} differs` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} differ`;
+  if (r.kind === 'route' && r.poolRef && names.some((n) => n.startsWith('encap'))) {
+    s += ` (SRv6 pool ${r.poolRef.pool}, path ${r.poolRef.path})`;
+  }
+  return s;
+}
+
+function immutableReason(imm: readonly FieldChange[]): string {
+  if (imm.length === 1) {
+    const f = imm[0]!;
+    return `${f.field} is immutable (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`;
+  }
+  return `${imm.map((f) => f.field).join(', ')} are immutable`;
+}
+
+const PLURAL: Readonly<Record<ResourceKind, [string, string]>> = {
+  namespace: ['namespace', 'namespaces'],
+  link: ['link', 'links'],
+  address: ['address', 'addresses'],
+  route: ['route', 'routes'],
+  rule: ['rule', 'rules'],
+  sysctl: ['sysctl', 'sysctls'],
+  tunsrc: ['tunsrc setting', 'tunsrc settings'],
+  qdisc: ['qdisc', 'qdiscs'],
+  tclass: ['class', 'classes'],
+  tfilter: ['filter', 'filters'],
+  bpf: ['bpf program', 'bpf programs'],
+};
+
+function countText(kinds: readonly ResourceKind[]): string {
+  const n = new Map<ResourceKind, number>();
+  for (const k of kinds) n.set(k, (n.get(k) ?? 0) + 1);
+  const parts = [...n]
+    .sort((a, b) => KIND_RANK[a[0]] - KIND_RANK[b[0]])
+    .map(([k, c]) => `${c} ${PLURAL[k][c === 1 ? 0 : 1]}`);
+  return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+}
+
+const isLink = (r: Resource | undefined): r is LinkRes => r?.kind === 'link';
+
+export function computePlan(input: PlanInput): Plan {
+  const match = compileIgnore(input.ignore ?? []);
+  const desired = new Map<string, Resource>();
+  for (const [k, r] of input.desired) if (!isIgnored(r, match)) desired.set(k, r);
+  const owned = (k: string) => desired.has(k) || Object.prototype.hasOwnProperty.call(input.inventory.owned, k);
+  const managed = input.managedNamespaces ? new Set(input.managedNamespaces) : undefined;
+
+  // `kernel`: every live object in scope (owned and foreign); `current`: the owned ones.
+  const kernel = new Map<string, Resource>();
+  const current = new Map<string, Resource>();
+  let foreignCount = 0;
+  for (const [k, r] of input.current) {
+    if (isIgnored(r, match)) continue;
+    const own = owned(k);
+    if (!own && managed && !managed.has(resourceNamespace(r))) continue;
+    kernel.set(k, r);
+    if (own) current.set(k, r);
+    else foreignCount++;
+  }
+
+  const drafts = new Map<string, Draft>();
+  for (const key of [...new Set([...desired.keys(), ...current.keys()])].sort()) {
+    const d = desired.get(key);
+    const c = current.get(key);
+    const dr = d ? (c ? changeDraft(key, d, c) : createDraft(key, d, 'not present in the kernel')) : deleteDraft(key, c!, input.inventory);
+    if (dr) drafts.set(key, dr);
+  }
+
+  const graph = new KernelGraph(kernel);
+  const removedCache = new Map<string, Map<string, string>>();
+  const removedWith = (k: string) => {
+    let m = removedCache.get(k);
+    if (!m) removedCache.set(k, (m = graph.removedWith(k)));
+    return m;
+  };
+  /** Changes after which the kernel object no longer exists: deletes and self-executed replaces. */
+  const isRemover = (x: Draft) => x.action === 'delete' || (x.action === 'replace' && x.createdBy === undefined);
+
+  const primaryOf = (s: LinkRes): LinkRes | undefined => {
+    if (!s.veth || s.veth.primary) return undefined;
+    const p = desired.get(linkKey(s.veth.peer.namespace, s.veth.peer.name));
+    return isLink(p) && p.veth?.primary && p.veth.peer.name === s.name && p.veth.peer.namespace === s.namespace ? p : undefined;
+  };
+  const pairing = (x: Draft | undefined) => x !== undefined && (x.action === 'create' || x.action === 'replace');
+
+  // A veth pair is created by its primary end only: whenever one end must be recreated, so is
+  // the pair, and the secondary's change only sets its own attributes (createdBy).
+  const coupleVeths = (): boolean => {
+    let changed = false;
+    for (const [sk, s] of desired) {
+      if (!isLink(s)) continue;
+      const p = primaryOf(s);
+      if (!p) continue;
+      const pk = linkKey(p.namespace, p.name);
+      const sd = drafts.get(sk);
+      let pd = drafts.get(pk);
+      if (sd?.action === 'replace' && sd.createdBy === undefined && !pairing(pd)) {
+        pd = recreate(pk, p, `recreated with its veth peer ${ref(s)}`, pd);
+        pd.action = 'replace';
+        drafts.set(pk, pd);
+        changed = true;
+      }
+      if (!pairing(pd) || sd?.createdBy === pk) continue;
+      const live = current.get(sk);
+      if (live && !goneBefore(sk, pk)) {
+        // The name is held by an object the pair's creation would not remove: free it first; the
+        // pair recreates this end with default attributes, set by the next apply.
+        if (sd?.action !== 'delete') {
+          drafts.set(sk, {
+            action: 'delete',
+            key: sk,
+            kind: 'link',
+            before: live,
+            fields: [],
+            reason: `its name is taken: removed so that ${ref(p)} can create its veth pair (attributes follow on the next apply)`,
+            disruptive: true,
+          });
+          changed = true;
+        }
+        continue;
+      }
+      drafts.set(sk, {
+        action: live ? 'replace' : 'create',
+        key: sk,
+        kind: 'link',
+        after: s,
+        ...(live ? { before: live } : {}),
+        fields: declaredFields(s),
+        reason: live
+          ? sd && sd.action !== 'create'
+            ? `${sd.reason}; recreated with its veth peer ${ref(p)}`
+            : `recreated with its veth peer ${ref(p)}`
+          : (sd?.reason ?? 'not present in the kernel'),
+        disruptive: live !== undefined,
+        createdBy: pk,
+      });
+      changed = true;
+    }
+    return changed;
+  };
+
+  /** Whether the live object `sk` is gone before the change `pk` creates its replacement. */
+  const goneBefore = (sk: string, pk: string): boolean => {
+    const pd = drafts.get(pk);
+    if (pd?.action === 'replace' && removedWith(pk).has(sk)) return true;
+    for (const x of drafts.values()) if (x.action === 'delete' && (x.key === sk || removedWith(x.key).has(sk))) return true;
+    return false;
+  };
+
+  const recreate = (key: string, d: Resource, why: string, prev: Draft | undefined): Draft => ({
+    action: 'create',
+    key,
+    kind: d.kind,
+    after: d,
+    ...(current.has(key) ? { before: current.get(key)! } : {}),
+    fields: declaredFields(d),
+    reason: prev ? `${why}; ${prev.reason}` : why,
+    disruptive: true,
+  });
+
+  // Declared objects the kernel removes as a side effect of another change must be recreated.
+  const recreateRemoved = (): boolean => {
+    let changed = false;
+    const roots = [...drafts.values()].filter(isRemover);
+    for (const root of roots) {
+      for (const [k, parent] of removedWith(root.key)) {
+        const d = desired.get(k);
+        if (!d) continue;
+        const dr = drafts.get(k);
+        if (dr?.createdBy !== undefined || dr?.action === 'create') continue;
+        if (isLink(d) && primaryOf(d)) continue; // the pair is recreated by its primary (coupleVeths)
+        const cause = graph.get(parent)!;
+        const why = d.kind === 'bpf' ? `re-attached: ${ref(cause)} is recreated` : `recreated with ${ref(cause)}`;
+        drafts.set(k, recreate(k, d, why, dr));
+        changed = true;
+      }
+    }
+    return changed;
+  };
+
+  // Ports of a recreated bridge must be enslaved again (the kernel released them, and dropped
+  // their bridge VLANs with the membership).
+  const reenslave = (): boolean => {
+    let changed = false;
+    for (const [lk, l] of desired) {
+      if (!isLink(l) || l.master === undefined || !current.has(lk)) continue;
+      const mk = linkKey(l.namespace, l.master);
+      const md = drafts.get(mk);
+      if (!md || !(md.action === 'replace' || (md.action === 'create' && current.has(mk)))) continue;
+      const ld = drafts.get(lk);
+      if (ld && (ld.action !== 'update' || ld.reenslaved)) continue;
+      const why = `re-enslave after ${ref(md.after!)} is recreated`;
+      const extra: FieldChange[] = [{ field: 'master', before: undefined, after: l.master }];
+      if (l.vlans !== undefined) extra.push({ field: 'vlans', before: undefined, after: l.vlans });
+      const keep = (ld?.fields ?? []).filter((f) => !extra.some((e) => e.field === f.field));
+      drafts.set(lk, {
+        action: 'update',
+        key: lk,
+        kind: 'link',
+        before: current.get(lk)!,
+        after: l,
+        fields: [...keep, ...extra].sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0)),
+        reason: ld ? `${ld.reason}; ${why}` : why,
+        disruptive: true,
+        reenslaved: true,
+      });
+      changed = true;
+    }
+    return changed;
+  };
+
+  // Everything declared inside a namespace created in this plan is created with it.
+  const freshNamespaces = (): boolean => {
+    let changed = false;
+    for (const nd of [...drafts.values()]) {
+      if (nd.kind !== 'namespace' || !pairing(nd)) continue;
+      const ns = (nd.after as { name: string }).name;
+      for (const [k, r] of desired) {
+        if (r.kind === 'namespace' || resourceNamespace(r) !== ns || !current.has(k)) continue;
+        const dr = drafts.get(k);
+        if (dr && (pairing(dr) || dr.createdBy !== undefined)) continue;
+        if (isLink(r) && primaryOf(r)) continue;
+        drafts.set(k, recreate(k, r, `recreated with namespace ${ns}`, dr));
+        changed = true;
+      }
+    }
+    return changed;
+  };
+
+  for (let round = 0; ; round++) {
+    if (round > 4 * (drafts.size + desired.size) + 8) throw new Error('plan: cascade did not converge (internal error)');
+    let changed = coupleVeths();
+    changed = recreateRemoved() || changed;
+    changed = reenslave() || changed;
+    changed = freshNamespaces() || changed;
+    if (!changed) break;
+  }
+
+  foldKernelRemovals(drafts, removedWith);
+
+  return { changes: order(drafts, desired, kernel, removedWith), foreignCount };
+}
+
+function createDraft(key: string, d: Resource, reason: string): Draft {
+  return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason, disruptive: false };
+}
+
+function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
+  let fields = diffResource(d, c);
+  if (fields.length === 0) return undefined;
+  const imm = fields.filter((f) => isImmutable(d.kind, f.field));
+  if (imm.length > 0) {
+    return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true };
+  }
+  let disruptive = false;
+  if (d.kind === 'link' && c.kind === 'link') {
+    const masterChanges = fields.some((f) => f.field === 'master');
+    // Leaving or joining a bridge flushes the port's VLANs: re-apply declared ones.
+    if (masterChanges && d.vlans !== undefined && !fields.some((f) => f.field === 'vlans')) {
+      fields = [...fields, { field: 'vlans', before: c.vlans, after: d.vlans }].sort((a, b) => (a.field < b.field ? -1 : 1));
+    }
+    disruptive = masterChanges || (c.state === 'up' && d.state === 'down');
+  }
+  return { action: 'update', key, kind: d.kind, before: c, after: d, fields, reason: differReason(fields, d), disruptive };
+}
+
+function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | undefined {
+  if (c.kind === 'sysctl' || c.kind === 'tunsrc') {
+    // These always exist in the kernel: "delete" restores the value found before the first apply.
+    const orig = inv.original[key];
+    const now = c.kind === 'sysctl' ? c.value : c.address;
+    if (orig === undefined || orig === now) return undefined;
+    const restore: Resource = c.kind === 'sysctl' ? { ...c, value: orig } : { ...c, address: orig };
+    return {
+      action: 'delete',
+      key,
+      kind: c.kind,
+      before: c,
+      fields: [],
+      reason: `no longer declared: restore original value ${fmtScalar(orig)}`,
+      disruptive: true,
+      restore,
+    };
+  }
+  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true };
+}
+
+/**
+ * Deletes the kernel performs by itself (objects inside a deleted namespace, addresses and routes
+ * of a deleted link, the other end of a veth) are folded into the change that causes them, and
+ * counted in its reason. bpf deletes stay explicit: their pins are not removed by the kernel.
+ */
+function foldKernelRemovals(
+  drafts: Map<string, Draft>,
+  removedWith: (k: string) => Map<string, string>,
+): void {
+  const roots = [...drafts.values()].filter((x) => x.action === 'delete' || (x.action === 'replace' && x.createdBy === undefined));
+  const pref = (a: Draft, b: Draft): number => {
+    const pa = isLink(a.before) && a.before.veth?.primary ? 0 : 1;
+    const pb = isLink(b.before) && b.before.veth?.primary ? 0 : 1;
+    return KIND_RANK[a.kind] - KIND_RANK[b.kind] || pa - pb || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  };
+  roots.sort(pref);
+  const folded = new Set<string>();
+  for (const r of roots) {
+    if (r.action !== 'delete' || r.kind === 'bpf') continue;
+    const doms = roots.filter((o) => o !== r && removedWith(o.key).has(r.key));
+    if (doms.length === 0) continue;
+    const strict = doms.some((o) => !removedWith(r.key).has(o.key));
+    // Mutual removal (the two ends of a veth): keep the preferred one.
+    if (strict || doms.some((o) => pref(o, r) < 0)) folded.add(r.key);
+  }
+  const credit = new Map<string, ResourceKind[]>();
+  for (const k of folded) {
+    const owner = roots.find((o) => !folded.has(o.key) && removedWith(o.key).has(k));
+    if (owner) credit.set(owner.key, [...(credit.get(owner.key) ?? []), drafts.get(k)!.kind]);
+    drafts.delete(k);
+  }
+  for (const [k, kinds] of credit) {
+    const d = drafts.get(k)!;
+    d.reason +=
+      d.kind === 'namespace'
+        ? `; ${kinds.length} owned object${kinds.length === 1 ? '' : 's'} inside go${kinds.length === 1 ? 'es' : ''} with it (${countText(kinds)})`
+        : `; the kernel removes ${countText(kinds)} with it`;
+  }
+}
+
+function order(
+  drafts: Map<string, Draft>,
+  desired: StateMap,
+  kernel: StateMap,
+  removedWith: (k: string) => Map<string, string>,
+): Change[] {
+  const all = [...drafts.values()];
+  const ups = all.filter((x) => x.action !== 'delete');
+  const dels = all.filter((x) => x.action === 'delete');
+  const deps = new Map<string, Set<string>>(all.map((x) => [x.key, new Set<string>()]));
+  const upKeys = new Set(ups.map((x) => x.key));
+  const delKeys = new Set(dels.map((x) => x.key));
+
+  const byNs = (list: Draft[], kind: ResourceKind, side: 'after' | 'before') => {
+    const m = new Map<string, string[]>();
+    for (const x of list) {
+      const r = x[side]!;
+      if (r.kind !== kind) continue;
+      const ns = resourceNamespace(r);
+      m.set(ns, [...(m.get(ns) ?? []), x.key]);
+    }
+    return m;
+  };
+
+  // Creates/updates/replaces: after what they refer to; routes after the namespace's addresses
+  // (a `via` needs its connected route, `src` its address), rules after its routes.
+  const tcD = new TcIndex(desired);
+  const upAddr = byNs(ups, 'address', 'after');
+  const upRoute = byNs(ups, 'route', 'after');
+  for (const x of ups) {
+    const r = x.after!;
+    const s = deps.get(x.key)!;
+    for (const k of references(r, tcD)) if (upKeys.has(k)) s.add(k);
+    if (r.kind === 'route') for (const k of upAddr.get(r.namespace) ?? []) s.add(k);
+    if (r.kind === 'rule') for (const k of upRoute.get(r.namespace) ?? []) s.add(k);
+    if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
+    // A (re)created object whose name is freed by a delete in this plan waits for that delete.
+    if (x.action === 'create' || x.action === 'replace') {
+      const names = [x.key];
+      if (isLink(r) && r.veth?.primary) names.push(linkKey(r.veth.peer.namespace, r.veth.peer.name));
+      for (const d of dels) if (names.some((n) => n === d.key || removedWith(d.key).has(n))) s.add(d.key);
+    }
+  }
+
+  // Deletes: reversed — an object goes before what it refers to.
+  const tcK = new TcIndex(kernel);
+  const delAddr = byNs(dels, 'address', 'before');
+  const delRoute = byNs(dels, 'route', 'before');
+  for (const x of dels) {
+    const r = x.before!;
+    for (const k of references(r, tcK)) if (delKeys.has(k)) deps.get(k)!.add(x.key);
+    if (r.kind === 'route') for (const k of delAddr.get(r.namespace) ?? []) deps.get(k)!.add(x.key);
+    if (r.kind === 'rule') for (const k of delRoute.get(r.namespace) ?? []) deps.get(k)!.add(x.key);
+  }
+
+  const cmpKey = (a: string, b: string) => a < b;
+  const upSorted = topoSort(
+    ups.map((x) => x.key),
+    deps,
+    (a, b) => {
+      const ra = KIND_RANK[drafts.get(a)!.kind];
+      const rb = KIND_RANK[drafts.get(b)!.kind];
+      return ra !== rb ? ra < rb : cmpKey(a, b);
+    },
+  );
+  const delSorted = topoSort(
+    dels.map((x) => x.key),
+    deps,
+    (a, b) => {
+      const ra = KIND_RANK[drafts.get(a)!.kind];
+      const rb = KIND_RANK[drafts.get(b)!.kind];
+      return ra !== rb ? ra > rb : cmpKey(a, b);
+    },
+  );
+
+  return [...delSorted, ...upSorted].map((k) => {
+    const x = drafts.get(k)!;
+    const c: Change = {
+      action: x.action,
+      key: x.key,
+      kind: x.kind,
+      label: resourceLabel((x.after ?? x.before)!),
+      reason: x.reason,
+      fields: x.action === 'delete' ? [] : x.fields,
+      disruptive: x.disruptive,
+      ...(x.before && x.action !== 'create' ? { before: x.before } : {}),
+      ...(x.after && x.action !== 'delete' ? { after: x.after } : {}),
+      dependsOn: [...deps.get(k)!].sort(),
+      ...(x.createdBy !== undefined ? { createdBy: x.createdBy } : {}),
+      ...(x.restore ? { restore: x.restore } : {}),
+    };
+    return c;
+  });
+}

@@ -1,0 +1,115 @@
+// Deterministic topological sort (Kahn's algorithm with a priority queue for the tie-break).
+
+class Heap<T> {
+  private readonly a: T[] = [];
+  constructor(private readonly less: (x: T, y: T) => boolean) {}
+  get size(): number {
+    return this.a.length;
+  }
+  push(v: T): void {
+    const a = this.a;
+    a.push(v);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(a[i]!, a[p]!)) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+  pop(): T {
+    const a = this.a;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
+        if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** A cycle among `keys` following `deps` edges, for the error message. */
+function findCycle(keys: readonly string[], deps: ReadonlyMap<string, ReadonlySet<string>>): string[] {
+  const inSet = new Set(keys);
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (k: string): string[] | undefined => {
+    state.set(k, 1);
+    stack.push(k);
+    for (const d of [...(deps.get(k) ?? [])].sort()) {
+      if (!inSet.has(d)) continue;
+      if (state.get(d) === 1) return [...stack.slice(stack.indexOf(d)), d];
+      if (state.get(d) === undefined) {
+        const c = visit(d);
+        if (c) return c;
+      }
+    }
+    stack.pop();
+    state.set(k, 2);
+    return undefined;
+  };
+  for (const k of [...keys].sort()) {
+    if (state.get(k) === undefined) {
+      const c = visit(k);
+      if (c) return c;
+    }
+  }
+  return [...keys];
+}
+
+/**
+ * Order `keys` so that every key comes after all its `deps` (restricted to `keys`); among ready
+ * keys, `before(a, b)` decides. Throws naming the keys of a cycle.
+ */
+export function topoSort(
+  keys: readonly string[],
+  deps: ReadonlyMap<string, ReadonlySet<string>>,
+  before: (a: string, b: string) => boolean,
+): string[] {
+  const inSet = new Set(keys);
+  const indeg = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  for (const k of keys) {
+    let n = 0;
+    for (const d of deps.get(k) ?? []) {
+      if (!inSet.has(d) || d === k) continue;
+      n++;
+      const l = dependents.get(d);
+      if (l) l.push(k);
+      else dependents.set(d, [k]);
+    }
+    indeg.set(k, n);
+  }
+  const ready = new Heap<string>(before);
+  for (const k of keys) if (indeg.get(k) === 0) ready.push(k);
+  const out: string[] = [];
+  while (ready.size > 0) {
+    const k = ready.pop();
+    out.push(k);
+    for (const x of dependents.get(k) ?? []) {
+      const n = indeg.get(x)! - 1;
+      indeg.set(x, n);
+      if (n === 0) ready.push(x);
+    }
+  }
+  if (out.length !== keys.length) {
+    const done = new Set(out);
+    const cycle = findCycle(
+      keys.filter((k) => !done.has(k)),
+      deps,
+    );
+    throw new Error(`plan has a dependency cycle: ${cycle.join(' → ')}`);
+  }
+  return out;
+}

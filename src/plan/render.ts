@@ -1,0 +1,158 @@
+// Human and machine renderings of a plan: Terraform-like text, Markdown for PR comments, JSON.
+import { fmtScalar } from './format';
+import { isImmutable } from './compare';
+import type { Change, ChangeAction, FieldChange, Plan } from './types';
+
+export interface PlanSummary {
+  readonly create: number;
+  readonly update: number;
+  readonly replace: number;
+  readonly delete: number;
+}
+
+export function summarize(plan: Plan): PlanSummary {
+  const n = { create: 0, update: 0, replace: 0, delete: 0 };
+  for (const c of plan.changes) n[c.action]++;
+  return n;
+}
+
+export function summaryLine(plan: Plan): string {
+  if (plan.changes.length === 0) return 'No changes. The kernel matches the desired state.';
+  const s = summarize(plan);
+  return `Plan: ${s.create} to add, ${s.update} to change, ${s.replace} to replace, ${s.delete} to destroy.`;
+}
+
+const SIGN: Readonly<Record<ChangeAction, string>> = { create: '  +', update: '  ~', replace: '-/+', delete: '  -' };
+
+const ESC = {
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  bold: '\x1b[1m',
+  dim: '\x1b[2m',
+  reset: '\x1b[0m',
+};
+
+function paintSign(a: ChangeAction, color: boolean): string {
+  if (!color) return SIGN[a];
+  switch (a) {
+    case 'create':
+      return `  ${ESC.green}+${ESC.reset}`;
+    case 'update':
+      return `  ${ESC.yellow}~${ESC.reset}`;
+    case 'replace':
+      return `${ESC.red}-${ESC.reset}/${ESC.green}+${ESC.reset}`;
+    case 'delete':
+      return `  ${ESC.red}-${ESC.reset}`;
+  }
+}
+
+function fieldLine(c: Change, f: FieldChange): { sign: string; text: string } {
+  // Creates, and replaces that set every declared field of a fresh object, list plain values.
+  const fresh = c.action === 'create' || (c.action === 'replace' && c.fields.every((x) => x.before === undefined));
+  if (fresh) return { sign: '+', text: `${f.field}: ${fmtScalar(f.after)}` };
+  const forces = c.action === 'replace' && isImmutable(c.kind, f.field) ? '  (forces replacement)' : '';
+  return { sign: '~', text: `${f.field}: ${fmtScalar(f.before)} → ${fmtScalar(f.after)}${forces}` };
+}
+
+function paintField(sign: string, color: boolean): string {
+  if (!color) return sign;
+  return sign === '+' ? `${ESC.green}+${ESC.reset}` : `${ESC.yellow}~${ESC.reset}`;
+}
+
+/** Terraform-like text rendering; ANSI colours only with `color`. */
+export function renderText(plan: Plan, opts: { color: boolean }): string {
+  const { color } = opts;
+  const lines: string[] = [];
+  const foreign =
+    plan.foreignCount > 0
+      ? `${plan.foreignCount} live object${plan.foreignCount === 1 ? '' : 's'} not owned by Voltron left untouched.`
+      : undefined;
+  if (plan.changes.length === 0) {
+    lines.push(summaryLine(plan));
+    if (foreign) lines.push(foreign);
+    return `${lines.join('\n')}\n`;
+  }
+  lines.push('Voltron will perform the following actions, in this order:', '');
+  for (const c of plan.changes) {
+    const mark = c.disruptive ? (color ? `  ${ESC.bold}${ESC.red}[disruptive]${ESC.reset}` : '  [disruptive]') : '';
+    lines.push(`${paintSign(c.action, color)} ${c.label}${mark}`);
+    const reason = `# (${c.reason})`;
+    lines.push(`      ${color ? `${ESC.dim}${reason}${ESC.reset}` : reason}`);
+    for (const f of c.fields) {
+      const { sign, text } = fieldLine(c, f);
+      lines.push(`      ${paintField(sign, color)} ${text}`);
+    }
+    lines.push('');
+  }
+  const bold = (s: string) => (color ? `${ESC.bold}${s}${ESC.reset}` : s);
+  lines.push(bold(summaryLine(plan)));
+  if (foreign) lines.push(foreign);
+  return `${lines.join('\n')}\n`;
+}
+
+const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
+
+/** Markdown for a PR comment: summary table and a fenced ```diff block. */
+export function renderMarkdown(plan: Plan): string {
+  const out: string[] = ['### Voltron plan', ''];
+  if (plan.changes.length === 0) {
+    out.push(summaryLine(plan));
+    if (plan.foreignCount > 0) out.push('', `_${plan.foreignCount} live objects not owned by Voltron left untouched._`);
+    return `${out.join('\n')}\n`;
+  }
+  const s = summarize(plan);
+  const disruptive = plan.changes.filter((c) => c.disruptive).length;
+  out.push('| Action | Count |', '| --- | ---: |');
+  for (const a of ['create', 'update', 'replace', 'delete'] as const) out.push(`| ${MD_WORD[a]} | ${s[a]} |`);
+  out.push(`| **Disruptive** | **${disruptive}** |`, '');
+  out.push(summaryLine(plan));
+  if (plan.foreignCount > 0) out.push('', `_${plan.foreignCount} live objects not owned by Voltron left untouched._`);
+  out.push('', '```diff');
+  const safe = (t: string) => t.replace(/```/g, "'''");
+  for (const c of plan.changes) {
+    const sign = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : c.action === 'replace' ? '-/+' : '~';
+    out.push(safe(`${sign} ${c.label}${c.disruptive ? '  [disruptive]' : ''}  # ${c.reason}`));
+    for (const f of c.fields) {
+      const { sign: lineSign, text } = fieldLine(c, f);
+      out.push(safe(`${lineSign}     ${text}`));
+    }
+  }
+  out.push('```');
+  return `${out.join('\n')}\n`;
+}
+
+/** JSON-safe value: `undefined` becomes null, objects are copied with sorted keys. */
+function jsonValue(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (Array.isArray(v)) return v.map(jsonValue);
+  if (typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(v as object).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) o[k] = jsonValue(x);
+    }
+    return o;
+  }
+  return v;
+}
+
+/** Stable, serialisable form of a plan (format_version 1). */
+export function planToJson(plan: Plan): object {
+  return {
+    format_version: 1,
+    changes: plan.changes.map((c) => ({
+      action: c.action,
+      key: c.key,
+      kind: c.kind,
+      label: c.label,
+      reason: c.reason,
+      disruptive: c.disruptive,
+      fields: c.fields.map((f) => ({ field: f.field, before: jsonValue(f.before), after: jsonValue(f.after) })),
+      dependsOn: [...c.dependsOn],
+      ...(c.createdBy !== undefined ? { createdBy: c.createdBy } : {}),
+    })),
+    summary: summarize(plan),
+    foreign_count: plan.foreignCount,
+  };
+}

@@ -1,0 +1,55 @@
+import type { Resource } from '../model/types';
+
+export type ChangeAction = 'create' | 'update' | 'replace' | 'delete';
+
+export interface FieldChange {
+  /** Dotted field path inside the resource, e.g. `mtu`, `vxlan.vni`, `encap.segments`. */
+  readonly field: string;
+  readonly before: unknown;
+  readonly after: unknown;
+}
+
+export interface Change {
+  readonly action: ChangeAction;
+  readonly key: string;
+  readonly kind: Resource['kind'];
+  /** Short human label (`link A/eth0 (veth)`). */
+  readonly label: string;
+  readonly reason: string;
+  readonly fields: readonly FieldChange[];
+  /** True when traffic through the object is interrupted (recreate, delete, link down). */
+  readonly disruptive: boolean;
+  /** Live object before the change (absent for create). */
+  readonly before?: Resource;
+  /** Desired object after the change (absent for delete). */
+  readonly after?: Resource;
+  /** Keys of changes (in this plan) that must run before this one. */
+  readonly dependsOn: readonly string[];
+  /**
+   * Set on a veth secondary end: the key of the change (its primary end's create/replace) that
+   * creates this end together with the pair. The executor must neither create nor delete this
+   * object itself (also for `replace`): it only sets the end's declared attributes.
+   */
+  readonly createdBy?: string;
+  /** For sysctl/tunsrc deletes: the object to write back (the original value from the inventory). */
+  readonly restore?: Resource;
+}
+
+export interface Plan {
+  readonly changes: readonly Change[];
+  /** Live objects skipped because Voltron does not own them (only counted; never changed). */
+  readonly foreignCount: number;
+}
+
+/** Inventory: what earlier applies created or took over (prune only from here). */
+export interface Inventory {
+  readonly version: 1;
+  /** Resource keys Voltron owns, with the resource as last applied. */
+  readonly owned: Readonly<Record<string, Resource>>;
+  /** For sysctls and tunsrc: the value before Voltron first set it (restored on delete). */
+  readonly original: Readonly<Record<string, string>>;
+  readonly revision?: string; // last applied git revision
+  readonly appliedAt?: string;
+}
+
+export const EMPTY_INVENTORY: Inventory = { version: 1, owned: {}, original: {} };

@@ -1,0 +1,116 @@
+// Real kernel: every example applies, re-plans empty, survives drift, and destroy leaves
+// nothing — checked with `ip -j` as an independent oracle.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO, Sandbox, copyConfig } from '../support/sandbox';
+
+describe('examples/overlay-host on the real kernel', () => {
+  const sb = new Sandbox('ovl', path.join(REPO, 'examples/overlay-host'));
+  after(() => sb.cleanup());
+
+  it('applies, verifies and creates what the config declares', () => {
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Verified/);
+    assert.deepEqual(sb.namespaces(), [sb.ns(''), sb.ns('vovl-a'), sb.ns('vovl-b'), sb.ns('vovl-c')].sort());
+    const [br] = sb.ipj('', ['-d', 'link', 'show', 'br-ovl']);
+    assert.equal(br.mtu, 1450);
+    assert.equal(br.linkinfo.info_kind, 'bridge');
+    assert.equal(br.ifalias, 'overlay bridge');
+    const [vx] = sb.ipj('', ['-d', 'link', 'show', 'vx-ovl']);
+    assert.equal(vx.master, 'br-ovl');
+    assert.equal(vx.linkinfo.info_kind, 'vxlan');
+    assert.equal(vx.linkinfo.info_data.external, true);
+    assert.equal(vx.linkinfo.info_data.port, 4789);
+    const [a] = sb.ipj('vovl-a', ['addr', 'show', 'eth0']);
+    assert.ok(a.addr_info.some((x: { local: string }) => x.local === '10.77.0.11'));
+    const routes = sb.ipj('vovl-a', ['route', 'show', 'default']);
+    assert.equal(routes[0].gateway, '10.77.0.1');
+    const bh = sb.ipj('', ['route', 'show', '10.78.0.0/16']);
+    assert.equal(bh[0].type, 'blackhole');
+    assert.equal(sb.exec('vovl-a', ['cat', '/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '0');
+    assert.equal(sb.exec('', ['cat', '/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '1');
+  });
+
+  it('carries traffic between the namespaces', () => {
+    const r = sb.exec('vovl-a', ['ping', '-c', '2', '-W', '1', '-i', '0.2', '10.77.0.13']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  it('re-plans to nothing, and a no-op apply makes zero kernel writes', async () => {
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    assert.match(p.stdout, /No changes/);
+    const mons = ['', 'vovl-a', 'vovl-b'].map((n) => sb.monitor(n));
+    await new Promise((r) => setTimeout(r, 300));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stderr);
+    const events = (await Promise.all(mons.map((m) => m.stop()))).flat();
+    assert.deepEqual(events, [], 'no netlink change events during a no-op apply');
+  });
+
+  it('shows drift made behind its back and repairs it', () => {
+    sb.ip('', ['link', 'set', 'br-ovl', 'mtu', '1400']);
+    sb.ip('vovl-b', ['link', 'set', 'eth0', 'down']);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 2, p.stdout + p.stderr);
+    assert.match(p.stdout, /br-ovl/);
+    assert.match(p.stdout, /mtu.*1400.*1450/);
+    assert.match(p.stdout, /state/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(sb.ipj('', ['link', 'show', 'br-ovl'])[0].mtu, 1450);
+    assert.ok(sb.ipj('vovl-b', ['link', 'show', 'eth0'])[0].flags.includes('UP'));
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('leaves foreign objects alone and prunes what is removed from the config', () => {
+    // Foreign: a veth pair and a static route made with ip in the sandbox root namespace.
+    sb.ip('', ['link', 'add', 'frgn0', 'type', 'veth', 'peer', 'name', 'frgn1']);
+    sb.ip('', ['route', 'add', 'blackhole', '10.99.0.0/16', 'proto', 'static']);
+    const cfg = copyConfig(path.join(REPO, 'examples/overlay-host'));
+    try {
+      const file = path.join(cfg, 'network.yaml');
+      const text = fs.readFileSync(file, 'utf8').replace(/  - \{ to: 10\.78\.0\.0\/16, type: blackhole, metric: 100 \}\n/, '');
+      assert.ok(!text.includes('10.78.0.0'));
+      fs.writeFileSync(file, text);
+      const p = sb.run(['plan', '--detailed-exitcode'], { config: cfg });
+      assert.equal(p.code, 2, p.stdout + p.stderr);
+      assert.match(p.stdout, /10\.78\.0\.0\/16/);
+      assert.doesNotMatch(p.stdout, /frgn|10\.99/);
+      const a = sb.run(['apply', '--auto-approve'], { config: cfg });
+      assert.equal(a.code, 0, a.stdout + a.stderr);
+      assert.deepEqual(sb.ipj('', ['route', 'show', '10.78.0.0/16']), []);
+      assert.equal(sb.ipj('', ['route', 'show', '10.99.0.0/16'])[0].protocol, 'static');
+      assert.equal(sb.ipj('', ['link', 'show', 'frgn0']).length, 1);
+      assert.equal(sb.run(['plan', '--detailed-exitcode'], { config: cfg }).code, 0);
+    } finally {
+      fs.rmSync(cfg, { recursive: true, force: true });
+    }
+  });
+
+  it('destroy removes everything it owns', () => {
+    const r = sb.run(['destroy', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+describe('examples/srv6-lab on the real kernel', () => {
+  const sb = new Sandbox('lab', path.join(REPO, 'examples/srv6-lab'));
+  after(() => sb.cleanup());
+
+  it('applies, re-plans empty, and destroy leaves nothing', () => {
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const ping = sb.exec('vlab-h1', ['ping', '-6', '-c', '2', '-W', '1', '-i', '0.2', '2001:db8:21::2']);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
