@@ -18,8 +18,8 @@ export interface Journal {
 export const NO_JOURNAL: Journal = { begin() {}, done() {} };
 
 /** Desired state as the session sees it: in sandbox mode the root namespace is a Voltron-owned netns. */
-export function effectiveDesired(desired: DesiredState, session: KernelSession): StateMap {
-  if (session.sandbox === undefined) return desired.resources;
+export function effectiveDesired(desired: DesiredState, session: KernelSession, destroying = false): StateMap {
+  if (session.sandbox === undefined || destroying) return desired.resources;
   const m = new Map(desired.resources);
   const root: NamespaceRes = { kind: 'namespace', name: '' };
   m.set(resourceKey(root), root);
@@ -67,8 +67,8 @@ export class PlanRefused extends Error {
   }
 }
 
-export function makePlan(session: KernelSession, desiredState: DesiredState, inventory: Inventory): PlanResult {
-  const desired = effectiveDesired(desiredState, session);
+export function makePlan(session: KernelSession, desiredState: DesiredState, inventory: Inventory, destroying = false): PlanResult {
+  const desired = effectiveDesired(desiredState, session, destroying);
   const caps = capabilityErrors(desired);
   if (caps.length) throw new PlanRefused(caps);
   const current = readCurrent(session, desired, inventory);

@@ -74,7 +74,8 @@ async function applyDesired(ctx: Context, p: Parsed, desired: DesiredState, verb
   const session = openSession(ctx);
   try {
     const inventory = inventoryOf(ctx);
-    const { plan: pl, desired: eff } = makePlan(session, desired, inventory);
+    const destroying = verb === 'destroy';
+    const { plan: pl, desired: eff } = makePlan(session, desired, inventory, destroying);
     printPlan(ctx, pl, 'text');
     if (pl.changes.length === 0) return 0;
     if (!flag(p, 'auto-approve')) {
@@ -95,7 +96,7 @@ async function applyDesired(ctx: Context, p: Parsed, desired: DesiredState, verb
     }
     // Verify: re-read everything and re-plan; anything left is an error naming what did not converge.
     const current = readCurrent(session, eff, outcome.inventory);
-    const { plan: again } = makePlan(session, desired, outcome.inventory);
+    const { plan: again } = makePlan(session, desired, outcome.inventory, destroying);
     const inv = pruneInventory(outcome.inventory, eff, current);
     saveInventory(ctx.stateDir, inv);
     if (again.changes.length) throw new NotConverged(again);
@@ -131,11 +132,8 @@ const destroy: Command = {
   usage: 'voltron destroy [--auto-approve]',
   options: [{ name: 'auto-approve', help: 'do not ask for confirmation' }],
   async run(ctx, p) {
+    // Nothing desired: every owned object goes (in a sandbox, its root namespace too).
     const empty: DesiredState = { resources: new Map(), pools: new Map(), ignore: [], namespaces: [''] };
-    if (ctx.sandbox !== undefined) {
-      // In a sandbox the root namespace itself is ours: destroying removes it too.
-      return applyDesired(ctx, p, empty, 'destroy').then((code) => code);
-    }
     return applyDesired(ctx, p, empty, 'destroy');
   },
 };

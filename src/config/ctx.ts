@@ -65,12 +65,14 @@ export class Ctx {
   /**
    * A device reference. In Voltron's own namespaces every device must be declared (or be lo);
    * in the root namespace an undeclared name is a host device Voltron does not manage (eth1).
+   * Returns false when an error was reported.
    */
-  devRef(ns: string, name: string, e: Entry, sub: string, what: string): void {
-    if (!this.ifname(name, e, sub)) return;
-    if (name === 'lo' || ns === '' || this.links.has(`${ns}/${name}`)) return;
-    if (isPoisoned(this.poison, 'links', `${ns}/${name}`)) return;
+  devRef(ns: string, name: string, e: Entry, sub: string, what: string): boolean {
+    if (!this.ifname(name, e, sub)) return false;
+    if (name === 'lo' || ns === '' || this.links.has(`${ns}/${name}`)) return true;
+    if (isPoisoned(this.poison, 'links', `${ns}/${name}`)) return true;
     this.err(e, sub, `${what} '${name}' is not a link declared in namespace ${nsLabel(ns)}`);
+    return false;
   }
 }
 

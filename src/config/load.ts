@@ -90,7 +90,7 @@ function loadFiles(files: { name: string; text: string }[], overlayName: string 
   return { ok: false, errors, files: names };
 }
 
-/** `file:line:col: path: message` (the path is omitted when empty). */
+/** `file:line:col: path: message`; the document itself (path '') shows as `/`. */
 export function formatConfigError(e: ConfigError): string {
-  return `${e.file}:${e.line}:${e.column}: ${e.path ? `${e.path}: ` : ''}${e.message}`;
+  return `${e.file}:${e.line}:${e.column}: ${e.path || '/'}: ${e.message}`;
 }

@@ -68,7 +68,7 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
     if (type !== 'unicast') {
       for (const k of ['via', 'dev', 'encap', 'srv6', 'src'])
         if (v[k] !== undefined) ctx.err(e, k, `'${k}' is not valid for a ${type} route`, true);
-    } else if (v.via === undefined && v.dev === undefined) {
+    } else if (v.via === undefined && v.dev === undefined && v.encap?.type !== 'seg6local') {
       ctx.err(e, '', `a unicast route needs 'via' or 'dev'`);
     }
     if (v.dev !== undefined) ctx.devRef(ns, v.dev, e, 'dev', 'route dev');

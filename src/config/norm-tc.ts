@@ -164,10 +164,10 @@ export function normaliseTc(ctx: Ctx, qd: readonly Entry[], cl: readonly Entry[]
     const v = e.value;
     const ns = nsOf(v);
     ctx.nsRef(ns, e, 'namespace');
-    ctx.devRef(ns, v.dev, e, 'dev', 'filter dev');
+    const devOk = ctx.devRef(ns, v.dev, e, 'dev', 'filter dev');
     if (!v.program.includes(':') && !programs.has(v.program) && !isPoisoned(ctx.poison, 'programs', v.program))
       ctx.err(e, 'program', `bpf program '${v.program}' is not declared in bpf.programs`);
-    if (!clsact.has(devKey(ns, v.dev)) && !tcPoisoned)
+    if (devOk && !clsact.has(devKey(ns, v.dev)) && !tcPoisoned)
       ctx.err(e, 'dev', `a filter needs a clsact qdisc on ${nsLabel(ns)}/${v.dev} (add { dev: ${v.dev}, kind: clsact } to qdiscs)`);
     filters.push({ kind: 'tfilter', namespace: ns, dev: v.dev, direction: v.direction, priority: v.priority, program: v.program, source: ctx.source(e) });
   }

@@ -2,6 +2,8 @@
 import type { NamespaceRes } from '../model/types';
 import { createNetns, deleteNetns, listNetns } from './netns';
 import type { KernelSession } from './session';
+import { readLinks } from './link';
+import { RTM_DELLINK, ifinfomsg } from './netlink/rtnl';
 
 /** Every named namespace visible, as logical names within the session's mapping. */
 export function readNamespaces(session: KernelSession): NamespaceRes[] {
@@ -34,6 +36,14 @@ function loUp(index: number): Buffer {
 export function deleteNamespace(session: KernelSession, ns: NamespaceRes): void {
   const p = session.physical(ns.name);
   if (p === null) throw new Error('refusing to delete the host root namespace');
+  // The kernel tears a namespace down asynchronously; veths whose peers live elsewhere
+  // would linger there for a while. Delete them first so the result is visible at once.
+  const ctx = session.ns(ns.name);
+  for (const l of readLinks(ctx)) {
+    if (l.res.type === 'veth' && l.linkNetnsId !== undefined) {
+      ctx.sock.request(RTM_DELLINK, 0, ifinfomsg({ index: l.index }), `delete link ${l.name}`);
+    }
+  }
   session.forgetNamespace(ns.name);
   deleteNetns(p);
   session.extraWrites++;

@@ -19,7 +19,9 @@ import {
   MapType,
   RingBuffer,
   attachCgroup,
+  attachTc,
   attachTcClsact,
+  closeTcAttachment,
   attachTcx,
   attachXdp,
   bpfObjectPath,
@@ -304,6 +306,13 @@ test('legacy clsact filter: attach, count, replace, detach (tc as oracle)', asyn
       assert.ok(slot(obj2.map('counters'), 1).packets >= 2n);
     } finally {
       f.close();
+    }
+    // attachTc prefers tcx on this kernel (6.6+); clsact only as a fallback.
+    const auto = attachTc(obj.program('count_packets'), { ifname: DEV_B, netns: NS_B, direction: 'egress' });
+    try {
+      assert.equal(auto.kind, 'tcx');
+    } finally {
+      closeTcAttachment(auto);
     }
     const left = JSON.parse(execFileSync('ip', ['netns', 'exec', NS_B, 'tc', '-j', 'filter', 'show', 'dev', DEV_B, 'egress'], { encoding: 'utf8' }));
     assert.equal(left.filter((x: { kind?: string }) => x.kind === 'bpf').length, 0);

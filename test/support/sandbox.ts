@@ -60,22 +60,54 @@ export class Sandbox {
     return list.map((n) => n.name).filter((n) => n.startsWith(this.prefix)).sort();
   }
 
-  /** Start `ip monitor` in a namespace: counts netlink change events (an independent write counter). */
-  monitor(logical: string): { stop: () => Promise<string[]> } {
+  /**
+   * Start `ip monitor` in a namespace: counts netlink change events (an independent write
+   * counter). `quiet()` waits until the kernel's own late events (IPv6 DAD) have settled;
+   * `stop()` returns the events seen since then.
+   */
+  monitor(logical: string): { quiet: () => Promise<void>; stop: () => Promise<string[]> } {
     const child: ChildProcess = spawn('ip', ['-n', this.ns(logical), 'monitor', 'link', 'address', 'route', 'rule'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let buf = '';
+    let mark = 0;
     child.stdout!.on('data', (d) => (buf += d));
     const killer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     return {
+      quiet: async () => {
+        // Wait for IPv6 DAD to finish (tentative addresses), whose completion the kernel announces.
+        for (let i = 0; i < 50; i++) {
+          const t = execFileSync('ip', ['-j', '-n', this.ns(logical), 'addr', 'show', 'tentative'], { encoding: 'utf8' }).trim();
+          const list: { addr_info?: unknown[] }[] = t ? JSON.parse(t) : [];
+          if (!list.some((l) => (l.addr_info ?? []).length > 0)) break;
+          await sleep(200);
+        }
+        await sleep(300);
+        for (let i = 0; i < 20; i++) {
+          const before = buf.length;
+          await sleep(500);
+          if (buf.length === before) break;
+        }
+        mark = buf.length;
+      },
       stop: () =>
         new Promise((resolve) => {
           setTimeout(() => {
             clearTimeout(killer);
-            child.once('exit', () => resolve(buf.split('\n').filter((l) => l.trim() !== '')));
+            child.once('exit', () => resolve(buf.slice(mark).split('\n').filter((l) => l.trim() !== '')));
             child.kill('SIGTERM');
           }, 200);
         }),
     };
+  }
+
+  /** Retry a ping until it succeeds (IPv6 link-local DAD delays neighbour discovery ~1 s after links come up). */
+  pingUntil(logical: string, args: readonly string[], tries = 10): RunResult {
+    let r: RunResult = { code: -1, stdout: '', stderr: '' };
+    for (let i = 0; i < tries; i++) {
+      r = this.exec(logical, ['ping', '-c', '1', '-W', '1', ...args]);
+      if (r.code === 0) return r;
+    }
+    return r;
   }
 
   /** Remove everything this sandbox may have left, whatever happened. */

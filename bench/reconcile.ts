@@ -1,0 +1,184 @@
+// Benchmark: Voltron vs iproute2 for N sets of {bridge, VXLAN enslaved to it, IPv4 address
+// on the bridge, all up}, each in fresh namespaces, measured in the same run (ratios).
+//   node dist/bench/reconcile.js [--json] [--sizes 200,1000] [--repeat 3]
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const REPO = path.resolve(__dirname, '../..');
+const BIN = path.join(REPO, 'bin/voltron');
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const sizes = (args[args.indexOf('--sizes') + 1] && args.includes('--sizes') ? args[args.indexOf('--sizes') + 1]! : '200,1000').split(',').map(Number);
+const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 3;
+
+function seconds(fn: () => void): number {
+  const t = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function writeConfig(dir: string, n: number, mtuOf: (i: number) => number): void {
+  const lines = ['links:'];
+  for (let i = 0; i < n; i++) {
+    lines.push(`  - { name: br${i}, type: bridge, mtu: ${mtuOf(i)} }`);
+    lines.push(`  - { name: vx${i}, type: vxlan, master: br${i}, vxlan: { vni: ${i + 1}, dstport: 4789 } }`);
+  }
+  lines.push('addresses:');
+  for (let i = 0; i < n; i++) lines.push(`  - { address: 10.${100 + (i >> 8)}.${i & 255}.1/24, dev: br${i} }`);
+  fs.writeFileSync(path.join(dir, 'network.yaml'), `${lines.join('\n')}\n`);
+}
+
+function ipBatchFile(n: number): string {
+  const cmds: string[] = [];
+  for (let i = 0; i < n; i++) {
+    cmds.push(`link add br${i} mtu 1500 type bridge`);
+    cmds.push(`link add vx${i} type vxlan id ${i + 1} dstport 4789`);
+    cmds.push(`link set vx${i} master br${i}`);
+    cmds.push(`addr add 10.${100 + (i >> 8)}.${i & 255}.1/24 dev br${i}`);
+    cmds.push(`link set br${i} up`);
+    cmds.push(`link set vx${i} up`);
+  }
+  return `${cmds.join('\n')}\n`;
+}
+
+function voltron(prefix: string, state: string, cfg: string, ...a: string[]): void {
+  const r = spawnSync(process.execPath, [BIN, ...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8' });
+  if (r.status !== 0 && !(a[0] === 'plan' && r.status === 2)) throw new Error(`voltron ${a.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
+}
+
+async function countEvents(ns: string, during: () => void): Promise<number> {
+  const child = spawn('ip', ['-n', ns, 'monitor', 'link', 'address', 'route', 'rule'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let buf = '';
+  child.stdout.on('data', (d) => (buf += d));
+  await new Promise((r) => setTimeout(r, 300));
+  during();
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  return buf.split('\n').filter((l) => l.trim()).length;
+}
+
+interface Result {
+  freshApplySeconds: number;
+  ipBatchSeconds: number;
+  freshApplyRatio: number;
+  noopPlanSeconds: number;
+  noopApplySeconds: number;
+  ipReadSeconds: number;
+  noopPlanRatioToIpRead: number;
+  noopApplyWrites: number;
+  changeApplySeconds: number;
+}
+
+async function runSize(n: number): Promise<Result> {
+  const tag = Math.random().toString(36).slice(2, 7);
+  const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bench-cfg-'));
+  const batch = path.join(cfg, 'batch.ip');
+  fs.writeFileSync(batch, ipBatchFile(n));
+  writeConfig(cfg, n, () => 1500);
+  const fresh: number[] = [];
+  const ipb: number[] = [];
+  const cleanupNs: string[] = [];
+  const states: string[] = [];
+  try {
+    for (let k = 0; k < repeat; k++) {
+      // iproute2: fresh namespace, one `ip -batch` process.
+      const ipns = `vbench${tag}ip${k}`;
+      cleanupNs.push(ipns);
+      execFileSync('ip', ['netns', 'add', ipns]);
+      ipb.push(seconds(() => execFileSync('ip', ['-n', ipns, '-batch', batch])));
+      execFileSync('ip', ['netns', 'del', ipns]);
+      // Voltron: whole CLI process, fresh sandbox namespace (created by the apply itself).
+      const prefix = `vbench${tag}v${k}-`;
+      cleanupNs.push(`${prefix}root`);
+      const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bench-state-'));
+      states.push(state);
+      fresh.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
+      if (k < repeat - 1) {
+        voltron(prefix, state, cfg, 'destroy', '--auto-approve');
+      }
+    }
+    const prefix = `vbench${tag}v${repeat - 1}-`;
+    const state = states[states.length - 1]!;
+    const ns = `${prefix}root`;
+    const plan: number[] = [];
+    const noop: number[] = [];
+    const read: number[] = [];
+    for (let k = 0; k < repeat; k++) {
+      plan.push(seconds(() => voltron(prefix, state, cfg, 'plan', '--detailed-exitcode')));
+      read.push(seconds(() => {
+        execFileSync('ip', ['-n', ns, '-j', '-d', 'link', 'show'], { maxBuffer: 1 << 28 });
+        execFileSync('ip', ['-n', ns, '-j', 'addr', 'show'], { maxBuffer: 1 << 28 });
+      }));
+    }
+    let noopWrites = 0;
+    for (let k = 0; k < repeat; k++) {
+      let t = 0;
+      noopWrites += await countEvents(ns, () => (t = seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve'))));
+      noop.push(t);
+    }
+    const change: number[] = [];
+    for (let k = 0; k < repeat; k++) {
+      writeConfig(cfg, n, (i) => (i === n >> 1 ? 1400 - k : 1500));
+      change.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
+    }
+    writeConfig(cfg, n, () => 1500);
+    voltron(prefix, state, cfg, 'destroy', '--auto-approve');
+    const r: Result = {
+      freshApplySeconds: median(fresh),
+      ipBatchSeconds: median(ipb),
+      freshApplyRatio: median(fresh) / median(ipb),
+      noopPlanSeconds: median(plan),
+      noopApplySeconds: median(noop),
+      ipReadSeconds: median(read),
+      noopPlanRatioToIpRead: median(plan) / median(read),
+      noopApplyWrites: noopWrites,
+      changeApplySeconds: median(change),
+    };
+    return r;
+  } finally {
+    for (const ns of cleanupNs) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    for (const s of states) fs.rmSync(s, { recursive: true, force: true });
+    fs.rmSync(cfg, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, Result> = {};
+  for (const n of sizes) {
+    if (!json) process.stderr.write(`bench: N=${n} (${repeat} repetitions, medians)...\n`);
+    results[String(n)] = await runSize(n);
+  }
+  const meta = { kernel: os.release(), cpus: os.cpus().length, node: process.version, repeat, statistic: 'median' };
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ meta, results }, null, 2)}\n`);
+    return;
+  }
+  const rows: [string, (r: Result) => string][] = [
+    ['fresh apply (voltron CLI)', (r) => `${r.freshApplySeconds.toFixed(3)} s`],
+    ['ip -batch (same objects)', (r) => `${r.ipBatchSeconds.toFixed(3)} s`],
+    ['fresh apply ratio (target <= 1.5)', (r) => `${r.freshApplyRatio.toFixed(2)}x`],
+    ['no-op plan (CLI, target <= 0.3 s)', (r) => `${r.noopPlanSeconds.toFixed(3)} s`],
+    ['no-op apply (CLI)', (r) => `${r.noopApplySeconds.toFixed(3)} s`],
+    ['ip -j -d link + ip -j addr', (r) => `${r.ipReadSeconds.toFixed(3)} s`],
+    ['no-op plan / ip read', (r) => `${r.noopPlanRatioToIpRead.toFixed(2)}x`],
+    ['no-op apply kernel writes (target 0)', (r) => `${r.noopApplyWrites}`],
+    ['one-attribute change apply', (r) => `${r.changeApplySeconds.toFixed(3)} s`],
+  ];
+  const w = Math.max(...rows.map(([l]) => l.length));
+  const out = [`| ${'metric'.padEnd(w)} | ${sizes.map((n) => `N=${n}`.padStart(10)).join(' | ')} |`, `|${'-'.repeat(w + 2)}|${sizes.map(() => '-'.repeat(12)).join('|')}|`];
+  for (const [label, f] of rows) out.push(`| ${label.padEnd(w)} | ${sizes.map((n) => f(results[String(n)]!).padStart(10)).join(' | ')} |`);
+  process.stdout.write(`${out.join('\n')}\n\n${JSON.stringify(meta)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,356 @@
+// In-memory kernel simulator for plan tests. Deliberately written independently of src/plan (no
+// shared cascade code) so that tests compare two implementations of the kernel's behaviour.
+// It is strict like the kernel: creating an existing object is EEXIST, deleting a missing one is
+// ENOENT, and references (namespace, master, dev, parent, gateway, prefsrc, clsact) must exist.
+import { resourceKey, resourceNamespace } from '../../src/model/keys';
+import type { AddressRes, LinkRes, Resource, RouteRes } from '../../src/model/types';
+import type { Change } from '../../src/plan/types';
+
+export type MemState = Map<string, Resource>;
+
+export class KernelError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export function memState(resources: Iterable<Resource>): MemState {
+  const m: MemState = new Map();
+  for (const r of resources) m.set(resourceKey(r), clone(r));
+  return m;
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+/** What a kernel reader would return: every object, fully populated, in key order. */
+export function readState(state: MemState): Map<string, Resource> {
+  return new Map([...state.keys()].sort().map((k) => [k, clone(state.get(k)!)]));
+}
+
+/** Deterministic locally administered MAC for a link (like a stable random one). */
+export function macFor(ns: string, name: string): string {
+  let h = 0x811c9dc5;
+  for (const ch of `${ns}/${name}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  let h2 = Math.imul(h ^ 0x5bd1e995, 0x01000193) >>> 0;
+  const b = [0x02, h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff, (h >>> 24) & 0xff, (h2 & 0xff) | 1];
+  h2 >>>= 8;
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+// ---- small IP helpers (enough for prefix containment) ----
+function ipBits(ip: string): { fam: 4 | 6; n: bigint } | undefined {
+  if (ip.includes(':')) {
+    const [head, tail] = ip.split('::') as [string, string | undefined];
+    const h = head ? head.split(':') : [];
+    const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+    const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+    if (groups.length !== 8) return undefined;
+    return { fam: 6, n: groups.reduce((a, g) => (a << 16n) | BigInt(parseInt(g || '0', 16)), 0n) };
+  }
+  const p = ip.split('.').map(Number);
+  if (p.length !== 4 || p.some((x) => !(x >= 0 && x <= 255))) return undefined;
+  return { fam: 4, n: p.reduce((a, x) => (a << 8n) | BigInt(x), 0n) };
+}
+
+function inPrefix(ip: string, cidr: string): boolean {
+  const [net, lenS] = cidr.split('/') as [string, string];
+  const a = ipBits(ip);
+  const b = ipBits(net);
+  if (!a || !b || a.fam !== b.fam) return false;
+  const width = a.fam === 4 ? 32n : 128n;
+  const shift = width - BigInt(Number(lenS));
+  return a.n >> shift === b.n >> shift;
+}
+
+const linkKey = (ns: string, name: string) => `link:${ns}/${name}`;
+
+function sysctlDev(key: string): string | undefined {
+  const m = /^net\.[^.]+\.(?:conf|neigh)\.([^.]+)\./.exec(key);
+  return m && m[1] !== 'all' && m[1] !== 'default' ? m[1]!.replace(/\//g, '.') : undefined;
+}
+
+function need(state: MemState, key: string, what: string): Resource {
+  const r = state.get(key);
+  if (!r) throw new KernelError('ENODEV', `${what}: ${key} does not exist`);
+  return r;
+}
+
+function checkRefs(state: MemState, r: Resource): void {
+  const ns = resourceNamespace(r);
+  if (r.kind !== 'namespace' && ns !== '') need(state, `namespace:${ns}`, `namespace of ${resourceKey(r)}`);
+  switch (r.kind) {
+    case 'link':
+      if (r.master !== undefined) {
+        const m = need(state, linkKey(ns, r.master), 'master');
+        if (m.kind !== 'link' || m.type !== 'bridge') throw new KernelError('EOPNOTSUPP', `${r.master} is not a bridge`);
+      }
+      if (r.vxlan?.dev !== undefined) need(state, linkKey(ns, r.vxlan.dev), 'vxlan dev');
+      if (r.macvlan) need(state, linkKey(ns, r.macvlan.parent), 'macvlan parent');
+      break;
+    case 'address':
+    case 'qdisc':
+    case 'tclass':
+    case 'tfilter':
+      need(state, linkKey(r.namespace, r.dev), 'dev');
+      break;
+    case 'route':
+      checkRoute(state, r);
+      break;
+    case 'sysctl': {
+      const dev = sysctlDev(r.key);
+      if (dev !== undefined) need(state, linkKey(r.namespace, dev), `sysctl ${r.key}`);
+      break;
+    }
+    case 'bpf':
+      if (r.attach.dev !== undefined && r.attach.type !== 'cgroup') need(state, linkKey(r.attach.namespace ?? '', r.attach.dev), 'bpf attach dev');
+      if (r.attach.type === 'clsact') requireClsact(state, r.attach.namespace ?? '', r.attach.dev ?? '');
+      break;
+    default:
+      break;
+  }
+  if (r.kind === 'tclass') {
+    const q = [...state.values()].some(
+      (x) =>
+        (x.kind === 'qdisc' && x.namespace === r.namespace && x.dev === r.dev && x.handle !== undefined && x.handle.split(':')[0] === r.parent.split(':')[0] && r.parent.endsWith(':')) ||
+        (x.kind === 'tclass' && x.namespace === r.namespace && x.dev === r.dev && x.classid === r.parent),
+    );
+    if (!q) throw new KernelError('ENOENT', `class ${r.classid}: parent ${r.parent} does not exist`);
+  }
+  if (r.kind === 'tfilter') requireClsact(state, r.namespace, r.dev);
+}
+
+function requireClsact(state: MemState, ns: string, dev: string): void {
+  const ok = [...state.values()].some((x) => x.kind === 'qdisc' && x.namespace === ns && x.dev === dev && x.qdisc === 'clsact');
+  if (!ok) throw new KernelError('EINVAL', `no clsact qdisc on ${ns}/${dev}`);
+}
+
+function addressesOf(state: MemState, ns: string): AddressRes[] {
+  return [...state.values()].filter((x): x is AddressRes => x.kind === 'address' && x.namespace === ns);
+}
+
+function checkRoute(state: MemState, r: RouteRes): void {
+  if (r.dev !== undefined) need(state, linkKey(r.namespace, r.dev), 'route dev');
+  if (r.encap?.type === 'seg6local' && r.encap.oif !== undefined) need(state, linkKey(r.namespace, r.encap.oif), 'seg6local oif');
+  const addrs = addressesOf(state, r.namespace);
+  if (r.via !== undefined && !r.via.toLowerCase().startsWith('fe80:')) {
+    const ok = addrs.some((a) => (r.dev === undefined || a.dev === r.dev) && inPrefix(r.via!, a.address));
+    if (!ok) throw new KernelError('ENETUNREACH', `route ${r.to}: gateway ${r.via} is not on a connected network`);
+  }
+  if (r.src !== undefined && !addrs.some((a) => a.address.split('/')[0] === r.src)) {
+    throw new KernelError('EINVAL', `route ${r.to}: invalid prefsrc ${r.src}`);
+  }
+}
+
+/** The kernel's view of a new link: unset attributes get the kernel's defaults. */
+function newLink(state: MemState, l: LinkRes): LinkRes {
+  let mtu = 1500;
+  if (l.type === 'vxlan' && l.vxlan?.dev !== undefined) {
+    const low = state.get(linkKey(l.namespace, l.vxlan.dev)) as LinkRes | undefined;
+    mtu = (low?.mtu ?? 1500) - 50;
+  }
+  if (l.type === 'macvlan' && l.macvlan) {
+    const low = state.get(linkKey(l.namespace, l.macvlan.parent)) as LinkRes | undefined;
+    mtu = low?.mtu ?? 1500;
+  }
+  const base: Record<string, unknown> = {
+    kind: 'link',
+    namespace: l.namespace,
+    name: l.name,
+    type: l.type,
+    mtu,
+    mac: macFor(l.namespace, l.name),
+    state: 'down',
+  };
+  if (l.type === 'bridge') {
+    base['bridge'] = { vlanFiltering: false, stp: false, vlanDefaultPvid: 1, ageingTime: 30000, forwardDelay: 1500, multicastSnooping: true, ...strip(l.bridge) };
+  }
+  if (l.type === 'vxlan') {
+    base['vxlan'] = { dstport: 8472, learning: true, ttl: 0, external: false, vnifilter: false, ...strip(l.vxlan) };
+  }
+  if (l.type === 'macvlan') base['macvlan'] = { mode: 'vepa', ...strip(l.macvlan) };
+  if (l.veth) base['veth'] = clone(l.veth);
+  for (const [k, v] of Object.entries(l)) {
+    if (v === undefined || k === 'source' || ['bridge', 'vxlan', 'macvlan', 'veth'].includes(k)) continue;
+    base[k] = clone(v);
+  }
+  return base as unknown as LinkRes;
+}
+
+function strip<T extends object>(o: T | undefined): Partial<T> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = v;
+  return out as Partial<T>;
+}
+
+function withoutMeta(r: Resource): Resource {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) if (v !== undefined && k !== 'source' && k !== 'poolRef') o[k] = clone(v);
+  return o as unknown as Resource;
+}
+
+function create(state: MemState, r: Resource): void {
+  const key = resourceKey(r);
+  if (state.has(key) && r.kind !== 'sysctl' && r.kind !== 'tunsrc') throw new KernelError('EEXIST', `${key} exists`);
+  checkRefs(state, r);
+  if (r.kind !== 'link') {
+    state.set(key, withoutMeta(r));
+    return;
+  }
+  if (r.veth?.primary) {
+    // A veth is created as a pair: the other end appears with default attributes.
+    const pk = linkKey(r.veth.peer.namespace, r.veth.peer.name);
+    if (r.veth.peer.namespace !== '') need(state, `namespace:${r.veth.peer.namespace}`, 'veth peer namespace');
+    if (state.has(pk)) throw new KernelError('EEXIST', `veth peer ${pk} exists`);
+    state.set(
+      pk,
+      newLink(state, {
+        kind: 'link',
+        namespace: r.veth.peer.namespace,
+        name: r.veth.peer.name,
+        type: 'veth',
+        veth: { peer: { name: r.name, namespace: r.namespace }, primary: false },
+      }),
+    );
+  } else if (r.veth) {
+    throw new KernelError('EINVAL', `${key}: a veth secondary end cannot be created alone`);
+  }
+  state.set(key, newLink(state, r));
+}
+
+/** Set a dotted path; `undefined` removes it. */
+function setPath(o: Record<string, unknown>, path: string, v: unknown): void {
+  const parts = path.split('.');
+  let cur = o;
+  for (const p of parts.slice(0, -1)) {
+    const next = cur[p];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  const last = parts[parts.length - 1]!;
+  if (v === undefined) delete cur[last];
+  else cur[last] = clone(v);
+}
+
+/** Apply the listed fields to a live object (netlink "set"/NLM_F_REPLACE semantics). */
+function modify(state: MemState, key: string, change: Change): void {
+  const cur = state.get(key);
+  if (!cur) throw new KernelError('ENOENT', `${key} does not exist`);
+  const next = clone(cur) as unknown as Record<string, unknown>;
+  for (const f of change.fields) setPath(next, f.field, f.after);
+  const res = next as unknown as Resource;
+  if (res.kind === 'link' && cur.kind === 'link' && res.master !== cur.master) {
+    // Joining or leaving a bridge flushes the port's VLANs, unless this change sets them.
+    if (!change.fields.some((f) => f.field === 'vlans') && cur.vlans !== undefined) (next as { vlans?: unknown })['vlans'] = [];
+  }
+  checkRefs(state, res);
+  state.set(key, res);
+}
+
+/** Remove an object and everything the kernel removes with it. */
+function remove(state: MemState, key: string): void {
+  const r = state.get(key);
+  if (!r) return;
+  state.delete(key);
+  if (r.kind === 'namespace') {
+    for (const [k, x] of [...state]) if (x.kind !== 'namespace' && x.kind !== 'bpf' && resourceNamespace(x) === r.name) remove(state, k);
+    for (const [k, x] of [...state]) if (x.kind === 'bpf' && x.attach.namespace === r.name && x.attach.dev !== undefined) remove(state, k);
+    return;
+  }
+  if (r.kind !== 'link') return;
+  const ns = r.namespace;
+  for (const [k, x] of [...state]) {
+    if (!state.has(k)) continue;
+    switch (x.kind) {
+      case 'address':
+      case 'qdisc':
+      case 'tclass':
+      case 'tfilter':
+        if (x.namespace === ns && x.dev === r.name) remove(state, k);
+        break;
+      case 'route':
+        if (x.namespace === ns && x.dev === r.name) remove(state, k);
+        break;
+      case 'sysctl':
+        if (x.namespace === ns && sysctlDev(x.key) === r.name) remove(state, k);
+        break;
+      case 'bpf':
+        if ((x.attach.namespace ?? '') === ns && x.attach.dev === r.name && x.attach.type !== 'cgroup') remove(state, k);
+        break;
+      case 'link':
+        if (x.namespace === ns && (x.vxlan?.dev === r.name || x.macvlan?.parent === r.name)) remove(state, k);
+        else if (x.veth && x.veth.peer.name === r.name && x.veth.peer.namespace === ns) remove(state, k);
+        else if (x.namespace === ns && x.master === r.name) {
+          const port: Record<string, unknown> = { ...x };
+          delete port['master'];
+          if (x.vlans !== undefined) port['vlans'] = [];
+          state.set(k, port as unknown as Resource);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (r.veth) remove(state, linkKey(r.veth.peer.namespace, r.veth.peer.name));
+}
+
+/** Execute one change like the executor would against a real kernel. */
+export function applyChange(state: MemState, change: Change): void {
+  const key = change.key;
+  switch (change.action) {
+    case 'create':
+      if (change.createdBy !== undefined) {
+        // The end was created with its pair: only its own attributes are set.
+        if (!state.has(key)) throw new KernelError('ENOENT', `${key} was not created by ${change.createdBy}`);
+        modify(state, key, change);
+      } else create(state, change.after!);
+      return;
+    case 'update':
+      modify(state, key, change);
+      return;
+    case 'replace':
+      if (change.createdBy !== undefined) {
+        if (!state.has(key)) throw new KernelError('ENOENT', `${key} was not recreated by ${change.createdBy}`);
+        modify(state, key, change);
+        return;
+      }
+      if (!state.has(key)) throw new KernelError('ENOENT', `replace: ${key} does not exist`);
+      remove(state, key);
+      create(state, change.after!);
+      return;
+    case 'delete': {
+      const cur = state.get(key);
+      if (!cur) throw new KernelError('ENOENT', `delete: ${key} does not exist`);
+      if (cur.kind === 'sysctl' || cur.kind === 'tunsrc') {
+        if (!change.restore) throw new KernelError('EINVAL', `${key}: a ${cur.kind} cannot be deleted, only restored`);
+        state.set(key, withoutMeta(change.restore));
+        return;
+      }
+      remove(state, key);
+      return;
+    }
+  }
+}
+
+/**
+ * A kernel state holding `resources` as a reader would report them: links get the attributes
+ * the kernel fills in (mtu, mac, state, driver defaults). References are not checked.
+ */
+export function populate(resources: Iterable<Resource>): MemState {
+  const state: MemState = new Map();
+  const list = [...resources];
+  for (const r of list) if (r.kind !== 'link') state.set(resourceKey(r), withoutMeta(r));
+  // Lower devices first so that stacked devices inherit their mtu.
+  const rank = (l: LinkRes) => (l.type === 'vxlan' || l.type === 'macvlan' ? 1 : 0);
+  const links = list.filter((r): r is LinkRes => r.kind === 'link').sort((a, b) => rank(a) - rank(b));
+  for (const l of links) state.set(resourceKey(l), newLink(state, l));
+  return state;
+}
+
+export function applyPlan(state: MemState, changes: readonly Change[]): void {
+  for (const c of changes) applyChange(state, c);
+}

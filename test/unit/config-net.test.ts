@@ -1,0 +1,102 @@
+// IP / CIDR / MAC helpers in src/model/net.ts, with WHATWG URL as an IPv6 oracle.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  canonicalCidr, canonicalIp, canonicalMac, hasHostBits, ipFamily, ipFromBytes, ipToBytes, isMulticastIp, isValidMac, networkOf, parseCidr,
+} from '../../src/model/net';
+
+test('canonicalIp: RFC 5952 / inet_ntop forms', () => {
+  const cases: [string, string | undefined][] = [
+    ['2001:DB8:0::1', '2001:db8::1'],
+    ['2001:db8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:0db8:0000:0001:0000:0000:0000:0001', '2001:db8:0:1::1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'], // a single zero word is not compressed
+    ['1:0:0:2:0:0:0:3', '1:0:0:2::3'], // longest run wins
+    ['1:0:0:2:0:0:3:4', '1::2:0:0:3:4'], // first run on a tie
+    ['::', '::'],
+    ['::1', '::1'],
+    ['0:0:0:0:0:ffff:c000:0201', '::ffff:192.0.2.1'],
+    ['::ffff:192.0.2.1', '::ffff:192.0.2.1'],
+    ['fe80::1:2', 'fe80::1:2'],
+    ['10.0.0.1', '10.0.0.1'],
+    ['010.0.0.1', undefined],
+    ['10.0.0.256', undefined],
+    ['1.2.3', undefined],
+    ['2001:db8:::1', undefined],
+    ['1:2:3:4:5:6:7:8:9', undefined],
+    ['fe80::1%eth0', undefined],
+    ['12345::', undefined],
+    ['', undefined],
+  ];
+  for (const [i, want] of cases) assert.equal(canonicalIp(i), want, i);
+});
+
+const word = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+const v6words = fc.array(word, { minLength: 8, maxLength: 8 });
+const text = (w: number[], upper: boolean): string => w.map((x) => (upper ? x.toString(16).toUpperCase() : x.toString(16).padStart(4, '0'))).join(':');
+
+test('canonicalIp matches the WHATWG URL serialiser (outside IPv4-embedded forms)', () => {
+  fc.assert(
+    fc.property(v6words, fc.boolean(), (w, upper) => {
+      fc.pre(!(w.slice(0, 5).every((x) => x === 0) && (w[5] === 0 || w[5] === 0xffff))); // dotted forms differ by design
+      const s = text(w, upper);
+      const oracle = new URL(`http://[${s}]/`).hostname.slice(1, -1);
+      assert.equal(canonicalIp(s), oracle);
+      assert.equal(canonicalIp(oracle), oracle, 'idempotent');
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('bytes round-trip and canonical text agree', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
+      const s = ipFromBytes(b);
+      assert.deepEqual(ipToBytes(s), b);
+      assert.equal(canonicalIp(s), s);
+    }),
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), (b) => {
+      const s = ipFromBytes(b);
+      assert.equal(ipFamily(s), 4);
+      assert.deepEqual(ipToBytes(s), b);
+    }),
+  );
+});
+
+test('parseCidr / networkOf / canonicalCidr', () => {
+  assert.deepEqual(parseCidr('2001:DB8::1/64'), { addr: '2001:db8::1', prefix: 64, family: 6 });
+  assert.deepEqual(parseCidr('10.1.2.3/8'), { addr: '10.1.2.3', prefix: 8, family: 4 });
+  for (const bad of ['10.0.0.1', '10.0.0.1/33', '10.0.0.1/08', '::/129', '10.0.0.1/-1', '10.0.0.1/24/1', 'x/8'])
+    assert.equal(parseCidr(bad), undefined, bad);
+  assert.equal(networkOf('10.9.8.7/16'), '10.9.0.0/16');
+  assert.equal(networkOf('10.9.8.7/0'), '0.0.0.0/0');
+  assert.equal(networkOf('10.9.8.7/32'), '10.9.8.7/32');
+  assert.equal(networkOf('2001:db8:1:2:3::1/33'), '2001:db8::/33');
+  assert.equal(networkOf('2001:db8:ffff::1/36'), '2001:db8:f000::/36');
+  assert.equal(canonicalCidr('2001:DB8:0::1/64'), '2001:db8::1/64');
+  assert.equal(hasHostBits('10.0.0.1/24'), true);
+  assert.equal(hasHostBits('10.0.0.0/24'), false);
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }), (b, p) => {
+      const n = networkOf(`${ipFromBytes(b)}/${p}`)!;
+      assert.equal(networkOf(n), n, 'idempotent');
+      assert.equal(hasHostBits(n), false);
+    }),
+  );
+});
+
+test('MAC helpers', () => {
+  assert.equal(isValidMac('02:00:00:AA:bb:cc'), true);
+  assert.equal(isValidMac('02-00-00-aa-bb-cc'), true);
+  assert.equal(isValidMac('02:00-00:aa:bb:cc'), false);
+  assert.equal(isValidMac('02:00:00:aa:bb'), false);
+  assert.equal(isValidMac('0200.00aa.bbcc'), false);
+  assert.equal(canonicalMac('02-00-00-AA-BB-CC'), '02:00:00:aa:bb:cc');
+  assert.equal(canonicalMac('nope'), undefined);
+  assert.equal(isMulticastIp('239.1.1.1'), true);
+  assert.equal(isMulticastIp('ff02::1'), true);
+  assert.equal(isMulticastIp('10.0.0.1'), false);
+});

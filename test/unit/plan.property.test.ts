@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { resourceKey, resourceNamespace } from '../../src/model/keys';
+import type { Resource } from '../../src/model/types';
+import { computePlan, type PlanInput } from '../../src/plan';
+import type { Change, Inventory, Plan } from '../../src/plan/types';
+import { scenarioArb, syncedArb, type Scenario } from '../support/arbitraries';
+import { applyPlan, memState, readState } from '../support/memkernel';
+
+const RUNS = Number(process.env['PLAN_PROPERTY_RUNS'] ?? 300);
+const EMPTY: Inventory = { version: 1, owned: {}, original: {} };
+
+function planOf(s: Scenario): Plan {
+  return computePlan({ desired: s.desired, current: s.current, inventory: s.inventory });
+}
+
+function describe(p: Plan): string {
+  return p.changes.map((c) => `${c.action} ${c.key}${c.createdBy ? ` (by ${c.createdBy})` : ''}: ${c.reason}`).join('\n');
+}
+
+/** Keys the test considers a resource to refer to (written independently of src/plan/refs.ts). */
+function referencedKeys(r: Resource): string[] {
+  const out: string[] = [];
+  const ns = resourceNamespace(r);
+  if (r.kind !== 'namespace' && ns !== '') out.push(`namespace:${ns}`);
+  const link = (n: string, name: string) => out.push(`link:${n}/${name}`);
+  switch (r.kind) {
+    case 'link':
+      if (r.master) link(ns, r.master);
+      if (r.vxlan?.dev) link(ns, r.vxlan.dev);
+      if (r.macvlan) link(ns, r.macvlan.parent);
+      if (r.veth && r.veth.primary && r.veth.peer.namespace !== '') out.push(`namespace:${r.veth.peer.namespace}`);
+      if (r.veth && !r.veth.primary) link(r.veth.peer.namespace, r.veth.peer.name);
+      break;
+    case 'address':
+    case 'qdisc':
+    case 'tclass':
+    case 'tfilter':
+      link(ns, r.dev);
+      break;
+    case 'route':
+      if (r.dev) link(ns, r.dev);
+      break;
+    case 'bpf':
+      if (r.attach.dev) link(r.attach.namespace ?? '', r.attach.dev);
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+test('property: a state planned against itself (as the kernel reports it) is empty', () => {
+  fc.assert(
+    fc.property(syncedArb, ({ desired, current }) => {
+      const inventory: Inventory = { version: 1, owned: Object.fromEntries(desired), original: {} };
+      const p = computePlan({ desired, current, inventory });
+      assert.equal(p.changes.length, 0, describe(p));
+      // The same with an empty inventory: ownership through `desired` alone.
+      assert.equal(computePlan({ desired, current, inventory: EMPTY }).changes.length, 0);
+      // And the raw model against itself.
+      assert.equal(computePlan({ desired, current: desired, inventory: EMPTY }).changes.length, 0);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('property: applying the plan in order to the simulated kernel converges (synced check)', () => {
+  fc.assert(
+    fc.property(scenarioArb, (s) => {
+      const plan = planOf(s);
+      const kernel = memState(s.current.values());
+      try {
+        applyPlan(kernel, plan.changes);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\nplan:\n${describe(plan)}`);
+      }
+      const after = readState(kernel);
+      const owned: Record<string, Resource> = { ...s.inventory.owned };
+      for (const [k, r] of s.desired) owned[k] = r;
+      const again = computePlan({ desired: s.desired, current: after, inventory: { ...s.inventory, owned } });
+      assert.equal(again.changes.length, 0, `second plan not empty:\n${describe(again)}\nfirst plan:\n${describe(plan)}`);
+      // Every desired object exists afterwards.
+      for (const k of s.desired.keys()) assert.ok(after.has(k), `${k} missing after apply`);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('property: every change comes after what it depends on and what it refers to', () => {
+  fc.assert(
+    fc.property(scenarioArb, (s) => {
+      const plan = planOf(s);
+      const pos = new Map(plan.changes.map((c, i) => [c.key, i] as const));
+      assert.equal(pos.size, plan.changes.length, 'one change per key');
+      let seenUp = false;
+      for (const [i, c] of plan.changes.entries()) {
+        for (const d of c.dependsOn) {
+          assert.ok(pos.has(d), `${c.key} depends on ${d} which is not in the plan`);
+          assert.ok(pos.get(d)! < i, `${c.key} runs before its dependency ${d}`);
+        }
+        if (c.action !== 'delete') seenUp = true;
+        else assert.ok(!seenUp, `delete ${c.key} after a create/update`);
+      }
+      const byKey = new Map(plan.changes.map((c) => [c.key, c] as const));
+      const up = (c: Change | undefined) => c !== undefined && (c.action === 'create' || c.action === 'replace');
+      for (const b of plan.changes) {
+        if (up(b)) {
+          for (const a of referencedKeys(b.after!)) {
+            const ca = byKey.get(a);
+            if (up(ca)) assert.ok(pos.get(a)! < pos.get(b.key)!, `${b.key} (${b.action}) before ${a} (${ca!.action})`);
+          }
+        }
+        if (b.action === 'delete') {
+          for (const a of referencedKeys(b.before!)) {
+            const ca = byKey.get(a);
+            if (ca?.action === 'delete') assert.ok(pos.get(b.key)! < pos.get(a)!, `delete ${a} before delete ${b.key}`);
+          }
+        }
+      }
+      // Routes after every address change of their namespace; rules after its route changes.
+      for (const b of plan.changes) {
+        if (b.action === 'delete') continue;
+        const ns = resourceNamespace(b.after!);
+        for (const a of plan.changes) {
+          if (a.action === 'delete' || resourceNamespace(a.after!) !== ns) continue;
+          if ((b.kind === 'route' && a.kind === 'address') || (b.kind === 'rule' && a.kind === 'route')) {
+            assert.ok(pos.get(a.key)! < pos.get(b.key)!, `${b.key} before ${a.key}`);
+          }
+        }
+      }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('property: foreign objects never appear in a plan and survive it unless their container goes', () => {
+  fc.assert(
+    fc.property(scenarioArb, (s) => {
+      const plan = planOf(s);
+      for (const c of plan.changes) assert.ok(!s.foreign.has(c.key), `foreign ${c.key} in plan`);
+      assert.equal(plan.foreignCount, [...s.current.keys()].filter((k) => !s.desired.has(k) && !(k in s.inventory.owned)).length);
+      const kernel = memState(s.current.values());
+      applyPlan(kernel, plan.changes);
+      const after = readState(kernel);
+      const byKey = new Map(plan.changes.map((c) => [c.key, c] as const));
+      // A container is gone or recreated if it vanished, or the plan recreates it.
+      const recreated = (key: string) => {
+        const c = byKey.get(key);
+        return !after.has(key) || c?.action === 'replace' || (c?.action === 'create' && s.current.has(key));
+      };
+      for (const k of s.foreign) {
+        const r = s.current.get(k)!;
+        const ns = resourceNamespace(r);
+        if (ns !== '' && recreated(`namespace:${ns}`)) continue;
+        const dev = r.kind === 'address' || r.kind === 'route' ? r.dev : undefined;
+        if (dev !== undefined && recreated(`link:${ns}/${dev}`)) continue;
+        assert.deepEqual(after.get(k), s.current.get(k), `foreign ${k} changed`);
+      }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('property: the plan is deterministic (also across map insertion orders)', () => {
+  fc.assert(
+    fc.property(scenarioArb, fc.integer(), (s, seed) => {
+      const a = planOf(s);
+      const b = planOf(s);
+      assert.deepEqual(a, b);
+      const shuffle = <T>(xs: T[]) => {
+        let x = seed >>> 0 || 1;
+        const out = [...xs];
+        for (let i = out.length - 1; i > 0; i--) {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          const j = (x >>> 0) % (i + 1);
+          [out[i], out[j]] = [out[j]!, out[i]!];
+        }
+        return out;
+      };
+      const input: PlanInput = {
+        desired: new Map(shuffle([...s.desired])),
+        current: new Map(shuffle([...s.current])),
+        inventory: { ...s.inventory, owned: Object.fromEntries(shuffle(Object.entries(s.inventory.owned))) },
+      };
+      assert.deepEqual(computePlan(input), a);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('property: ignored links and everything on them stay out of the plan', () => {
+  fc.assert(
+    fc.property(scenarioArb, (s) => {
+      const plan = computePlan({ desired: s.desired, current: s.current, inventory: s.inventory, ignore: ['l1', 'vb*'] });
+      const touches = (r: Resource | undefined) => {
+        if (!r) return false;
+        if (r.kind === 'link') return r.name === 'l1' || r.name.startsWith('vb');
+        const dev = r.kind === 'address' || r.kind === 'route' || r.kind === 'qdisc' || r.kind === 'tclass' || r.kind === 'tfilter' ? r.dev : undefined;
+        return dev === 'l1' || (dev?.startsWith('vb') ?? false);
+      };
+      for (const c of plan.changes) assert.ok(!touches(c.after) && !touches(c.before), `ignored object in plan: ${c.key}`);
+      void resourceKey;
+    }),
+    { numRuns: Math.max(100, RUNS / 2) },
+  );
+});
