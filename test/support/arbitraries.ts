@@ -22,13 +22,16 @@ export const VETH_PAIRS = [
 ] as const;
 const ALL_NAMES: readonly string[] = [...LINK_NAMES, ...VETH_PAIRS.flat()];
 
-type Pair<T> = readonly [T | null, T | null];
+/** The same slot in the desired and the live world; `roll` against the scenario's bias decides
+ * whether the live world takes the desired variant (mostly-synced) or its own (drifted). */
+interface Pair<T> {
+  readonly d: T | null;
+  readonly c: T | null;
+  readonly roll: number;
+}
 
-/** The same slot in the desired and the live world: usually equal, sometimes different. */
 function pairOf<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<Pair<T>> {
-  return fc
-    .tuple(fc.option(arb, { freq: 3 }), fc.option(arb, { freq: 3 }), fc.nat(9))
-    .map(([d, c, same]) => (same < 6 ? ([d, d] as const) : ([d, c] as const)));
+  return fc.record({ d: fc.option(arb, { freq: 3 }), c: fc.option(arb, { freq: 3 }), roll: fc.nat(99) });
 }
 
 interface LinkSpec {
@@ -171,6 +174,8 @@ interface Universe {
   tunsrc: Pair<'fc00::1' | 'fc00::2'>[]; // NAMESPACES
   tc: Pair<TcSpec>[]; // NAMESPACES × l0,l1
   bpf: Pair<BpfSpec>;
+  /** Percentage of slots where the live world equals the desired one. */
+  bias: number;
 }
 
 const universe: fc.Arbitrary<Universe> = fc.record({
@@ -184,6 +189,7 @@ const universe: fc.Arbitrary<Universe> = fc.record({
   tunsrc: fc.array(pairOf(fc.constantFrom<'fc00::1' | 'fc00::2'>('fc00::1', 'fc00::2')), { minLength: 3, maxLength: 3 }),
   tc: fc.array(pairOf(tcSpec), { minLength: 6, maxLength: 6 }),
   bpf: pairOf(bpfSpec),
+  bias: fc.constantFrom(40, 80, 95, 99),
 }) as fc.Arbitrary<Universe>;
 
 const nsIdx = (ns: string) => NAMESPACES.indexOf(ns as (typeof NAMESPACES)[number]);
@@ -193,7 +199,7 @@ const v6 = (ns: string, dev: string, host: string) => `2001:db8:${nsIdx(ns)}:${s
 
 /** Build one consistent world (0 = desired, 1 = live) from the universe. */
 export function buildWorld(u: Universe, side: 0 | 1): Resource[] {
-  const pick = <T>(p: Pair<T>): T | null => p[side];
+  const pick = <T>(p: Pair<T>): T | null => (side === 0 || p.roll < u.bias ? p.d : p.c);
   const out: Resource[] = [];
   const nss = new Set<string>(['']);
   ['ns1', 'ns2'].forEach((ns, i) => {

@@ -95,7 +95,7 @@ test('YAML syntax errors are positioned and the other files are still checked', 
   assert.equal(e[0]!.file, 'a.yaml');
   assert.equal(e[0]!.line, 3);
   assert.match(e[0]!.message, /^YAML: /);
-  assert.equal(short(e[1]!), 'b.yaml:2:38 /links/0/mtu');
+  assert.equal(short(e[1]!), 'b.yaml:2:37 /links/0/mtu');
 });
 
 test('all errors are reported at once, sorted by file, line and column', () => {
@@ -113,7 +113,7 @@ sysctls: { kernel.panic: 1 }
     { name: 'a.yaml', text: 'rules: [ { priority: 10, fwmask: 3, table: 5 } ]\nbogus: 1\n' },
   ]);
   assert.deepEqual(e.map(short), [
-    'a.yaml:1:36 /rules/0/fwmask',
+    'a.yaml:1:26 /rules/0/fwmask', // key-level conflicts point at the key
     'a.yaml:2:1 /bogus',
     'b.yaml:2:13 /links/0/name',
     'b.yaml:3:45 /links/1/vxlan/vni',
@@ -176,7 +176,7 @@ test('base files may not redeclare each other; later base files may remove with 
     { name: '20-b.yaml', text: 'links:\n  - { name: br0, type: bridge, mtu: 9000 }\n' },
   ]);
   assert.deepEqual(e.map(short), ['20-b.yaml:2:5 /links/0']);
-  assert.match(e[0]!.message, /duplicate link '\(root\)\/br0' \(first declared at 10-a.yaml:1:12\)/);
+  assert.match(e[0]!.message, /duplicate link '\(root\)\/br0' \(first declared at 10-a.yaml:1:10\)/);
   const d = ok([
     { name: '10-a.yaml', text: 'links: [ { name: br0, type: bridge }, { name: br1, type: bridge } ]\n' },
     { name: '20-b.yaml', text: 'links: [ { name: br0, state: absent } ]\n' },
@@ -362,7 +362,7 @@ test('loadConfig reads a directory, applies the host overlay and resolves bpf ob
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-config-'));
   try {
     fs.mkdirSync(path.join(dir, 'hosts'));
-    fs.writeFileSync(path.join(dir, '20-b.yml'), 'links: [ { name: br1, type: bridge } ]\n');
+    fs.writeFileSync(path.join(dir, '20-b.yml'), 'links: [ { name: br2, namespace: a, type: bridge } ]\n');
     fs.writeFileSync(path.join(dir, '10-a.yaml'), BASE);
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'not yaml');
     fs.writeFileSync(path.join(dir, 'hosts', 'h1.yaml'), OVERLAY);
@@ -377,10 +377,17 @@ test('loadConfig reads a directory, applies the host overlay and resolves bpf ob
     const p = get<Resource & { object: string; attach: object }>(r.desired, 'bpf:p');
     assert.equal(p.object, path.join(dir, 'obj/x.o'));
     assert.deepEqual(p.attach, { type: 'cgroup', cgroup: 'vt', hook: 'egress' });
-    // Without the overlay the base file's br1 exists, and it collides with 20-b.yml.
+    assert.ok(r.desired.resources.has('link:a/br2'));
+    // Another host: no overlay.
     const r2 = loadConfig({ dir, host: 'nohost' });
-    assert.equal(r2.ok, false);
-    if (!r2.ok) assert.deepEqual(r2.errors.map((e) => path.basename(e.file) + ' ' + e.path), ['20-b.yml /links/0']);
+    if (!r2.ok) assert.fail(r2.errors.map(formatConfigError).join('\n'));
+    assert.equal(r2.files.length, 3);
+    assert.equal(get<LinkRes>(r2.desired, 'link:a/br0').mtu, 1500);
+    // A second base file redeclaring an object is an error, whatever the host.
+    fs.writeFileSync(path.join(dir, '30-c.yaml'), 'links:\n  - { name: br2, namespace: a, type: bridge }\n');
+    const r3 = loadConfig({ dir, host: 'h1' });
+    assert.equal(r3.ok, false);
+    if (!r3.ok) assert.deepEqual(r3.errors.map((e) => `${path.basename(e.file)}:${e.line}:${e.column} ${e.path}`), ['30-c.yaml:2:5 /links/0']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

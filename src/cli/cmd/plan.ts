@@ -1,0 +1,35 @@
+import { flag, str } from '../args';
+import { inventoryOf, loadDesired, openSession } from '../common';
+import type { Command } from '../main';
+import { printPlan } from '../output';
+import { makePlan, PlanRefused } from '../../apply/reconcile';
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'Show what apply would change (exit 0: no changes, 2 with --detailed-exitcode: changes, 1: error)',
+  usage: 'voltron plan [-o text|json|markdown] [--detailed-exitcode]',
+  options: [
+    { name: 'output', short: 'o', value: 'FORMAT', help: 'text (default), json or markdown' },
+    { name: 'detailed-exitcode', help: 'exit 2 when there are changes' },
+  ],
+  async run(ctx, p) {
+    const format = str(p, 'output') ?? 'text';
+    if (!['text', 'json', 'markdown'].includes(format)) throw new Error(`-o ${format}: use text, json or markdown`);
+    const desired = loadDesired(ctx);
+    if (!desired) return 1;
+    const session = openSession(ctx);
+    try {
+      const { plan } = makePlan(session, desired, inventoryOf(ctx));
+      printPlan(ctx, plan, format);
+      return plan.changes.length > 0 && flag(p, 'detailed-exitcode') ? 2 : 0;
+    } catch (e) {
+      if (e instanceof PlanRefused) {
+        ctx.err(e.message);
+        return 1;
+      }
+      throw e;
+    } finally {
+      session.close();
+    }
+  },
+};
