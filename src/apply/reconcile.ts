@@ -9,6 +9,7 @@ import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { recordChange } from './inventory';
 import { capabilityErrors } from './preflight';
+import { faultAfter, faultBefore, faultFromEnv } from './faults';
 
 export interface Journal {
   begin(index: number, change: Change): void;
@@ -44,7 +45,8 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     if (r.kind === 'sysctl') sysctls.set(r.namespace, [...new Set([...(sysctls.get(r.namespace) ?? []), r.key])]);
     if (r.kind === 'tunsrc') tunsrc.add(r.namespace);
   }
-  const current = readState(session, { namespaces: namespacesToRead(desired, inventory), sysctls, tunsrc: [...tunsrc] });
+  const interesting = (k: string) => desired.has(k) || inventory.owned[k] !== undefined;
+  const current = readState(session, { namespaces: namespacesToRead(desired, inventory), sysctls, tunsrc: [...tunsrc], interesting });
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {
     if (r.kind !== 'link' || !r.veth) continue;
@@ -90,18 +92,25 @@ export interface ApplyOutcome {
   readonly failed?: { readonly change: Change; readonly error: Error };
 }
 
-/** Execute the plan in order; stops at the first failure (the caller decides about rollback). */
+/**
+ * Execute the plan in order; stops at the first failure (the caller decides about rollback).
+ * The journal records each step before its kernel write and marks it done after. The
+ * VOLTRON_FAULT test seam (see faults.ts) is honoured here and nowhere else.
+ */
 export function executePlan(session: KernelSession, plan: Plan, inventory: Inventory, journal: Journal = NO_JOURNAL, onStep?: (c: Change, i: number) => void): ApplyOutcome {
+  const fault = faultFromEnv();
   let inv = inventory;
   const executed: Change[] = [];
   for (let i = 0; i < plan.changes.length; i++) {
     const c = plan.changes[i]!;
     journal.begin(i, c);
     try {
+      faultBefore(fault, i, c);
       executeChange(c, { session, inventory: inv });
     } catch (e) {
       return { executed, inventory: inv, failed: { change: c, error: e as Error } };
     }
+    faultAfter(fault, i);
     journal.done(i, c);
     inv = recordChange(inv, c);
     executed.push(c);

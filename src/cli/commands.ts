@@ -6,3 +6,11 @@ import { applyCommand, destroyCommand } from './cmd/apply';
 import { showCommand } from './cmd/show';
 
 export const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, destroyCommand, showCommand];
+// Safe apply (issue 4): recover/confirm commands; plan first recovers an unfinished apply.
+import { recoverCommand, withRecovery } from './cmd/recover';
+import { confirmCommand } from './cmd/confirm';
+COMMANDS.push(recoverCommand, confirmCommand);
+COMMANDS.splice(COMMANDS.indexOf(planCommand), 1, withRecovery(planCommand));
+
+// Side-effect import: registers the bpf global reader and executor (bpf.programs[]).
+import '../kernel/bpf';

@@ -1,5 +1,6 @@
 // Options and setup shared by commands: config loading, session, state dir, output.
 import os from 'node:os';
+import path from 'node:path';
 import { loadConfig, formatConfigError } from '../config';
 import type { DesiredState } from '../model/types';
 import { KernelSession } from '../kernel/session';
@@ -14,6 +15,8 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'sandbox', value: 'PREFIX', help: 'map the root and every declared namespace onto Voltron-owned namespaces named PREFIX<name>' },
   { name: 'no-color', help: 'plain output even on a terminal' },
   { name: 'help', short: 'h', help: 'show help for this command' },
+  { name: 'no-recover', help: 'do not roll back an unfinished apply found in the state dir (apply/destroy then refuse)' },
+  { name: 'allow-map-reset', help: 'let a bpf update replace pinned maps whose type/key/value size changed (their contents are lost)' },
 ];
 
 export interface Context {
@@ -43,7 +46,7 @@ export function makeContext(p: Parsed): Context {
 
 /** Load and validate the config; on errors print every one and return undefined. */
 export function loadDesired(ctx: Context): DesiredState | undefined {
-  const r = loadConfig({ dir: ctx.configDir, host: ctx.host });
+  const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
   if (r.ok) return r.desired;
   for (const e of r.errors) ctx.err(formatConfigError(e));
   ctx.err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${ctx.configDir}; nothing was changed.`);

@@ -2,6 +2,7 @@
 import { UsageError, formatOptions, parseArgs, type OptionSpec, type Parsed } from './args';
 import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
 import { COMMANDS } from './commands';
+import '../kernel/tc/register';
 
 export interface Command {
   readonly name: string;
@@ -29,8 +30,19 @@ function topHelp(): string {
   ].join('\n');
 }
 
+/** Global options may come before the command: `voltron -c DIR --sandbox P plan`. */
+function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
+  const takesValue = new Set(GLOBAL_OPTIONS.filter((o) => o.value).flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('-')) return [a, [...argv.slice(0, i), ...argv.slice(i + 1)]];
+    if (takesValue.has(a)) i++;
+  }
+  return [argv.find((a) => a === '--help' || a === '-h'), []];
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, rest] = splitCommand(argv);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${topHelp()}\n`);
     return name ? 0 : 1;

@@ -1,6 +1,6 @@
 // Live state rendered in the config format, so it can be pasted into a config file.
 // Owned objects (in the inventory) carry an `# owned` comment (YAML) or `owned: true` (JSON).
-import YAML from 'yaml';
+import type YAMLType from 'yaml';
 import { resourceKey, resourceNamespace } from '../model/keys';
 import type { Resource, StateMap } from '../model/types';
 import type { Inventory } from '../plan/types';
@@ -107,11 +107,13 @@ export function showState(current: StateMap, inventory: Inventory, opts: ShowOpt
   if (opts.format === 'json') {
     return JSON.stringify(Object.fromEntries([...sections].map(([k, v]) => [k, v.map((x) => (x.owned ? { ...x.item, owned: true } : x.item))])), null, 2);
   }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const YAML = require('yaml') as typeof YAMLType; // lazily: only `show` needs the YAML writer
   const doc = new YAML.Document(Object.fromEntries([...sections].map(([k, v]) => [k, v.map((x) => x.item)])));
   for (const [k, v] of sections) {
-    const seq = doc.get(k) as YAML.YAMLSeq;
+    const seq = doc.get(k) as YAMLType.YAMLSeq;
     v.forEach((x, i) => {
-      const node = seq.items[i] as YAML.Node;
+      const node = seq.items[i] as YAMLType.Node;
       if (x.owned) node.commentBefore = ' owned';
     });
   }

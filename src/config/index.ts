@@ -2,5 +2,5 @@
 export type { ConfigError } from './types';
 export type { LoadResult } from './load';
 export { loadConfig, loadConfigFromStrings, formatConfigError } from './load';
-export { CONFIG_SCHEMA } from './schema';
+export { CONFIG_SCHEMA } from './schema-json';
 export { parseRate, parseSize, parseTime, parseHandle, parseClassId } from './units';

@@ -3,12 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DesiredState } from '../model/types';
-import { Ctx } from './ctx';
-import { mergeFiles, newPoison, type FileInput } from './merge';
-import { normalise } from './normalise';
-import { validateSchema } from './schema';
+import type { FileInput } from './merge';
 import type { ConfigError } from './types';
-import { YamlFile } from './yamlpos';
+import type { YamlFile } from './yamlpos';
+import { configCacheKey, readCachedConfig, writeCachedConfig } from './cache';
 
 export type LoadResult = { ok: true; desired: DesiredState; files: string[] } | { ok: false; errors: ConfigError[]; files: string[] };
 
@@ -16,9 +14,10 @@ const isYaml = (n: string): boolean => /\.ya?ml$/.test(n);
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
-export function loadConfig(opts: { dir: string; host?: string }): LoadResult {
+export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string }): LoadResult {
   const host = opts.host ?? os.hostname();
   const fail = (message: string): LoadResult => ({ ok: false, errors: [{ file: opts.dir, line: 1, column: 1, path: '', message }], files: [] });
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(host)) return fail(`bad host name '${host}' (used as hosts/<host>.yaml)`);
   let names: string[];
   try {
     names = fs
@@ -41,7 +40,13 @@ export function loadConfig(opts: { dir: string; host?: string }): LoadResult {
       return fail(`cannot read ${full}: ${(err as Error).message}`);
     }
   }
-  return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  if (opts.cacheDir === undefined) return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  const key = configCacheKey(host, files, opts.dir);
+  const hit = readCachedConfig(opts.cacheDir, key);
+  if (hit) return { ok: true, desired: hit.desired, files: hit.files };
+  const r = loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  if (r.ok) writeCachedConfig(opts.cacheDir, key, r.desired, r.files);
+  return r;
 }
 
 /**
@@ -55,6 +60,14 @@ export function loadConfigFromStrings(files: { name: string; text: string }[], h
 }
 
 function loadFiles(files: { name: string; text: string }[], overlayName: string | undefined, baseDir?: string): LoadResult {
+  // Required here, not at the top: a cached config never loads yaml and ajv (~250 ms of startup).
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const { Ctx } = require('./ctx') as typeof import('./ctx');
+  const { mergeFiles, newPoison } = require('./merge') as typeof import('./merge');
+  const { normalise } = require('./normalise') as typeof import('./normalise');
+  const { validateSchema } = require('./schema') as typeof import('./schema');
+  const { YamlFile } = require('./yamlpos') as typeof import('./yamlpos');
+  /* eslint-enable @typescript-eslint/no-var-requires */
   const errors: ConfigError[] = [];
   const poison = newPoison();
   const inputs: FileInput[] = [];

@@ -32,7 +32,7 @@ const UNIT_HINT: Record<Unit, string> = {
 function option(unit: Unit, v: unknown): number | undefined {
   switch (unit) {
     case 'count':
-      return v as number;
+      return typeof v === 'number' ? v : undefined; // tbf's limit is a size; elsewhere a packet count
     case 'rate':
       return parseRate(String(v));
     case 'size':
@@ -106,6 +106,9 @@ export function normaliseTc(ctx: Ctx, qd: readonly Entry[], cl: readonly Entry[]
     if (kind === 'tbf') {
       for (const k of ['rate', 'burst']) if (v[k] === undefined) ctx.err(e, '', `a tbf qdisc needs '${k}'`);
       if ((v.latency === undefined) === (v.limit === undefined)) ctx.err(e, '', `a tbf qdisc needs exactly one of 'latency' and 'limit'`);
+      // The kernel keeps mtu only with a peak rate (and needs it then).
+      if (v.peakrate !== undefined && v.mtu === undefined) ctx.err(e, 'peakrate', `'peakrate' needs 'mtu'`, true);
+      if (v.mtu !== undefined && v.peakrate === undefined) ctx.err(e, 'mtu', `'mtu' only applies together with 'peakrate'`, true);
     }
     qdiscs.push(compact({ kind: 'qdisc', namespace: ns, dev: v.dev, parent, handle, qdisc: kind, options, source: ctx.source(e) }));
   }

@@ -1,11 +1,11 @@
 // JSON Schema validation (ajv, strict, all errors) with errors mapped to YAML positions.
 import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import schemaJson from '../../schema/voltron.schema.json';
+import { CONFIG_SCHEMA } from './schema-json';
 import { ptrJoin, ptrSplit, type ConfigError } from './types';
 import type { YamlFile } from './yamlpos';
 
-export const CONFIG_SCHEMA: object = schemaJson;
+export { CONFIG_SCHEMA };
 
 let compiled: ValidateFunction | undefined;
 

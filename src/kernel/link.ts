@@ -51,7 +51,7 @@ function parseVxlan(d: Attrs, names: Map<number, string>): VxlanOptions {
     external,
     vnifilter: d.u8(R.IFLA_VXLAN_VNIFILTER) === 1,
   };
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as VxlanOptions;
+  return stripUndefined(o);
 }
 
 /** Dump every link of a namespace. */
@@ -111,8 +111,11 @@ export function readLinks(ctx: NsContext): RawLink[] {
   return out;
 }
 
+/** Drop undefined fields (so deep comparisons and JSON see only what the kernel reported). */
 export function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  const r = o as Record<string, unknown>;
+  for (const k in r) if (r[k] === undefined) delete r[k];
+  return o;
 }
 
 function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: KernelSession, forUpdate: boolean, changed: readonly string[] = []): void {

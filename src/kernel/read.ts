@@ -21,6 +21,8 @@ export interface ReadRequest {
   readonly sysctls: ReadonlyMap<string, readonly string[]>;
   /** Namespaces whose seg6 tunsrc matters. */
   readonly tunsrc: readonly string[];
+  /** Keys that matter (desired or owned): kernel-made routes outside it are not decoded. */
+  readonly interesting?: (key: string) => boolean;
 }
 
 /** Extra per-namespace readers (qdiscs, tc filters, ...) registered by other kernel modules. */
@@ -81,7 +83,7 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     }
     for (const l of byName.values()) if (l.type !== 'veth') add(l);
     for (const a of readAddresses(ctx, names)) if (!a.kernelMade) add(a.res);
-    for (const r of readRoutes(ctx, names)) add(r);
+    for (const r of readRoutes(ctx, names, req.interesting)) add(r);
     for (const r of readRules(ctx)) add(r);
     for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);
     if (req.tunsrc.includes(ns)) add(readTunsrc(session, ns));

@@ -13,7 +13,12 @@ const RTM_F_CLONED = 0x200;
 const TYPES: Record<number, RouteType> = { 1: 'unicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
 const TYPE_NUM: Record<RouteType, number> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
 
-export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>): RouteRes[] {
+/**
+ * `keep(key)` decides whether a kernel-made route (protocol kernel, e.g. connected and
+ * link-local routes, thousands on a busy host) is worth decoding: only if its key is
+ * desired or owned. Routes of any other protocol are always decoded.
+ */
+export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, keep?: (key: string) => boolean): RouteRes[] {
   const out: RouteRes[] = [];
   for (const m of ctx.sock.dump(R.RTM_GETROUTE, R.rtmsg({ family: R.AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 }), 'dump routes')) {
     if (m.type !== R.RTM_NEWROUTE) continue;
@@ -29,6 +34,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>): 
     const family = h.family === R.AF_INET ? 4 : 6;
     const dst = a.get(R.RTA_DST);
     const to = `${dst ? bufferToIp(dst) : family === 4 ? '0.0.0.0' : '::'}/${h.dstLen}`;
+    if (keep && h.protocol === 2 && !keep(`route:${ctx.logical}/ipv${family}/t${table}/${to}/m${a.u32(R.RTA_PRIORITY) ?? 0}`)) continue;
     const gw = a.get(R.RTA_GATEWAY);
     const oif = a.u32(R.RTA_OIF);
     const src = a.get(R.RTA_PREFSRC);

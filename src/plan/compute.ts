@@ -35,6 +35,8 @@ interface Draft {
   restore?: Resource;
   /** Re-enslave already added (keeps the fixpoint loop finite). */
   reenslaved?: boolean;
+  /** The object's own fields force a replace (not a cascade). */
+  ownReplace?: boolean;
 }
 
 /** Whether Voltron owns the live object `key`: declared now, or recorded by a previous apply. */
@@ -112,6 +114,8 @@ export function computePlan(input: PlanInput): Plan {
   }
 
   const drafts = new Map<string, Draft>();
+  /** key → replaces in this plan whose side effects remove the live object: it runs after them. */
+  const runAfter = new Map<string, Set<string>>();
   for (const key of [...new Set([...desired.keys(), ...current.keys()])].sort()) {
     const d = desired.get(key);
     const c = current.get(key);
@@ -211,22 +215,54 @@ export function computePlan(input: PlanInput): Plan {
     disruptive: true,
   });
 
-  // Declared objects the kernel removes as a side effect of another change must be recreated.
+  // Whether desired `from` needs desired `to` first (transitively), i.e. `to` runs before `from`.
+  const tcD = new TcIndex(desired);
+  const reachCache = new Map<string, Set<string>>();
+  const needs = (from: string, to: string): boolean => {
+    let seen = reachCache.get(from);
+    if (!seen) {
+      seen = new Set<string>();
+      const stack = [from];
+      while (stack.length > 0) {
+        const r = desired.get(stack.pop()!);
+        if (!r) continue;
+        for (const k of references(r, tcD)) if (!seen.has(k)) (seen.add(k), stack.push(k));
+      }
+      reachCache.set(from, seen);
+    }
+    return seen.has(to);
+  };
+
+  // Declared objects the kernel removes as a side effect of another change must be recreated,
+  // after that change. An object replaced by its own change before a replace that needs it is
+  // not hit: by then the live object is the new one.
   const recreateRemoved = (): boolean => {
     let changed = false;
-    const roots = [...drafts.values()].filter(isRemover);
+    runAfter.clear();
+    const removers = new Map<string, Draft[]>();
+    // A delete folded into another change happens when that change runs, not in the delete phase.
+    const { folded } = foldableDeletes(drafts, removedWith);
+    const roots = [...drafts.values()].filter((x) => isRemover(x) && !folded.has(x.key)).sort((a, b) => (a.key < b.key ? -1 : 1));
     for (const root of roots) {
-      for (const [k, parent] of removedWith(root.key)) {
-        const d = desired.get(k);
-        if (!d) continue;
-        const dr = drafts.get(k);
-        if (dr?.createdBy !== undefined || dr?.action === 'create') continue;
-        if (isLink(d) && primaryOf(d)) continue; // the pair is recreated by its primary (coupleVeths)
-        const cause = graph.get(parent)!;
-        const why = d.kind === 'bpf' ? `re-attached: ${ref(cause)} is recreated` : `recreated with ${ref(cause)}`;
-        drafts.set(k, recreate(k, d, why, dr));
-        changed = true;
+      for (const k of removedWith(root.key).keys()) {
+        if (desired.has(k)) removers.set(k, [...(removers.get(k) ?? []), root]);
       }
+    }
+    for (const k of [...removers.keys()].sort()) {
+      const rs = removers.get(k)!;
+      const d = desired.get(k)!;
+      const dr = drafts.get(k);
+      const byDelete = rs.filter((r) => r.action === 'delete');
+      const hitting = byDelete.length > 0 ? byDelete : rs.filter((r) => !(dr?.ownReplace && needs(r.key, k)));
+      if (hitting.length === 0) continue;
+      // Deletes run before every create; replaces only before what is ordered after them.
+      if (byDelete.length === 0) runAfter.set(k, new Set(hitting.map((r) => r.key)));
+      if (dr?.createdBy !== undefined || dr?.action === 'create') continue;
+      if (isLink(d) && primaryOf(d)) continue; // the pair is recreated by its primary (coupleVeths)
+      const cause = graph.get(removedWith(hitting[0]!.key).get(k)!)!;
+      const why = d.kind === 'bpf' ? `re-attached: ${ref(cause)} is recreated` : `recreated with ${ref(cause)}`;
+      drafts.set(k, { ...recreate(k, d, why, dr), ...(dr?.ownReplace ? { ownReplace: true } : {}) });
+      changed = true;
     }
     return changed;
   };
@@ -291,7 +327,7 @@ export function computePlan(input: PlanInput): Plan {
 
   foldKernelRemovals(drafts, removedWith);
 
-  return { changes: order(drafts, desired, kernel, removedWith), foreignCount };
+  return { changes: order(drafts, desired, kernel, removedWith, runAfter), foreignCount };
 }
 
 function createDraft(key: string, d: Resource, reason: string): Draft {
@@ -303,7 +339,7 @@ function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
   if (fields.length === 0) return undefined;
   const imm = fields.filter((f) => isImmutable(d.kind, f.field));
   if (imm.length > 0) {
-    return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true };
+    return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true, ownReplace: true };
   }
   let disruptive = false;
   if (d.kind === 'link' && c.kind === 'link') {
@@ -338,15 +374,8 @@ function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | undefine
   return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true };
 }
 
-/**
- * Deletes the kernel performs by itself (objects inside a deleted namespace, addresses and routes
- * of a deleted link, the other end of a veth) are folded into the change that causes them, and
- * counted in its reason. bpf deletes stay explicit: their pins are not removed by the kernel.
- */
-function foldKernelRemovals(
-  drafts: Map<string, Draft>,
-  removedWith: (k: string) => Map<string, string>,
-): void {
+/** Deletes the kernel already performs as a side effect of another delete or replace. */
+function foldableDeletes(drafts: ReadonlyMap<string, Draft>, removedWith: (k: string) => Map<string, string>): { roots: Draft[]; folded: Set<string> } {
   const roots = [...drafts.values()].filter((x) => x.action === 'delete' || (x.action === 'replace' && x.createdBy === undefined));
   const pref = (a: Draft, b: Draft): number => {
     const pa = isLink(a.before) && a.before.veth?.primary ? 0 : 1;
@@ -363,6 +392,16 @@ function foldKernelRemovals(
     // Mutual removal (the two ends of a veth): keep the preferred one.
     if (strict || doms.some((o) => pref(o, r) < 0)) folded.add(r.key);
   }
+  return { roots, folded };
+}
+
+/**
+ * Deletes the kernel performs by itself (objects inside a deleted namespace, addresses and routes
+ * of a deleted link, the other end of a veth) are folded into the change that causes them, and
+ * counted in its reason. bpf deletes stay explicit: their pins are not removed by the kernel.
+ */
+function foldKernelRemovals(drafts: Map<string, Draft>, removedWith: (k: string) => Map<string, string>): void {
+  const { roots, folded } = foldableDeletes(drafts, removedWith);
   const credit = new Map<string, ResourceKind[]>();
   for (const k of folded) {
     const owner = roots.find((o) => !folded.has(o.key) && removedWith(o.key).has(k));
@@ -383,6 +422,7 @@ function order(
   desired: StateMap,
   kernel: StateMap,
   removedWith: (k: string) => Map<string, string>,
+  runAfter: ReadonlyMap<string, ReadonlySet<string>>,
 ): Change[] {
   const all = [...drafts.values()];
   const ups = all.filter((x) => x.action !== 'delete');
@@ -414,6 +454,7 @@ function order(
     if (r.kind === 'route') for (const k of upAddr.get(r.namespace) ?? []) s.add(k);
     if (r.kind === 'rule') for (const k of upRoute.get(r.namespace) ?? []) s.add(k);
     if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
+    for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && drafts.get(k)?.action === 'replace') s.add(k);
     // A (re)created object whose name is freed by a delete in this plan waits for that delete.
     if (x.action === 'create' || x.action === 'replace') {
       const names = [x.key];

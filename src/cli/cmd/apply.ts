@@ -1,20 +1,64 @@
-import { flag, type Parsed } from '../args';
+import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { confirm, printPlan } from '../output';
 import { makePlan, PlanRefused, NotConverged, executePlan, pruneInventory, readCurrent } from '../../apply/reconcile';
 import { saveInventory } from '../../apply/inventory';
+import { JournalWriter, readJournal, removeJournal } from '../../apply/journal';
+import { acquireLock, LockBusy, type Lock } from '../../apply/lock';
+import { describeJournal, recoverJournal, type RecoverResult } from '../../apply/recover';
+import { restoreTargetOf } from '../../apply/rollback';
+import { parseDuration, spawnWatchdog, writeTryPending } from '../../apply/watchdog';
 import type { DesiredState } from '../../model/types';
 
 const PAST: Record<string, string> = { create: 'created', update: 'updated', replace: 'replaced', delete: 'deleted' };
 
-/** Plan, confirm, execute in order, verify by re-reading. Shared by apply and destroy. */
-export async function applyDesired(ctx: Context, p: Parsed, desired: DesiredState, verb: 'apply' | 'destroy'): Promise<number> {
-  const session = openSession(ctx);
+/**
+ * With the lock held: finish an interrupted apply found in the state dir before anything else.
+ * Returns false (and says why) when the command must not go on.
+ */
+export function recoverFirst(ctx: Context, p: Parsed): boolean {
+  const j = readJournal(ctx.stateDir);
+  if (!j) return true;
+  if (flag(p, 'no-recover')) {
+    ctx.err(`Error: an unfinished apply is recorded in ${ctx.stateDir} (${describeJournal(j)}); run \`voltron recover\` (or drop --no-recover).`);
+    return false;
+  }
+  ctx.out(`Recovering an unfinished apply (${describeJournal(j)}): restoring the pre-apply state first.`);
+  const r: RecoverResult = recoverJournal(ctx.stateDir, ctx, j);
+  return r.action !== 'failed';
+}
+
+/** Take the state dir's lock, or print who holds it and return undefined. */
+export function lockOrExplain(ctx: Context, command: string): Lock | undefined {
   try {
+    const l = acquireLock(ctx.stateDir, command);
+    if (l.tookOver) ctx.err(`Note: took over a stale lock from pid ${l.tookOver.pid} (${l.tookOver.command}, since ${l.tookOver.startedAt}).`);
+    return l;
+  } catch (e) {
+    if (e instanceof LockBusy) {
+      ctx.err(`Error: ${e.message}`);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/** Plan, confirm, execute in order with a journal, verify by re-reading; roll back on failure. */
+export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredState | undefined, verb: 'apply' | 'destroy'): Promise<number> {
+  const tryWindow = str(p, 'confirm-within');
+  const confirmWithinMs = tryWindow === undefined ? undefined : parseDuration(tryWindow);
+  const lock = lockOrExplain(ctx, `voltron ${verb}${tryWindow ? ` --confirm-within ${tryWindow}` : ''}`);
+  if (!lock) return 1;
+  let session = openSession(ctx);
+  try {
+    if (!recoverFirst(ctx, p)) return 1;
+    const desired = load();
+    if (!desired) return 1;
     const inventory = inventoryOf(ctx);
     const destroying = verb === 'destroy';
-    const { plan, desired: eff } = makePlan(session, desired, inventory, destroying);
+    const pr = makePlan(session, desired, inventory, destroying);
+    const { plan, desired: eff } = pr;
     printPlan(ctx, plan, 'text');
     if (plan.changes.length === 0) return 0;
     if (!flag(p, 'auto-approve')) {
@@ -26,20 +70,61 @@ export async function applyDesired(ctx: Context, p: Parsed, desired: DesiredStat
     }
     const started = process.hrtime.bigint();
     const writesBefore = session.writes;
-    const outcome = executePlan(session, plan, inventory, undefined, (c) => ctx.out(`  ${PAST[c.action]}: ${c.label}`));
-    saveInventory(ctx.stateDir, outcome.inventory);
-    if (outcome.failed) {
-      ctx.err(`Error: ${outcome.failed.change.label}: ${outcome.failed.error.message}`);
-      ctx.err(`${outcome.executed.length} of ${plan.changes.length} changes were applied before the failure.`);
+    const journal = JournalWriter.start(ctx.stateDir, {
+      command: lock.info.command,
+      sandbox: ctx.sandbox ?? null,
+      steps: plan.changes.length,
+      preInventory: inventory,
+      target: restoreTargetOf(pr, inventory),
+      ...(confirmWithinMs !== undefined ? { confirmWithinMs } : {}),
+    });
+    let failure: string | undefined;
+    let inv = inventory;
+    try {
+      const outcome = executePlan(session, plan, inventory, journal, (c) => ctx.out(`  ${PAST[c.action]}: ${c.label}`));
+      inv = outcome.inventory;
+      if (outcome.failed) {
+        failure = `${outcome.failed.change.label}: ${outcome.failed.error.message}\n${outcome.executed.length} of ${plan.changes.length} changes were applied before the failure.`;
+      } else {
+        // Verify: re-read everything and re-plan; anything left is a failure naming what did not converge.
+        const current = readCurrent(session, eff, inv);
+        const { plan: again } = makePlan(session, desired, inv, destroying);
+        inv = pruneInventory(inv, eff, current);
+        if (again.changes.length) failure = new NotConverged(again).message;
+      }
+    } catch (e) {
+      failure = (e as Error).message;
+    } finally {
+      journal.close();
+    }
+    if (failure !== undefined) {
+      ctx.err(`Error: ${failure}`);
+      if (flag(p, 'no-rollback')) {
+        saveInventory(ctx.stateDir, inv);
+        removeJournal(ctx.stateDir);
+        ctx.err('Partial progress kept (--no-rollback); the inventory records what was created. Run `voltron destroy` or apply a fixed config.');
+        return 1;
+      }
+      ctx.err('Rolling back to the pre-apply state...');
+      session.close();
+      session = openSession(ctx); // fresh caches: ifindexes changed under the old one
+      const r = recoverJournal(ctx.stateDir, { out: ctx.err, err: ctx.err });
+      ctx.err(r.action === 'rolledback' ? 'The apply failed and was rolled back; nothing changed.' : 'The apply failed and the rollback did NOT fully succeed (see above).');
       return 1;
     }
-    // Verify: re-read everything and re-plan; anything left is an error naming what did not converge.
-    const current = readCurrent(session, eff, outcome.inventory);
-    const { plan: again } = makePlan(session, desired, outcome.inventory, destroying);
-    saveInventory(ctx.stateDir, pruneInventory(outcome.inventory, eff, current));
-    if (again.changes.length) throw new NotConverged(again);
+    saveInventory(ctx.stateDir, inv);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    ctx.out(`\n${verb === 'destroy' ? 'Destroy' : 'Apply'} complete: ${plan.changes.length} change(s), ${session.writes - writesBefore} kernel write(s), ${ms.toFixed(0)} ms. Verified: the kernel matches the desired state.`);
+    const what = verb === 'destroy' ? 'Destroy' : 'Apply';
+    ctx.out(`\n${what} complete: ${plan.changes.length} change(s), ${session.writes - writesBefore} kernel write(s), ${ms.toFixed(0)} ms. Verified: the kernel matches the desired state.`);
+    if (confirmWithinMs !== undefined) {
+      // Pending must be on disk before the watchdog starts; the journal stays until confirmed.
+      writeTryPending(ctx.stateDir, { deadline: new Date(Date.now() + confirmWithinMs).toISOString(), confirmWithinMs, startedAt: new Date().toISOString() });
+      const pid = spawnWatchdog(ctx.stateDir);
+      lock.transfer(pid, `watchdog for ${lock.info.command}`);
+      ctx.out(`Try mode: run \`voltron confirm\` within ${tryWindow} to keep this; otherwise watchdog pid ${pid} reverts to the pre-apply state.`);
+      return 0;
+    }
+    removeJournal(ctx.stateDir);
     return 0;
   } catch (e) {
     if (e instanceof PlanRefused) {
@@ -49,29 +134,35 @@ export async function applyDesired(ctx: Context, p: Parsed, desired: DesiredStat
     throw e;
   } finally {
     session.close();
+    lock.release();
   }
 }
 
 export const applyCommand: Command = {
   name: 'apply',
-  summary: 'Plan, confirm, apply in dependency order, then verify by re-reading',
-  usage: 'voltron apply [--auto-approve]',
-  options: [{ name: 'auto-approve', help: 'do not ask for confirmation' }],
+  summary: 'Plan, confirm, apply in dependency order, then verify by re-reading (rolls back on failure)',
+  usage: 'voltron apply [--auto-approve] [--no-rollback] [--confirm-within DURATION]',
+  options: [
+    { name: 'auto-approve', help: 'do not ask for confirmation' },
+    { name: 'no-rollback', help: 'on failure keep the partial progress (for debugging) instead of restoring the pre-apply state' },
+    { name: 'confirm-within', value: 'DURATION', help: 'try mode: revert automatically unless `voltron confirm` runs within DURATION (e.g. 60s)' },
+  ],
   async run(ctx, p) {
-    const desired = loadDesired(ctx);
-    if (!desired) return 1;
-    return applyDesired(ctx, p, desired, 'apply');
+    return applyDesired(ctx, p, () => loadDesired(ctx), 'apply');
   },
 };
 
 export const destroyCommand: Command = {
   name: 'destroy',
   summary: 'Remove everything Voltron owns (per its inventory); foreign objects are untouched',
-  usage: 'voltron destroy [--auto-approve]',
-  options: [{ name: 'auto-approve', help: 'do not ask for confirmation' }],
+  usage: 'voltron destroy [--auto-approve] [--no-rollback]',
+  options: [
+    { name: 'auto-approve', help: 'do not ask for confirmation' },
+    { name: 'no-rollback', help: 'on failure keep the partial progress instead of restoring the pre-destroy state' },
+  ],
   async run(ctx, p) {
     // Nothing desired: every owned object goes (in a sandbox, its root namespace too).
     const empty: DesiredState = { resources: new Map(), pools: new Map(), ignore: [], namespaces: [''] };
-    return applyDesired(ctx, p, empty, 'destroy');
+    return applyDesired(ctx, p, () => empty, 'destroy');
   },
 };

@@ -75,58 +75,102 @@ export class AttrWriter {
   }
 }
 
-/** Parsed attributes: type → payload (last wins), plus all occurrences in order. */
+/**
+ * Parsed attributes: type → payload (last wins), plus all occurrences in order. Offsets are
+ * kept in a typed array and payload Buffers made only on access: a link dump carries ~50
+ * attributes per link and we read a handful (allocating them all cost ~100 µs per link).
+ */
 export class Attrs {
-  constructor(readonly list: ReadonlyArray<readonly [number, Buffer]>) {}
+  private constructor(
+    private readonly buf: Buffer,
+    private readonly idx: Int32Array, // triples: type, start, end
+    private readonly n: number,
+    private readonly last: Int16Array, // type → index of its last occurrence (types < 128)
+  ) {}
 
   static parse(buf: Buffer, offset = 0, end = buf.length): Attrs {
-    const list: [number, Buffer][] = [];
+    let cap = 64;
+    let idx = new Int32Array(cap * 3);
+    let n = 0;
     let off = offset;
+    const last = new Int16Array(128).fill(-1);
     while (off + 4 <= end) {
-      const len = buf.readUInt16LE(off);
-      const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+      const len = buf[off]! | (buf[off + 1]! << 8);
+      const type = (buf[off + 2]! | (buf[off + 3]! << 8)) & NLA_TYPE_MASK;
       if (len < 4 || off + len > end) break;
-      list.push([type, buf.subarray(off + 4, off + len)]);
+      if (n === cap) {
+        cap *= 2;
+        const bigger = new Int32Array(cap * 3);
+        bigger.set(idx);
+        idx = bigger;
+      }
+      idx[n * 3] = type;
+      idx[n * 3 + 1] = off + 4;
+      idx[n * 3 + 2] = off + len;
+      if (type < 128 && n < 32767) last[type] = n;
+      n++;
       off += align4(len);
     }
-    return new Attrs(list);
+    return new Attrs(buf, idx, n, last);
+  }
+
+  /** Every attribute in order, as [type, payload]. */
+  get list(): ReadonlyArray<readonly [number, Buffer]> {
+    const out: [number, Buffer][] = [];
+    for (let i = 0; i < this.n; i++) out.push([this.idx[i * 3]!, this.buf.subarray(this.idx[i * 3 + 1]!, this.idx[i * 3 + 2]!)]);
+    return out;
+  }
+
+  private find(type: number): number {
+    if (type < 128) return this.last[type]!;
+    for (let i = this.n - 1; i >= 0; i--) if (this.idx[i * 3] === type) return i;
+    return -1;
   }
 
   get(type: number): Buffer | undefined {
-    for (let i = this.list.length - 1; i >= 0; i--) if (this.list[i]![0] === type) return this.list[i]![1];
-    return undefined;
+    const i = this.find(type);
+    return i < 0 ? undefined : this.buf.subarray(this.idx[i * 3 + 1]!, this.idx[i * 3 + 2]!);
   }
   all(type: number): Buffer[] {
-    return this.list.filter(([t]) => t === type).map(([, b]) => b);
+    const out: Buffer[] = [];
+    for (let i = 0; i < this.n; i++) if (this.idx[i * 3] === type) out.push(this.buf.subarray(this.idx[i * 3 + 1]!, this.idx[i * 3 + 2]!));
+    return out;
   }
   has(type: number): boolean {
-    return this.get(type) !== undefined;
+    return this.find(type) >= 0;
+  }
+  private scalar(type: number, size: number): number {
+    const i = this.find(type);
+    return i >= 0 && this.idx[i * 3 + 2]! - this.idx[i * 3 + 1]! >= size ? this.idx[i * 3 + 1]! : -1;
   }
   u8(type: number): number | undefined {
-    const b = this.get(type);
-    return b && b.length >= 1 ? b.readUInt8(0) : undefined;
+    const o = this.scalar(type, 1);
+    return o < 0 ? undefined : this.buf.readUInt8(o);
   }
   u16(type: number): number | undefined {
-    const b = this.get(type);
-    return b && b.length >= 2 ? b.readUInt16LE(0) : undefined;
+    const o = this.scalar(type, 2);
+    return o < 0 ? undefined : this.buf.readUInt16LE(o);
   }
   u16be(type: number): number | undefined {
-    const b = this.get(type);
-    return b && b.length >= 2 ? b.readUInt16BE(0) : undefined;
+    const o = this.scalar(type, 2);
+    return o < 0 ? undefined : this.buf.readUInt16BE(o);
   }
   u32(type: number): number | undefined {
-    const b = this.get(type);
-    return b && b.length >= 4 ? b.readUInt32LE(0) : undefined;
+    const o = this.scalar(type, 4);
+    return o < 0 ? undefined : this.buf.readUInt32LE(o);
   }
   u64(type: number): bigint | undefined {
     const b = this.get(type);
     return b && b.length >= 8 ? b.readBigUInt64LE(0) : undefined;
   }
   str(type: number): string | undefined {
-    const b = this.get(type);
-    if (!b) return undefined;
-    const nul = b.indexOf(0);
-    return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
+    const i = this.find(type);
+    if (i < 0) return undefined;
+    const start = this.idx[i * 3 + 1]!;
+    let end = this.idx[i * 3 + 2]!;
+    const nul = this.buf.indexOf(0, start);
+    if (nul >= 0 && nul < end) end = nul;
+    return this.buf.toString('utf8', start, end);
   }
   nested(type: number): Attrs | undefined {
     const b = this.get(type);
@@ -188,6 +232,10 @@ export function macToBuffer(mac: string): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function bufferToMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  let s = HEX[b[0]!]!;
+  for (let i = 1; i < b.length; i++) s += `:${HEX[b[i]!]!}`;
+  return s;
 }

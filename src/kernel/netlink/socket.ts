@@ -142,16 +142,19 @@ export class NetlinkSocket {
       if (e === 4) return [];
       throw new SyscallError('recv(netlink)', e, e === 11 ? 'timed out waiting for the kernel' : '');
     }
+    // One copy per datagram (the receive buffer is reused); messages are views into it.
+    const dgram = Buffer.allocUnsafeSlow(n);
+    this.rbuf.copy(dgram, 0, 0, n);
     const out: NlMessage[] = [];
     let off = 0;
     while (off + 16 <= n) {
-      const len = this.rbuf.readUInt32LE(off);
+      const len = dgram.readUInt32LE(off);
       if (len < 16 || off + len > n) break;
       out.push({
-        type: this.rbuf.readUInt16LE(off + 4),
-        flags: this.rbuf.readUInt16LE(off + 6),
-        seq: this.rbuf.readUInt32LE(off + 8),
-        data: Buffer.from(this.rbuf.subarray(off + 16, off + len)),
+        type: dgram.readUInt16LE(off + 4),
+        flags: dgram.readUInt16LE(off + 6),
+        seq: dgram.readUInt32LE(off + 8),
+        data: dgram.subarray(off + 16, off + len),
       });
       off += (len + 3) & ~3;
     }

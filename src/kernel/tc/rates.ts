@@ -79,11 +79,17 @@ function rateBig(rate: number): bigint {
   return BigInt(rate);
 }
 
-/** Bucket of `bytes` at `rate` bytes/s → ticks, rounded up (capped at u32). */
+/** Largest bucket tbf keeps: it stores the bucket as u32 nanoseconds (~4.29 s). */
+export function maxBucketTicks(p: Psched = psched()): number {
+  const [num, den] = ticksPerSec(p);
+  return Number((0xffffffffn * num) / (den * 1_000_000_000n));
+}
+
+/** Bucket of `bytes` at `rate` bytes/s → ticks, rounded up, clamped like the kernel (maxBucketTicks). */
 export function bytesToTicks(rate: number, bytes: number, p: Psched = psched()): number {
   const [num, den] = ticksPerSec(p);
-  const t = ceilDiv(BigInt(bytes) * num, rateBig(rate) * den);
-  return t > 0xffffffffn ? 0xffffffff : Number(t);
+  const t = Number(ceilDiv(BigInt(bytes) * num, rateBig(rate) * den));
+  return Math.min(t, maxBucketTicks(p));
 }
 
 /** Inverse of bytesToTicks: the bytes a bucket of `ticks` holds at `rate` (floor). */

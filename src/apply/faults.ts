@@ -1,0 +1,38 @@
+// Test seam (not a feature): VOLTRON_FAULT makes executePlan fail or die at a chosen step so
+// tests can prove rollback and crash recovery on the real kernel. Honoured only by executePlan.
+//   VOLTRON_FAULT="step=K,errno=E"  step K (1-based) fails with NetlinkError(E) before its kernel write
+//   VOLTRON_FAULT="step=K,kill=1"   the process SIGKILLs itself right after step K's kernel write,
+//                                   before the journal marks the step done
+import { NetlinkError } from '../kernel/netlink/socket';
+import type { Change } from '../plan/types';
+
+export interface Fault {
+  readonly step: number;
+  readonly errno?: number;
+  readonly kill?: boolean;
+}
+
+export function parseFault(spec: string | undefined): Fault | undefined {
+  if (!spec) return undefined;
+  const kv = new Map(spec.split(',').map((p) => p.trim().split('=') as [string, string]));
+  const step = Number(kv.get('step'));
+  if (!Number.isInteger(step) || step < 1) throw new Error(`VOLTRON_FAULT=${spec}: step must be a positive integer`);
+  if (kv.get('kill') === '1') return { step, kill: true };
+  const errno = Number(kv.get('errno') ?? '5');
+  if (!Number.isInteger(errno) || errno < 1) throw new Error(`VOLTRON_FAULT=${spec}: errno must be a positive integer`);
+  return { step, errno };
+}
+
+export function faultFromEnv(): Fault | undefined {
+  return parseFault(process.env.VOLTRON_FAULT);
+}
+
+/** Before the kernel write of step `index` (0-based): throw the injected error if chosen. */
+export function faultBefore(f: Fault | undefined, index: number, c: Change): void {
+  if (f && !f.kill && f.step === index + 1) throw new NetlinkError(f.errno!, 'injected fault', `${c.action} ${c.label}`);
+}
+
+/** After the kernel write of step `index`, before its journal 'done' mark: die if chosen. */
+export function faultAfter(f: Fault | undefined, index: number): void {
+  if (f?.kill && f.step === index + 1) process.kill(process.pid, 'SIGKILL');
+}

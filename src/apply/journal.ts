@@ -1,0 +1,167 @@
+// The apply journal: an append-only NDJSON file in the state dir, one fsync'd record per
+// event, so that a process killed at any instant leaves enough on disk to undo its work.
+//   begin  — who/when, the pre-apply inventory and the restore target (pre-apply snapshot)
+//   step   — written before step i's kernel write: the change and the object's before-state
+//   done   — written after step i's kernel write succeeded
+//   applied/rolledback — terminal markers (the file is then removed; a marker survives only a crash
+//            between writing it and the unlink, and recovery treats it accordingly)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Resource } from '../model/types';
+import type { Change, Inventory } from '../plan/types';
+import type { Journal } from './reconcile';
+import type { RestoreTarget } from './rollback';
+
+export interface JournalBegin {
+  readonly t: 'begin';
+  readonly version: 1;
+  readonly pid: number;
+  readonly host: string;
+  readonly command: string;
+  readonly startedAt: string;
+  readonly sandbox: string | null;
+  readonly steps: number;
+  readonly preInventory: Inventory;
+  readonly target: RestoreTarget;
+  /** Try mode: the apply stands only if confirmed within this many ms. */
+  readonly confirmWithinMs?: number;
+}
+
+export interface JournalStep {
+  readonly t: 'step';
+  readonly i: number;
+  readonly change: Change;
+  /** The object's live state before this step (null: it did not exist). */
+  readonly before: Resource | null;
+}
+
+export type JournalRecord =
+  | JournalBegin
+  | JournalStep
+  | { readonly t: 'done'; readonly i: number }
+  | { readonly t: 'applied'; readonly at: string }
+  | { readonly t: 'rolledback'; readonly at: string };
+
+export interface JournalState {
+  readonly begin: JournalBegin;
+  readonly steps: readonly JournalStep[];
+  readonly done: ReadonlySet<number>;
+  readonly applied: boolean;
+  readonly rolledback: boolean;
+}
+
+export function journalPath(stateDir: string): string {
+  return path.join(stateDir, 'journal.ndjson');
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function strip(r: Resource | undefined): Resource | null {
+  if (!r) return null;
+  const { source: _s, ...rest } = r as Resource & { source?: unknown };
+  return rest as Resource;
+}
+
+function stripChange(c: Change): Change {
+  const out: Record<string, unknown> = { ...c };
+  if (c.before) out.before = strip(c.before);
+  if (c.after) out.after = strip(c.after);
+  if (c.restore) out.restore = strip(c.restore);
+  return out as unknown as Change;
+}
+
+/** A journal being written by this process. Every record is fsync'd before the call returns. */
+export class JournalWriter implements Journal {
+  private fd: number;
+
+  private constructor(readonly file: string) {
+    // O_EXCL: an existing journal means an unfinished apply; it must be recovered first.
+    this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
+  }
+
+  static start(stateDir: string, begin: Omit<JournalBegin, 't' | 'version' | 'pid' | 'host' | 'startedAt'>): JournalWriter {
+    fs.mkdirSync(stateDir, { recursive: true });
+    const w = new JournalWriter(journalPath(stateDir));
+    w.append({ t: 'begin', version: 1, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), ...begin });
+    fsyncDir(stateDir);
+    return w;
+  }
+
+  append(rec: JournalRecord): void {
+    fs.writeSync(this.fd, `${JSON.stringify(rec)}\n`);
+    fs.fsyncSync(this.fd);
+  }
+
+  begin(index: number, change: Change): void {
+    this.append({ t: 'step', i: index, change: stripChange(change), before: strip(change.before) });
+  }
+
+  done(index: number): void {
+    this.append({ t: 'done', i: index });
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Parse a journal; a torn last line (crash during a write) is ignored. Undefined if none. */
+export function readJournal(stateDir: string): JournalState | undefined {
+  const p = journalPath(stateDir);
+  let text: string;
+  try {
+    text = fs.readFileSync(p, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const recs: JournalRecord[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l.trim() === '') continue;
+    try {
+      recs.push(JSON.parse(l) as JournalRecord);
+    } catch {
+      if (i < lines.length - 2) throw new Error(`${p}: corrupt record on line ${i + 1}`);
+    }
+  }
+  const begin = recs[0];
+  if (begin?.t !== 'begin') {
+    // Killed before the begin record reached the disk: nothing was executed (steps come after it).
+    return undefined;
+  }
+  if (begin.version !== 1) throw new Error(`${p}: unsupported journal version ${String(begin.version)}`);
+  return {
+    begin,
+    steps: recs.filter((r): r is JournalStep => r.t === 'step'),
+    done: new Set(recs.flatMap((r) => (r.t === 'done' ? [r.i] : []))),
+    applied: recs.some((r) => r.t === 'applied'),
+    rolledback: recs.some((r) => r.t === 'rolledback'),
+  };
+}
+
+export function removeJournal(stateDir: string): void {
+  fs.rmSync(journalPath(stateDir), { force: true });
+  if (fs.existsSync(stateDir)) fsyncDir(stateDir);
+}
+
+/** Append a terminal marker to an existing journal (used by recovery and the watchdog). */
+export function markJournal(stateDir: string, rec: JournalRecord): void {
+  const fd = fs.openSync(journalPath(stateDir), fs.constants.O_WRONLY | fs.constants.O_APPEND);
+  try {
+    fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

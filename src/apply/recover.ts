@@ -1,0 +1,91 @@
+// Crash recovery: an unfinished journal in the state dir means an apply died (SIGKILL, power
+// loss) or a try-mode apply was never confirmed. Recovery restores the pre-apply state (the
+// journal's restore target) and the pre-apply inventory, verifies by re-reading, and only
+// then removes the journal. It is idempotent: if recovery itself dies, the next run redoes it.
+// The one case resolved forward is a journal marked 'applied' (verified, inventory saved) that
+// was not a try-mode apply, or whose try was confirmed: the crash hit between the final
+// marker and the unlink, and the declared state is fully in place.
+import fs from 'node:fs';
+import path from 'node:path';
+import { KernelSession } from '../kernel/session';
+import { saveInventory } from './inventory';
+import { markJournal, readJournal, removeJournal, type JournalState } from './journal';
+import { restore, type RestoreOutcome } from './rollback';
+
+export interface Log {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+export type RecoverResult =
+  | { readonly action: 'none' }
+  | { readonly action: 'completed' }
+  | { readonly action: 'rolledback'; readonly outcome: RestoreOutcome }
+  | { readonly action: 'failed'; readonly outcome: RestoreOutcome };
+
+// Try-mode files: confirm and the watchdog race by renaming `pending`; exactly one wins.
+export const TRY_PENDING = 'try-pending.json';
+export const TRY_CONFIRMED = 'try-confirmed.json';
+export const TRY_REVERTING = 'try-reverting.json';
+
+export function tryFile(stateDir: string, name: string): string {
+  return path.join(stateDir, name);
+}
+
+export function clearTryFiles(stateDir: string): void {
+  for (const f of [TRY_PENDING, TRY_CONFIRMED, TRY_REVERTING]) fs.rmSync(tryFile(stateDir, f), { force: true });
+}
+
+/** Describe a journal for messages: who, when, how far. */
+export function describeJournal(j: JournalState): string {
+  const b = j.begin;
+  const last = j.steps.length ? j.steps[j.steps.length - 1]! : undefined;
+  const progress = j.applied ? `all ${b.steps} step(s) applied` : `${j.done.size} of ${b.steps} step(s) done${last && !j.done.has(last.i) ? `, step ${last.i + 1} (${last.change.action} ${last.change.label}) interrupted` : ''}`;
+  return `${b.command} by pid ${b.pid} on ${b.host} at ${b.startedAt}: ${progress}`;
+}
+
+/** Whether the journal's apply stands as fully applied (see the header comment). */
+export function resolvesForward(stateDir: string, j: JournalState): boolean {
+  if (!j.applied || j.rolledback) return false;
+  return j.begin.confirmWithinMs === undefined || fs.existsSync(tryFile(stateDir, TRY_CONFIRMED));
+}
+
+/** Finish what the journal says. The caller holds the state dir's lock. */
+export function recoverJournal(stateDir: string, log: Log, j: JournalState | undefined = readJournal(stateDir)): RecoverResult {
+  if (!j) {
+    clearTryFiles(stateDir);
+    return { action: 'none' };
+  }
+  if (resolvesForward(stateDir, j)) {
+    removeJournal(stateDir);
+    clearTryFiles(stateDir);
+    log.out(`Recovery: the interrupted ${j.begin.command} had completed and verified; kept as applied.`);
+    return { action: 'completed' };
+  }
+  const session = new KernelSession(j.begin.sandbox === null ? {} : { sandbox: j.begin.sandbox });
+  let outcome: RestoreOutcome;
+  try {
+    outcome = restore(session, j.begin.target, j.begin.preInventory);
+  } finally {
+    session.close();
+  }
+  for (const c of outcome.executed) log.out(`  rollback: ${c.action} ${c.label}`);
+  for (const e of outcome.errors) log.err(`  rollback error: ${e.change.action} ${e.change.label}: ${e.error.message}`);
+  if (outcome.foreignGone.length) {
+    const show = outcome.foreignGone.slice(0, 5).join(', ');
+    log.err(`  note: ${outcome.foreignGone.length} foreign object(s) inside containers the plan removed are not recreated (${show}${outcome.foreignGone.length > 5 ? ', ...' : ''}); the kernel regenerates its own (lo, link-local addresses, kernel routes)`);
+  }
+  if (outcome.remaining.changes.length > 0) {
+    log.err(
+      `Rollback incomplete: still different from the pre-apply state:\n  ${outcome.remaining.changes.map((c) => `${c.action} ${c.label}: ${c.reason}`).join('\n  ')}\n` +
+        `The journal is kept in ${stateDir}; fix the cause and run \`voltron recover\` again.`,
+    );
+    return { action: 'failed', outcome };
+  }
+  saveInventory(stateDir, j.begin.preInventory);
+  markJournal(stateDir, { t: 'rolledback', at: new Date().toISOString() });
+  removeJournal(stateDir);
+  clearTryFiles(stateDir);
+  log.out(`Rollback complete: ${outcome.executed.length} change(s); verified: the owned live state equals the pre-apply state.`);
+  return { action: 'rolledback', outcome };
+}

@@ -1,0 +1,108 @@
+// Rollback by convergence, not by replaying inverse steps. Before an apply we record the
+// restore target: the pre-apply live state of every object the apply could touch. Undoing is
+// then an ordinary plan (desired = that snapshot, current = live) executed by the same engine.
+//
+// Why not only invert the journal's steps in reverse? Kernel cascades: deleting a link takes its
+// addresses and routes, deleting a namespace takes everything inside, recreating a link gives it
+// a new ifindex and no addresses. "create(before)" of one object does not bring back what
+// vanished with it, and a step interrupted by SIGKILL may be half done (a veth pair created,
+// its VLANs not yet set). A restore plan computed against what is really live handles all of
+// that, orders itself by the same dependency rules as any plan, and is idempotent: if the
+// rollback itself is interrupted, running it again converges to the same state.
+// `inverseChange` documents the per-step inverse and is used for the report only.
+import { resourceLabel } from '../model/keys';
+import type { Resource, StateMap } from '../model/types';
+import { computePlan } from '../plan';
+import type { Change, Inventory, Plan } from '../plan/types';
+import type { KernelSession } from '../kernel/session';
+import { executeChange } from './execute';
+import { readCurrent, type PlanResult } from './reconcile';
+
+export interface RestoreTarget {
+  /** Pre-apply live objects that are owned, desired or changed by the plan: restored exactly. */
+  readonly objects: Readonly<Record<string, Resource>>;
+  /** Every key the plan may create or change (with its desired or live form): removed if not in `objects`. */
+  readonly scope: Readonly<Record<string, Resource>>;
+  /**
+   * Foreign pre-apply objects: never touched by the restore. Those a cascade took with an owned
+   * container are not recreated (the kernel regenerates its own: lo, link-local addresses,
+   * kernel routes, default rules, and a re-creation of others would guess); they are reported.
+   */
+  readonly foreign: Readonly<Record<string, Resource>>;
+}
+
+function strip(r: Resource): Resource {
+  const { source: _s, ...rest } = r as Resource & { source?: unknown };
+  return rest as Resource;
+}
+
+/** The restore target of an apply, from its plan result and the pre-apply inventory. */
+export function restoreTargetOf(pr: PlanResult, inventory: Inventory): RestoreTarget {
+  const scope: Record<string, Resource> = {};
+  for (const c of pr.plan.changes) scope[c.key] = strip((c.after ?? c.before)!);
+  const mine = new Set([...Object.keys(inventory.owned), ...pr.desired.keys(), ...Object.keys(scope)]);
+  const objects: Record<string, Resource> = {};
+  const foreign: Record<string, Resource> = {};
+  for (const [k, r] of pr.current) (mine.has(k) ? objects : foreign)[k] = strip(r);
+  return { objects, scope, foreign };
+}
+
+/** The per-step inverse (for reports): what undoing one executed change means. */
+export function inverseChange(c: Change): Change[] {
+  const base = { key: c.key, kind: c.kind, label: c.label, reason: `undo ${c.action}`, dependsOn: [], disruptive: true };
+  const back = c.fields.map((f) => ({ field: f.field, before: f.after, after: f.before }));
+  switch (c.action) {
+    case 'create':
+      return [{ ...base, action: 'delete', fields: [], before: c.after! }];
+    case 'delete':
+      return [{ ...base, action: 'create', fields: [], after: c.before! }];
+    case 'update':
+      return [{ ...base, action: 'update', fields: back, before: c.after!, after: c.before! }];
+    case 'replace':
+      return [
+        { ...base, action: 'delete', fields: [], before: c.after! },
+        { ...base, action: 'create', fields: [], after: c.before! },
+      ];
+  }
+}
+
+export interface RestoreOutcome {
+  readonly plan: Plan;
+  readonly executed: readonly Change[];
+  readonly errors: readonly { readonly change: Change; readonly error: Error }[];
+  /** What still differs from the pre-apply state after the restore (empty: verified). */
+  readonly remaining: Plan;
+  /** Labels of foreign pre-apply objects that are gone (taken by a cascade of the plan). */
+  readonly foreignGone: readonly string[];
+}
+
+function inputs(session: KernelSession, target: RestoreTarget, inv: Inventory): { desired: StateMap; current: Map<string, Resource>; inventory: Inventory } {
+  const owned: Record<string, Resource> = { ...inv.owned, ...target.scope, ...target.objects };
+  const inventory: Inventory = { ...inv, owned };
+  const desired = new Map<string, Resource>(Object.entries(target.objects));
+  return { desired, current: readCurrent(session, desired, inventory), inventory };
+}
+
+/**
+ * Bring the live state back to the restore target. Best effort: a failing change is recorded
+ * and the rest still run (restore as much as possible); `remaining` tells whether it worked.
+ */
+export function restore(session: KernelSession, target: RestoreTarget, preInventory: Inventory): RestoreOutcome {
+  const first = inputs(session, target, preInventory);
+  const plan = computePlan(first);
+  const executed: Change[] = [];
+  const errors: { change: Change; error: Error }[] = [];
+  for (const c of plan.changes) {
+    try {
+      executeChange(c, { session, inventory: first.inventory });
+      executed.push(c);
+    } catch (e) {
+      errors.push({ change: c, error: e as Error });
+    }
+  }
+  const again = inputs(session, target, preInventory);
+  const foreignGone = Object.entries(target.foreign)
+    .filter(([k]) => !again.current.has(k))
+    .map(([, r]) => resourceLabel(r));
+  return { plan, executed, errors, remaining: computePlan(again), foreignGone };
+}

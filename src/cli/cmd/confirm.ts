@@ -1,0 +1,61 @@
+import type { Command } from '../main';
+import { readJournal, removeJournal } from '../../apply/journal';
+import { Lock, acquireLock, LockBusy, isStale, readLock } from '../../apply/lock';
+import { TRY_CONFIRMED, TRY_REVERTING, clearTryFiles, tryFile } from '../../apply/recover';
+import { claimPending, readTryPending } from '../../apply/watchdog';
+import fs from 'node:fs';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const confirmCommand: Command = {
+  name: 'confirm',
+  summary: 'Keep the state applied by `apply --confirm-within` (stops its automatic revert)',
+  usage: 'voltron confirm',
+  options: [],
+  async run(ctx) {
+    const pending = readTryPending(ctx.stateDir);
+    const j = readJournal(ctx.stateDir);
+    if (!pending || !j || j.begin.confirmWithinMs === undefined) {
+      ctx.err('Error: nothing to confirm: no apply --confirm-within is pending.');
+      return 1;
+    }
+    if (fs.existsSync(tryFile(ctx.stateDir, TRY_REVERTING))) {
+      ctx.err('Error: too late: the deadline passed and the watchdog is reverting to the pre-apply state.');
+      return 1;
+    }
+    const holder = readLock(ctx.stateDir);
+    // The lock belongs to the watchdog of this try; any other live holder means something else runs.
+    if (holder && !isStale(holder) && !holder.command.startsWith('watchdog')) {
+      ctx.err(`Error: ${new LockBusy(holder, ctx.stateDir).message}`);
+      return 1;
+    }
+    if (Date.now() > Date.parse(pending.deadline) && !(holder && !isStale(holder))) {
+      ctx.err('Error: too late: the deadline passed (the next command reverts this apply).');
+      return 1;
+    }
+    if (!fs.existsSync(tryFile(ctx.stateDir, TRY_CONFIRMED)) && !claimPending(ctx.stateDir, TRY_CONFIRMED)) {
+      ctx.err('Error: too late: the watchdog is reverting to the pre-apply state.');
+      return 1;
+    }
+    // Confirmed (the rename is the commit point). Let the watchdog finalise; if it is gone, do it here.
+    for (let i = 0; i < 50 && readJournal(ctx.stateDir); i++) {
+      const h = readLock(ctx.stateDir);
+      if (!h || isStale(h)) break;
+      await sleep(100);
+    }
+    if (readJournal(ctx.stateDir)) {
+      let lock: Lock | undefined;
+      try {
+        lock = acquireLock(ctx.stateDir, 'voltron confirm');
+        removeJournal(ctx.stateDir);
+        clearTryFiles(ctx.stateDir);
+      } catch (e) {
+        if (!(e instanceof LockBusy)) throw e;
+      } finally {
+        lock?.release();
+      }
+    }
+    ctx.out('Confirmed: the applied state stands; the automatic revert is cancelled.');
+    return 0;
+  },
+};

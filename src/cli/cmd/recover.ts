@@ -1,0 +1,64 @@
+import { flag, type Parsed } from '../args';
+import type { Context } from '../common';
+import type { Command } from '../main';
+import { readJournal } from '../../apply/journal';
+import { readLock, isStale } from '../../apply/lock';
+import { describeJournal, recoverJournal } from '../../apply/recover';
+import { lockOrExplain } from './apply';
+
+export const recoverCommand: Command = {
+  name: 'recover',
+  summary: 'Finish an interrupted apply: restore the pre-apply state recorded in the journal',
+  usage: 'voltron recover',
+  options: [],
+  async run(ctx) {
+    const lock = lockOrExplain(ctx, 'voltron recover');
+    if (!lock) return 1;
+    try {
+      const j = readJournal(ctx.stateDir);
+      if (!j) {
+        ctx.out('Nothing to recover: no unfinished apply in the state dir.');
+        return 0;
+      }
+      ctx.out(`Recovering an unfinished apply (${describeJournal(j)}).`);
+      return recoverJournal(ctx.stateDir, ctx, j).action === 'failed' ? 1 : 0;
+    } finally {
+      lock.release();
+    }
+  },
+};
+
+/**
+ * Wrap a read-only command (plan, later watch) so that it first recovers an unfinished apply,
+ * as apply does. If a live process holds the lock (an apply in progress, a try-mode watchdog),
+ * the journal is theirs: only say so and go on reading.
+ */
+export function withRecovery(cmd: Command): Command {
+  return {
+    ...cmd,
+    async run(ctx: Context, p: Parsed) {
+      const j = readJournal(ctx.stateDir);
+      if (j) {
+        const holder = readLock(ctx.stateDir);
+        if (holder && !isStale(holder)) {
+          ctx.err(`Note: ${holder.command} (pid ${holder.pid}) is in progress; showing the live state as it is now.`);
+        } else if (flag(p, 'no-recover')) {
+          ctx.err(`Note: an unfinished apply is recorded (${describeJournal(j)}); not recovering (--no-recover).`);
+        } else {
+          const lock = lockOrExplain(ctx, `voltron ${cmd.name} (recovery)`);
+          if (!lock) return 1;
+          try {
+            const again = readJournal(ctx.stateDir);
+            if (again) {
+              ctx.err(`Recovering an unfinished apply (${describeJournal(again)}): restoring the pre-apply state first.`);
+              if (recoverJournal(ctx.stateDir, { out: ctx.err, err: ctx.err }, again).action === 'failed') return 1;
+            }
+          } finally {
+            lock.release();
+          }
+        }
+      }
+      return cmd.run(ctx, p);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// Plan-time guard: declared programs whose new object redefines a pinned map (type, key or
+// value size, max entries). Applying would have to drop the map and its contents.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BpfProgramRes, StateMap } from '../../model/types';
+import { BpfMap, BpfObject } from '../libbpf';
+import type { KernelSession } from '../session';
+import { describeShape, mapResetAllowed } from './exec';
+import { bpfRoot, mapPin, programDir } from './paths';
+
+/** One line per incompatible pinned map; empty when the flag allows resets. */
+export function bpfMapResetProblems(session: KernelSession, desired: StateMap): string[] {
+  if (mapResetAllowed()) return [];
+  const root = bpfRoot(session.sandbox);
+  const out: string[] = [];
+  for (const r of desired.values()) {
+    if (r.kind !== 'bpf' || r.maps.length === 0) continue;
+    const res = r as BpfProgramRes;
+    const dir = programDir(root, res.name);
+    const pinned = res.maps.filter((m) => fs.existsSync(mapPin(dir, m)));
+    if (pinned.length === 0 || !fs.existsSync(res.object)) continue;
+    let obj: BpfObject;
+    try {
+      obj = BpfObject.open(res.object);
+    } catch {
+      continue; // the load error is reported by apply, with the verifier log
+    }
+    try {
+      for (const m of pinned) {
+        const om = obj.maps.find((x) => x.name === m);
+        if (!om) continue;
+        const pm = BpfMap.openPinned(mapPin(dir, m));
+        try {
+          const have = pm.info();
+          const want = { type: om.type, keySize: om.keySize, valueSize: om.valueSize, maxEntries: om.maxEntries };
+          if (have.type !== want.type || have.keySize !== want.keySize || have.valueSize !== want.valueSize || have.maxEntries !== want.maxEntries) {
+            out.push(
+              `bpf program ${res.name}: map ${m} is pinned as (${describeShape(have)}) but ${path.basename(res.object)} defines (${describeShape(want)}); ` +
+                'replacing it loses its contents (pass --allow-map-reset or VOLTRON_ALLOW_MAP_RESET=1)',
+            );
+          }
+        } finally {
+          pm.close();
+        }
+      }
+    } finally {
+      obj.close();
+    }
+  }
+  return out;
+}

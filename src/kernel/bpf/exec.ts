@@ -1,0 +1,350 @@
+// Executor of bpf changes. create: load (maps pinned under the owned dir, existing pins
+// reused), attach through a bpf_link, pin it, record. update: load the new object against the
+// SAME map pins, then bpf_link_update on the pinned link (same link id, no detach window).
+// replace (attach point changed): attach the new link, then detach the old one. delete: detach,
+// unpin, remove the directory. A verifier rejection throws before anything is touched.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BpfAttach, BpfProgramRes } from '../../model/types';
+import type { Change } from '../../plan/types';
+import {
+  AttachType,
+  BpfError,
+  BpfLink,
+  BpfMap,
+  BpfObject,
+  BpfProgram,
+  PER_CPU_MAP_TYPES,
+  attachCgroup,
+  attachTcx,
+  attachXdp,
+  numPossibleCpus,
+  type ObjectProgram,
+} from '../libbpf';
+import type { KernelSession } from '../session';
+import { writeMeta, type BpfMeta } from './meta';
+import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, releaseRootIfEmpty } from './paths';
+import { isDefunct } from './read';
+import { openForProgram } from './tag';
+
+let allowReset = false;
+
+/** Let an update drop pinned maps whose shape changed (CLI --allow-map-reset). */
+export function setAllowMapReset(v: boolean): void {
+  allowReset = v;
+}
+
+/** The flag, the env var, or (until the CLI calls setAllowMapReset) the raw CLI argument. */
+export function mapResetAllowed(): boolean {
+  return allowReset || process.env.VOLTRON_ALLOW_MAP_RESET === '1' || process.argv.includes('--allow-map-reset');
+}
+
+/** A pinned map whose type/key/value/size differs from the new object's definition. */
+export class MapResetRefused extends Error {
+  constructor(
+    readonly program: string,
+    readonly maps: readonly string[],
+  ) {
+    super(
+      `bpf program ${program}: ${maps.join('; ')}. Keeping the pinned map is impossible and replacing it loses its contents; ` +
+        'refused (pass --allow-map-reset or set VOLTRON_ALLOW_MAP_RESET=1 to replace the map and lose its data). Nothing was changed.',
+    );
+    this.name = 'MapResetRefused';
+  }
+}
+
+/** Load failure with the verifier's explanation in the message (the CLI prints the message). */
+export class BpfLoadFailed extends Error {
+  constructor(
+    readonly program: string,
+    readonly error: Error,
+  ) {
+    const log = error instanceof BpfError ? (error.verifierLog ?? '').trimEnd() : '';
+    const lib = error instanceof BpfError ? error.libbpfLog.filter((l) => l.trim()).map((l) => `  ${l.trim()}`).join('\n') : '';
+    super(
+      `loading bpf program ${program} failed: ${error.message}` +
+        (log ? `\nverifier log:\n${log}` : '') +
+        (lib && !log ? `\nlibbpf:\n${lib}` : '') +
+        '\nThe previously attached program (if any) is still attached.',
+    );
+    this.name = 'BpfLoadFailed';
+  }
+}
+
+const HOOKS: Record<string, number> = {
+  ingress: AttachType.CGROUP_INET_INGRESS,
+  egress: AttachType.CGROUP_INET_EGRESS,
+  sock_ops: AttachType.CGROUP_SOCK_OPS,
+};
+
+interface Loaded {
+  readonly obj: BpfObject;
+  readonly prog: ObjectProgram;
+  /** Maps that got a fresh instance (shape changed, reset allowed): pinned after the switch. */
+  readonly reset: readonly string[];
+}
+
+export function describeShape(s: { type: number; keySize: number; valueSize: number; maxEntries: number }): string {
+  return `type ${s.type}, key ${s.keySize} B, value ${s.valueSize} B, ${s.maxEntries} entries`;
+}
+
+/** Open + check pinned maps + load. Throws MapResetRefused / BpfLoadFailed; nothing attached. */
+function load(res: BpfProgramRes, dir: string): Loaded {
+  let obj: BpfObject;
+  try {
+    obj = openForProgram(res.object, res.program);
+  } catch (e) {
+    throw new BpfLoadFailed(res.name, e as Error);
+  }
+  try {
+    const reset: string[] = [];
+    const problems: string[] = [];
+    for (const m of res.maps) {
+      const om = obj.map(m);
+      const pin = mapPin(dir, m);
+      if (fs.existsSync(pin)) {
+        const pm = BpfMap.openPinned(pin);
+        let have;
+        try {
+          have = pm.info();
+        } finally {
+          pm.close();
+        }
+        const want = { type: om.type, keySize: om.keySize, valueSize: om.valueSize, maxEntries: om.maxEntries };
+        if (have.type !== want.type || have.keySize !== want.keySize || have.valueSize !== want.valueSize || have.maxEntries !== want.maxEntries) {
+          problems.push(`map ${m} is pinned as (${describeShape(have)}) but ${path.basename(res.object)} defines (${describeShape(want)})`);
+          reset.push(m);
+          continue;
+        }
+      }
+      om.setPinPath(pin);
+    }
+    if (problems.length && !mapResetAllowed()) throw new MapResetRefused(res.name, problems);
+    try {
+      obj.load();
+    } catch (e) {
+      throw new BpfLoadFailed(res.name, e as Error);
+    }
+    return { obj, prog: obj.program(res.program), reset };
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+/** Replace reset maps' pins by the new instances (after the program switched to them). */
+function repinReset(l: Loaded, dir: string): void {
+  for (const m of l.reset) {
+    const pin = mapPin(dir, m);
+    fs.rmSync(pin, { force: true });
+    l.obj.map(m).pin(pin);
+  }
+}
+
+function hexBuf(hex: string): Buffer {
+  return Buffer.from(hex, 'hex');
+}
+
+/** Write declared initial entries (per-CPU maps: a one-CPU value is written to every CPU). */
+function writeEntries(res: BpfProgramRes, l: Loaded, only?: readonly string[]): void {
+  for (const [m, list] of Object.entries(res.mapEntries ?? {})) {
+    if (only && !only.includes(m)) continue;
+    const map = l.obj.map(m);
+    for (const { key, value } of list) {
+      const k = hexBuf(key);
+      const v = hexBuf(value);
+      if (k.length !== map.keySize) throw new Error(`bpf program ${res.name}: map ${m} key ${key} is ${k.length} bytes, the map's key is ${map.keySize}`);
+      if (PER_CPU_MAP_TYPES.has(map.type) && v.length === map.valueSize) {
+        const stride = Math.ceil(map.valueSize / 8) * 8;
+        const one = Buffer.alloc(stride);
+        v.copy(one);
+        map.updatePerCpu(k, Array.from({ length: numPossibleCpus() }, () => one));
+      } else {
+        if (v.length !== map.valueSize) throw new Error(`bpf program ${res.name}: map ${m} value ${value} is ${v.length} bytes, the map's value is ${map.valueSize}`);
+        map.update(k, v);
+      }
+    }
+  }
+}
+
+interface Attached {
+  readonly link: BpfLink;
+  readonly target: BpfMeta['target'];
+}
+
+function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach): Attached {
+  switch (a.type) {
+    case 'tcx': {
+      const netns = session.physical(a.namespace ?? '');
+      const link = attachTcx(prog, { ifname: a.dev!, netns, direction: a.direction! });
+      return { link, target: { netns, ifindex: link.info().ifindex! } };
+    }
+    case 'xdp': {
+      const netns = session.physical(a.namespace ?? '');
+      const link = attachXdp(prog, { ifname: a.dev!, netns });
+      return { link, target: { netns, ifindex: link.info().ifindex! } };
+    }
+    case 'cgroup': {
+      const cg = path.join(cgroupRoot(), a.cgroup ?? '');
+      const type = HOOKS[a.hook ?? ''];
+      if (type === undefined) throw new Error(`cgroup hook ${a.hook} is not supported`);
+      return { link: attachCgroup(prog, cg, type), target: { cgroup: cg } };
+    }
+    case 'clsact':
+      throw new Error('attach type clsact is not supported for declared programs (no bpf_link to pin or update in place); use tcx');
+  }
+}
+
+function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, target: BpfMeta['target']): void {
+  writeMeta(dir, {
+    version: 1,
+    name: res.name,
+    object: res.object,
+    program: res.program,
+    attach: res.attach,
+    maps: res.maps,
+    ...(res.mapEntries !== undefined ? { mapEntries: res.mapEntries } : {}),
+    tag,
+    linkId,
+    target,
+    updated: new Date().toISOString(),
+  });
+}
+
+/** Detach and unpin the link at `pin` (a defunct or already detached link is fine). */
+function dropLink(pin: string): void {
+  if (!fs.existsSync(pin)) return;
+  try {
+    const l = BpfLink.openPinned(pin);
+    try {
+      l.detach();
+    } catch {
+      // defunct links (target gone) refuse detach: unpinning below releases them
+    } finally {
+      l.close();
+    }
+  } catch {
+    // not a link any more: just remove the pin
+  }
+  fs.rmSync(pin, { force: true });
+}
+
+function unpinDroppedMaps(dir: string, keep: readonly string[]): void {
+  const md = mapsDir(dir);
+  if (!fs.existsSync(md)) return;
+  const want = new Set(keep.map(bpffsName));
+  for (const f of fs.readdirSync(md)) if (!want.has(f)) fs.rmSync(path.join(md, f), { force: true });
+}
+
+/** Attach from scratch (also repairs a directory whose link is missing or defunct). */
+function create(session: KernelSession, res: BpfProgramRes, dir: string): void {
+  const root = path.dirname(dir);
+  ensureRoot(root);
+  const fresh = !fs.existsSync(dir);
+  fs.mkdirSync(mapsDir(dir), { recursive: true, mode: 0o700 });
+  try {
+    const l = load(res, dir);
+    try {
+      repinReset(l, dir);
+      writeEntries(res, l);
+      dropLink(linkPin(dir)); // a stale pin from a detached link
+      const a = attach(session, l.prog, res.attach);
+      try {
+        a.link.pin(linkPin(dir));
+        record(dir, res, l.prog.tag, a.link.id, a.target);
+      } finally {
+        a.link.close();
+      }
+      unpinDroppedMaps(dir, res.maps);
+    } finally {
+      l.obj.close();
+    }
+  } catch (e) {
+    if (fresh) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      releaseRootIfEmpty(root);
+    }
+    throw e;
+  }
+}
+
+/** Swap the program behind the pinned link; maps are the pinned ones, so their state carries over. */
+function update(session: KernelSession, c: Change, res: BpfProgramRes, dir: string): void {
+  let link: BpfLink;
+  try {
+    link = BpfLink.openPinned(linkPin(dir));
+  } catch {
+    return create(session, res, dir);
+  }
+  try {
+    const info = link.info();
+    if (isDefunct(info)) {
+      link.close();
+      return create(session, res, dir);
+    }
+    const l = load(res, dir);
+    try {
+      const old = BpfProgram.fromId(info.progId);
+      try {
+        link.update(l.prog, old); // BPF_F_REPLACE: fails if someone swapped it meanwhile
+      } finally {
+        old.close();
+      }
+      repinReset(l, dir);
+      const entriesChanged = c.fields.some((f) => f.field === 'mapEntries' || f.field.startsWith('mapEntries.'));
+      if (entriesChanged) writeEntries(res, l);
+      else if (l.reset.length) writeEntries(res, l, l.reset);
+      unpinDroppedMaps(dir, res.maps);
+      const target = info.ifindex !== undefined ? { netns: session.physical(res.attach.namespace ?? ''), ifindex: info.ifindex } : { cgroup: path.join(cgroupRoot(), res.attach.cgroup ?? '') };
+      record(dir, res, l.prog.tag, info.id, target);
+    } finally {
+      l.obj.close();
+    }
+  } finally {
+    link.close();
+  }
+}
+
+/** New attach point: attach the new link first, then detach the old one. */
+function replace(session: KernelSession, res: BpfProgramRes, dir: string): void {
+  if (!fs.existsSync(linkPin(dir))) return create(session, res, dir);
+  const l = load(res, dir);
+  try {
+    const a = attach(session, l.prog, res.attach);
+    const next = `${linkPin(dir)}_new`;
+    try {
+      fs.rmSync(next, { force: true });
+      a.link.pin(next);
+      dropLink(linkPin(dir));
+      a.link.pin(linkPin(dir));
+      fs.rmSync(next, { force: true });
+      repinReset(l, dir);
+      writeEntries(res, l, l.reset);
+      unpinDroppedMaps(dir, res.maps);
+      record(dir, res, l.prog.tag, a.link.id, a.target);
+    } finally {
+      a.link.close();
+    }
+  } finally {
+    l.obj.close();
+  }
+}
+
+/** Detach, unpin the link and the maps, remove the directory (only inside the owned root). */
+export function removeProgram(session: KernelSession, name: string): void {
+  const root = bpfRoot(session.sandbox);
+  const dir = programDir(root, name);
+  if (!fs.existsSync(dir)) return;
+  dropLink(linkPin(dir));
+  fs.rmSync(dir, { recursive: true, force: true });
+  releaseRootIfEmpty(root);
+}
+
+export function executeBpf(c: Change, session: KernelSession): void {
+  if (c.action === 'delete') return removeProgram(session, (c.before as BpfProgramRes).name);
+  const res = c.after as BpfProgramRes;
+  const dir = programDir(bpfRoot(session.sandbox), res.name);
+  if (c.action === 'create') return create(session, res, dir);
+  if (c.action === 'update') return update(session, c, res, dir);
+  return replace(session, res, dir);
+}

@@ -1,0 +1,87 @@
+// Current state of declared BPF programs: one entry per program directory Voltron owns. The
+// declaration (object, program, attach, maps, entries) comes from the directory's record; the
+// tag is that of the program the pinned link runs now, read from the kernel.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BpfProgramRes } from '../../model/types';
+import { BpfLink, BpfProgram, LinkType, isBpffs, type LinkInfo } from '../libbpf';
+import type { KernelSession } from '../session';
+import { readMeta, type BpfMeta } from './meta';
+import { bpfRoot, linkPin, mapPin } from './paths';
+import { TAG_DETACHED } from './tag';
+
+export interface OwnedProgram {
+  readonly dir: string;
+  readonly meta: BpfMeta;
+  /** Live link info, undefined when the pin is missing or the link was detached by the kernel. */
+  readonly link?: LinkInfo;
+  readonly tag?: string;
+  /** Map name → pinned (exists in bpffs). */
+  readonly pinnedMaps: Readonly<Record<string, boolean>>;
+}
+
+/** A link whose target vanished (device deleted, cgroup released) stays pinned but is defunct. */
+export function isDefunct(info: LinkInfo): boolean {
+  if (info.type === LinkType.TCX || info.type === LinkType.XDP) return !info.ifindex;
+  if (info.type === LinkType.CGROUP) return !info.cgroupId;
+  return false;
+}
+
+/** Live link info and program tag behind a pinned link, or undefined. */
+export function linkState(pin: string): { link: LinkInfo; tag: string } | undefined {
+  if (!fs.existsSync(pin)) return undefined;
+  let l: BpfLink | undefined;
+  try {
+    l = BpfLink.openPinned(pin);
+    const info = l.info();
+    if (isDefunct(info) || !info.progId) return undefined;
+    const p = BpfProgram.fromId(info.progId);
+    try {
+      return { link: info, tag: p.tag };
+    } finally {
+      p.close();
+    }
+  } catch {
+    return undefined;
+  } finally {
+    l?.close();
+  }
+}
+
+/** Every program directory in the session's owned bpffs root (reads only; mounts nothing). */
+export function listOwned(session: KernelSession): OwnedProgram[] {
+  const root = bpfRoot(session.sandbox);
+  if (!fs.existsSync(root) || !isBpffs(root)) return [];
+  const out: OwnedProgram[] = [];
+  for (const name of fs.readdirSync(root).sort()) {
+    const dir = path.join(root, name);
+    const meta = readMeta(dir);
+    if (!meta) continue;
+    const live = linkState(linkPin(dir));
+    const pinnedMaps = Object.fromEntries(meta.maps.map((m) => [m, fs.existsSync(mapPin(dir, m))]));
+    out.push({ dir, meta, pinnedMaps, ...(live ? { link: live.link, tag: live.tag } : {}) });
+  }
+  return out;
+}
+
+/**
+ * Global reader: an owned program is present while its directory exists; if its link is gone
+ * or defunct its tag reads `detached`, so a declared program is re-attached and an undeclared
+ * one is still deleted (pins are never removed by the kernel).
+ */
+export function readBpfPrograms(session: KernelSession): BpfProgramRes[] {
+  return listOwned(session).map((o) => {
+    const m = o.meta;
+    const maps = m.maps.filter((x) => o.pinnedMaps[x]);
+    return {
+      kind: 'bpf',
+      name: m.name,
+      object: m.object,
+      program: m.program,
+      attach: m.attach,
+      maps,
+      ...(m.mapEntries !== undefined ? { mapEntries: m.mapEntries } : {}),
+      tag: o.tag ?? TAG_DETACHED,
+    };
+  });
+}

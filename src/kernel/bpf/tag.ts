@@ -1,0 +1,71 @@
+// Desired program tags. The plan compares `tag`, so the desired resource needs the tag of the
+// program in the declared object file: the kernel computes it at load, so we load the object
+// (verifier included, nothing attached, fresh unpinned maps) and read it back. Cached per
+// (file, program, mtime, size) for the life of the process.
+import fs from 'node:fs';
+import type { BpfProgramRes, Resource, StateMap } from '../../model/types';
+import { BpfError, BpfObject } from '../libbpf';
+
+/** Desired tag of an object that does not load: never equal to a real (16 hex) tag, so the plan shows a change. */
+export const TAG_MISSING = 'missing-object';
+export const TAG_REJECTED = 'rejected';
+/** Current tag of a declared program whose link is gone or detached (device/cgroup removed). */
+export const TAG_DETACHED = 'detached';
+
+const cache = new Map<string, string>();
+
+/** Open an object with only `program` set to load (other programs in the file are skipped). */
+export function openForProgram(file: string, program: string, mapPinPaths: Record<string, string> = {}): BpfObject {
+  const obj = BpfObject.open(file);
+  try {
+    obj.program(program); // clear error naming the programs the file has
+    for (const p of obj.programs) if (p.name !== program) p.setAutoload(false);
+    for (const [m, pin] of Object.entries(mapPinPaths)) obj.map(m).setPinPath(pin);
+    return obj;
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+/** Kernel tag of `program` in `file`, or a marker (TAG_MISSING, `rejected:<errno>`) when it cannot load. */
+export function programTag(file: string, program: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return TAG_MISSING;
+  }
+  const key = `${file}\0${program}\0${st.mtimeMs}\0${st.size}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  let tag: string;
+  try {
+    const obj = openForProgram(file, program);
+    try {
+      obj.load();
+      tag = obj.program(program).tag;
+    } finally {
+      obj.close();
+    }
+  } catch (e) {
+    tag = e instanceof BpfError ? `${TAG_REJECTED}:${e.code}` : TAG_REJECTED;
+  }
+  cache.set(key, tag);
+  return tag;
+}
+
+/**
+ * The desired state with every bpf program's `tag` filled from its object file, so a changed
+ * object shows as `tag: old → new` (an in-place update). Call before computing the plan.
+ */
+export function enrichDesiredBpf(desired: StateMap): StateMap {
+  let out: Map<string, Resource> | undefined;
+  for (const [k, r] of desired) {
+    if (r.kind !== 'bpf' || r.tag !== undefined) continue;
+    out ??= new Map(desired);
+    const res: BpfProgramRes = { ...r, tag: programTag(r.object, r.program) };
+    out.set(k, res);
+  }
+  return out ?? desired;
+}

@@ -1,0 +1,97 @@
+// htb classes: read (per device with an htb qdisc) and write. The model carries rate and ceil;
+// the buckets (buffer/cbuffer) get iproute2's defaults (rate/HZ + 1600 bytes, in ticks) and the
+// quantum is left to the kernel (rate / r2q), so a class looks exactly as `tc class add` makes it.
+import type { TcClassRes } from '../../model/types';
+import { AttrWriter, Attrs } from '../netlink/attrs';
+import * as R from '../netlink/rtnl';
+import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/socket';
+import type { KernelSession, NsContext } from '../session';
+import * as C from './constants';
+import { TC_H_ROOT, formatTcId, parseClassId, parseParent, tcHandle, tcMajor } from './handles';
+import { ratespec, ratespecRate } from './options';
+import { dumpClasses, tcRequest, type RawTc } from './raw';
+import { psched, rate32, tcCalcXmittime, type Psched } from './rates';
+
+/** iproute2's default mtu for htb rate computations. */
+const HTB_MTU = 1600;
+
+/** TCA_OPTIONS of an htb class: tc_htb_opt (44 bytes) + 64-bit rates when above u32. */
+export function encodeHtbClass(rate: number, ceil: number, p: Psched = psched()): Buffer {
+  const r = rate32(rate);
+  const c = rate32(ceil);
+  // iproute2: buffer = rate / get_hz() + mtu bytes (u64 division), then tc_calc_xmittime.
+  const buffer = Math.floor(rate / p.hz) + HTB_MTU;
+  const cbuffer = Math.floor(ceil / p.hz) + HTB_MTU;
+  const opt = Buffer.concat([ratespec(r.r32), ratespec(c.r32), Buffer.alloc(20)]);
+  opt.writeUInt32LE(tcCalcXmittime(rate, buffer, p), 24);
+  opt.writeUInt32LE(tcCalcXmittime(ceil, cbuffer, p), 28);
+  // quantum 0 (kernel: rate/r2q), level (out only) 0, prio 0
+  const w = new AttrWriter().raw(C.TCA_HTB_PARMS, opt);
+  if (r.r64 !== undefined) w.u64(C.TCA_HTB_RATE64, r.r64);
+  if (c.r64 !== undefined) w.u64(C.TCA_HTB_CEIL64, c.r64);
+  return w.toBuffer();
+}
+
+export function decodeHtbClass(b: Buffer | undefined): { rate: number; ceil: number } | undefined {
+  if (!b) return undefined;
+  const a = Attrs.parse(b);
+  const opt = a.get(C.TCA_HTB_PARMS);
+  if (!opt || opt.length < 24) return undefined;
+  return {
+    rate: Number(a.u64(C.TCA_HTB_RATE64) ?? BigInt(ratespecRate(opt, 0))),
+    ceil: Number(a.u64(C.TCA_HTB_CEIL64) ?? BigInt(ratespecRate(opt, 12))),
+  };
+}
+
+/** Model form of a dumped htb class; parent TC_H_ROOT (a top-level class) becomes '<major>:'. */
+export function classFromRaw(ns: string, dev: string, c: RawTc): TcClassRes | undefined {
+  if (c.kind !== 'htb') return undefined;
+  const rates = decodeHtbClass(c.options);
+  if (!rates) return undefined;
+  const parent = c.parent === TC_H_ROOT ? tcHandle(tcMajor(c.handle), 0) : c.parent;
+  return { kind: 'tclass', namespace: ns, dev, classid: formatTcId(c.handle), parent: formatTcId(parent), rate: rates.rate, ceil: rates.ceil };
+}
+
+/** htb classes of the given devices (one class dump per device). */
+export function readClasses(ctx: NsContext, devices: ReadonlyMap<number, string>): TcClassRes[] {
+  const out: TcClassRes[] = [];
+  for (const [ifindex, dev] of devices) {
+    for (const c of dumpClasses(ctx, ifindex)) {
+      const r = classFromRaw(ctx.logical, dev, c);
+      if (r) out.push(r);
+    }
+  }
+  return out;
+}
+
+function classParent(c: TcClassRes): number {
+  const p = parseParent(c.parent);
+  if (p === undefined) throw new Error(`class ${c.classid} on ${c.dev}: bad parent '${c.parent}'`);
+  return p;
+}
+
+function send(session: KernelSession, c: TcClassRes, ceil: number, flags: number, op: string): void {
+  const ctx = session.ns(c.namespace);
+  const msg = tcRequest(ctx.ifindex(c.dev), parseClassId(c.classid), classParent(c), 0, 'htb', encodeHtbClass(c.rate, ceil));
+  ctx.sock.request(R.RTM_NEWTCLASS, flags, msg, `${op} class ${c.classid} on ${c.dev}`);
+}
+
+/** Create; ceil defaults to rate like tc. */
+export function createClass(session: KernelSession, c: TcClassRes): void {
+  send(session, c, c.ceil ?? c.rate, NLM_F_CREATE | NLM_F_EXCL, 'create');
+}
+
+/**
+ * Change rate/ceil in place (`tc class change`: same classid, the leaf qdisc and filters stay).
+ * An undeclared ceil keeps the live one, raised to the rate if it would fall below it.
+ */
+export function updateClass(session: KernelSession, after: TcClassRes, before?: TcClassRes): void {
+  send(session, after, after.ceil ?? Math.max(before?.ceil ?? after.rate, after.rate), 0, 'change');
+}
+
+/** Delete (the kernel refuses with EBUSY while the class has child classes). Its leaf qdisc goes with it. */
+export function deleteClass(session: KernelSession, c: TcClassRes): void {
+  const ctx = session.ns(c.namespace);
+  const msg = tcRequest(ctx.ifindex(c.dev), parseClassId(c.classid), 0, 0);
+  ctx.sock.request(R.RTM_DELTCLASS, 0, msg, `delete class ${c.classid} on ${c.dev}`);
+}

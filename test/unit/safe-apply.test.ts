@@ -1,0 +1,144 @@
+// Safe apply building blocks without a kernel: lock file, journal parsing, fault seam, durations.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { acquireLock, LockBusy, lockPath, readLock } from '../../src/apply/lock';
+import { JournalWriter, journalPath, readJournal, removeJournal } from '../../src/apply/journal';
+import { parseFault, faultBefore } from '../../src/apply/faults';
+import { parseDuration } from '../../src/apply/watchdog';
+import { inverseChange } from '../../src/apply/rollback';
+import { NetlinkError } from '../../src/kernel/netlink/socket';
+import { EMPTY_INVENTORY, type Change } from '../../src/plan/types';
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-safe-'));
+  dirs.push(d);
+  return d;
+};
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** A pid that surely is dead: a child that already exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  return Number(r.stdout);
+}
+
+const change = (action: Change['action']): Change => ({
+  action,
+  key: 'link:/d0',
+  kind: 'link',
+  label: 'link (root)/d0 (dummy)',
+  reason: 'test',
+  fields: [{ field: 'mtu', before: 1500, after: 9000 }],
+  disruptive: false,
+  ...(action !== 'create' ? { before: { kind: 'link', namespace: '', name: 'd0', type: 'dummy', mtu: 1500 } as never } : {}),
+  ...(action !== 'delete' ? { after: { kind: 'link', namespace: '', name: 'd0', type: 'dummy', mtu: 9000 } as never } : {}),
+  dependsOn: [],
+});
+
+describe('lock', () => {
+  it('is exclusive and names its holder', () => {
+    const d = tmp();
+    const l = acquireLock(d, 'voltron apply');
+    assert.throws(() => acquireLock(d, 'voltron destroy', process.pid + 1), (e: unknown) => e instanceof LockBusy && /locked by pid \d+ on .* \(voltron apply, since /.test(e.message));
+    l.release();
+    assert.equal(fs.existsSync(lockPath(d)), false);
+    acquireLock(d, 'voltron destroy').release();
+  });
+
+  it('takes over a stale lock whose pid is dead', () => {
+    const d = tmp();
+    const pid = deadPid();
+    fs.writeFileSync(lockPath(d), JSON.stringify({ pid, host: os.hostname(), command: 'voltron apply', startedAt: 'x' }));
+    const l = acquireLock(d, 'voltron recover');
+    assert.equal(l.tookOver?.pid, pid);
+    assert.equal(readLock(d)?.pid, process.pid);
+    l.release();
+  });
+
+  it('does not take over a lock held by a live process or another host', () => {
+    const d = tmp();
+    fs.writeFileSync(lockPath(d), JSON.stringify({ pid: 1, host: os.hostname(), command: 'voltron apply', startedAt: 'x' }));
+    assert.throws(() => acquireLock(d, 'voltron apply'), LockBusy);
+    fs.writeFileSync(lockPath(d), JSON.stringify({ pid: deadPid(), host: 'elsewhere', command: 'voltron apply', startedAt: 'x' }));
+    assert.throws(() => acquireLock(d, 'voltron apply'), LockBusy);
+  });
+
+  it('transfer hands the lock to another pid; release by the old owner leaves it', () => {
+    const d = tmp();
+    const l = acquireLock(d, 'voltron apply');
+    l.transfer(1, 'watchdog for voltron apply');
+    l.release();
+    assert.equal(readLock(d)?.pid, 1);
+    assert.match(String(readLock(d)?.command), /^watchdog/);
+  });
+});
+
+describe('journal', () => {
+  const target = { objects: {}, scope: {}, foreign: {} };
+  it('records begin, steps and done marks; a torn last line is ignored', () => {
+    const d = tmp();
+    const w = JournalWriter.start(d, { command: 'voltron apply', sandbox: 'vtx-', steps: 2, preInventory: EMPTY_INVENTORY, target });
+    w.begin(0, change('create'));
+    w.done(0);
+    w.begin(1, change('update'));
+    w.close();
+    fs.appendFileSync(journalPath(d), '{"t":"done","i"'); // killed mid-write
+    const j = readJournal(d)!;
+    assert.equal(j.begin.steps, 2);
+    assert.equal(j.steps.length, 2);
+    assert.deepEqual([...j.done], [0]);
+    assert.equal(j.steps[1]!.before?.kind, 'link');
+    assert.equal(j.steps[0]!.before, null);
+    assert.equal(j.applied, false);
+    removeJournal(d);
+    assert.equal(readJournal(d), undefined);
+  });
+
+  it('refuses to start over an unfinished journal', () => {
+    const d = tmp();
+    JournalWriter.start(d, { command: 'a', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target }).close();
+    assert.throws(() => JournalWriter.start(d, { command: 'b', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target }), /EEXIST/);
+  });
+
+  it('a corrupt record before the end is an error, not silently skipped', () => {
+    const d = tmp();
+    JournalWriter.start(d, { command: 'a', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target }).close();
+    fs.appendFileSync(journalPath(d), 'garbage\n{"t":"done","i":0}\n');
+    assert.throws(() => readJournal(d), /corrupt record on line 2/);
+  });
+});
+
+describe('fault seam and durations', () => {
+  it('parses VOLTRON_FAULT and throws a NetlinkError at the chosen 1-based step', () => {
+    assert.deepEqual(parseFault('step=3,errno=17'), { step: 3, errno: 17 });
+    assert.deepEqual(parseFault('step=2,kill=1'), { step: 2, kill: true });
+    assert.equal(parseFault(''), undefined);
+    assert.throws(() => parseFault('step=0'), /positive/);
+    const f = parseFault('step=2,errno=16');
+    faultBefore(f, 0, change('create'));
+    assert.throws(() => faultBefore(f, 1, change('create')), (e: unknown) => e instanceof NetlinkError && e.errno === 16 && /injected fault/.test(e.message));
+  });
+
+  it('parses --confirm-within durations within bounds', () => {
+    assert.equal(parseDuration('60s'), 60_000);
+    assert.equal(parseDuration('2m'), 120_000);
+    assert.equal(parseDuration('90'), 90_000);
+    assert.throws(() => parseDuration('0s'), /between/);
+    assert.throws(() => parseDuration('2d'), /bad duration/);
+    assert.throws(() => parseDuration('25h'), /between/);
+  });
+
+  it('inverts each action', () => {
+    assert.deepEqual(inverseChange(change('create')).map((c) => c.action), ['delete']);
+    assert.deepEqual(inverseChange(change('delete')).map((c) => c.action), ['create']);
+    assert.deepEqual(inverseChange(change('replace')).map((c) => c.action), ['delete', 'create']);
+    const [u] = inverseChange(change('update'));
+    assert.deepEqual(u!.fields, [{ field: 'mtu', before: 9000, after: 1500 }]);
+    assert.equal((u!.after as { mtu: number }).mtu, 1500);
+  });
+});
