@@ -9,6 +9,7 @@ import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { recordChange } from './inventory';
 import { capabilityErrors } from './preflight';
+import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
 
 export interface Journal {
@@ -70,7 +71,8 @@ export class PlanRefused extends Error {
 }
 
 export function makePlan(session: KernelSession, desiredState: DesiredState, inventory: Inventory, destroying = false): PlanResult {
-  const desired = effectiveDesired(desiredState, session, destroying);
+  // BPF programs are compared by the tag of the program in the declared object file.
+  const desired = enrichDesiredBpf(effectiveDesired(desiredState, session, destroying));
   const caps = capabilityErrors(desired);
   if (caps.length) throw new PlanRefused(caps);
   const current = readCurrent(session, desired, inventory);
@@ -82,6 +84,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
       problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; replacing it would destroy a foreign object (delete or rename it yourself)`);
     }
   }
+  problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired };
 }

@@ -84,25 +84,65 @@ function inputs(session: KernelSession, target: RestoreTarget, inv: Inventory): 
 }
 
 /**
+ * Fields the live object has but the snapshot lacks (an apply set an optional field such as a
+ * link's alias or master that was unset before). The plan engine treats an absent desired
+ * field as "not managed", so the restore adds an explicit update clearing them.
+ */
+function clearedFields(plan: Plan, desired: StateMap, current: ReadonlyMap<string, Resource>): Change[] {
+  const planned = new Set(plan.changes.map((c) => c.key));
+  const out: Change[] = [];
+  for (const [k, want] of desired) {
+    const live = current.get(k);
+    if (!live || planned.has(k)) continue;
+    const w = want as unknown as Record<string, unknown>;
+    const l = live as unknown as Record<string, unknown>;
+    const extra = Object.keys(l).filter((f) => f !== 'source' && l[f] !== undefined && w[f] === undefined);
+    if (extra.length === 0) continue;
+    out.push({
+      action: 'update',
+      key: k,
+      kind: want.kind,
+      label: resourceLabel(want),
+      reason: `clear ${extra.join(', ')} (unset before the apply)`,
+      fields: extra.map((f) => ({ field: f, before: l[f], after: undefined })),
+      disruptive: false,
+      before: live,
+      after: want,
+      dependsOn: [],
+    });
+  }
+  return out;
+}
+
+/**
  * Bring the live state back to the restore target. Best effort: a failing change is recorded
  * and the rest still run (restore as much as possible); `remaining` tells whether it worked.
  */
 export function restore(session: KernelSession, target: RestoreTarget, preInventory: Inventory): RestoreOutcome {
-  const first = inputs(session, target, preInventory);
-  const plan = computePlan(first);
   const executed: Change[] = [];
   const errors: { change: Change; error: Error }[] = [];
-  for (const c of plan.changes) {
-    try {
-      executeChange(c, { session, inventory: first.inventory });
-      executed.push(c);
-    } catch (e) {
-      errors.push({ change: c, error: e as Error });
+  const first = inputs(session, target, preInventory);
+  const main = computePlan(first);
+  // Clearing runs after the main plan (which recreates what is missing) on a fresh read.
+  const run = (changes: readonly Change[], inventory: Inventory) => {
+    for (const c of changes) {
+      try {
+        executeChange(c, { session, inventory });
+        executed.push(c);
+      } catch (e) {
+        errors.push({ change: c, error: e as Error });
+      }
     }
-  }
+  };
+  run(main.changes, first.inventory);
+  const mid = inputs(session, target, preInventory);
+  const clears = clearedFields(computePlan(mid), mid.desired, mid.current);
+  run(clears, mid.inventory);
   const again = inputs(session, target, preInventory);
+  const left = computePlan(again);
+  const remaining: Plan = { ...left, changes: [...left.changes, ...clearedFields(left, again.desired, again.current)] };
   const foreignGone = Object.entries(target.foreign)
     .filter(([k]) => !again.current.has(k))
     .map(([, r]) => resourceLabel(r));
-  return { plan, executed, errors, remaining: computePlan(again), foreignGone };
+  return { plan: { ...main, changes: [...main.changes, ...clears] }, executed, errors, remaining, foreignGone };
 }

@@ -7,6 +7,7 @@ import { KernelSession } from '../kernel/session';
 import { loadInventory, stateDirFor } from '../apply/inventory';
 import type { Inventory } from '../plan/types';
 import { flag, str, type OptionSpec, type Parsed } from './args';
+import { setAllowMapReset } from '../kernel/bpf/exec';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'config', short: 'c', value: 'DIR', help: 'config directory (default: .)' },
@@ -30,6 +31,7 @@ export interface Context {
 }
 
 export function makeContext(p: Parsed): Context {
+  setAllowMapReset(flag(p, 'allow-map-reset'));
   const sandbox = str(p, 'sandbox') ?? process.env.VOLTRON_SANDBOX;
   if (sandbox !== undefined && !/^[A-Za-z0-9_.-]{1,40}$/.test(sandbox)) throw new Error(`--sandbox ${sandbox}: use letters, digits, '-', '_', '.'`);
   const base = str(p, 'state-dir') ?? process.env.VOLTRON_STATE_DIR ?? '/var/lib/voltron';

@@ -193,6 +193,16 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     closePending();
   }
   if (link.alias) setAlias(ctx, link.name, link.alias);
+  // A bridge's MTU given at creation is not "set by user" (BROPT_MTU_SET_BY_USER): enslaving
+  // a port would re-adjust it to the ports' minimum. Only a real change through changelink
+  // sets the flag, so step away from the value and back.
+  if (link.type === 'bridge' && link.mtu !== undefined) {
+    const index = ctx.ifindex(link.name);
+    for (const mtu of [link.mtu > 68 ? link.mtu - 1 : link.mtu + 1, link.mtu]) {
+      const w2 = new AttrWriter().u32(R.IFLA_MTU, mtu);
+      ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index }), w2.toBuffer()]), `pin mtu of ${link.name}`);
+    }
+  }
 }
 
 function setAlias(ctx: NsContext, name: string, alias: string): void {

@@ -116,6 +116,13 @@ export function computePlan(input: PlanInput): Plan {
   const drafts = new Map<string, Draft>();
   /** key → replaces in this plan whose side effects remove the live object: it runs after them. */
   const runAfter = new Map<string, Set<string>>();
+  /** key → objects that must be replaced before this replace removes their live version. */
+  const runBefore = new Map<string, Set<string>>();
+  const add = (m: Map<string, Set<string>>, k: string, v: string) => {
+    const set = m.get(k);
+    if (set) set.add(v);
+    else m.set(k, new Set([v]));
+  };
   for (const key of [...new Set([...desired.keys(), ...current.keys()])].sort()) {
     const d = desired.get(key);
     const c = current.get(key);
@@ -123,6 +130,8 @@ export function computePlan(input: PlanInput): Plan {
     if (dr) drafts.set(key, dr);
   }
 
+  /** The changes the diff alone asks for, before cascades rewrite some of them. */
+  const base = new Map(drafts);
   const graph = new KernelGraph(kernel);
   const removedCache = new Map<string, Map<string, string>>();
   const removedWith = (k: string) => {
@@ -233,16 +242,17 @@ export function computePlan(input: PlanInput): Plan {
     return seen.has(to);
   };
 
-  // Declared objects the kernel removes as a side effect of another change must be recreated,
-  // after that change. An object replaced by its own change before a replace that needs it is
-  // not hit: by then the live object is the new one.
+  // Declared objects the kernel removes as a side effect of another change (a delete, or the
+  // delete half of a replace) must be recreated after it. If that change needs the object (a
+  // bridge that a replaced port is enslaved to), the object is instead replaced by itself before.
   const recreateRemoved = (): boolean => {
     let changed = false;
     runAfter.clear();
-    const removers = new Map<string, Draft[]>();
+    runBefore.clear();
     // A delete folded into another change happens when that change runs, not in the delete phase.
     const { folded } = foldableDeletes(drafts, removedWith);
     const roots = [...drafts.values()].filter((x) => isRemover(x) && !folded.has(x.key)).sort((a, b) => (a.key < b.key ? -1 : 1));
+    const removers = new Map<string, Draft[]>();
     for (const root of roots) {
       for (const k of removedWith(root.key).keys()) {
         if (desired.has(k)) removers.set(k, [...(removers.get(k) ?? []), root]);
@@ -252,16 +262,24 @@ export function computePlan(input: PlanInput): Plan {
       const rs = removers.get(k)!;
       const d = desired.get(k)!;
       const dr = drafts.get(k);
-      const byDelete = rs.filter((r) => r.action === 'delete');
-      const hitting = byDelete.length > 0 ? byDelete : rs.filter((r) => !(dr?.ownReplace && needs(r.key, k)));
-      if (hitting.length === 0) continue;
-      // Deletes run before every create; replaces only before what is ordered after them.
-      if (byDelete.length === 0) runAfter.set(k, new Set(hitting.map((r) => r.key)));
-      if (dr?.createdBy !== undefined || dr?.action === 'create') continue;
+      const b = base.get(k);
+      if (dr?.createdBy !== undefined) continue;
       if (isLink(d) && primaryOf(d)) continue; // the pair is recreated by its primary (coupleVeths)
-      const cause = graph.get(removedWith(hitting[0]!.key).get(k)!)!;
+      const early = rs.some((r) => r.action === 'delete'); // deletes run before every create
+      const needers = early ? [] : rs.filter((r) => needs(r.key, k));
+      if (needers.length > 0) {
+        for (const r of rs) if (!needers.includes(r)) add(runBefore, r.key, k);
+        if (dr?.action === 'replace') continue;
+        const why = `replaced before ${ref(needers[0]!.after!)} is recreated, which would remove it`;
+        drafts.set(k, b?.ownReplace ? b : { ...recreate(k, d, why, b), action: 'replace', before: current.get(k)! });
+        changed = true;
+        continue;
+      }
+      if (!early) for (const r of rs) add(runAfter, k, r.key);
+      if (dr?.action === 'create') continue;
+      const cause = graph.get(removedWith(rs[0]!.key).get(k)!)!;
       const why = d.kind === 'bpf' ? `re-attached: ${ref(cause)} is recreated` : `recreated with ${ref(cause)}`;
-      drafts.set(k, { ...recreate(k, d, why, dr), ...(dr?.ownReplace ? { ownReplace: true } : {}) });
+      drafts.set(k, recreate(k, d, why, b));
       changed = true;
     }
     return changed;
@@ -327,7 +345,7 @@ export function computePlan(input: PlanInput): Plan {
 
   foldKernelRemovals(drafts, removedWith);
 
-  return { changes: order(drafts, desired, kernel, removedWith, runAfter), foreignCount };
+  return { changes: order(drafts, desired, kernel, removedWith, runAfter, runBefore), foreignCount };
 }
 
 function createDraft(key: string, d: Resource, reason: string): Draft {
@@ -423,6 +441,7 @@ function order(
   kernel: StateMap,
   removedWith: (k: string) => Map<string, string>,
   runAfter: ReadonlyMap<string, ReadonlySet<string>>,
+  runBefore: ReadonlyMap<string, ReadonlySet<string>>,
 ): Change[] {
   const all = [...drafts.values()];
   const ups = all.filter((x) => x.action !== 'delete');
@@ -454,7 +473,8 @@ function order(
     if (r.kind === 'route') for (const k of upAddr.get(r.namespace) ?? []) s.add(k);
     if (r.kind === 'rule') for (const k of upRoute.get(r.namespace) ?? []) s.add(k);
     if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
-    for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && drafts.get(k)?.action === 'replace') s.add(k);
+    for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
+    for (const k of runBefore.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
     // A (re)created object whose name is freed by a delete in this plan waits for that delete.
     if (x.action === 'create' || x.action === 'replace') {
       const names = [x.key];

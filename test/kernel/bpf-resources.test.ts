@@ -219,7 +219,9 @@ describe('bpf.programs as declared resources (real kernel, via the CLI)', () => 
   });
 
   it('a verifier-rejected object fails with the verifier log; the old program stays attached and counting', () => {
-    writeConfig(cfg, [counter(path.join(OBJ, 'bad.bpf.o'), 'bad_unchecked_read')]);
+    writeConfig(cfg, [{ ...counter(path.join(OBJ, 'bad.bpf.o'), 'bad_unchecked_read'), maps: [] }]);
+    const plan = sb.run(['plan']);
+    assert.match(plan.stdout, /tag: [0-9a-f]{16} → rejected:EACCES/, plan.stdout);
     const r = sb.run(['apply', '--auto-approve']);
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(r.stderr, /verifier log/);
@@ -269,6 +271,25 @@ describe('bpf.programs as declared resources (real kernel, via the CLI)', () => 
     // Back to v2 (the map is reset again, allowed) so the following tests start from a known state.
     const back = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_ALLOW_MAP_RESET: '1' } });
     assert.equal(back.code, 0, back.stderr + back.stdout);
+  });
+
+  it('a new attach point is a replace: new link attached before the old one goes, maps kept', () => {
+    const before = packets(root, 0);
+    writeConfig(cfg, [{ ...counter(path.join(OBJ, 'counter_v2.bpf.o'), 'count_packets_v2'), attach: '{ type: tcx, namespace: a, dev: va, direction: egress }' }]);
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /0 to add, 0 to change, 1 to replace, 0 to destroy/, p.stdout);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const l = linkOf(path.join(root, 'counter/link'));
+    assert.notEqual(l.id, firstLink);
+    assert.equal(l.attachType, AttachType.TCX_EGRESS);
+    assert.ok(!bpftoolLinkIds().includes(firstLink), 'old ingress link detached');
+    assert.equal(fs.existsSync(path.join(root, 'counter/link_new')), false);
+    assert.equal(sb.exec('b', ['ping', '-c', '2', '-i', '0.05', '-W', '1', IP_A]).code, 0);
+    assert.ok(packets(root, 0) >= before + 2n, 'same map, counting the replies on egress');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    writeConfig(cfg, [counter(path.join(OBJ, 'counter_v2.bpf.o'), 'count_packets_v2')]);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
   });
 
   it('cgroup_skb and sock_ops programs attach to a child cgroup', async () => {

@@ -89,7 +89,9 @@ describe('seg6local actions on this kernel', () => {
   });
 
   it('a BSID from a pool is an End.B6.Encaps route carrying the path segments', () => {
-    fs.writeFileSync(path.join(dir, 'routes.yaml'), `srv6:\n  pools:\n    p:\n      paths: { two: { segments: [ "fc00:b::1", "fc00:b::2" ] } }\n      bsids:\n        two: { sid: "fc00:ff::9", namespace: vact }\n`);
+    // Pools are declared once (only a host overlay may redeclare one): add the bsid to the base.
+    fs.rmSync(path.join(dir, 'routes.yaml'), { force: true });
+    fs.writeFileSync(path.join(dir, 'base.yaml'), `${BASE}      bsids:\n        two: { sid: "fc00:ff::9", namespace: vact }\n`);
     const r = sb.run(['apply', '--auto-approve']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const [b] = sb.ipj('vact', ['-6', 'route', 'show', 'fc00:ff::9']);

@@ -66,7 +66,6 @@ export function srhsFromPcap(file: string): Srh[] {
 
 describe('examples/srv6-lab: SRv6 paths proven with packets', () => {
   const sb = new Sandbox('srv', path.join(REPO, 'examples/srv6-lab'));
-  { const orig = sb.run.bind(sb); (sb as any).run = (a: any, o: any) => { const t = Date.now(); const r = orig(a, o); console.log(`TIMING ${a[0]} ${Date.now() - t}ms`); return r; }; } // TIMING
   const cfg = copyConfig(path.join(REPO, 'examples/srv6-lab'));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-srv6-'));
   const children: ChildProcess[] = [];

@@ -34,9 +34,9 @@ export function setAllowMapReset(v: boolean): void {
   allowReset = v;
 }
 
-/** The flag, the env var, or (until the CLI calls setAllowMapReset) the raw CLI argument. */
+/** The CLI flag (set by makeContext) or the env var. */
 export function mapResetAllowed(): boolean {
-  return allowReset || process.env.VOLTRON_ALLOW_MAP_RESET === '1' || process.argv.includes('--allow-map-reset');
+  return allowReset || process.env.VOLTRON_ALLOW_MAP_RESET === '1';
 }
 
 /** A pinned map whose type/key/value/size differs from the new object's definition. */

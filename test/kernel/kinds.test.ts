@@ -1,0 +1,124 @@
+// Real kernel: every link kind, rules and sysctls round-trip; an immutable field (VXLAN VNI)
+// is replaced with its dependents restored; the kernel's errors carry errno and extack.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sandbox } from '../support/sandbox';
+
+const BASE = `
+namespaces:
+  - name: kx
+    sysctls:
+      net.ipv4.conf.all.rp_filter: 2
+      net.ipv6.conf.all.forwarding: 1
+links:
+  - { name: br0, namespace: kx, type: bridge, mtu: 1400, bridge: { stp: false, forward_delay: 400 } }
+  - { name: vx0, namespace: kx, type: vxlan, master: br0, vxlan: { vni: VNI, local: 192.0.2.1, remote: 192.0.2.2, dstport: 4789, learning: false, ttl: 16 } }
+  - { name: up0, namespace: kx, type: veth, peer: { name: up1, namespace: kx } }
+  - { name: mv0, namespace: kx, type: macvlan, macvlan: { parent: up0, mode: bridge }, mac: "02:00:00:00:00:aa" }
+addresses:
+  - { namespace: kx, dev: br0, address: 10.20.0.1/24 }
+  - { namespace: kx, dev: up0, address: 192.0.2.1/24 }
+  - { namespace: kx, dev: mv0, address: "2001:db8:5::1/64" }
+routes:
+  - { namespace: kx, to: 10.30.0.0/16, via: 10.20.0.2, table: 100, metric: 5 }
+  - { namespace: kx, to: 10.40.0.0/16, type: unreachable }
+  - { namespace: kx, to: "2001:db8:6::/64", via: "2001:db8:5::2", dev: mv0 }
+rules:
+  - { namespace: kx, priority: 1000, fwmark: 7, fwmask: 255, table: 100 }
+  - { namespace: kx, priority: 1001, from: 10.20.0.0/24, to: 10.30.0.0/16, table: 100 }
+  - { namespace: kx, priority: 1002, action: blackhole, iif: up1, family: 4 }
+`;
+
+describe('link kinds, rules and sysctls on the real kernel', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-kinds-'));
+  const write = (vni: number) => fs.writeFileSync(path.join(dir, 'net.yaml'), BASE.replace('VNI', String(vni)));
+  const sb = new Sandbox('knd', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates every kind as declared (ip -j as oracle) and replans empty', () => {
+    write(100);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const [br] = sb.ipj('kx', ['-d', 'link', 'show', 'br0']);
+    assert.equal(br.mtu, 1400);
+    assert.equal(br.linkinfo.info_data.stp_state, 0);
+    assert.equal(br.linkinfo.info_data.forward_delay, 400);
+    const [vx] = sb.ipj('kx', ['-d', 'link', 'show', 'vx0']);
+    assert.equal(vx.linkinfo.info_data.id, 100);
+    assert.equal(vx.linkinfo.info_data.local, '192.0.2.1');
+    assert.equal(vx.linkinfo.info_data.remote, '192.0.2.2');
+    assert.equal(vx.linkinfo.info_data.learning, false);
+    assert.equal(vx.linkinfo.info_data.ttl, 16);
+    assert.equal(vx.master, 'br0');
+    const [mv] = sb.ipj('kx', ['-d', 'link', 'show', 'mv0']);
+    assert.equal(mv.linkinfo.info_kind, 'macvlan');
+    assert.equal(mv.linkinfo.info_data.mode, 'bridge');
+    assert.equal(mv.address, '02:00:00:00:00:aa');
+    assert.equal(mv.link, 'up0');
+    const t100 = sb.ipj('kx', ['route', 'show', 'table', '100']);
+    assert.equal(t100[0].dst, '10.30.0.0/16');
+    assert.equal(t100[0].metric, 5);
+    assert.equal(t100[0].protocol, '194');
+    assert.equal(sb.ipj('kx', ['route', 'show', '10.40.0.0/16'])[0].type, 'unreachable');
+    const rules = sb.ipj('kx', ['rule', 'show']);
+    const r1000 = rules.find((x: { priority: number }) => x.priority === 1000);
+    assert.equal(r1000.fwmark, '0x7');
+    assert.equal(r1000.table, '100');
+    const r1001 = rules.find((x: { priority: number }) => x.priority === 1001);
+    assert.equal(r1001.src, '10.20.0.0');
+    assert.equal(r1001.dst, '10.30.0.0');
+    assert.equal(rules.find((x: { priority: number }) => x.priority === 1002).action, 'blackhole');
+    assert.equal(sb.exec('kx', ['cat', '/proc/sys/net/ipv4/conf/all/rp_filter']).stdout.trim(), '2');
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout);
+  });
+
+  it('replaces a VXLAN whose VNI changed and re-enslaves it', () => {
+    write(200);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 2, p.stdout + p.stderr);
+    assert.match(p.stdout, /-\/\+ link kx\/vx0/);
+    assert.match(p.stdout, /vxlan\.vni/);
+    const j = sb.run(['plan', '-o', 'json']);
+    const changes = JSON.parse(j.stdout).changes as { action: string; key: string; disruptive: boolean }[];
+    const vx = changes.find((c) => c.key === 'link:kx/vx0');
+    assert.equal(vx?.action, 'replace');
+    assert.equal(vx?.disruptive, true);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const [v] = sb.ipj('kx', ['-d', 'link', 'show', 'vx0']);
+    assert.equal(v.linkinfo.info_data.id, 200);
+    assert.equal(v.master, 'br0');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('renders a markdown plan for pull requests', () => {
+    write(300);
+    const m = sb.run(['plan', '-o', 'markdown']);
+    assert.equal(m.code, 0);
+    assert.match(m.stdout, /```diff/);
+    assert.match(m.stdout, /vx0/);
+  });
+
+  it('reports kernel errors with errno and extended ack, and verify catches nothing else', () => {
+    // A route via a gateway that is not on any connected network: the kernel refuses it.
+    fs.writeFileSync(path.join(dir, 'bad-route.yaml'), 'routes:\n  - { namespace: kx, to: 10.50.0.0/16, via: 172.31.255.1 }\n');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /ENETUNREACH|EINVAL/);
+    assert.match(r.stderr, /Nexthop has invalid gateway|unreachable|gateway/i);
+    fs.rmSync(path.join(dir, 'bad-route.yaml'));
+  });
+
+  it('destroy leaves nothing', () => {
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
