@@ -18,7 +18,11 @@ export function capabilityErrors(desired: StateMap): string[] {
       if (r.vlans?.length) need(r, CAPABILITIES.bridgeVlanFiltering, 'vlans');
       if (r.vxlan?.vnifilter) need(r, CAPABILITIES.vxlanVnifilter, 'vxlan.vnifilter');
     }
-    if (r.kind === 'route' && r.encap?.type === 'seg6local') need(r, CAPABILITIES.seg6local, `seg6local ${r.encap.action}`);
+    if (r.kind === 'route' && r.encap?.type === 'seg6local') {
+      need(r, CAPABILITIES.seg6local, `seg6local ${r.encap.action}`);
+      // The kernel answers a bare EINVAL here: say why before any write.
+      if (r.encap.vrfTable !== undefined || r.encap.action === 'End.DT4' || r.encap.action === 'End.DT46') need(r, CAPABILITIES.vrf, `seg6local ${r.encap.action} with vrf_table`);
+    }
     if (r.kind === 'qdisc') {
       const c = qdiscCapability(r.qdisc);
       if (c) need(r, c, `qdisc ${r.qdisc}`);

@@ -37,6 +37,7 @@ export const CAPABILITIES = {
   bridgeVlanFiltering: { id: 'bridge-vlan-filtering', description: 'bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)', probe: () => has('br_vlan_filter_toggle', 'nbp_vlan_add') },
   vxlanVnifilter: { id: 'vxlan-vnifilter', description: 'VXLAN VNI filtering', probe: () => has('vxlan_vnifilter_dump') },
   seg6local: { id: 'seg6local', description: 'SRv6 seg6local behaviours', probe: () => has('seg6_local_build_state') },
+  vrf: { id: 'vrf', description: 'VRF devices (CONFIG_NET_VRF), needed by End.DT4/End.DT46 and vrf_table', probe: () => has('vrf_dev_init', 'vrf_newlink', 'vrf_fib_rule') },
   qdisc_fq: { id: 'qdisc-fq', description: 'the fq qdisc (sch_fq)', probe: () => has('fq_init') },
   qdisc_fq_codel: { id: 'qdisc-fq_codel', description: 'the fq_codel qdisc (sch_fq_codel)', probe: () => has('fq_codel_init') },
   qdisc_htb: { id: 'qdisc-htb', description: 'the htb qdisc', probe: () => has('htb_init') },
