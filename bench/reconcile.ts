@@ -48,6 +48,27 @@ function ipBatchFile(n: number): string {
   return `${cmds.join('\n')}\n`;
 }
 
+/**
+ * Deleting a namespace with thousands of links is finished asynchronously by the kernel, and
+ * creating the next namespace waits for it (seen: 20 s). Wait for that outside the timings,
+ * so neither contender pays for the other's teardown.
+ */
+function settle(tag: string): void {
+  const probe = `vbench${tag}settle`;
+  execFileSync('ip', ['netns', 'add', probe]);
+  execFileSync('ip', ['netns', 'del', probe]);
+}
+
+/** Wait until IPv6 DAD is over in a namespace (its completion is announced as events). */
+function dadSettled(ns: string): void {
+  for (let i = 0; i < 100; i++) {
+    const t = execFileSync('ip', ['-j', '-n', ns, 'addr', 'show', 'tentative'], { encoding: 'utf8', maxBuffer: 1 << 26 }).trim();
+    const list: { addr_info?: unknown[] }[] = t ? JSON.parse(t) : [];
+    if (!list.some((l) => (l.addr_info ?? []).length > 0)) return;
+    spawnSync('sleep', ['0.2']);
+  }
+}
+
 function voltron(prefix: string, state: string, cfg: string, ...a: string[]): void {
   const r = spawnSync(process.execPath, [BIN, ...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8' });
   if (r.status !== 0 && !(a[0] === 'plan' && r.status === 2)) throw new Error(`voltron ${a.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
@@ -89,18 +110,23 @@ async function runSize(n: number): Promise<Result> {
   const states: string[] = [];
   try {
     for (let k = 0; k < repeat; k++) {
-      // iproute2: fresh namespace, one `ip -batch` process.
+      // iproute2: a fresh namespace (its creation timed, as Voltron's is), one `ip -batch` process.
       const ipns = `vbench${tag}ip${k}`;
       cleanupNs.push(ipns);
-      execFileSync('ip', ['netns', 'add', ipns]);
-      ipb.push(seconds(() => execFileSync('ip', ['-n', ipns, '-batch', batch])));
-      execFileSync('ip', ['netns', 'del', ipns]);
-      // Voltron: whole CLI process, fresh sandbox namespace (created by the apply itself).
+      settle(tag);
+      ipb.push(seconds(() => {
+        execFileSync('ip', ['netns', 'add', ipns]);
+        execFileSync('ip', ['-n', ipns, '-batch', batch]);
+      }));
+      // Voltron: whole CLI process, fresh sandbox namespace (created by the apply itself),
+      // new state dir (so the config is parsed and validated from scratch: no cache).
       const prefix = `vbench${tag}v${k}-`;
       cleanupNs.push(`${prefix}root`);
       const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bench-state-'));
       states.push(state);
+      settle(tag);
       fresh.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
+      execFileSync('ip', ['netns', 'del', ipns]);
       if (k < repeat - 1) {
         voltron(prefix, state, cfg, 'destroy', '--auto-approve');
       }
@@ -119,6 +145,8 @@ async function runSize(n: number): Promise<Result> {
       }));
     }
     let noopWrites = 0;
+    settle(tag);
+    dadSettled(ns);
     for (let k = 0; k < repeat; k++) {
       let t = 0;
       noopWrites += await countEvents(ns, () => (t = seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve'))));
@@ -126,6 +154,7 @@ async function runSize(n: number): Promise<Result> {
     }
     const change: number[] = [];
     for (let k = 0; k < repeat; k++) {
+      // A desired MTU different from the live one: 1400, 1399, ... on one bridge.
       writeConfig(cfg, n, (i) => (i === n >> 1 ? 1400 - k : 1500));
       change.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
     }

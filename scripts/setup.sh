@@ -25,4 +25,5 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 npx tsc -p tsconfig.json
+node scripts/build-schema.js
 bash scripts/build-bpf.sh

@@ -78,9 +78,18 @@ function stripChange(c: Change): Change {
   return out as unknown as Change;
 }
 
-/** A journal being written by this process. Every record is fsync'd before the call returns. */
+/**
+ * A journal being written by this process, with group commit: `prepare()` writes the step
+ * records of a batch of upcoming steps in one write and one fsync, so every step's record and
+ * before-state is on disk before its kernel write (write-ahead), without an fsync per step
+ * (at 3000 steps, two fsyncs per step cost ~20 s). `done` marks are buffered and flushed with
+ * the next batch or on close: recovery does not rely on them (it restores the pre-apply
+ * snapshot of the begin record, treating a step without `done` as maybe executed).
+ */
 export class JournalWriter implements Journal {
   private fd: number;
+  private readonly prepared = new Set<number>();
+  private pendingDone: string[] = [];
 
   private constructor(readonly file: string) {
     // O_EXCL: an existing journal means an unfinished apply; it must be recovered first.
@@ -96,19 +105,44 @@ export class JournalWriter implements Journal {
   }
 
   append(rec: JournalRecord): void {
+    if (rec.t !== 'done' && this.pendingDone.length) {
+      fs.writeSync(this.fd, `${this.pendingDone.join('\n')}\n`);
+      this.pendingDone = [];
+    }
     fs.writeSync(this.fd, `${JSON.stringify(rec)}\n`);
     fs.fsyncSync(this.fd);
   }
 
+  /** Persist (one fsync) the step records of `changes`, numbered from `first`. */
+  prepare(first: number, changes: readonly Change[]): void {
+    const lines = [...this.pendingDone];
+    this.pendingDone = [];
+    changes.forEach((c, k) => {
+      lines.push(JSON.stringify({ t: 'step', i: first + k, change: stripChange(c), before: strip(c.before) } satisfies JournalStep));
+      this.prepared.add(first + k);
+    });
+    fs.writeSync(this.fd, `${lines.join('\n')}\n`);
+    fs.fsyncSync(this.fd);
+  }
+
   begin(index: number, change: Change): void {
+    if (this.prepared.has(index)) return;
     this.append({ t: 'step', i: index, change: stripChange(change), before: strip(change.before) });
   }
 
   done(index: number): void {
-    this.append({ t: 'done', i: index });
+    this.pendingDone.push(JSON.stringify({ t: 'done', i: index }));
+  }
+
+  private flushDone(): void {
+    if (this.pendingDone.length === 0 || this.fd < 0) return;
+    fs.writeSync(this.fd, `${this.pendingDone.join('\n')}\n`);
+    fs.fsyncSync(this.fd);
+    this.pendingDone = [];
   }
 
   close(): void {
+    this.flushDone();
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }

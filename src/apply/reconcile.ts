@@ -7,15 +7,20 @@ import type { Change, Inventory, Plan } from '../plan/types';
 import { readState } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
-import { recordChange } from './inventory';
+import { InventoryBuilder } from './inventory';
 import { capabilityErrors } from './preflight';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
 
 export interface Journal {
+  /** Optional group commit: persist the records of steps first..first+n-1 at once. */
+  prepare?(first: number, changes: readonly Change[]): void;
   begin(index: number, change: Change): void;
   done(index: number, change: Change): void;
 }
+
+/** Steps whose journal records are persisted with one fsync. */
+const JOURNAL_BATCH = 256;
 
 export const NO_JOURNAL: Journal = { begin() {}, done() {} };
 
@@ -102,24 +107,25 @@ export interface ApplyOutcome {
  */
 export function executePlan(session: KernelSession, plan: Plan, inventory: Inventory, journal: Journal = NO_JOURNAL, onStep?: (c: Change, i: number) => void): ApplyOutcome {
   const fault = faultFromEnv();
-  let inv = inventory;
+  const inv = new InventoryBuilder(inventory);
   const executed: Change[] = [];
   for (let i = 0; i < plan.changes.length; i++) {
     const c = plan.changes[i]!;
+    if (journal.prepare && i % JOURNAL_BATCH === 0) journal.prepare(i, plan.changes.slice(i, i + JOURNAL_BATCH));
     journal.begin(i, c);
     try {
       faultBefore(fault, i, c);
-      executeChange(c, { session, inventory: inv });
+      executeChange(c, { session, inventory });
     } catch (e) {
-      return { executed, inventory: inv, failed: { change: c, error: e as Error } };
+      return { executed, inventory: inv.result(), failed: { change: c, error: e as Error } };
     }
     faultAfter(fault, i);
     journal.done(i, c);
-    inv = recordChange(inv, c);
+    inv.record(c);
     executed.push(c);
     onStep?.(c, i);
   }
-  return { executed, inventory: inv };
+  return { executed, inventory: inv.result() };
 }
 
 /** Drop inventory entries that are neither desired nor live any more (cascaded away). */

@@ -40,7 +40,7 @@ export function clearTryFiles(stateDir: string): void {
 export function describeJournal(j: JournalState): string {
   const b = j.begin;
   const last = j.steps.length ? j.steps[j.steps.length - 1]! : undefined;
-  const progress = j.applied ? `all ${b.steps} step(s) applied` : `${j.done.size} of ${b.steps} step(s) done${last && !j.done.has(last.i) ? `, step ${last.i + 1} (${last.change.action} ${last.change.label}) interrupted` : ''}`;
+  const progress = j.applied ? `all ${b.steps} step(s) applied` : `at least ${j.done.size} of ${b.steps} step(s) done (done marks are group-committed)${last && !j.done.has(last.i) ? `, journalled up to step ${last.i + 1} (${last.change.action} ${last.change.label})` : ''}`;
   return `${b.command} by pid ${b.pid} on ${b.host} at ${b.startedAt}: ${progress}`;
 }
 

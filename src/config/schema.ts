@@ -1,5 +1,7 @@
 // JSON Schema validation (ajv, strict, all errors) with errors mapped to YAML positions.
-import Ajv from 'ajv';
+import type AjvType from 'ajv';
+import crypto from 'node:crypto';
+import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { CONFIG_SCHEMA } from './schema-json';
 import { ptrJoin, ptrSplit, type ConfigError } from './types';
@@ -9,10 +11,25 @@ export { CONFIG_SCHEMA };
 
 let compiled: ValidateFunction | undefined;
 
+/** The validator precompiled at build time (scripts/build-schema.js), if it matches the schema. */
+function precompiled(): ValidateFunction | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const mod = require(path.resolve(__dirname, '../../schema-validator.js')) as { default?: ValidateFunction; schemaHash?: string };
+    const hash = crypto.createHash('sha256').update(JSON.stringify(CONFIG_SCHEMA)).digest('hex');
+    return mod.schemaHash === hash ? mod.default : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The compiled validator (compiled once; strict mode rejects a sloppy schema at startup). */
 export function schemaValidator(): ValidateFunction {
   // verbose: errors carry parentSchema, whose `description` words anyOf messages.
-  compiled ??= new Ajv({ strict: true, allErrors: true, verbose: true }).compile(CONFIG_SCHEMA);
+  if (!compiled) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    compiled = precompiled() ?? new (require('ajv').default as typeof AjvType)({ strict: true, allErrors: true, verbose: true }).compile(CONFIG_SCHEMA);
+  }
   return compiled;
 }
 

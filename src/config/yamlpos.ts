@@ -17,7 +17,7 @@ export class YamlFile {
     readonly text: string,
   ) {
     // uniqueKeys (default) makes duplicate mapping keys a syntax error with a position.
-    this.doc = parseDocument(text, { lineCounter: this.lines, keepSourceTokens: true, prettyErrors: false });
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false });
   }
 
   /** YAML syntax errors, positioned. */

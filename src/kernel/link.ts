@@ -2,7 +2,7 @@
 import type { BridgeOptions, LinkRes, LinkType, MacvlanMode, VxlanOptions } from '../model/types';
 import { AttrWriter, Attrs, bufferToIp, bufferToMac, ipToBuffer, macToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
-import { NLM_F_CREATE, NLM_F_EXCL } from './netlink/socket';
+import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL } from './netlink/socket';
 import type { KernelSession, NsContext } from './session';
 import { openNetns } from './netns';
 import { libc } from './libc';
@@ -186,7 +186,8 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     writeInfo(w, link, ctx, session, false);
     const up = (link.state ?? 'up') === 'up';
     const msg = Buffer.concat([R.ifinfomsg({ flags: up ? R.IFF_UP : 0, change: R.IFF_UP }), w.toBuffer()]);
-    const replies = ctx.sock.request(R.RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, msg, `create link ${link.name}`);
+    // ECHO: the kernel sends the new link back, so its ifindex needs no extra request.
+    const replies = ctx.sock.request(R.RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, msg, `create link ${link.name}`);
     const echoed = replies.find((r) => r.type === R.RTM_NEWLINK);
     if (echoed) ctx.rememberIndex(link.name, echoed.data.readInt32LE(4));
   } finally {

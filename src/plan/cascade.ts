@@ -1,9 +1,10 @@
 // What the kernel removes by itself when an object goes: deleting a namespace removes everything in
 // it; deleting a link removes its addresses, routes, tc objects, per-device sysctls and tc/xdp bpf
-// attachments, its veth peer end, and the vxlan/macvlan devices stacked on it.
+// attachments, its veth peer end, and the vxlan/macvlan devices stacked on it; deleting a qdisc
+// removes its classes and the qdiscs below them (clsact: its filters and clsact bpf programs).
 import { resourceNamespace } from '../model/keys';
 import type { Resource, StateMap } from '../model/types';
-import { deviceOf, linkKey } from './refs';
+import { deviceOf, linkKey, tcMajor } from './refs';
 
 export class KernelGraph {
   private readonly byNs = new Map<string, string[]>();
@@ -42,6 +43,18 @@ export class KernelGraph {
     }
   }
 
+  /** Whether tc object `c` hangs below `p` (same device). */
+  private isTcChild(p: Resource, c: Resource): boolean {
+    if (p.kind === 'qdisc') {
+      if (p.qdisc === 'clsact') return c.kind === 'tfilter' || (c.kind === 'bpf' && c.attach.type === 'clsact');
+      const maj = tcMajor(p.handle);
+      if (maj === undefined) return false;
+      return (c.kind === 'tclass' && tcMajor(c.classid) === maj) || (c.kind === 'qdisc' && tcMajor(c.parent) === maj);
+    }
+    if (p.kind === 'tclass') return (c.kind === 'tclass' || c.kind === 'qdisc') && c.parent === p.classid;
+    return false;
+  }
+
   get(key: string): Resource | undefined {
     return this.state.get(key);
   }
@@ -57,8 +70,8 @@ export class KernelGraph {
       out.set(k, parent);
       queue.push(k);
     };
-    while (queue.length > 0) {
-      const k = queue.shift()!;
+    for (let i = 0; i < queue.length; i++) {
+      const k = queue[i]!;
       const r = this.state.get(k);
       if (!r) continue;
       if (r.kind === 'namespace') {
@@ -67,6 +80,10 @@ export class KernelGraph {
         for (const x of this.onDev.get(k) ?? []) add(x, k);
         for (const x of this.stacked.get(k) ?? []) add(x, k);
         for (const x of this.peers.get(k) ?? []) add(x, k);
+      } else if (r.kind === 'qdisc' || r.kind === 'tclass') {
+        for (const x of this.onDev.get(linkKey(r.namespace, r.dev)) ?? []) {
+          if (this.isTcChild(r, this.state.get(x)!)) add(x, k);
+        }
       }
     }
     return out;

@@ -60,12 +60,16 @@ function differReason(fields: readonly FieldChange[], r: Resource): string {
   return s;
 }
 
-function immutableReason(imm: readonly FieldChange[]): string {
+function immutableReason(all: readonly FieldChange[]): string {
+  // A type change explains everything else that differs.
+  const type = all.find((f) => f.field === 'type');
+  const imm = type ? [type] : all;
   if (imm.length === 1) {
     const f = imm[0]!;
     return `${f.field} is immutable (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`;
   }
-  return `${imm.map((f) => f.field).join(', ')} are immutable`;
+  const parts = imm.map((f) => `${f.field} (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`);
+  return imm.length <= 3 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]} are immutable` : `${imm.map((f) => f.field).join(', ')} are immutable`;
 }
 
 const PLURAL: Readonly<Record<ResourceKind, [string, string]>> = {
@@ -116,6 +120,8 @@ export function computePlan(input: PlanInput): Plan {
   const drafts = new Map<string, Draft>();
   /** key → replaces in this plan whose side effects remove the live object: it runs after them. */
   const runAfter = new Map<string, Set<string>>();
+  /** Declared veth end deleted to free its name → the primary whose pair recreates it. */
+  const pairedBy = new Map<string, string>();
   /** key → objects that must be replaced before this replace removes their live version. */
   const runBefore = new Map<string, Set<string>>();
   const add = (m: Map<string, Set<string>>, k: string, v: string) => {
@@ -171,6 +177,7 @@ export function computePlan(input: PlanInput): Plan {
       if (live && !goneBefore(sk, pk)) {
         // The name is held by an object the pair's creation would not remove: free it first; the
         // pair recreates this end with default attributes, set by the next apply.
+        pairedBy.set(sk, pk);
         if (sd?.action !== 'delete') {
           drafts.set(sk, {
             action: 'delete',
@@ -196,7 +203,7 @@ export function computePlan(input: PlanInput): Plan {
           ? sd && sd.action !== 'create'
             ? `${sd.reason}; recreated with its veth peer ${ref(p)}`
             : `recreated with its veth peer ${ref(p)}`
-          : (sd?.reason ?? 'not present in the kernel'),
+          : `created with its veth peer ${ref(p)}`,
         disruptive: live !== undefined,
         createdBy: pk,
       });
@@ -209,7 +216,7 @@ export function computePlan(input: PlanInput): Plan {
   const goneBefore = (sk: string, pk: string): boolean => {
     const pd = drafts.get(pk);
     if (pd?.action === 'replace' && removedWith(pk).has(sk)) return true;
-    for (const x of drafts.values()) if (x.action === 'delete' && (x.key === sk || removedWith(x.key).has(sk))) return true;
+    for (const x of drafts.values()) if (x.action === 'delete' && x.key !== sk && removedWith(x.key).has(sk)) return true;
     return false;
   };
 
@@ -255,7 +262,10 @@ export function computePlan(input: PlanInput): Plan {
     const removers = new Map<string, Draft[]>();
     for (const root of roots) {
       for (const k of removedWith(root.key).keys()) {
-        if (desired.has(k)) removers.set(k, [...(removers.get(k) ?? []), root]);
+        if (!desired.has(k)) continue;
+        const l = removers.get(k);
+        if (l) l.push(root);
+        else removers.set(k, [root]);
       }
     }
     for (const k of [...removers.keys()].sort()) {
@@ -345,11 +355,12 @@ export function computePlan(input: PlanInput): Plan {
 
   foldKernelRemovals(drafts, removedWith);
 
-  return { changes: order(drafts, desired, kernel, removedWith, runAfter, runBefore), foreignCount };
+  return { changes: order(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy), foreignCount };
 }
 
 function createDraft(key: string, d: Resource, reason: string): Draft {
-  return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason, disruptive: false };
+  const pool = d.kind === 'route' && d.poolRef ? ` (SRv6 pool ${d.poolRef.pool}, path ${d.poolRef.path})` : '';
+  return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason: reason + pool, disruptive: false };
 }
 
 function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
@@ -360,15 +371,17 @@ function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
     return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true, ownReplace: true };
   }
   let disruptive = false;
+  let reason = differReason(fields, d);
   if (d.kind === 'link' && c.kind === 'link') {
     const masterChanges = fields.some((f) => f.field === 'master');
     // Leaving or joining a bridge flushes the port's VLANs: re-apply declared ones.
     if (masterChanges && d.vlans !== undefined && !fields.some((f) => f.field === 'vlans')) {
       fields = [...fields, { field: 'vlans', before: c.vlans, after: d.vlans }].sort((a, b) => (a.field < b.field ? -1 : 1));
+      reason += ' (the move flushes its VLANs: set again)';
     }
     disruptive = masterChanges || (c.state === 'up' && d.state === 'down');
   }
-  return { action: 'update', key, kind: d.kind, before: c, after: d, fields, reason: differReason(fields, d), disruptive };
+  return { action: 'update', key, kind: d.kind, before: c, after: d, fields, reason, disruptive };
 }
 
 function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | undefined {
@@ -393,24 +406,35 @@ function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | undefine
 }
 
 /** Deletes the kernel already performs as a side effect of another delete or replace. */
-function foldableDeletes(drafts: ReadonlyMap<string, Draft>, removedWith: (k: string) => Map<string, string>): { roots: Draft[]; folded: Set<string> } {
+function foldableDeletes(drafts: ReadonlyMap<string, Draft>, removedWith: (k: string) => Map<string, string>): { roots: Draft[]; folded: Set<string>; removedBy: Map<string, Draft[]> } {
   const roots = [...drafts.values()].filter((x) => x.action === 'delete' || (x.action === 'replace' && x.createdBy === undefined));
   const pref = (a: Draft, b: Draft): number => {
     const pa = isLink(a.before) && a.before.veth?.primary ? 0 : 1;
     const pb = isLink(b.before) && b.before.veth?.primary ? 0 : 1;
-    return KIND_RANK[a.kind] - KIND_RANK[b.kind] || pa - pb || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    const ra = a.action === 'replace' ? 0 : 1; // a replace is never folded: it wins ties
+    const rb = b.action === 'replace' ? 0 : 1;
+    return ra - rb || KIND_RANK[a.kind] - KIND_RANK[b.kind] || pa - pb || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   };
   roots.sort(pref);
+  // Who removes each root (index built once: roots × closure, not roots²).
+  const removedBy = new Map<string, Draft[]>();
+  for (const o of roots) {
+    for (const k of removedWith(o.key).keys()) {
+      const l = removedBy.get(k);
+      if (l) l.push(o);
+      else removedBy.set(k, [o]);
+    }
+  }
   const folded = new Set<string>();
   for (const r of roots) {
     if (r.action !== 'delete' || r.kind === 'bpf') continue;
-    const doms = roots.filter((o) => o !== r && removedWith(o.key).has(r.key));
+    const doms = (removedBy.get(r.key) ?? []).filter((o) => o !== r);
     if (doms.length === 0) continue;
     const strict = doms.some((o) => !removedWith(r.key).has(o.key));
     // Mutual removal (the two ends of a veth): keep the preferred one.
     if (strict || doms.some((o) => pref(o, r) < 0)) folded.add(r.key);
   }
-  return { roots, folded };
+  return { roots, folded, removedBy };
 }
 
 /**
@@ -419,18 +443,22 @@ function foldableDeletes(drafts: ReadonlyMap<string, Draft>, removedWith: (k: st
  * counted in its reason. bpf deletes stay explicit: their pins are not removed by the kernel.
  */
 function foldKernelRemovals(drafts: Map<string, Draft>, removedWith: (k: string) => Map<string, string>): void {
-  const { roots, folded } = foldableDeletes(drafts, removedWith);
+  const { folded, removedBy } = foldableDeletes(drafts, removedWith);
   const credit = new Map<string, ResourceKind[]>();
   for (const k of folded) {
-    const owner = roots.find((o) => !folded.has(o.key) && removedWith(o.key).has(k));
-    if (owner) credit.set(owner.key, [...(credit.get(owner.key) ?? []), drafts.get(k)!.kind]);
+    const owner = removedBy.get(k)?.find((o) => !folded.has(o.key));
+    if (owner) {
+      const l = credit.get(owner.key);
+      if (l) l.push(drafts.get(k)!.kind);
+      else credit.set(owner.key, [drafts.get(k)!.kind]);
+    }
     drafts.delete(k);
   }
   for (const [k, kinds] of credit) {
     const d = drafts.get(k)!;
     d.reason +=
       d.kind === 'namespace'
-        ? `; ${kinds.length} owned object${kinds.length === 1 ? '' : 's'} inside go${kinds.length === 1 ? 'es' : ''} with it (${countText(kinds)})`
+        ? `; ${kinds.length} owned object${kinds.length === 1 ? '' : 's'} go${kinds.length === 1 ? 'es' : ''} with it (${countText(kinds)})`
         : `; the kernel removes ${countText(kinds)} with it`;
   }
 }
@@ -442,6 +470,7 @@ function order(
   removedWith: (k: string) => Map<string, string>,
   runAfter: ReadonlyMap<string, ReadonlySet<string>>,
   runBefore: ReadonlyMap<string, ReadonlySet<string>>,
+  pairedBy: ReadonlyMap<string, string>,
 ): Change[] {
   const all = [...drafts.values()];
   const ups = all.filter((x) => x.action !== 'delete');
@@ -456,20 +485,34 @@ function order(
       const r = x[side]!;
       if (r.kind !== kind) continue;
       const ns = resourceNamespace(r);
-      m.set(ns, [...(m.get(ns) ?? []), x.key]);
+      const l = m.get(ns);
+      if (l) l.push(x.key);
+      else m.set(ns, [x.key]);
     }
     return m;
   };
 
   // Creates/updates/replaces: after what they refer to; routes after the namespace's addresses
   // (a `via` needs its connected route, `src` its address), rules after its routes.
+  // Names freed by deletes: the object itself and what the kernel removes with it.
+  const freedBy = new Map<string, string[]>();
+  for (const d of dels) {
+    for (const k of [d.key, ...removedWith(d.key).keys()]) {
+      const l = freedBy.get(k);
+      if (l) l.push(d.key);
+      else freedBy.set(k, [d.key]);
+    }
+  }
   const tcD = new TcIndex(desired);
   const upAddr = byNs(ups, 'address', 'after');
   const upRoute = byNs(ups, 'route', 'after');
   for (const x of ups) {
     const r = x.after!;
     const s = deps.get(x.key)!;
-    for (const k of references(r, tcD)) if (upKeys.has(k)) s.add(k);
+    for (const k of references(r, tcD)) {
+      if (upKeys.has(k)) s.add(k);
+      else if (pairedBy.has(k) && upKeys.has(pairedBy.get(k)!)) s.add(pairedBy.get(k)!); // comes back with its pair
+    }
     if (r.kind === 'route') for (const k of upAddr.get(r.namespace) ?? []) s.add(k);
     if (r.kind === 'rule') for (const k of upRoute.get(r.namespace) ?? []) s.add(k);
     if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
@@ -479,7 +522,7 @@ function order(
     if (x.action === 'create' || x.action === 'replace') {
       const names = [x.key];
       if (isLink(r) && r.veth?.primary) names.push(linkKey(r.veth.peer.namespace, r.veth.peer.name));
-      for (const d of dels) if (names.some((n) => n === d.key || removedWith(d.key).has(n))) s.add(d.key);
+      for (const n of names) for (const d of freedBy.get(n) ?? []) s.add(d);
     }
   }
 

@@ -35,6 +35,9 @@ export function deviceOf(r: Resource): [string, string] | undefined {
 }
 
 /** Major number of a tc handle/classid (`1:`, `1:10`, `ffff:`), or undefined for root/clsact. */
+export function tcMajor(h: string | undefined): string | undefined {
+  return major(h);
+}
 function major(h: string | undefined): string | undefined {
   if (h === undefined) return undefined;
   const m = /^([0-9a-f]+):([0-9a-f]*)$/i.exec(h);

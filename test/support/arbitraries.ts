@@ -421,18 +421,26 @@ export interface Scenario {
 
 const toMap = (rs: Iterable<Resource>) => new Map([...rs].map((r) => [resourceKey(r), r] as const));
 
-/** A desired state, a live state (as a reader reports it, with foreign objects) and an inventory. */
-export const scenarioArb: fc.Arbitrary<Scenario> = fc
+/**
+ * A desired state, a live state (as a reader reports it, with foreign objects) and an inventory.
+ * With `lossyInventory`, some live Voltron objects are missing from the inventory (an inventory
+ * lost or written by an interrupted run): they count as foreign unless declared.
+ */
+export function scenario(opts: { lossyInventory?: boolean } = {}): fc.Arbitrary<Scenario> {
+  return fc
   .record({
     u: universe,
     foreignMask: fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
     origMask: fc.array(fc.constantFrom<string | null>(null, '0', '1', '::'), { minLength: 16, maxLength: 16 }),
+    dropMask: fc.array(fc.nat(9), { minLength: 97, maxLength: 97 }),
   })
-  .map(({ u, foreignMask, origMask }) => {
+  .map(({ u, foreignMask, origMask, dropMask }) => {
     const desiredList = buildWorld(u, 0);
     const liveList = buildWorld(u, 1);
     const owned: Record<string, Resource> = {};
-    for (const r of liveList) owned[resourceKey(r)] = r;
+    liveList.forEach((r, i) => {
+      if (!opts.lossyInventory || dropMask[i % dropMask.length]! >= 3) owned[resourceKey(r)] = r;
+    });
     const original: Record<string, string> = {};
     let oi = 0;
     for (const r of liveList) {
@@ -448,9 +456,12 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
       desired: toMap(desiredList),
       current,
       inventory: { version: 1 as const, owned, original },
-      foreign: new Set(foreignList.map(resourceKey)),
+      foreign: new Set([...current.keys()].filter((k) => !(k in owned) && !desiredList.some((r) => resourceKey(r) === k))),
     };
   });
+}
+
+export const scenarioArb: fc.Arbitrary<Scenario> = scenario();
 
 /** One consistent desired state and the live state a reader reports after it was applied. */
 export const syncedArb: fc.Arbitrary<{ desired: Map<string, Resource>; current: Map<string, Resource>; foreign: ReadonlySet<string> }> = fc

@@ -146,6 +146,19 @@ function checkRoute(state: MemState, r: RouteRes): void {
   }
 }
 
+/** Bridge VLANs and VNIs as the kernel dumps them: sorted, flags only when set. */
+function kernelOrder(r: Resource): Resource {
+  if (r.kind !== 'link') return r;
+  const o = r as unknown as Record<string, unknown>;
+  if (r.vlans) {
+    o['vlans'] = [...new Map(r.vlans.map((v) => [v.vid, v])).values()]
+      .sort((a, b) => a.vid - b.vid)
+      .map((v) => ({ vid: v.vid, ...(v.pvid ? { pvid: true } : {}), ...(v.untagged ? { untagged: true } : {}) }));
+  }
+  if (r.vnis) o['vnis'] = [...new Set(r.vnis)].sort((a, b) => a - b);
+  return r;
+}
+
 /** The kernel's view of a new link: unset attributes get the kernel's defaults. */
 function newLink(state: MemState, l: LinkRes): LinkRes {
   let mtu = 1500;
@@ -178,7 +191,7 @@ function newLink(state: MemState, l: LinkRes): LinkRes {
     if (v === undefined || k === 'source' || ['bridge', 'vxlan', 'macvlan', 'veth'].includes(k)) continue;
     base[k] = clone(v);
   }
-  return base as unknown as LinkRes;
+  return kernelOrder(base as unknown as LinkRes) as LinkRes;
 }
 
 function strip<T extends object>(o: T | undefined): Partial<T> {
@@ -248,7 +261,7 @@ function modify(state: MemState, key: string, change: Change): void {
     if (!change.fields.some((f) => f.field === 'vlans') && cur.vlans !== undefined) (next as { vlans?: unknown })['vlans'] = [];
   }
   checkRefs(state, res);
-  state.set(key, res);
+  state.set(key, kernelOrder(res));
 }
 
 /** Remove an object and everything the kernel removes with it. */
@@ -259,6 +272,28 @@ function remove(state: MemState, key: string): void {
   if (r.kind === 'namespace') {
     for (const [k, x] of [...state]) if (x.kind !== 'namespace' && x.kind !== 'bpf' && resourceNamespace(x) === r.name) remove(state, k);
     for (const [k, x] of [...state]) if (x.kind === 'bpf' && x.attach.namespace === r.name && x.attach.dev !== undefined) remove(state, k);
+    return;
+  }
+  if (r.kind === 'qdisc' || r.kind === 'tclass') {
+    // Classes and child qdiscs go with their parent; filters and clsact programs with clsact.
+    const major = (h: string | undefined) => (h && /^[0-9a-f]+:/i.test(h) ? parseInt(h, 16) : undefined);
+    for (const [k, x] of [...state]) {
+      if (!state.has(k)) continue;
+      const sameDev =
+        (x.kind === 'qdisc' || x.kind === 'tclass' || x.kind === 'tfilter') && x.namespace === r.namespace && x.dev === r.dev;
+      let child = false;
+      if (r.kind === 'qdisc' && r.qdisc === 'clsact') {
+        child =
+          (sameDev && x.kind === 'tfilter') ||
+          (x.kind === 'bpf' && x.attach.type === 'clsact' && (x.attach.namespace ?? '') === r.namespace && x.attach.dev === r.dev);
+      } else if (r.kind === 'qdisc' && sameDev) {
+        const m = major(r.handle);
+        child = m !== undefined && ((x.kind === 'tclass' && major(x.classid) === m) || (x.kind === 'qdisc' && major(x.parent) === m));
+      } else if (r.kind === 'tclass' && sameDev) {
+        child = (x.kind === 'tclass' || x.kind === 'qdisc') && x.parent === r.classid;
+      }
+      if (child) remove(state, k);
+    }
     return;
   }
   if (r.kind !== 'link') return;

@@ -39,6 +39,8 @@ const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
 const MSG_DONTWAIT = 0x40;
 
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
 export interface NlMessage {
   readonly type: number;
   readonly flags: number;
@@ -197,9 +199,14 @@ export class NetlinkSocket {
     }
   }
 
-  /** Dump all objects of a kind. Retries (up to 5 times) when the kernel flags NLM_F_DUMP_INTR. */
+  /**
+   * Dump all objects of a kind. When the kernel flags NLM_F_DUMP_INTR (the table changed
+   * mid-dump, e.g. while thousands of IPv6 addresses finish DAD) the dump is retried with a
+   * growing pause, for up to ~5 s, so the result is always a consistent snapshot.
+   */
   dump(type: number, payload: Buffer, op: string): NlMessage[] {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      if (attempt > 0) Atomics.wait(SLEEPER, 0, 0, Math.min(10 * attempt, 200));
       const { msg, seq } = this.frame(type, NLM_F_REQUEST | NLM_F_DUMP, payload);
       this.stats.dumps++;
       this.sendRaw(msg);

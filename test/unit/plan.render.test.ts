@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { resourceKey } from '../../src/model/keys';
+import type { LinkRes, Resource } from '../../src/model/types';
+import { computePlan, planToJson, renderMarkdown, renderText } from '../../src/plan';
+import type { Inventory, Plan } from '../../src/plan/types';
+
+const map = (...rs: Resource[]) => new Map(rs.map((r) => [resourceKey(r), r] as const));
+const br = (name: string, extra: Partial<LinkRes> = {}): LinkRes => ({ kind: 'link', namespace: '', name, type: 'bridge', ...extra });
+const live = (l: LinkRes): LinkRes => ({ mtu: 1500, mac: '02:00:00:00:00:01', state: 'up', ...l });
+
+/** One change of each action: create br-new, update br0 (mtu), replace vx0 (vni), delete br-old. */
+function samplePlan(): Plan {
+  const vx = (vni: number): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { vni } });
+  const old = live(br('br-old'));
+  const eth0 = live({ ...br('eth0'), type: 'other' as LinkRes['type'] });
+  const inventory: Inventory = { version: 1, owned: { [resourceKey(old)]: old }, original: {} };
+  return computePlan({
+    desired: map(br('br-new', { state: 'up', alias: 'uplink "A"' }), br('br0', { mtu: 9000 }), vx(200)),
+    current: map(live(br('br0')), live(vx(100)), old, eth0),
+    inventory,
+  });
+}
+
+test('renderText: Terraform-like, plain without colour', () => {
+  const text = renderText(samplePlan(), { color: false });
+  assert.doesNotMatch(text, /\x1b\[/);
+  const lines = text.split('\n');
+  assert.equal(lines[0], 'Voltron will perform the following actions, in this order:');
+  assert.ok(lines.includes('  - link (root)/br-old (bridge)  [disruptive]'));
+  assert.ok(lines.includes('  + link (root)/br-new (bridge)'));
+  assert.ok(lines.includes('  ~ link (root)/br0 (bridge)'));
+  assert.ok(lines.includes('-/+ link (root)/vx0 (vxlan)  [disruptive]'));
+  assert.ok(lines.includes('      ~ mtu: 1500 → 9000'));
+  assert.ok(lines.includes('      + alias: "uplink \\"A\\""'), 'strings with spaces are quoted');
+  assert.ok(lines.includes('      ~ vxlan.vni: 100 → 200  (forces replacement)'));
+  assert.ok(lines.includes('      # (vxlan.vni is immutable (100 → 200))'));
+  assert.ok(lines.includes('Plan: 1 to add, 1 to change, 1 to replace, 1 to destroy.'));
+  assert.ok(lines.includes('1 live object not owned by Voltron left untouched.'));
+  // Deletes come first.
+  assert.ok(text.indexOf('- link (root)/br-old') < text.indexOf('+ link (root)/br-new'));
+});
+
+test('renderText: ANSI colours only when asked', () => {
+  const text = renderText(samplePlan(), { color: true });
+  assert.match(text, /\x1b\[32m\+\x1b\[0m link \(root\)\/br-new/);
+  assert.match(text, /\x1b\[33m~\x1b\[0m link \(root\)\/br0/);
+  assert.match(text, /\x1b\[31m-\x1b\[0m\/\x1b\[32m\+\x1b\[0m link \(root\)\/vx0/);
+  assert.match(text, /\x1b\[31m-\x1b\[0m link \(root\)\/br-old/);
+  assert.match(text, /\[disruptive\]/);
+  // Stripped of escapes, it is the plain rendering.
+  assert.equal(text.replace(/\x1b\[[0-9;]*m/g, ''), renderText(samplePlan(), { color: false }));
+});
+
+test('renderText: an empty plan says so', () => {
+  const p: Plan = { changes: [], foreignCount: 0 };
+  assert.equal(renderText(p, { color: false }), 'No changes. The kernel matches the desired state.\n');
+  assert.equal(renderText(p, { color: true }), 'No changes. The kernel matches the desired state.\n');
+});
+
+test('renderMarkdown: summary table and a diff block', () => {
+  const md = renderMarkdown(samplePlan());
+  assert.match(md, /^### Voltron plan\n/);
+  assert.match(md, /\| Create \| 1 \|\n\| Update \| 1 \|\n\| Replace \| 1 \|\n\| Delete \| 1 \|\n\| \*\*Disruptive\*\* \| \*\*2\*\* \|/);
+  const block = /```diff\n([\s\S]*?)\n```/.exec(md);
+  assert.ok(block, 'fenced diff block');
+  const lines = block[1]!.split('\n');
+  assert.ok(lines.every((l) => /^(\+|-|~|-\/\+) /.test(l)), lines.join('\n'));
+  assert.ok(lines.includes('- link (root)/br-old (bridge)  [disruptive]  # no longer declared (owned since a previous apply)'));
+  assert.ok(lines.includes('~     mtu: 1500 → 9000'));
+  assert.ok(lines.includes('+     state: up'));
+  assert.equal(renderMarkdown({ changes: [], foreignCount: 0 }), '### Voltron plan\n\nNo changes. The kernel matches the desired state.\n');
+});
+
+test('planToJson: stable, serialisable, format_version 1', () => {
+  const p = samplePlan();
+  const j = planToJson(p) as {
+    format_version: number;
+    changes: { action: string; key: string; fields: { field: string; before: unknown; after: unknown }[]; dependsOn: string[] }[];
+    summary: Record<string, number>;
+  };
+  assert.equal(j.format_version, 1);
+  assert.deepEqual(j.summary, { create: 1, update: 1, replace: 1, delete: 1 });
+  assert.deepEqual(Object.keys(j.changes[0]!), ['action', 'key', 'kind', 'label', 'reason', 'disruptive', 'fields', 'dependsOn']);
+  const create = j.changes.find((c) => c.action === 'create')!;
+  assert.ok(create.fields.every((f) => f.before === null), 'undefined becomes null');
+  const round = JSON.parse(JSON.stringify(j));
+  assert.deepEqual(round, j);
+  assert.equal(JSON.stringify(planToJson(samplePlan())), JSON.stringify(j), 'same input, same bytes');
+  // The JSON does not alias the plan's arrays.
+  j.changes[0]!.dependsOn.push('x');
+  assert.ok(!p.changes[0]!.dependsOn.includes('x'));
+});

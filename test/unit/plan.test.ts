@@ -1,0 +1,302 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { resourceKey } from '../../src/model/keys';
+import type { LinkRes, Resource } from '../../src/model/types';
+import { computePlan, isOwned, type PlanInput } from '../../src/plan';
+import type { Change, Inventory, Plan } from '../../src/plan/types';
+import { KernelError, applyChange, applyPlan, memState, readState } from '../support/memkernel';
+
+const EMPTY: Inventory = { version: 1, owned: {}, original: {} };
+const map = (...rs: Resource[]) => new Map(rs.map((r) => [resourceKey(r), r] as const));
+const owning = (...rs: Resource[]): Inventory => ({ version: 1, owned: Object.fromEntries(rs.map((r) => [resourceKey(r), r])), original: {} });
+const plan = (desired: Resource[], current: Resource[], extra: Partial<PlanInput> = {}): Plan =>
+  computePlan({ desired: map(...desired), current: map(...current), inventory: EMPTY, ...extra });
+const byKey = (p: Plan, k: string): Change => {
+  const c = p.changes.find((x) => x.key === k);
+  assert.ok(c, `no change for ${k} in:\n${p.changes.map((x) => `${x.action} ${x.key}`).join('\n')}`);
+  return c;
+};
+const keys = (p: Plan) => p.changes.map((c) => c.key);
+
+const bridge = (name: string, extra: Partial<LinkRes> = {}, ns = ''): LinkRes => ({ kind: 'link', namespace: ns, name, type: 'bridge', ...extra });
+const live = (l: LinkRes): LinkRes => ({ mtu: 1500, mac: '02:00:00:00:00:01', state: 'up', ...l });
+
+describe('computePlan: actions', () => {
+  test('creates everything from an empty kernel, namespace first, with dependsOn', () => {
+    const p = plan(
+      [
+        { kind: 'route', namespace: 'a', family: 4, to: '10.1.0.0/16', table: 254, metric: 0, type: 'unicast', via: '10.0.0.254', dev: 'br0' },
+        { kind: 'address', namespace: 'a', dev: 'br0', address: '10.0.0.1/24' },
+        bridge('br0', { state: 'up' }, 'a'),
+        { kind: 'namespace', name: 'a' },
+      ],
+      [],
+    );
+    assert.deepEqual(keys(p), ['namespace:a', 'link:a/br0', 'address:a/br0/10.0.0.1/24', 'route:a/ipv4/t254/10.1.0.0/16/m0']);
+    assert.ok(p.changes.every((c) => c.action === 'create' && !c.disruptive));
+    assert.deepEqual(byKey(p, 'link:a/br0').dependsOn, ['namespace:a']);
+    assert.deepEqual(byKey(p, 'route:a/ipv4/t254/10.1.0.0/16/m0').dependsOn, ['address:a/br0/10.0.0.1/24', 'link:a/br0', 'namespace:a']);
+    assert.deepEqual(
+      byKey(p, 'link:a/br0').fields.map((f) => [f.field, f.before, f.after]),
+      [
+        ['state', undefined, 'up'],
+        ['type', undefined, 'bridge'],
+      ],
+    );
+    assert.equal(byKey(p, 'namespace:a').reason, 'not present in the kernel');
+  });
+
+  test('undeclared fields are not compared, declared ones are', () => {
+    const cur = live(bridge('br0', { alias: 'x', bridge: { stp: true, vlanFiltering: false } }));
+    assert.equal(plan([bridge('br0')], [cur]).changes.length, 0);
+    assert.equal(plan([bridge('br0', { bridge: { vlanFiltering: false } })], [cur]).changes.length, 0);
+    const p = plan([bridge('br0', { mtu: 9000, bridge: { stp: false } })], [cur]);
+    const c = byKey(p, 'link:/br0');
+    assert.equal(c.action, 'update');
+    assert.equal(c.disruptive, false);
+    assert.deepEqual(c.fields, [
+      { field: 'bridge.stp', before: true, after: false },
+      { field: 'mtu', before: 1500, after: 9000 },
+    ]);
+    assert.equal(c.reason, 'bridge.stp and mtu differ');
+  });
+
+  test('master, route via/src/encap and rule selectors mean "none" when undeclared', () => {
+    const port: LinkRes = { kind: 'link', namespace: '', name: 'p1', type: 'macvlan', macvlan: { parent: 'eth1', mode: 'bridge' } };
+    const p = plan([port], [live({ ...port, master: 'br0' })]);
+    assert.deepEqual(byKey(p, 'link:/p1').fields, [{ field: 'master', before: 'br0', after: undefined }]);
+    assert.equal(byKey(p, 'link:/p1').disruptive, true, 'leaving a bridge is disruptive');
+    const r = { kind: 'route', namespace: '', family: 6, to: '2001:db8::/64', table: 254, metric: 1024, type: 'unicast', dev: 'p1' } as const;
+    const pr = plan([r], [{ ...r, encap: { type: 'seg6', mode: 'encap', segments: ['fc00::1'] } }]);
+    assert.equal(byKey(pr, resourceKey(r)).fields[0]!.field, 'encap');
+    const rule = { kind: 'rule', namespace: '', family: 4, priority: 10, action: 'lookup', table: 10 } as const;
+    assert.equal(byKey(plan([rule], [{ ...rule, from: '10.0.0.0/8' }]), resourceKey(rule)).action, 'replace');
+  });
+
+  test('vlans and vnis are sets; other arrays keep their order', () => {
+    const d = bridge('br0', { vlans: [{ vid: 20 }, { vid: 10, pvid: true, untagged: true }] });
+    const c = live(bridge('br0', { vlans: [{ vid: 10, pvid: true, untagged: true }, { vid: 20, pvid: false }] }));
+    assert.equal(plan([d], [c]).changes.length, 0);
+    assert.equal(plan([bridge('br0', { vlans: [{ vid: 10, pvid: true }, { vid: 20 }] })], [c]).changes.length, 1, 'untagged flag differs');
+    const vx = (vnis: number[]): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { external: true, vnifilter: true }, vnis });
+    assert.equal(plan([vx([300, 100, 100])], [vx([100, 300])]).changes.length, 0);
+    const r = (segments: string[]) =>
+      ({ kind: 'route', namespace: '', family: 6, to: '2001:db8::/64', table: 254, metric: 1024, type: 'unicast', dev: 'x', encap: { type: 'seg6', mode: 'encap', segments } }) as const;
+    const p = plan([r(['fc00::2', 'fc00::1'])], [r(['fc00::1', 'fc00::2'])]);
+    const ch = byKey(p, resourceKey(r([])));
+    assert.equal(ch.action, 'update');
+    assert.equal(ch.disruptive, false, 'routes are replaced in place');
+    assert.deepEqual(ch.fields.map((f) => f.field), ['encap.segments']);
+  });
+
+  test('immutable fields force a replace, with the values in the reason', () => {
+    const vx = (vni: number, learning: boolean): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { vni, learning, dstport: 4789 } });
+    const p = plan([vx(200, false)], [live(vx(100, true))]);
+    const c = byKey(p, 'link:/vx0');
+    assert.equal(c.action, 'replace');
+    assert.equal(c.disruptive, true);
+    assert.equal(c.reason, 'vxlan.vni is immutable (100 → 200)');
+    assert.deepEqual(c.fields.map((f) => f.field), ['vxlan.learning', 'vxlan.vni']);
+    assert.equal(byKey(plan([vx(100, false)], [live(vx(100, true))]), 'link:/vx0').action, 'update');
+    const q = { kind: 'qdisc', namespace: '', dev: 'x', parent: 'root', handle: '1:', qdisc: 'htb', options: { default: 10 } } as const;
+    assert.equal(byKey(plan([{ ...q, qdisc: 'fq', options: {} }], [q]), resourceKey(q)).action, 'replace');
+    assert.equal(byKey(plan([{ ...q, options: { default: 20 } }], [q]), resourceKey(q)).action, 'update');
+    const f = { kind: 'tfilter', namespace: '', dev: 'x', direction: 'egress', priority: 1, program: 'p', tag: 'aa' } as const;
+    const fc = byKey(plan([{ ...f, tag: 'bb' }], [f]), resourceKey(f));
+    assert.deepEqual([fc.action, fc.disruptive], ['update', false]);
+    const b = { kind: 'bpf', name: 'b', object: 'o', program: 'p', attach: { type: 'tcx', namespace: '', dev: 'x', direction: 'ingress' }, maps: [], tag: 't1' } as const;
+    assert.equal(byKey(plan([{ ...b, tag: 't2' }], [b]), 'bpf:b').action, 'update');
+    assert.equal(byKey(plan([{ ...b, attach: { ...b.attach, direction: 'egress' } }], [b]), 'bpf:b').action, 'replace');
+  });
+
+  test('state up → down is disruptive, down → up is not', () => {
+    assert.equal(plan([bridge('b', { state: 'down' })], [live(bridge('b'))]).changes[0]!.disruptive, true);
+    assert.equal(plan([bridge('b', { state: 'up' })], [live(bridge('b', { state: 'down' }))]).changes[0]!.disruptive, false);
+  });
+
+  test('only owned objects are deleted; foreign ones are counted', () => {
+    const old = live(bridge('old'));
+    const foreign = live(bridge('docker0'));
+    const p = computePlan({ desired: map(), current: map(old, foreign), inventory: owning(old) });
+    assert.deepEqual(p.changes.map((c) => [c.action, c.key, c.reason]), [['delete', 'link:/old', 'no longer declared (owned since a previous apply)']]);
+    assert.equal(p.foreignCount, 1);
+    assert.deepEqual(byKey(p, 'link:/old').before, old);
+    assert.equal(byKey(p, 'link:/old').after, undefined);
+    // Not owned any more (no inventory): left alone.
+    assert.equal(plan([], [old]).changes.length, 0);
+    // A namespace is deleted only when owned.
+    assert.equal(plan([], [{ kind: 'namespace', name: 'x' }]).changes.length, 0);
+  });
+
+  test('sysctl/tunsrc removal restores the recorded original value, or leaves it', () => {
+    const s = (key: string, value: string) => ({ kind: 'sysctl', namespace: '', key, value }) as const;
+    const t = { kind: 'tunsrc', namespace: 'r', address: 'fc00::1' } as const;
+    const inv: Inventory = {
+      version: 1,
+      owned: Object.fromEntries([s('a.b', '1'), s('c.d', '1'), s('e.f', '0'), t].map((r) => [resourceKey(r), r])),
+      original: { 'sysctl:/a.b': '0', 'sysctl:/e.f': '0', 'tunsrc:r': '::' },
+    };
+    const p = computePlan({ desired: map(), current: map(s('a.b', '1'), s('c.d', '1'), s('e.f', '0'), t), inventory: inv });
+    assert.deepEqual(keys(p).sort(), ['sysctl:/a.b', 'tunsrc:r']);
+    const c = byKey(p, 'sysctl:/a.b');
+    assert.equal(c.action, 'delete');
+    assert.equal(c.reason, 'no longer declared: restore original value 0');
+    assert.deepEqual(c.restore, s('a.b', '0'));
+    assert.deepEqual(byKey(p, 'tunsrc:r').restore, { ...t, address: '::' });
+  });
+});
+
+describe('computePlan: cascades', () => {
+  const br = live(bridge('br0'));
+  const addr = { kind: 'address', namespace: '', dev: 'br0', address: '10.0.0.1/24' } as const;
+  const route = { kind: 'route', namespace: '', family: 4, to: '10.1.0.0/16', table: 254, metric: 0, type: 'unicast', via: '10.0.0.254', dev: 'br0' } as const;
+  const qd = { kind: 'qdisc', namespace: '', dev: 'br0', parent: 'clsact', qdisc: 'clsact', options: {} } as const;
+
+  test('a replaced link recreates what lives on it and re-enslaves its ports', () => {
+    const other = { ...br, type: 'other' } as unknown as LinkRes; // e.g. a device of another type under the same name
+    const port: LinkRes = { kind: 'link', namespace: '', name: 'p1', type: 'veth', master: 'br0', vlans: [{ vid: 10 }], veth: { peer: { name: 'p2', namespace: '' }, primary: true } };
+    const p = plan([bridge('br0'), addr, route, qd, port], [other, addr, route, qd, live(port)]);
+    assert.equal(byKey(p, 'link:/br0').action, 'replace');
+    for (const k of [resourceKey(addr), resourceKey(route), resourceKey(qd)]) {
+      const c = byKey(p, k);
+      assert.equal(c.action, 'create');
+      assert.equal(c.reason, 'recreated with link (root)/br0');
+      assert.ok(c.dependsOn.includes('link:/br0'));
+    }
+    const pc = byKey(p, 'link:/p1');
+    assert.equal(pc.action, 'update');
+    assert.equal(pc.reason, 're-enslave after link (root)/br0 is recreated');
+    assert.deepEqual(pc.fields.map((f) => [f.field, f.after]), [
+      ['master', 'br0'],
+      ['vlans', [{ vid: 10 }]],
+    ]);
+    assert.ok(keys(p).indexOf('link:/p1') > keys(p).indexOf('link:/br0'));
+  });
+
+  test('an object removed by a replace is recreated after it, even when it moves elsewhere', () => {
+    const other = { ...br, type: 'other' } as unknown as LinkRes;
+    const br1 = live(bridge('br1'));
+    const a1 = { ...addr, dev: 'br1', address: '10.1.0.1/24' };
+    const moved = { ...route, dev: 'br1', via: '10.1.0.254' };
+    const p = plan([bridge('br0'), bridge('br1'), addr, a1, moved], [other, br1, addr, a1, route]);
+    const c = byKey(p, resourceKey(route));
+    assert.equal(c.action, 'create', 'the kernel removed it with br0: NLM_F_REPLACE would find nothing');
+    assert.equal(c.reason, 'recreated with link (root)/br0; dev and via differ');
+    assert.ok(c.dependsOn.includes('link:/br0'), c.dependsOn.join());
+  });
+
+  test('deleting a link folds the deletes of its addresses and routes into its reason', () => {
+    const p = computePlan({ desired: map(), current: map(br, addr, route), inventory: owning(br, addr, route) });
+    assert.deepEqual(keys(p), ['link:/br0']);
+    assert.equal(p.changes[0]!.reason, 'no longer declared (owned since a previous apply); the kernel removes 1 address and 1 route with it');
+  });
+
+  test('deleting a namespace folds everything inside it', () => {
+    const ns = { kind: 'namespace', name: 'x' } as const;
+    const inside = [live(bridge('b', {}, 'x')), { ...addr, namespace: 'x', dev: 'b' }, { kind: 'sysctl', namespace: 'x', key: 'net.ipv4.ip_forward', value: '1' } as const];
+    const inv = { ...owning(ns, ...inside), original: { 'sysctl:x/net.ipv4.ip_forward': '0' } };
+    const p = computePlan({ desired: map(), current: map(ns, ...inside), inventory: inv });
+    assert.deepEqual(keys(p), ['namespace:x']);
+    assert.match(p.changes[0]!.reason, /3 owned objects go with it \(1 sysctl, 1 link and 1 address\)$/);
+  });
+
+  test('deletes run before creates, in reverse dependency order', () => {
+    const rule = { kind: 'rule', namespace: '', family: 4, priority: 5, action: 'lookup', table: 5 } as const;
+    const br1 = live(bridge('br1'));
+    const inv = owning(br, addr, route, rule, br1);
+    const p = computePlan({ desired: map(bridge('br1'), { ...addr, dev: 'br1' }), current: map(br, addr, route, rule, br1), inventory: inv });
+    // br0's address and route are folded into br0's delete; the rule goes first.
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete rule:/ipv4/p5', 'delete link:/br0', 'create address:/br1/10.0.0.1/24']);
+    // Without the link delete, address and route deletes are ordered rule → route → address.
+    const p2 = computePlan({ desired: map(bridge('br0')), current: map(br, addr, route, rule), inventory: inv });
+    assert.deepEqual(keys(p2), ['rule:/ipv4/p5', resourceKey(route), resourceKey(addr)]);
+    assert.deepEqual(byKey(p2, resourceKey(addr)).dependsOn, [resourceKey(route)]);
+  });
+
+  test('a veth pair is created by its primary end; the other end only sets attributes', () => {
+    const a: LinkRes = { kind: 'link', namespace: '', name: 'va', type: 'veth', veth: { peer: { name: 'vb', namespace: 'n' }, primary: true } };
+    const b: LinkRes = { kind: 'link', namespace: 'n', name: 'vb', type: 'veth', mtu: 9000, veth: { peer: { name: 'va', namespace: '' }, primary: false } };
+    const p = plan([b, a, { kind: 'namespace', name: 'n' }], []);
+    assert.deepEqual(keys(p), ['namespace:n', 'link:/va', 'link:n/vb']);
+    assert.deepEqual(byKey(p, 'link:/va').dependsOn, ['namespace:n']);
+    const cb = byKey(p, 'link:n/vb');
+    assert.equal(cb.createdBy, 'link:/va');
+    assert.deepEqual(cb.dependsOn, ['link:/va', 'namespace:n']);
+    // Deleting both ends: one delete.
+    const cur = [live(a), live(b), { kind: 'namespace', name: 'n' } as const];
+    const pd = computePlan({ desired: map({ kind: 'namespace', name: 'n' }), current: map(...cur), inventory: owning(...cur) });
+    assert.deepEqual(pd.changes.map((c) => `${c.action} ${c.key}`), ['delete link:/va']);
+    assert.match(pd.changes[0]!.reason, /the kernel removes 1 link with it/);
+  });
+
+  test('a veth end whose name is held by another device: freed first, recreated with the pair', () => {
+    const ns = { kind: 'namespace', name: 'n' } as const;
+    const a: LinkRes = { kind: 'link', namespace: '', name: 'va', type: 'veth', veth: { peer: { name: 'vb', namespace: 'n' }, primary: true } };
+    const b: LinkRes = { kind: 'link', namespace: 'n', name: 'vb', type: 'veth', mtu: 9000, veth: { peer: { name: 'va', namespace: '' }, primary: false } };
+    const addr = { kind: 'address', namespace: 'n', dev: 'vb', address: '10.0.0.2/24' } as const;
+    const squatter = live(bridge('vb', {}, 'n'));
+    const p = plan([ns, a, b, addr], [ns, squatter, addr]);
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete link:n/vb', 'create link:/va', 'create address:n/vb/10.0.0.2/24']);
+    assert.ok(byKey(p, 'link:/va').dependsOn.includes('link:n/vb'));
+    assert.ok(byKey(p, 'address:n/vb/10.0.0.2/24').dependsOn.includes('link:/va'));
+    const k = memState([ns, squatter, addr]);
+    applyPlan(k, p.changes);
+    // The pair exists; vb's own attributes (mtu) follow on the next apply.
+    const again = computePlan({ desired: map(ns, a, b, addr), current: readState(k), inventory: EMPTY });
+    assert.deepEqual(again.changes.map((c) => `${c.action} ${c.key} ${c.fields.map((f) => f.field)}`), ['update link:n/vb mtu']);
+  });
+
+  test('a dependency cycle is reported with its keys', () => {
+    const a = bridge('a', { master: 'b' });
+    const b = bridge('b', { master: 'a' });
+    assert.throws(() => plan([a, b], []), /dependency cycle: link:\/a → link:\/b → link:\/a/);
+  });
+});
+
+describe('computePlan: scope', () => {
+  test('ignored links and everything on them are left out on both sides', () => {
+    const docker = live(bridge('docker0'));
+    const a = { kind: 'address', namespace: '', dev: 'docker0', address: '172.17.0.1/16' } as const;
+    const s = { kind: 'sysctl', namespace: '', key: 'net.ipv6.conf.docker0.disable_ipv6', value: '1' } as const;
+    const input: PlanInput = { desired: map(bridge('docker0', { mtu: 9000 }), s), current: map(docker, a), inventory: owning(docker, a), ignore: ['dock?r*'] };
+    const p = computePlan(input);
+    assert.deepEqual(p, { changes: [], foreignCount: 0 });
+    assert.equal(isOwned('link:/docker0', docker, input), false);
+    assert.equal(isOwned('link:/docker0', docker, { ...input, ignore: [] }), true);
+    assert.equal(isOwned('link:/eth0', live(bridge('eth0')), input), false);
+  });
+
+  test('managedNamespaces leaves other namespaces out, owned objects excepted', () => {
+    const cni = live(bridge('eth0', {}, 'cni'));
+    const mine = live(bridge('b', {}, 'gone'));
+    const p = computePlan({ desired: map(), current: map(cni, mine), inventory: owning(mine), managedNamespaces: [''] });
+    assert.deepEqual(keys(p), ['link:gone/b']);
+    assert.equal(p.foreignCount, 0);
+  });
+});
+
+describe('memkernel', () => {
+  test('is strict like the kernel and cascades like it', () => {
+    const k = memState([]);
+    const create = (r: Resource): Change => ({ action: 'create', key: resourceKey(r), kind: r.kind, label: '', reason: '', fields: [], disruptive: false, after: r, dependsOn: [] });
+    applyChange(k, create({ kind: 'namespace', name: 'n' }));
+    applyChange(k, create(bridge('br0')));
+    assert.throws(() => applyChange(k, create(bridge('br0'))), (e: unknown) => e instanceof KernelError && e.code === 'EEXIST');
+    assert.throws(() => applyChange(k, create(bridge('p', { master: 'nope' }))), /ENODEV/);
+    applyChange(k, create({ kind: 'link', namespace: '', name: 'va', type: 'veth', master: 'br0', veth: { peer: { name: 'vb', namespace: 'n' }, primary: true } }));
+    assert.ok(k.has('link:n/vb'), 'the peer end is created with the pair');
+    assert.equal((k.get('link:/va') as LinkRes).mtu, 1500);
+    assert.equal((k.get('link:/va') as LinkRes).state, 'down');
+    applyChange(k, create({ kind: 'address', namespace: 'n', dev: 'vb', address: '10.0.0.2/24' }));
+    assert.throws(
+      () => applyChange(k, create({ kind: 'route', namespace: 'n', family: 4, to: '0.0.0.0/0', table: 254, metric: 0, type: 'unicast', via: '10.9.0.1', dev: 'vb' })),
+      /ENETUNREACH/,
+    );
+    const del = (key: string): Change => ({ action: 'delete', key, kind: 'link', label: '', reason: '', fields: [], disruptive: true, dependsOn: [] });
+    applyChange(k, del('link:/br0'));
+    assert.equal((k.get('link:/va') as LinkRes).master, undefined, 'ports are released');
+    applyChange(k, del('namespace:n'));
+    assert.deepEqual([...readState(k).keys()], [], 'the namespace took the veth end inside, and its peer');
+    assert.throws(() => applyPlan(k, [del('link:/va')]), /ENOENT/);
+  });
+});
