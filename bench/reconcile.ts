@@ -61,7 +61,7 @@ function settle(tag: string): void {
 
 /** Wait until IPv6 DAD is over in a namespace (its completion is announced as events). */
 function dadSettled(ns: string): void {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 300; i++) {
     const t = execFileSync('ip', ['-j', '-n', ns, 'addr', 'show', 'tentative'], { encoding: 'utf8', maxBuffer: 1 << 26 }).trim();
     const list: { addr_info?: unknown[] }[] = t ? JSON.parse(t) : [];
     if (!list.some((l) => (l.addr_info ?? []).length > 0)) return;
@@ -134,6 +134,9 @@ async function runSize(n: number): Promise<Result> {
     const prefix = `vbench${tag}v${repeat - 1}-`;
     const state = states[states.length - 1]!;
     const ns = `${prefix}root`;
+    // No-op timings are of the steady state: after the kernel's own IPv6 DAD churn is over.
+    settle(tag);
+    dadSettled(ns);
     const plan: number[] = [];
     const noop: number[] = [];
     const read: number[] = [];

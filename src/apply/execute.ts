@@ -63,9 +63,11 @@ function execLink(c: Change, ctx: ExecContext): void {
   const after = c.after as LinkRes | undefined;
   const s = ctx.session;
   if (c.action === 'delete') return ignoringGone(() => deleteLink(s, before!));
-  if (c.action === 'replace' && before) ignoringGone(() => deleteLink(s, before));
+  // A veth end created by its peer's change (createdBy) is never deleted or created here:
+  // deleting it would take the pair, creating it is the primary's job.
+  if (c.action === 'replace' && before && !c.createdBy) ignoringGone(() => deleteLink(s, before));
   if (c.action === 'create' || c.action === 'replace') {
-    if (after!.type === 'veth' && after!.veth && !after!.veth.primary) {
+    if (c.createdBy || (after!.type === 'veth' && after!.veth && !after!.veth.primary)) {
       // The pair was created by the primary end: set this end's own attributes.
       updateLink(s, after!, LINK_ATTRS.filter((f) => (after as unknown as Record<string, unknown>)[f] !== undefined));
     } else {
@@ -80,6 +82,9 @@ function execLink(c: Change, ctx: ExecContext): void {
 }
 
 function restoreValue(c: Change, ctx: ExecContext): string | undefined {
+  const r = c.restore;
+  if (r?.kind === 'sysctl') return r.value;
+  if (r?.kind === 'tunsrc') return r.address;
   return ctx.inventory.original[c.key];
 }
 

@@ -1,13 +1,16 @@
 // The pure plan engine: desired vs live state → ordered, typed change list.
-import { nsLabel, resourceLabel, resourceNamespace } from '../model/keys';
-import type { LinkRes, Resource, ResourceKind, StateMap } from '../model/types';
+// Steps: per-object drafts (drafts.ts) → cascades to a fixpoint (veth pairs, objects the kernel
+// removes with a replaced/deleted link or namespace, re-enslaving) → folding (fold.ts) → order.
+import { resourceNamespace } from '../model/keys';
+import type { LinkRes, Resource, StateMap } from '../model/types';
 import { KernelGraph } from './cascade';
-import { declaredFields, diffResource, isImmutable } from './compare';
-import { isIgnored, compileIgnore } from './ignore';
-import { fmtScalar } from './format';
-import { topoSort } from './order';
-import { KIND_RANK, TcIndex, linkKey, references } from './refs';
-import type { Change, ChangeAction, FieldChange, Inventory, Plan } from './types';
+import { declaredFields } from './compare';
+import { changeDraft, createDraft, deleteDraft, isLink, ref, type Draft } from './drafts';
+import { foldKernelRemovals, foldableDeletes } from './fold';
+import { compileIgnore, isIgnored } from './ignore';
+import { TcIndex, linkKey, references } from './refs';
+import { schedule } from './schedule';
+import type { FieldChange, Inventory, Plan } from './types';
 
 export interface PlanInput {
   readonly desired: StateMap;
@@ -22,80 +25,11 @@ export interface PlanInput {
   readonly managedNamespaces?: readonly string[];
 }
 
-interface Draft {
-  action: ChangeAction;
-  readonly key: string;
-  readonly kind: ResourceKind;
-  before?: Resource;
-  after?: Resource;
-  fields: FieldChange[];
-  reason: string;
-  disruptive: boolean;
-  createdBy?: string;
-  restore?: Resource;
-  /** Re-enslave already added (keeps the fixpoint loop finite). */
-  reenslaved?: boolean;
-  /** The object's own fields force a replace (not a cascade). */
-  ownReplace?: boolean;
-}
-
 /** Whether Voltron owns the live object `key`: declared now, or recorded by a previous apply. */
 export function isOwned(key: string, r: Resource, input: PlanInput): boolean {
   if (isIgnored(r, compileIgnore(input.ignore ?? []))) return false;
   return input.desired.has(key) || Object.prototype.hasOwnProperty.call(input.inventory.owned, key);
 }
-
-/** Short reference for reasons: `link ovl-a/br0`, `namespace ovl-a`. */
-function ref(r: Resource): string {
-  if (r.kind === 'link') return `link ${nsLabel(r.namespace)}/${r.name}`;
-  return resourceLabel(r);
-}
-
-function differReason(fields: readonly FieldChange[], r: Resource): string {
-  const names = fields.map((f) => f.field);
-  let s = names.length === 1 ? `${names[0]} differs` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} differ`;
-  if (r.kind === 'route' && r.poolRef && names.some((n) => n.startsWith('encap'))) {
-    s += ` (SRv6 pool ${r.poolRef.pool}, path ${r.poolRef.path})`;
-  }
-  return s;
-}
-
-function immutableReason(all: readonly FieldChange[]): string {
-  // A type change explains everything else that differs.
-  const type = all.find((f) => f.field === 'type');
-  const imm = type ? [type] : all;
-  if (imm.length === 1) {
-    const f = imm[0]!;
-    return `${f.field} is immutable (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`;
-  }
-  const parts = imm.map((f) => `${f.field} (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`);
-  return imm.length <= 3 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]} are immutable` : `${imm.map((f) => f.field).join(', ')} are immutable`;
-}
-
-const PLURAL: Readonly<Record<ResourceKind, [string, string]>> = {
-  namespace: ['namespace', 'namespaces'],
-  link: ['link', 'links'],
-  address: ['address', 'addresses'],
-  route: ['route', 'routes'],
-  rule: ['rule', 'rules'],
-  sysctl: ['sysctl', 'sysctls'],
-  tunsrc: ['tunsrc setting', 'tunsrc settings'],
-  qdisc: ['qdisc', 'qdiscs'],
-  tclass: ['class', 'classes'],
-  tfilter: ['filter', 'filters'],
-  bpf: ['bpf program', 'bpf programs'],
-};
-
-function countText(kinds: readonly ResourceKind[]): string {
-  const n = new Map<ResourceKind, number>();
-  for (const k of kinds) n.set(k, (n.get(k) ?? 0) + 1);
-  const parts = [...n]
-    .sort((a, b) => KIND_RANK[a[0]] - KIND_RANK[b[0]])
-    .map(([k, c]) => `${c} ${PLURAL[k][c === 1 ? 0 : 1]}`);
-  return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
-}
-
-const isLink = (r: Resource | undefined): r is LinkRes => r?.kind === 'link';
 
 export function computePlan(input: PlanInput): Plan {
   const match = compileIgnore(input.ignore ?? []);
@@ -355,224 +289,5 @@ export function computePlan(input: PlanInput): Plan {
 
   foldKernelRemovals(drafts, removedWith);
 
-  return { changes: order(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy), foreignCount };
-}
-
-function createDraft(key: string, d: Resource, reason: string): Draft {
-  const pool = d.kind === 'route' && d.poolRef ? ` (SRv6 pool ${d.poolRef.pool}, path ${d.poolRef.path})` : '';
-  return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason: reason + pool, disruptive: false };
-}
-
-function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
-  let fields = diffResource(d, c);
-  if (fields.length === 0) return undefined;
-  const imm = fields.filter((f) => isImmutable(d.kind, f.field));
-  if (imm.length > 0) {
-    return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true, ownReplace: true };
-  }
-  let disruptive = false;
-  let reason = differReason(fields, d);
-  if (d.kind === 'link' && c.kind === 'link') {
-    const masterChanges = fields.some((f) => f.field === 'master');
-    // Leaving or joining a bridge flushes the port's VLANs: re-apply declared ones.
-    if (masterChanges && d.vlans !== undefined && !fields.some((f) => f.field === 'vlans')) {
-      fields = [...fields, { field: 'vlans', before: c.vlans, after: d.vlans }].sort((a, b) => (a.field < b.field ? -1 : 1));
-      reason += ' (the move flushes its VLANs: set again)';
-    }
-    disruptive = masterChanges || (c.state === 'up' && d.state === 'down');
-  }
-  return { action: 'update', key, kind: d.kind, before: c, after: d, fields, reason, disruptive };
-}
-
-function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | undefined {
-  if (c.kind === 'sysctl' || c.kind === 'tunsrc') {
-    // These always exist in the kernel: "delete" restores the value found before the first apply.
-    const orig = inv.original[key];
-    const now = c.kind === 'sysctl' ? c.value : c.address;
-    if (orig === undefined || orig === now) return undefined;
-    const restore: Resource = c.kind === 'sysctl' ? { ...c, value: orig } : { ...c, address: orig };
-    return {
-      action: 'delete',
-      key,
-      kind: c.kind,
-      before: c,
-      fields: [],
-      reason: `no longer declared: restore original value ${fmtScalar(orig)}`,
-      disruptive: true,
-      restore,
-    };
-  }
-  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true };
-}
-
-/** Deletes the kernel already performs as a side effect of another delete or replace. */
-function foldableDeletes(drafts: ReadonlyMap<string, Draft>, removedWith: (k: string) => Map<string, string>): { roots: Draft[]; folded: Set<string>; removedBy: Map<string, Draft[]> } {
-  const roots = [...drafts.values()].filter((x) => x.action === 'delete' || (x.action === 'replace' && x.createdBy === undefined));
-  const pref = (a: Draft, b: Draft): number => {
-    const pa = isLink(a.before) && a.before.veth?.primary ? 0 : 1;
-    const pb = isLink(b.before) && b.before.veth?.primary ? 0 : 1;
-    const ra = a.action === 'replace' ? 0 : 1; // a replace is never folded: it wins ties
-    const rb = b.action === 'replace' ? 0 : 1;
-    return ra - rb || KIND_RANK[a.kind] - KIND_RANK[b.kind] || pa - pb || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  };
-  roots.sort(pref);
-  // Who removes each root (index built once: roots × closure, not roots²).
-  const removedBy = new Map<string, Draft[]>();
-  for (const o of roots) {
-    for (const k of removedWith(o.key).keys()) {
-      const l = removedBy.get(k);
-      if (l) l.push(o);
-      else removedBy.set(k, [o]);
-    }
-  }
-  const folded = new Set<string>();
-  for (const r of roots) {
-    if (r.action !== 'delete' || r.kind === 'bpf') continue;
-    const doms = (removedBy.get(r.key) ?? []).filter((o) => o !== r);
-    if (doms.length === 0) continue;
-    const strict = doms.some((o) => !removedWith(r.key).has(o.key));
-    // Mutual removal (the two ends of a veth): keep the preferred one.
-    if (strict || doms.some((o) => pref(o, r) < 0)) folded.add(r.key);
-  }
-  return { roots, folded, removedBy };
-}
-
-/**
- * Deletes the kernel performs by itself (objects inside a deleted namespace, addresses and routes
- * of a deleted link, the other end of a veth) are folded into the change that causes them, and
- * counted in its reason. bpf deletes stay explicit: their pins are not removed by the kernel.
- */
-function foldKernelRemovals(drafts: Map<string, Draft>, removedWith: (k: string) => Map<string, string>): void {
-  const { folded, removedBy } = foldableDeletes(drafts, removedWith);
-  const credit = new Map<string, ResourceKind[]>();
-  for (const k of folded) {
-    const owner = removedBy.get(k)?.find((o) => !folded.has(o.key));
-    if (owner) {
-      const l = credit.get(owner.key);
-      if (l) l.push(drafts.get(k)!.kind);
-      else credit.set(owner.key, [drafts.get(k)!.kind]);
-    }
-    drafts.delete(k);
-  }
-  for (const [k, kinds] of credit) {
-    const d = drafts.get(k)!;
-    d.reason +=
-      d.kind === 'namespace'
-        ? `; ${kinds.length} owned object${kinds.length === 1 ? '' : 's'} go${kinds.length === 1 ? 'es' : ''} with it (${countText(kinds)})`
-        : `; the kernel removes ${countText(kinds)} with it`;
-  }
-}
-
-function order(
-  drafts: Map<string, Draft>,
-  desired: StateMap,
-  kernel: StateMap,
-  removedWith: (k: string) => Map<string, string>,
-  runAfter: ReadonlyMap<string, ReadonlySet<string>>,
-  runBefore: ReadonlyMap<string, ReadonlySet<string>>,
-  pairedBy: ReadonlyMap<string, string>,
-): Change[] {
-  const all = [...drafts.values()];
-  const ups = all.filter((x) => x.action !== 'delete');
-  const dels = all.filter((x) => x.action === 'delete');
-  const deps = new Map<string, Set<string>>(all.map((x) => [x.key, new Set<string>()]));
-  const upKeys = new Set(ups.map((x) => x.key));
-  const delKeys = new Set(dels.map((x) => x.key));
-
-  const byNs = (list: Draft[], kind: ResourceKind, side: 'after' | 'before') => {
-    const m = new Map<string, string[]>();
-    for (const x of list) {
-      const r = x[side]!;
-      if (r.kind !== kind) continue;
-      const ns = resourceNamespace(r);
-      const l = m.get(ns);
-      if (l) l.push(x.key);
-      else m.set(ns, [x.key]);
-    }
-    return m;
-  };
-
-  // Creates/updates/replaces: after what they refer to; routes after the namespace's addresses
-  // (a `via` needs its connected route, `src` its address), rules after its routes.
-  // Names freed by deletes: the object itself and what the kernel removes with it.
-  const freedBy = new Map<string, string[]>();
-  for (const d of dels) {
-    for (const k of [d.key, ...removedWith(d.key).keys()]) {
-      const l = freedBy.get(k);
-      if (l) l.push(d.key);
-      else freedBy.set(k, [d.key]);
-    }
-  }
-  const tcD = new TcIndex(desired);
-  const upAddr = byNs(ups, 'address', 'after');
-  const upRoute = byNs(ups, 'route', 'after');
-  for (const x of ups) {
-    const r = x.after!;
-    const s = deps.get(x.key)!;
-    for (const k of references(r, tcD)) {
-      if (upKeys.has(k)) s.add(k);
-      else if (pairedBy.has(k) && upKeys.has(pairedBy.get(k)!)) s.add(pairedBy.get(k)!); // comes back with its pair
-    }
-    if (r.kind === 'route') for (const k of upAddr.get(r.namespace) ?? []) s.add(k);
-    if (r.kind === 'rule') for (const k of upRoute.get(r.namespace) ?? []) s.add(k);
-    if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
-    for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
-    for (const k of runBefore.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
-    // A (re)created object whose name is freed by a delete in this plan waits for that delete.
-    if (x.action === 'create' || x.action === 'replace') {
-      const names = [x.key];
-      if (isLink(r) && r.veth?.primary) names.push(linkKey(r.veth.peer.namespace, r.veth.peer.name));
-      for (const n of names) for (const d of freedBy.get(n) ?? []) s.add(d);
-    }
-  }
-
-  // Deletes: reversed — an object goes before what it refers to.
-  const tcK = new TcIndex(kernel);
-  const delAddr = byNs(dels, 'address', 'before');
-  const delRoute = byNs(dels, 'route', 'before');
-  for (const x of dels) {
-    const r = x.before!;
-    for (const k of references(r, tcK)) if (delKeys.has(k)) deps.get(k)!.add(x.key);
-    if (r.kind === 'route') for (const k of delAddr.get(r.namespace) ?? []) deps.get(k)!.add(x.key);
-    if (r.kind === 'rule') for (const k of delRoute.get(r.namespace) ?? []) deps.get(k)!.add(x.key);
-  }
-
-  const cmpKey = (a: string, b: string) => a < b;
-  const upSorted = topoSort(
-    ups.map((x) => x.key),
-    deps,
-    (a, b) => {
-      const ra = KIND_RANK[drafts.get(a)!.kind];
-      const rb = KIND_RANK[drafts.get(b)!.kind];
-      return ra !== rb ? ra < rb : cmpKey(a, b);
-    },
-  );
-  const delSorted = topoSort(
-    dels.map((x) => x.key),
-    deps,
-    (a, b) => {
-      const ra = KIND_RANK[drafts.get(a)!.kind];
-      const rb = KIND_RANK[drafts.get(b)!.kind];
-      return ra !== rb ? ra > rb : cmpKey(a, b);
-    },
-  );
-
-  return [...delSorted, ...upSorted].map((k) => {
-    const x = drafts.get(k)!;
-    const c: Change = {
-      action: x.action,
-      key: x.key,
-      kind: x.kind,
-      label: resourceLabel((x.after ?? x.before)!),
-      reason: x.reason,
-      fields: x.action === 'delete' ? [] : x.fields,
-      disruptive: x.disruptive,
-      ...(x.before && x.action !== 'create' ? { before: x.before } : {}),
-      ...(x.after && x.action !== 'delete' ? { after: x.after } : {}),
-      dependsOn: [...deps.get(k)!].sort(),
-      ...(x.createdBy !== undefined ? { createdBy: x.createdBy } : {}),
-      ...(x.restore ? { restore: x.restore } : {}),
-    };
-    return c;
-  });
+  return { changes: schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy), foreignCount };
 }

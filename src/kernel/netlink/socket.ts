@@ -77,6 +77,8 @@ export interface NetlinkSocketStats {
   /** Requests that change kernel state (NEW/DEL/SET), counted by callers via `write`. */
   writes: number;
   dumps: number;
+  /** Dumps still interrupted after all retries (their last snapshot was used). */
+  interruptedDumps: number;
 }
 
 /** One netlink socket in one namespace. `ns` null: the process's own namespace. */
@@ -84,7 +86,8 @@ export class NetlinkSocket {
   private readonly fd: number;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly rbuf = Buffer.alloc(1 << 20);
-  readonly stats: NetlinkSocketStats = { requests: 0, writes: 0, dumps: 0 };
+  readonly stats: NetlinkSocketStats = { requests: 0, writes: 0, dumps: 0, interruptedDumps: 0 };
+  private warned = false;
 
   constructor(
     readonly ns: string | null,
@@ -201,12 +204,15 @@ export class NetlinkSocket {
 
   /**
    * Dump all objects of a kind. When the kernel flags NLM_F_DUMP_INTR (the table changed
-   * mid-dump, e.g. while thousands of IPv6 addresses finish DAD) the dump is retried with a
-   * growing pause, for up to ~5 s, so the result is always a consistent snapshot.
+   * mid-dump) the dump is retried with a growing pause. If the table keeps changing for ~2 s
+   * (right after thousands of links come up, IPv6 DAD flips address flags continuously) the
+   * last dump is used and `interrupted` is counted: the plan is then re-verified after apply
+   * anyway, so an inconsistency shows as a non-converged object, never as a silent change.
    */
   dump(type: number, payload: Buffer, op: string): NlMessage[] {
-    for (let attempt = 0; attempt < 40; attempt++) {
-      if (attempt > 0) Atomics.wait(SLEEPER, 0, 0, Math.min(10 * attempt, 200));
+    let last: NlMessage[] = [];
+    for (let attempt = 0; attempt < 12; attempt++) {
+      if (attempt > 0) Atomics.wait(SLEEPER, 0, 0, Math.min(20 * attempt, 300));
       const { msg, seq } = this.frame(type, NLM_F_REQUEST | NLM_F_DUMP, payload);
       this.stats.dumps++;
       this.sendRaw(msg);
@@ -232,8 +238,14 @@ export class NetlinkSocket {
         }
       }
       if (!interrupted) return out;
+      last = out;
     }
-    throw new NetlinkError(4 /* EINTR */, 'dump kept being interrupted by concurrent changes', op);
+    this.stats.interruptedDumps++;
+    if (!this.warned) {
+      this.warned = true;
+      process.stderr.write(`voltron: warning: ${op}: the kernel table kept changing during the dump (e.g. IPv6 DAD after many links came up); using the last snapshot\n`);
+    }
+    return last;
   }
 
   /** Non-blocking read of pending event messages (event sockets only). */

@@ -1,0 +1,124 @@
+// Draft changes: what the diff of one object asks for, with its human reason.
+import { nsLabel, resourceLabel } from '../model/keys';
+import type { LinkRes, Resource, ResourceKind } from '../model/types';
+import { declaredFields, diffResource, isImmutable } from './compare';
+import { fmtScalar } from './format';
+import { KIND_RANK } from './refs';
+import type { ChangeAction, FieldChange, Inventory } from './types';
+
+/** A change being built; cascades rewrite drafts before they are ordered into Changes. */
+export interface Draft {
+  action: ChangeAction;
+  readonly key: string;
+  readonly kind: ResourceKind;
+  before?: Resource;
+  after?: Resource;
+  fields: FieldChange[];
+  reason: string;
+  disruptive: boolean;
+  createdBy?: string;
+  restore?: Resource;
+  /** Re-enslave already added (keeps the fixpoint loop finite). */
+  reenslaved?: boolean;
+  /** The object's own fields force a replace (not a cascade). */
+  ownReplace?: boolean;
+}
+
+/** Short reference for reasons: `link ovl-a/br0`, `namespace ovl-a`. */
+export function ref(r: Resource): string {
+  if (r.kind === 'link') return `link ${nsLabel(r.namespace)}/${r.name}`;
+  return resourceLabel(r);
+}
+
+export function differReason(fields: readonly FieldChange[], r: Resource): string {
+  const names = fields.map((f) => f.field);
+  let s = names.length === 1 ? `${names[0]} differs` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]} differ`;
+  if (r.kind === 'route' && r.poolRef && names.some((n) => n.startsWith('encap'))) {
+    s += ` (SRv6 pool ${r.poolRef.pool}, path ${r.poolRef.path})`;
+  }
+  return s;
+}
+
+export function immutableReason(all: readonly FieldChange[]): string {
+  // A type change explains everything else that differs.
+  const type = all.find((f) => f.field === 'type');
+  const imm = type ? [type] : all;
+  if (imm.length === 1) {
+    const f = imm[0]!;
+    return `${f.field} is immutable (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`;
+  }
+  const parts = imm.map((f) => `${f.field} (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`);
+  return imm.length <= 3 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]} are immutable` : `${imm.map((f) => f.field).join(', ')} are immutable`;
+}
+
+const PLURAL: Readonly<Record<ResourceKind, [string, string]>> = {
+  namespace: ['namespace', 'namespaces'],
+  link: ['link', 'links'],
+  address: ['address', 'addresses'],
+  route: ['route', 'routes'],
+  rule: ['rule', 'rules'],
+  sysctl: ['sysctl', 'sysctls'],
+  tunsrc: ['tunsrc setting', 'tunsrc settings'],
+  qdisc: ['qdisc', 'qdiscs'],
+  tclass: ['class', 'classes'],
+  tfilter: ['filter', 'filters'],
+  bpf: ['bpf program', 'bpf programs'],
+};
+
+export function countText(kinds: readonly ResourceKind[]): string {
+  const n = new Map<ResourceKind, number>();
+  for (const k of kinds) n.set(k, (n.get(k) ?? 0) + 1);
+  const parts = [...n]
+    .sort((a, b) => KIND_RANK[a[0]] - KIND_RANK[b[0]])
+    .map(([k, c]) => `${c} ${PLURAL[k][c === 1 ? 0 : 1]}`);
+  return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+}
+
+export const isLink = (r: Resource | undefined): r is LinkRes => r?.kind === 'link';
+
+export function createDraft(key: string, d: Resource, reason: string): Draft {
+  const pool = d.kind === 'route' && d.poolRef ? ` (SRv6 pool ${d.poolRef.pool}, path ${d.poolRef.path})` : '';
+  return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason: reason + pool, disruptive: false };
+}
+
+export function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
+  let fields = diffResource(d, c);
+  if (fields.length === 0) return undefined;
+  const imm = fields.filter((f) => isImmutable(d.kind, f.field));
+  if (imm.length > 0) {
+    return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true, ownReplace: true };
+  }
+  let disruptive = false;
+  let reason = differReason(fields, d);
+  if (d.kind === 'link' && c.kind === 'link') {
+    const masterChanges = fields.some((f) => f.field === 'master');
+    // Leaving or joining a bridge flushes the port's VLANs: re-apply declared ones.
+    if (masterChanges && d.vlans !== undefined && !fields.some((f) => f.field === 'vlans')) {
+      fields = [...fields, { field: 'vlans', before: c.vlans, after: d.vlans }].sort((a, b) => (a.field < b.field ? -1 : 1));
+      reason += ' (the move flushes its VLANs: set again)';
+    }
+    disruptive = masterChanges || (c.state === 'up' && d.state === 'down');
+  }
+  return { action: 'update', key, kind: d.kind, before: c, after: d, fields, reason, disruptive };
+}
+
+export function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | undefined {
+  if (c.kind === 'sysctl' || c.kind === 'tunsrc') {
+    // These always exist in the kernel: "delete" restores the value found before the first apply.
+    const orig = inv.original[key];
+    const now = c.kind === 'sysctl' ? c.value : c.address;
+    if (orig === undefined || orig === now) return undefined;
+    const restore: Resource = c.kind === 'sysctl' ? { ...c, value: orig } : { ...c, address: orig };
+    return {
+      action: 'delete',
+      key,
+      kind: c.kind,
+      before: c,
+      fields: [],
+      reason: `no longer declared: restore original value ${fmtScalar(orig)}`,
+      disruptive: true,
+      restore,
+    };
+  }
+  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true };
+}

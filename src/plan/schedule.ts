@@ -1,0 +1,122 @@
+// Ordering: dependencies between changes, then a deterministic topological order
+// (deletes first, in reverse dependency order; then creates/updates/replaces).
+import { resourceLabel, resourceNamespace } from '../model/keys';
+import type { ResourceKind, StateMap } from '../model/types';
+import { isLink, type Draft } from './drafts';
+import { topoSort } from './order';
+import { KIND_RANK, TcIndex, linkKey, references } from './refs';
+import type { Change } from './types';
+
+export function schedule(
+  drafts: Map<string, Draft>,
+  desired: StateMap,
+  kernel: StateMap,
+  removedWith: (k: string) => Map<string, string>,
+  runAfter: ReadonlyMap<string, ReadonlySet<string>>,
+  runBefore: ReadonlyMap<string, ReadonlySet<string>>,
+  pairedBy: ReadonlyMap<string, string>,
+): Change[] {
+  const all = [...drafts.values()];
+  const ups = all.filter((x) => x.action !== 'delete');
+  const dels = all.filter((x) => x.action === 'delete');
+  const deps = new Map<string, Set<string>>(all.map((x) => [x.key, new Set<string>()]));
+  const upKeys = new Set(ups.map((x) => x.key));
+  const delKeys = new Set(dels.map((x) => x.key));
+
+  const byNs = (list: Draft[], kind: ResourceKind, side: 'after' | 'before') => {
+    const m = new Map<string, string[]>();
+    for (const x of list) {
+      const r = x[side]!;
+      if (r.kind !== kind) continue;
+      const ns = resourceNamespace(r);
+      const l = m.get(ns);
+      if (l) l.push(x.key);
+      else m.set(ns, [x.key]);
+    }
+    return m;
+  };
+
+  // Creates/updates/replaces: after what they refer to; routes after the namespace's addresses
+  // (a `via` needs its connected route, `src` its address), rules after its routes.
+  // Names freed by deletes: the object itself and what the kernel removes with it.
+  const freedBy = new Map<string, string[]>();
+  for (const d of dels) {
+    for (const k of [d.key, ...removedWith(d.key).keys()]) {
+      const l = freedBy.get(k);
+      if (l) l.push(d.key);
+      else freedBy.set(k, [d.key]);
+    }
+  }
+  const tcD = new TcIndex(desired);
+  const upAddr = byNs(ups, 'address', 'after');
+  const upRoute = byNs(ups, 'route', 'after');
+  for (const x of ups) {
+    const r = x.after!;
+    const s = deps.get(x.key)!;
+    for (const k of references(r, tcD)) {
+      if (upKeys.has(k)) s.add(k);
+      else if (pairedBy.has(k) && upKeys.has(pairedBy.get(k)!)) s.add(pairedBy.get(k)!); // comes back with its pair
+    }
+    if (r.kind === 'route') for (const k of upAddr.get(r.namespace) ?? []) s.add(k);
+    if (r.kind === 'rule') for (const k of upRoute.get(r.namespace) ?? []) s.add(k);
+    if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
+    for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
+    for (const k of runBefore.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
+    // A (re)created object whose name is freed by a delete in this plan waits for that delete.
+    if (x.action === 'create' || x.action === 'replace') {
+      const names = [x.key];
+      if (isLink(r) && r.veth?.primary) names.push(linkKey(r.veth.peer.namespace, r.veth.peer.name));
+      for (const n of names) for (const d of freedBy.get(n) ?? []) s.add(d);
+    }
+  }
+
+  // Deletes: reversed — an object goes before what it refers to.
+  const tcK = new TcIndex(kernel);
+  const delAddr = byNs(dels, 'address', 'before');
+  const delRoute = byNs(dels, 'route', 'before');
+  for (const x of dels) {
+    const r = x.before!;
+    for (const k of references(r, tcK)) if (delKeys.has(k)) deps.get(k)!.add(x.key);
+    if (r.kind === 'route') for (const k of delAddr.get(r.namespace) ?? []) deps.get(k)!.add(x.key);
+    if (r.kind === 'rule') for (const k of delRoute.get(r.namespace) ?? []) deps.get(k)!.add(x.key);
+  }
+
+  const cmpKey = (a: string, b: string) => a < b;
+  const upSorted = topoSort(
+    ups.map((x) => x.key),
+    deps,
+    (a, b) => {
+      const ra = KIND_RANK[drafts.get(a)!.kind];
+      const rb = KIND_RANK[drafts.get(b)!.kind];
+      return ra !== rb ? ra < rb : cmpKey(a, b);
+    },
+  );
+  const delSorted = topoSort(
+    dels.map((x) => x.key),
+    deps,
+    (a, b) => {
+      const ra = KIND_RANK[drafts.get(a)!.kind];
+      const rb = KIND_RANK[drafts.get(b)!.kind];
+      return ra !== rb ? ra > rb : cmpKey(a, b);
+    },
+  );
+
+  return [...delSorted, ...upSorted].map((k) => {
+    const x = drafts.get(k)!;
+    const c: Change = {
+      action: x.action,
+      key: x.key,
+      kind: x.kind,
+      label: resourceLabel((x.after ?? x.before)!),
+      reason: x.reason,
+      fields: x.action === 'delete' ? [] : x.fields,
+      disruptive: x.disruptive,
+      ...(x.before && x.action !== 'create' ? { before: x.before } : {}),
+      ...(x.after && x.action !== 'delete' ? { after: x.after } : {}),
+      dependsOn: [...deps.get(k)!].sort(),
+      ...(x.createdBy !== undefined ? { createdBy: x.createdBy } : {}),
+      ...(x.restore ? { restore: x.restore } : {}),
+    };
+    return c;
+  });
+}
