@@ -59,6 +59,18 @@ function settle(tag: string): void {
   execFileSync('ip', ['netns', 'del', probe]);
 }
 
+/**
+ * Wait until the namespace is quiet: no netlink change event for 2 s (IPv6 DAD of 2000 fresh
+ * links is serialised by the kernel and goes on for ~20 s, each completion an event).
+ */
+function quiet(ns: string): void {
+  for (let i = 0; i < 60; i++) {
+    const r = spawnSync('timeout', ['2', 'ip', '-n', ns, 'monitor', 'link', 'address', 'route', 'rule'], { encoding: 'utf8' });
+    if ((r.stdout ?? '').trim() === '') return;
+  }
+  throw new Error(`namespace ${ns} never became quiet`);
+}
+
 /** Wait until IPv6 DAD is over in a namespace (its completion is announced as events). */
 function dadSettled(ns: string): void {
   for (let i = 0; i < 300; i++) {
@@ -137,6 +149,7 @@ async function runSize(n: number): Promise<Result> {
     // No-op timings are of the steady state: after the kernel's own IPv6 DAD churn is over.
     settle(tag);
     dadSettled(ns);
+    quiet(ns);
     const plan: number[] = [];
     const noop: number[] = [];
     const read: number[] = [];
@@ -149,7 +162,7 @@ async function runSize(n: number): Promise<Result> {
     }
     let noopWrites = 0;
     settle(tag);
-    dadSettled(ns);
+    quiet(ns);
     for (let k = 0; k < repeat; k++) {
       let t = 0;
       noopWrites += await countEvents(ns, () => (t = seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve'))));
