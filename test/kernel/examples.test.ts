@@ -34,6 +34,22 @@ describe('examples/overlay-host on the real kernel', () => {
     assert.equal(sb.exec('', ['cat', '/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '1');
   });
 
+  it('shows live state in the config format with owned objects marked', () => {
+    const j = sb.run(['show', '-o', 'json']);
+    assert.equal(j.code, 0, j.stderr);
+    const state = JSON.parse(j.stdout) as { links: { name: string; namespace?: string; owned?: boolean; mtu?: number }[] };
+    const br = state.links.find((l) => l.name === 'br-ovl' && l.namespace === undefined);
+    assert.equal(br?.owned, true);
+    assert.equal(br?.mtu, 1450);
+    const y = sb.run(['show', '-n', 'vovl-a']);
+    assert.equal(y.code, 0, y.stderr);
+    assert.match(y.stdout, /# owned\n\s*- address: 10\.77\.0\.11\/24/);
+    assert.doesNotMatch(y.stdout, /br-ovl/, '-n limits the output to one namespace');
+    const v = sb.run(['validate']);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /valid/);
+  });
+
   it('carries traffic between the namespaces', () => {
     const r = sb.pingUntil('vovl-a', ['10.77.0.13']);
     assert.equal(r.code, 0, r.stdout + r.stderr);

@@ -123,3 +123,26 @@ export function copyConfig(src: string): string {
   fs.cpSync(src, dst, { recursive: true });
   return dst;
 }
+
+/** Everything observable in the sandbox's namespaces, without kernel-chosen ids (ifindex, MAC, link-local). */
+export function liveOracle(sb: Sandbox): string {
+  const out: string[] = [];
+  for (const phys of sb.namespaces()) {
+    const ns = phys.slice(sb.prefix.length);
+    const logical = ns === 'root' ? '' : ns;
+    out.push(`ns ${ns}`);
+    for (const l of sb.ipj(logical, ['-d', 'link', 'show'])) {
+      if (l.ifname === 'lo') continue;
+      out.push(`link ${ns}/${l.ifname} ${l.linkinfo?.info_kind} mtu=${l.mtu} up=${l.flags.includes('UP')} master=${l.master ?? '-'} alias=${l.ifalias ?? '-'}`);
+    }
+    for (const l of sb.ipj(logical, ['addr', 'show'])) {
+      for (const a of l.addr_info ?? []) if (l.ifname !== 'lo' && a.scope !== 'link') out.push(`addr ${ns}/${l.ifname} ${a.local}/${a.prefixlen}`);
+    }
+    for (const r of sb.ipj(logical, ['route', 'show', 'table', 'all'])) {
+      // Kernel-generated IPv6 link-local routes appear asynchronously (addrconf): not ours to compare.
+      if (r.table === 'local' || /^(fe80|ff00)/.test(r.dst)) continue;
+      out.push(`route ${ns} ${r.type ?? 'unicast'} ${r.dst} dev=${r.dev ?? '-'} via=${r.gateway ?? '-'} metric=${r.metric ?? 0} proto=${r.protocol} table=${r.table ?? 'main'}`);
+    }
+  }
+  return out.sort().join('\n');
+}
