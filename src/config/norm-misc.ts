@@ -101,7 +101,8 @@ function bpfAttach(ctx: Ctx, e: Entry, a: Raw): BpfAttach {
   else ctx.devRef(ns, a.dev, e, 'attach/dev', 'attach dev');
   if (a.type === 'xdp' && a.direction !== undefined) bad('direction');
   if (a.type !== 'xdp' && a.direction === undefined) need('direction');
-  return compact({ type: a.type, namespace: ns, dev: a.dev, direction: a.direction });
+  if (a.type !== 'clsact' && a.priority !== undefined) bad('priority');
+  return compact({ type: a.type, namespace: ns, dev: a.dev, direction: a.direction, priority: a.type === 'clsact' ? a.priority : undefined });
 }
 
 /** Map keys/values as hex bytes: "0a 00 00 01", "0x0a000001" → "0a000001". */

@@ -241,6 +241,8 @@ export interface BpfAttach {
   readonly direction?: 'ingress' | 'egress';
   readonly cgroup?: string; // path relative to the cgroup2 mount
   readonly hook?: 'ingress' | 'egress' | 'sock_ops';
+  /** clsact only: the tc filter priority (pref); default 49152. */
+  readonly priority?: number;
 }
 
 export interface BpfProgramRes {

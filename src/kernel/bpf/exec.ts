@@ -3,6 +3,8 @@
 // SAME map pins, then bpf_link_update on the pinned link (same link id, no detach window).
 // replace (attach point changed): attach the new link, then detach the old one. delete: detach,
 // unpin, remove the directory. A verifier rejection throws before anything is touched.
+// clsact has no link: a cls_bpf filter at a recorded place (clsact.ts), the program pinned as
+// `prog`; update is `tc filter replace` at the same handle/priority (atomic swap).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BpfAttach, BpfProgramRes } from '../../model/types';
@@ -22,8 +24,9 @@ import {
   type ObjectProgram,
 } from '../libbpf';
 import type { KernelSession } from '../session';
-import { writeMeta, type BpfMeta } from './meta';
-import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, releaseRootIfEmpty } from './paths';
+import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTarget, undoAttach, type ClsactAttached } from './clsact';
+import { readMeta, writeMeta, type BpfMeta } from './meta';
+import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty } from './paths';
 import { isDefunct } from './read';
 import { openForProgram } from './tag';
 
@@ -167,35 +170,77 @@ function writeEntries(res: BpfProgramRes, l: Loaded, only?: readonly string[]): 
   }
 }
 
-interface Attached {
-  readonly link: BpfLink;
-  readonly target: BpfMeta['target'];
-}
+type Attached =
+  | { readonly kind: 'link'; readonly link: BpfLink; readonly target: BpfMeta['target'] }
+  | ({ readonly kind: 'filter' } & ClsactAttached);
 
-function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach): Attached {
+/** `prev`: the directory's record, so a clsact filter still at the same place is swapped, not duplicated. */
+function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach, prev?: BpfMeta): Attached {
   switch (a.type) {
     case 'tcx': {
       const netns = session.physical(a.namespace ?? '');
       const link = attachTcx(prog, { ifname: a.dev!, netns, direction: a.direction! });
-      return { link, target: { netns, ifindex: link.info().ifindex! } };
+      return { kind: 'link', link, target: { netns, ifindex: link.info().ifindex! } };
     }
     case 'xdp': {
       const netns = session.physical(a.namespace ?? '');
       const link = attachXdp(prog, { ifname: a.dev!, netns });
-      return { link, target: { netns, ifindex: link.info().ifindex! } };
+      return { kind: 'link', link, target: { netns, ifindex: link.info().ifindex! } };
     }
     case 'cgroup': {
       const cg = path.join(cgroupRoot(), a.cgroup ?? '');
       const type = HOOKS[a.hook ?? ''];
       if (type === undefined) throw new Error(`cgroup hook ${a.hook} is not supported`);
-      return { link: attachCgroup(prog, cg, type), target: { cgroup: cg } };
+      return { kind: 'link', link: attachCgroup(prog, cg, type), target: { cgroup: cg } };
     }
     case 'clsact':
-      throw new Error('attach type clsact is not supported for declared programs (no bpf_link to pin or update in place); use tcx');
+      return { kind: 'filter', ...attachClsact(session, prog, a, prev) };
   }
 }
 
-function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, target: BpfMeta['target']): void {
+/** Let go of the handle: a link fd is closed (its pin keeps it); a filter is kept, never detached. */
+function releaseAttached(a: Attached): void {
+  if (a.kind === 'link') a.link.close();
+  else a.filter.release();
+}
+
+/** Pin the program (clsact) under `prog`: pinned beside, then renamed over the old pin. */
+function pinProg(dir: string, prog: ObjectProgram): void {
+  const pin = progPin(dir);
+  const next = `${pin}_new`;
+  fs.rmSync(next, { force: true });
+  prog.pin(next);
+  fs.renameSync(next, pin);
+}
+
+/** The previous clsact filter, unless `a` is that very filter (re-attached in place). */
+function dropOldFilter(session: KernelSession, prev: BpfMeta | undefined, a: Attached): void {
+  if (!prev || prev.attach.type !== 'clsact') return;
+  const old = recordedTarget(prev);
+  if (old && a.kind === 'filter' && sameTarget(old, a.target)) return;
+  dropFilter(session, prev);
+}
+
+/** Pins and record for a fresh attachment; drops what the previous record attached elsewhere. */
+function commit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, a: Attached, prev: BpfMeta | undefined): void {
+  if (a.kind === 'link') {
+    const next = `${linkPin(dir)}_new`;
+    fs.rmSync(next, { force: true });
+    a.link.pin(next);
+    dropLink(linkPin(dir));
+    fs.renameSync(next, linkPin(dir));
+    dropOldFilter(session, prev, a);
+    fs.rmSync(progPin(dir), { force: true });
+    record(dir, res, l.prog.tag, a.link.id, a.target);
+  } else {
+    pinProg(dir, l.prog);
+    dropLink(linkPin(dir));
+    dropOldFilter(session, prev, a);
+    record(dir, res, l.prog.tag, 0, a.target, { progId: l.prog.id, clsactCreated: a.clsactCreated });
+  }
+}
+
+function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, target: BpfMeta['target'], extra: Pick<BpfMeta, 'progId' | 'clsactCreated'> = {}): void {
   writeMeta(dir, {
     version: 1,
     name: res.name,
@@ -207,6 +252,7 @@ function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, ta
     tag,
     linkId,
     target,
+    ...extra,
     updated: new Date().toISOString(),
   });
 }
@@ -236,11 +282,25 @@ function unpinDroppedMaps(dir: string, keep: readonly string[]): void {
   for (const f of fs.readdirSync(md)) if (!want.has(f)) fs.rmSync(path.join(md, f), { force: true });
 }
 
-/** Attach from scratch (also repairs a directory whose link is missing or defunct). */
+/** Attach and commit; a filter this call added is removed again if committing fails. */
+function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined): void {
+  const a = attach(session, l.prog, res.attach, prev);
+  try {
+    commit(session, dir, res, l, a, prev);
+  } catch (e) {
+    if (a.kind === 'filter') undoAttach(session, a, res.attach.namespace ?? '');
+    throw e;
+  } finally {
+    releaseAttached(a);
+  }
+}
+
+/** Attach from scratch (also repairs a directory whose link or filter is missing or defunct). */
 function create(session: KernelSession, res: BpfProgramRes, dir: string): void {
   const root = path.dirname(dir);
   ensureRoot(root);
   const fresh = !fs.existsSync(dir);
+  const prev = fresh ? undefined : readMeta(dir);
   fs.mkdirSync(mapsDir(dir), { recursive: true, mode: 0o700 });
   try {
     const l = load(res, dir);
@@ -248,13 +308,7 @@ function create(session: KernelSession, res: BpfProgramRes, dir: string): void {
       repinReset(l, dir);
       writeEntries(res, l);
       dropLink(linkPin(dir)); // a stale pin from a detached link
-      const a = attach(session, l.prog, res.attach);
-      try {
-        a.link.pin(linkPin(dir));
-        record(dir, res, l.prog.tag, a.link.id, a.target);
-      } finally {
-        a.link.close();
-      }
+      attachAndCommit(session, dir, res, l, prev);
       unpinDroppedMaps(dir, res.maps);
     } finally {
       l.obj.close();
@@ -268,8 +322,13 @@ function create(session: KernelSession, res: BpfProgramRes, dir: string): void {
   }
 }
 
+function entriesChanged(c: Change): boolean {
+  return c.fields.some((f) => f.field === 'mapEntries' || f.field.startsWith('mapEntries.'));
+}
+
 /** Swap the program behind the pinned link; maps are the pinned ones, so their state carries over. */
 function update(session: KernelSession, c: Change, res: BpfProgramRes, dir: string): void {
+  if (res.attach.type === 'clsact') return updateClsact(session, c, res, dir);
   let link: BpfLink;
   try {
     link = BpfLink.openPinned(linkPin(dir));
@@ -291,8 +350,7 @@ function update(session: KernelSession, c: Change, res: BpfProgramRes, dir: stri
         old.close();
       }
       repinReset(l, dir);
-      const entriesChanged = c.fields.some((f) => f.field === 'mapEntries' || f.field.startsWith('mapEntries.'));
-      if (entriesChanged) writeEntries(res, l);
+      if (entriesChanged(c)) writeEntries(res, l);
       else if (l.reset.length) writeEntries(res, l, l.reset);
       unpinDroppedMaps(dir, res.maps);
       const target = info.ifindex !== undefined ? { netns: session.physical(res.attach.namespace ?? ''), ifindex: info.ifindex } : { cgroup: path.join(cgroupRoot(), res.attach.cgroup ?? '') };
@@ -305,37 +363,51 @@ function update(session: KernelSession, c: Change, res: BpfProgramRes, dir: stri
   }
 }
 
-/** New attach point: attach the new link first, then detach the old one. */
-function replace(session: KernelSession, res: BpfProgramRes, dir: string): void {
-  if (!fs.existsSync(linkPin(dir))) return create(session, res, dir);
+/**
+ * clsact: `tc filter replace` at the recorded handle/priority (cls_bpf swaps the program
+ * atomically, no packet passes unfiltered), then re-pin `prog`. Filter gone: attach again.
+ */
+function updateClsact(session: KernelSession, c: Change, res: BpfProgramRes, dir: string): void {
+  const prev = readMeta(dir);
+  const t = prev && recordedTarget(prev);
+  if (!prev || !t || !liveFilter(session, prev)) return create(session, res, dir);
   const l = load(res, dir);
   try {
-    const a = attach(session, l.prog, res.attach);
-    const next = `${linkPin(dir)}_new`;
-    try {
-      fs.rmSync(next, { force: true });
-      a.link.pin(next);
-      dropLink(linkPin(dir));
-      a.link.pin(linkPin(dir));
-      fs.rmSync(next, { force: true });
-      repinReset(l, dir);
-      writeEntries(res, l, l.reset);
-      unpinDroppedMaps(dir, res.maps);
-      record(dir, res, l.prog.tag, a.link.id, a.target);
-    } finally {
-      a.link.close();
-    }
+    filterAt(t).update(l.prog);
+    pinProg(dir, l.prog);
+    repinReset(l, dir);
+    if (entriesChanged(c)) writeEntries(res, l);
+    else if (l.reset.length) writeEntries(res, l, l.reset);
+    unpinDroppedMaps(dir, res.maps);
+    record(dir, res, l.prog.tag, 0, t, { progId: l.prog.id, clsactCreated: prev.clsactCreated ?? false });
   } finally {
     l.obj.close();
   }
 }
 
-/** Detach, unpin the link and the maps, remove the directory (only inside the owned root). */
+/** New attach point: attach the new link or filter first, then detach the old one. */
+function replace(session: KernelSession, res: BpfProgramRes, dir: string): void {
+  const prev = readMeta(dir);
+  if (!prev || (prev.attach.type !== 'clsact' && !fs.existsSync(linkPin(dir)))) return create(session, res, dir);
+  const l = load(res, dir);
+  try {
+    attachAndCommit(session, dir, res, l, prev);
+    repinReset(l, dir);
+    writeEntries(res, l, l.reset);
+    unpinDroppedMaps(dir, res.maps);
+  } finally {
+    l.obj.close();
+  }
+}
+
+/** Detach, unpin the link (or filter + prog) and the maps, remove the directory (only inside the owned root). */
 export function removeProgram(session: KernelSession, name: string): void {
   const root = bpfRoot(session.sandbox);
   const dir = programDir(root, name);
   if (!fs.existsSync(dir)) return;
+  const meta = readMeta(dir);
   dropLink(linkPin(dir));
+  if (meta?.attach.type === 'clsact') dropFilter(session, meta);
   fs.rmSync(dir, { recursive: true, force: true });
   releaseRootIfEmpty(root);
 }

@@ -11,8 +11,9 @@ registerExecutor('bpf', (c, ctx) => executeBpf(c, ctx.session));
 
 export { bpfMapResetProblems } from './check';
 export { BpfLoadFailed, MapResetRefused, executeBpf, mapResetAllowed, removeProgram, setAllowMapReset } from './exec';
-export { BpfMeta, readMeta } from './meta';
-export { bpfRoot, cgroupRoot } from './paths';
+export { CLSACT_DEFAULT_PRIORITY, CLSACT_FILTER_HANDLE } from './clsact';
+export { BpfMeta, BpfTarget, readMeta } from './meta';
+export { bpfRoot, cgroupRoot, progPin } from './paths';
 export { OwnedProgram, listOwned, readBpfPrograms } from './read';
 export { BpfShowRow, describeBpf, formatBpfShow } from './show';
 export { TAG_DETACHED, TAG_MISSING, TAG_REJECTED, enrichDesiredBpf, programTag } from './tag';

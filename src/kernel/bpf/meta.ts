@@ -16,10 +16,25 @@ export interface BpfMeta {
   readonly mapEntries?: Readonly<Record<string, readonly { key: string; value: string }[]>>;
   /** Tag of the program attached by the last apply. */
   readonly tag: string;
+  /** bpf_link id; 0 for clsact (a tc filter, no link). */
   readonly linkId: number;
-  /** Resolved target: real netns name and ifindex, or cgroup directory. */
-  readonly target: { readonly netns?: string | null; readonly ifindex?: number; readonly cgroup?: string };
+  /** Resolved target: real netns name and ifindex, or cgroup directory; clsact adds the filter's place. */
+  readonly target: BpfTarget;
+  /** clsact: id of the program put in the filter by the last apply (also pinned as `prog`). */
+  readonly progId?: number;
+  /** clsact: Voltron created the clsact qdisc (it removes it with the last filter, never a pre-existing one). */
+  readonly clsactCreated?: boolean;
   readonly updated: string;
+}
+
+export interface BpfTarget {
+  readonly netns?: string | null;
+  readonly ifindex?: number;
+  readonly cgroup?: string;
+  /** clsact only: the cls_bpf filter is found again by hook, priority and handle. */
+  readonly direction?: 'ingress' | 'egress';
+  readonly priority?: number;
+  readonly handle?: number;
 }
 
 const FILE = 'meta';

@@ -1,5 +1,5 @@
 // Where Voltron keeps its BPF pins: one bpffs directory it owns (per sandbox), laid out as
-// <root>/<program>/{link, maps/<map>, meta}. Mounted on first use when no bpffs is there.
+// <root>/<program>/{link | prog, maps/<map>, meta}. Mounted on first use when no bpffs is there.
 // bpffs rejects '.' in names (EPERM, reserved by the kernel), so names encode it as %2E.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +28,8 @@ export function programDir(root: string, name: string): string {
 }
 
 export const linkPin = (dir: string): string => path.join(dir, 'link');
+/** clsact programs: no link exists, so the program itself is pinned. */
+export const progPin = (dir: string): string => path.join(dir, 'prog');
 export const mapsDir = (dir: string): string => path.join(dir, 'maps');
 export const mapPin = (dir: string, map: string): string => path.join(dir, 'maps', bpffsName(map));
 /** Entries the kernel puts in every bpffs mount (bpf_preload iterators): not ours, not content. */

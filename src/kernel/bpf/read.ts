@@ -1,11 +1,13 @@
 // Current state of declared BPF programs: one entry per program directory Voltron owns. The
 // declaration (object, program, attach, maps, entries) comes from the directory's record; the
-// tag is that of the program the pinned link runs now, read from the kernel.
+// tag is that of the program the pinned link runs now (clsact: the program in the recorded tc
+// filter, from the filter dump), read from the kernel.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BpfProgramRes } from '../../model/types';
 import { BpfLink, BpfProgram, LinkType, isBpffs, type LinkInfo } from '../libbpf';
 import type { KernelSession } from '../session';
+import { liveFilter, type LiveFilter } from './clsact';
 import { readMeta, type BpfMeta } from './meta';
 import { bpfRoot, linkPin, mapPin } from './paths';
 import { TAG_DETACHED } from './tag';
@@ -15,6 +17,8 @@ export interface OwnedProgram {
   readonly meta: BpfMeta;
   /** Live link info, undefined when the pin is missing or the link was detached by the kernel. */
   readonly link?: LinkInfo;
+  /** clsact: the program in the recorded filter, undefined when the filter is gone. */
+  readonly filter?: LiveFilter;
   readonly tag?: string;
   /** Map name → pinned (exists in bpffs). */
   readonly pinnedMaps: Readonly<Record<string, boolean>>;
@@ -57,16 +61,21 @@ export function listOwned(session: KernelSession): OwnedProgram[] {
     const dir = path.join(root, name);
     const meta = readMeta(dir);
     if (!meta) continue;
-    const live = linkState(linkPin(dir));
     const pinnedMaps = Object.fromEntries(meta.maps.map((m) => [m, fs.existsSync(mapPin(dir, m))]));
+    if (meta.attach.type === 'clsact') {
+      const f = liveFilter(session, meta);
+      out.push({ dir, meta, pinnedMaps, ...(f ? { filter: f, tag: f.tag } : {}) });
+      continue;
+    }
+    const live = linkState(linkPin(dir));
     out.push({ dir, meta, pinnedMaps, ...(live ? { link: live.link, tag: live.tag } : {}) });
   }
   return out;
 }
 
 /**
- * Global reader: an owned program is present while its directory exists; if its link is gone
- * or defunct its tag reads `detached`, so a declared program is re-attached and an undeclared
+ * Global reader: an owned program is present while its directory exists; if its link (or
+ * clsact filter) is gone or defunct its tag reads `detached`, so a declared program is re-attached and an undeclared
  * one is still deleted (pins are never removed by the kernel).
  */
 export function readBpfPrograms(session: KernelSession): BpfProgramRes[] {

@@ -1,0 +1,169 @@
+// Declared programs on a clsact hook: a direct-action cls_bpf filter, not a bpf_link. Nothing
+// to pin but the program (<dir>/prog), so the filter is found again by its place, recorded in
+// meta: namespace, ifindex, direction, priority, handle. Read through the tc filter dump.
+import type { BpfAttach } from '../../model/types';
+import { TcFilter, attachTcClsact, destroyClsact, resolveIfindex, type ProgramLike } from '../libbpf';
+import type { KernelSession, NsContext } from '../session';
+import { decodeBpfOptions } from '../tc/filter';
+import { CLSACT_EGRESS, CLSACT_HANDLE, CLSACT_INGRESS, directionParent } from '../tc/handles';
+import { dumpFilters, dumpQdiscs } from '../tc/raw';
+import type { BpfMeta } from './meta';
+
+/**
+ * Default filter priority: late (lower numbers run first), above what configs usually pick.
+ * It is also the pref tc assigns to the first filter added without one: such a filter makes
+ * our attach fail with EEXIST (never overwritten); set attach.priority then.
+ */
+export const CLSACT_DEFAULT_PRIORITY = 49152;
+/** Handle of our filter at its priority. */
+export const CLSACT_FILTER_HANDLE = 1;
+
+export interface ClsactTarget {
+  readonly netns: string | null;
+  readonly ifindex: number;
+  readonly direction: 'ingress' | 'egress';
+  readonly priority: number;
+  readonly handle: number;
+}
+
+export interface LiveFilter {
+  readonly progId: number;
+  readonly tag: string;
+}
+
+/** attach.priority when the model carries it (optional field), else the default. */
+export function clsactPriority(a: BpfAttach): number {
+  const p = (a as BpfAttach & { readonly priority?: number }).priority;
+  return p ?? CLSACT_DEFAULT_PRIORITY;
+}
+
+/** The recorded filter place, or undefined when meta is not a complete clsact record. */
+export function recordedTarget(meta: BpfMeta): ClsactTarget | undefined {
+  const t = meta.target;
+  if (meta.attach.type !== 'clsact' || t.ifindex === undefined || !t.direction || t.priority === undefined || t.handle === undefined) return undefined;
+  return { netns: t.netns ?? null, ifindex: t.ifindex, direction: t.direction, priority: t.priority, handle: t.handle };
+}
+
+export function sameTarget(a: ClsactTarget, b: ClsactTarget): boolean {
+  return a.netns === b.netns && a.ifindex === b.ifindex && a.direction === b.direction && a.priority === b.priority && a.handle === b.handle;
+}
+
+/**
+ * Netlink context of the recorded namespace if it still exists and still is the device named in
+ * the declaration (a recreated device has a new ifindex: our filter went with the old one).
+ */
+function placeContext(session: KernelSession, meta: BpfMeta, t: ClsactTarget): NsContext | undefined {
+  const logical = meta.attach.namespace ?? '';
+  if (session.physical(logical) !== t.netns || !session.exists(logical)) return undefined;
+  try {
+    if (resolveIfindex({ ifname: meta.attach.dev!, netns: t.netns }) !== t.ifindex) return undefined;
+  } catch {
+    return undefined;
+  }
+  return session.ns(logical);
+}
+
+function findFilter(ctx: NsContext, t: ClsactTarget): LiveFilter | undefined {
+  const f = dumpFilters(ctx, t.ifindex, directionParent(t.direction)).find((x) => x.kind === 'bpf' && x.chain === 0 && x.info >>> 16 === t.priority && x.handle === t.handle);
+  if (!f) return undefined;
+  const o = decodeBpfOptions(f.options);
+  return o.id && o.tag ? { progId: o.id, tag: o.tag } : undefined;
+}
+
+/** Program in the recorded filter now, or undefined (namespace, device, qdisc or filter gone). */
+export function liveFilter(session: KernelSession, meta: BpfMeta): LiveFilter | undefined {
+  const t = recordedTarget(meta);
+  if (!t) return undefined;
+  try {
+    const ctx = placeContext(session, meta, t);
+    return ctx ? findFilter(ctx, t) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function clsactExists(ctx: NsContext, ifindex: number): boolean {
+  return dumpQdiscs(ctx).some((q) => q.ifindex === ifindex && q.kind === 'clsact' && q.handle === CLSACT_HANDLE);
+}
+
+/** A handle on an existing filter (update/detach only; nothing is created). */
+export function filterAt(t: ClsactTarget, progId = 0): TcFilter {
+  return new TcFilter(t.ifindex, t.netns, t.direction, t.handle, t.priority, progId);
+}
+
+export interface ClsactAttached {
+  readonly filter: TcFilter;
+  readonly target: ClsactTarget;
+  readonly clsactCreated: boolean;
+  /** Our filter was already at this place and only got the new program. */
+  readonly inPlace: boolean;
+}
+
+/**
+ * Ensure clsact and add our filter (NLM_F_EXCL: a foreign filter at that place is an error, not
+ * overwritten). When `prev` recorded this very place and the filter is still there, it is ours:
+ * the program is swapped in place instead.
+ */
+export function attachClsact(session: KernelSession, prog: ProgramLike, a: BpfAttach, prev?: BpfMeta): ClsactAttached {
+  const logical = a.namespace ?? '';
+  const netns = session.physical(logical);
+  const ifindex = resolveIfindex({ ifname: a.dev!, netns });
+  const target: ClsactTarget = { netns, ifindex, direction: a.direction!, priority: clsactPriority(a), handle: CLSACT_FILTER_HANDLE };
+  const ctx = session.ns(logical);
+  const existed = clsactExists(ctx, ifindex);
+  const old = prev && recordedTarget(prev);
+  const prevOwnsQdisc = !!prev?.clsactCreated && !!old && old.netns === netns && old.ifindex === ifindex;
+  let filter: TcFilter;
+  const inPlace = !!old && sameTarget(old, target) && findFilter(ctx, target) !== undefined;
+  if (inPlace) {
+    filter = filterAt(target);
+    filter.update(prog);
+  } else {
+    if (existed && dumpFilters(ctx, ifindex, directionParent(target.direction)).some((x) => x.info >>> 16 === target.priority))
+      throw new Error(
+        `clsact ${target.direction} on ${logical || '(root)'}/${a.dev}: pref ${target.priority} already holds a tc filter that is not this program's; it is left as is (remove it or use another priority)`,
+      );
+    try {
+      filter = attachTcClsact(prog, { ifindex, netns, direction: target.direction, handle: target.handle, priority: target.priority });
+    } catch (e) {
+      if (!existed) quietly(() => removeEmptyClsact(ctx, target)); // the hook create made one just now
+      throw e;
+    }
+  }
+  return { filter, target, clsactCreated: !existed || prevOwnsQdisc, inPlace };
+}
+
+/** Cleanup after a failure: its own error must not hide the one being reported. */
+function quietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // the original error is what matters
+  }
+}
+
+function removeEmptyClsact(ctx: NsContext, t: ClsactTarget): void {
+  if (!clsactExists(ctx, t.ifindex)) return;
+  const left = dumpFilters(ctx, t.ifindex, CLSACT_INGRESS).length + dumpFilters(ctx, t.ifindex, CLSACT_EGRESS).length;
+  if (left === 0) destroyClsact({ ifindex: t.ifindex, netns: t.netns });
+}
+
+/** Undo an attach whose commit failed: the filter it added, and the clsact if it made it. */
+export function undoAttach(session: KernelSession, a: ClsactAttached, logical: string): void {
+  if (a.inPlace) return; // the filter was ours before; it now runs the new program, still ours
+  quietly(() => a.filter.detach());
+  if (a.clsactCreated) quietly(() => removeEmptyClsact(session.ns(logical), a.target));
+}
+
+/**
+ * Remove the recorded filter (already gone is fine); then the clsact qdisc too if Voltron
+ * created it and no filter is left on either hook.
+ */
+export function dropFilter(session: KernelSession, meta: BpfMeta): void {
+  const t = recordedTarget(meta);
+  if (!t) return;
+  const ctx = placeContext(session, meta, t);
+  if (!ctx) return; // namespace or device gone: the filter went with it
+  filterAt(t).detach();
+  if (meta.clsactCreated) removeEmptyClsact(ctx, t);
+}
