@@ -2,6 +2,7 @@
 import { UsageError, formatOptions, parseArgs, type OptionSpec, type Parsed } from './args';
 import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
 import { COMMANDS } from './commands';
+import { PlanRefused } from '../apply/reconcile';
 import '../kernel/tc/register';
 
 export interface Command {
@@ -72,6 +73,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await cmd.run(ctx, parsed);
   } catch (e) {
     const err = e as Error;
+    // A refused plan is a verdict, not a crash: its message lists the problems as is.
+    if (e instanceof PlanRefused) {
+      ctx.err(err.message);
+      return 1;
+    }
     ctx.err(`Error: ${err.message}`);
     if (process.env.VOLTRON_DEBUG) ctx.err(err.stack ?? '');
     return 1;

@@ -2,7 +2,7 @@ import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { confirm, printPlan } from '../output';
-import { makePlan, PlanRefused, NotConverged, executePlan, pruneInventory, readCurrent } from '../../apply/reconcile';
+import { makePlan, NotConverged, executePlan, pruneInventory } from '../../apply/reconcile';
 import { saveInventory } from '../../apply/inventory';
 import { JournalWriter, readJournal, removeJournal } from '../../apply/journal';
 import { acquireLock, LockBusy, type Lock } from '../../apply/lock';
@@ -87,8 +87,8 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
         failure = `${outcome.failed.change.label}: ${outcome.failed.error.message}\n${outcome.executed.length} of ${plan.changes.length} changes were applied before the failure.`;
       } else {
         // Verify: re-read everything and re-plan; anything left is a failure naming what did not converge.
-        const current = readCurrent(session, eff, inv);
-        const { plan: again } = makePlan(session, desired, inv, destroying);
+        // makePlan reads the kernel once; its `current` also prunes the inventory.
+        const { plan: again, current } = makePlan(session, desired, inv, destroying);
         inv = pruneInventory(inv, eff, current);
         if (again.changes.length) failure = new NotConverged(again).message;
       }
@@ -126,12 +126,6 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
     }
     removeJournal(ctx.stateDir);
     return 0;
-  } catch (e) {
-    if (e instanceof PlanRefused) {
-      ctx.err(e.message);
-      return 1;
-    }
-    throw e;
   } finally {
     session.close();
     lock.release();

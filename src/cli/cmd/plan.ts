@@ -2,7 +2,7 @@ import { flag, str } from '../args';
 import { inventoryOf, loadDesired, openSession } from '../common';
 import type { Command } from '../main';
 import { printPlan } from '../output';
-import { makePlan, PlanRefused } from '../../apply/reconcile';
+import { makePlan } from '../../apply/reconcile';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -22,12 +22,6 @@ export const planCommand: Command = {
       const { plan } = makePlan(session, desired, inventoryOf(ctx));
       printPlan(ctx, plan, format);
       return plan.changes.length > 0 && flag(p, 'detailed-exitcode') ? 2 : 0;
-    } catch (e) {
-      if (e instanceof PlanRefused) {
-        ctx.err(e.message);
-        return 1;
-      }
-      throw e;
     } finally {
       session.close();
     }
