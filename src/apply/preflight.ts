@@ -2,9 +2,10 @@
 import type { Resource, StateMap } from '../model/types';
 import { CAPABILITIES, kernelSupports, qdiscCapability, type Capability } from '../kernel/capabilities';
 import { resourceLabel } from '../model/keys';
+import { sourceWhere } from '../config/positions';
 
 function where(r: Resource): string {
-  return r.source ? `${r.source.file}:${r.source.line}:${r.source.column}: ${r.source.path}: ` : '';
+  return r.source ? `${sourceWhere(r.source)}: ${r.source.path}: ` : '';
 }
 
 export function capabilityErrors(desired: StateMap): string[] {

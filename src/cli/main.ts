@@ -4,6 +4,7 @@ import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
 import { COMMANDS } from './commands';
 import { PlanRefused } from '../apply/reconcile';
 import '../kernel/tc/register';
+import { mark } from '../util/timing';
 
 export interface Command {
   readonly name: string;
@@ -43,6 +44,7 @@ function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  mark('start-up and module loading');
   const [name, rest] = splitCommand(argv);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${topHelp()}\n`);

@@ -29,7 +29,7 @@ export class Ctx {
 
   /** Where a resource came from; `key` points at the mapping key (sysctls). */
   source(e: Entry, key = false): SourceRef {
-    return { file: e.file, ...this.pos(e.file, e.ptr, key), path: e.ptr };
+    return key ? { file: e.file, path: e.ptr, key } : { file: e.file, path: e.ptr };
   }
 
   where(e: Entry): string {

@@ -7,6 +7,7 @@ import type { FileInput } from './merge';
 import type { ConfigError } from './types';
 import type { YamlFile } from './yamlpos';
 import { configCacheKey, readCachedConfig, writeCachedConfig } from './cache';
+import { registerSources } from './positions';
 
 export type LoadResult = { ok: true; desired: DesiredState; files: string[] } | { ok: false; errors: ConfigError[]; files: string[] };
 
@@ -43,7 +44,10 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
   if (opts.cacheDir === undefined) return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
   const key = configCacheKey(host, files, opts.dir);
   const hit = readCachedConfig(opts.cacheDir, key);
-  if (hit) return { ok: true, desired: hit.desired, files: hit.files };
+  if (hit) {
+    registerSources(files);
+    return { ok: true, desired: hit.desired, files: hit.files };
+  }
   const r = loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
   if (r.ok) writeCachedConfig(opts.cacheDir, key, r.desired, r.files);
   return r;
@@ -67,6 +71,7 @@ function loadFiles(files: { name: string; text: string }[], overlayName: string 
   const { normalise } = require('./normalise') as typeof import('./normalise');
   const { validateSchema } = require('./schema') as typeof import('./schema');
   const { YamlFile } = require('./yamlpos') as typeof import('./yamlpos');
+  const { registerYaml } = require('./positions') as typeof import('./positions');
   /* eslint-enable @typescript-eslint/no-var-requires */
   const errors: ConfigError[] = [];
   const poison = newPoison();
@@ -75,15 +80,16 @@ function loadFiles(files: { name: string; text: string }[], overlayName: string 
   for (const f of files) {
     const y = new YamlFile(f.name, f.text);
     yamls.set(f.name, y);
-    const syntax = y.syntaxErrors();
-    if (syntax.length) {
+    registerYaml(y);
+    const loaded = y.load();
+    if (loaded.errors) {
       // The file's content is unknown: report its syntax errors, keep checking the others,
       // and stop reference checks from blaming things it may have declared.
-      errors.push(...syntax);
+      errors.push(...loaded.errors);
       poison.all = true;
       continue;
     }
-    const data = y.toJS() ?? {};
+    const data = loaded.value ?? {};
     const { errors: schemaErrors, bad } = validateSchema(y, data);
     errors.push(...schemaErrors);
     if (bad.includes('')) {

@@ -8,6 +8,7 @@ import { normaliseLinks } from './norm-links';
 import { normaliseBpf, normaliseNamespaces, normaliseRootSysctls } from './norm-misc';
 import { bsidRoutes, normalisePools } from './norm-srv6';
 import { normaliseTc } from './norm-tc';
+import { sourceWhere } from './positions';
 
 export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   const ns = normaliseNamespaces(ctx, m.lists.namespaces);
@@ -41,7 +42,9 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
     // (e.g. a bsid route and a declared route for the same SID).
     if (prev && r.source) {
       const p = prev.source;
-      ctx.errors.push({ ...r.source, message: `duplicate ${key}${p ? ` (first declared at ${p.file}:${p.line}:${p.column})` : ''}` });
+      const at = ctx.pos(r.source.file, r.source.path, r.source.key);
+      const first = p ? ` (first declared at ${sourceWhere(p)})` : '';
+      ctx.errors.push({ file: r.source.file, ...at, path: r.source.path, message: `duplicate ${key}${first}` });
       continue;
     }
     resources.set(key, r);

@@ -1,23 +1,46 @@
 // YAML parsing with source positions: JSON pointer → line:column in the original text.
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { Document, Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
 import { ptrSplit, type ConfigError } from './types';
+import { fastLoad } from './yamlfast';
 
 export interface Pos {
   line: number;
   column: number;
 }
 
+// Loaded on first use: a valid config (the common case) never needs it.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
+
 export class YamlFile {
-  readonly doc: Document;
-  private readonly lines = new LineCounter();
+  private parsed: Document | undefined;
+  private lines: LineCounter | undefined;
 
   constructor(
     readonly name: string,
     readonly text: string,
-  ) {
+  ) {}
+
+  /** `yaml`'s Document, parsed on first use (positions and error reports only). */
+  get doc(): Document {
     // uniqueKeys (default) makes duplicate mapping keys a syntax error with a position.
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false });
+    if (!this.parsed) {
+      const Y = yaml();
+      this.lines = new Y.LineCounter();
+      this.parsed = Y.parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false });
+    }
+    return this.parsed;
+  }
+
+  /**
+   * The file's value (null for an empty document), or its positioned syntax errors. A valid
+   * file takes the fast path; `yaml` runs only to explain a rejection.
+   */
+  load(): { value: unknown; errors?: undefined } | { errors: ConfigError[] } {
+    const fast = fastLoad(this.text, this.name);
+    if (fast) return fast;
+    const errors = this.syntaxErrors();
+    return errors.length ? { errors } : { value: this.toJS() };
   }
 
   /** YAML syntax errors, positioned. */
@@ -30,13 +53,14 @@ export class YamlFile {
     }));
   }
 
-  /** The plain JS value (null for an empty document). */
+  /** The plain JS value through `yaml` (null for an empty document). */
   toJS(): unknown {
     return this.doc.toJS({ maxAliasCount: 1000 });
   }
 
   offsetPos(offset: number): Pos {
-    const p = this.lines.linePos(offset);
+    void this.doc; // the line counter is filled by the parse
+    const p = this.lines!.linePos(offset);
     return { line: p.line, column: p.col };
   }
 
@@ -50,16 +74,16 @@ export class YamlFile {
     const segs = ptrSplit(ptr);
     for (let i = 0; i < segs.length; i++) {
       const seg = segs[i]!;
-      if (isAlias(node)) node = node.resolve(this.doc);
+      if (yaml().isAlias(node)) node = node.resolve(this.doc);
       let next: unknown;
       let keyNode: unknown;
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && keyString(p.key) === seg);
+      if (yaml().isMap(node)) {
+        const pair = node.items.find((p) => yaml().isPair(p) && keyString(p.key) === seg);
         if (pair) {
           keyNode = pair.key;
           next = pair.value ?? undefined;
         }
-      } else if (isSeq(node) && /^[0-9]+$/.test(seg)) {
+      } else if (yaml().isSeq(node) && /^[0-9]+$/.test(seg)) {
         next = node.items[Number(seg)];
       }
       if (key && i === segs.length - 1 && keyNode !== undefined) return this.offsetPos(rangeStart(keyNode) ?? at ?? 0);
@@ -76,7 +100,7 @@ export class YamlFile {
 }
 
 function keyString(k: unknown): string | undefined {
-  if (isScalar(k)) return String(k.value);
+  if (yaml().isScalar(k)) return String(k.value);
   return undefined;
 }
 

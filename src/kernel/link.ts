@@ -178,7 +178,12 @@ function closePending(): void {
 export function createLink(session: KernelSession, link: LinkRes): void {
   const ctx = session.ns(link.namespace);
   const w = new AttrWriter().str(R.IFLA_IFNAME, link.name);
-  if (link.mtu !== undefined) w.u32(R.IFLA_MTU, link.mtu);
+  // A bridge's MTU given at creation is not "set by user" (BROPT_MTU_SET_BY_USER): enslaving
+  // a port would re-adjust it to the ports' minimum. Only a real change through changelink
+  // sets the flag, so create it one off and step to the declared value below.
+  const pinMtu = link.type === 'bridge' && link.mtu !== undefined;
+  const createMtu = pinMtu ? (link.mtu! > 68 ? link.mtu! - 1 : link.mtu! + 1) : link.mtu;
+  if (createMtu !== undefined) w.u32(R.IFLA_MTU, createMtu);
   if (link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (link.type === 'macvlan' && link.macvlan) w.u32(R.IFLA_LINK, ctx.ifindex(link.macvlan.parent));
   if (link.master) w.u32(R.IFLA_MASTER, ctx.ifindex(link.master));
@@ -194,15 +199,9 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     closePending();
   }
   if (link.alias) setAlias(ctx, link.name, link.alias);
-  // A bridge's MTU given at creation is not "set by user" (BROPT_MTU_SET_BY_USER): enslaving
-  // a port would re-adjust it to the ports' minimum. Only a real change through changelink
-  // sets the flag, so step away from the value and back.
-  if (link.type === 'bridge' && link.mtu !== undefined) {
-    const index = ctx.ifindex(link.name);
-    for (const mtu of [link.mtu > 68 ? link.mtu - 1 : link.mtu + 1, link.mtu]) {
-      const w2 = new AttrWriter().u32(R.IFLA_MTU, mtu);
-      ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index }), w2.toBuffer()]), `pin mtu of ${link.name}`);
-    }
+  if (pinMtu) {
+    const w2 = new AttrWriter().u32(R.IFLA_MTU, link.mtu!);
+    ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index: ctx.ifindex(link.name) }), w2.toBuffer()]), `pin mtu of ${link.name}`);
   }
 }
 

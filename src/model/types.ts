@@ -12,12 +12,13 @@ export const VOLTRON_RTPROT = 194;
 export type LinkType = 'veth' | 'bridge' | 'vxlan' | 'macvlan' | 'other';
 export type LinkState = 'up' | 'down';
 
+/** Where a resource was declared; line and column are resolved on demand (config/positions.ts). */
 export interface SourceRef {
   readonly file: string;
-  readonly line: number;
-  readonly column: number;
   /** JSON path of the object in its file, e.g. `/links/3`. */
   readonly path: string;
+  /** The position is that of the mapping key naming the object (sysctls). */
+  readonly key?: boolean;
 }
 
 export interface NamespaceRes {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import { CONFIG_SCHEMA, formatConfigError, loadConfig, loadConfigFromStrings, type ConfigError } from '../../src/config';
 import type { DesiredState, LinkRes, Resource, RouteRes } from '../../src/model/types';
+import { sourcePos } from '../../src/config/positions';
 
 type Files = { name: string; text: string }[];
 
@@ -155,7 +156,8 @@ test('overlay replaces entries wholesale, state: absent removes, maps merge by k
   const br0 = get<LinkRes>(d, 'link:a/br0');
   assert.equal(br0.mtu, 9000);
   assert.equal(br0.alias, undefined, 'wholesale replacement drops base-only fields');
-  assert.deepEqual(br0.source, { file: 'hosts/h1.yaml', line: 2, column: 5, path: '/links/0' });
+  assert.deepEqual(br0.source, { file: 'hosts/h1.yaml', path: '/links/0' });
+  assert.deepEqual(sourcePos(br0.source!), { line: 2, column: 5 });
   assert.equal(d.resources.has('link:a/br1'), false);
   assert.equal(d.resources.has('link:/zz'), false, 'other hosts are not merged');
   assert.equal(d.resources.has('address:a/br0/10.0.0.1/24'), false);
@@ -212,7 +214,7 @@ links:
     veth: { peer: { name: 'v0', namespace: '' }, primary: false }, source: undefined,
   });
   assert.equal(p.source!.path, '/links/0/peer');
-  assert.equal(p.source!.line, 6);
+  assert.equal(sourcePos(p.source!).line, 6);
   const v1p = get<LinkRes>(d, 'link:/v1p');
   assert.deepEqual(v1p.veth, { peer: { name: 'v1', namespace: '' }, primary: false });
   assert.equal('mtu' in v1p || 'mac' in v1p || 'alias' in v1p, false, 'undeclared attributes stay undefined');

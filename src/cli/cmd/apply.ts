@@ -10,6 +10,7 @@ import { describeJournal, recoverJournal, type RecoverResult } from '../../apply
 import { restoreTargetOf } from '../../apply/rollback';
 import { parseDuration, spawnWatchdog, writeTryPending } from '../../apply/watchdog';
 import type { DesiredState } from '../../model/types';
+import { mark } from '../../util/timing';
 
 const PAST: Record<string, string> = { create: 'created', update: 'updated', replace: 'replaced', delete: 'deleted' };
 
@@ -54,12 +55,15 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
   try {
     if (!recoverFirst(ctx, p)) return 1;
     const desired = load();
+    mark('config load and validation');
     if (!desired) return 1;
     const inventory = inventoryOf(ctx);
     const destroying = verb === 'destroy';
     const pr = makePlan(session, desired, inventory, destroying);
     const { plan, desired: eff } = pr;
+    mark('read kernel and plan');
     printPlan(ctx, plan, 'text');
+    mark('print plan');
     if (plan.changes.length === 0) return 0;
     if (!flag(p, 'auto-approve')) {
       if (!process.stdin.isTTY) throw new Error(`${verb} needs confirmation: run on a terminal or pass --auto-approve`);
@@ -78,11 +82,13 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
       target: restoreTargetOf(pr, inventory),
       ...(confirmWithinMs !== undefined ? { confirmWithinMs } : {}),
     });
+    mark('journal start');
     let failure: string | undefined;
     let inv = inventory;
     try {
       const outcome = executePlan(session, plan, inventory, journal, (c) => ctx.out(`  ${PAST[c.action]}: ${c.label}`));
       inv = outcome.inventory;
+      mark('execute');
       if (outcome.failed) {
         failure = `${outcome.failed.change.label}: ${outcome.failed.error.message}\n${outcome.executed.length} of ${plan.changes.length} changes were applied before the failure.`;
       } else {
@@ -91,6 +97,7 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
         const { plan: again, current } = makePlan(session, desired, inv, destroying);
         inv = pruneInventory(inv, eff, current);
         if (again.changes.length) failure = new NotConverged(again).message;
+        mark('verify (re-read and re-plan)');
       }
     } catch (e) {
       failure = (e as Error).message;
@@ -113,6 +120,7 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
       return 1;
     }
     saveInventory(ctx.stateDir, inv);
+    mark('save inventory');
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const what = verb === 'destroy' ? 'Destroy' : 'Apply';
     ctx.out(`\n${what} complete: ${plan.changes.length} change(s), ${session.writes - writesBefore} kernel write(s), ${ms.toFixed(0)} ms. Verified: the kernel matches the desired state.`);

@@ -1,0 +1,135 @@
+// The fast YAML path (js-yaml with `yaml`'s core schema) must read every document exactly as
+// `yaml` does, and accept nothing `yaml` rejects: it decides what a valid config means, while
+// `yaml` explains rejections with positions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { parseDocument } from 'yaml';
+import { fastLoad } from '../../src/config/yamlfast';
+
+const REPO = path.resolve(__dirname, '../../..');
+
+function viaYaml(text: string): { value: unknown } | { error: string } {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length) return { error: doc.errors[0]!.message };
+  try {
+    return { value: doc.toJS({ maxAliasCount: 1000 }) ?? null };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/**
+ * Where both accept, the values are equal; what yaml rejects the fast path never accepts.
+ * The fast path may decline a valid document (tags, null keys): `yaml` then loads it.
+ */
+function agree(text: string, where: string, mustBeFast = false): void {
+  const slow = viaYaml(text);
+  const fast = fastLoad(text, where);
+  if ('error' in slow) {
+    assert.equal(fast, undefined, `${where}: js-yaml accepted what yaml rejects (${slow.error}):\n${text}`);
+    return;
+  }
+  if (mustBeFast) assert.ok(fast, `${where}: the fast path declined a plain valid file:\n${text}`);
+  if (!fast) return;
+  assert.deepStrictEqual(fast.value, slow.value, `${where}: the two parsers disagree:\n${text}`);
+}
+
+function yamlFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) out.push(...yamlFiles(p));
+    else if (/\.ya?ml$/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+test('every YAML file in the repository reads the same through both parsers', () => {
+  const files = ['examples', 'test', 'policies'].flatMap((d) => (fs.existsSync(path.join(REPO, d)) ? yamlFiles(path.join(REPO, d)) : []));
+  assert.ok(files.length > 100, `expected the example, golden and bad-input corpus, found ${files.length} files`);
+  let fast = 0;
+  for (const f of files) {
+    const text = fs.readFileSync(f, 'utf8');
+    agree(text, path.relative(REPO, f));
+    if (fastLoad(text, f)) fast++;
+  }
+  assert.ok(fast > files.length * 0.7, `only ${fast} of ${files.length} files took the fast path`);
+});
+
+// Scalars whose meaning differs between YAML 1.1, js-yaml's own schemas and YAML 1.2 core.
+const TRICKY = [
+  '1_000', '0b101', '0o17', '0o8', '0x1F', '0X1F', '+12', '-0', '012', '08', '0777', '.5', '1.', '1e3', '1E-3', '+1.5e+2', '1.0', '-.inf', '.Inf',
+  '.NaN', '.nan', 'nan', 'inf', 'yes', 'no', 'on', 'off', 'y', 'n', 'True', 'TRUE', 'tRue', 'false', 'FALSE', '~', 'null', 'Null', 'NULL', 'nUll',
+  '2001-12-14', '2001-12-14t21:59:43.10-05:00', '12:30:00', '1:20', '<<', '=', '!', '&a', '*a', '"q"', "'q'", '#', 'a # b', 'a: b', '- x',
+  '1.2.3', '10.0.0.1/24', 'fc00::1', '02:00:00:00:00:01', '9007199254740993', '-9007199254740993', '0x', '0o', '00', '+0', '-', '+', '.', 'e3',
+];
+const key = fc.oneof(fc.constantFrom(...TRICKY, 'name', 'mtu', 'links', 'net.ipv4.ip_forward'), fc.stringMatching(/^[a-z][a-z0-9_.-]{0,8}$/));
+const scalarText = fc.oneof(fc.constantFrom(...TRICKY), fc.stringMatching(/^[A-Za-z0-9_.:+\/-]{1,10}$/), fc.integer().map(String), fc.double({ noNaN: true }).map(String));
+type Doc = { t: 'scalar'; s: string; style: 'plain' | 'single' | 'double' } | { t: 'seq'; items: Doc[]; flow: boolean } | { t: 'map'; entries: [string, Doc][]; flow: boolean };
+const { doc } = fc.letrec<{ doc: Doc }>((tie) => ({
+  doc: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.record({ t: fc.constant('scalar' as const), s: scalarText, style: fc.constantFrom('plain' as const, 'single' as const, 'double' as const) }),
+    fc.record({ t: fc.constant('seq' as const), items: fc.array(tie('doc'), { maxLength: 4 }), flow: fc.boolean() }),
+    fc.record({ t: fc.constant('map' as const), entries: fc.array(fc.tuple(key, tie('doc')), { maxLength: 4 }), flow: fc.boolean() }),
+  ),
+}));
+
+function scalar(s: string, style: 'plain' | 'single' | 'double'): string {
+  if (style === 'single') return `'${s.replace(/'/g, "''")}'`;
+  if (style === 'double') return JSON.stringify(s);
+  return s;
+}
+
+/** Block style where the generator chose it and YAML allows it (never block inside flow). */
+function render(d: Doc, indent: string, inFlow = false): string {
+  if (d.t === 'scalar') return scalar(d.s, d.style);
+  if (d.t === 'seq') {
+    if (inFlow || d.flow || d.items.length === 0) return `[${d.items.map((x) => render(x, indent, true)).join(', ')}]`;
+    return d.items.map((x) => `\n${indent}- ${render(x, `${indent}  `)}`).join('');
+  }
+  if (inFlow || d.flow || d.entries.length === 0) return `{${d.entries.map(([k, v]) => `${k}: ${render(v, indent, true)}`).join(', ')}}`;
+  return d.entries.map(([k, v]) => `\n${indent}${k}: ${render(v, `${indent}  `)}`).join('');
+}
+
+/** Small edits that make documents odd or invalid: what a hand-edited file may contain. */
+const mutation = fc.tuple(fc.nat(), fc.constantFrom('#', ' #', ':', ': ', '-', '- ', '\n', '\n  ', '  ', '\t', '[', ']', '{', '}', ',', '"', "'", '---', '...', '%', '@', '`', '|', '>', ''));
+
+function mutate(text: string, edits: [number, string][]): string {
+  let t = text;
+  for (const [at, ins] of edits) {
+    const i = at % (t.length + 1);
+    t = t.slice(0, i) + ins + t.slice(i);
+  }
+  return t;
+}
+
+test('generated documents (tricky scalars, keys, flow and block styles) read the same or are rejected by both', () => {
+  fc.assert(
+    fc.property(doc, (d) => {
+      agree(`${render(d, '').replace(/^\n/, '')}\n`, 'generated');
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('edited (often invalid) documents: the fast path never accepts what yaml rejects, nor reads it differently', () => {
+  fc.assert(
+    fc.property(doc, fc.array(mutation, { minLength: 1, maxLength: 3 }), (d, edits) => {
+      agree(mutate(`${render(d, '').replace(/^\n/, '')}\n`, edits), 'edited');
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('aliases: same value, and a billion-laughs document is left to yaml (which refuses it)', () => {
+  agree('a: &x { b: 1 }\nc: *x\n', 'alias');
+  const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 9; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  const bomb = `${lines.join('\n')}\n`;
+  assert.equal(fastLoad(bomb, 'bomb'), undefined);
+  assert.throws(() => parseDocument(bomb).toJS({ maxAliasCount: 1000 }), /alias/i);
+});
