@@ -3,13 +3,17 @@
 // valid config is never parsed twice.
 import fs from 'node:fs';
 import type { SourceRef } from '../model/types';
-import { YamlFile } from './yamlpos';
+import type { YamlFile } from './yamlpos';
 
 const files = new Map<string, YamlFile>();
+const texts = new Map<string, string>();
 
 /** Remember the texts a config was loaded from (the cache path registers them too). */
-export function registerSources(texts: readonly { name: string; text: string }[]): void {
-  for (const t of texts) if (files.get(t.name)?.text !== t.text) files.set(t.name, new YamlFile(t.name, t.text));
+export function registerSources(loaded: readonly { name: string; text: string }[]): void {
+  for (const t of loaded) {
+    if (files.get(t.name)?.text !== t.text) files.delete(t.name);
+    texts.set(t.name, t.text);
+  }
 }
 
 export function registerYaml(y: YamlFile): void {
@@ -19,8 +23,11 @@ export function registerYaml(y: YamlFile): void {
 export function sourcePos(ref: SourceRef): { line: number; column: number } {
   let y = files.get(ref.file);
   if (!y) {
+    // Loaded here, not at the top: a valid config from the cache never needs a YAML parser.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { YamlFile: Y } = require('./yamlpos') as typeof import('./yamlpos');
     try {
-      y = new YamlFile(ref.file, fs.readFileSync(ref.file, 'utf8'));
+      y = new Y(ref.file, texts.get(ref.file) ?? fs.readFileSync(ref.file, 'utf8'));
       files.set(ref.file, y);
     } catch {
       return { line: 1, column: 1 };

