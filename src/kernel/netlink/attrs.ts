@@ -76,72 +76,66 @@ export class AttrWriter {
 }
 
 /**
- * Parsed attributes: type → payload (last wins), plus all occurrences in order. Offsets are
- * kept in a typed array and payload Buffers made only on access: a link dump carries ~50
- * attributes per link and we read a handful (allocating them all cost ~100 µs per link).
+ * A view of an attribute stream: type → payload (last wins), plus all occurrences in order.
+ * Nothing is indexed or copied: each lookup walks the (short) stream. A link dump carries
+ * ~50 attributes per link and we read a handful; allocating an index per message (and per
+ * nested attribute) was most of the read path's garbage at thousands of objects.
  */
 export class Attrs {
   private constructor(
     private readonly buf: Buffer,
-    private readonly idx: Int32Array, // triples: type, start, end
-    private readonly n: number,
-    private readonly last: Int16Array, // type → index of its last occurrence (types < 128)
+    private readonly start: number,
+    private readonly end: number,
   ) {}
 
   static parse(buf: Buffer, offset = 0, end = buf.length): Attrs {
-    let cap = 64;
-    let idx = new Int32Array(cap * 3);
-    let n = 0;
-    let off = offset;
-    const last = new Int16Array(128).fill(-1);
-    while (off + 4 <= end) {
-      const len = buf[off]! | (buf[off + 1]! << 8);
-      const type = (buf[off + 2]! | (buf[off + 3]! << 8)) & NLA_TYPE_MASK;
-      if (len < 4 || off + len > end) break;
-      if (n === cap) {
-        cap *= 2;
-        const bigger = new Int32Array(cap * 3);
-        bigger.set(idx);
-        idx = bigger;
-      }
-      idx[n * 3] = type;
-      idx[n * 3 + 1] = off + 4;
-      idx[n * 3 + 2] = off + len;
-      if (type < 128 && n < 32767) last[type] = n;
-      n++;
+    return new Attrs(buf, offset, end);
+  }
+
+  /** Offset of the header of the last attribute of `type`, or -1. */
+  private find(type: number): number {
+    const b = this.buf;
+    let found = -1;
+    for (let off = this.start; off + 4 <= this.end; ) {
+      const len = b[off]! | (b[off + 1]! << 8);
+      if (len < 4 || off + len > this.end) break;
+      if (((b[off + 2]! | (b[off + 3]! << 8)) & NLA_TYPE_MASK) === type) found = off;
       off += align4(len);
     }
-    return new Attrs(buf, idx, n, last);
+    return found;
+  }
+
+  private payloadEnd(at: number): number {
+    return at + (this.buf[at]! | (this.buf[at + 1]! << 8));
   }
 
   /** Every attribute in order, as [type, payload]. */
   get list(): ReadonlyArray<readonly [number, Buffer]> {
     const out: [number, Buffer][] = [];
-    for (let i = 0; i < this.n; i++) out.push([this.idx[i * 3]!, this.buf.subarray(this.idx[i * 3 + 1]!, this.idx[i * 3 + 2]!)]);
+    const b = this.buf;
+    for (let off = this.start; off + 4 <= this.end; ) {
+      const len = b[off]! | (b[off + 1]! << 8);
+      if (len < 4 || off + len > this.end) break;
+      out.push([(b[off + 2]! | (b[off + 3]! << 8)) & NLA_TYPE_MASK, b.subarray(off + 4, off + len)]);
+      off += align4(len);
+    }
     return out;
-  }
-
-  private find(type: number): number {
-    if (type < 128) return this.last[type]!;
-    for (let i = this.n - 1; i >= 0; i--) if (this.idx[i * 3] === type) return i;
-    return -1;
   }
 
   get(type: number): Buffer | undefined {
-    const i = this.find(type);
-    return i < 0 ? undefined : this.buf.subarray(this.idx[i * 3 + 1]!, this.idx[i * 3 + 2]!);
+    const at = this.find(type);
+    return at < 0 ? undefined : this.buf.subarray(at + 4, this.payloadEnd(at));
   }
   all(type: number): Buffer[] {
-    const out: Buffer[] = [];
-    for (let i = 0; i < this.n; i++) if (this.idx[i * 3] === type) out.push(this.buf.subarray(this.idx[i * 3 + 1]!, this.idx[i * 3 + 2]!));
-    return out;
+    return this.list.filter(([t]) => t === type).map(([, p]) => p);
   }
   has(type: number): boolean {
     return this.find(type) >= 0;
   }
+  /** Offset of a scalar payload of at least `size` bytes, or -1. */
   private scalar(type: number, size: number): number {
-    const i = this.find(type);
-    return i >= 0 && this.idx[i * 3 + 2]! - this.idx[i * 3 + 1]! >= size ? this.idx[i * 3 + 1]! : -1;
+    const at = this.find(type);
+    return at >= 0 && this.payloadEnd(at) - (at + 4) >= size ? at + 4 : -1;
   }
   u8(type: number): number | undefined {
     const o = this.scalar(type, 1);
@@ -160,21 +154,21 @@ export class Attrs {
     return o < 0 ? undefined : this.buf.readUInt32LE(o);
   }
   u64(type: number): bigint | undefined {
-    const b = this.get(type);
-    return b && b.length >= 8 ? b.readBigUInt64LE(0) : undefined;
+    const o = this.scalar(type, 8);
+    return o < 0 ? undefined : this.buf.readBigUInt64LE(o);
   }
   str(type: number): string | undefined {
-    const i = this.find(type);
-    if (i < 0) return undefined;
-    const start = this.idx[i * 3 + 1]!;
-    let end = this.idx[i * 3 + 2]!;
+    const at = this.find(type);
+    if (at < 0) return undefined;
+    const start = at + 4;
+    let end = this.payloadEnd(at);
     const nul = this.buf.indexOf(0, start);
     if (nul >= 0 && nul < end) end = nul;
     return this.buf.toString('utf8', start, end);
   }
   nested(type: number): Attrs | undefined {
-    const b = this.get(type);
-    return b ? Attrs.parse(b) : undefined;
+    const at = this.find(type);
+    return at < 0 ? undefined : new Attrs(this.buf, at + 4, this.payloadEnd(at));
   }
 }
 
