@@ -68,27 +68,32 @@ export function readLinks(ctx: NsContext): RawLink[] {
     const index = m.data.readInt32LE(4);
     const flags = m.data.readUInt32LE(8);
     const attrs = Attrs.parse(m.data, 16);
-    names.set(index, attrs.str(R.IFLA_IFNAME) ?? `if${index}`);
     pre.push({ index, flags, attrs });
   }
+  // One pass over each link's ~50 attributes, then direct reads (`at` is reused).
+  const at = new Int32Array(R.IFLA_LINK_NETNSID + 1);
   const out: RawLink[] = [];
+  for (const p of pre) names.set(p.index, p.attrs.scan(at).strAt(at[R.IFLA_IFNAME]!) ?? `if${p.index}`);
   for (const { index, flags, attrs } of pre) {
+    attrs.scan(at);
     const name = names.get(index)!;
     ctx.rememberIndex(name, index);
-    const info = attrs.nested(R.IFLA_LINKINFO);
+    const info = attrs.nestedAt(at[R.IFLA_LINKINFO]!);
     const kind = info?.str(R.IFLA_INFO_KIND) ?? '';
     const data = info?.nested(R.IFLA_INFO_DATA);
-    const masterIndex = attrs.u32(R.IFLA_MASTER);
-    const mac = attrs.get(R.IFLA_ADDRESS);
-    const alias = attrs.str(R.IFLA_IFALIAS);
+    const masterIndex = attrs.u32At(at[R.IFLA_MASTER]!);
+    const mac = attrs.bufAt(at[R.IFLA_ADDRESS]!);
+    const alias = attrs.strAt(at[R.IFLA_IFALIAS]!);
     const type: LinkType = kind === 'veth' || kind === 'bridge' || kind === 'vxlan' || kind === 'macvlan' ? kind : 'other';
-    const linkIndex = attrs.u32(R.IFLA_LINK);
+    const linkIndex = attrs.u32At(at[R.IFLA_LINK]!);
+    const mtu = attrs.u32At(at[R.IFLA_MTU]!);
+    const linkNetnsId = attrs.i32At(at[R.IFLA_LINK_NETNSID]!);
     let res: LinkRes = {
       kind: 'link',
       namespace: ctx.logical,
       name,
       type,
-      mtu: attrs.u32(R.IFLA_MTU),
+      mtu,
       mac: mac && mac.length === 6 ? bufferToMac(mac) : undefined,
       state: flags & R.IFF_UP ? 'up' : 'down',
       master: masterIndex ? names.get(masterIndex) : undefined,
@@ -109,7 +114,7 @@ export function readLinks(ctx: NsContext): RawLink[] {
       res: stripUndefined(res),
       masterIndex,
       linkIndex,
-      linkNetnsId: attrs.has(R.IFLA_LINK_NETNSID) ? attrs.get(R.IFLA_LINK_NETNSID)!.readInt32LE(0) : undefined,
+      linkNetnsId,
     });
   }
   return out;

@@ -109,6 +109,43 @@ export class Attrs {
     return at + (this.buf[at]! | (this.buf[at + 1]! << 8));
   }
 
+  /**
+   * One pass for many lookups: `into[type]` becomes the header offset of the last attribute of
+   * each type below `into.length` (-1 if absent); read them with the *At accessors.
+   */
+  scan(into: Int32Array): this {
+    into.fill(-1);
+    const b = this.buf;
+    for (let off = this.start; off + 4 <= this.end; ) {
+      const len = b[off]! | (b[off + 1]! << 8);
+      if (len < 4 || off + len > this.end) break;
+      const type = (b[off + 2]! | (b[off + 3]! << 8)) & NLA_TYPE_MASK;
+      if (type < into.length) into[type] = off;
+      off += align4(len);
+    }
+    return this;
+  }
+
+  u32At(at: number): number | undefined {
+    return at >= 0 && this.payloadEnd(at) - at >= 8 ? this.buf.readUInt32LE(at + 4) : undefined;
+  }
+  i32At(at: number): number | undefined {
+    return at >= 0 && this.payloadEnd(at) - at >= 8 ? this.buf.readInt32LE(at + 4) : undefined;
+  }
+  bufAt(at: number): Buffer | undefined {
+    return at < 0 ? undefined : this.buf.subarray(at + 4, this.payloadEnd(at));
+  }
+  strAt(at: number): string | undefined {
+    if (at < 0) return undefined;
+    let end = this.payloadEnd(at);
+    const nul = this.buf.indexOf(0, at + 4);
+    if (nul >= 0 && nul < end) end = nul;
+    return this.buf.toString('utf8', at + 4, end);
+  }
+  nestedAt(at: number): Attrs | undefined {
+    return at < 0 ? undefined : new Attrs(this.buf, at + 4, this.payloadEnd(at));
+  }
+
   /** Every attribute in order, as [type, payload]. */
   get list(): ReadonlyArray<readonly [number, Buffer]> {
     const out: [number, Buffer][] = [];
