@@ -44,14 +44,15 @@ export function namespacesToRead(desired: StateMap, inventory: Inventory): strin
   return [...s].sort();
 }
 
-export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory): Map<string, Resource> {
+/** Live state of what matters; `everything` also decodes kernel-made routes and addresses (show --all). */
+export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory, everything = false): Map<string, Resource> {
   const sysctls = new Map<string, string[]>();
   const tunsrc = new Set<string>();
   for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
     if (r.kind === 'sysctl') sysctls.set(r.namespace, [...new Set([...(sysctls.get(r.namespace) ?? []), r.key])]);
     if (r.kind === 'tunsrc') tunsrc.add(r.namespace);
   }
-  const interesting = (k: string) => desired.has(k) || inventory.owned[k] !== undefined;
+  const interesting = (k: string) => everything || desired.has(k) || inventory.owned[k] !== undefined;
   const current = readState(session, { namespaces: namespacesToRead(desired, inventory), sysctls, tunsrc: [...tunsrc], interesting });
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {

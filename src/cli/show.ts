@@ -14,7 +14,7 @@ export interface ShowOptions {
 function kernelMade(r: Resource): boolean {
   if (r.kind === 'route') return r.protocol !== undefined && r.protocol <= 2; // kernel/unspec/redirect
   if (r.kind === 'rule') return r.protocol === 2 || ([0, 32766, 32767].includes(r.priority) && r.protocol === undefined);
-  if (r.kind === 'address') return r.dev === 'lo';
+  if (r.kind === 'address') return r.dev === 'lo' || /^fe80:/i.test(r.address);
   if (r.kind === 'link') return r.name === 'lo';
   return false;
 }

@@ -7,9 +7,12 @@ import type { KernelSession, NsContext } from './session';
 
 export interface RawAddress {
   readonly res: AddressRes;
-  /** Kernel-made (IPv6 link-local, not permanent): never owned by anyone. */
+  /** Kernel-made (IPv6 autoconf and link-local): never owned by anyone. */
   readonly kernelMade: boolean;
 }
+
+const IFA_PROTO = 11;
+const KERNEL_PROTOS = new Set([1, 2, 3]);
 
 export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>): RawAddress[] {
   const out: RawAddress[] = [];
@@ -26,7 +29,9 @@ export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>
     const ip = bufferToIp(raw);
     out.push({
       res: { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}` },
-      kernelMade: family === R.AF_INET6 && !(flags & R.IFA_F_PERMANENT),
+      // Not permanent (SLAAC, temporary), or tagged by the kernel itself (IFA_PROTO, Linux 6.3+:
+      // 1 loopback, 2 router advertisement, 3 link-local): made by the kernel, never by anyone.
+      kernelMade: (family === R.AF_INET6 && !(flags & R.IFA_F_PERMANENT)) || KERNEL_PROTOS.has(a.u8(IFA_PROTO) ?? 0),
     });
   }
   return out;

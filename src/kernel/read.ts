@@ -82,7 +82,8 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
       }
     }
     for (const l of byName.values()) if (l.type !== 'veth') add(l);
-    for (const a of readAddresses(ctx, names)) if (!a.kernelMade) add(a.res);
+    // Kernel-made addresses only matter if the config or inventory names one (then it is adopted).
+    for (const a of readAddresses(ctx, names)) if (!a.kernelMade || req.interesting?.(resourceKey(a.res))) add(a.res);
     for (const r of readRoutes(ctx, names, req.interesting)) add(r);
     for (const r of readRules(ctx)) add(r);
     for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);

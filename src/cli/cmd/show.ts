@@ -11,7 +11,7 @@ export const showCommand: Command = {
   options: [
     { name: 'namespace', short: 'n', value: 'NS', help: 'only this logical namespace (root: "")' },
     { name: 'output', short: 'o', value: 'FORMAT', help: 'yaml (default) or json' },
-    { name: 'all', help: 'also show kernel-made objects (connected routes, default rules, lo)' },
+    { name: 'all', help: 'also show kernel-made objects (connected routes, default rules, link-local addresses, lo)' },
   ],
   async run(ctx, p) {
     const format = str(p, 'output') ?? 'yaml';
@@ -21,7 +21,7 @@ export const showCommand: Command = {
     try {
       const inventory = inventoryOf(ctx);
       const eff = desired ? effectiveDesired(desired, session) : new Map();
-      const current = readCurrent(session, eff, inventory);
+      const current = readCurrent(session, eff, inventory, flag(p, 'all'));
       ctx.out(showState(current, inventory, { namespace: str(p, 'namespace'), format, all: flag(p, 'all') }));
       return 0;
     } finally {
