@@ -44,8 +44,13 @@ export function namespacesToRead(desired: StateMap, inventory: Inventory): strin
   return [...s].sort();
 }
 
-/** Live state of what matters; `everything` also decodes kernel-made routes and addresses (show --all). */
-export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory, everything = false): Map<string, Resource> {
+/**
+ * Live state. For planning, what matters: routes of the main table and of the tables declared
+ * or owned routes use. `show` reads every table; `show --all` also decodes kernel-made routes
+ * and addresses.
+ */
+export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory, mode: 'plan' | 'show' | 'show-all' = 'plan'): Map<string, Resource> {
+  const everything = mode === 'show-all';
   const sysctls = new Map<string, string[]>();
   const tunsrc = new Set<string>();
   for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
@@ -53,7 +58,15 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     if (r.kind === 'tunsrc') tunsrc.add(r.namespace);
   }
   const interesting = (k: string) => everything || desired.has(k) || inventory.owned[k] !== undefined;
-  const current = readState(session, { namespaces: namespacesToRead(desired, inventory), sysctls, tunsrc: [...tunsrc], interesting });
+  const routeTables = new Set<number>([254]);
+  for (const r of [...desired.values(), ...Object.values(inventory.owned)]) if (r.kind === 'route') routeTables.add(r.table);
+  const current = readState(session, {
+    namespaces: namespacesToRead(desired, inventory),
+    sysctls,
+    tunsrc: [...tunsrc],
+    interesting,
+    routeTables: mode === 'plan' ? [...routeTables].sort((a, b) => a - b) : undefined,
+  });
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {
     if (r.kind !== 'link' || !r.veth) continue;

@@ -78,6 +78,8 @@ export class Ctx {
 
 /** Copy without undefined-valued fields, so optional model fields are truly absent. */
 export function compact<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+  // A fresh object, not `delete`: deleting properties turns objects into slow dictionaries.
+  const r: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) r[k] = o[k];
+  return r as T;
 }

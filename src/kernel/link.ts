@@ -122,9 +122,10 @@ export function readLinks(ctx: NsContext): RawLink[] {
 
 /** Drop undefined fields (so deep comparisons and JSON see only what the kernel reported). */
 export function stripUndefined<T extends object>(o: T): T {
-  const r = o as Record<string, unknown>;
-  for (const k in r) if (r[k] === undefined) delete r[k];
-  return o;
+  // A fresh object, not `delete`: deleting properties turns objects into slow dictionaries.
+  const r: Record<string, unknown> = {};
+  for (const k in o) if (o[k] !== undefined) r[k] = o[k];
+  return r as T;
 }
 
 function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: KernelSession, forUpdate: boolean, changed: readonly string[] = []): void {

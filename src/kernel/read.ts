@@ -23,6 +23,8 @@ export interface ReadRequest {
   readonly tunsrc: readonly string[];
   /** Keys that matter (desired or owned): kernel-made routes outside it are not decoded. */
   readonly interesting?: (key: string) => boolean;
+  /** Routing tables to read (undefined: all). */
+  readonly routeTables?: readonly number[];
 }
 
 /** Extra per-namespace readers (qdiscs, tc filters, ...) registered by other kernel modules. */
@@ -84,7 +86,7 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     for (const l of byName.values()) if (l.type !== 'veth') add(l);
     // Kernel-made addresses only matter if the config or inventory names one (then it is adopted).
     for (const a of readAddresses(ctx, names)) if (!a.kernelMade || req.interesting?.(resourceKey(a.res))) add(a.res);
-    for (const r of readRoutes(ctx, names, req.interesting)) add(r);
+    for (const r of readRoutes(ctx, names, req.interesting, req.routeTables)) add(r);
     for (const r of readRules(ctx)) add(r);
     for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);
     if (req.tunsrc.includes(ns)) add(readTunsrc(session, ns));

@@ -18,9 +18,9 @@ const TYPE_NUM: Record<RouteType, number> = { unicast: 1, blackhole: 6, unreacha
  * link-local routes, thousands on a busy host) is worth decoding: only if its key is
  * desired or owned. Routes of any other protocol are always decoded.
  */
-export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, keep?: (key: string) => boolean): RouteRes[] {
+export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, keep?: (key: string) => boolean, tables?: readonly number[]): RouteRes[] {
   const out: RouteRes[] = [];
-  for (const m of ctx.sock.dump(R.RTM_GETROUTE, R.rtmsg({ family: R.AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 }), 'dump routes')) {
+  for (const m of dumpRoutes(ctx, tables)) {
     if (m.type !== R.RTM_NEWROUTE) continue;
     const h = R.parseRtMsg(m.data);
     if (h.flags & RTM_F_CLONED) continue;
@@ -60,6 +60,22 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
     );
   }
   return out;
+}
+
+/**
+ * All routes, or only those of `tables`, filtered by the kernel (strict dump checking): the
+ * local table alone holds a local route per address and, for IPv6, a multicast route per
+ * link, thousands of messages on a busy host that are never managed.
+ */
+function dumpRoutes(ctx: NsContext, tables: readonly number[] | undefined): ReturnType<NsContext['sock']['dump']> {
+  const hdr = R.rtmsg({ family: R.AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 });
+  if (tables === undefined) return ctx.sock.dump(R.RTM_GETROUTE, hdr, 'dump routes');
+  ctx.sock.setStrict(true);
+  try {
+    return [...new Set(tables)].flatMap((t) => ctx.sock.dump(R.RTM_GETROUTE, Buffer.concat([hdr, new AttrWriter().u32(R.RTA_TABLE, t).toBuffer()]), `dump routes of table ${t}`));
+  } finally {
+    ctx.sock.setStrict(false);
+  }
 }
 
 function routeMsg(ctx: NsContext, r: RouteRes, forDelete: boolean): Buffer {

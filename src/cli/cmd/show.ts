@@ -21,7 +21,7 @@ export const showCommand: Command = {
     try {
       const inventory = inventoryOf(ctx);
       const eff = desired ? effectiveDesired(desired, session) : new Map();
-      const current = readCurrent(session, eff, inventory, flag(p, 'all'));
+      const current = readCurrent(session, eff, inventory, flag(p, 'all') ? 'show-all' : 'show');
       ctx.out(showState(current, inventory, { namespace: str(p, 'namespace'), format, all: flag(p, 'all') }));
       return 0;
     } finally {

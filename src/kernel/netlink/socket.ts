@@ -37,6 +37,7 @@ const SOL_NETLINK = 270;
 const NETLINK_ADD_MEMBERSHIP = 1;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
+const NETLINK_GET_STRICT_CHK = 12;
 const MSG_DONTWAIT = 0x40;
 
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
@@ -115,6 +116,14 @@ export class NetlinkSocket {
       libc.close(this.fd);
       throw e;
     }
+  }
+
+  /**
+   * Strict dump checking (kernel 4.20+): dump requests are validated and their header fields
+   * and attributes act as kernel-side filters (e.g. RTA_TABLE for routes).
+   */
+  setStrict(on: boolean): void {
+    u32opt(this.fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, on ? 1 : 0);
   }
 
   close(): void {
