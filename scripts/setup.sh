@@ -26,4 +26,5 @@ fi
 
 npx tsc -p tsconfig.json
 node scripts/build-schema.js
+node scripts/bundle.js
 bash scripts/build-bpf.sh

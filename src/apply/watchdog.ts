@@ -9,6 +9,7 @@ import path from 'node:path';
 import { readJournal, removeJournal } from './journal';
 import { Lock, readLock } from './lock';
 import { TRY_CONFIRMED, TRY_PENDING, TRY_REVERTING, clearTryFiles, recoverJournal, tryFile } from './recover';
+import { distDir } from '../util/paths';
 
 export interface TryPending {
   readonly deadline: string; // ISO time
@@ -67,7 +68,7 @@ export function claimPending(stateDir: string, as: typeof TRY_CONFIRMED | typeof
 /** Start the detached watchdog; returns its pid. */
 export function spawnWatchdog(stateDir: string): number {
   const log = fs.openSync(path.join(stateDir, 'watchdog.log'), 'a', 0o600);
-  const child = spawn(process.execPath, [path.join(__dirname, 'watchdog.js'), stateDir], {
+  const child = spawn(process.execPath, [path.join(distDir(), 'src/apply/watchdog.js'), stateDir], {
     detached: true,
     stdio: ['ignore', log, log],
     env: { ...process.env, VOLTRON_FAULT: '' },

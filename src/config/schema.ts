@@ -6,6 +6,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { CONFIG_SCHEMA } from './schema-json';
 import { ptrJoin, ptrSplit, type ConfigError } from './types';
 import type { YamlFile } from './yamlpos';
+import { distDir } from '../util/paths';
 
 export { CONFIG_SCHEMA };
 
@@ -15,7 +16,7 @@ let compiled: ValidateFunction | undefined;
 function precompiled(): ValidateFunction | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const mod = require(path.resolve(__dirname, '../../schema-validator.js')) as { default?: ValidateFunction; schemaHash?: string };
+    const mod = require(path.join(distDir(), 'schema-validator.js')) as { default?: ValidateFunction; schemaHash?: string };
     const hash = crypto.createHash('sha256').update(JSON.stringify(CONFIG_SCHEMA)).digest('hex');
     return mod.schemaHash === hash ? mod.default : undefined;
   } catch {

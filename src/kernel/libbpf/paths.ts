@@ -1,11 +1,11 @@
 // Where compiled BPF objects live: scripts/build-bpf.sh writes dist/bpf/<name>.bpf.o.
 import fs from 'node:fs';
 import path from 'node:path';
+import { distDir } from '../../util/paths';
 
 /** Directory holding compiled BPF objects (VOLTRON_BPF_DIR overrides dist/bpf). */
 export function bpfObjectDir(): string {
-  // This file runs as dist/src/kernel/libbpf/paths.js.
-  return process.env.VOLTRON_BPF_DIR ?? path.resolve(__dirname, '../../../bpf');
+  return process.env.VOLTRON_BPF_DIR ?? path.join(distDir(), 'bpf');
 }
 
 /**
