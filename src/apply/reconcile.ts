@@ -1,7 +1,7 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { resourceKey, resourceNamespace } from '../model/keys';
-import type { DesiredState, LinkRes, NamespaceRes, Resource, StateMap } from '../model/types';
+import type { DesiredState, LinkRes, NamespaceRes, Resource, ResourceKind, StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import type { Change, Inventory, Plan } from '../plan/types';
 import { readState } from '../kernel/read';
@@ -46,8 +46,8 @@ export function namespacesToRead(desired: StateMap, inventory: Inventory): strin
 
 /**
  * Live state. For planning, what matters: routes of the main table and of the tables declared
- * or owned routes use. `show` reads every table; `show --all` also decodes kernel-made routes
- * and addresses.
+ * or owned routes use, and tc objects only in namespaces where some are declared or owned.
+ * `show` reads everything; `show --all` also decodes kernel-made routes and addresses.
  */
 export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory, mode: 'plan' | 'show' | 'show-all' = 'plan'): Map<string, Resource> {
   const everything = mode === 'show-all';
@@ -59,13 +59,19 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
   }
   const interesting = (k: string) => everything || desired.has(k) || inventory.owned[k] !== undefined;
   const routeTables = new Set<number>([254]);
-  for (const r of [...desired.values(), ...Object.values(inventory.owned)]) if (r.kind === 'route') routeTables.add(r.table);
+  const kinds = new Map<string, Set<ResourceKind>>();
+  for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
+    if (r.kind === 'route') routeTables.add(r.table);
+    const ns = resourceNamespace(r);
+    kinds.set(ns, (kinds.get(ns) ?? new Set()).add(r.kind));
+  }
   const current = readState(session, {
     namespaces: namespacesToRead(desired, inventory),
     sysctls,
     tunsrc: [...tunsrc],
     interesting,
     routeTables: mode === 'plan' ? [...routeTables].sort((a, b) => a - b) : undefined,
+    extraKinds: mode === 'plan' ? kinds : undefined,
   });
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {

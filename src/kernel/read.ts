@@ -1,6 +1,6 @@
 // Read the live state of a set of logical namespaces: one dump per kind per namespace.
 import { resourceKey } from '../model/keys';
-import type { LinkRes, Resource } from '../model/types';
+import type { LinkRes, Resource, ResourceKind } from '../model/types';
 import { readAddresses } from './address';
 import { readLinks, type RawLink } from './link';
 import { readNamespaces } from './namespace';
@@ -25,13 +25,16 @@ export interface ReadRequest {
   readonly interesting?: (key: string) => boolean;
   /** Routing tables to read (undefined: all). */
   readonly routeTables?: readonly number[];
+  /** Per logical namespace, the kinds extra readers must produce (undefined: all). */
+  readonly extraKinds?: ReadonlyMap<string, ReadonlySet<ResourceKind>>;
 }
 
 /** Extra per-namespace readers (qdiscs, tc filters, ...) registered by other kernel modules. */
 export type NamespaceReader = (session: KernelSession, ctx: NsContext, names: ReadonlyMap<number, string>) => Resource[];
-const extraReaders: NamespaceReader[] = [];
-export function registerReader(r: NamespaceReader): void {
-  extraReaders.push(r);
+const extraReaders: { read: NamespaceReader; kinds: readonly ResourceKind[] }[] = [];
+/** `kinds`: what the reader produces (it is skipped where a request needs none of them). */
+export function registerReader(read: NamespaceReader, kinds: readonly ResourceKind[]): void {
+  extraReaders.push({ read, kinds });
 }
 /** Global readers (bpf programs) called once per read. */
 export type GlobalReader = (session: KernelSession) => Resource[];
@@ -90,7 +93,11 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     for (const r of readRules(ctx)) add(r);
     for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);
     if (req.tunsrc.includes(ns)) add(readTunsrc(session, ns));
-    for (const reader of extraReaders) for (const r of reader(session, ctx, names)) add(r);
+    for (const { read, kinds } of extraReaders) {
+      const want = req.extraKinds?.get(ns);
+      if (req.extraKinds && !kinds.some((k) => want?.has(k))) continue;
+      for (const r of read(session, ctx, names)) add(r);
+    }
     // keep vlan-annotated links for veth resolution below
     raw.set(ns, links.map((l) => ({ ...l, res: byName.get(l.name) ?? l.res })));
   }

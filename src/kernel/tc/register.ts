@@ -78,7 +78,7 @@ let registered = false;
 export function registerTc(): void {
   if (registered) return;
   registered = true;
-  registerReader(readTc);
+  registerReader(readTc, ['qdisc', 'tclass', 'tfilter']);
   registerExecutor('qdisc', execQdisc);
   registerExecutor('tclass', execClass);
   registerExecutor('tfilter', execFilter);
