@@ -27,7 +27,7 @@ export class YamlFile {
     if (!this.parsed) {
       const Y = yaml();
       this.lines = new Y.LineCounter();
-      this.parsed = Y.parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false });
+      this.parsed = Y.parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false, logLevel: 'error' });
     }
     return this.parsed;
   }

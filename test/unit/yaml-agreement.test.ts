@@ -12,7 +12,7 @@ import { fastLoad } from '../../src/config/yamlfast';
 const REPO = path.resolve(__dirname, '../../..');
 
 function viaYaml(text: string): { value: unknown } | { error: string } {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: false, logLevel: 'error' });
   if (doc.errors.length) return { error: doc.errors[0]!.message };
   try {
     return { value: doc.toJS({ maxAliasCount: 1000 }) ?? null };
