@@ -49,14 +49,22 @@ function ipBatchFile(n: number): string {
 }
 
 /**
- * Deleting a namespace with thousands of links is finished asynchronously by the kernel, and
- * creating the next namespace waits for it (seen: 20 s). Wait for that outside the timings,
- * so neither contender pays for the other's teardown.
+ * Deleting a namespace with thousands of links is finished asynchronously by the kernel (it
+ * starts after an RCU grace period and holds the RTNL while it unregisters the links), and
+ * creating the next namespace waits for it (seen: 5 s at N=200, 20 s at N=1000). Wait for
+ * that outside the timings, so neither contender pays for the other's teardown: a probe
+ * namespace is created repeatedly until creating one is fast again.
  */
 function settle(tag: string): void {
   const probe = `vbench${tag}settle`;
-  execFileSync('ip', ['netns', 'add', probe]);
-  execFileSync('ip', ['netns', 'del', probe]);
+  for (let i = 0; i < 200; i++) {
+    spawnSync('sleep', ['0.3']);
+    const t = seconds(() => {
+      execFileSync('ip', ['netns', 'add', probe]);
+      execFileSync('ip', ['netns', 'del', probe]);
+    });
+    if (t < 0.05) return;
+  }
 }
 
 /**
@@ -108,6 +116,8 @@ interface Result {
   noopPlanRatioToIpRead: number;
   noopApplyWrites: number;
   changeApplySeconds: number;
+  /** Every timing, in run order (medians above). */
+  samples: Record<string, number[]>;
 }
 
 async function runSize(n: number): Promise<Result> {
@@ -122,25 +132,40 @@ async function runSize(n: number): Promise<Result> {
   const states: string[] = [];
   try {
     for (let k = 0; k < repeat; k++) {
-      // iproute2: a fresh namespace (its creation timed, as Voltron's is), one `ip -batch` process.
+      // Each contender runs alone: the other's namespace (2000 links still doing IPv6 DAD for
+      // ~20 s) is deleted and the kernel has finished tearing it down before the timing starts.
+      // The order alternates, so neither always runs first.
       const ipns = `vbench${tag}ip${k}`;
-      cleanupNs.push(ipns);
-      settle(tag);
-      ipb.push(seconds(() => {
-        execFileSync('ip', ['netns', 'add', ipns]);
-        execFileSync('ip', ['-n', ipns, '-batch', batch]);
-      }));
-      // Voltron: whole CLI process, fresh sandbox namespace (created by the apply itself),
-      // new state dir (so the config is parsed and validated from scratch: no cache).
       const prefix = `vbench${tag}v${k}-`;
-      cleanupNs.push(`${prefix}root`);
+      cleanupNs.push(ipns, `${prefix}root`);
       const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bench-state-'));
       states.push(state);
-      settle(tag);
-      fresh.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
-      execFileSync('ip', ['netns', 'del', ipns]);
-      if (k < repeat - 1) {
-        voltron(prefix, state, cfg, 'destroy', '--auto-approve');
+      const runIp = (): void => {
+        // iproute2: a fresh namespace (its creation timed, as Voltron's is), one `ip -batch` process.
+        settle(tag);
+        ipb.push(seconds(() => {
+          execFileSync('ip', ['netns', 'add', ipns]);
+          execFileSync('ip', ['-n', ipns, '-batch', batch]);
+        }));
+        execFileSync('ip', ['netns', 'del', ipns]);
+      };
+      const runVoltron = (): void => {
+        // Voltron: whole CLI process, fresh sandbox namespace (created by the apply itself),
+        // new state dir (so the config is parsed and validated from scratch: no cache).
+        settle(tag);
+        fresh.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
+      };
+      const last = k === repeat - 1;
+      const dropVoltron = (): void => voltron(prefix, state, cfg, 'destroy', '--auto-approve');
+      if (k % 2 === 1 && !last) {
+        runVoltron();
+        dropVoltron();
+        runIp();
+      } else {
+        // The last round keeps Voltron's namespace for the no-op measurements below.
+        runIp();
+        runVoltron();
+        if (!last) dropVoltron();
       }
     }
     const prefix = `vbench${tag}v${repeat - 1}-`;
@@ -186,7 +211,9 @@ async function runSize(n: number): Promise<Result> {
       noopPlanRatioToIpRead: median(plan) / median(read),
       noopApplyWrites: noopWrites,
       changeApplySeconds: median(change),
+      samples: { freshApply: fresh, ipBatch: ipb, noopPlan: plan, noopApply: noop, ipRead: read, changeApply: change },
     };
+    if (!json) process.stderr.write(`  samples (s): ${Object.entries(r.samples).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(3)).join('/')}`).join('; ')}\n`);
     return r;
   } finally {
     for (const ns of cleanupNs) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
