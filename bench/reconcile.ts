@@ -63,8 +63,32 @@ function settle(tag: string): void {
       execFileSync('ip', ['netns', 'add', probe]);
       execFileSync('ip', ['netns', 'del', probe]);
     });
-    if (t < 0.05) return;
+    if (t < 0.05) break;
   }
+  idleCpu();
+}
+
+/** CPU busy fraction over a short window, from /proc/stat (all CPUs). */
+function busyFraction(windowSeconds: number): number {
+  const sample = (): [number, number] => {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3]! + f[4]!;
+    return [f.reduce((a, b) => a + b, 0), idle];
+  };
+  const [t0, i0] = sample();
+  spawnSync('sleep', [String(windowSeconds)]);
+  const [t1, i1] = sample();
+  return t1 === t0 ? 0 : 1 - (i1 - i0) / (t1 - t0);
+}
+
+/**
+ * The kernel keeps freeing a deleted namespace's devices (RCU callbacks, workqueues) after
+ * netns creation is fast again: wait until the CPUs are idle (two 0.5 s windows under 10 %
+ * busy, at most 30 s), so that work does not land inside the next timing.
+ */
+function idleCpu(): void {
+  let calm = 0;
+  for (let i = 0; i < 60 && calm < 2; i++) calm = busyFraction(0.5) < 0.1 ? calm + 1 : 0;
 }
 
 /**
