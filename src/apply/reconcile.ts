@@ -51,23 +51,22 @@ export function namespacesToRead(desired: StateMap, inventory: Inventory): strin
  */
 export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory, mode: 'plan' | 'show' | 'show-all' = 'plan'): Map<string, Resource> {
   const everything = mode === 'show-all';
-  const sysctls = new Map<string, string[]>();
+  // One pass over what is desired or owned: which sysctls, tunsrcs, tables and kinds matter.
+  const sysctls = new Map<string, Set<string>>();
   const tunsrc = new Set<string>();
-  for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
-    if (r.kind === 'sysctl') sysctls.set(r.namespace, [...new Set([...(sysctls.get(r.namespace) ?? []), r.key])]);
-    if (r.kind === 'tunsrc') tunsrc.add(r.namespace);
-  }
-  const interesting = (k: string) => everything || desired.has(k) || inventory.owned[k] !== undefined;
   const routeTables = new Set<number>([254]);
   const kinds = new Map<string, Set<ResourceKind>>();
   for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
+    if (r.kind === 'sysctl') sysctls.set(r.namespace, (sysctls.get(r.namespace) ?? new Set()).add(r.key));
+    if (r.kind === 'tunsrc') tunsrc.add(r.namespace);
     if (r.kind === 'route') routeTables.add(r.table);
     const ns = resourceNamespace(r);
     kinds.set(ns, (kinds.get(ns) ?? new Set()).add(r.kind));
   }
+  const interesting = (k: string) => everything || desired.has(k) || inventory.owned[k] !== undefined;
   const current = readState(session, {
     namespaces: namespacesToRead(desired, inventory),
-    sysctls,
+    sysctls: new Map([...sysctls].map(([ns, keys]) => [ns, [...keys]])),
     tunsrc: [...tunsrc],
     interesting,
     routeTables: mode === 'plan' ? [...routeTables].sort((a, b) => a - b) : undefined,

@@ -39,10 +39,14 @@ const CORE_1_2 = FAILSAFE_SCHEMA.extend({
 // of tame characters (not starting with an indicator, not ending with ':'), a one-line
 // quoted string without escapes, or a one-line flow collection of those. No tabs, tags,
 // anchors, aliases, block scalars, complex keys, directives or document markers.
-const PLAIN = /^(?:[A-Za-z0-9_./+@%=~]|-(?=[A-Za-z0-9_./+@%=~]))(?:[A-Za-z0-9_./+@%=~-]| (?=[A-Za-z0-9_./+@%=~-])|:(?=[A-Za-z0-9_./+@%=~-]))*/;
-const PLAIN_BLOCK = /^(?:[A-Za-z0-9_./+@%=~]|-(?=[A-Za-z0-9_./+@%=~]))(?:[A-Za-z0-9_./+@%=~()-]| (?=[A-Za-z0-9_./+@%=~()-])|:(?=[A-Za-z0-9_./+@%=~()-]))*/;
-const QUOTED = /^(?:"[^"\\]*"|'(?:[^'\n]|'')*')/;
-const KEY = /^(?:[A-Za-z0-9_./+@%=~][A-Za-z0-9_./+@%=~-]*|"[^"\\]*"|'(?:[^'\n]|'')*'):(?= |$)/;
+const FIRST = '[A-Za-z0-9_./+@%=~]'; // may start a plain scalar or key
+const QUOTED_SRC = `"[^"\\\\]*"|'(?:[^'\\n]|'')*'`;
+/** Plain scalar: tame characters, inner single spaces, ':' only when not followed by a space. */
+const plain = (more: string): RegExp => new RegExp(`^(?:${FIRST}|-(?=${FIRST}))(?:[${more}-]| (?=[${more}-])|:(?=[${more}-]))*`);
+const PLAIN = plain('A-Za-z0-9_./+@%=~');
+const PLAIN_BLOCK = plain('A-Za-z0-9_./+@%=~()'); // outside flow collections, parentheses too
+const QUOTED = new RegExp(`^(?:${QUOTED_SRC})`);
+const KEY = new RegExp(`^(?:${FIRST}[A-Za-z0-9_./+@%=~-]*|${QUOTED_SRC}):(?= |$)`);
 
 /** Length of a flow collection starting at s[i] ('[' or '{'), or -1. */
 function flowLength(s: string, i: number): number {
