@@ -2,7 +2,7 @@
 import type { BridgeOptions, LinkRes, LinkType, MacvlanMode, VxlanOptions } from '../model/types';
 import { AttrWriter, Attrs, bufferToIp, bufferToMac, ipToBuffer, macToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
-import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL } from './netlink/socket';
+import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NetlinkError } from './netlink/socket';
 import type { KernelSession, NsContext } from './session';
 import { openNetns } from './netns';
 import { libc } from './libc';
@@ -74,6 +74,7 @@ export function readLinks(ctx: NsContext): RawLink[] {
   const at = new Int32Array(R.IFLA_LINK_NETNSID + 1);
   const out: RawLink[] = [];
   for (const p of pre) names.set(p.index, p.attrs.scan(at).strAt(at[R.IFLA_IFNAME]!) ?? `if${p.index}`);
+  ctx.knowIndexes(names.keys());
   for (const { index, flags, attrs } of pre) {
     attrs.scan(at);
     const name = names.get(index)!;
@@ -128,7 +129,7 @@ export function stripUndefined<T extends object>(o: T): T {
   return r as T;
 }
 
-function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: KernelSession, forUpdate: boolean, changed: readonly string[] = []): void {
+function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: KernelSession, forUpdate: boolean, changed: readonly string[] = [], peerIndex?: number): void {
   if (link.type === 'other') throw new Error(`cannot create link ${link.name}: unmanaged kind`);
   w.nest(R.IFLA_LINKINFO, (li) => {
     li.str(R.IFLA_INFO_KIND, link.type);
@@ -172,7 +173,7 @@ function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: Kernel
           pw.u32(R.IFLA_NET_NS_FD, fd);
           pendingFds.push(fd);
         }
-        d.raw(R.VETH_INFO_PEER, Buffer.concat([R.ifinfomsg({}), pw.toBuffer()]));
+        d.raw(R.VETH_INFO_PEER, Buffer.concat([R.ifinfomsg({ index: peerIndex ?? 0 }), pw.toBuffer()]));
       });
     }
   });
@@ -197,14 +198,37 @@ export function createLink(session: KernelSession, link: LinkRes): void {
   if (link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (link.type === 'macvlan' && link.macvlan) w.u32(R.IFLA_LINK, ctx.ifindex(link.macvlan.parent));
   if (link.master) w.u32(R.IFLA_MASTER, ctx.ifindex(link.master));
-  try {
-    writeInfo(w, link, ctx, session, false);
-    const up = (link.state ?? 'up') === 'up';
-    const msg = Buffer.concat([R.ifinfomsg({ flags: up ? R.IFF_UP : 0, change: R.IFF_UP }), w.toBuffer()]);
-    // ECHO: the kernel sends the new link back, so its ifindex needs no extra request.
-    const replies = ctx.sock.request(R.RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, msg, `create link ${link.name}`);
+  const head = w.toBuffer();
+  const up = (link.state ?? 'up') === 'up';
+  const peer = link.type === 'veth' && link.veth ? link.veth.peer : undefined;
+  const peerCtx = peer ? session.ns(peer.namespace) : undefined;
+  // Without a chosen index, ECHO: the kernel sends the new link back with the one it chose.
+  const send = (index: number | undefined, peerIndex: number | undefined): void => {
+    const info = new AttrWriter();
+    writeInfo(info, link, ctx, session, false, [], peerIndex);
+    const hdr = R.ifinfomsg({ index: index ?? 0, flags: up ? R.IFF_UP : 0, change: R.IFF_UP });
+    const replies = ctx.sock.request(R.RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (index === undefined ? NLM_F_ECHO : 0), Buffer.concat([hdr, head, info.toBuffer()]), `create link ${link.name}`);
     const echoed = replies.find((r) => r.type === R.RTM_NEWLINK);
     if (echoed) ctx.rememberIndex(link.name, echoed.data.readInt32LE(4));
+    else if (index !== undefined) ctx.rememberIndex(link.name, index);
+    if (peer && peerCtx) {
+      // The kernel takes the peer's index only along with the primary's.
+      if (index !== undefined && peerIndex !== undefined) peerCtx.rememberIndex(peer.name, peerIndex);
+      else peerCtx.unknowIndexes();
+    }
+  };
+  try {
+    const index = ctx.allocateIndex();
+    const peerIndex = index === undefined ? undefined : peerCtx?.allocateIndex();
+    try {
+      send(index, peerIndex);
+    } catch (e) {
+      // EEXIST: another process took a chosen index (or the name exists: then the retry says so).
+      if (index === undefined || !(e instanceof NetlinkError) || e.errno !== 17) throw e;
+      ctx.unknowIndexes();
+      peerCtx?.unknowIndexes();
+      send(undefined, undefined);
+    }
   } finally {
     closePending();
   }

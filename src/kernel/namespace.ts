@@ -22,6 +22,8 @@ export function createNamespace(session: KernelSession, ns: NamespaceRes): void 
   session.extraWrites++;
   // Like a fresh host: loopback up, so local traffic and seg6local End on ::1 work.
   const ctx = session.ns(ns.name);
+  // Learn the new namespace's links (lo, maybe fallback tunnels): later creates choose indexes.
+  ctx.learnIndexes();
   ctx.sock.request(16 /* RTM_NEWLINK */, 0, loUp(ctx.ifindex('lo')), 'set lo up');
 }
 

@@ -2,8 +2,10 @@
 // (sandbox prefix), and a per-namespace ifindex cache. One process, several namespaces.
 import { NetlinkSocket } from './netlink/socket';
 import { netnsExists } from './netns';
-import { ifinfomsg, RTM_GETLINK, IFLA_IFNAME, IFLA_EXT_MASK } from './netlink/rtnl';
-import { AttrWriter } from './netlink/attrs';
+import { ifinfomsg, RTM_GETLINK, RTM_NEWLINK, IFLA_IFNAME, IFLA_EXT_MASK } from './netlink/rtnl';
+import { AttrWriter, Attrs } from './netlink/attrs';
+
+const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
 export interface SessionOptions {
   /** Map the root namespace and every declared namespace onto `<prefix><name>` (root: `<prefix>root`). */
@@ -13,6 +15,9 @@ export interface SessionOptions {
 export class NsContext {
   private sockCache: NetlinkSocket | undefined;
   private readonly index = new Map<string, number>();
+  /** Every ifindex in use, when known from a complete link dump; undefined when not. */
+  private used: Set<number> | undefined;
+  private nextIndex = 1;
 
   constructor(
     readonly logical: string,
@@ -37,6 +42,46 @@ export class NsContext {
     this.index.delete(name);
   }
 
+  /** A complete link dump of this namespace: every ifindex in use is known. */
+  knowIndexes(indexes: Iterable<number>): void {
+    this.used = new Set(indexes);
+    for (const i of this.used) if (i >= this.nextIndex) this.nextIndex = i + 1;
+  }
+
+  /** Learn the namespace's links (names and ifindexes) with one small dump. */
+  learnIndexes(): void {
+    const req = Buffer.concat([ifinfomsg({}), new AttrWriter().u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
+    const seen: number[] = [];
+    for (const m of this.sock.dump(RTM_GETLINK, req, 'dump links')) {
+      if (m.type !== RTM_NEWLINK) continue;
+      const idx = m.data.readInt32LE(4);
+      const name = Attrs.parse(m.data, 16).str(IFLA_IFNAME);
+      if (name !== undefined) this.index.set(name, idx);
+      seen.push(idx);
+    }
+    this.knowIndexes(seen);
+  }
+
+  /**
+   * An ifindex for a link about to be created, so the create request needs no NLM_F_ECHO to
+   * learn it: building the echoed link message costs the kernel as much again as a small
+   * link's creation when nobody else listens. Chosen like the kernel does (after the highest
+   * in use, never reusing one freed in this session); undefined when the namespace's indexes
+   * are not known (the kernel then chooses). Another process may take it first: the caller
+   * retries without (EEXIST).
+   */
+  allocateIndex(): number | undefined {
+    if (!this.used) return undefined;
+    const i = this.nextIndex++;
+    this.used.add(i);
+    return i;
+  }
+
+  /** Someone else created links here (a veth peer, a lost race): indexes no longer known. */
+  unknowIndexes(): void {
+    this.used = undefined;
+  }
+
   /** ifindex of a link by name (cached; one RTM_GETLINK on a miss). Throws ENODEV text if absent. */
   ifindex(name: string): number {
     const hit = this.index.get(name);
@@ -55,6 +100,8 @@ export class NsContext {
     this.sockCache?.close();
     this.sockCache = undefined;
     this.index.clear();
+    this.used = undefined;
+    this.nextIndex = 1;
   }
 }
 
