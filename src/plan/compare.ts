@@ -86,6 +86,13 @@ function diffValue(path: string, d: unknown, c: unknown, out: FieldChange[]): vo
   if (!deepEqual(d, c)) out.push({ field: path, before: c, after: d });
 }
 
+const identitySets = new Map<ResourceKind, ReadonlySet<string>>();
+function identitySet(kind: ResourceKind): ReadonlySet<string> {
+  let s = identitySets.get(kind);
+  if (!s) identitySets.set(kind, (s = new Set(IDENTITY_FIELDS[kind])));
+  return s;
+}
+
 function byField(a: FieldChange, b: FieldChange): number {
   return a.field < b.field ? -1 : a.field > b.field ? 1 : 0;
 }
@@ -93,7 +100,7 @@ function byField(a: FieldChange, b: FieldChange): number {
 /** Every declared field of `desired` that differs from `current`, sorted by path. */
 export function diffResource(desired: Resource, current: Resource): FieldChange[] {
   const out: FieldChange[] = [];
-  const id = new Set(IDENTITY_FIELDS[desired.kind]);
+  const id = identitySet(desired.kind);
   const d = desired as unknown as Record<string, unknown>;
   const c = current as unknown as Record<string, unknown>;
   for (const k of Object.keys(d)) {
@@ -118,7 +125,7 @@ function flatten(path: string, v: unknown, out: FieldChange[]): void {
 /** All declared (non-identity) fields of a resource, as changes from nothing. */
 export function declaredFields(r: Resource): FieldChange[] {
   const out: FieldChange[] = [];
-  const id = new Set(IDENTITY_FIELDS[r.kind]);
+  const id = identitySet(r.kind);
   const o = r as unknown as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (META.has(k) || id.has(k)) continue;

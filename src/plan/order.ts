@@ -77,31 +77,27 @@ export function topoSort(
   deps: ReadonlyMap<string, ReadonlySet<string>>,
   before: (a: string, b: string) => boolean,
 ): string[] {
-  const inSet = new Set(keys);
-  const indeg = new Map<string, number>();
-  const dependents = new Map<string, string[]>();
-  for (const k of keys) {
-    let n = 0;
-    for (const d of deps.get(k) ?? []) {
-      if (!inSet.has(d) || d === k) continue;
-      n++;
-      const l = dependents.get(d);
-      if (l) l.push(k);
-      else dependents.set(d, [k]);
+  // Rank every key once by `before`; the ready queue then compares small integers.
+  const ranked = [...keys].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  const rank = new Map<string, number>();
+  ranked.forEach((k, i) => rank.set(k, i));
+  const indeg = new Int32Array(ranked.length);
+  const dependents: number[][] = ranked.map(() => []);
+  for (let i = 0; i < ranked.length; i++) {
+    for (const d of deps.get(ranked[i]!) ?? []) {
+      const j = rank.get(d);
+      if (j === undefined || j === i) continue;
+      indeg[i]!++;
+      dependents[j]!.push(i);
     }
-    indeg.set(k, n);
   }
-  const ready = new Heap<string>(before);
-  for (const k of keys) if (indeg.get(k) === 0) ready.push(k);
+  const ready = new Heap<number>((x, y) => x < y);
+  for (let i = 0; i < ranked.length; i++) if (indeg[i] === 0) ready.push(i);
   const out: string[] = [];
   while (ready.size > 0) {
-    const k = ready.pop();
-    out.push(k);
-    for (const x of dependents.get(k) ?? []) {
-      const n = indeg.get(x)! - 1;
-      indeg.set(x, n);
-      if (n === 0) ready.push(x);
-    }
+    const i = ready.pop();
+    out.push(ranked[i]!);
+    for (const x of dependents[i]!) if (--indeg[x]! === 0) ready.push(x);
   }
   if (out.length !== keys.length) {
     const done = new Set(out);
