@@ -1,6 +1,6 @@
 // Thin libc binding (koffi) for the syscalls Node does not expose: netlink sockets,
 // setns/unshare for network namespaces, and mount for named namespaces.
-import koffi from 'koffi';
+import { koffi } from './ffi';
 
 const lib = koffi.load('libc.so.6');
 

@@ -70,15 +70,15 @@ function findCycle(keys: readonly string[], deps: ReadonlyMap<string, ReadonlySe
 
 /**
  * Order `keys` so that every key comes after all its `deps` (restricted to `keys`); among ready
- * keys, `before(a, b)` decides. Throws naming the keys of a cycle.
+ * keys, the first by `compare` goes first. Throws naming the keys of a cycle.
  */
 export function topoSort(
   keys: readonly string[],
   deps: ReadonlyMap<string, ReadonlySet<string>>,
-  before: (a: string, b: string) => boolean,
+  compare: (a: string, b: string) => number,
 ): string[] {
-  // Rank every key once by `before`; the ready queue then compares small integers.
-  const ranked = [...keys].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  // Rank every key once; the ready queue then compares small integers.
+  const ranked = [...keys].sort(compare);
   const rank = new Map<string, number>();
   ranked.forEach((k, i) => rank.set(k, i));
   const indeg = new Int32Array(ranked.length);

@@ -81,24 +81,18 @@ export function schedule(
     if (r.kind === 'rule') for (const k of delRoute.get(r.namespace) ?? []) deps.get(k)!.add(x.key);
   }
 
-  const cmpKey = (a: string, b: string) => a < b;
+  const rank = new Map(all.map((x) => [x.key, KIND_RANK[x.kind]]));
+  const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  // Creates: kind by kind (namespaces, links, addresses, ...), then by key; deletes reversed.
   const upSorted = topoSort(
     ups.map((x) => x.key),
     deps,
-    (a, b) => {
-      const ra = KIND_RANK[drafts.get(a)!.kind];
-      const rb = KIND_RANK[drafts.get(b)!.kind];
-      return ra !== rb ? ra < rb : cmpKey(a, b);
-    },
+    (a, b) => rank.get(a)! - rank.get(b)! || byKey(a, b),
   );
   const delSorted = topoSort(
     dels.map((x) => x.key),
     deps,
-    (a, b) => {
-      const ra = KIND_RANK[drafts.get(a)!.kind];
-      const rb = KIND_RANK[drafts.get(b)!.kind];
-      return ra !== rb ? ra > rb : cmpKey(a, b);
-    },
+    (a, b) => rank.get(b)! - rank.get(a)! || byKey(a, b),
   );
 
   return [...delSorted, ...upSorted].map((k) => {

@@ -3,7 +3,7 @@
 // Interface lookups and link creation run inside the target network namespace:
 // the kernel resolves ifindex in the calling thread's namespace.
 import fs from 'node:fs';
-import koffi from 'koffi';
+import { koffi } from '../ffi';
 import { withNetns } from '../netns';
 import { AttachType } from './constants';
 import { BpfError, check, ensureLibbpfInit, libbpfLogMark } from './errors';

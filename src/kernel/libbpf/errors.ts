@@ -1,6 +1,6 @@
 // Typed errors for libbpf calls, plus capture of libbpf's own log lines (its print
 // callback) so a failure carries libbpf's explanation instead of spilling it on stderr.
-import koffi from 'koffi';
+import { koffi } from '../ffi';
 import { LibbpfPrintFn, bpf, cfn } from './native';
 
 const ERRNO_NAMES: Map<number, string> = (() => {

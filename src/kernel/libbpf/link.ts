@@ -1,6 +1,6 @@
 // bpf_link handles: fd-based, so links made by any attach path (tcx, XDP, cgroup) or
 // opened from a pin share one API: pin/unpin, in-place program update, info, detach.
-import koffi from 'koffi';
+import { koffi } from '../ffi';
 import { BpfError, check, ensureLibbpfInit } from './errors';
 import { LinkInfo, linkInfo } from './info';
 import { BpfLinkUpdateOpts, bpf, cfn, lastErrno } from './native';

@@ -1,7 +1,7 @@
 // Map handles over a map fd: element and batch operations with size-checked Buffers
 // (libbpf reads/writes exactly key_size/value_size bytes, so short Buffers would be
 // memory corruption), typed u32/u64 helpers and per-CPU value handling.
-import koffi from 'koffi';
+import { koffi } from '../ffi';
 import { BpfError, check, ensureLibbpfInit } from './errors';
 import { numPossibleCpus, perCpuStride, readU32, sumU64Fields, u32, u64, writeU32 } from './codec';
 import { PER_CPU_MAP_TYPES, UpdateFlags } from './constants';

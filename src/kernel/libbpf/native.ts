@@ -2,7 +2,7 @@
 // binding needs. Everything here is internal: use the typed wrappers in this folder.
 // Pointer arguments are declared `void *` where we pass Node Buffers: koffi hands the
 // Buffer's memory to C directly (no copy), which keeps map operations cheap.
-import koffi from 'koffi';
+import { koffi } from '../ffi';
 
 /** Library name loaded through the dynamic linker (Debian package libbpf1). */
 export const LIBBPF_SONAME = 'libbpf.so.1';

@@ -2,7 +2,7 @@
 // captured into a BpfError, and enumerate programs and maps.
 import fs from 'node:fs';
 import path from 'node:path';
-import koffi from 'koffi';
+import { koffi } from '../ffi';
 import { BpfError, check, ensureLibbpfInit, libbpfLogMark, libbpfLogSince } from './errors';
 import { BpfMap, MapShape } from './map';
 import { BpfObjectOpenOpts, bpf, lastErrno } from './native';

@@ -7,7 +7,8 @@
 // the interval (default 50 ms); the kernel side buffers events meanwhile (size the
 // ringbuf map for interval × event rate). poll(0) is available for callers who want
 // the epoll readiness check instead.
-import koffi from 'koffi';
+import type { IKoffiRegisteredCallback } from 'koffi';
+import { koffi } from '../ffi';
 import { BpfError, check, ensureLibbpfInit } from './errors';
 import { RingBufferSampleFn, bpf } from './native';
 
@@ -72,7 +73,7 @@ export class RingBuffer {
   }
 
   private unregisterAll(): void {
-    for (const cb of this.cbs) koffi.unregister(cb as koffi.IKoffiRegisteredCallback);
+    for (const cb of this.cbs) koffi.unregister(cb as IKoffiRegisteredCallback);
     this.cbs.length = 0;
   }
 
