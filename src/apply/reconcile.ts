@@ -45,8 +45,9 @@ export function namespacesToRead(desired: StateMap, inventory: Inventory): strin
 }
 
 /**
- * Live state. For planning, what matters: routes of the main table and of the tables declared
- * or owned routes use, and tc objects only in namespaces where some are declared or owned.
+ * Live state. For planning, what matters: addresses, routes and rules of the IP families
+ * declared or owned in each namespace (routes only of the main table and of the tables declared
+ * or owned routes use), and tc objects only in namespaces where some are declared or owned.
  * `show` reads everything; `show --all` also decodes kernel-made routes and addresses.
  */
 export function readCurrent(session: KernelSession, desired: StateMap, inventory: Inventory, mode: 'plan' | 'show' | 'show-all' = 'plan'): Map<string, Resource> {
@@ -56,7 +57,15 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
   const tunsrc = new Set<string>();
   const routeTables = new Set<number>([254]);
   const kinds = new Map<string, Set<ResourceKind>>();
+  const families = new Map<string, { address: Set<4 | 6>; route: Set<4 | 6>; rule: Set<4 | 6> }>();
+  const familiesOf = (ns: string) => {
+    let f = families.get(ns);
+    if (!f) families.set(ns, (f = { address: new Set(), route: new Set(), rule: new Set() }));
+    return f;
+  };
   for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
+    if (r.kind === 'address') familiesOf(r.namespace).address.add(r.address.includes(':') ? 6 : 4);
+    if (r.kind === 'route' || r.kind === 'rule') familiesOf(r.namespace)[r.kind].add(r.family);
     if (r.kind === 'sysctl') sysctls.set(r.namespace, (sysctls.get(r.namespace) ?? new Set()).add(r.key));
     if (r.kind === 'tunsrc') tunsrc.add(r.namespace);
     if (r.kind === 'route') routeTables.add(r.table);
@@ -71,6 +80,7 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     interesting,
     routeTables: mode === 'plan' ? [...routeTables].sort((a, b) => a - b) : undefined,
     extraKinds: mode === 'plan' ? kinds : undefined,
+    families: mode === 'plan' ? families : undefined,
   });
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {

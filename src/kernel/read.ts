@@ -27,6 +27,25 @@ export interface ReadRequest {
   readonly routeTables?: readonly number[];
   /** Per logical namespace, the kinds extra readers must produce (undefined: all). */
   readonly extraKinds?: ReadonlyMap<string, ReadonlySet<ResourceKind>>;
+  /**
+   * Per logical namespace, the IP families whose addresses, routes and rules matter (a kind
+   * with none is not dumped at all); undefined: every family of every kind.
+   */
+  readonly families?: ReadonlyMap<string, FamilyScope>;
+}
+
+export interface FamilyScope {
+  readonly address: ReadonlySet<4 | 6>;
+  readonly route: ReadonlySet<4 | 6>;
+  readonly rule: ReadonlySet<4 | 6>;
+}
+
+const NO_FAMILIES: FamilyScope = { address: new Set(), route: new Set(), rule: new Set() };
+
+/** The families to dump for a kind: undefined = all in one dump, else one dump per family. */
+function familiesFor(req: ReadRequest, ns: string, kind: keyof FamilyScope): readonly (4 | 6 | undefined)[] {
+  if (!req.families) return [undefined];
+  return [...(req.families.get(ns) ?? NO_FAMILIES)[kind]].sort();
 }
 
 /** Extra per-namespace readers (qdiscs, tc filters, ...) registered by other kernel modules. */
@@ -88,9 +107,11 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     }
     for (const l of byName.values()) if (l.type !== 'veth') add(l);
     // Kernel-made addresses only matter if the config or inventory names one (then it is adopted).
-    for (const a of readAddresses(ctx, names)) if (!a.kernelMade || req.interesting?.(resourceKey(a.res))) add(a.res);
-    for (const r of readRoutes(ctx, names, req.interesting, req.routeTables)) add(r);
-    for (const r of readRules(ctx)) add(r);
+    for (const f of familiesFor(req, ns, 'address')) {
+      for (const a of readAddresses(ctx, names, f)) if (!a.kernelMade || req.interesting?.(resourceKey(a.res))) add(a.res);
+    }
+    for (const f of familiesFor(req, ns, 'route')) for (const r of readRoutes(ctx, names, req.interesting, req.routeTables, f)) add(r);
+    for (const f of familiesFor(req, ns, 'rule')) for (const r of readRules(ctx, f)) add(r);
     for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);
     if (req.tunsrc.includes(ns)) add(readTunsrc(session, ns));
     for (const { read, kinds } of extraReaders) {

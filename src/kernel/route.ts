@@ -18,9 +18,10 @@ const TYPE_NUM: Record<RouteType, number> = { unicast: 1, blackhole: 6, unreacha
  * link-local routes, thousands on a busy host) is worth decoding: only if its key is
  * desired or owned. Routes of any other protocol are always decoded.
  */
-export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, keep?: (key: string) => boolean, tables?: readonly number[]): RouteRes[] {
+/** Dump routes (of `tables`, or all; of one family, or both). */
+export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, keep?: (key: string) => boolean, tables?: readonly number[], family?: 4 | 6): RouteRes[] {
   const out: RouteRes[] = [];
-  for (const m of dumpRoutes(ctx, tables)) {
+  for (const m of dumpRoutes(ctx, tables, family)) {
     if (m.type !== R.RTM_NEWROUTE) continue;
     const h = R.parseRtMsg(m.data);
     if (h.flags & RTM_F_CLONED) continue;
@@ -67,8 +68,9 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
  * local table alone holds a local route per address and, for IPv6, a multicast route per
  * link, thousands of messages on a busy host that are never managed.
  */
-function dumpRoutes(ctx: NsContext, tables: readonly number[] | undefined): ReturnType<NsContext['sock']['dump']> {
-  const hdr = R.rtmsg({ family: R.AF_UNSPEC, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 });
+function dumpRoutes(ctx: NsContext, tables: readonly number[] | undefined, family: 4 | 6 | undefined): ReturnType<NsContext['sock']['dump']> {
+  const af = family === undefined ? R.AF_UNSPEC : family === 4 ? R.AF_INET : R.AF_INET6;
+  const hdr = R.rtmsg({ family: af, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 });
   if (tables === undefined) return ctx.sock.dump(R.RTM_GETROUTE, hdr, 'dump routes');
   ctx.sock.setStrict(true);
   try {
