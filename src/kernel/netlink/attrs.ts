@@ -8,70 +8,94 @@ function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
-/** Builds a sequence of attributes; nest() for nested attributes. */
+/**
+ * Builds a sequence of attributes in one growing buffer; nest() writes nested attributes in
+ * place and patches the length afterwards (no intermediate buffers: thousands of creates).
+ */
 export class AttrWriter {
-  private parts: Buffer[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(128);
+  private off = 0;
 
-  private push(type: number, payload: Buffer): this {
-    const len = 4 + payload.length;
-    const buf = Buffer.alloc(align4(len));
-    buf.writeUInt16LE(len, 0);
-    buf.writeUInt16LE(type, 2);
-    payload.copy(buf, 4);
-    this.parts.push(buf);
-    this.size += buf.length;
-    return this;
+  private reserve(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
+    this.buf.copy(next, 0, 0, this.off);
+    this.buf = next;
+  }
+
+  /** Header for a payload of `len` bytes; returns the payload offset. Padding is zeroed. */
+  private header(type: number, len: number): number {
+    const total = align4(4 + len);
+    this.reserve(total);
+    const at = this.off;
+    this.buf.writeUInt16LE(4 + len, at);
+    this.buf.writeUInt16LE(type, at + 2);
+    this.buf.fill(0, at + 4 + len, at + total);
+    this.off += total;
+    return at + 4;
   }
 
   raw(type: number, payload: Buffer): this {
-    return this.push(type, payload);
+    const at = this.header(type, payload.length); // first: it may grow (replace) the buffer
+    payload.copy(this.buf, at);
+    return this;
   }
   u8(type: number, v: number): this {
-    return this.push(type, Buffer.from([v & 0xff]));
+    const at = this.header(type, 1);
+    this.buf.writeUInt8(v & 0xff, at);
+    return this;
   }
   u16(type: number, v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16LE(v);
-    return this.push(type, b);
+    const at = this.header(type, 2);
+    this.buf.writeUInt16LE(v & 0xffff, at);
+    return this;
   }
   u16be(type: number, v: number): this {
-    const b = Buffer.alloc(2);
-    b.writeUInt16BE(v);
-    return this.push(type, b);
+    const at = this.header(type, 2);
+    this.buf.writeUInt16BE(v & 0xffff, at);
+    return this;
   }
   u32(type: number, v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    return this.push(type, b);
+    const at = this.header(type, 4);
+    this.buf.writeUInt32LE(v >>> 0, at);
+    return this;
   }
   s32(type: number, v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    return this.push(type, b);
+    const at = this.header(type, 4);
+    this.buf.writeInt32LE(v, at);
+    return this;
   }
   u64(type: number, v: bigint): this {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(v);
-    return this.push(type, b);
+    const at = this.header(type, 8);
+    this.buf.writeBigUInt64LE(v, at);
+    return this;
   }
   /** NUL-terminated string. */
   str(type: number, s: string): this {
-    return this.push(type, Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]));
+    const n = Buffer.byteLength(s, 'utf8');
+    const at = this.header(type, n + 1);
+    this.buf.write(s, at, 'utf8');
+    this.buf[at + n] = 0;
+    return this;
   }
   flag(type: number): this {
-    return this.push(type, Buffer.alloc(0));
+    this.header(type, 0);
+    return this;
   }
   nest(type: number, build: (w: AttrWriter) => void): this {
-    const inner = new AttrWriter();
-    build(inner);
-    return this.push(type | NLA_F_NESTED, inner.toBuffer());
+    this.reserve(4);
+    const at = this.off;
+    this.buf.writeUInt16LE(type | NLA_F_NESTED, at + 2);
+    this.off += 4;
+    build(this);
+    this.buf.writeUInt16LE(this.off - at, at); // nested attributes are already padded
+    return this;
   }
   get length(): number {
-    return this.size;
+    return this.off;
   }
   toBuffer(): Buffer {
-    return Buffer.concat(this.parts, this.size);
+    return Buffer.from(this.buf.subarray(0, this.off));
   }
 }
 
