@@ -11,7 +11,7 @@ const BIN = path.join(REPO, 'bin/voltron');
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const sizes = (args[args.indexOf('--sizes') + 1] && args.includes('--sizes') ? args[args.indexOf('--sizes') + 1]! : '200,1000').split(',').map(Number);
-const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 3;
+const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 5;
 
 function seconds(fn: () => void): number {
   const t = process.hrtime.bigint();
@@ -113,6 +113,29 @@ function dadSettled(ns: string): void {
   }
 }
 
+interface IpLinkJ {
+  ifname: string;
+  mtu: number;
+  flags: string[];
+  master?: string;
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; port?: number } };
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/**
+ * What both contenders must have built, from `ip -j` (kernel-chosen ids left out): every
+ * bridge and VXLAN with kind, MTU, master, VNI, port, UP flag and IPv4 addresses.
+ */
+function endState(ns: string): string {
+  const j = (a: string[]) => JSON.parse(execFileSync('ip', ['-j', '-n', ns, ...a], { encoding: 'utf8', maxBuffer: 1 << 28 })) as IpLinkJ[];
+  const addrs = new Map(j(['addr', 'show']).map((l) => [l.ifname, (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`)]));
+  return j(['-d', 'link', 'show'])
+    .filter((l) => /^(br|vx)[0-9]+$/.test(l.ifname))
+    .map((l) => [l.ifname, l.linkinfo?.info_kind, l.mtu, l.master ?? '-', l.linkinfo?.info_data?.id ?? '-', l.linkinfo?.info_data?.port ?? '-', l.flags.includes('UP') ? 'up' : 'down', ...(addrs.get(l.ifname) ?? [])].join(' '))
+    .sort()
+    .join('\n');
+}
+
 function voltron(prefix: string, state: string, cfg: string, ...a: string[]): void {
   const r = spawnSync(process.execPath, [BIN, ...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8' });
   if (r.status !== 0 && !(a[0] === 'plan' && r.status === 2)) throw new Error(`voltron ${a.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
@@ -133,7 +156,10 @@ async function countEvents(ns: string, during: () => void): Promise<number> {
 interface Result {
   freshApplySeconds: number;
   ipBatchSeconds: number;
+  /** Median over rounds of (Voltron / ip) in the same round: robust to this VM's slow phases. */
   freshApplyRatio: number;
+  /** median(Voltron) / median(ip), for comparison. */
+  freshApplyRatioOfMedians: number;
   noopPlanSeconds: number;
   noopApplySeconds: number;
   ipReadSeconds: number;
@@ -154,6 +180,8 @@ async function runSize(n: number): Promise<Result> {
   const ipb: number[] = [];
   const cleanupNs: string[] = [];
   const states: string[] = [];
+  let ipState = '';
+  let voltronState = '';
   try {
     for (let k = 0; k < repeat; k++) {
       // Each contender runs alone: the other's namespace (2000 links still doing IPv6 DAD for
@@ -171,6 +199,7 @@ async function runSize(n: number): Promise<Result> {
           execFileSync('ip', ['netns', 'add', ipns]);
           execFileSync('ip', ['-n', ipns, '-batch', batch]);
         }));
+        if (k === 0) ipState = endState(ipns);
         execFileSync('ip', ['netns', 'del', ipns]);
       };
       const runVoltron = (): void => {
@@ -178,6 +207,7 @@ async function runSize(n: number): Promise<Result> {
         // new state dir (so the config is parsed and validated from scratch: no cache).
         settle(tag);
         fresh.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
+        if (k === 0) voltronState = endState(`${prefix}root`);
       };
       const last = k === repeat - 1;
       const dropVoltron = (): void => voltron(prefix, state, cfg, 'destroy', '--auto-approve');
@@ -191,6 +221,10 @@ async function runSize(n: number): Promise<Result> {
         runVoltron();
         if (!last) dropVoltron();
       }
+    }
+    // Same work: both built exactly the same links and addresses.
+    if (ipState !== voltronState || ipState.split('\n').length !== 2 * n) {
+      throw new Error(`ip -batch and Voltron built different things:\n--- ip\n${ipState.slice(0, 2000)}\n--- voltron\n${voltronState.slice(0, 2000)}`);
     }
     const prefix = `vbench${tag}v${repeat - 1}-`;
     const state = states[states.length - 1]!;
@@ -228,14 +262,15 @@ async function runSize(n: number): Promise<Result> {
     const r: Result = {
       freshApplySeconds: median(fresh),
       ipBatchSeconds: median(ipb),
-      freshApplyRatio: median(fresh) / median(ipb),
+      freshApplyRatio: median(fresh.map((f, i) => f / ipb[i]!)),
+      freshApplyRatioOfMedians: median(fresh) / median(ipb),
       noopPlanSeconds: median(plan),
       noopApplySeconds: median(noop),
       ipReadSeconds: median(read),
       noopPlanRatioToIpRead: median(plan) / median(read),
       noopApplyWrites: noopWrites,
       changeApplySeconds: median(change),
-      samples: { freshApply: fresh, ipBatch: ipb, noopPlan: plan, noopApply: noop, ipRead: read, changeApply: change },
+      samples: { freshApply: fresh, ipBatch: ipb, freshApplyRatio: fresh.map((f, i) => f / ipb[i]!), noopPlan: plan, noopApply: noop, ipRead: read, changeApply: change },
     };
     if (!json) process.stderr.write(`  samples (s): ${Object.entries(r.samples).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(3)).join('/')}`).join('; ')}\n`);
     return r;
@@ -261,6 +296,7 @@ async function main(): Promise<void> {
     ['fresh apply (voltron CLI)', (r) => `${r.freshApplySeconds.toFixed(3)} s`],
     ['ip -batch (same objects)', (r) => `${r.ipBatchSeconds.toFixed(3)} s`],
     ['fresh apply ratio (target <= 1.5)', (r) => `${r.freshApplyRatio.toFixed(2)}x`],
+    ['  (ratio of the medians)', (r) => `${r.freshApplyRatioOfMedians.toFixed(2)}x`],
     ['no-op plan (CLI, target <= 0.3 s)', (r) => `${r.noopPlanSeconds.toFixed(3)} s`],
     ['no-op apply (CLI)', (r) => `${r.noopApplySeconds.toFixed(3)} s`],
     ['ip -j -d link + ip -j addr', (r) => `${r.ipReadSeconds.toFixed(3)} s`],

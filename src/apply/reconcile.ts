@@ -159,7 +159,12 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
 
 /** Drop inventory entries that are neither desired nor live any more (cascaded away). */
 export function pruneInventory(inv: Inventory, desired: StateMap, current: StateMap): Inventory {
-  const owned = Object.fromEntries(Object.entries(inv.owned).filter(([k]) => desired.has(k) || current.has(k)));
+  const keep = (k: string) => desired.has(k) || current.has(k);
+  let stale = false;
+  for (const k in inv.owned) if (!keep(k)) stale = true;
+  for (const k in inv.original) if (inv.owned[k] === undefined) stale = true;
+  if (!stale) return inv; // the usual case: nothing to drop, no copy
+  const owned = Object.fromEntries(Object.entries(inv.owned).filter(([k]) => keep(k)));
   const original = Object.fromEntries(Object.entries(inv.original).filter(([k]) => owned[k] !== undefined));
   return { ...inv, owned, original };
 }

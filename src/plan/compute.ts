@@ -32,9 +32,11 @@ export function isOwned(key: string, r: Resource, input: PlanInput): boolean {
 }
 
 export function computePlan(input: PlanInput): Plan {
-  const match = compileIgnore(input.ignore ?? []);
+  const patterns = input.ignore ?? [];
+  const match = compileIgnore(patterns);
+  const ignored = patterns.length === 0 ? () => false : (r: Resource) => isIgnored(r, match);
   const desired = new Map<string, Resource>();
-  for (const [k, r] of input.desired) if (!isIgnored(r, match)) desired.set(k, r);
+  for (const [k, r] of input.desired) if (!ignored(r)) desired.set(k, r);
   const owned = (k: string) => desired.has(k) || Object.prototype.hasOwnProperty.call(input.inventory.owned, k);
   const managed = input.managedNamespaces ? new Set(input.managedNamespaces) : undefined;
 
@@ -43,7 +45,7 @@ export function computePlan(input: PlanInput): Plan {
   const current = new Map<string, Resource>();
   let foreignCount = 0;
   for (const [k, r] of input.current) {
-    if (isIgnored(r, match)) continue;
+    if (ignored(r)) continue;
     const own = owned(k);
     if (!own && managed && !managed.has(resourceNamespace(r))) continue;
     kernel.set(k, r);

@@ -147,15 +147,21 @@ export class NetlinkSocket {
     if (n < 0) throw new SyscallError('send(netlink)', errno());
   }
 
+  /** Receive one datagram into the reused buffer: its length, 0 on EINTR, -1 if none waiting (DONTWAIT). */
+  private recvRaw(flags = 0): number {
+    const n = Number(libc.recv(this.fd, this.rbuf, this.rbuf.length, flags));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e === 11 && flags & MSG_DONTWAIT) return -1;
+    if (e === 4) return 0;
+    throw new SyscallError('recv(netlink)', e, e === 11 ? 'timed out waiting for the kernel' : '');
+  }
+
   /** Receive one datagram and split it into messages. */
   private recvMessages(flags = 0): NlMessage[] | null {
-    const n = Number(libc.recv(this.fd, this.rbuf, this.rbuf.length, flags));
-    if (n < 0) {
-      const e = errno();
-      if (e === 11 && flags & MSG_DONTWAIT) return null;
-      if (e === 4) return [];
-      throw new SyscallError('recv(netlink)', e, e === 11 ? 'timed out waiting for the kernel' : '');
-    }
+    const n = this.recvRaw(flags);
+    if (n < 0) return null;
+    if (n === 0) return [];
     // One copy per datagram (the receive buffer is reused); messages are views into it.
     const dgram = Buffer.allocUnsafeSlow(n);
     this.rbuf.copy(dgram, 0, 0, n);
@@ -197,16 +203,22 @@ export class NetlinkSocket {
     if (write) this.stats.writes++;
     this.sendRaw(msg);
     const replies: NlMessage[] = [];
+    const b = this.rbuf;
     for (;;) {
-      const msgs = this.recvMessages();
-      for (const m of msgs ?? []) {
-        if (m.seq !== seq) continue; // stale reply of an earlier timed-out request
-        if (m.type === NLMSG_ERROR) {
-          const e = NetlinkSocket.parseError(m, op);
-          if (e) throw e;
-          return replies;
-        }
-        replies.push(m);
+      // Messages are read in place; only replies (and an error) are copied out.
+      const n = this.recvRaw();
+      let off = 0;
+      while (off + 16 <= n) {
+        const len = b.readUInt32LE(off);
+        if (len < 16 || off + len > n) break;
+        if (b.readUInt32LE(off + 8) === seq) {
+          const mtype = b.readUInt16LE(off + 4);
+          if (mtype === NLMSG_ERROR && b.readInt32LE(off + 16) === 0) return replies;
+          const m: NlMessage = { type: mtype, flags: b.readUInt16LE(off + 6), seq, data: Buffer.from(b.subarray(off + 16, off + len)) };
+          if (mtype === NLMSG_ERROR) throw NetlinkSocket.parseError(m, op)!;
+          replies.push(m);
+        } // else: a stale reply of an earlier timed-out request
+        off += (len + 3) & ~3;
       }
     }
   }
