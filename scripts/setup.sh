@@ -28,3 +28,4 @@ npx tsc -p tsconfig.json
 node scripts/build-schema.js
 node scripts/bundle.js
 bash scripts/build-bpf.sh
+node scripts/code-cache.js
