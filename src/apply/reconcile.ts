@@ -20,7 +20,7 @@ export interface Journal {
 }
 
 /** Steps whose journal records are persisted with one fsync. */
-const JOURNAL_BATCH = 256;
+const JOURNAL_BATCH = 4096;
 
 export const NO_JOURNAL: Journal = { begin() {}, done() {} };
 

@@ -18,8 +18,11 @@
 const FIRST = 'A-Za-z0-9_./+=~'; // may start a plain scalar or key ('@' and '%' are indicators)
 const TAME = `${FIRST}@%`; // may follow
 const QUOTED_SRC = `"[^"\\\\]*"|'(?:[^'\\n]|'')*'`;
-/** Plain scalar: tame characters, inner single spaces, ':' only when not followed by a space. */
-const plain = (more: string): RegExp => new RegExp(`(?:[${FIRST}]|-(?=[${FIRST}]))(?:[${more}-]| (?=[${more}-])|:(?=[${more}-]))*`, 'y');
+/**
+ * Plain scalar: tame characters, inner single spaces, ':' only when followed by a tame
+ * character or another ':' (so IPv6 addresses like fc00::1/64 need no quotes).
+ */
+const plain = (more: string): RegExp => new RegExp(`(?:[${FIRST}]|-(?=[${FIRST}]))(?:[${more}-]| (?=[${more}-])|:(?=[${more}:-]))*`, 'y');
 const PLAIN_FLOW = plain(TAME);
 const PLAIN_BLOCK = plain(`${TAME}()`); // outside flow collections, parentheses too
 const QUOTED = new RegExp(QUOTED_SRC, 'y');

@@ -39,13 +39,13 @@ export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>
   return out;
 }
 
-function addrMsg(ctx: NsContext, a: AddressRes): Buffer {
+function addrMsg(ctx: NsContext, a: AddressRes): Buffer[] {
   const [ip, prefix] = a.address.split('/') as [string, string];
   const v6 = ip.includes(':');
   const w = new AttrWriter().raw(R.IFA_LOCAL, ipToBuffer(ip)).raw(R.IFA_ADDRESS, ipToBuffer(ip));
   // NODAD: a declared address is usable at once (no tentative window that breaks verify and routes).
   if (v6) w.u32(R.IFA_FLAGS, R.IFA_F_NODAD);
-  return Buffer.concat([R.ifaddrmsg(v6 ? R.AF_INET6 : R.AF_INET, Number(prefix), v6 ? R.IFA_F_NODAD : 0, 0, ctx.ifindex(a.dev)), w.toBuffer()]);
+  return [R.ifaddrmsg(v6 ? R.AF_INET6 : R.AF_INET, Number(prefix), v6 ? R.IFA_F_NODAD : 0, 0, ctx.ifindex(a.dev)), w.view()];
 }
 
 export function createAddress(session: KernelSession, a: AddressRes): void {

@@ -198,7 +198,7 @@ export function createLink(session: KernelSession, link: LinkRes): void {
   if (link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (link.type === 'macvlan' && link.macvlan) w.u32(R.IFLA_LINK, ctx.ifindex(link.macvlan.parent));
   if (link.master) w.u32(R.IFLA_MASTER, ctx.ifindex(link.master));
-  const head = w.toBuffer();
+  const head = w.view();
   const up = (link.state ?? 'up') === 'up';
   const peer = link.type === 'veth' && link.veth ? link.veth.peer : undefined;
   const peerCtx = peer ? session.ns(peer.namespace) : undefined;
@@ -207,7 +207,7 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     const info = new AttrWriter();
     writeInfo(info, link, ctx, session, false, [], peerIndex);
     const hdr = R.ifinfomsg({ index: index ?? 0, flags: up ? R.IFF_UP : 0, change: R.IFF_UP });
-    const replies = ctx.sock.request(R.RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (index === undefined ? NLM_F_ECHO : 0), Buffer.concat([hdr, head, info.toBuffer()]), `create link ${link.name}`);
+    const replies = ctx.sock.request(R.RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | (index === undefined ? NLM_F_ECHO : 0), [hdr, head, info.view()], `create link ${link.name}`);
     const echoed = replies.find((r) => r.type === R.RTM_NEWLINK);
     if (echoed) ctx.rememberIndex(link.name, echoed.data.readInt32LE(4));
     else if (index !== undefined) ctx.rememberIndex(link.name, index);

@@ -66,7 +66,7 @@ const TRICKY = [
   '1_000', '0b101', '0o17', '0o8', '0x1F', '0X1F', '+12', '-0', '012', '08', '0777', '.5', '1.', '1e3', '1E-3', '+1.5e+2', '1.0', '-.inf', '.Inf',
   '.NaN', '.nan', 'nan', 'inf', 'yes', 'no', 'on', 'off', 'y', 'n', 'True', 'TRUE', 'tRue', 'false', 'FALSE', '~', 'null', 'Null', 'NULL', 'nUll',
   '2001-12-14', '2001-12-14t21:59:43.10-05:00', '12:30:00', '1:20', '<<', '=', '!', '&a', '*a', '"q"', "'q'", '#', 'a # b', 'a: b', '- x',
-  '1.2.3', '10.0.0.1/24', 'fc00::1', '02:00:00:00:00:01', '9007199254740993', '-9007199254740993', '0x', '0o', '00', '+0', '-', '+', '.', 'e3',
+  '1.2.3', '10.0.0.1/24', 'fc00::1', '2001:db8::/64', 'fe80::1:2', 'a::', '::1', '1::', 'a:::b', '02:00:00:00:00:01', '9007199254740993', '-9007199254740993', '0x', '0o', '00', '+0', '-', '+', '.', 'e3',
 ];
 const key = fc.oneof(fc.constantFrom(...TRICKY, 'name', 'mtu', 'links', 'net.ipv4.ip_forward'), fc.stringMatching(/^[a-z][a-z0-9_.-]{0,8}$/));
 const scalarText = fc.oneof(fc.constantFrom(...TRICKY), fc.stringMatching(/^[A-Za-z0-9_.:+\/-]{1,10}$/), fc.integer().map(String), fc.double({ noNaN: true }).map(String));
@@ -162,6 +162,18 @@ test('edited (often invalid) documents: the fast path never accepts what yaml re
     }),
     { numRuns: RUNS },
   );
+});
+
+test('configs written the usual ways take the fast path and read the same', () => {
+  const docs = [
+    'links:\n  - name: br0\n    type: bridge\n    mtu: 9000 # jumbo\n  - { name: vx0, type: vxlan, master: br0, vxlan: { vni: 100, dstport: 4789 } }\n',
+    'addresses:\n- { dev: br0, address: 10.0.0.1/24 }\n- dev: br0\n  address: 2001:db8:1::1/64\n',
+    'routes:\n  - to: 2001:db8:21::/64\n    via: fe80::1\n    dev: h1-r0\n  - { to: fc00:2::e/128, dev: r2-r0, encap: { type: seg6local, action: End } }\n',
+    '# comment only header\nnamespaces:\n  - name: a\n    sysctls:\n      net.ipv6.conf.all.forwarding: 1\n      net.ipv4.ip_forward: "1"\n',
+    'srv6:\n  pools:\n    p:\n      paths:\n        via-r1: { segments: [fc00:1::e, 2001:db8:21::2] }\n',
+    'ignore:\n-\n  eth0\n- "docker*"\n',
+  ];
+  for (const [i, d] of docs.entries()) agree(d, `usual ${i}`, true);
 });
 
 test('aliases: same value, and a billion-laughs document is left to yaml (which refuses it)', () => {

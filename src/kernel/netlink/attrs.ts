@@ -97,6 +97,10 @@ export class AttrWriter {
   toBuffer(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.off));
   }
+  /** The bytes written so far, not copied: valid until the next write. */
+  view(): Buffer {
+    return this.buf.subarray(0, this.off);
+  }
 }
 
 /**

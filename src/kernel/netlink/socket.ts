@@ -87,6 +87,7 @@ export class NetlinkSocket {
   private readonly fd: number;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private readonly rbuf = Buffer.alloc(1 << 20);
+  private sbuf = Buffer.alloc(4096);
   readonly stats: NetlinkSocketStats = { requests: 0, writes: 0, dumps: 0, interruptedDumps: 0 };
   private warned = false;
 
@@ -130,16 +131,22 @@ export class NetlinkSocket {
     libc.close(this.fd);
   }
 
-  private frame(type: number, flags: number, payload: Buffer): { msg: Buffer; seq: number } {
+  /** Header and payload parts, written into the reused send buffer (no allocation per request). */
+  private frame(type: number, flags: number, payload: Buffer | readonly Buffer[]): { msg: Buffer; seq: number } {
     const seq = (this.seq = (this.seq + 1) & 0x7fffffff);
-    const msg = Buffer.alloc(16 + payload.length);
-    msg.writeUInt32LE(msg.length, 0);
+    const parts = Buffer.isBuffer(payload) ? [payload] : payload;
+    let len = 16;
+    for (const p of parts) len += p.length;
+    if (this.sbuf.length < len) this.sbuf = Buffer.allocUnsafe(Math.max(len, this.sbuf.length * 2));
+    const msg = this.sbuf;
+    msg.writeUInt32LE(len, 0);
     msg.writeUInt16LE(type, 4);
     msg.writeUInt16LE(flags, 6);
     msg.writeUInt32LE(seq, 8);
     msg.writeUInt32LE(0, 12);
-    payload.copy(msg, 16);
-    return { msg, seq };
+    let off = 16;
+    for (const p of parts) off += p.copy(msg, off);
+    return { msg: msg.subarray(0, len), seq };
   }
 
   private sendRaw(msg: Buffer): void {
@@ -197,7 +204,7 @@ export class NetlinkSocket {
    * Send one request and wait for its ack. Returns any replies (NLM_F_ECHO).
    * Throws NetlinkError with errno and extack on rejection.
    */
-  request(type: number, flags: number, payload: Buffer, op: string, write = true): NlMessage[] {
+  request(type: number, flags: number, payload: Buffer | readonly Buffer[], op: string, write = true): NlMessage[] {
     const { msg, seq } = this.frame(type, flags | NLM_F_REQUEST | NLM_F_ACK, payload);
     this.stats.requests++;
     if (write) this.stats.writes++;
