@@ -74,7 +74,6 @@ export function readLinks(ctx: NsContext): RawLink[] {
   const at = new Int32Array(R.IFLA_LINK_NETNSID + 1);
   const out: RawLink[] = [];
   for (const p of pre) names.set(p.index, p.attrs.scan(at).strAt(at[R.IFLA_IFNAME]!) ?? `if${p.index}`);
-  ctx.knowIndexes(names.keys());
   for (const { index, flags, attrs } of pre) {
     attrs.scan(at);
     const name = names.get(index)!;
@@ -223,8 +222,9 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     try {
       send(index, peerIndex);
     } catch (e) {
-      // EEXIST: another process took a chosen index (or the name exists: then the retry says so).
-      if (index === undefined || !(e instanceof NetlinkError) || e.errno !== 17) throw e;
+      // Another process took a chosen index: EEXIST for the link itself, EBUSY for a veth peer
+      // (or the name exists: then the retry says so).
+      if (index === undefined || !(e instanceof NetlinkError) || (e.errno !== 17 && e.errno !== 16)) throw e;
       ctx.unknowIndexes();
       peerCtx?.unknowIndexes();
       send(undefined, undefined);
@@ -263,8 +263,11 @@ export function updateLink(session: KernelSession, link: LinkRes, fields: readon
 
 export function deleteLink(session: KernelSession, link: LinkRes): void {
   const ctx = session.ns(link.namespace);
-  const index = ctx.ifindex(link.name);
-  ctx.sock.request(R.RTM_DELLINK, 0, R.ifinfomsg({ index }), `delete link ${link.name}`);
+  // By name, not by a cached index: a link the kernel already removed along with another one
+  // (a macvlan with its parent, a veth end with its peer's namespace) must yield ENODEV, never
+  // hit whatever link has since been given its old index.
+  const w = new AttrWriter().str(R.IFLA_IFNAME, link.name);
+  ctx.sock.request(R.RTM_DELLINK, 0, [R.ifinfomsg({}), w.view()], `delete link ${link.name}`);
   ctx.forgetIndex(link.name);
   if (link.veth) session.ns(link.veth.peer.namespace).forgetIndex(link.veth.peer.name);
 }

@@ -42,13 +42,13 @@ export class NsContext {
     this.index.delete(name);
   }
 
-  /** A complete link dump of this namespace: every ifindex in use is known. */
+  /** Every ifindex in use in this namespace is known (see allocateIndex for when). */
   knowIndexes(indexes: Iterable<number>): void {
     this.indexesKnown = true;
     for (const i of indexes) if (i >= this.nextIndex) this.nextIndex = i + 1;
   }
 
-  /** Learn the namespace's links (names and ifindexes) with one small dump. */
+  /** Learn the links (names and ifindexes) of a namespace this run just created: one small dump. */
   learnIndexes(): void {
     const req = Buffer.concat([ifinfomsg({}), new AttrWriter().u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
     const seen: number[] = [];
@@ -65,10 +65,10 @@ export class NsContext {
   /**
    * An ifindex for a link about to be created, so the create request needs no NLM_F_ECHO to
    * learn it (with nobody else listening, the kernel would build a full link message just for
-   * that reply: ~0.1 s of kernel time over 2000 creates, measured). Chosen like the kernel
-   * does (after the highest in use, never reusing one freed in this session); undefined when
-   * the namespace's indexes are not known (the kernel then chooses). Another process may take
-   * it first: the caller retries without (EEXIST).
+   * that reply: ~0.1 s of kernel time over 2000 creates, measured). Only in a namespace this
+   * run created (learnIndexes): nothing was ever deleted there, so no index is reused, which
+   * the kernel's own cursor also guarantees elsewhere (there the kernel chooses and echoes).
+   * Undefined when not known. Another process may take it first: the caller retries without.
    */
   allocateIndex(): number | undefined {
     return this.indexesKnown ? this.nextIndex++ : undefined;
