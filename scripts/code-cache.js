@@ -8,8 +8,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const vm = require('node:vm');
-const Module = require('node:module');
+const { loadBundle } = require('../bin/load-bundle.js');
 
 const root = path.resolve(__dirname, '..');
 const bundle = path.join(root, 'dist', 'voltron.js');
@@ -17,9 +16,7 @@ const cacheFile = `${bundle}.cache`;
 
 async function main() {
   fs.rmSync(cacheFile, { force: true });
-  const script = new vm.Script(Module.wrap(fs.readFileSync(bundle, 'utf8')), { filename: bundle });
-  const mod = { exports: {} };
-  script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(bundle), mod, bundle, path.dirname(bundle));
+  const { exports: cli, script } = loadBundle(bundle);
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-codecache-'));
   const prefix = `vcc${process.pid}x`;
   const out = process.stdout.write.bind(process.stdout);
@@ -30,8 +27,8 @@ async function main() {
     for (const ex of fs.readdirSync(path.join(root, 'examples')).sort()) {
       const dir = path.join(root, 'examples', ex);
       if (!fs.statSync(dir).isDirectory()) continue;
-      await mod.exports.main(['validate', '-c', dir, '--state-dir', state]);
-      await mod.exports.main(['plan', '-c', dir, '--sandbox', prefix, '--state-dir', state, '-o', 'text', '--no-color']);
+      await cli.main(['validate', '-c', dir, '--state-dir', state]);
+      await cli.main(['plan', '-c', dir, '--sandbox', prefix, '--state-dir', state, '-o', 'text', '--no-color']);
     }
   } finally {
     process.stdout.write = out;

@@ -17,7 +17,7 @@ const KERNEL_PROTOS = new Set([1, 2, 3]);
 /** Dump the addresses of a namespace (of one family: 4 or 6, or both). */
 export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>, family?: 4 | 6): RawAddress[] {
   const out: RawAddress[] = [];
-  const af = family === undefined ? R.AF_UNSPEC : family === 4 ? R.AF_INET : R.AF_INET6;
+  const af = R.afOf(family);
   for (const m of ctx.sock.dump(R.RTM_GETADDR, R.ifaddrmsg(af, 0, 0, 0, 0), 'dump addresses')) {
     if (m.type !== R.RTM_NEWADDR) continue;
     const family = m.data.readUInt8(0);

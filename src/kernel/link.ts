@@ -17,8 +17,6 @@ export interface RawLink {
   readonly linkNetnsId?: number;
 }
 
-const RTEXT_FILTER_SKIP_STATS = 8;
-
 const MACVLAN_MODES: Record<number, MacvlanMode> = { 1: 'private', 2: 'vepa', 4: 'bridge', 8: 'passthru', 16: 'source' };
 const MACVLAN_MODE_NUM: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
 
@@ -58,9 +56,7 @@ function parseVxlan(d: Attrs, names: Map<number, string>): VxlanOptions {
 
 /** Dump every link of a namespace. */
 export function readLinks(ctx: NsContext): RawLink[] {
-  // No statistics: they are a fifth of a link dump's bytes and never compared.
-  const req = Buffer.concat([R.ifinfomsg({}), new AttrWriter().u32(R.IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
-  const msgs = ctx.sock.dump(R.RTM_GETLINK, req, 'dump links');
+  const msgs = ctx.sock.dump(R.RTM_GETLINK, R.linkDumpRequest(), 'dump links');
   const pre: { index: number; flags: number; attrs: Attrs }[] = [];
   const names = new Map<number, string>();
   for (const m of msgs) {

@@ -69,7 +69,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
  * link, thousands of messages on a busy host that are never managed.
  */
 function dumpRoutes(ctx: NsContext, tables: readonly number[] | undefined, family: 4 | 6 | undefined): ReturnType<NsContext['sock']['dump']> {
-  const af = family === undefined ? R.AF_UNSPEC : family === 4 ? R.AF_INET : R.AF_INET6;
+  const af = R.afOf(family);
   const hdr = R.rtmsg({ family: af, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 });
   if (tables === undefined) return ctx.sock.dump(R.RTM_GETROUTE, hdr, 'dump routes');
   ctx.sock.setStrict(true);

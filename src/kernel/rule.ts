@@ -23,7 +23,7 @@ function fibRuleHdr(family: number, dstLen: number, srcLen: number, table: numbe
 /** Dump the policy routing rules of a namespace (of one family, or both). */
 export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
   const out: RuleRes[] = [];
-  const af = family === undefined ? R.AF_UNSPEC : family === 4 ? R.AF_INET : R.AF_INET6;
+  const af = R.afOf(family);
   for (const m of ctx.sock.dump(R.RTM_GETRULE, fibRuleHdr(af, 0, 0, 0, 0), 'dump rules')) {
     if (m.type !== R.RTM_NEWRULE) continue;
     const family = m.data.readUInt8(0) === R.AF_INET ? 4 : 6;

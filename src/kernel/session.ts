@@ -2,10 +2,8 @@
 // (sandbox prefix), and a per-namespace ifindex cache. One process, several namespaces.
 import { NetlinkSocket } from './netlink/socket';
 import { netnsExists } from './netns';
-import { ifinfomsg, RTM_GETLINK, RTM_NEWLINK, IFLA_IFNAME, IFLA_EXT_MASK } from './netlink/rtnl';
+import { ifinfomsg, linkDumpRequest, RTM_GETLINK, RTM_NEWLINK, IFLA_IFNAME, IFLA_EXT_MASK } from './netlink/rtnl';
 import { AttrWriter, Attrs } from './netlink/attrs';
-
-const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
 export interface SessionOptions {
   /** Map the root namespace and every declared namespace onto `<prefix><name>` (root: `<prefix>root`). */
@@ -50,9 +48,8 @@ export class NsContext {
 
   /** Learn the links (names and ifindexes) of a namespace this run just created: one small dump. */
   learnIndexes(): void {
-    const req = Buffer.concat([ifinfomsg({}), new AttrWriter().u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS).toBuffer()]);
     const seen: number[] = [];
-    for (const m of this.sock.dump(RTM_GETLINK, req, 'dump links')) {
+    for (const m of this.sock.dump(RTM_GETLINK, linkDumpRequest(), 'dump links')) {
       if (m.type !== RTM_NEWLINK) continue;
       const idx = m.data.readInt32LE(4);
       const name = Attrs.parse(m.data, 16).str(IFLA_IFNAME);
