@@ -1,11 +1,14 @@
 // The inventory: what Voltron created (prune only from here), original values of settings
 // it changed, and the last applied revision. Written atomically (tmp + fsync + rename).
+// Ownership holds for one boot: all it covers is volatile kernel state, so after a reboot an
+// object of the same name was made by someone else (the boot, another daemon) and is not ours.
 import fs from 'node:fs';
 import path from 'node:path';
 import { resourceKey } from '../model/keys';
 import type { Resource } from '../model/types';
 import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
+import { bootId, fromEarlierBoot } from '../util/boot';
 
 export function stateDirFor(base: string, sandbox: string | undefined): string {
   return sandbox === undefined ? base : path.join(base, 'sandbox', sandbox.replace(/[^A-Za-z0-9_.-]/g, '_'));
@@ -20,6 +23,7 @@ export function loadInventory(stateDir: string): Inventory {
   if (!fs.existsSync(p)) return EMPTY_INVENTORY;
   const data = JSON.parse(fs.readFileSync(p, 'utf8')) as Inventory;
   if (data.version !== 1) throw new Error(`${p}: unsupported inventory version ${String(data.version)}`);
+  if (fromEarlierBoot(data.bootId)) return { ...data, owned: {}, original: {}, bootId: bootId() };
   return data;
 }
 
@@ -43,7 +47,7 @@ export function writeFileAtomic(p: string, text: string): void {
 }
 
 export function saveInventory(stateDir: string, inv: Inventory): void {
-  writeFileAtomic(inventoryPath(stateDir), `${JSON.stringify(inv, null, 1)}\n`);
+  writeFileAtomic(inventoryPath(stateDir), `${JSON.stringify({ ...inv, bootId: bootId() }, null, 1)}\n`);
 }
 
 function strip(r: Resource): Resource {

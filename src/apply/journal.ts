@@ -12,6 +12,7 @@ import type { Resource } from '../model/types';
 import type { Change, Inventory } from '../plan/types';
 import type { Journal } from './reconcile';
 import type { RestoreTarget } from './rollback';
+import { bootId } from '../util/boot';
 
 export interface JournalBegin {
   readonly t: 'begin';
@@ -26,6 +27,8 @@ export interface JournalBegin {
   readonly target: RestoreTarget;
   /** Try mode: the apply stands only if confirmed within this many ms. */
   readonly confirmWithinMs?: number;
+  /** The kernel boot it ran in (util/boot): a journal from an earlier boot describes nothing live. */
+  readonly bootId?: string;
 }
 
 export interface JournalStep {
@@ -96,10 +99,10 @@ export class JournalWriter implements Journal {
     this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
   }
 
-  static start(stateDir: string, begin: Omit<JournalBegin, 't' | 'version' | 'pid' | 'host' | 'startedAt'>): JournalWriter {
+  static start(stateDir: string, begin: Omit<JournalBegin, 't' | 'version' | 'pid' | 'host' | 'startedAt' | 'bootId'>): JournalWriter {
     fs.mkdirSync(stateDir, { recursive: true });
     const w = new JournalWriter(journalPath(stateDir));
-    w.append({ t: 'begin', version: 1, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), ...begin });
+    w.append({ t: 'begin', version: 1, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), bootId: bootId(), ...begin });
     fsyncDir(stateDir);
     return w;
   }

@@ -1,15 +1,20 @@
 // One mutating operation per state dir: an exclusive lock file created with O_EXCL holding
 // the holder's pid, host, command and start time. A lock whose pid is dead (same host) is
-// stale and taken over. `plan` does not lock. The try-mode watchdog inherits the apply's lock.
+// stale and taken over, as is one from an earlier boot (its pid may have been reused since).
+// `plan` does not lock. The try-mode watchdog inherits the apply's lock.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { bootId, fromEarlierBoot } from '../util/boot';
 
 export interface LockInfo {
   readonly pid: number;
   readonly host: string;
   readonly command: string;
   readonly startedAt: string;
+  readonly bootId?: string;
+  /** Read while its holder was still writing it (not stale; look again). */
+  readonly writing?: true;
 }
 
 export class LockBusy extends Error {
@@ -34,8 +39,9 @@ export function readLock(stateDir: string): LockInfo | undefined {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    // Half-written (holder died between create and write): treat as stale, owned by nobody.
-    if (e instanceof SyntaxError) return { pid: 0, host: os.hostname(), command: '(unreadable lock)', startedAt: '?' };
+    // Half-written: its holder is writing it right now (busy), or died between create and
+    // write (stale, owned by nobody) — told apart by age, as writing takes microseconds.
+    if (e instanceof SyntaxError) return unreadableLock(stateDir);
     throw e;
   }
 }
@@ -50,9 +56,19 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Stale: the holder is on this host and its pid no longer exists. */
+function unreadableLock(stateDir: string): LockInfo {
+  let fresh = false;
+  try {
+    fresh = Date.now() - fs.statSync(lockPath(stateDir)).mtimeMs < 5000;
+  } catch {
+    // gone meanwhile: stale is as good as any answer
+  }
+  return { pid: 0, host: os.hostname(), command: '(unreadable lock)', startedAt: '?', ...(fresh ? { writing: true as const } : {}) };
+}
+
+/** Stale: the holder is on this host and its pid no longer exists, or it is from an earlier boot. */
 export function isStale(l: LockInfo): boolean {
-  return l.host === os.hostname() && !pidAlive(l.pid);
+  return !l.writing && l.host === os.hostname() && (fromEarlierBoot(l.bootId) || !pidAlive(l.pid));
 }
 
 function tryCreate(file: string, info: LockInfo): boolean {
@@ -64,8 +80,9 @@ function tryCreate(file: string, info: LockInfo): boolean {
     throw e;
   }
   try {
+    // No fsync: a lock matters only to live processes, and one left half-written by a crash
+    // is recognised as stale (readLock).
     fs.writeSync(fd, `${JSON.stringify(info)}\n`);
-    fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -105,11 +122,15 @@ export class Lock {
 export function acquireLock(stateDir: string, command: string, pid = process.pid): Lock {
   fs.mkdirSync(stateDir, { recursive: true });
   const file = lockPath(stateDir);
-  const info: LockInfo = { pid, host: os.hostname(), command, startedAt: new Date().toISOString() };
+  const info: LockInfo = { pid, host: os.hostname(), command, startedAt: new Date().toISOString(), bootId: bootId() };
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(file, info)) return new Lock(stateDir, info);
     const holder = readLock(stateDir);
     if (!holder) continue; // released meanwhile: retry
+    if (holder.writing) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2); // its holder is mid-write
+      continue;
+    }
     if (holder.pid === pid && holder.host === info.host) throw new Error(`state dir ${stateDir}: lock already held by this process`);
     if (!isStale(holder)) throw new LockBusy(holder, stateDir);
     const guard = `${file}.takeover`;

@@ -1,5 +1,6 @@
-// Crash recovery: an unfinished journal in the state dir means an apply died (SIGKILL, power
-// loss) or a try-mode apply was never confirmed. Recovery restores the pre-apply state (the
+// Crash recovery: an unfinished journal in the state dir means an apply died (SIGKILL, OOM)
+// or a try-mode apply was never confirmed. One from before a reboot is discarded: the kernel
+// state it changed is gone. Recovery restores the pre-apply state (the
 // journal's restore target) and the pre-apply inventory, verifies by re-reading, and only
 // then removes the journal. It is idempotent: if recovery itself dies, the next run redoes it.
 // The one case resolved forward is a journal marked 'applied' (verified, inventory saved) that
@@ -11,6 +12,7 @@ import { KernelSession } from '../kernel/session';
 import { saveInventory } from './inventory';
 import { markJournal, readJournal, removeJournal, type JournalState } from './journal';
 import { restore, type RestoreOutcome } from './rollback';
+import { fromEarlierBoot } from '../util/boot';
 
 export interface Log {
   readonly out: (s: string) => void;
@@ -20,6 +22,7 @@ export interface Log {
 export type RecoverResult =
   | { readonly action: 'none' }
   | { readonly action: 'completed' }
+  | { readonly action: 'discarded' }
   | { readonly action: 'rolledback'; readonly outcome: RestoreOutcome }
   | { readonly action: 'failed'; readonly outcome: RestoreOutcome };
 
@@ -55,6 +58,14 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   if (!j) {
     clearTryFiles(stateDir);
     return { action: 'none' };
+  }
+  if (fromEarlierBoot(j.begin.bootId)) {
+    // A reboot undid whatever it did (and its before-states describe a kernel that is gone):
+    // rolling back now would act on objects created since, by the boot or by others.
+    removeJournal(stateDir);
+    clearTryFiles(stateDir);
+    log.out(`Recovery: the interrupted ${j.begin.command} ran before the last reboot; the kernel state it changed did not survive it, so there is nothing to roll back (journal discarded).`);
+    return { action: 'discarded' };
   }
   if (resolvesForward(stateDir, j)) {
     removeJournal(stateDir);

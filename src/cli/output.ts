@@ -1,5 +1,4 @@
 // Output helpers shared by commands.
-import readline from 'node:readline';
 import { planToJson, renderMarkdown, renderText } from '../plan';
 import type { Plan } from '../plan/types';
 import type { Context } from './common';
@@ -12,6 +11,9 @@ export function printPlan(ctx: Context, plan: Plan, format: string): void {
 
 /** Ask on the terminal; only the word `yes` approves (as Terraform). */
 export async function confirm(question: string): Promise<boolean> {
+  // Required here: only an interactive apply asks, and readline costs every start ~1 ms.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const readline = require('node:readline') as typeof import('node:readline');
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
   try {
     const answer = await new Promise<string>((resolve) => rl.question(question, resolve));

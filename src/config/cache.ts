@@ -1,22 +1,30 @@
 // A cache of successfully loaded configs, keyed by a hash of everything that determines the
-// result (Voltron version, schema, host, file names and contents). A no-op plan of a large
+// result (Voltron version, schema, host, file names and contents). The file name is a cheap
+// hash of a sample of those; a hit compares them all exactly (a cache file records them), so
+// two configs that share a name only evict each other, never mix. A no-op plan of a large
 // config then skips YAML parsing, schema validation and normalisation (~1 s at 3000 objects).
 // Only valid configs are cached: errors are always recomputed with their positions.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DesiredState, Resource, SrhPool } from '../model/types';
 import { CONFIG_SCHEMA } from './schema-json';
+import { hash64, sampleOf } from '../util/hash';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION: string = (require('../../../package.json') as { version: string }).version;
-const SCHEMA_HASH = crypto.createHash('sha256').update(JSON.stringify(CONFIG_SCHEMA)).digest('hex');
 const KEEP = 4;
 
-export function configCacheKey(host: string, files: readonly { name: string; text: string }[], baseDir: string | undefined): string {
-  const h = crypto.createHash('sha256').update(`${VERSION}\0${SCHEMA_HASH}\0${host}\0${baseDir ? path.resolve(baseDir) : ''}\0`);
-  for (const f of files) h.update(`${f.name}\0${f.text.length}\0`).update(f.text);
-  return h.digest('hex').slice(0, 40);
+type Source = { readonly name: string; readonly text: string };
+
+/** What, besides the files, determines the loaded result. */
+function stampOf(host: string, baseDir: string | undefined): string {
+  return JSON.stringify([VERSION, host, baseDir ? path.resolve(baseDir) : '', CONFIG_SCHEMA]);
+}
+
+export function configCacheKey(host: string, files: readonly Source[], baseDir: string | undefined): string {
+  const parts = [sampleOf(stampOf(host, baseDir))];
+  for (const f of files) parts.push(f.name, sampleOf(f.text));
+  return hash64(parts);
 }
 
 interface Serialised {
@@ -25,21 +33,25 @@ interface Serialised {
   ignore: string[];
   namespaces: string[];
   files: string[];
+  /** What it was loaded from (stampOf, and the files), compared on a hit. */
+  stamp: string;
+  sources: [string, string][];
 }
 
-export function readCachedConfig(cacheDir: string, key: string): { desired: DesiredState; files: string[] } | undefined {
+export function readCachedConfig(cacheDir: string, key: string, host: string, baseDir: string | undefined, sources: readonly Source[]): { desired: DesiredState; files: string[] } | undefined {
   try {
     const s = JSON.parse(fs.readFileSync(path.join(cacheDir, `config-${key}.json`), 'utf8')) as Serialised;
+    if (s.stamp !== stampOf(host, baseDir) || s.sources.length !== sources.length || s.sources.some(([n, t], i) => n !== sources[i]!.name || t !== sources[i]!.text)) return undefined;
     return { desired: { resources: new Map(s.resources), pools: new Map(s.pools), ignore: s.ignore, namespaces: s.namespaces }, files: s.files };
   } catch {
     return undefined;
   }
 }
 
-export function writeCachedConfig(cacheDir: string, key: string, desired: DesiredState, files: string[]): void {
+export function writeCachedConfig(cacheDir: string, key: string, host: string, baseDir: string | undefined, desired: DesiredState, files: string[], sources: readonly Source[]): void {
   try {
     fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-    const s: Serialised = { resources: [...desired.resources], pools: [...desired.pools], ignore: [...desired.ignore], namespaces: [...desired.namespaces], files };
+    const s: Serialised = { resources: [...desired.resources], pools: [...desired.pools], ignore: [...desired.ignore], namespaces: [...desired.namespaces], files, stamp: stampOf(host, baseDir), sources: sources.map((f) => [f.name, f.text]) };
     const target = path.join(cacheDir, `config-${key}.json`);
     const tmp = `${target}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(s));

@@ -43,13 +43,13 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
   }
   if (opts.cacheDir === undefined) return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
   const key = configCacheKey(host, files, opts.dir);
-  const hit = readCachedConfig(opts.cacheDir, key);
+  const hit = readCachedConfig(opts.cacheDir, key, host, opts.dir, files);
   if (hit) {
     registerSources(files);
     return { ok: true, desired: hit.desired, files: hit.files };
   }
   const r = loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
-  if (r.ok) writeCachedConfig(opts.cacheDir, key, r.desired, r.files);
+  if (r.ok) writeCachedConfig(opts.cacheDir, key, host, opts.dir, r.desired, r.files, files);
   return r;
 }
 

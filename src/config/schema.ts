@@ -1,24 +1,21 @@
 // JSON Schema validation (ajv, strict, all errors) with errors mapped to YAML positions.
 import type AjvType from 'ajv';
-import crypto from 'node:crypto';
-import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { CONFIG_SCHEMA } from './schema-json';
 import { ptrJoin, ptrSplit, type ConfigError } from './types';
 import type { YamlFile } from './yamlpos';
-import { distDir } from '../util/paths';
 
 export { CONFIG_SCHEMA };
 
 let compiled: ValidateFunction | undefined;
 
-/** The validator precompiled at build time (scripts/build-schema.js), if it matches the schema. */
+/** The validator precompiled at build time (scripts/build-schema.js), if it matches the schema.
+ *  A static relative require, so the CLI bundle carries it (and its V8 code cache). */
 function precompiled(): ValidateFunction | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const mod = require(path.join(distDir(), 'schema-validator.js')) as { default?: ValidateFunction; schemaHash?: string };
-    const hash = crypto.createHash('sha256').update(JSON.stringify(CONFIG_SCHEMA)).digest('hex');
-    return mod.schemaHash === hash ? mod.default : undefined;
+    const mod = require('../../schema-validator.js') as { default?: ValidateFunction; schemaJson?: string };
+    return mod.schemaJson === JSON.stringify(CONFIG_SCHEMA) ? mod.default : undefined;
   } catch {
     return undefined;
   }

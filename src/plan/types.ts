@@ -50,6 +50,8 @@ export interface Inventory {
   readonly original: Readonly<Record<string, string>>;
   readonly revision?: string; // last applied git revision
   readonly appliedAt?: string;
+  /** The kernel boot `owned` and `original` were recorded in (util/boot). */
+  readonly bootId?: string;
 }
 
 export const EMPTY_INVENTORY: Inventory = { version: 1, owned: {}, original: {} };

@@ -1,4 +1,5 @@
-// Safe apply building blocks without a kernel: lock file, journal parsing, fault seam, durations.
+// Safe apply building blocks without a kernel: lock file, journal parsing, records from an
+// earlier boot, fault seam, durations.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,6 +11,9 @@ import { JournalWriter, journalPath, readJournal, removeJournal } from '../../sr
 import { parseFault, faultBefore } from '../../src/apply/faults';
 import { parseDuration } from '../../src/apply/watchdog';
 import { inverseChange } from '../../src/apply/rollback';
+import { recoverJournal } from '../../src/apply/recover';
+import { loadInventory, saveInventory, inventoryPath } from '../../src/apply/inventory';
+import { bootId } from '../../src/util/boot';
 import { NetlinkError } from '../../src/kernel/netlink/socket';
 import { EMPTY_INVENTORY, type Change } from '../../src/plan/types';
 
@@ -68,6 +72,28 @@ describe('lock', () => {
     assert.throws(() => acquireLock(d, 'voltron apply'), LockBusy);
   });
 
+  it('takes over a lock from an earlier boot even if its pid is alive now (reused)', () => {
+    assert.match(bootId(), /^[0-9a-f-]{36}$/);
+    const d = tmp();
+    const stamp = { pid: 1, host: os.hostname(), command: 'voltron apply', startedAt: 'x' };
+    fs.writeFileSync(lockPath(d), JSON.stringify({ ...stamp, bootId: bootId() }));
+    assert.throws(() => acquireLock(d, 'voltron apply'), LockBusy); // this boot: pid 1 holds it
+    fs.writeFileSync(lockPath(d), JSON.stringify({ ...stamp, bootId: '00000000-0000-0000-0000-000000000000' }));
+    const l = acquireLock(d, 'voltron apply');
+    assert.equal(l.tookOver?.pid, 1);
+    assert.equal(readLock(d)?.bootId, bootId());
+    l.release();
+  });
+
+  it('a half-written lock is busy while fresh and stale once old', () => {
+    const d = tmp();
+    fs.writeFileSync(lockPath(d), '');
+    assert.throws(() => acquireLock(d, 'voltron apply'), LockBusy);
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lockPath(d), old, old);
+    acquireLock(d, 'voltron apply').release();
+  });
+
   it('transfer hands the lock to another pid; release by the old owner leaves it', () => {
     const d = tmp();
     const l = acquireLock(d, 'voltron apply');
@@ -105,11 +131,39 @@ describe('journal', () => {
     assert.throws(() => JournalWriter.start(d, { command: 'b', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target }), /EEXIST/);
   });
 
+  it('a journal from an earlier boot is discarded, not rolled back', () => {
+    const d = tmp();
+    JournalWriter.start(d, { command: 'voltron apply', sandbox: 'vtx-', steps: 1, preInventory: EMPTY_INVENTORY, target }).close();
+    assert.equal(readJournal(d)!.begin.bootId, bootId());
+    const lines = fs.readFileSync(journalPath(d), 'utf8').replace(bootId(), '00000000-0000-0000-0000-000000000000');
+    fs.writeFileSync(journalPath(d), lines);
+    const said: string[] = [];
+    const r = recoverJournal(d, { out: (s) => said.push(s), err: (s) => said.push(s) });
+    assert.equal(r.action, 'discarded');
+    assert.match(said.join('\n'), /before the last reboot/);
+    assert.equal(readJournal(d), undefined);
+  });
+
   it('a corrupt record before the end is an error, not silently skipped', () => {
     const d = tmp();
     JournalWriter.start(d, { command: 'a', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target }).close();
     fs.appendFileSync(journalPath(d), 'garbage\n{"t":"done","i":0}\n');
     assert.throws(() => readJournal(d), /corrupt record on line 2/);
+  });
+});
+
+describe('inventory', () => {
+  it('ownership recorded in an earlier boot is void; the revision is kept', () => {
+    const d = tmp();
+    const owned = { 'link:/br0': { kind: 'link', namespace: '', name: 'br0', type: 'bridge' } as never };
+    saveInventory(d, { version: 1, owned, original: { 'sysctl:/net.ipv4.ip_forward': '0' }, revision: 'abc' });
+    assert.deepEqual(Object.keys(loadInventory(d).owned), ['link:/br0']);
+    const text = fs.readFileSync(inventoryPath(d), 'utf8').replace(bootId(), '00000000-0000-0000-0000-000000000000');
+    fs.writeFileSync(inventoryPath(d), text);
+    const inv = loadInventory(d);
+    assert.deepEqual(inv.owned, {});
+    assert.deepEqual(inv.original, {});
+    assert.equal(inv.revision, 'abc');
   });
 });
 
