@@ -1,11 +1,29 @@
 // Ordering: dependencies between changes, then a deterministic topological order
 // (deletes first, in reverse dependency order; then creates/updates/replaces).
 import { resourceLabel, resourceNamespace } from '../model/keys';
-import type { ResourceKind, StateMap } from '../model/types';
+import type { Resource, ResourceKind, StateMap } from '../model/types';
 import { isLink, type Draft } from './drafts';
 import { topoSort } from './order';
 import { KIND_RANK, TcIndex, linkKey, references } from './refs';
 import type { Change } from './types';
+
+/**
+ * The link a link or address is created next to: a port's bridge, a veth end's primary end, an
+ * address's link (or that link's group). Creating each link's addresses right after it, rather
+ * than all links first, is what iproute2 scripts do, and it matters to the kernel: a link that
+ * comes up while no link in the namespace has an IPv4 address makes every IGMP report scan all
+ * links for a source address (inet_select_addr), which made a 1000-bridge apply quadratic
+ * (~0.15 s of CPU).
+ */
+function groupOf(r: Resource, desired: StateMap): string {
+  if (r.kind === 'address') {
+    const dev = desired.get(linkKey(r.namespace, r.dev));
+    return dev ? groupOf(dev, desired) : linkKey(r.namespace, r.dev);
+  }
+  if (!isLink(r)) return '';
+  if (r.veth && !r.veth.primary) return linkKey(r.veth.peer.namespace, r.veth.peer.name);
+  return linkKey(r.namespace, r.master ?? r.name);
+}
 
 export function schedule(
   drafts: Map<string, Draft>,
@@ -83,11 +101,18 @@ export function schedule(
 
   const rank = new Map(all.map((x) => [x.key, KIND_RANK[x.kind]]));
   const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  // Creates: kind by kind (namespaces, links, addresses, ...), then by key; deletes reversed.
+  // Creates: namespaces and settings first; then links and addresses grouped by link (a bridge,
+  // its ports, their addresses; see groupOf); then routes, rules, tc and BPF, kind by kind.
+  const group = new Map(ups.map((x) => [x.key, groupOf(x.after!, desired)]));
   const upSorted = topoSort(
     ups.map((x) => x.key),
     deps,
-    (a, b) => rank.get(a)! - rank.get(b)! || byKey(a, b),
+    (a, b) => {
+      const ra = rank.get(a)!;
+      const rb = rank.get(b)!;
+      const grouped = ra >= KIND_RANK.link && ra <= KIND_RANK.address && rb >= KIND_RANK.link && rb <= KIND_RANK.address;
+      return (grouped ? byKey(group.get(a)!, group.get(b)!) : 0) || ra - rb || byKey(a, b);
+    },
   );
   const delSorted = topoSort(
     dels.map((x) => x.key),
