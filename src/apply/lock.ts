@@ -13,8 +13,6 @@ export interface LockInfo {
   readonly command: string;
   readonly startedAt: string;
   readonly bootId?: string;
-  /** Read while its holder was still writing it (not stale; look again). */
-  readonly writing?: true;
 }
 
 export class LockBusy extends Error {
@@ -39,9 +37,9 @@ export function readLock(stateDir: string): LockInfo | undefined {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    // Half-written: its holder is writing it right now (busy), or died between create and
-    // write (stale, owned by nobody) — told apart by age, as writing takes microseconds.
-    if (e instanceof SyntaxError) return unreadableLock(stateDir);
+    // Never half-written (tryCreate links a complete file): unreadable means a power loss left
+    // it empty, or it was damaged. Stale, owned by nobody.
+    if (e instanceof SyntaxError) return { pid: 0, host: os.hostname(), command: '(unreadable lock)', startedAt: '?' };
     throw e;
   }
 }
@@ -56,37 +54,28 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-function unreadableLock(stateDir: string): LockInfo {
-  let fresh = false;
-  try {
-    fresh = Date.now() - fs.statSync(lockPath(stateDir)).mtimeMs < 5000;
-  } catch {
-    // gone meanwhile: stale is as good as any answer
-  }
-  return { pid: 0, host: os.hostname(), command: '(unreadable lock)', startedAt: '?', ...(fresh ? { writing: true as const } : {}) };
-}
-
 /** Stale: the holder is on this host and its pid no longer exists, or it is from an earlier boot. */
 export function isStale(l: LockInfo): boolean {
-  return !l.writing && l.host === os.hostname() && (fromEarlierBoot(l.bootId) || !pidAlive(l.pid));
+  return l.host === os.hostname() && (fromEarlierBoot(l.bootId) || !pidAlive(l.pid));
 }
 
+/**
+ * Create `file` holding `info`, unless it exists. Written aside and hard-linked into place
+ * (link(2) fails if the name exists), so a reader never sees a half-written lock. No fsync: a
+ * lock matters only to live processes; one a power loss left empty reads as stale (readLock).
+ */
 function tryCreate(file: string, info: LockInfo): boolean {
-  let fd: number;
+  const tmp = `${file}.${info.pid}.${process.hrtime.bigint()}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(info)}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    fs.linkSync(tmp, file);
+    return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
-  }
-  try {
-    // No fsync: a lock matters only to live processes, and one left half-written by a crash
-    // is recognised as stale (readLock).
-    fs.writeSync(fd, `${JSON.stringify(info)}\n`);
   } finally {
-    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
   }
-  return true;
 }
 
 export class Lock {
@@ -127,10 +116,6 @@ export function acquireLock(stateDir: string, command: string, pid = process.pid
     if (tryCreate(file, info)) return new Lock(stateDir, info);
     const holder = readLock(stateDir);
     if (!holder) continue; // released meanwhile: retry
-    if (holder.writing) {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2); // its holder is mid-write
-      continue;
-    }
     if (holder.pid === pid && holder.host === info.host) throw new Error(`state dir ${stateDir}: lock already held by this process`);
     if (!isStale(holder)) throw new LockBusy(holder, stateDir);
     const guard = `${file}.takeover`;

@@ -22,7 +22,7 @@ function stampOf(host: string, baseDir: string | undefined): string {
 }
 
 export function configCacheKey(host: string, files: readonly Source[], baseDir: string | undefined): string {
-  const parts = [sampleOf(stampOf(host, baseDir))];
+  const parts = [VERSION, host, baseDir ? path.resolve(baseDir) : '', sampleOf(JSON.stringify(CONFIG_SCHEMA))];
   for (const f of files) parts.push(f.name, sampleOf(f.text));
   return hash64(parts);
 }

@@ -7,6 +7,7 @@ import { saveInventory } from '../../apply/inventory';
 import { JournalWriter, readJournal, removeJournal } from '../../apply/journal';
 import { acquireLock, LockBusy, type Lock } from '../../apply/lock';
 import { describeJournal, recoverJournal, type RecoverResult } from '../../apply/recover';
+import { fromEarlierBoot } from '../../util/boot';
 import { restoreTargetOf } from '../../apply/rollback';
 import { parseDuration, spawnWatchdog, writeTryPending } from '../../apply/watchdog';
 import type { DesiredState } from '../../model/types';
@@ -25,7 +26,7 @@ export function recoverFirst(ctx: Context, p: Parsed): boolean {
     ctx.err(`Error: an unfinished apply is recorded in ${ctx.stateDir} (${describeJournal(j)}); run \`voltron recover\` (or drop --no-recover).`);
     return false;
   }
-  ctx.out(`Recovering an unfinished apply (${describeJournal(j)}): restoring the pre-apply state first.`);
+  if (!fromEarlierBoot(j.begin.bootId)) ctx.out(`Recovering an unfinished apply (${describeJournal(j)}): restoring the pre-apply state first.`);
   const r: RecoverResult = recoverJournal(ctx.stateDir, ctx, j);
   return r.action !== 'failed';
 }

@@ -4,6 +4,7 @@ import { Lock, acquireLock, LockBusy, isStale, readLock } from '../../apply/lock
 import { TRY_CONFIRMED, TRY_REVERTING, clearTryFiles, tryFile } from '../../apply/recover';
 import { claimPending, readTryPending } from '../../apply/watchdog';
 import fs from 'node:fs';
+import { fromEarlierBoot } from '../../util/boot';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,6 +18,10 @@ export const confirmCommand: Command = {
     const j = readJournal(ctx.stateDir);
     if (!pending || !j || j.begin.confirmWithinMs === undefined) {
       ctx.err('Error: nothing to confirm: no apply --confirm-within is pending.');
+      return 1;
+    }
+    if (fromEarlierBoot(j.begin.bootId)) {
+      ctx.err('Error: nothing to confirm: that apply --confirm-within ran before the last reboot, and the state it applied did not survive it (the next apply discards its journal).');
       return 1;
     }
     if (fs.existsSync(tryFile(ctx.stateDir, TRY_REVERTING))) {

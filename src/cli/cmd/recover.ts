@@ -1,5 +1,6 @@
 import { flag, type Parsed } from '../args';
 import type { Context } from '../common';
+import { fromEarlierBoot } from '../../util/boot';
 import type { Command } from '../main';
 import { readJournal } from '../../apply/journal';
 import { readLock, isStale } from '../../apply/lock';
@@ -50,7 +51,7 @@ export function withRecovery(cmd: Command): Command {
           try {
             const again = readJournal(ctx.stateDir);
             if (again) {
-              ctx.err(`Recovering an unfinished apply (${describeJournal(again)}): restoring the pre-apply state first.`);
+              if (!fromEarlierBoot(again.begin.bootId)) ctx.err(`Recovering an unfinished apply (${describeJournal(again)}): restoring the pre-apply state first.`);
               if (recoverJournal(ctx.stateDir, { out: ctx.err, err: ctx.err }, again).action === 'failed') return 1;
             }
           } finally {
