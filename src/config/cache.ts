@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DesiredState, Resource, SrhPool } from '../model/types';
-import { CONFIG_SCHEMA } from './schema-json';
+import { configSchemaJson } from './schema-json';
 import { hash64, sampleOf } from '../util/hash';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -18,11 +18,11 @@ type Source = { readonly name: string; readonly text: string };
 
 /** What, besides the files, determines the loaded result. */
 function stampOf(host: string, baseDir: string | undefined): string {
-  return JSON.stringify([VERSION, host, baseDir ? path.resolve(baseDir) : '', CONFIG_SCHEMA]);
+  return JSON.stringify([VERSION, host, baseDir ? path.resolve(baseDir) : '']) + configSchemaJson();
 }
 
 export function configCacheKey(host: string, files: readonly Source[], baseDir: string | undefined): string {
-  const parts = [VERSION, host, baseDir ? path.resolve(baseDir) : '', sampleOf(JSON.stringify(CONFIG_SCHEMA))];
+  const parts = [VERSION, host, baseDir ? path.resolve(baseDir) : '', sampleOf(configSchemaJson())];
   for (const f of files) parts.push(f.name, sampleOf(f.text));
   return hash64(parts);
 }

@@ -1,7 +1,7 @@
 // JSON Schema validation (ajv, strict, all errors) with errors mapped to YAML positions.
 import type AjvType from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { CONFIG_SCHEMA } from './schema-json';
+import { CONFIG_SCHEMA, configSchemaJson } from './schema-json';
 import { ptrJoin, ptrSplit, type ConfigError } from './types';
 import type { YamlFile } from './yamlpos';
 
@@ -15,7 +15,7 @@ function precompiled(): ValidateFunction | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const mod = require('../../schema-validator.js') as { default?: ValidateFunction; schemaJson?: string };
-    return mod.schemaJson === JSON.stringify(CONFIG_SCHEMA) ? mod.default : undefined;
+    return mod.schemaJson === configSchemaJson() ? mod.default : undefined;
   } catch {
     return undefined;
   }

@@ -40,23 +40,16 @@ export class NsContext {
     this.index.delete(name);
   }
 
-  /** Every ifindex in use in this namespace is known (see allocateIndex for when). */
-  knowIndexes(indexes: Iterable<number>): void {
-    this.indexesKnown = true;
-    for (const i of indexes) if (i >= this.nextIndex) this.nextIndex = i + 1;
-  }
-
   /** Learn the links (names and ifindexes) of a namespace this run just created: one small dump. */
   learnIndexes(): void {
-    const seen: number[] = [];
     for (const m of this.sock.dump(RTM_GETLINK, linkDumpRequest(), 'dump links')) {
       if (m.type !== RTM_NEWLINK) continue;
       const idx = m.data.readInt32LE(4);
       const name = Attrs.parse(m.data, 16).str(IFLA_IFNAME);
       if (name !== undefined) this.index.set(name, idx);
-      seen.push(idx);
+      if (idx >= this.nextIndex) this.nextIndex = idx + 1;
     }
-    this.knowIndexes(seen);
+    this.indexesKnown = true; // every ifindex in use is known (see allocateIndex for when)
   }
 
   /**

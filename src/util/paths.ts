@@ -5,7 +5,7 @@ import path from 'node:path';
 
 let dist: string | undefined;
 
-/** The package's `dist` directory (compiled BPF objects, precompiled schema validator, modules). */
+/** The package's `dist` directory (compiled BPF objects, the watchdog's module). */
 export function distDir(): string {
   if (dist) return dist;
   for (let d = __dirname; ; d = path.dirname(d)) {
