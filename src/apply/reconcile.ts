@@ -10,6 +10,7 @@ import { executeChange } from './execute';
 import { InventoryBuilder } from './inventory';
 import { capabilityErrors } from './preflight';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
+import { mark } from '../util/timing';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
 
 export interface Journal {
@@ -110,7 +111,9 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   const caps = capabilityErrors(desired);
   if (caps.length) throw new PlanRefused(caps);
   const current = readCurrent(session, desired, inventory);
+  mark('read kernel');
   const plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
+  mark('compute plan');
   const problems: string[] = [];
   for (const c of plan.changes) {
     // Never destroy what Voltron did not create, even if the config now declares it differently.

@@ -186,9 +186,11 @@ export function createLink(session: KernelSession, link: LinkRes): void {
   const w = new AttrWriter().str(R.IFLA_IFNAME, link.name);
   // A bridge's MTU given at creation is not "set by user" (BROPT_MTU_SET_BY_USER): enslaving
   // a port would re-adjust it to the ports' minimum. Only a real change through changelink
-  // sets the flag, so create it one off and step to the declared value below.
+  // sets the flag, so create it off the declared value and step to it below. Off means below
+  // IPv6's minimum (1280) where possible: IPv6 then sets the link up at the step, instead of
+  // an MTU change that walks every IPv6 route of the namespace (quadratic over many bridges).
   const pinMtu = link.type === 'bridge' && link.mtu !== undefined;
-  const createMtu = pinMtu ? (link.mtu! > 68 ? link.mtu! - 1 : link.mtu! + 1) : link.mtu;
+  const createMtu = pinMtu ? offMtu(link.mtu!) : link.mtu;
   if (createMtu !== undefined) w.u32(R.IFLA_MTU, createMtu);
   if (link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (link.type === 'macvlan' && link.macvlan) w.u32(R.IFLA_LINK, ctx.ifindex(link.macvlan.parent));
@@ -234,6 +236,14 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index: ctx.ifindex(link.name) }), w2.toBuffer()]), `pin mtu of ${link.name}`);
   }
 }
+
+/** The MTU a bridge is created with before its declared MTU is set (see createLink). */
+export function offMtu(mtu: number): number {
+  if (mtu >= IPV6_MIN_MTU) return IPV6_MIN_MTU - 1;
+  return mtu > 68 ? mtu - 1 : mtu + 1;
+}
+
+const IPV6_MIN_MTU = 1280;
 
 function setAlias(ctx: NsContext, name: string, alias: string): void {
   const w = new AttrWriter().str(R.IFLA_IFALIAS, alias);

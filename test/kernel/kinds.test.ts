@@ -79,6 +79,22 @@ describe('link kinds, rules and sysctls on the real kernel', () => {
     assert.equal(p.code, 0, p.stdout);
   });
 
+  it('a declared bridge MTU holds when a port with a smaller MTU joins, and the bridge has IPv6', () => {
+    // The bridge is created below IPv6's minimum MTU and stepped to the declared one (the step
+    // is what makes the kernel keep it): IPv6 must still be set up on it.
+    const six = sb.ipj('kx', ['-6', 'addr', 'show', 'dev', 'br0']);
+    assert.ok(six[0]?.addr_info.some((a: { local: string; scope: string }) => a.scope === 'link' && a.local.startsWith('fe80:')), JSON.stringify(six));
+    assert.ok(sb.ipj('kx', ['-6', 'route', 'show', 'table', 'local', 'dev', 'br0']).some((r: { dst: string }) => r.dst === 'ff00::/8'));
+    sb.ip('kx', ['link', 'add', 'fp0', 'mtu', '1300', 'type', 'veth', 'peer', 'name', 'fp1']);
+    try {
+      sb.ip('kx', ['link', 'set', 'fp0', 'master', 'br0']);
+      assert.equal(sb.ipj('kx', ['link', 'show', 'br0'])[0].mtu, 1400);
+      assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    } finally {
+      sb.ip('kx', ['link', 'del', 'fp0']);
+    }
+  });
+
   it('replaces a VXLAN whose VNI changed and re-enslaves it', () => {
     write(200);
     const p = sb.run(['plan', '--detailed-exitcode']);

@@ -62,7 +62,6 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
     const destroying = verb === 'destroy';
     const pr = makePlan(session, desired, inventory, destroying);
     const { plan, desired: eff } = pr;
-    mark('read kernel and plan');
     printPlan(ctx, plan, 'text');
     mark('print plan');
     if (plan.changes.length === 0) return 0;
@@ -108,7 +107,7 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
         const { plan: again, current } = makePlan(session, desired, inv, destroying);
         inv = pruneInventory(inv, eff, current);
         if (again.changes.length) failure = new NotConverged(again).message;
-        mark('verify (re-read and re-plan)');
+        mark('verify (the read and plan above are its re-read and re-plan)');
       }
     } catch (e) {
       failure = (e as Error).message;
