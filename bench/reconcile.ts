@@ -1,6 +1,6 @@
 // Benchmark: Voltron vs iproute2 for N sets of {bridge, VXLAN enslaved to it, IPv4 address
 // on the bridge, all up}, each in fresh namespaces, measured in the same run (ratios).
-//   node dist/bench/reconcile.js [--json] [--sizes 200,1000] [--repeat 3]
+//   node dist/bench/reconcile.js [--json] [--sizes 200,1000] [--repeat 5] [--timings]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +12,8 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const sizes = (args[args.indexOf('--sizes') + 1] && args.includes('--sizes') ? args[args.indexOf('--sizes') + 1]! : '200,1000').split(',').map(Number);
 const repeat = args.includes('--repeat') ? Number(args[args.indexOf('--repeat') + 1]) : 5;
+/** `--timings`: print each Voltron run's phase timings (VOLTRON_TIMINGS) to stderr. */
+const timings = args.includes('--timings');
 
 function seconds(fn: () => void): number {
   const t = process.hrtime.bigint();
@@ -137,7 +139,9 @@ function endState(ns: string): string {
 }
 
 function voltron(prefix: string, state: string, cfg: string, ...a: string[]): void {
-  const r = spawnSync(process.execPath, [BIN, ...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8' });
+  const env = timings ? { ...process.env, VOLTRON_TIMINGS: '1' } : process.env;
+  const r = spawnSync(process.execPath, [BIN, ...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8', env });
+  if (timings) process.stderr.write(`voltron ${a[0]}: ${r.stderr.split('\n').filter((l) => / ms /.test(l)).map((l) => l.trim().replace(/ +ms +/, 'ms ')).join(', ')}\n`);
   if (r.status !== 0 && !(a[0] === 'plan' && r.status === 2)) throw new Error(`voltron ${a.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
 }
 

@@ -20,36 +20,45 @@ export interface RawLink {
 const MACVLAN_MODES: Record<number, MacvlanMode> = { 1: 'private', 2: 'vepa', 4: 'bridge', 8: 'passthru', 16: 'source' };
 const MACVLAN_MODE_NUM: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
 
+// A bridge's or VXLAN's data carries ~25-45 attributes: index them in one pass (reused arrays)
+// instead of walking the stream once per attribute read.
+const BR_AT = new Int32Array(R.IFLA_BR_VLAN_DEFAULT_PVID + 1);
+const VX_AT = new Int32Array(R.IFLA_VXLAN_VNIFILTER + 1);
+
 function parseBridge(d: Attrs): BridgeOptions {
+  const at = BR_AT;
+  d.scan(at);
   return {
-    vlanFiltering: d.u8(R.IFLA_BR_VLAN_FILTERING) === 1,
-    stp: (d.u32(R.IFLA_BR_STP_STATE) ?? 0) !== 0,
-    vlanDefaultPvid: d.u16(R.IFLA_BR_VLAN_DEFAULT_PVID),
-    ageingTime: d.u32(R.IFLA_BR_AGEING_TIME),
-    forwardDelay: d.u32(R.IFLA_BR_FORWARD_DELAY),
-    multicastSnooping: d.u8(R.IFLA_BR_MCAST_SNOOPING) === 1,
+    vlanFiltering: d.u8At(at[R.IFLA_BR_VLAN_FILTERING]!) === 1,
+    stp: (d.u32At(at[R.IFLA_BR_STP_STATE]!) ?? 0) !== 0,
+    vlanDefaultPvid: d.u16At(at[R.IFLA_BR_VLAN_DEFAULT_PVID]!),
+    ageingTime: d.u32At(at[R.IFLA_BR_AGEING_TIME]!),
+    forwardDelay: d.u32At(at[R.IFLA_BR_FORWARD_DELAY]!),
+    multicastSnooping: d.u8At(at[R.IFLA_BR_MCAST_SNOOPING]!) === 1,
   };
 }
 
 function parseVxlan(d: Attrs, names: Map<number, string>): VxlanOptions {
-  const external = d.u8(R.IFLA_VXLAN_COLLECT_METADATA) === 1;
-  const group = d.get(R.IFLA_VXLAN_GROUP) ?? d.get(R.IFLA_VXLAN_GROUP6);
-  const local = d.get(R.IFLA_VXLAN_LOCAL) ?? d.get(R.IFLA_VXLAN_LOCAL6);
+  const at = VX_AT;
+  d.scan(at);
+  const external = d.u8At(at[R.IFLA_VXLAN_COLLECT_METADATA]!) === 1;
+  const group = d.bufAt(at[R.IFLA_VXLAN_GROUP]!) ?? d.bufAt(at[R.IFLA_VXLAN_GROUP6]!);
+  const local = d.bufAt(at[R.IFLA_VXLAN_LOCAL]!) ?? d.bufAt(at[R.IFLA_VXLAN_LOCAL6]!);
   const groupIp = group ? bufferToIp(group) : undefined;
   const isMcast = groupIp !== undefined && (groupIp.includes(':') ? groupIp.startsWith('ff') : Number(groupIp.split('.')[0]) >= 224);
-  const linkIdx = d.u32(R.IFLA_VXLAN_LINK);
-  const vni = d.u32(R.IFLA_VXLAN_ID);
+  const linkIdx = d.u32At(at[R.IFLA_VXLAN_LINK]!);
+  const vni = d.u32At(at[R.IFLA_VXLAN_ID]!);
   const o: VxlanOptions = {
     vni: external && vni === 0 ? undefined : vni,
     local: local ? bufferToIp(local) : undefined,
     remote: groupIp && !isMcast ? groupIp : undefined,
     group: groupIp && isMcast ? groupIp : undefined,
     dev: linkIdx ? names.get(linkIdx) : undefined,
-    dstport: d.u16be(R.IFLA_VXLAN_PORT),
-    learning: d.u8(R.IFLA_VXLAN_LEARNING) === 1,
-    ttl: d.u8(R.IFLA_VXLAN_TTL) ?? 0,
+    dstport: d.u16beAt(at[R.IFLA_VXLAN_PORT]!),
+    learning: d.u8At(at[R.IFLA_VXLAN_LEARNING]!) === 1,
+    ttl: d.u8At(at[R.IFLA_VXLAN_TTL]!) ?? 0,
     external,
-    vnifilter: d.u8(R.IFLA_VXLAN_VNIFILTER) === 1,
+    vnifilter: d.u8At(at[R.IFLA_VXLAN_VNIFILTER]!) === 1,
   };
   return stripUndefined(o);
 }
@@ -69,7 +78,7 @@ export function readLinks(ctx: NsContext): RawLink[] {
   // One pass over each link's ~50 attributes, then direct reads (`at` is reused).
   const at = new Int32Array(R.IFLA_LINK_NETNSID + 1);
   const out: RawLink[] = [];
-  for (const p of pre) names.set(p.index, p.attrs.scan(at).strAt(at[R.IFLA_IFNAME]!) ?? `if${p.index}`);
+  for (const p of pre) names.set(p.index, p.attrs.strAt(p.attrs.firstAt(R.IFLA_IFNAME)) ?? `if${p.index}`);
   for (const { index, flags, attrs } of pre) {
     attrs.scan(at);
     const name = names.get(index)!;

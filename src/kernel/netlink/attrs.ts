@@ -154,6 +154,27 @@ export class Attrs {
     return this;
   }
 
+  /** Offset of the header of the first attribute of `type`, or -1: stops there (no full walk). */
+  firstAt(type: number): number {
+    const b = this.buf;
+    for (let off = this.start; off + 4 <= this.end; ) {
+      const len = b[off]! | (b[off + 1]! << 8);
+      if (len < 4 || off + len > this.end) break;
+      if (((b[off + 2]! | (b[off + 3]! << 8)) & NLA_TYPE_MASK) === type) return off;
+      off += align4(len);
+    }
+    return -1;
+  }
+
+  u8At(at: number): number | undefined {
+    return at >= 0 && this.payloadEnd(at) - at >= 5 ? this.buf[at + 4]! : undefined;
+  }
+  u16At(at: number): number | undefined {
+    return at >= 0 && this.payloadEnd(at) - at >= 6 ? this.buf.readUInt16LE(at + 4) : undefined;
+  }
+  u16beAt(at: number): number | undefined {
+    return at >= 0 && this.payloadEnd(at) - at >= 6 ? this.buf.readUInt16BE(at + 4) : undefined;
+  }
   u32At(at: number): number | undefined {
     return at >= 0 && this.payloadEnd(at) - at >= 8 ? this.buf.readUInt32LE(at + 4) : undefined;
   }
