@@ -70,15 +70,16 @@ function findCycle(keys: readonly string[], deps: ReadonlyMap<string, ReadonlySe
 
 /**
  * Order `keys` so that every key comes after all its `deps` (restricted to `keys`); among ready
- * keys, the first by `compare` goes first. Throws naming the keys of a cycle.
+ * keys, the first by `compare` goes first (without `compare`: the first in `keys`). Throws
+ * naming the keys of a cycle.
  */
 export function topoSort(
   keys: readonly string[],
   deps: ReadonlyMap<string, ReadonlySet<string>>,
-  compare: (a: string, b: string) => number,
+  compare?: (a: string, b: string) => number,
 ): string[] {
   // Rank every key once; the ready queue then compares small integers.
-  const ranked = [...keys].sort(compare);
+  const ranked = compare ? [...keys].sort(compare) : keys;
   const rank = new Map<string, number>();
   ranked.forEach((k, i) => rank.set(k, i));
   const indeg = new Int32Array(ranked.length);

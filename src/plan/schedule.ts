@@ -103,16 +103,17 @@ export function schedule(
   const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   // Creates: namespaces and settings first; then links and addresses grouped by link (a bridge,
   // its ports, their addresses; see groupOf); then routes, rules, tc and BPF, kind by kind.
-  const group = new Map(ups.map((x) => [x.key, groupOf(x.after!, desired)]));
+  // The sort keys are computed once per change (thousands of them, ~n log n comparisons).
+  const linkRank = KIND_RANK.link;
+  const addrRank = KIND_RANK.address;
+  const upOrder = ups.map((x) => {
+    const r = KIND_RANK[x.kind];
+    return { key: x.key, rank: r, group: r >= linkRank && r <= addrRank ? groupOf(x.after!, desired) : undefined };
+  });
+  upOrder.sort((a, b) => (a.group !== undefined && b.group !== undefined ? byKey(a.group, b.group) : 0) || a.rank - b.rank || byKey(a.key, b.key));
   const upSorted = topoSort(
-    ups.map((x) => x.key),
+    upOrder.map((x) => x.key),
     deps,
-    (a, b) => {
-      const ra = rank.get(a)!;
-      const rb = rank.get(b)!;
-      const grouped = ra >= KIND_RANK.link && ra <= KIND_RANK.address && rb >= KIND_RANK.link && rb <= KIND_RANK.address;
-      return (grouped ? byKey(group.get(a)!, group.get(b)!) : 0) || ra - rb || byKey(a, b);
-    },
   );
   const delSorted = topoSort(
     dels.map((x) => x.key),
@@ -120,9 +121,12 @@ export function schedule(
     (a, b) => rank.get(b)! - rank.get(a)! || byKey(a, b),
   );
 
-  return [...delSorted, ...upSorted].map((k) => {
+  // Built field by field in one order (not with conditional spreads): one object shape for
+  // every change, thousands of them.
+  const out: Change[] = [];
+  for (const k of [...delSorted, ...upSorted]) {
     const x = drafts.get(k)!;
-    const c: Change = {
+    const c: { -readonly [P in keyof Change]?: Change[P] } = {
       action: x.action,
       key: x.key,
       kind: x.kind,
@@ -130,12 +134,14 @@ export function schedule(
       reason: x.reason,
       fields: x.action === 'delete' ? [] : x.fields,
       disruptive: x.disruptive,
-      ...(x.before && x.action !== 'create' ? { before: x.before } : {}),
-      ...(x.after && x.action !== 'delete' ? { after: x.after } : {}),
-      dependsOn: [...deps.get(k)!].sort(),
-      ...(x.createdBy !== undefined ? { createdBy: x.createdBy } : {}),
-      ...(x.restore ? { restore: x.restore } : {}),
     };
-    return c;
-  });
+    if (x.before && x.action !== 'create') c.before = x.before;
+    if (x.after && x.action !== 'delete') c.after = x.after;
+    const d = deps.get(k)!;
+    c.dependsOn = d.size === 0 ? [] : [...d].sort();
+    if (x.createdBy !== undefined) c.createdBy = x.createdBy;
+    if (x.restore) c.restore = x.restore;
+    out.push(c as Change);
+  }
+  return out;
 }
