@@ -1,6 +1,6 @@
 // Links: read (one RTM_GETLINK dump per namespace) and write (create/update/delete).
 import type { BridgeOptions, LinkRes, LinkType, MacvlanMode, VxlanOptions } from '../model/types';
-import { AttrWriter, Attrs, bufferToIp, bufferToMac, ipToBuffer, macToBuffer } from './netlink/attrs';
+import { AttrWriter, Attrs, bufferToIp, ipToBuffer, macToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NetlinkError } from './netlink/socket';
 import type { KernelSession, NsContext } from './session';
@@ -87,40 +87,27 @@ export function readLinks(ctx: NsContext): RawLink[] {
     const kind = info?.str(R.IFLA_INFO_KIND) ?? '';
     const data = info?.nested(R.IFLA_INFO_DATA);
     const masterIndex = attrs.u32At(at[R.IFLA_MASTER]!);
-    const mac = attrs.bufAt(at[R.IFLA_ADDRESS]!);
+    const mac = attrs.macAt(at[R.IFLA_ADDRESS]!);
     const alias = attrs.strAt(at[R.IFLA_IFALIAS]!);
     const type: LinkType = kind === 'veth' || kind === 'bridge' || kind === 'vxlan' || kind === 'macvlan' ? kind : 'other';
     const linkIndex = attrs.u32At(at[R.IFLA_LINK]!);
     const mtu = attrs.u32At(at[R.IFLA_MTU]!);
     const linkNetnsId = attrs.i32At(at[R.IFLA_LINK_NETNSID]!);
-    let res: LinkRes = {
-      kind: 'link',
-      namespace: ctx.logical,
-      name,
-      type,
-      mtu,
-      mac: mac && mac.length === 6 ? bufferToMac(mac) : undefined,
-      state: flags & R.IFF_UP ? 'up' : 'down',
-      master: masterIndex ? names.get(masterIndex) : undefined,
-      alias: alias || undefined,
-    };
-    if (type === 'other') res = { ...res, otherKind: kind };
-    if (type === 'bridge' && data) res = { ...res, bridge: parseBridge(data) };
-    if (type === 'vxlan' && data) res = { ...res, vxlan: parseVxlan(data, names) };
+    // Built key by key, only the fields the kernel reported (thousands of links per dump).
+    const res: Record<string, unknown> = { kind: 'link', namespace: ctx.logical, name, type };
+    if (mtu !== undefined) res.mtu = mtu;
+    if (mac !== undefined) res.mac = mac;
+    res.state = flags & R.IFF_UP ? 'up' : 'down';
+    const master = masterIndex ? names.get(masterIndex) : undefined;
+    if (master !== undefined) res.master = master;
+    if (alias) res.alias = alias;
+    if (type === 'other') res.otherKind = kind;
+    if (type === 'bridge' && data) res.bridge = parseBridge(data);
+    if (type === 'vxlan' && data) res.vxlan = parseVxlan(data, names);
     if (type === 'macvlan') {
-      res = {
-        ...res,
-        macvlan: { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent: linkIndex ? names.get(linkIndex) ?? `if${linkIndex}` : '' },
-      };
+      res.macvlan = { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent: linkIndex ? names.get(linkIndex) ?? `if${linkIndex}` : '' };
     }
-    out.push({
-      index,
-      name,
-      res: stripUndefined(res),
-      masterIndex,
-      linkIndex,
-      linkNetnsId,
-    });
+    out.push({ index, name, res: res as unknown as LinkRes, masterIndex, linkIndex, linkNetnsId });
   }
   return out;
 }

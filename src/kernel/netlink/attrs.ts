@@ -184,6 +184,13 @@ export class Attrs {
   bufAt(at: number): Buffer | undefined {
     return at < 0 ? undefined : this.buf.subarray(at + 4, this.payloadEnd(at));
   }
+  /** A six-byte hardware address as `aa:bb:cc:dd:ee:ff` (no intermediate buffer), else undefined. */
+  macAt(at: number): string | undefined {
+    if (at < 0 || this.payloadEnd(at) - at !== 10) return undefined;
+    const b = this.buf;
+    const o = at + 4;
+    return `${HEX[b[o]!]}:${HEX[b[o + 1]!]}:${HEX[b[o + 2]!]}:${HEX[b[o + 3]!]}:${HEX[b[o + 4]!]}:${HEX[b[o + 5]!]}`;
+  }
   strAt(at: number): string | undefined {
     if (at < 0) return undefined;
     let end = this.payloadEnd(at);
