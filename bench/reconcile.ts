@@ -141,7 +141,7 @@ function endState(ns: string): string {
 function voltron(prefix: string, state: string, cfg: string, ...a: string[]): void {
   const env = timings ? { ...process.env, VOLTRON_TIMINGS: '1' } : process.env;
   const r = spawnSync(process.execPath, [BIN, ...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8', env });
-  if (timings) process.stderr.write(`voltron ${a[0]}: ${r.stderr.split('\n').filter((l) => / ms /.test(l)).map((l) => l.trim().replace(/ +ms +/, 'ms ')).join(', ')}\n`);
+  if (timings) process.stderr.write(`voltron ${a[0]}: ${(r.stderr ?? '').split('\n').filter((l) => / ms /.test(l)).map((l) => l.trim().replace(/ +ms +/, 'ms ')).join(', ')}\n`);
   if (r.status !== 0 && !(a[0] === 'plan' && r.status === 2)) throw new Error(`voltron ${a.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
 }
 

@@ -84,16 +84,16 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
         const e: Entry = { file, ptr: `${base}/${i}`, value }; // an index needs no escaping
         if (isBad(e.ptr)) return addPoison(poison, kind, poisonName(kind, value));
         const id = identity(kind, value);
-        const what = () => `${kindNoun(kind)} '${id}'`;
+        const what = `${kindNoun(kind)} '${id}'`;
         const first = inFile.get(id);
-        if (first) return dup(e, what(), first);
+        if (first) return dup(e, what, first);
         inFile.set(id, e);
         const prev = merged.get(id);
         if (value.state === 'absent') {
           merged.delete(id);
           return;
         }
-        if (prev && !f.overlay && prev.file !== file) return dup(e, what(), prev, overrideHint);
+        if (prev && !f.overlay && prev.file !== file) return dup(e, what, prev, overrideHint);
         merged.set(id, e);
       });
     }

@@ -226,11 +226,12 @@ export function createLink(session: KernelSession, link: LinkRes): void {
   } finally {
     closePending();
   }
-  if (link.alias) setAlias(ctx, link.name, link.alias);
+  // The pin first: a failure after it leaves the bridge at its declared MTU (and with IPv6).
   if (pinMtu) {
     const w2 = new AttrWriter().u32(R.IFLA_MTU, link.mtu!);
     ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index: ctx.ifindex(link.name) }), w2.toBuffer()]), `pin mtu of ${link.name}`);
   }
+  if (link.alias) setAlias(ctx, link.name, link.alias);
 }
 
 /** The MTU a bridge is created with before its declared MTU is set (see createLink). */

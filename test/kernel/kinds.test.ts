@@ -89,7 +89,8 @@ describe('link kinds, rules and sysctls on the real kernel', () => {
     try {
       sb.ip('kx', ['link', 'set', 'fp0', 'master', 'br0']);
       assert.equal(sb.ipj('kx', ['link', 'show', 'br0'])[0].mtu, 1400);
-      assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+      const p = sb.run(['plan', '--detailed-exitcode']);
+      assert.equal(p.code, 0, p.stdout + p.stderr);
     } finally {
       sb.ip('kx', ['link', 'del', 'fp0']);
     }

@@ -24,7 +24,7 @@ export const planCommand: Command = {
       const inventory = inventoryOf(ctx);
       mark('inventory');
       const { plan } = makePlan(session, desired, inventory);
-        printPlan(ctx, plan, format);
+      printPlan(ctx, plan, format);
       mark('print plan');
       return plan.changes.length > 0 && flag(p, 'detailed-exitcode') ? 2 : 0;
     } finally {
