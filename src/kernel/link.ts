@@ -229,7 +229,7 @@ export function createLink(session: KernelSession, link: LinkRes): void {
   // The pin first: a failure after it leaves the bridge at its declared MTU (and with IPv6).
   if (pinMtu) {
     const w2 = new AttrWriter().u32(R.IFLA_MTU, link.mtu!);
-    ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index: ctx.ifindex(link.name) }), w2.toBuffer()]), `pin mtu of ${link.name}`);
+    ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), w2.view()], `pin mtu of ${link.name}`);
   }
   if (link.alias) setAlias(ctx, link.name, link.alias);
 }
@@ -244,7 +244,7 @@ const IPV6_MIN_MTU = 1280;
 
 function setAlias(ctx: NsContext, name: string, alias: string): void {
   const w = new AttrWriter().str(R.IFLA_IFALIAS, alias);
-  ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([R.ifinfomsg({ index: ctx.ifindex(name) }), w.toBuffer()]), `set alias ${name}`);
+  ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(name) }), w.view()], `set alias ${name}`);
 }
 
 /** Change declared fields of an existing link in place. `fields` are dotted model paths. */
@@ -261,7 +261,7 @@ export function updateLink(session: KernelSession, link: LinkRes, fields: readon
   const up = (link.state ?? 'up') === 'up';
   const hdr = R.ifinfomsg({ index: ctx.ifindex(link.name), flags: stateChange && up ? R.IFF_UP : 0, change: stateChange ? R.IFF_UP : 0 });
   if (w.length === 0 && !stateChange) return;
-  ctx.sock.request(R.RTM_NEWLINK, 0, Buffer.concat([hdr, w.toBuffer()]), `update link ${link.name} (${fields.join(', ')})`);
+  ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, w.view()], `update link ${link.name} (${fields.join(', ')})`);
 }
 
 export function deleteLink(session: KernelSession, link: LinkRes): void {

@@ -74,7 +74,7 @@ export class NsContext {
     const hit = this.index.get(name);
     if (hit !== undefined) return hit;
     const w = new AttrWriter().str(IFLA_IFNAME, name).u32(IFLA_EXT_MASK, 1);
-    const replies = this.sock.request(RTM_GETLINK, 0, Buffer.concat([ifinfomsg({}), w.toBuffer()]), `get link ${name}`, false);
+    const replies = this.sock.request(RTM_GETLINK, 0, [ifinfomsg({}), w.view()], `get link ${name}`, false);
     const m = replies[0];
     if (!m) throw new Error(`link ${name} not found in namespace ${this.logical || '(root)'}`);
     const idx = m.data.readInt32LE(4);

@@ -42,7 +42,7 @@ export function setBridgeVlans(ctx: NsContext, dev: string, self: boolean, add: 
       if (self) s.u16(R.IFLA_BRIDGE_FLAGS, R.BRIDGE_FLAGS_SELF);
       for (const v of vlans) s.raw(R.IFLA_BRIDGE_VLAN_INFO, vlanInfo(v));
     });
-    ctx.sock.request(type, 0, Buffer.concat([R.ifinfomsg({ family: R.AF_BRIDGE, index }), w.toBuffer()]), `${op} vlans on ${dev}`);
+    ctx.sock.request(type, 0, [R.ifinfomsg({ family: R.AF_BRIDGE, index }), w.view()], `${op} vlans on ${dev}`);
   };
   send(R.RTM_DELLINK, remove, 'remove');
   send(19 /* RTM_SETLINK */, add, 'add');
@@ -81,7 +81,7 @@ export function setVnis(ctx: NsContext, dev: string, add: readonly number[], rem
     if (!vnis.length) return;
     const w = new AttrWriter();
     for (const v of vnis) w.nest(R.VXLAN_VNIFILTER_ENTRY, (e) => e.u32(R.VXLAN_VNIFILTER_ENTRY_START, v));
-    ctx.sock.request(type, 0, Buffer.concat([tunnelMsg(index), w.toBuffer()]), `${op} vnis on ${dev}`);
+    ctx.sock.request(type, 0, [tunnelMsg(index), w.view()], `${op} vnis on ${dev}`);
   };
   send(R.RTM_DELTUNNEL, remove, 'remove');
   send(R.RTM_NEWTUNNEL, add, 'add');
