@@ -140,7 +140,9 @@ function endState(ns: string): string {
 
 function voltron(prefix: string, state: string, cfg: string, ...a: string[]): void {
   const env = timings ? { ...process.env, VOLTRON_TIMINGS: '1' } : process.env;
-  const r = spawnSync(process.execPath, [BIN, ...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8', env });
+  // Run as a user runs it: the executable itself, through its shebang (which, among other
+  // things, keeps Node from parsing NODE_EXTRA_CA_CERTS at start-up; see bin/voltron).
+  const r = spawnSync(BIN, [...a, '-c', cfg, '--sandbox', prefix, '--state-dir', state, '--no-color'], { encoding: 'utf8', env });
   if (timings) process.stderr.write(`voltron ${a[0]}: ${(r.stderr ?? '').split('\n').filter((l) => / ms /.test(l)).map((l) => l.trim().replace(/ +ms +/, 'ms ')).join(', ')}\n`);
   if (r.status !== 0 && !(a[0] === 'plan' && r.status === 2)) throw new Error(`voltron ${a.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout.slice(-2000)}`);
 }
@@ -291,7 +293,13 @@ async function main(): Promise<void> {
     if (!json) process.stderr.write(`bench: N=${n} (${repeat} repetitions, medians)...\n`);
     results[String(n)] = await runSize(n);
   }
-  const meta = { kernel: os.release(), cpus: os.cpus().length, node: process.version, repeat, statistic: 'median' };
+  // Context for the start-up share of a CLI run: a bare Node process, with the environment as
+  // it is and without NODE_EXTRA_CA_CERTS (which bin/voltron's shebang drops).
+  const bare = (env: NodeJS.ProcessEnv) => median([1, 2, 3, 4, 5].map(() => seconds(() => spawnSync(process.execPath, ['-e', '0'], { env }))));
+  const noCa = { ...process.env };
+  delete noCa.NODE_EXTRA_CA_CERTS;
+  const nodeStart = { nodeStartSeconds: bare(process.env), nodeStartWithoutExtraCaSeconds: bare(noCa), extraCaCertsSet: process.env.NODE_EXTRA_CA_CERTS !== undefined };
+  const meta = { kernel: os.release(), cpus: os.cpus().length, node: process.version, repeat, statistic: 'median', ...nodeStart };
   if (json) {
     process.stdout.write(`${JSON.stringify({ meta, results }, null, 2)}\n`);
     return;

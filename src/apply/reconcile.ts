@@ -12,6 +12,8 @@ import { capabilityErrors } from './preflight';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
+import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
+import { setRequestSink } from '../kernel/netlink/socket';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -133,31 +135,112 @@ export interface ApplyOutcome {
 }
 
 /**
+ * Whether a change's kernel writes may go through the netlink pipeline: plain netlink writes
+ * that want no reply (creating or updating a bridge, VXLAN or macvlan; adding an address).
+ * Veths (a namespace fd must outlive the request), VLAN/VNI filters, namespaces, sysctls,
+ * routes, rules, tc and BPF run synchronously, after everything posted before them.
+ */
+export function canPipeline(c: Change): boolean {
+  if (c.kind === 'address') return c.action === 'create';
+  if (c.kind !== 'link' || (c.action !== 'create' && c.action !== 'update') || c.createdBy) return false;
+  const l = c.after as LinkRes | undefined;
+  return l !== undefined && l.type !== 'veth' && l.type !== 'other' && l.vlans === undefined && l.vnis === undefined;
+}
+
+/** Below this many pipelinable changes the worker is not worth it. */
+export const PIPELINE_MIN_CHANGES = 32;
+
+/**
  * Execute the plan in order; stops at the first failure (the caller decides about rollback).
  * The journal records each step before its kernel write and marks it done after. The
  * VOLTRON_FAULT test seam (see faults.ts) is honoured here and nowhere else.
+ *
+ * With a pipeline, pipelinable steps are posted and confirmed later, in order, once the worker
+ * has had the kernel's ack for them (at the next synchronous step, or at the end); a step counts
+ * as executed, is journaled done and recorded in the inventory only then. If a posted request
+ * fails, nothing after it was sent: the steps before it are confirmed and the plan stops there.
+ * A failure of a step's first request (which had no effect) re-runs that step synchronously,
+ * so it fails (or recovers, e.g. a lost ifindex race) exactly as it would without the pipeline.
  */
-export function executePlan(session: KernelSession, plan: Plan, inventory: Inventory, journal: Journal = NO_JOURNAL, onStep?: (c: Change, i: number) => void): ApplyOutcome {
+export function executePlan(session: KernelSession, plan: Plan, inventory: Inventory, journal: Journal = NO_JOURNAL, onStep?: (c: Change, i: number) => void, pipeline?: NetlinkPipeline): ApplyOutcome {
   const fault = faultFromEnv();
   const inv = new InventoryBuilder(inventory);
   const executed: Change[] = [];
-  for (let i = 0; i < plan.changes.length; i++) {
-    const c = plan.changes[i]!;
-    if (journal.prepare && i % JOURNAL_BATCH === 0) journal.prepare(i, plan.changes.slice(i, i + JOURNAL_BATCH));
-    journal.begin(i, c);
-    try {
-      faultBefore(fault, i, c);
-      executeChange(c, { session, inventory });
-    } catch (e) {
-      return { executed, inventory: inv.result(), failed: { change: c, error: e as Error } };
-    }
+  const changes = plan.changes;
+  const confirm = (i: number): void => {
+    const c = changes[i]!;
     faultAfter(fault, i);
     journal.done(i, c);
     inv.record(c);
     executed.push(c);
     onStep?.(c, i);
+  };
+  // Posted steps awaiting the worker's acks, in order.
+  const posted: number[] = [];
+  /** Wait for the worker; confirm what succeeded; the failure, if any. */
+  const settle = (): PipelineFailure | undefined => {
+    if (!pipeline) return undefined;
+    try {
+      pipeline.drain();
+    } catch (e) {
+      if (!(e instanceof PipelineFailed)) throw e;
+    }
+    const f = pipeline.takeFailure();
+    for (const i of posted) {
+      if (f && i >= f.step) break;
+      confirm(i);
+    }
+    posted.length = 0;
+    return f;
+  };
+  let preparedUpTo = 0;
+  let syncStep = -1; // a step to re-run without the pipeline (its first posted request failed)
+  if (pipeline) setRequestSink(pipeline);
+  try {
+    // i === changes.length: the end, where whatever is still posted is settled.
+    for (let i = 0; i <= changes.length; i++) {
+      const c = changes[i];
+      const pipelined = c !== undefined && pipeline !== undefined && i !== syncStep && canPipeline(c);
+      let failure: { readonly step: number; readonly error: Error; readonly firstOfStep?: boolean } | undefined;
+      if (!pipelined && posted.length) failure = settle();
+      if (c === undefined && !failure) break;
+      if (c !== undefined && !failure) {
+        if (journal.prepare && i >= preparedUpTo) {
+          journal.prepare(i, changes.slice(i, i + JOURNAL_BATCH));
+          preparedUpTo = i + JOURNAL_BATCH;
+        }
+        journal.begin(i, c);
+        try {
+          faultBefore(fault, i, c);
+          if (pipelined) {
+            pipeline.step = i;
+            pipeline.posting = true;
+          }
+          executeChange(c, { session, inventory });
+        } catch (e) {
+          // A failure of an earlier posted request (found by a drain inside this step) comes first.
+          failure = (e instanceof PipelineFailed || posted.length ? settle() : undefined) ?? { step: i, error: e as Error };
+        } finally {
+          if (pipeline) pipeline.posting = false;
+        }
+      }
+      if (failure) {
+        if (failure.firstOfStep && failure.step !== syncStep) {
+          // The step's first request failed in the pipeline, so the step had no effect: run it
+          // again synchronously and go on from there (nothing after it was sent).
+          syncStep = failure.step;
+          i = failure.step - 1;
+          continue;
+        }
+        return { executed, inventory: inv.result(), failed: { change: changes[failure.step]!, error: failure.error } };
+      }
+      if (pipelined) posted.push(i);
+      else confirm(i);
+    }
+    return { executed, inventory: inv.result() };
+  } finally {
+    if (pipeline) setRequestSink(undefined);
   }
-  return { executed, inventory: inv.result() };
 }
 
 /** Drop inventory entries that are neither desired nor live any more (cascaded away). */

@@ -7,19 +7,23 @@ import type * as Koffi from 'koffi';
 
 type KoffiModule = typeof Koffi;
 
-function loadKoffi(): KoffiModule {
+function loadKoffi(): { module: KoffiModule; path: string } {
   /* eslint-disable @typescript-eslint/no-var-requires */
   try {
     const triplet = `${process.platform}_${process.arch}`;
     const dir = path.dirname(require.resolve('koffi/package.json'));
     const pkg = require('koffi/package.json') as { version: string };
-    const native = require(path.join(dir, 'build', 'koffi', triplet, 'koffi.node')) as KoffiModule & { version?: string };
-    if (native.version === pkg.version) return native;
+    const file = path.join(dir, 'build', 'koffi', triplet, 'koffi.node');
+    const native = require(file) as KoffiModule & { version?: string };
+    if (native.version === pkg.version) return { module: native, path: file };
   } catch {
     // not a prebuilt platform (or a musl libc): koffi's own loader finds the module
   }
-  return require('koffi') as KoffiModule;
+  return { module: require('koffi') as KoffiModule, path: require.resolve('koffi') };
   /* eslint-enable @typescript-eslint/no-var-requires */
 }
 
-export const koffi: KoffiModule = loadKoffi();
+const loaded = loadKoffi();
+export const koffi: KoffiModule = loaded.module;
+/** What to require() for the same koffi in a worker thread. */
+export const koffiPath: string = loaded.path;

@@ -2,7 +2,8 @@ import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { confirm, printPlan } from '../output';
-import { makePlan, NotConverged, executePlan, pruneInventory } from '../../apply/reconcile';
+import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory } from '../../apply/reconcile';
+import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
 import { saveInventory } from '../../apply/inventory';
 import { JournalWriter, readJournal, removeJournal } from '../../apply/journal';
 import { acquireLock, LockBusy, type Lock } from '../../apply/lock';
@@ -52,6 +53,8 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
   const confirmWithinMs = tryWindow === undefined ? undefined : parseDuration(tryWindow);
   const lock = lockOrExplain(ctx, `voltron ${verb}${tryWindow ? ` --confirm-within ${tryWindow}` : ''}`);
   if (!lock) return 1;
+  // The netlink worker boots on the other core while the config loads (used by large plans).
+  if (verb === 'apply') prestartPipeline();
   let session = openSession(ctx);
   try {
     if (!recoverFirst(ctx, p)) return 1;
@@ -65,6 +68,7 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
     printPlan(ctx, plan, 'text');
     mark('print plan');
     if (plan.changes.length === 0) return 0;
+    if (plan.changes.filter(canPipeline).length < PIPELINE_MIN_CHANGES) stopPrestartedPipeline();
     if (!flag(p, 'auto-approve')) {
       if (!process.stdin.isTTY) throw new Error(`${verb} needs confirmation: run on a terminal or pass --auto-approve`);
       if (!(await confirm(`\nDo you want to ${verb === 'destroy' ? 'destroy everything Voltron owns' : 'apply these changes'}? Only 'yes' will be accepted: `))) {
@@ -90,11 +94,20 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
       const progress: string[] = [];
       const flush = () => progress.length && ctx.out(progress.splice(0).join('\n'));
       let outcome;
+      const pipeline = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES ? takePipeline() : undefined;
       try {
-        outcome = executePlan(session, plan, inventory, journal, (c) => {
-          if (progress.push(`  ${PAST[c.action]}: ${c.label}`) >= 256) flush();
-        });
+        outcome = executePlan(
+          session,
+          plan,
+          inventory,
+          journal,
+          (c) => {
+            if (progress.push(`  ${PAST[c.action]}: ${c.label}`) >= 256) flush();
+          },
+          pipeline,
+        );
       } finally {
+        pipeline?.close();
         flush();
       }
       inv = outcome.inventory;

@@ -42,6 +42,25 @@ const MSG_DONTWAIT = 0x40;
 
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
+/** The side of apply's netlink pipeline (pipeline.ts) that requests see. */
+export interface RequestSink {
+  /** Whether writes that want no reply go to the pipeline now (during a pipelinable step). */
+  readonly posting: boolean;
+  post(fd: number, msg: Buffer, op: string): void;
+  /** Wait for everything posted; throws if a posted request failed. */
+  drain(): void;
+  noteSyncWrite(): void;
+}
+
+let sink: RequestSink | undefined;
+
+/** Route requests through a pipeline (while an apply executes), or not (undefined). */
+export function setRequestSink(s: RequestSink | undefined): void {
+  sink = s;
+}
+
+const NO_REPLIES: NlMessage[] = Object.freeze([]) as unknown as NlMessage[];
+
 export interface NlMessage {
   readonly type: number;
   readonly flags: number;
@@ -208,6 +227,16 @@ export class NetlinkSocket {
     const { msg, seq } = this.frame(type, flags | NLM_F_REQUEST | NLM_F_ACK, payload);
     this.stats.requests++;
     if (write) this.stats.writes++;
+    if (sink !== undefined) {
+      // A write that wants no reply goes to the pipeline; anything else waits for it first
+      // (its answer may depend on what was posted, and the ack must be ours to read).
+      if (sink.posting && write && !(flags & NLM_F_ECHO)) {
+        sink.post(this.fd, msg, op);
+        return NO_REPLIES;
+      }
+      sink.drain();
+      if (sink.posting && write) sink.noteSyncWrite();
+    }
     this.sendRaw(msg);
     const replies: NlMessage[] = [];
     const b = this.rbuf;
@@ -238,6 +267,7 @@ export class NetlinkSocket {
    * anyway, so an inconsistency shows as a non-converged object, never as a silent change.
    */
   dump(type: number, payload: Buffer, op: string): NlMessage[] {
+    sink?.drain();
     let last: NlMessage[] = [];
     for (let attempt = 0; attempt < 12; attempt++) {
       if (attempt > 0) Atomics.wait(SLEEPER, 0, 0, Math.min(20 * attempt, 300));
