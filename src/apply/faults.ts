@@ -2,7 +2,9 @@
 // tests can prove rollback and crash recovery on the real kernel. Honoured only by executePlan.
 //   VOLTRON_FAULT="step=K,errno=E"  step K (1-based) fails with NetlinkError(E) before its kernel write
 //   VOLTRON_FAULT="step=K,kill=1"   the process SIGKILLs itself right after step K's kernel write,
-//                                   before the journal marks the step done
+//                                   before the journal marks the step done (with the netlink
+//                                   pipeline, steps posted after K may have been written too:
+//                                   K is confirmed when they are drained)
 import { NetlinkError } from '../kernel/netlink/socket';
 import type { Change } from '../plan/types';
 

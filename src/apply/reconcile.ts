@@ -13,7 +13,7 @@ import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
-import { setRequestSink } from '../kernel/netlink/socket';
+import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -147,6 +147,11 @@ export function canPipeline(c: Change): boolean {
   return l !== undefined && l.type !== 'veth' && l.type !== 'other' && l.vlans === undefined && l.vnis === undefined;
 }
 
+/** A kernel refusal of a link create that may be a lost ifindex race (see createLink). */
+function isIndexRace(c: Change, e: Error): boolean {
+  return c.kind === 'link' && c.action === 'create' && e instanceof NetlinkError && (e.errno === 17 || e.errno === 16);
+}
+
 /** Below this many pipelinable changes the worker is not worth it. */
 export const PIPELINE_MIN_CHANGES = 32;
 
@@ -158,9 +163,10 @@ export const PIPELINE_MIN_CHANGES = 32;
  * With a pipeline, pipelinable steps are posted and confirmed later, in order, once the worker
  * has had the kernel's ack for them (at the next synchronous step, or at the end); a step counts
  * as executed, is journaled done and recorded in the inventory only then. If a posted request
- * fails, nothing after it was sent: the steps before it are confirmed and the plan stops there.
- * A failure of a step's first request (which had no effect) re-runs that step synchronously,
- * so it fails (or recovers, e.g. a lost ifindex race) exactly as it would without the pipeline.
+ * fails, nothing after it was sent: the steps before it are confirmed and the plan stops there,
+ * with the same error the synchronous path gives. One exception, as in createLink: a link create
+ * refused with EEXIST/EBUSY may have lost its chosen ifindex to another process; the kernel then
+ * chooses indexes in that namespace, and the step is re-run synchronously.
  */
 export function executePlan(session: KernelSession, plan: Plan, inventory: Inventory, journal: Journal = NO_JOURNAL, onStep?: (c: Change, i: number) => void, pipeline?: NetlinkPipeline): ApplyOutcome {
   const fault = faultFromEnv();
@@ -225,9 +231,12 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
         }
       }
       if (failure) {
-        if (failure.firstOfStep && failure.step !== syncStep) {
-          // The step's first request failed in the pipeline, so the step had no effect: run it
-          // again synchronously and go on from there (nothing after it was sent).
+        if (failure.firstOfStep && failure.step !== syncStep && isIndexRace(changes[failure.step]!, failure.error)) {
+          // A link create whose first request the kernel refused with EEXIST/EBUSY: the chosen
+          // ifindex may have been taken by another process. Nothing of the step happened, and
+          // nothing after it was sent: do what the synchronous path does (let the kernel choose
+          // from now on) and run the step again, synchronously, going on from there.
+          session.ns((changes[failure.step]!.after as LinkRes).namespace).unknowIndexes();
           syncStep = failure.step;
           i = failure.step - 1;
           continue;
@@ -239,7 +248,11 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
     }
     return { executed, inventory: inv.result() };
   } finally {
-    if (pipeline) setRequestSink(undefined);
+    if (pipeline) {
+      // Normally nothing is pending here; after an exception nothing posted may still go out.
+      pipeline.abandon();
+      setRequestSink(undefined);
+    }
   }
 }
 

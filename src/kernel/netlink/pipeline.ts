@@ -21,7 +21,9 @@ const FAIL_KIND = 3; // 1: kernel rejection (errno + extack), 2: syscall error (
 const FAIL_ERRNO = 4;
 const FAIL_TEXT_LEN = 5;
 const DEAD = 6; // the worker failed to start or crashed: text says why
-const CTRL_WORDS = 8;
+const ABORT = 7; // skip everything posted (the apply is being abandoned)
+const READY = 8; // the worker has loaded koffi (until then, exiting the process would abort it)
+const CTRL_WORDS = 16;
 // Record header: fd (i32) and length (u32). fd -1: wrap to offset 0. fd -2: exit.
 const WRAP = -1;
 const EXIT = -2;
@@ -44,6 +46,8 @@ try {
   const recv = lib.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)');
   const errnoAt = lib.func('int *__errno_location()');
   const errno = () => k.decode(errnoAt(), 'int');
+  Atomics.store(ctrl, 8, 1);
+  Atomics.notify(ctrl, 8);
   const ring = Buffer.from(workerData.ring);
   const rbuf = Buffer.alloc(1 << 16);
   const fail = (kind, err, why) => {
@@ -55,13 +59,13 @@ try {
   // Send one request and wait for its ack (NETLINK_CAP_ACK: no copy of the request in it).
   const exchange = (fd, off, len) => {
     const seq = ring.readUInt32LE(off + 8);
-    if (Number(send(fd, ring.subarray(off, off + len), len, 0)) < 0) return fail(2, errno(), 'send(netlink)');
+    if (Number(send(fd, ring.subarray(off, off + len), len, 0)) < 0) return fail(2, errno(), 'send(netlink)\n');
     for (;;) {
       const n = Number(recv(fd, rbuf, rbuf.length, 0));
       if (n < 0) {
         const e = errno();
         if (e === 4) continue;
-        return fail(2, e, e === 11 ? 'recv(netlink): timed out waiting for the kernel' : 'recv(netlink)');
+        return fail(2, e, e === 11 ? 'recv(netlink)\ntimed out waiting for the kernel' : 'recv(netlink)\n');
       }
       let o = 0;
       while (o + 16 <= n) {
@@ -100,8 +104,8 @@ try {
     if (fd === -2) break;
     if (fd === -1) at = 0;
     else {
-      // After a failure everything posted is skipped until the main thread clears it.
-      if (Atomics.load(ctrl, 2) === 0) exchange(fd, at + 8, len);
+      // After a failure (or an abort) everything posted is skipped until the main thread clears it.
+      if (Atomics.load(ctrl, 2) === 0 && Atomics.load(ctrl, 7) === 0) exchange(fd, at + 8, len);
       at += 8 + ((len + 3) & ~3);
     }
     done++;
@@ -112,8 +116,17 @@ try {
   setText(String(e && e.stack || e));
   Atomics.store(ctrl, 6, 1);
   Atomics.notify(ctrl, 1);
+  Atomics.notify(ctrl, 8);
 }
 `;
+
+interface Tag {
+  readonly step: number;
+  readonly op: string;
+  readonly first: boolean;
+  /** Called if the request was skipped (posted after a failure). */
+  readonly onSkip?: () => void;
+}
 
 /** A posted request the worker could not complete: which step it belonged to, and why. */
 export interface PipelineFailure {
@@ -140,7 +153,7 @@ export class NetlinkPipeline {
   private posted = 0;
   /** Record number of tags[0]: tags are kept only for records not yet drained. */
   private base = 0;
-  private tags: { step: number; op: string; first: boolean }[] = [];
+  private tags: Tag[] = [];
   private failure: PipelineFailure | undefined;
   private lastStep = -1;
   /** The plan step whose requests are being posted. */
@@ -158,6 +171,16 @@ export class NetlinkPipeline {
     // Never keeps the process alive; a worker error also shows as DEAD in the control words.
     this.worker.unref();
     this.worker.on('error', () => {});
+    live.add(this);
+  }
+
+  /**
+   * Called at process exit. Node aborts the whole process (FATAL ERROR in napi) if a worker is
+   * terminated while it loads a native addon, so an early exit (a bad config, a refused plan)
+   * first lets a booting worker finish loading koffi (~40 ms at most).
+   */
+  waitBooted(): void {
+    if (Atomics.load(this.ctrl, READY) === 0 && Atomics.load(this.ctrl, DEAD) === 0) Atomics.wait(this.ctrl, READY, 0, 5000);
   }
 
   get pending(): number {
@@ -165,7 +188,7 @@ export class NetlinkPipeline {
   }
 
   /** Queue a framed request for the worker: it goes out after everything posted before it. */
-  post(fd: number, msg: Buffer, op: string): void {
+  post(fd: number, msg: Buffer, op: string, onSkip?: () => void): void {
     const need = 8 + ((msg.length + 3) & ~3);
     if (need + 8 > RING_BYTES) throw new Error(`${op}: request of ${msg.length} bytes does not fit the pipeline`);
     if (this.at + need + 8 > RING_BYTES) {
@@ -179,10 +202,10 @@ export class NetlinkPipeline {
     const first = this.step !== this.lastStep;
     this.lastStep = this.step;
     msg.copy(this.ring, this.at + 8);
-    this.record(fd, msg.length, { step: this.step, op, first });
+    this.record(fd, msg.length, { step: this.step, op, first, onSkip });
   }
 
-  private record(fd: number, len: number, tag: { step: number; op: string; first: boolean }): void {
+  private record(fd: number, len: number, tag: Tag): void {
     this.ring.writeInt32LE(fd, this.at);
     this.ring.writeUInt32LE(len, this.at + 4);
     if (fd >= 0) this.at += 8 + ((len + 3) & ~3);
@@ -214,14 +237,36 @@ export class NetlinkPipeline {
       const tag = this.tags[at - 1 - this.base]!;
       const errnoValue = this.ctrl[FAIL_ERRNO]!;
       const why = this.text.toString('utf8', 0, this.ctrl[FAIL_TEXT_LEN]);
-      const error = this.ctrl[FAIL_KIND] === 1 ? new NetlinkError(errnoValue, why || undefined, tag.op) : new SyscallError(why, errnoValue, tag.op);
+      const [syscall = '', detail = ''] = why.split('\n');
+      // The same errors as the synchronous path's (socket.ts).
+      const error = this.ctrl[FAIL_KIND] === 1 ? new NetlinkError(errnoValue, why || undefined, tag.op) : new SyscallError(syscall, errnoValue, detail);
       this.failure = { step: tag.step, firstOfStep: tag.first, error };
+      // Requests skipped after the failure were never written: uncount them.
+      for (let k = at - this.base; k < this.tags.length; k++) this.tags[k]!.onSkip?.();
       // The worker is idle (everything is handled): clearing is race-free.
       Atomics.store(this.ctrl, FAIL_AT, 0);
     }
     this.base = this.posted;
     this.tags = [];
     if (this.failure) throw new PipelineFailed(this.failure);
+  }
+
+  /**
+   * Give up on what is posted (an apply ending by an exception): the worker skips it, and we
+   * wait until it has, so no stale request reaches the kernel after this returns (a rollback may
+   * follow, on new sockets that can reuse the same fd numbers).
+   */
+  abandon(): void {
+    this.failure = undefined;
+    Atomics.store(this.ctrl, ABORT, 1);
+    try {
+      this.drain();
+    } catch {
+      // a failure among the abandoned requests changes nothing: the apply already failed
+    }
+    Atomics.store(this.ctrl, ABORT, 0);
+    this.failure = undefined;
+    this.lastStep = -1;
   }
 
   /** The failure found by drain(), once; the pipeline is then usable again. */
@@ -236,6 +281,11 @@ export class NetlinkPipeline {
     this.record(EXIT, 0, { step: -1, op: '', first: false });
   }
 }
+
+const live = new Set<NetlinkPipeline>();
+process.on('exit', () => {
+  for (const p of live) p.waitBooted();
+});
 
 let prestarted: NetlinkPipeline | undefined;
 

@@ -46,7 +46,7 @@ const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 export interface RequestSink {
   /** Whether writes that want no reply go to the pipeline now (during a pipelinable step). */
   readonly posting: boolean;
-  post(fd: number, msg: Buffer, op: string): void;
+  post(fd: number, msg: Buffer, op: string, onSkip?: () => void): void;
   /** Wait for everything posted; throws if a posted request failed. */
   drain(): void;
   noteSyncWrite(): void;
@@ -109,6 +109,11 @@ export class NetlinkSocket {
   private sbuf = Buffer.alloc(4096);
   readonly stats: NetlinkSocketStats = { requests: 0, writes: 0, dumps: 0, interruptedDumps: 0 };
   private warned = false;
+  /** A posted write that was never sent (skipped after an earlier failure). */
+  private readonly uncount = (): void => {
+    this.stats.requests--;
+    this.stats.writes--;
+  };
 
   constructor(
     readonly ns: string | null,
@@ -231,7 +236,7 @@ export class NetlinkSocket {
       // A write that wants no reply goes to the pipeline; anything else waits for it first
       // (its answer may depend on what was posted, and the ack must be ours to read).
       if (sink.posting && write && !(flags & NLM_F_ECHO)) {
-        sink.post(this.fd, msg, op);
+        sink.post(this.fd, msg, op, this.uncount);
         return NO_REPLIES;
       }
       sink.drain();
