@@ -13,7 +13,8 @@ import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
-import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
+import { setRequestSink } from '../kernel/netlink/socket';
+import { isIndexRace } from '../kernel/link';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -147,11 +148,6 @@ export function canPipeline(c: Change): boolean {
   return l !== undefined && l.type !== 'veth' && l.type !== 'other' && l.vlans === undefined && l.vnis === undefined;
 }
 
-/** A kernel refusal of a link create that may be a lost ifindex race (see createLink). */
-function isIndexRace(c: Change, e: Error): boolean {
-  return c.kind === 'link' && c.action === 'create' && e instanceof NetlinkError && (e.errno === 17 || e.errno === 16);
-}
-
 /** Below this many pipelinable changes the worker is not worth it. */
 export const PIPELINE_MIN_CHANGES = 32;
 
@@ -231,7 +227,7 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
         }
       }
       if (failure) {
-        if (failure.firstOfStep && failure.step !== syncStep && isIndexRace(changes[failure.step]!, failure.error)) {
+        if (failure.firstOfStep && failure.step !== syncStep && changes[failure.step]!.kind === 'link' && changes[failure.step]!.action === 'create' && isIndexRace(failure.error)) {
           // A link create whose first request the kernel refused with EEXIST/EBUSY: the chosen
           // ifindex may have been taken by another process. Nothing of the step happened, and
           // nothing after it was sent: do what the synchronous path does (let the kernel choose

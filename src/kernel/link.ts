@@ -218,7 +218,7 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     } catch (e) {
       // Another process took a chosen index: EEXIST for the link itself, EBUSY for a veth peer
       // (or the name exists: then the retry says so).
-      if (index === undefined || !(e instanceof NetlinkError) || (e.errno !== 17 && e.errno !== 16)) throw e;
+      if (index === undefined || !isIndexRace(e)) throw e;
       ctx.unknowIndexes();
       peerCtx?.unknowIndexes();
       send(undefined, undefined);
@@ -232,6 +232,11 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), w2.view()], `pin mtu of ${link.name}`);
   }
   if (link.alias) setAlias(ctx, link.name, link.alias);
+}
+
+/** A create refused in a way a lost ifindex race explains: EEXIST (the link), EBUSY (a veth peer). */
+export function isIndexRace(e: unknown): boolean {
+  return e instanceof NetlinkError && (e.errno === 17 || e.errno === 16);
 }
 
 /** The MTU a bridge is created with before its declared MTU is set (see createLink). */

@@ -68,7 +68,8 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
     printPlan(ctx, plan, 'text');
     mark('print plan');
     if (plan.changes.length === 0) return 0;
-    if (plan.changes.filter(canPipeline).length < PIPELINE_MIN_CHANGES) stopPrestartedPipeline();
+    const pipelined = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES;
+    if (!pipelined) stopPrestartedPipeline();
     if (!flag(p, 'auto-approve')) {
       if (!process.stdin.isTTY) throw new Error(`${verb} needs confirmation: run on a terminal or pass --auto-approve`);
       if (!(await confirm(`\nDo you want to ${verb === 'destroy' ? 'destroy everything Voltron owns' : 'apply these changes'}? Only 'yes' will be accepted: `))) {
@@ -94,7 +95,7 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
       const progress: string[] = [];
       const flush = () => progress.length && ctx.out(progress.splice(0).join('\n'));
       let outcome;
-      const pipeline = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES ? takePipeline() : undefined;
+      const pipeline = pipelined ? takePipeline() : undefined;
       try {
         outcome = executePlan(
           session,
