@@ -11,6 +11,7 @@ import { InventoryBuilder } from './inventory';
 import { capabilityErrors } from './preflight';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
+import { sourceWhere } from '../config/positions';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { setRequestSink } from '../kernel/netlink/socket';
@@ -35,6 +36,25 @@ export function effectiveDesired(desired: DesiredState, session: KernelSession, 
   const root: NamespaceRes = { kind: 'namespace', name: '' };
   m.set(resourceKey(root), root);
   return m;
+}
+
+/**
+ * A declared namespace named `root` cannot be sandboxed: PREFIXroot is where the sandbox puts
+ * the host's root namespace, so both would be the same namespace.
+ */
+function sandboxClashes(desired: DesiredState, session: KernelSession): string[] {
+  if (session.sandbox === undefined) return [];
+  const out: string[] = [];
+  for (const r of desired.resources.values()) {
+    if (r.kind !== 'namespace' || r.name !== 'root') continue;
+    const where = r.source ? `${sourceWhere(r.source)}: ` : '';
+    out.push(`${where}namespace 'root' cannot be used with --sandbox: ${session.physical('')} is the sandbox's stand-in for the root namespace (rename the namespace, or run without --sandbox)`);
+  }
+  return out;
+}
+
+function deletesNamespace(desired: StateMap, inventory: Inventory): boolean {
+  return Object.entries(inventory.owned).some(([k, r]) => r.kind === 'namespace' && !desired.has(k));
 }
 
 /** Logical namespaces to read: declared ones plus any the inventory mentions. */
@@ -110,17 +130,22 @@ export class PlanRefused extends Error {
 
 export function makePlan(session: KernelSession, desiredState: DesiredState, inventory: Inventory, destroying = false): PlanResult {
   // BPF programs are compared by the tag of the program in the declared object file.
+  const clash = sandboxClashes(desiredState, session);
+  if (clash.length) throw new PlanRefused(clash);
   const desired = enrichDesiredBpf(effectiveDesired(desiredState, session, destroying));
   const caps = capabilityErrors(desired);
   if (caps.length) throw new PlanRefused(caps);
-  const current = readCurrent(session, desired, inventory);
+  // A namespace this plan deletes takes everything in it: read those in full, so the plan can
+  // name the foreign objects that go with it (routes of any table and family, ...).
+  const current = readCurrent(session, desired, inventory, deletesNamespace(desired, inventory) ? 'show' : 'plan');
   mark('read kernel');
   const plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
   mark('compute plan');
   const problems: string[] = [];
   for (const c of plan.changes) {
     // Never destroy what Voltron did not create, even if the config now declares it differently.
-    if (c.action === 'replace' && c.before && !inventory.owned[c.key] && session.sandbox === undefined) {
+    // In a sandbox too: its namespaces may hold objects someone else put there.
+    if (c.action === 'replace' && c.before && !inventory.owned[c.key]) {
       problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; replacing it would destroy a foreign object (delete or rename it yourself)`);
     }
   }

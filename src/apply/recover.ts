@@ -9,8 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { KernelSession } from '../kernel/session';
-import { saveInventory } from './inventory';
-import { markJournal, readJournal, removeJournal, type JournalState } from './journal';
+import { InventoryBuilder, saveInventory } from './inventory';
+import { journalPath, markJournal, readJournal, removeJournal, type JournalState } from './journal';
 import { restore, type RestoreOutcome } from './rollback';
 import { fromEarlierBoot } from '../util/boot';
 
@@ -89,7 +89,7 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   if (outcome.remaining.changes.length > 0) {
     log.err(
       `Rollback incomplete: still different from the pre-apply state:\n  ${outcome.remaining.changes.map((c) => `${c.action} ${c.label}: ${c.reason}`).join('\n  ')}\n` +
-        `The journal is kept in ${stateDir}; fix the cause and run \`voltron recover\` again.`,
+        `The journal is kept in ${stateDir}; fix the cause and run \`voltron recover\` again, or \`voltron recover --abandon\` to leave the kernel as it is now.`,
     );
     return { action: 'failed', outcome };
   }
@@ -99,4 +99,23 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   clearTryFiles(stateDir);
   log.out(`Rollback complete: ${outcome.executed.length} change(s); verified: the owned live state equals the pre-apply state.`);
   return { action: 'rolledback', outcome };
+}
+
+/**
+ * Give up on restoring the pre-apply state: the kernel stays as it is and the journal is set
+ * aside (kept as journal.abandoned-<time>.ndjson). Ownership is the union of the pre-apply
+ * inventory and what the journaled steps created or changed — never less — so a later plan can
+ * still prune or destroy it. The caller holds the state dir's lock.
+ */
+export function abandonJournal(stateDir: string, log: Log, j: JournalState): void {
+  const inv = new InventoryBuilder(j.begin.preInventory);
+  // A delete may have been undone by the failed rollback: its object stays owned (prune clears
+  // ownership of what is gone).
+  for (const st of j.steps) if (st.change.action !== 'delete') inv.record(st.change);
+  saveInventory(stateDir, inv.result());
+  const aside = path.join(stateDir, `journal.abandoned-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`);
+  fs.renameSync(journalPath(stateDir), aside);
+  clearTryFiles(stateDir);
+  log.out(`Abandoned the unfinished ${j.begin.command} (${j.steps.length} step(s) journaled, ${j.done.size} done): the kernel is left as it is; the journal is kept as ${aside}.`);
+  log.out('Run `voltron plan` to see how the kernel differs from the config.');
 }

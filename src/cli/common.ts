@@ -6,7 +6,7 @@ import type { DesiredState } from '../model/types';
 import { KernelSession } from '../kernel/session';
 import { loadInventory, stateDirFor } from '../apply/inventory';
 import type { Inventory } from '../plan/types';
-import { flag, str, type OptionSpec, type Parsed } from './args';
+import { flag, str, UsageError, type OptionSpec, type Parsed } from './args';
 import { setAllowMapReset } from '../kernel/bpf/exec';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -33,7 +33,9 @@ export interface Context {
 export function makeContext(p: Parsed): Context {
   setAllowMapReset(flag(p, 'allow-map-reset'));
   const sandbox = str(p, 'sandbox') ?? process.env.VOLTRON_SANDBOX;
-  if (sandbox !== undefined && !/^[A-Za-z0-9_.-]{1,40}$/.test(sandbox)) throw new Error(`--sandbox ${sandbox}: use letters, digits, '-', '_', '.'`);
+  if (sandbox !== undefined && !/^[A-Za-z0-9_.-]{1,40}$/.test(sandbox)) {
+    throw new UsageError(`--sandbox '${sandbox}': a prefix of 1 to 40 letters, digits, '-', '_' or '.' (namespaces are named PREFIX<name>)`);
+  }
   const base = str(p, 'state-dir') ?? process.env.VOLTRON_STATE_DIR ?? '/var/lib/voltron';
   return {
     configDir: str(p, 'config') ?? '.',

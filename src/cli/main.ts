@@ -70,7 +70,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n\nOptions:\n${formatOptions(specs)}\n`);
     return 0;
   }
-  const ctx = makeContext(parsed);
+  let ctx: Context;
+  try {
+    ctx = makeContext(parsed);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`voltron ${cmd.name}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
   try {
     return await cmd.run(ctx, parsed);
   } catch (e) {

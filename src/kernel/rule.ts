@@ -26,7 +26,10 @@ export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
   const af = R.afOf(family);
   for (const m of ctx.sock.dump(R.RTM_GETRULE, fibRuleHdr(af, 0, 0, 0, 0), 'dump rules')) {
     if (m.type !== R.RTM_NEWRULE) continue;
-    const family = m.data.readUInt8(0) === R.AF_INET ? 4 : 6;
+    // An unspecified-family dump also returns multicast routing rules (ipmr/ip6mr families).
+    const fam = m.data.readUInt8(0);
+    if (fam !== R.AF_INET && fam !== R.AF_INET6) continue;
+    const family = fam === R.AF_INET ? 4 : 6;
     const dstLen = m.data.readUInt8(1);
     const srcLen = m.data.readUInt8(2);
     const action = ACTIONS[m.data.readUInt8(7)];

@@ -1,7 +1,7 @@
 // The pure plan engine: desired vs live state → ordered, typed change list.
 // Steps: per-object drafts (drafts.ts) → cascades to a fixpoint (veth pairs, objects the kernel
 // removes with a replaced/deleted link or namespace, re-enslaving) → folding (fold.ts) → order.
-import { resourceNamespace } from '../model/keys';
+import { resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
 import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
@@ -10,7 +10,7 @@ import { foldKernelRemovals, foldableDeletes } from './fold';
 import { compileIgnore, isIgnored } from './ignore';
 import { TcIndex, linkKey, references } from './refs';
 import { schedule } from './schedule';
-import type { FieldChange, Inventory, Plan } from './types';
+import type { Change, FieldChange, Inventory, Plan } from './types';
 
 export interface PlanInput {
   readonly desired: StateMap;
@@ -44,8 +44,13 @@ export function computePlan(input: PlanInput): Plan {
   const kernel = new Map<string, Resource>();
   const current = new Map<string, Resource>();
   let foreignCount = 0;
+  /** Ignored live objects: outside the plan, but the kernel may remove them with what it changes. */
+  const ignoredLive = new Map<string, Resource>();
   for (const [k, r] of input.current) {
-    if (ignored(r)) continue;
+    if (ignored(r)) {
+      if (!managed || managed.has(resourceNamespace(r))) ignoredLive.set(k, r);
+      continue;
+    }
     const own = owned(k);
     if (!own && managed && !managed.has(resourceNamespace(r))) continue;
     kernel.set(k, r);
@@ -291,5 +296,60 @@ export function computePlan(input: PlanInput): Plan {
 
   foldKernelRemovals(drafts, removedWith);
 
-  return { changes: schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy), foreignCount };
+  const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);
+  const removed = collateral(changes, kernel, ignoredLive, owned);
+  const untouched = foreignCount - removed.filter((x) => !x.ignored).length;
+  const listed = removed.filter((x) => x.listed).map((x) => x.text);
+  return listed.length === 0 ? { changes, foreignCount: untouched } : { changes, foreignCount: untouched, foreignRemoved: listed };
+}
+
+/** The rules every namespace starts with: `from all lookup local|main|default`. */
+const DEFAULT_RULES: ReadonlyMap<number, number> = new Map([
+  [0, 255],
+  [32766, 254],
+  [32767, 253],
+]);
+
+/**
+ * What the kernel makes and removes by itself with its container: a namespace's loopback, its
+ * addresses and default rules; IPv6 link-local addresses.
+ */
+function kernelMade(r: Resource): boolean {
+  if (r.kind === 'link') return r.name === 'lo';
+  if (r.kind === 'rule') {
+    const plain = r.from === undefined && r.to === undefined && r.fwmark === undefined && r.iif === undefined && r.oif === undefined;
+    return plain && r.action === 'lookup' && DEFAULT_RULES.get(r.priority) === r.table;
+  }
+  if (r.kind !== 'address') return false;
+  return /^fe[89ab][0-9a-f]:/i.test(r.address) || (r.dev === 'lo' && (r.address === '127.0.0.1/8' || r.address === '::1/128'));
+}
+
+/**
+ * Live objects Voltron does not own that go with the plan's deletes and replaces: a plan must
+ * say so rather than count them as "left untouched".
+ */
+function collateral(
+  changes: readonly Change[],
+  kernel: ReadonlyMap<string, Resource>,
+  ignoredLive: ReadonlyMap<string, Resource>,
+  owned: (k: string) => boolean,
+): { text: string; ignored: boolean; listed: boolean }[] {
+  const removers = changes.filter((c) => c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined));
+  if (removers.length === 0) return [];
+  const all = new Map(kernel);
+  for (const [k, r] of ignoredLive) all.set(k, r);
+  const graph = new KernelGraph(all);
+  const seen = new Set<string>();
+  const out: { text: string; ignored: boolean; listed: boolean }[] = [];
+  for (const c of removers) {
+    for (const k of [...graph.removedWith(c.key).keys()].sort()) {
+      const r = all.get(k)!;
+      const isIgnored = ignoredLive.has(k);
+      if (seen.has(k) || (!isIgnored && owned(k))) continue;
+      seen.add(k);
+      const listed = !kernelMade(r);
+      out.push({ text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${c.label})`, ignored: isIgnored, listed });
+    }
+  }
+  return out;
 }

@@ -64,10 +64,7 @@ function paintField(sign: string, color: boolean): string {
 export function renderText(plan: Plan, opts: { color: boolean }): string {
   const { color } = opts;
   const lines: string[] = [];
-  const foreign =
-    plan.foreignCount > 0
-      ? `${plan.foreignCount} live object${plan.foreignCount === 1 ? '' : 's'} not owned by Voltron left untouched.`
-      : undefined;
+  const foreign = [untouchedLine(plan), ...collateralLines(plan)].filter((l) => l !== '').join('\n') || undefined;
   if (plan.changes.length === 0) {
     lines.push(summaryLine(plan));
     if (foreign) lines.push(foreign);
@@ -91,6 +88,21 @@ export function renderText(plan: Plan, opts: { color: boolean }): string {
   return `${lines.join('\n')}\n`;
 }
 
+function untouchedLine(plan: Plan): string {
+  const n = plan.foreignCount;
+  return n > 0 ? `${n} live object${n === 1 ? '' : 's'} not owned by Voltron left untouched.` : '';
+}
+
+const COLLATERAL_SHOWN = 20;
+
+/** Objects Voltron does not own that the kernel removes along with this plan's changes. */
+function collateralLines(plan: Plan): string[] {
+  const l = plan.foreignRemoved ?? [];
+  if (l.length === 0) return [];
+  const more = l.length > COLLATERAL_SHOWN ? [`  … and ${l.length - COLLATERAL_SHOWN} more`] : [];
+  return [`Warning: ${l.length} live object${l.length === 1 ? '' : 's'} not owned by Voltron will be removed by the kernel with the changes above:`, ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`), ...more];
+}
+
 const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
 
 /** Markdown for a PR comment: summary table and a fenced ```diff block. */
@@ -98,7 +110,7 @@ export function renderMarkdown(plan: Plan): string {
   const out: string[] = ['### Voltron plan', ''];
   if (plan.changes.length === 0) {
     out.push(summaryLine(plan));
-    if (plan.foreignCount > 0) out.push('', `_${plan.foreignCount} live objects not owned by Voltron left untouched._`);
+    if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);
     return `${out.join('\n')}\n`;
   }
   const s = summarize(plan);
@@ -107,15 +119,19 @@ export function renderMarkdown(plan: Plan): string {
   for (const a of ['create', 'update', 'replace', 'delete'] as const) out.push(`| ${MD_WORD[a]} | ${s[a]} |`);
   out.push(`| **Disruptive** | **${disruptive}** |`, '');
   out.push(summaryLine(plan));
-  if (plan.foreignCount > 0) out.push('', `_${plan.foreignCount} live objects not owned by Voltron left untouched._`);
+  if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);
+  const collateral = collateralLines(plan);
+  if (collateral.length) out.push('', `**${collateral[0]}**`, '', ...collateral.slice(1).map((x) => x.replace(/^ {2}/, '')));
   out.push('', '```diff');
   const safe = (t: string) => t.replace(/```/g, "'''");
+  // GitHub colours only `+`, `-` and `!` lines of a diff block: updates show as `!` (as tfcmt does).
+  const gh = (sign: string) => (sign === '~' ? '!' : sign);
   for (const c of plan.changes) {
-    const sign = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : c.action === 'replace' ? '-/+' : '~';
+    const sign = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : c.action === 'replace' ? '-/+' : '!';
     out.push(safe(`${sign} ${c.label}${c.disruptive ? '  [disruptive]' : ''}  # ${c.reason}`));
     for (const f of c.fields) {
       const { sign: lineSign, text } = fieldLine(c, f);
-      out.push(safe(`${lineSign}     ${text}`));
+      out.push(safe(`${gh(lineSign)}     ${text}`));
     }
   }
   out.push('```');
@@ -154,5 +170,6 @@ export function planToJson(plan: Plan): object {
     })),
     summary: summarize(plan),
     foreign_count: plan.foreignCount,
+    foreign_removed: [...(plan.foreignRemoved ?? [])],
   };
 }

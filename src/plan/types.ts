@@ -39,6 +39,12 @@ export interface Plan {
   readonly changes: readonly Change[];
   /** Live objects skipped because Voltron does not own them (only counted; never changed). */
   readonly foreignCount: number;
+  /**
+   * Live objects Voltron does not own (foreign or ignored) that the kernel removes as a side
+   * effect of this plan (inside a deleted namespace, the other end of a deleted veth, on a
+   * deleted link), as `label (with <remover>)`. Absent when there are none.
+   */
+  readonly foreignRemoved?: readonly string[];
 }
 
 /** Inventory: what earlier applies created or took over (prune only from here). */

@@ -164,10 +164,16 @@ test('property: foreign objects never appear in a plan and survive it unless the
     fc.property(scenarioArb, (s) => {
       const plan = planOf(s);
       for (const c of plan.changes) assert.ok(!s.foreign.has(c.key), `foreign ${c.key} in plan`);
-      assert.equal(plan.foreignCount, [...s.current.keys()].filter((k) => !s.desired.has(k) && !(k in s.inventory.owned)).length);
+      const foreign = [...s.current.keys()].filter((k) => !s.desired.has(k) && !(k in s.inventory.owned));
       const kernel = memState(s.current.values());
       applyPlan(kernel, plan.changes);
       const after = readState(kernel);
+      // "Left untouched" counts exactly the foreign objects that survive the plan; the others are
+      // listed as removed with it (except what the kernel makes itself: lo, IPv6 link-local).
+      const gone = foreign.filter((k) => !after.has(k));
+      assert.equal(plan.foreignCount, foreign.length - gone.length);
+      const kernelMade = (k: string) => /^link:[^/]*\/lo$/.test(k) || /^address:[^/]*\/[^/]+\/fe[89ab][0-9a-f]:/.test(k);
+      assert.equal((plan.foreignRemoved ?? []).length, gone.filter((k) => !kernelMade(k)).length, `listed: ${plan.foreignRemoved}; gone: ${gone}`);
       const byKey = new Map(plan.changes.map((c) => [c.key, c] as const));
       // A container is gone or recreated if it vanished, or the plan recreates it.
       const recreated = (key: string) => {

@@ -65,9 +65,9 @@ test('renderMarkdown: summary table and a diff block', () => {
   const block = /```diff\n([\s\S]*?)\n```/.exec(md);
   assert.ok(block, 'fenced diff block');
   const lines = block[1]!.split('\n');
-  assert.ok(lines.every((l) => /^(\+|-|~|-\/\+) /.test(l)), lines.join('\n'));
+  assert.ok(lines.every((l) => /^(\+|-|!|-\/\+) /.test(l)), lines.join('\n'));
   assert.ok(lines.includes('- link (root)/br-old (bridge)  [disruptive]  # no longer declared (owned since a previous apply)'));
-  assert.ok(lines.includes('~     mtu: 1500 → 9000'));
+  assert.ok(lines.includes('!     mtu: 1500 → 9000'));
   assert.ok(lines.includes('+     state: up'));
   assert.equal(renderMarkdown({ changes: [], foreignCount: 0 }), '### Voltron plan\n\nNo changes. The kernel matches the desired state.\n');
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { resourceKey } from '../../src/model/keys';
+import { resourceKey, resourceLabel } from '../../src/model/keys';
 import type { LinkRes, Resource } from '../../src/model/types';
-import { computePlan, isOwned, type PlanInput } from '../../src/plan';
+import { computePlan, isOwned, renderText, type PlanInput } from '../../src/plan';
 import type { Change, Inventory, Plan } from '../../src/plan/types';
 import { KernelError, applyChange, applyPlan, memState, readState } from '../support/memkernel';
 
@@ -264,6 +264,28 @@ describe('computePlan: scope', () => {
     assert.equal(isOwned('link:/docker0', docker, input), false);
     assert.equal(isOwned('link:/docker0', docker, { ...input, ignore: [] }), true);
     assert.equal(isOwned('link:/eth0', live(bridge('eth0')), input), false);
+  });
+
+  test('foreign and ignored objects the kernel removes with a delete are listed, not counted as untouched', () => {
+    const ns = { kind: 'namespace', name: 'x' } as const;
+    const mine = live(bridge('b', {}, 'x'));
+    const theirs = live(bridge('docker0', {}, 'x'));
+    const r = { kind: 'route', namespace: 'x', family: 4, type: 'unicast', dst: '10.9.0.0/24', dev: 'docker0', table: 254 } as const;
+    const outside = live(bridge('eth9'));
+    const p = computePlan({ desired: map(), current: map(ns, mine, theirs, r as never, outside), inventory: owning(ns, mine) });
+    assert.deepEqual(keys(p), ['namespace:x']);
+    assert.deepEqual(p.foreignRemoved, ['link x/docker0 (bridge) (with namespace x)', `${resourceLabel(r as never)} (with namespace x)`]);
+    assert.equal(p.foreignCount, 1); // eth9 only
+    assert.match(renderText(p, { color: false }), /Warning: 2 live objects not owned by Voltron will be removed by the kernel with the changes above:\n {2}- link x\/docker0/);
+    // An ignored veth end goes with its owned peer: said, and marked.
+    const va: LinkRes = { ...live(bridge('va')), type: 'veth', veth: { peer: { name: 'vb', namespace: '' }, primary: true } };
+    const vb: LinkRes = { ...live(bridge('vb')), type: 'veth', veth: { peer: { name: 'va', namespace: '' }, primary: false } };
+    const q = computePlan({ desired: map(), current: map(va, vb), inventory: owning(va), ignore: ['vb'] });
+    assert.deepEqual(keys(q), ['link:/va']);
+    assert.deepEqual(q.foreignRemoved, ['link (root)/vb (veth) [ignored] (with link (root)/va (veth))']);
+    assert.equal(q.foreignCount, 0);
+    // Nothing removed beyond what is owned: no list at all.
+    assert.equal(computePlan({ desired: map(), current: map(mine, outside), inventory: owning(mine) }).foreignRemoved, undefined);
   });
 
   test('managedNamespaces leaves other namespaces out, owned objects excepted', () => {

@@ -11,7 +11,7 @@ import { JournalWriter, journalPath, readJournal, removeJournal } from '../../sr
 import { parseFault, faultBefore } from '../../src/apply/faults';
 import { parseDuration } from '../../src/apply/watchdog';
 import { inverseChange } from '../../src/apply/rollback';
-import { recoverJournal } from '../../src/apply/recover';
+import { abandonJournal, recoverJournal } from '../../src/apply/recover';
 import { loadInventory, saveInventory, inventoryPath } from '../../src/apply/inventory';
 import { bootId } from '../../src/util/boot';
 import { NetlinkError } from '../../src/kernel/netlink/socket';
@@ -143,6 +143,26 @@ describe('journal', () => {
     assert.equal(r.action, 'discarded');
     assert.match(said.join('\n'), /before the last reboot/);
     assert.equal(readJournal(d), undefined);
+  });
+
+  it('abandon: the journal is set aside and ownership is the union of before and the journaled steps', () => {
+    const d = tmp();
+    const pre = { version: 1 as const, owned: { 'link:/old': { kind: 'link', namespace: '', name: 'old', type: 'bridge' } as never }, original: {} };
+    const w = JournalWriter.start(d, { command: 'voltron apply', sandbox: 'vtx-', steps: 3, preInventory: pre, target });
+    w.begin(0, change('create'));
+    w.done(0);
+    const del: Change = { ...change('delete'), key: 'link:/old', label: 'link (root)/old (bridge)', before: pre.owned['link:/old'] };
+    w.begin(1, del);
+    w.done(1);
+    w.close();
+    const said: string[] = [];
+    abandonJournal(d, { out: (x) => said.push(x), err: (x) => said.push(x) }, readJournal(d)!);
+    assert.equal(readJournal(d), undefined);
+    const aside = fs.readdirSync(d).filter((n) => n.startsWith('journal.abandoned-'));
+    assert.equal(aside.length, 1, fs.readdirSync(d).join(' '));
+    const inv = loadInventory(d);
+    assert.deepEqual(Object.keys(inv.owned).sort(), ['link:/d0', 'link:/old']);
+    assert.match(said.join('\n'), /2 step\(s\) journaled, 2 done\): the kernel is left as it is/);
   });
 
   it('a corrupt record before the end is an error, not silently skipped', () => {

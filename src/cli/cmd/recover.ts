@@ -4,21 +4,25 @@ import { fromEarlierBoot } from '../../util/boot';
 import type { Command } from '../main';
 import { readJournal } from '../../apply/journal';
 import { readLock, isStale } from '../../apply/lock';
-import { describeJournal, recoverJournal } from '../../apply/recover';
+import { abandonJournal, describeJournal, recoverJournal } from '../../apply/recover';
 import { lockOrExplain } from './apply';
 
 export const recoverCommand: Command = {
   name: 'recover',
   summary: 'Finish an interrupted apply: restore the pre-apply state recorded in the journal',
-  usage: 'voltron recover',
-  options: [],
-  async run(ctx) {
+  usage: 'voltron recover [--abandon]',
+  options: [{ name: 'abandon', help: 'do not restore: leave the kernel as it is, keep ownership of what the apply made, set the journal aside' }],
+  async run(ctx, p) {
     const lock = lockOrExplain(ctx, 'voltron recover');
     if (!lock) return 1;
     try {
       const j = readJournal(ctx.stateDir);
       if (!j) {
         ctx.out('Nothing to recover: no unfinished apply in the state dir.');
+        return 0;
+      }
+      if (flag(p, 'abandon')) {
+        abandonJournal(ctx.stateDir, ctx, j);
         return 0;
       }
       ctx.out(`Recovering an unfinished apply (${describeJournal(j)}).`);

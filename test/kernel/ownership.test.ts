@@ -1,0 +1,85 @@
+// Real kernel: ownership in a sandbox. Objects someone else put into a sandbox namespace are as
+// foreign as on a host: never replaced; a destroy that deletes their namespace says they go too.
+// A declared namespace named `root` cannot be sandboxed; a bad --sandbox value is a usage error.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO, Sandbox } from '../support/sandbox';
+
+function configDir(yaml: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-own-'));
+  fs.writeFileSync(path.join(dir, 'network.yaml'), yaml);
+  return dir;
+}
+
+describe('ownership in a sandbox', () => {
+  const dirs: string[] = [];
+  const sandboxes: Sandbox[] = [];
+  const make = (tag: string, yaml: string): Sandbox => {
+    const dir = configDir(yaml);
+    dirs.push(dir);
+    const sb = new Sandbox(tag, dir);
+    sandboxes.push(sb);
+    return sb;
+  };
+  after(() => {
+    for (const sb of sandboxes) sb.cleanup();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('never replaces a foreign object, sandbox or not (its veth peer would go with it)', () => {
+    const sb = make('frp', 'links:\n  - { name: fa, type: bridge }\n');
+    execFileSync('ip', ['netns', 'add', sb.ns('')]);
+    sb.ip('', ['link', 'add', 'fa', 'type', 'veth', 'peer', 'name', 'fb']);
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /link \(root\)\/fa \(bridge\): exists in the kernel but was not created by Voltron.*would destroy a foreign object/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 1, a.stdout + a.stderr);
+    assert.equal(sb.ipj('', ['-d', 'link', 'show', 'fa'])[0].linkinfo.info_kind, 'veth');
+    assert.equal(sb.ipj('', ['link', 'show', 'fb']).length, 1);
+  });
+
+  it('destroy lists the foreign objects the kernel removes with the namespaces it deletes', () => {
+    const sb = make('frd', 'links:\n  - { name: br0, type: bridge }\naddresses:\n  - { address: 10.61.0.1/24, dev: br0 }\n');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['link', 'add', 'fx', 'type', 'veth', 'peer', 'name', 'fy']);
+    sb.ip('', ['route', 'add', 'blackhole', '10.62.0.0/16', 'proto', 'static']);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    assert.match(p.stdout, /4 live objects not owned by Voltron left untouched/); // with the namespace's lo
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /Warning: 3 live objects not owned by Voltron will be removed by the kernel with the changes above:/);
+    for (const what of ['link (root)/fx (veth)', 'link (root)/fy (veth)', '10.62.0.0/16']) assert.ok(d.stdout.includes(what), `${what} listed:\n${d.stdout}`);
+    assert.doesNotMatch(d.stdout, /left untouched/);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+
+  it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
+    const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
+    const v = sb.run(['validate']);
+    assert.equal(v.code, 0, v.stdout + v.stderr); // valid on a host: only the sandbox mapping clashes
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /network\.yaml:2:\d+: namespace 'root' cannot be used with --sandbox/);
+    }
+    assert.deepEqual(sb.namespaces(), []);
+  });
+
+  it('a bad --sandbox prefix is a usage error, not a crash', () => {
+    const dir = configDir('links:\n  - { name: b1, type: bridge }\n');
+    dirs.push(dir);
+    for (const bad of ['vt/x', '', 'v'.repeat(41)]) {
+      const r = spawnSync(process.execPath, [path.join(REPO, 'bin/voltron'), 'plan', '-c', dir, '--sandbox', bad, '--state-dir', dir], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /^voltron plan: --sandbox '.*': a prefix of 1 to 40 letters, digits/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+});
