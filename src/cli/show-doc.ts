@@ -2,7 +2,7 @@
 // so that the document, fed back as a config, plans empty against the same kernel.
 // Rendering (YAML with `# owned` comments, JSON with `owned: true`) is in show.ts.
 import { resourceKey, resourceNamespace } from '../model/keys';
-import type { LinkRes, Resource, StateMap } from '../model/types';
+import type { LinkRes, Resource, RouteEncap, StateMap } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
 import type { Inventory } from '../plan/types';
 
@@ -131,6 +131,13 @@ function unmanagedItem(r: LinkRes): Item {
   return withNs(clean({ name: r.name, kind, peer: r.veth ? `${r.veth.peer.namespace}/${r.veth.peer.name} (not visible)` : undefined }), r.namespace);
 }
 
+/** A route encap in config spelling (the model's `vrfTable` is `vrf_table`). */
+function encapItem(e: RouteEncap): Item {
+  if (e.type === 'seg6') return { ...e };
+  const { vrfTable, ...rest } = e;
+  return clean({ ...rest, vrf_table: vrfTable });
+}
+
 /** A list entry of the config for a resource; links, sysctls, tunsrc and namespaces are built elsewhere. */
 function listItem(r: Resource): [section: string, item: Item] | undefined {
   switch (r.kind) {
@@ -149,7 +156,7 @@ function listItem(r: Resource): [section: string, item: Item] | undefined {
             type: r.type === 'unicast' ? undefined : r.type,
             src: r.src,
             mtu: r.mtu,
-            encap: r.encap ? clean({ ...r.encap }) : undefined,
+            encap: r.encap ? encapItem(r.encap) : undefined,
           }),
           r.namespace,
         ),

@@ -38,6 +38,7 @@ function sample(): StateMap {
     vethEnd('', 'skip1', '', 'skip0'),
     { kind: 'address', namespace: '', dev: 'skip0', address: '10.9.9.9/32' },
     { kind: 'address', namespace: 'nb', dev: 'v1p', address: '10.1.0.2/24' },
+    { kind: 'route', namespace: 'nb', family: 6, to: 'fc00::1/128', table: 254, metric: 1024, type: 'unicast', dev: 'v1p', encap: { type: 'seg6local', action: 'End.DT4', vrfTable: 100 }, protocol: 194 },
     { kind: 'link', namespace: 'na', name: 'dum0', type: 'other', otherKind: 'dummy', state: 'up', mtu: 1500 },
   );
 }
@@ -61,6 +62,7 @@ test('show YAML loads back as a valid config that plans empty against the same s
   assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.key}`), []);
   assert.doesNotMatch(text, /skip[01]|10\.9\.9\.9/, 'ignored links and what lives on them are hidden');
   assert.match(text, /# owned\n\s*net\.ipv4\.ip_forward: 1\n/, 'owned sysctls are marked on their key');
+  assert.match(text, /vrf_table: 100/);
   assert.match(text, /x-unmanaged-links:\n\s*- name: dum0\n\s*kind: dummy/);
 });
 
