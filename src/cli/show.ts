@@ -1,121 +1,61 @@
-// Live state rendered in the config format, so it can be pasted into a config file.
-// Owned objects (in the inventory) carry an `# owned` comment (YAML) or `owned: true` (JSON).
+// Live state rendered in the config format, so it can be used as a config file (it validates and
+// plans empty against the same kernel). Owned objects (in the inventory) carry an `# owned`
+// comment (YAML; owned sysctls too, on their key) or `owned: true` on list entries (JSON, for
+// tools: strip it before using the JSON as a config). The document itself is built in show-doc.ts.
 import type YAMLType from 'yaml';
-import { resourceKey, resourceNamespace } from '../model/keys';
-import type { Resource, StateMap } from '../model/types';
+import type { StateMap } from '../model/types';
 import type { Inventory } from '../plan/types';
+import { buildShowDoc, type ShowDoc, type ShowFilter } from './show-doc';
 
-export interface ShowOptions {
-  readonly namespace?: string;
+export interface ShowOptions extends ShowFilter {
   readonly format: 'yaml' | 'json';
-  readonly all: boolean;
 }
 
-function kernelMade(r: Resource): boolean {
-  if (r.kind === 'route') return r.protocol !== undefined && r.protocol <= 2; // kernel/unspec/redirect
-  if (r.kind === 'rule') return r.protocol === 2 || ([0, 32766, 32767].includes(r.priority) && r.protocol === undefined);
-  if (r.kind === 'address') return r.dev === 'lo' || /^fe80:/i.test(r.address);
-  if (r.kind === 'link') return r.name === 'lo';
-  return false;
+/** Top-level key for links the config cannot declare; `x-` keys are ignored by the loader. */
+export const UNMANAGED_KEY = 'x-unmanaged-links';
+
+/** The document as plain data in config order; `markOwned` adds `owned: true` to owned list entries. */
+export function showData(doc: ShowDoc, markOwned: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (doc.ignore.length > 0) out.ignore = [...doc.ignore];
+  const list = (k: string) => doc.sections.get(k)?.map((x) => (markOwned && x.owned ? { ...x.item, owned: true } : x.item));
+  if (doc.sections.has('namespaces')) out.namespaces = list('namespaces');
+  if (Object.keys(doc.sysctls.item).length > 0) out.sysctls = doc.sysctls.item;
+  for (const k of doc.sections.keys()) if (k !== 'namespaces') out[k] = list(k);
+  if (doc.unmanaged.length > 0) out[UNMANAGED_KEY] = doc.unmanaged;
+  return out;
 }
 
-function ns(o: Record<string, unknown>, n: string): Record<string, unknown> {
-  return n === '' ? o : { ...o, namespace: n };
-}
-
-function clean(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-}
-
-function toConfig(r: Resource): [section: string, item: Record<string, unknown>] | undefined {
-  switch (r.kind) {
-    case 'namespace':
-      return r.name === '' ? undefined : ['namespaces', { name: r.name }];
-    case 'link': {
-      if (r.veth && !r.veth.primary) return undefined;
-      const b = r.bridge;
-      const v = r.vxlan;
-      return [
-        'links',
-        ns(
-          clean({
-            name: r.name,
-            type: r.type === 'other' ? undefined : r.type,
-            kind: r.type === 'other' ? r.otherKind || 'device' : undefined,
-            mtu: r.mtu,
-            mac: r.mac,
-            state: r.state,
-            master: r.master,
-            alias: r.alias,
-            peer: r.veth ? ns({ name: r.veth.peer.name }, r.veth.peer.namespace) : undefined,
-            bridge: b ? clean({ vlan_filtering: b.vlanFiltering, stp: b.stp, vlan_default_pvid: b.vlanDefaultPvid, ageing_time: b.ageingTime, forward_delay: b.forwardDelay, multicast_snooping: b.multicastSnooping }) : undefined,
-            vxlan: v ? clean({ vni: v.vni, local: v.local, remote: v.remote, group: v.group, dev: v.dev, dstport: v.dstport, learning: v.learning, ttl: v.ttl, external: v.external, vnifilter: v.vnifilter }) : undefined,
-            macvlan: r.macvlan ? clean({ ...r.macvlan }) : undefined,
-            vlans: r.vlans?.map((x) => clean({ vid: x.vid, pvid: x.pvid || undefined, untagged: x.untagged || undefined })),
-            vnis: r.vnis,
-          }),
-          r.namespace,
-        ),
-      ];
-    }
-    case 'address':
-      return ['addresses', ns({ address: r.address, dev: r.dev }, r.namespace)];
-    case 'route':
-      return [
-        'routes',
-        ns(
-          clean({
-            to: r.to,
-            via: r.via,
-            dev: r.dev,
-            table: r.table === 254 ? undefined : r.table,
-            metric: r.metric === (r.family === 6 ? 1024 : 0) ? undefined : r.metric,
-            type: r.type === 'unicast' ? undefined : r.type,
-            src: r.src,
-            mtu: r.mtu,
-            encap: r.encap ? clean({ ...r.encap }) : undefined,
-          }),
-          r.namespace,
-        ),
-      ];
-    case 'rule':
-      return ['rules', ns(clean({ priority: r.priority, family: r.family, action: r.action === 'lookup' ? undefined : r.action, table: r.table, from: r.from, to: r.to, fwmark: r.fwmark, fwmask: r.fwmask, iif: r.iif, oif: r.oif }), r.namespace)];
-    case 'sysctl':
-      return ['sysctls', ns({ key: r.key, value: r.value }, r.namespace)];
-    case 'tunsrc':
-      return ['seg6', ns({ tunsrc: r.address }, r.namespace)];
-    default: {
-      const { kind, source: _s, ...rest } = r as Resource & { source?: unknown };
-      return [`${kind}s`, clean(rest as Record<string, unknown>)];
-    }
+function markKeys(map: unknown, owned: ReadonlySet<string>, YAML: typeof YAMLType): void {
+  if (!YAML.isMap(map)) return;
+  for (const pair of map.items) {
+    if (YAML.isScalar(pair.key) && owned.has(String(pair.key.value))) pair.key.commentBefore = ' owned';
   }
+}
+
+function renderYaml(doc: ShowDoc): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const YAML = require('yaml') as typeof YAMLType; // lazily: only `show` needs the YAML writer
+  const y = new YAML.Document(showData(doc, false));
+  for (const [k, v] of doc.sections) {
+    const seq = y.get(k) as YAMLType.YAMLSeq;
+    v.forEach((x, i) => {
+      const node = seq.items[i] as YAMLType.YAMLMap;
+      if (x.owned) node.commentBefore = ' owned';
+      if (x.ownedSysctls.size > 0) markKeys(node.get('sysctls', true), x.ownedSysctls, YAML);
+      if (x.ownedSeg6) markKeys(node, new Set(['seg6']), YAML);
+    });
+  }
+  if (doc.sysctls.ownedSysctls.size > 0) markKeys(y.get('sysctls', true), doc.sysctls.ownedSysctls, YAML);
+  if (doc.unmanaged.length > 0) {
+    const pair = (y.contents as YAMLType.YAMLMap).items.find((p) => YAML.isScalar(p.key) && p.key.value === UNMANAGED_KEY);
+    if (pair && YAML.isScalar(pair.key)) pair.key.commentBefore = ' links of kinds the config cannot declare (never managed; the loader ignores x- keys)';
+  }
+  return y.toString({ lineWidth: 0 });
 }
 
 export function showState(current: StateMap, inventory: Inventory, opts: ShowOptions): string {
-  const sections = new Map<string, { item: Record<string, unknown>; owned: boolean }[]>();
-  const sorted = [...current.values()].sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
-  for (const r of sorted) {
-    if (opts.namespace !== undefined && resourceNamespace(r) !== opts.namespace) continue;
-    const owned = inventory.owned[resourceKey(r)] !== undefined;
-    if (!opts.all && !owned && kernelMade(r)) continue;
-    const c = toConfig(r);
-    if (!c) continue;
-    const list = sections.get(c[0]) ?? [];
-    list.push({ item: c[1], owned });
-    sections.set(c[0], list);
-  }
-  if (opts.format === 'json') {
-    return JSON.stringify(Object.fromEntries([...sections].map(([k, v]) => [k, v.map((x) => (x.owned ? { ...x.item, owned: true } : x.item))])), null, 2);
-  }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const YAML = require('yaml') as typeof YAMLType; // lazily: only `show` needs the YAML writer
-  const doc = new YAML.Document(Object.fromEntries([...sections].map(([k, v]) => [k, v.map((x) => x.item)])));
-  for (const [k, v] of sections) {
-    const seq = doc.get(k) as YAMLType.YAMLSeq;
-    v.forEach((x, i) => {
-      const node = seq.items[i] as YAMLType.Node;
-      if (x.owned) node.commentBefore = ' owned';
-    });
-  }
-  return doc.toString({ lineWidth: 0 });
+  const doc = buildShowDoc(current, inventory, opts);
+  if (opts.format === 'json') return JSON.stringify(showData(doc, true), null, 2);
+  return renderYaml(doc);
 }

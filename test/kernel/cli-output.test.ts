@@ -1,3 +1,4 @@
+// CLI output: large outputs through a pipe, and `show` round-tripping as a config.
 // Large outputs through a pipe: `voltron show -o json | jq` must get the whole document
 // (stdout to a pipe is asynchronous in Node; exiting early cut it at 64 KiB).
 import { after, describe, it } from 'node:test';
@@ -5,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import YAML from 'yaml';
+import { REPO, Sandbox } from '../support/sandbox';
 
 const N = 300;
 
@@ -43,5 +45,105 @@ describe('CLI output through a pipe', () => {
     const ours = state.links.filter((l) => /^br\d+$/.test(l.name));
     assert.equal(ours.length, N);
     assert.ok(ours.every((l) => l.owned === true && l.alias?.startsWith('a long alias')));
+  });
+});
+
+// `show` prints live state in the config format: fed back as a config it must validate and plan
+// empty against the same kernel (examples, veth pairs of every shape, ignore, -n).
+describe('show output round-trips as a config', () => {
+  const tmp: string[] = [];
+  const sandboxes: Sandbox[] = [];
+  after(() => {
+    for (const sb of sandboxes) {
+      sb.run(['destroy', '--auto-approve']);
+      sb.cleanup();
+    }
+    for (const d of tmp) fs.rmSync(d, { recursive: true, force: true });
+  });
+  const tempDir = (): string => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-show-'));
+    tmp.push(d);
+    return d;
+  };
+  const applied = (tag: string, config: string): Sandbox => {
+    const sb = new Sandbox(tag, config);
+    sandboxes.push(sb);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stderr + a.stdout);
+    return sb;
+  };
+  /** show -o yaml into a fresh config dir; it validates and plans empty; JSON is the same document. */
+  const roundTrip = (sb: Sandbox): string => {
+    const s = sb.run(['show', '-o', 'yaml']);
+    assert.equal(s.code, 0, s.stderr);
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'shown.yaml'), s.stdout);
+    const v = sb.run(['validate'], { config: dir });
+    assert.equal(v.code, 0, `${v.stderr}\n---\n${s.stdout}`);
+    const p = sb.run(['plan', '--detailed-exitcode'], { config: dir });
+    assert.equal(p.code, 0, `${p.stdout}${p.stderr}\n---\n${s.stdout}`);
+    const j = sb.run(['show', '-o', 'json']);
+    assert.equal(j.code, 0, j.stderr);
+    const strip = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'owned').map(([k, x]) => [k, strip(x)])) : v;
+    assert.deepEqual(strip(JSON.parse(j.stdout)), YAML.parse(s.stdout), '-o json is the same document');
+    return s.stdout;
+  };
+
+  for (const ex of ['overlay-host', 'srv6-lab']) {
+    it(`examples/${ex}`, () => {
+      const out = roundTrip(applied('shw', path.join(REPO, 'examples', ex)));
+      if (ex === 'srv6-lab') assert.match(out, /- name: vlab-h1\n\s+sysctls:\n(\s+# owned\n)?\s+net\.ipv6\.conf\.all\.forwarding: 0\n(\s+# owned\n)?\s+seg6:\n\s+tunsrc: 2001:db8:10::1\n/);
+    });
+  }
+
+  it('veth pairs (foreign in one namespace, peer down with its own mtu, peer-only namespace), ignore, -n', () => {
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, 'net.yaml'),
+      [
+        'ignore: [ "skip*" ]',
+        'namespaces: [ { name: na }, { name: nb }, { name: nc } ]',
+        'links:',
+        '  - { name: v1, type: veth, peer: { name: v1p, state: down, mtu: 1400 } }',
+        '  - { name: v2, type: veth, namespace: na, peer: { name: v2p, namespace: nc, mtu: 1400, state: down } }',
+        '  - { name: br0, type: bridge, namespace: nb }',
+        '  - { name: v3, type: veth, namespace: na, peer: { name: v3p, namespace: nb, master: br0, alias: "port three" } }',
+        'addresses:',
+        '  - { address: 10.1.0.1/24, dev: v2p, namespace: nc }',
+        '',
+      ].join('\n'),
+    );
+    const sb = applied('shv', dir);
+    sb.ip('na', ['link', 'add', 'f1', 'type', 'veth', 'peer', 'name', 'f2']);
+    sb.ip('', ['link', 'add', 'skip0', 'type', 'veth', 'peer', 'name', 'skip1']);
+    sb.ip('', ['addr', 'add', '10.9.9.9/32', 'dev', 'skip0']);
+    const out = roundTrip(sb);
+    const data = YAML.parse(out) as { links: { name: string; namespace?: string; peer: Record<string, unknown> }[] };
+    const names = data.links.map((l) => l.name);
+    assert.equal(names.filter((n) => n === 'f1' || n === 'f2').length, 1, 'a foreign pair in one namespace is printed once');
+    assert.deepEqual(
+      [data.links.find((l) => l.name === 'v1')?.peer.state, data.links.find((l) => l.name === 'v1')?.peer.mtu],
+      ['down', 1400],
+      'peer-end settings are kept',
+    );
+    assert.equal(data.links.find((l) => l.name === 'v3')?.peer.master, 'br0');
+    assert.doesNotMatch(out, /skip[01]|10\.9\.9\.9/, 'ignored links and their addresses are hidden');
+
+    // nc holds only the peer end v2p (and its address): -n nc prints it.
+    const n = sb.run(['show', '-n', 'nc']);
+    assert.equal(n.code, 0, n.stderr);
+    const nc = YAML.parse(n.stdout) as { links?: { name: string; namespace?: string; state?: string; mtu?: number; peer: Record<string, unknown> }[]; addresses?: unknown[] };
+    assert.deepEqual(
+      nc.links?.map((l) => [l.name, l.namespace, l.state, l.mtu, l.peer.name, l.peer.namespace]),
+      [['v2p', 'nc', 'down', 1400, 'v2', 'na']],
+    );
+    assert.deepEqual(nc.addresses, [{ address: '10.1.0.1/24', dev: 'v2p', namespace: 'nc' }]);
+    assert.match(n.stdout, /# owned\n\s*- name: v2p/);
+
+    const bogus = sb.run(['show', '-n', 'bogus']);
+    assert.equal(bogus.code, 1, bogus.stdout);
+    assert.match(bogus.stderr, /namespace 'bogus' does not exist/);
+    assert.equal(bogus.stdout, '');
   });
 });

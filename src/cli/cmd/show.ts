@@ -2,6 +2,9 @@ import { flag, str } from '../args';
 import { inventoryOf, loadDesired, openSession } from '../common';
 import type { Command } from '../main';
 import { effectiveDesired, readCurrent } from '../../apply/reconcile';
+import { readNamespaces } from '../../kernel/namespace';
+import { resourceKey } from '../../model/keys';
+import type { Resource } from '../../model/types';
 import { showState } from '../show';
 
 export const showCommand: Command = {
@@ -16,13 +19,22 @@ export const showCommand: Command = {
   async run(ctx, p) {
     const format = str(p, 'output') ?? 'yaml';
     if (format !== 'yaml' && format !== 'json') throw new Error(`-o ${format}: use yaml or json`);
+    const only = str(p, 'namespace');
     const desired = loadDesired(ctx);
     const session = openSession(ctx);
     try {
       const inventory = inventoryOf(ctx);
-      const eff = desired ? effectiveDesired(desired, session) : new Map();
+      const eff = new Map<string, Resource>(desired ? effectiveDesired(desired, session) : []);
+      // Live state is every existing namespace, declared or not (a veth's peer may live in any).
+      const existing = readNamespaces(session);
+      for (const n of existing) if (!eff.has(resourceKey(n))) eff.set(resourceKey(n), n);
+      if (only !== undefined && only !== '' && !existing.some((n) => n.name === only)) {
+        const declared = desired?.namespaces.includes(only) === true;
+        ctx.err(`Error: namespace '${only}' does not exist${declared ? ' (declared in the config but not created yet)' : ' and is not declared in the config'}`);
+        return 1;
+      }
       const current = readCurrent(session, eff, inventory, flag(p, 'all') ? 'show-all' : 'show');
-      ctx.out(showState(current, inventory, { namespace: str(p, 'namespace'), format, all: flag(p, 'all') }));
+      ctx.out(showState(current, inventory, { namespace: only, format, all: flag(p, 'all'), ignore: desired?.ignore ?? [] }));
       return 0;
     } finally {
       session.close();

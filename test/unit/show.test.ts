@@ -1,0 +1,130 @@
+// `show` renders live state in the config format: the YAML, loaded back as a config, must be
+// valid and plan empty against the same state (pure round trip; the kernel one is in
+// test/kernel/cli-output.test.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import YAML from 'yaml';
+import { formatConfigError, loadConfigFromStrings } from '../../src/config';
+import { resourceKey } from '../../src/model/keys';
+import type { LinkRes, Resource, StateMap } from '../../src/model/types';
+import { computePlan } from '../../src/plan';
+import { EMPTY_INVENTORY, type Inventory } from '../../src/plan/types';
+import { buildShowDoc, declaringEnd, sysctlValue } from '../../src/cli/show-doc';
+import { showState } from '../../src/cli/show';
+
+const map = (...rs: Resource[]): StateMap => new Map(rs.map((r) => [resourceKey(r), r] as const));
+
+/** A veth end as the kernel reader returns it: every end claims to be primary. */
+function vethEnd(ns: string, name: string, peerNs: string, peer: string, extra: Partial<LinkRes> = {}): LinkRes {
+  return { kind: 'link', namespace: ns, name, type: 'veth', mtu: 1500, mac: '02:00:00:00:00:01', state: 'up', veth: { peer: { name: peer, namespace: peerNs }, primary: true }, ...extra };
+}
+
+/** Live state: two namespaces, sysctls (root and per namespace), a tunsrc, veths of every shape. */
+function sample(): StateMap {
+  return map(
+    { kind: 'namespace', name: 'na' },
+    { kind: 'namespace', name: 'nb' },
+    { kind: 'sysctl', namespace: '', key: 'net.ipv4.ip_forward', value: '1' },
+    { kind: 'sysctl', namespace: 'na', key: 'net.ipv6.conf.all.forwarding', value: '0' },
+    { kind: 'tunsrc', namespace: 'na', address: '2001:db8::1' },
+    // foreign pair, both ends in na
+    vethEnd('na', 'f1', 'na', 'f2'),
+    vethEnd('na', 'f2', 'na', 'f1', { state: 'down' }),
+    // owned pair root/v1 → nb/v1p with a down, smaller-MTU peer
+    vethEnd('', 'v1', 'nb', 'v1p'),
+    vethEnd('nb', 'v1p', '', 'v1', { state: 'down', mtu: 1400, veth: { peer: { name: 'v1', namespace: '' }, primary: false } }),
+    // ignored pair and an address on it
+    vethEnd('', 'skip0', '', 'skip1'),
+    vethEnd('', 'skip1', '', 'skip0'),
+    { kind: 'address', namespace: '', dev: 'skip0', address: '10.9.9.9/32' },
+    { kind: 'address', namespace: 'nb', dev: 'v1p', address: '10.1.0.2/24' },
+    { kind: 'route', namespace: 'nb', family: 6, to: 'fc00::1/128', table: 254, metric: 1024, type: 'unicast', dev: 'v1p', encap: { type: 'seg6local', action: 'End.DT4', vrfTable: 100 }, protocol: 194 },
+    { kind: 'link', namespace: 'na', name: 'dum0', type: 'other', otherKind: 'dummy', state: 'up', mtu: 1500 },
+  );
+}
+
+function owning(state: StateMap, keys: readonly string[]): Inventory {
+  return { ...EMPTY_INVENTORY, owned: Object.fromEntries(keys.map((k) => [k, state.get(k)!])) };
+}
+
+function loadBack(text: string): { desired: StateMap; ignore: readonly string[] } {
+  const r = loadConfigFromStrings([{ name: 'a.yaml', text }]);
+  assert.ok(r.ok, r.ok ? '' : `${r.errors.map(formatConfigError).join('\n')}\n---\n${text}`);
+  return { desired: r.desired.resources, ignore: r.desired.ignore };
+}
+
+test('show YAML loads back as a valid config that plans empty against the same state', () => {
+  const state = sample();
+  const inv = owning(state, ['namespace:na', 'namespace:nb', 'link:/v1', 'link:nb/v1p', 'sysctl:/net.ipv4.ip_forward']);
+  const text = showState(state, inv, { format: 'yaml', all: false, ignore: ['skip*'] });
+  const { desired, ignore } = loadBack(text);
+  const plan = computePlan({ desired, current: state, inventory: inv, ignore });
+  assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.key}`), []);
+  assert.doesNotMatch(text, /skip[01]|10\.9\.9\.9/, 'ignored links and what lives on them are hidden');
+  assert.match(text, /# owned\n\s*net\.ipv4\.ip_forward: 1\n/, 'owned sysctls are marked on their key');
+  assert.match(text, /vrf_table: 100/);
+  assert.match(text, /x-unmanaged-links:\n\s*- name: dum0\n\s*kind: dummy/);
+});
+
+test('sysctls and tunsrc are mappings in their namespace entry; root sysctls at the top', () => {
+  const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false }));
+  assert.deepEqual(data.sysctls, { 'net.ipv4.ip_forward': 1 });
+  assert.deepEqual(data.namespaces, [
+    { name: 'na', sysctls: { 'net.ipv6.conf.all.forwarding': 0 }, seg6: { tunsrc: '2001:db8::1' } },
+    { name: 'nb' },
+  ]);
+  assert.equal(data.seg6, undefined);
+});
+
+test('a veth pair is printed once, from its declaring end, with the peer end settings', () => {
+  const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false }));
+  const names = data.links.map((l: { name: string }) => l.name);
+  assert.deepEqual(names.filter((n: string) => /^(f1|f2|v1|v1p)$/.test(n)).sort(), ['f1', 'v1']);
+  const v1 = data.links.find((l: { name: string }) => l.name === 'v1');
+  assert.deepEqual(v1.peer, { name: 'v1p', namespace: 'nb', mtu: 1400, mac: '02:00:00:00:00:01', state: 'down' });
+  const f1 = data.links.find((l: { name: string }) => l.name === 'f1');
+  assert.deepEqual(f1.peer, { name: 'f2', mtu: 1500, mac: '02:00:00:00:00:01', state: 'down' }, 'same namespace: no peer namespace');
+});
+
+test('-n NS holding only a peer end prints that end, declaring the pair from there', () => {
+  const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: 'nb' }));
+  assert.deepEqual(data.links, [
+    { name: 'v1p', type: 'veth', mtu: 1400, mac: '02:00:00:00:00:01', state: 'down', peer: { name: 'v1', namespace: '' }, namespace: 'nb' },
+  ]);
+  assert.deepEqual(data.namespaces, [{ name: 'nb' }]);
+  assert.equal(data.sysctls, undefined, 'root sysctls live elsewhere');
+  // The root end seen from the root names its peer without its settings (they live in nb).
+  const root = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: '' }));
+  assert.deepEqual(root.links.find((l: { name: string }) => l.name === 'v1').peer, { name: 'v1p', namespace: 'nb' });
+});
+
+test('JSON carries the same document plus owned: true on owned entries', () => {
+  const state = sample();
+  const inv = owning(state, ['namespace:na', 'link:/v1']);
+  const opts = { all: false, ignore: ['skip*'] } as const;
+  const json = JSON.parse(showState(state, inv, { ...opts, format: 'json' }));
+  const yaml = YAML.parse(showState(state, inv, { ...opts, format: 'yaml' }));
+  assert.equal(json.namespaces[0].owned, true);
+  assert.equal(json.links.find((l: { name: string }) => l.name === 'v1').owned, true);
+  const strip = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'owned').map(([k, x]) => [k, strip(x)])) : v;
+  assert.deepEqual(strip(json), yaml);
+});
+
+test('declaringEnd: config/inventory primary wins, else the smaller key', () => {
+  const a = vethEnd('nb', 'a', '', 'z');
+  const z = vethEnd('', 'z', 'nb', 'a');
+  assert.equal(declaringEnd(a, z), z, 'both claim it: link:/z < link:nb/a');
+  assert.equal(declaringEnd(z, a), z);
+  const za = { ...z, veth: { ...z.veth!, primary: false } };
+  assert.equal(declaringEnd(za, a), a);
+  assert.equal(buildShowDoc(map(a, z), EMPTY_INVENTORY, { all: false }).sections.get('links')!.length, 1);
+});
+
+test('sysctlValue keeps integers numeric and everything else text', () => {
+  assert.equal(sysctlValue('1'), 1);
+  assert.equal(sysctlValue('-1'), -1);
+  assert.equal(sysctlValue('01'), '01');
+  assert.equal(sysctlValue('4096\t87380\t6291456'), '4096\t87380\t6291456');
+  assert.equal(sysctlValue('99999999999999999999'), '99999999999999999999');
+});
