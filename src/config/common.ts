@@ -36,6 +36,11 @@ export function defaultMetric(family: IpFamily): number {
   return family === 6 ? 1024 : 0;
 }
 
+/** A route's metric as the kernel stores it: IPv6 turns 0 into its default 1024 (IPv4 keeps 0). */
+export function routeMetric(family: IpFamily, metric: number | undefined): number {
+  return metric === undefined || (family === 6 && metric === 0) ? defaultMetric(family) : metric;
+}
+
 /** Rule family: declared, else from from/to, else IPv4. */
 export function ruleFamily(r: Raw): IpFamily {
   return r.family ?? parseCidr(r.from)?.family ?? parseCidr(r.to)?.family ?? 4;
