@@ -1,7 +1,7 @@
 // addresses, routes (incl. seg6/seg6local encap and srv6 pool references) and rules.
 import { canonicalCidr, canonicalIp, ipFamily, networkOf, parseCidr } from '../model/net';
 import type { AddressRes, RouteEncap, RouteRes, RuleRes, Seg6LocalAction, Seg6LocalEncap, SrhPool } from '../model/types';
-import { TABLE_NAMES, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
+import { TABLE_NAMES, hostCidr, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
 import { compact, type Ctx } from './ctx';
 import { isPoisoned } from './merge';
 import { segmentList, seg6Mtu } from './norm-srv6';
@@ -171,10 +171,11 @@ export function normaliseRules(ctx: Ctx, entries: readonly Entry[]): RuleRes[] {
     const family = ruleFamily(v);
     const sel = (k: 'from' | 'to'): string | undefined => {
       if (v[k] === undefined) return undefined;
-      const c = parseCidr(v[k]);
-      if (!c) ctx.err(e, k, `bad CIDR '${v[k]}'`);
+      const cidr = hostCidr(v[k]);
+      const c = parseCidr(cidr);
+      if (!c) ctx.err(e, k, `bad CIDR '${v[k]}' (expected a CIDR or an address)`);
       else if (c.family !== family) ctx.err(e, k, `${k} '${v[k]}' is IPv${c.family} but the rule is IPv${family}`);
-      return c ? networkOf(v[k]) : undefined;
+      return c ? networkOf(cidr) : undefined;
     };
     const from = sel('from');
     const to = sel('to');
