@@ -25,8 +25,7 @@ export function routeDest(r: Raw): RouteDest {
     return { to: family === 4 ? '0.0.0.0/0' : '::/0', family };
   }
   if (to === 'default6') return { to: '::/0', family: 6 };
-  const fam = ipFamily(to);
-  const cidr = fam ? `${to}/${fam === 4 ? 32 : 128}` : to;
+  const cidr = hostCidr(to);
   const c = parseCidr(cidr);
   if (!c) return { error: `bad destination '${to}': expected 'default', 'default6' or a CIDR` };
   return { to: networkOf(cidr)!, family: c.family };
@@ -36,9 +35,21 @@ export function defaultMetric(family: IpFamily): number {
   return family === 6 ? 1024 : 0;
 }
 
+/** A route's metric as the kernel stores it: IPv6 turns 0 into its default 1024 (IPv4 keeps 0). */
+export function routeMetric(family: IpFamily, metric: number | undefined): number {
+  return metric === undefined || (family === 6 && metric === 0) ? defaultMetric(family) : metric;
+}
+
+/** A bare address is a host prefix (/32, /128), as `ip` reads it; anything else is kept. */
+export function hostCidr(s: string): string {
+  const fam = ipFamily(s);
+  return fam ? `${s}/${fam === 4 ? 32 : 128}` : s;
+}
+
 /** Rule family: declared, else from from/to, else IPv4. */
 export function ruleFamily(r: Raw): IpFamily {
-  return r.family ?? parseCidr(r.from)?.family ?? parseCidr(r.to)?.family ?? 4;
+  const fam = (k: 'from' | 'to'): IpFamily | undefined => (typeof r[k] === 'string' ? parseCidr(hostCidr(r[k]))?.family : undefined);
+  return r.family ?? fam('from') ?? fam('to') ?? 4;
 }
 
 export function canonicalOrRaw(s: string): string {

@@ -1,7 +1,7 @@
 // Identities of config list entries: what makes two entries "the same object" for merging
 // and duplicate detection. They mirror resourceKey() of the normalised resources.
 import { parseClassId } from './units';
-import { canonicalOrRaw, defaultMetric, nsOf, routeDest, ruleFamily, tableNumber } from './common';
+import { canonicalOrRaw, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
 import type { Raw } from './types';
 
 export type ListKind = 'namespaces' | 'links' | 'addresses' | 'routes' | 'rules' | 'qdiscs' | 'classes' | 'filters' | 'programs';
@@ -55,7 +55,7 @@ export function identity(kind: ListKind, v: Raw): string {
     case 'routes': {
       const d = routeDest(v);
       const to = 'to' in d ? d.to : String(v.to);
-      const metric = v.metric ?? ('family' in d ? defaultMetric(d.family) : 0);
+      const metric = 'family' in d ? routeMetric(d.family, v.metric) : (v.metric ?? 0);
       return `${ns(v)} ${to} table ${tableNumber(v.table)} metric ${metric}`;
     }
     case 'rules':

@@ -1,7 +1,7 @@
 // addresses, routes (incl. seg6/seg6local encap and srv6 pool references) and rules.
 import { canonicalCidr, canonicalIp, ipFamily, networkOf, parseCidr } from '../model/net';
 import type { AddressRes, RouteEncap, RouteRes, RuleRes, Seg6LocalAction, Seg6LocalEncap, SrhPool } from '../model/types';
-import { defaultMetric, nsOf, routeDest, ruleFamily, tableNumber } from './common';
+import { TABLE_NAMES, hostCidr, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
 import { compact, type Ctx } from './ctx';
 import { isPoisoned } from './merge';
 import { segmentList, seg6Mtu } from './norm-srv6';
@@ -40,6 +40,8 @@ const LOCAL_PARAMS: Record<Seg6LocalAction, { need: string[]; allow: string[] }>
   'End.B6.Encaps': { need: ['segments'], allow: ['segments'] },
 };
 const LOCAL_KEYS = ['nh4', 'nh6', 'table', 'vrf_table', 'oif', 'segments'];
+
+const TABLE_LOCAL = TABLE_NAMES.local;
 
 export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: ReadonlyMap<string, SrhPool>): RouteRes[] {
   const out: RouteRes[] = [];
@@ -102,13 +104,19 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
       if (family !== 6) ctx.err(e, 'encap', `seg6local needs an IPv6 destination (got '${v.to}')`);
       if (v.dev === undefined) ctx.err(e, '', `a seg6local route needs 'dev'`);
     }
+    const table = tableNumber(v.table);
+    // The kernel fills table local (255) itself and the reader skips it: a route there would be
+    // created but never seen again (a second apply fails EEXIST, destroy cannot remove it).
+    // Table 0 (unspec, the kernel would pick main) is refused by the schema.
+    if (table === TABLE_LOCAL)
+      ctx.err(e, 'table', `table local (255) is the kernel's own (local and broadcast routes): Voltron does not manage routes there; use another table`);
     const route: RouteRes = {
       kind: 'route',
       namespace: ns,
       family,
       to: d.to,
-      table: tableNumber(v.table),
-      metric: v.metric ?? defaultMetric(family),
+      table,
+      metric: routeMetric(family, v.metric),
       type,
       via,
       dev: v.dev,
@@ -163,10 +171,11 @@ export function normaliseRules(ctx: Ctx, entries: readonly Entry[]): RuleRes[] {
     const family = ruleFamily(v);
     const sel = (k: 'from' | 'to'): string | undefined => {
       if (v[k] === undefined) return undefined;
-      const c = parseCidr(v[k]);
-      if (!c) ctx.err(e, k, `bad CIDR '${v[k]}'`);
+      const cidr = hostCidr(v[k]);
+      const c = parseCidr(cidr);
+      if (!c) ctx.err(e, k, `bad CIDR '${v[k]}' (expected a CIDR or an address)`);
       else if (c.family !== family) ctx.err(e, k, `${k} '${v[k]}' is IPv${c.family} but the rule is IPv${family}`);
-      return c ? networkOf(v[k]) : undefined;
+      return c ? networkOf(cidr) : undefined;
     };
     const from = sel('from');
     const to = sel('to');

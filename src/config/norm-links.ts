@@ -76,7 +76,9 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
     if (mac !== undefined) res.mac = mac;
     res.state = v.state ?? 'up';
     if (v.master !== undefined) res.master = v.master;
-    if (v.alias !== undefined) res.alias = v.alias;
+    // The kernel stores an empty alias as no alias: '' would never read back.
+    if (v.alias === '') ctx.err(d.e, at(d, 'alias'), `alias must not be empty (the kernel keeps no empty alias; omit 'alias')`);
+    else if (v.alias !== undefined) res.alias = v.alias;
     res.source = ctx.source(d.sub ? { ...d.e, ptr: `${d.e.ptr}/${d.sub}` } : d.e);
     if (d.sub === 'peer') {
       res.veth = { peer: { name: d.e.value.name, namespace: nsOf(d.e.value) }, primary: false };
@@ -117,6 +119,10 @@ function typeOptions(ctx: Ctx, d: Decl): Partial<LinkRes> {
       return vxlan(ctx, d);
     case 'macvlan':
       ctx.devRef(d.ns, v.macvlan.parent, d.e, 'macvlan/parent', 'macvlan parent');
+      // A passthru macvlan takes its parent's address at creation (and setting one later
+      // rewrites the parent's): a declared MAC would never read back.
+      if (v.macvlan.mode === 'passthru' && v.mac !== undefined)
+        ctx.err(d.e, 'mac', `'mac' cannot be set on a passthru macvlan: it always has its parent's address (set 'mac' on '${v.macvlan.parent}' instead)`);
       return { macvlan: { parent: v.macvlan.parent, mode: v.macvlan.mode ?? 'vepa' } };
     case 'veth': {
       const pns = typeof v.peer.namespace === 'string' ? v.peer.namespace : d.ns;

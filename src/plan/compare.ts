@@ -1,6 +1,7 @@
 // Field-level comparison of a desired resource against the live one.
 // Desired fields left `undefined` are "don't care" (the kernel fills a default), except the
 // few STRICT fields whose absence means "none" (a route without encap, a port without master).
+import { bridgeTimerInSync } from '../model/jiffies';
 import type { Resource, ResourceKind } from '../model/types';
 import type { FieldChange } from './types';
 
@@ -38,6 +39,15 @@ const STRICT: Partial<Record<ResourceKind, readonly string[]>> = {
  */
 const UNCOMPARED = new Set(['veth.primary']);
 
+/**
+ * Fields whose live value is a kernel conversion of the declared one: bridge timers go through
+ * jiffies and may read back a little lower (src/model/jiffies.ts), which is still in sync.
+ */
+const IN_SYNC: Readonly<Record<string, (d: number, c: unknown) => boolean>> = {
+  'bridge.ageingTime': bridgeTimerInSync,
+  'bridge.forwardDelay': bridgeTimerInSync,
+};
+
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -70,6 +80,11 @@ function canonSet(path: string, v: unknown): unknown {
 
 function diffValue(path: string, d: unknown, c: unknown, out: FieldChange[]): void {
   if (d === undefined || UNCOMPARED.has(path)) return;
+  const inSync = IN_SYNC[path];
+  if (inSync && typeof d === 'number') {
+    if (!inSync(d, c)) out.push({ field: path, before: c, after: d });
+    return;
+  }
   if (path === 'vlans' || path === 'vnis') {
     if (!deepEqual(canonSet(path, d), canonSet(path, c))) out.push({ field: path, before: c, after: d });
     return;

@@ -139,3 +139,66 @@ describe('link kinds, rules and sysctls on the real kernel', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+// Values the kernel stores in another form: bridge timers through jiffies (HZ=250 turns 12345
+// into 12344), an IPv6 route metric 0 (stored as 1024), rules on a bare address (a /32, /128).
+const KERNEL_FORMS = `
+namespaces: [ { name: kf } ]
+links:
+  - { name: br0, namespace: kf, type: bridge, bridge: { ageing_time: 12345, forward_delay: 401 } }
+  - { name: br1, namespace: kf, type: bridge, bridge: { ageing_time: 1001, forward_delay: 1501 } }
+addresses:
+  - { namespace: kf, dev: br0, address: 10.60.0.1/24 }
+  - { namespace: kf, dev: br0, address: "2001:db8:60::1/64" }
+routes:
+  - { namespace: kf, to: "2001:db8:61::/64", via: "2001:db8:60::2", metric: 0 }
+  - { namespace: kf, to: 10.61.0.0/16, via: 10.60.0.2, metric: 0 }
+rules:
+  - { namespace: kf, priority: 1100, to: 10.0.0.5, table: 100 }
+  - { namespace: kf, priority: 1101, from: 10.0.0.6, to: 10.9.0.0/16, table: 100 }
+  - { namespace: kf, priority: 1102, from: "2001:db8::6", to: "2001:db8::7", table: 100 }
+`;
+
+describe('values the kernel stores in another form converge on the real kernel', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-forms-'));
+  fs.writeFileSync(path.join(dir, 'net.yaml'), KERNEL_FORMS);
+  const sb = new Sandbox('kfm', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies, verifies and replans empty', () => {
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const timers = (name: string) => sb.ipj('kf', ['-d', 'link', 'show', name])[0].linkinfo.info_data;
+    // The kernel's round trip for its HZ: the declared value, or slightly below it.
+    for (const [got, want] of [
+      [timers('br0').ageing_time, 12345],
+      [timers('br0').forward_delay, 401],
+      [timers('br1').ageing_time, 1001],
+      [timers('br1').forward_delay, 1501],
+    ]) assert.ok(got <= want && got >= want - 2, `bridge timer ${got} for declared ${want}`);
+    const [r6] = sb.ipj('kf', ['-6', 'route', 'show', '2001:db8:61::/64']);
+    assert.equal(r6.metric, 1024);
+    const [r4] = sb.ipj('kf', ['route', 'show', '10.61.0.0/16']);
+    assert.equal(r4.metric ?? 0, 0);
+    const rules = [...sb.ipj('kf', ['rule', 'show']), ...sb.ipj('kf', ['-6', 'rule', 'show'])];
+    const rule = (p: number) => rules.find((x: { priority: number }) => x.priority === p);
+    assert.equal(rule(1100).dst, '10.0.0.5');
+    assert.equal(rule(1101).src, '10.0.0.6');
+    assert.equal(rule(1102).src, '2001:db8::6');
+    assert.equal(rule(1102).dst, '2001:db8::7');
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const again = sb.run(['apply', '--auto-approve']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /No changes/);
+  });
+
+  it('destroy leaves nothing', () => {
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -19,7 +19,8 @@ export class Sandbox {
   readonly stateDir: string;
 
   constructor(tag: string, readonly configDir: string) {
-    this.prefix = `vt${tag}${Math.random().toString(36).slice(2, 7)}-`;
+    // VOLTRON_TEST_NS_PREFIX (default 'vt') lets concurrent runs keep to their own namespace names.
+    this.prefix = `${process.env.VOLTRON_TEST_NS_PREFIX ?? 'vt'}${tag}${Math.random().toString(36).slice(2, 7)}-`;
     this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-test-'));
   }
 

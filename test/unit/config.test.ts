@@ -301,7 +301,7 @@ test('defaults: routes, rules, links', () => {
 routes:
   - { to: default, via: 192.0.2.1 }
   - { to: default, via: "fe80::1", dev: br0 }
-  - { to: default6, dev: br0, table: local }
+  - { to: default6, dev: br0, table: default }
   - { to: 192.0.2.7, dev: br0, table: default, metric: 5 }
 rules:
   - { priority: 10, table: main }
@@ -315,7 +315,7 @@ rules:
   assert.equal(r4.type, 'unicast');
   assert.equal(r4.family, 4);
   assert.ok(d.resources.has('route:/ipv6/t254/::/0/m1024'));
-  assert.ok(d.resources.has('route:/ipv6/t255/::/0/m1024'));
+  assert.ok(d.resources.has('route:/ipv6/t253/::/0/m1024'));
   assert.ok(d.resources.has('route:/ipv4/t253/192.0.2.7/32/m5'));
   assert.deepEqual({ ...d.resources.get('rule:/ipv4/p10'), source: undefined }, {
     kind: 'rule', namespace: '', family: 4, priority: 10, action: 'lookup', table: 254, source: undefined,
