@@ -1,8 +1,9 @@
 // `show`'s pure half: live resources → a document in the config format (schema/voltron.schema.json),
 // so that the document, fed back as a config, plans empty against the same kernel.
 // Rendering (YAML with `# owned` comments, JSON with `owned: true`) is in show.ts.
+import { formatRate, formatSize, formatTime } from '../config/units';
 import { resourceKey, resourceNamespace } from '../model/keys';
-import type { LinkRes, Resource, RouteEncap, StateMap } from '../model/types';
+import type { BpfProgramRes, LinkRes, QdiscRes, Resource, RouteEncap, StateMap, TcClassRes, TcFilterRes } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
 import type { Inventory } from '../plan/types';
 
@@ -33,9 +34,16 @@ export interface ShowDoc {
   readonly sysctls: ShowItem;
   /** Top-level lists in config order: namespaces, links, addresses, routes, rules, ... */
   readonly sections: ReadonlyMap<string, readonly ShowItem[]>;
-  /** Links the config format cannot declare (other kinds, veths whose peer is not visible). */
-  readonly unmanaged: readonly Item[];
+  /**
+   * Objects the config format cannot declare, by kind (`links`: other kinds, veths whose peer is
+   * not visible; `qdiscs`: other kinds, or under a class that is not an htb class; `filters`:
+   * programs that are not a declared bpf program). Printed under `x-unmanaged-<kind>`.
+   */
+  readonly unmanaged: ReadonlyMap<string, readonly Item[]>;
 }
+
+/** Default tc filter priority of a clsact bpf program (kernel/bpf/clsact.ts; pure copy for show). */
+export const CLSACT_DEFAULT_PRIORITY = 49152;
 
 /** Top-level section order of the config format. */
 export const SECTION_ORDER = ['namespaces', 'links', 'addresses', 'routes', 'rules', 'qdiscs', 'classes', 'filters', 'bpf'];
@@ -163,16 +171,113 @@ function listItem(r: Resource): [section: string, item: Item] | undefined {
       ];
     case 'rule':
       return ['rules', withNs(clean({ priority: r.priority, family: r.family, action: r.action === 'lookup' ? undefined : r.action, table: r.table, from: r.from, to: r.to, fwmark: r.fwmark, fwmask: r.fwmask, iif: r.iif, oif: r.oif }), r.namespace)];
+    case 'tclass':
+      return ['classes', classItem(r)];
+    case 'bpf':
+      return ['bpf', bpfItem(r)];
     case 'namespace':
     case 'link':
     case 'sysctl':
     case 'tunsrc':
+    case 'qdisc':
+    case 'tfilter':
       return undefined;
-    default: {
-      const { kind, source: _s, ...rest } = r as Resource & { source?: unknown };
-      return [`${kind}s`, clean(rest as Item)];
-    }
   }
+}
+
+const num = (o: QdiscRes['options'], k: string): number | undefined => (typeof o[k] === 'number' ? (o[k] as number) : undefined);
+const opt = <T>(v: number | undefined, f: (n: number) => T): T | undefined => (v === undefined ? undefined : f(v));
+
+/**
+ * A qdisc's options in config spelling and units (rates `10mbit`, sizes `32kb`, times `50ms`, htb
+ * `default` as a hex minor), or undefined when the config cannot declare them.
+ */
+export function qdiscOptions(r: QdiscRes): Item | undefined {
+  const o = r.options;
+  switch (r.qdisc) {
+    case 'clsact':
+      return {};
+    case 'pfifo':
+      return { limit: num(o, 'limit') };
+    case 'htb': {
+      const d = num(o, 'default');
+      if (d !== undefined && d > 0xffff) return undefined;
+      return { default: opt(d, (x) => x.toString(16)), r2q: num(o, 'r2q') };
+    }
+    case 'tbf': {
+      const rate = num(o, 'rate');
+      const burst = num(o, 'burst');
+      const latency = num(o, 'latency');
+      if (!rate || burst === undefined) return undefined;
+      // The config takes exactly one of latency and limit: the latency when the kernel's limit maps
+      // back to one (read as the smallest latency giving that limit), else the limit itself.
+      return {
+        rate: formatRate(rate),
+        burst: formatSize(burst),
+        latency: opt(latency, formatTime),
+        limit: latency === undefined ? opt(num(o, 'limit'), formatSize) : undefined,
+        peakrate: opt(num(o, 'peakrate') || undefined, formatRate),
+        mtu: num(o, 'peakrate') ? num(o, 'mtu') : undefined,
+      };
+    }
+    case 'fq':
+      return { limit: num(o, 'limit'), flow_limit: num(o, 'flow_limit'), quantum: opt(num(o, 'quantum'), formatSize), maxrate: opt(num(o, 'maxrate') || undefined, formatRate) };
+    case 'fq_codel':
+      return {
+        limit: num(o, 'limit'),
+        flows: num(o, 'flows'),
+        target: opt(num(o, 'target'), formatTime),
+        interval: opt(num(o, 'interval'), formatTime),
+        quantum: opt(num(o, 'quantum'), formatSize),
+        ecn: opt(num(o, 'ecn'), (x) => x !== 0),
+      };
+    default:
+      return undefined; // a kind Voltron does not manage (prio, ingress, ...)
+  }
+}
+
+function qdiscItem(r: QdiscRes, options: Item): Item {
+  const clsact = r.qdisc === 'clsact';
+  return withNs(clean({ dev: r.dev, parent: clsact ? undefined : r.parent, handle: clsact ? undefined : r.handle, kind: r.qdisc, ...clean(options) }), r.namespace);
+}
+
+function classItem(r: TcClassRes): Item {
+  const qdisc = `${r.classid.split(':')[0]}:`;
+  return withNs(clean({ dev: r.dev, classid: r.classid, parent: r.parent === qdisc ? undefined : r.parent, rate: formatRate(r.rate), ceil: opt(r.ceil, formatRate) }), r.namespace);
+}
+
+/** Hex bytes as the docs write them: `03 00 00 00`. */
+function spacedHex(h: string): string {
+  return (h.match(/../g) ?? []).join(' ');
+}
+
+/** A bpf program from its record (object, program, attach, maps, entries); the tag is the kernel's, not declared. */
+function bpfItem(r: BpfProgramRes): Item {
+  const a = r.attach;
+  const entries = r.mapEntries && Object.entries(r.mapEntries).filter(([m]) => r.maps.includes(m)); // a map whose pin is gone is not listed
+  return clean({
+    name: r.name,
+    object: r.object,
+    program: r.program,
+    attach: clean({ type: a.type, namespace: a.namespace || undefined, dev: a.dev, direction: a.direction, cgroup: a.cgroup, hook: a.hook, priority: a.priority }),
+    maps: r.maps.length > 0 ? [...r.maps] : undefined,
+    map_entries: entries && entries.length > 0 ? Object.fromEntries(entries.map(([m, l]) => [m, l.map((kv) => ({ key: spacedHex(kv.key), value: spacedHex(kv.value) }))])) : undefined,
+  });
+}
+
+/** The tc filter a clsact bpf program attaches through is that program's, not a `filters` entry. */
+function programFilters(current: StateMap): Set<string> {
+  const out = new Set<string>();
+  for (const r of current.values()) {
+    if (r.kind !== 'bpf' || r.attach.type !== 'clsact') continue;
+    const a = r.attach;
+    out.add(`tfilter:${a.namespace ?? ''}/${a.dev}/${a.direction}/${a.priority ?? CLSACT_DEFAULT_PRIORITY}`);
+  }
+  return out;
+}
+
+function filterItem(r: TcFilterRes, managed: boolean): Item {
+  return withNs(clean({ dev: r.dev, direction: r.direction, priority: r.priority, program: r.program, tag: managed ? undefined : r.tag }), r.namespace);
 }
 
 interface NsAcc {
@@ -204,7 +309,11 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
     list.push({ item, owned, ownedSysctls: new Set() });
     sections.set(section, list);
   };
-  const unmanaged: Item[] = [];
+  const unmanagedBy = new Map<string, Item[]>();
+  const addUnmanaged = (k: string, i: Item) => unmanagedBy.set(k, [...(unmanagedBy.get(k) ?? []), i]);
+  const visibleKeys = new Set(sorted.map(resourceKey));
+  const shownPrograms = new Set(sorted.flatMap((r) => (r.kind === 'bpf' ? [r.name] : [])));
+  const ofPrograms = programFilters(current);
 
   for (const r of sorted) {
     const owned = isOwned(r);
@@ -223,14 +332,25 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       }
     } else if (r.kind === 'link') {
       if (r.type === 'other') {
-        unmanaged.push(unmanagedItem(r));
+        addUnmanaged('links', unmanagedItem(r));
       } else if (r.veth) {
-        if (r.veth.peer.namespace === '?') unmanaged.push(unmanagedItem(r));
+        if (r.veth.peer.namespace === '?') addUnmanaged('links', unmanagedItem(r));
         else {
           const view = vethView(r, current, visible);
           if (view) push('links', linkItem(r, view), owned);
         }
       } else push('links', linkItem(r, undefined), owned);
+    } else if (r.kind === 'qdisc') {
+      const options = qdiscOptions(r);
+      // Under a class: only an htb class that is shown too can be named as the parent.
+      const underClass = r.parent !== 'root' && r.parent !== 'clsact';
+      if (options && (!underClass || visibleKeys.has(`tclass:${r.namespace}/${r.dev}/${r.parent}`))) push('qdiscs', qdiscItem(r, options), owned);
+      else addUnmanaged('qdiscs', withNs(clean({ dev: r.dev, parent: r.parent, handle: r.handle, kind: r.qdisc }), r.namespace));
+    } else if (r.kind === 'tfilter') {
+      if (ofPrograms.has(resourceKey(r))) continue; // printed as its bpf program (attach type clsact)
+      const managed = shownPrograms.has(r.program);
+      if (managed) push('filters', filterItem(r, true), owned);
+      else addUnmanaged('filters', filterItem(r, false));
     } else {
       const c = listItem(r);
       if (c) push(c[0], c[1], owned);
@@ -245,6 +365,6 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
     ignore: f.ignore ?? [],
     sysctls: { item: root.item.sysctls ?? {}, owned: false, ownedSysctls: root.ownedSysctls },
     sections: new Map([...sections].sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b))),
-    unmanaged,
+    unmanaged: unmanagedBy,
   };
 }

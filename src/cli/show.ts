@@ -11,8 +11,17 @@ export interface ShowOptions extends ShowFilter {
   readonly format: 'yaml' | 'json';
 }
 
-/** Top-level key for links the config cannot declare; `x-` keys are ignored by the loader. */
-export const UNMANAGED_KEY = 'x-unmanaged-links';
+/** Top-level key for objects of a kind the config cannot declare; `x-` keys are ignored by the loader. */
+export const unmanagedKey = (kind: string): string => `x-unmanaged-${kind}`;
+
+const UNMANAGED_COMMENT: Record<string, string> = {
+  links: ' links of kinds the config cannot declare (never managed; the loader ignores x- keys)',
+  qdiscs: ' qdiscs the config cannot declare (other kinds, or under a class of one): never managed',
+  filters: ' tc filters whose program is not a declared bpf program: never managed',
+};
+
+/** The list of a section inside the document: `bpf` programs live under `bpf.programs`. */
+const sectionPath = (k: string): string[] => (k === 'bpf' ? ['bpf', 'programs'] : [k]);
 
 /** The document as plain data in config order; `markOwned` adds `owned: true` to owned list entries. */
 export function showData(doc: ShowDoc, markOwned: boolean): Record<string, unknown> {
@@ -21,8 +30,8 @@ export function showData(doc: ShowDoc, markOwned: boolean): Record<string, unkno
   const list = (k: string) => doc.sections.get(k)?.map((x) => (markOwned && x.owned ? { ...x.item, owned: true } : x.item));
   if (doc.sections.has('namespaces')) out.namespaces = list('namespaces');
   if (Object.keys(doc.sysctls.item).length > 0) out.sysctls = doc.sysctls.item;
-  for (const k of doc.sections.keys()) if (k !== 'namespaces') out[k] = list(k);
-  if (doc.unmanaged.length > 0) out[UNMANAGED_KEY] = doc.unmanaged;
+  for (const k of doc.sections.keys()) if (k !== 'namespaces') out[k] = k === 'bpf' ? { programs: list(k) } : list(k);
+  for (const [k, v] of doc.unmanaged) out[unmanagedKey(k)] = v;
   return out;
 }
 
@@ -38,7 +47,7 @@ function renderYaml(doc: ShowDoc): string {
   const YAML = require('yaml') as typeof YAMLType; // lazily: only `show` needs the YAML writer
   const y = new YAML.Document(showData(doc, false));
   for (const [k, v] of doc.sections) {
-    const seq = y.get(k) as YAMLType.YAMLSeq;
+    const seq = y.getIn(sectionPath(k)) as YAMLType.YAMLSeq;
     v.forEach((x, i) => {
       const node = seq.items[i] as YAMLType.YAMLMap;
       if (x.owned) node.commentBefore = ' owned';
@@ -46,10 +55,19 @@ function renderYaml(doc: ShowDoc): string {
       if (x.ownedSeg6) markKeys(node, new Set(['seg6']), YAML);
     });
   }
+  // tc ids are strings: quote them like the docs do ("1:10"), a YAML 1.1 reader would take 1:10 for a number.
+  for (const k of ['qdiscs', 'classes']) {
+    YAML.visit((y.get(k, true) as YAMLType.Node | undefined) ?? null, {
+      Pair(_, pair) {
+        if (YAML.isScalar(pair.key) && ['parent', 'classid', 'handle'].includes(String(pair.key.value)) && YAML.isScalar(pair.value) && String(pair.value.value).includes(':'))
+          pair.value.type = 'QUOTE_DOUBLE';
+      },
+    });
+  }
   if (doc.sysctls.ownedSysctls.size > 0) markKeys(y.get('sysctls', true), doc.sysctls.ownedSysctls, YAML);
-  if (doc.unmanaged.length > 0) {
-    const pair = (y.contents as YAMLType.YAMLMap).items.find((p) => YAML.isScalar(p.key) && p.key.value === UNMANAGED_KEY);
-    if (pair && YAML.isScalar(pair.key)) pair.key.commentBefore = ' links of kinds the config cannot declare (never managed; the loader ignores x- keys)';
+  for (const k of doc.unmanaged.keys()) {
+    const pair = (y.contents as YAMLType.YAMLMap).items.find((p) => YAML.isScalar(p.key) && p.key.value === unmanagedKey(k));
+    if (pair && YAML.isScalar(pair.key)) pair.key.commentBefore = UNMANAGED_COMMENT[k] ?? ' not declarable in the config (never managed; the loader ignores x- keys)';
   }
   return y.toString({ lineWidth: 0 });
 }

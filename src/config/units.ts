@@ -103,3 +103,25 @@ export function parseRange(v: number | string): { lo: number; hi: number } | und
   const hi = Number(m[2]);
   return hi >= lo ? { lo, hi } : undefined;
 }
+
+// --- the inverse: model numbers back in config spelling (`show`) --------------------------------
+// Each formatter's output parses back to exactly its input (parseX(formatX(n)) === n).
+
+/** Bytes per second → the largest SI bit unit that divides it exactly (`1250000` → `10mbit`). */
+export function formatRate(bytesPerSec: number): string {
+  const bits = bytesPerSec * 8;
+  for (const [u, m] of [['tbit', 1e12], ['gbit', 1e9], ['mbit', 1e6], ['kbit', 1e3]] as const) if (bits % m === 0) return `${bits / m}${u}`;
+  return `${bits}bit`;
+}
+
+/** Bytes → `32kb`/`1mb`/`1gb` when a whole multiple of 1024, else the integer (bytes). */
+export function formatSize(bytes: number): string | number {
+  for (const [u, m] of [['gb', 1024 ** 3], ['mb', 1024 ** 2], ['kb', 1024]] as const) if (bytes > 0 && bytes % m === 0) return `${bytes / m}${u}`;
+  return bytes;
+}
+
+/** Microseconds → `2s`/`50ms` when whole, else `1234us`. */
+export function formatTime(us: number): string {
+  for (const [u, m] of [['s', 1e6], ['ms', 1e3]] as const) if (us > 0 && us % m === 0) return `${us / m}${u}`;
+  return `${us}us`;
+}

@@ -7,7 +7,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { bpfRoot } from '../../src/kernel/bpf';
+import { isBpffs } from '../../src/kernel/libbpf';
+import { MNT_DETACH, libc } from '../../src/kernel/libc';
 import { REPO, Sandbox } from '../support/sandbox';
+
+/** Best-effort: a sandbox's bpffs root is gone after destroy; remove what a failed test left. */
+function scrubBpffs(root: string): void {
+  if (!fs.existsSync(root)) return;
+  for (const f of fs.readdirSync(root)) if (!f.endsWith('.debug')) fs.rmSync(path.join(root, f), { recursive: true, force: true });
+  if (isBpffs(root) && !isBpffs(path.dirname(root))) libc.umount2(root, MNT_DETACH);
+  fs.rmSync(root, { recursive: true, force: true });
+}
 
 const N = 300;
 
@@ -57,6 +68,7 @@ describe('show output round-trips as a config', () => {
     for (const sb of sandboxes) {
       sb.run(['destroy', '--auto-approve']);
       sb.cleanup();
+      scrubBpffs(bpfRoot(sb.prefix));
     }
     for (const d of tmp) fs.rmSync(d, { recursive: true, force: true });
   });
@@ -90,9 +102,22 @@ describe('show output round-trips as a config', () => {
     return s.stdout;
   };
 
-  for (const ex of ['overlay-host', 'srv6-lab']) {
+  for (const ex of ['overlay-host', 'srv6-lab', 'bpf-counter']) {
     it(`examples/${ex}`, () => {
       const out = roundTrip(applied('shw', path.join(REPO, 'examples', ex)));
+      if (ex === 'bpf-counter') {
+        const data = YAML.parse(out) as { bpf: { programs: Record<string, unknown>[] } };
+        assert.deepEqual(data.bpf.programs, [
+          {
+            name: 'counter',
+            object: path.join(REPO, 'dist/bpf/counter.bpf.o'),
+            program: 'count_packets',
+            attach: { type: 'tcx', namespace: 'vbpf-a', dev: 'eth0', direction: 'ingress' },
+            maps: ['counters'],
+            map_entries: { counters: [{ key: '03 00 00 00', value: '01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00' }] },
+          },
+        ]);
+      }
       if (ex === 'srv6-lab') assert.match(out, /- name: vlab-h1\n\s+sysctls:\n(\s+# owned\n)?\s+net\.ipv6\.conf\.all\.forwarding: 0\n(\s+# owned\n)?\s+seg6:\n\s+tunsrc: 2001:db8:10::1\n/);
     });
   }
@@ -145,5 +170,60 @@ describe('show output round-trips as a config', () => {
     assert.equal(bogus.code, 1, bogus.stdout);
     assert.match(bogus.stderr, /namespace 'bogus' does not exist/);
     assert.equal(bogus.stdout, '');
+  });
+
+  it('qdiscs (htb, tbf, pfifo, clsact), htb classes and bpf programs on clsact hooks', () => {
+    const dir = tempDir();
+    const obj = (f: string) => path.join(REPO, 'dist/bpf', f);
+    fs.writeFileSync(
+      path.join(dir, 'net.yaml'),
+      [
+        'namespaces: [ { name: tq } ]',
+        'links:',
+        '  - { name: ta, type: veth, namespace: tq, peer: { name: tb } }',
+        'qdiscs:',
+        '  - { namespace: tq, dev: ta, parent: root, handle: "1:", kind: htb, default: 10 }',
+        '  - { namespace: tq, dev: ta, parent: "1:10", handle: "10:", kind: tbf, rate: 10mbit, burst: 32kb, latency: 50ms }',
+        '  - { namespace: tq, dev: ta, parent: "1:20", handle: "20:", kind: pfifo, limit: 100 }',
+        '  - { namespace: tq, dev: tb, parent: root, handle: "2:", kind: tbf, rate: 1mbit, burst: 10kb, limit: 20000 }',
+        '  - { namespace: tq, dev: tb, kind: clsact }',
+        'classes:',
+        '  - { namespace: tq, dev: ta, classid: "1:1", rate: 100mbit }',
+        '  - { namespace: tq, dev: ta, classid: "1:10", parent: "1:1", rate: 10mbit, ceil: 100mbit }',
+        '  - { namespace: tq, dev: ta, classid: "1:20", parent: "1:1", rate: 5mbit }',
+        'bpf:',
+        '  programs:',
+        // on a declared clsact, and on one the attach creates (printed as a foreign clsact qdisc)
+        `    - { name: cnt-tb, object: ${obj('counter.bpf.o')}, program: count_packets, attach: { type: clsact, namespace: tq, dev: tb, direction: egress, priority: 7 }, maps: [ counters ] }`,
+        `    - { name: cnt-ta, object: ${obj('counter_v2.bpf.o')}, program: count_packets_v2, attach: { type: clsact, namespace: tq, dev: ta, direction: ingress }, maps: [ counters ] }`,
+        '',
+      ].join('\n'),
+    );
+    const sb = applied('sht', dir);
+    const out = roundTrip(sb);
+    const data = YAML.parse(out) as Record<string, Record<string, unknown>[]> & { bpf: { programs: Record<string, unknown>[] } };
+    assert.doesNotMatch(out, /tclasss|tfilters|bpfs|options:|qdisc:|tag:/, 'no model-only keys');
+    assert.equal(data.filters, undefined, "a clsact program's filter is printed as the program");
+    const q = (dev: string, parent: string) => data.qdiscs!.find((x) => x.dev === dev && x.parent === parent);
+    assert.deepEqual(q('ta', '1:10'), { dev: 'ta', parent: '1:10', handle: '10:', kind: 'tbf', rate: '10mbit', burst: '32kb', latency: '50ms', namespace: 'tq' });
+    assert.deepEqual(q('ta', 'root'), { dev: 'ta', parent: 'root', handle: '1:', kind: 'htb', default: '10', r2q: 10, namespace: 'tq' });
+    assert.deepEqual(q('ta', '1:20'), { dev: 'ta', parent: '1:20', handle: '20:', kind: 'pfifo', limit: 100, namespace: 'tq' });
+    assert.equal(q('tb', 'root')?.rate, '1mbit');
+    assert.deepEqual(
+      data.qdiscs!.filter((x) => x.kind === 'clsact').map((x) => x.dev),
+      ['ta', 'tb'],
+    );
+    assert.deepEqual(data.classes, [
+      { dev: 'ta', classid: '1:1', rate: '100mbit', ceil: '100mbit', namespace: 'tq' },
+      { dev: 'ta', classid: '1:10', parent: '1:1', rate: '10mbit', ceil: '100mbit', namespace: 'tq' },
+      { dev: 'ta', classid: '1:20', parent: '1:1', rate: '5mbit', ceil: '5mbit', namespace: 'tq' },
+    ]);
+    assert.deepEqual(
+      data.bpf.programs.map((p) => [p.name, p.program, p.attach]),
+      [
+        ['cnt-ta', 'count_packets_v2', { type: 'clsact', namespace: 'tq', dev: 'ta', direction: 'ingress' }],
+        ['cnt-tb', 'count_packets', { type: 'clsact', namespace: 'tq', dev: 'tb', direction: 'egress', priority: 7 }],
+      ],
+    );
   });
 });

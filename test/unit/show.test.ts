@@ -128,3 +128,111 @@ test('sysctlValue keeps integers numeric and everything else text', () => {
   assert.equal(sysctlValue('4096\t87380\t6291456'), '4096\t87380\t6291456');
   assert.equal(sysctlValue('99999999999999999999'), '99999999999999999999');
 });
+
+/** Live tc and bpf state as the kernel readers return it (model units: bytes/s, bytes, µs). */
+function tcSample(): StateMap {
+  const q = (dev: string, parent: string, handle: string | undefined, qdisc: string, options: Record<string, number> = {}): Resource =>
+    ({ kind: 'qdisc', namespace: 'na', dev, parent, ...(handle ? { handle } : {}), qdisc, options }) as Resource;
+  return map(
+    { kind: 'namespace', name: 'na' },
+    vethEnd('na', 'ta', 'na', 'tb'),
+    vethEnd('na', 'tb', 'na', 'ta'),
+    q('ta', 'root', '1:', 'htb', { default: 0x10, r2q: 10 }),
+    { kind: 'tclass', namespace: 'na', dev: 'ta', classid: '1:1', parent: '1:', rate: 12_500_000, ceil: 12_500_000 },
+    { kind: 'tclass', namespace: 'na', dev: 'ta', classid: '1:10', parent: '1:1', rate: 1_250_000, ceil: 12_500_000 },
+    { kind: 'tclass', namespace: 'na', dev: 'ta', classid: '1:20', parent: '1:1', rate: 625_000, ceil: 6_250_000_000 },
+    { kind: 'tclass', namespace: 'na', dev: 'ta', classid: '1:30', parent: '1:1', rate: 1000, ceil: 1000 },
+    q('ta', '1:10', '10:', 'tbf', { rate: 1_250_000, burst: 32768, limit: 95268, latency: 50000 }),
+    q('ta', '1:20', '20:', 'pfifo', { limit: 100 }),
+    q('ta', '1:30', '30:', 'tbf', { rate: 125_000, burst: 1514, limit: 3000 }), // no latency maps back: limit
+    q('ta', 'clsact', undefined, 'clsact'),
+    q('tb', 'root', '2:', 'fq_codel', { limit: 10240, flows: 1024, quantum: 1514, target: 4999, interval: 99999, ecn: 1 }),
+    q('tb', 'clsact', undefined, 'clsact'),
+    // a foreign prio qdisc and a pfifo under one of its classes: not declarable
+    vethEnd('na', 'tc', 'na', 'td'),
+    vethEnd('na', 'td', 'na', 'tc'),
+    q('tc', 'root', '5:', 'prio'),
+    q('tc', '5:1', '51:', 'pfifo', { limit: 10 }),
+    q('td', 'root', '6:', 'fq', { limit: 10000, flow_limit: 100, quantum: 3028, maxrate: 1_000_000 }),
+    // the filter a clsact program attaches through; a filter running a declared program; a foreign one
+    { kind: 'tfilter', namespace: 'na', dev: 'ta', direction: 'ingress', priority: 49152, program: 'count_packets_v:[9114]', tag: '1b8a71b7c134682f' },
+    { kind: 'tfilter', namespace: 'na', dev: 'tb', direction: 'egress', priority: 1, program: 'cnt', tag: 'a4eb6e6a84bba3ed' },
+    { kind: 'tfilter', namespace: 'na', dev: 'tb', direction: 'ingress', priority: 7, program: 'foo.o:[classifier]', tag: '00112233aabbccdd' },
+    {
+      kind: 'bpf',
+      name: 'cnt',
+      object: '/opt/bpf/counter.bpf.o',
+      program: 'count_packets',
+      attach: { type: 'tcx', namespace: 'na', dev: 'tb', direction: 'ingress' },
+      maps: ['counters'],
+      mapEntries: { counters: [{ key: '03000000', value: '0100000000000000' }] },
+      tag: 'a4eb6e6a84bba3ed',
+    },
+    { kind: 'bpf', name: 'cls', object: '/opt/bpf/counter_v2.bpf.o', program: 'count_packets_v2', attach: { type: 'clsact', namespace: 'na', dev: 'ta', direction: 'ingress' }, maps: ['counters'], tag: '1b8a71b7c134682f' },
+    { kind: 'bpf', name: 'sock', object: '/opt/bpf/sockops.bpf.o', program: 'socks', attach: { type: 'cgroup', cgroup: 'voltron-test', hook: 'sock_ops' }, maps: [], tag: 'detached' },
+  );
+}
+
+test('qdiscs, classes, filters and bpf programs load back as a valid config that plans empty', () => {
+  const state = tcSample();
+  const inv = owning(state, ['namespace:na', 'qdisc:na/ta/root', 'tclass:na/ta/1:10', 'bpf:cnt']);
+  const text = showState(state, inv, { format: 'yaml', all: false });
+  const { desired, ignore } = loadBack(text);
+  const plan = computePlan({ desired, current: state, inventory: inv, ignore });
+  assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.key}`), []);
+  // Everything declarable is declared: not the prio qdisc and what is under it, the foreign filter,
+  // nor the clsact program's own filter (the program declares it).
+  const declarable = [...state.keys()].filter((k) => !/^qdisc:na\/tc\/|^tfilter:na\/ta\/|^tfilter:na\/tb\/ingress/.test(k));
+  assert.deepEqual([...desired.keys()].sort(), declarable.sort());
+  assert.doesNotMatch(text.split('x-unmanaged-')[0]!, /tclasss|tfilters|bpfs|options:|qdisc:|tag:/, 'no model-only keys');
+  assert.match(text, /bpf:\n\s+programs:\n\s+- name: cls\n[^#]*# owned\n\s+- name: cnt\n/, 'bpf programs under bpf.programs, owned marked');
+});
+
+test('tc and bpf entries use the config spelling and units', () => {
+  const data = YAML.parse(showState(tcSample(), EMPTY_INVENTORY, { format: 'yaml', all: false }));
+  const qd = (dev: string, parent?: string) => data.qdiscs.find((x: Item) => x.dev === dev && (parent === undefined ? x.kind === 'clsact' : x.parent === parent));
+  type Item = Record<string, unknown>;
+  assert.deepEqual(qd('ta', 'root'), { dev: 'ta', parent: 'root', handle: '1:', kind: 'htb', default: '10', r2q: 10, namespace: 'na' });
+  assert.deepEqual(qd('ta', '1:10'), { dev: 'ta', parent: '1:10', handle: '10:', kind: 'tbf', rate: '10mbit', burst: '32kb', latency: '50ms', namespace: 'na' });
+  assert.deepEqual(qd('ta', '1:30'), { dev: 'ta', parent: '1:30', handle: '30:', kind: 'tbf', rate: '1mbit', burst: 1514, limit: 3000, namespace: 'na' });
+  assert.deepEqual(qd('ta', '1:20'), { dev: 'ta', parent: '1:20', handle: '20:', kind: 'pfifo', limit: 100, namespace: 'na' });
+  assert.deepEqual(qd('ta'), { dev: 'ta', kind: 'clsact', namespace: 'na' });
+  assert.deepEqual(qd('tb', 'root'), { dev: 'tb', parent: 'root', handle: '2:', kind: 'fq_codel', limit: 10240, flows: 1024, target: '4999us', interval: '99999us', quantum: 1514, ecn: true, namespace: 'na' });
+  assert.deepEqual(qd('td', 'root'), { dev: 'td', parent: 'root', handle: '6:', kind: 'fq', limit: 10000, flow_limit: 100, quantum: 3028, maxrate: '8mbit', namespace: 'na' });
+  assert.deepEqual(data.classes, [
+    { dev: 'ta', classid: '1:1', rate: '100mbit', ceil: '100mbit', namespace: 'na' },
+    { dev: 'ta', classid: '1:10', parent: '1:1', rate: '10mbit', ceil: '100mbit', namespace: 'na' },
+    { dev: 'ta', classid: '1:20', parent: '1:1', rate: '5mbit', ceil: '50gbit', namespace: 'na' },
+    { dev: 'ta', classid: '1:30', parent: '1:1', rate: '8kbit', ceil: '8kbit', namespace: 'na' },
+  ]);
+  assert.deepEqual(data.filters, [{ dev: 'tb', direction: 'egress', priority: 1, program: 'cnt', namespace: 'na' }], "a clsact program's own filter is the program");
+  assert.deepEqual(data.bpf.programs, [
+    { name: 'cls', object: '/opt/bpf/counter_v2.bpf.o', program: 'count_packets_v2', attach: { type: 'clsact', namespace: 'na', dev: 'ta', direction: 'ingress' }, maps: ['counters'] },
+    {
+      name: 'cnt',
+      object: '/opt/bpf/counter.bpf.o',
+      program: 'count_packets',
+      attach: { type: 'tcx', namespace: 'na', dev: 'tb', direction: 'ingress' },
+      maps: ['counters'],
+      map_entries: { counters: [{ key: '03 00 00 00', value: '01 00 00 00 00 00 00 00' }] },
+    },
+    { name: 'sock', object: '/opt/bpf/sockops.bpf.o', program: 'socks', attach: { type: 'cgroup', cgroup: 'voltron-test', hook: 'sock_ops' } },
+  ]);
+  assert.deepEqual(data['x-unmanaged-qdiscs'], [
+    { dev: 'tc', parent: '5:1', handle: '51:', kind: 'pfifo', namespace: 'na' },
+    { dev: 'tc', parent: 'root', handle: '5:', kind: 'prio', namespace: 'na' },
+  ]);
+  assert.deepEqual(data['x-unmanaged-filters'], [{ dev: 'tb', direction: 'ingress', priority: 7, program: 'foo.o:[classifier]', tag: '00112233aabbccdd', namespace: 'na' }]);
+});
+
+test('tc ids are quoted in YAML; -n and JSON keep bpf programs under bpf.programs', () => {
+  const state = tcSample();
+  const text = showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false });
+  assert.match(text, /parent: "1:10"/);
+  assert.match(text, /classid: "1:1"/);
+  const json = JSON.parse(showState(state, owning(state, ['bpf:cls']), { format: 'json', all: false }));
+  assert.equal(json.bpf.programs.find((p: { name: string }) => p.name === 'cls').owned, true);
+  const only = YAML.parse(showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: '' }));
+  assert.deepEqual(only.bpf.programs.map((p: { name: string }) => p.name), ['sock'], 'a cgroup program lives in the root namespace');
+  assert.equal(only.qdiscs, undefined);
+});
