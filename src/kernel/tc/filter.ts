@@ -21,6 +21,10 @@ export function setFilterProgramResolver(fn: ProgramFdResolver | undefined): voi
   resolver = fn;
 }
 
+export function hasFilterProgramResolver(): boolean {
+  return resolver !== undefined;
+}
+
 function programFd(program: string): number {
   if (!resolver) throw new Error(`tc filter program '${program}': no BPF program resolver registered`);
   const fd = resolver(program);

@@ -1,0 +1,21 @@
+// Plan-time refusals that need no kernel: a `filters:` entry (no program resolver yet).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { capabilityErrors } from '../../src/apply/preflight';
+import { resourceKey } from '../../src/model/keys';
+import type { Resource } from '../../src/model/types';
+import { setFilterProgramResolver } from '../../src/kernel/tc/filter';
+
+test('a filters: entry is refused before any write while no program resolver exists', () => {
+  const f: Resource = { kind: 'tfilter', namespace: 'a', dev: 'eth0', direction: 'egress', priority: 1, program: 'cnt' };
+  const desired = new Map([[resourceKey(f), f]]);
+  const errs = capabilityErrors(desired);
+  assert.equal(errs.length, 1);
+  assert.match(errs[0]!, /`filters:` entries are not supported yet; declare the program under bpf.programs with attach: \{ type: clsact/);
+  setFilterProgramResolver(() => 3);
+  try {
+    assert.deepEqual(capabilityErrors(desired), []);
+  } finally {
+    setFilterProgramResolver(undefined);
+  }
+});
