@@ -3,8 +3,9 @@
 // Rendering (YAML with `# owned` comments, JSON with `owned: true`) is in show.ts.
 import { formatRate, formatSize, formatTime } from '../config/units';
 import { resourceKey, resourceNamespace } from '../model/keys';
-import type { BpfProgramRes, LinkRes, QdiscRes, Resource, RouteEncap, StateMap, TcClassRes, TcFilterRes } from '../model/types';
+import { CLSACT_DEFAULT_PRIORITY, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
+import { linkKey } from '../plan/refs';
 import type { Inventory } from '../plan/types';
 
 export interface ShowFilter {
@@ -41,9 +42,6 @@ export interface ShowDoc {
    */
   readonly unmanaged: ReadonlyMap<string, readonly Item[]>;
 }
-
-/** Default tc filter priority of a clsact bpf program (kernel/bpf/clsact.ts; pure copy for show). */
-export const CLSACT_DEFAULT_PRIORITY = 49152;
 
 /** Top-level section order of the config format. */
 export const SECTION_ORDER = ['namespaces', 'links', 'addresses', 'routes', 'rules', 'qdiscs', 'classes', 'filters', 'bpf'];
@@ -102,7 +100,7 @@ export function declaringEnd(a: LinkRes, b: LinkRes | undefined): LinkRes {
  */
 export function vethView(r: LinkRes, current: StateMap, visible: (l: LinkRes) => boolean): VethView | undefined {
   const ref = r.veth!.peer;
-  const other = current.get(`link:${ref.namespace}/${ref.name}`) as LinkRes | undefined;
+  const other = current.get(linkKey(ref.namespace, ref.name)) as LinkRes | undefined;
   const peer = other?.kind === 'link' && other.veth && visible(other) ? other : undefined;
   if (peer && declaringEnd(r, peer) !== r) return undefined;
   return { self: r, peer, peerRef: ref };
@@ -271,7 +269,7 @@ function programFilters(current: StateMap): Set<string> {
   for (const r of current.values()) {
     if (r.kind !== 'bpf' || r.attach.type !== 'clsact') continue;
     const a = r.attach;
-    out.add(`tfilter:${a.namespace ?? ''}/${a.dev}/${a.direction}/${a.priority ?? CLSACT_DEFAULT_PRIORITY}`);
+    out.add(resourceKey({ kind: 'tfilter', namespace: a.namespace ?? '', dev: a.dev!, direction: a.direction!, priority: a.priority ?? CLSACT_DEFAULT_PRIORITY, program: r.name }));
   }
   return out;
 }

@@ -242,9 +242,16 @@ export interface BpfAttach {
   readonly direction?: 'ingress' | 'egress';
   readonly cgroup?: string; // path relative to the cgroup2 mount
   readonly hook?: 'ingress' | 'egress' | 'sock_ops';
-  /** clsact only: the tc filter priority (pref); default 49152. */
+  /** clsact only: the tc filter priority (pref); default CLSACT_DEFAULT_PRIORITY. */
   readonly priority?: number;
 }
+
+/**
+ * Default clsact filter priority: late (lower numbers run first), above what configs usually
+ * pick. It is also the pref tc assigns to the first filter added without one: such a filter
+ * makes our attach fail with EEXIST (never overwritten); set attach.priority then.
+ */
+export const CLSACT_DEFAULT_PRIORITY = 49152;
 
 export interface BpfProgramRes {
   readonly kind: 'bpf';

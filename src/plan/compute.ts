@@ -297,7 +297,7 @@ export function computePlan(input: PlanInput): Plan {
   foldKernelRemovals(drafts, removedWith);
 
   const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);
-  const removed = collateral(changes, kernel, ignoredLive, owned);
+  const removed = collateral(changes, kernel, ignoredLive, owned, removedWith);
   const untouched = foreignCount - removed.filter((x) => !x.ignored).length;
   const listed = removed.filter((x) => x.listed).map((x) => x.text);
   return listed.length === 0 ? { changes, foreignCount: untouched } : { changes, foreignCount: untouched, foreignRemoved: listed };
@@ -333,16 +333,18 @@ function collateral(
   kernel: ReadonlyMap<string, Resource>,
   ignoredLive: ReadonlyMap<string, Resource>,
   owned: (k: string) => boolean,
+  removedWith: (k: string) => Map<string, string>,
 ): { text: string; ignored: boolean; listed: boolean }[] {
   const removers = changes.filter((c) => c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined));
   if (removers.length === 0) return [];
-  const all = new Map(kernel);
-  for (const [k, r] of ignoredLive) all.set(k, r);
-  const graph = new KernelGraph(all);
+  // Ignored objects are outside the plan's graph: only then is a graph with them needed.
+  const all = ignoredLive.size === 0 ? kernel : new Map([...kernel, ...ignoredLive]);
+  const withIgnored = ignoredLive.size === 0 ? undefined : new KernelGraph(all);
+  const removedWithAll = withIgnored ? (k: string) => withIgnored.removedWith(k) : removedWith;
   const seen = new Set<string>();
   const out: { text: string; ignored: boolean; listed: boolean }[] = [];
   for (const c of removers) {
-    for (const k of [...graph.removedWith(c.key).keys()].sort()) {
+    for (const k of [...removedWithAll(c.key).keys()].sort()) {
       const r = all.get(k)!;
       const isIgnored = ignoredLive.has(k);
       if (seen.has(k) || (!isIgnored && owned(k))) continue;

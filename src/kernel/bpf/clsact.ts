@@ -1,7 +1,7 @@
 // Declared programs on a clsact hook: a direct-action cls_bpf filter, not a bpf_link. Nothing
 // to pin but the program (<dir>/prog), so the filter is found again by its place, recorded in
 // meta: namespace, ifindex, direction, priority, handle. Read through the tc filter dump.
-import type { BpfAttach } from '../../model/types';
+import { CLSACT_DEFAULT_PRIORITY, type BpfAttach } from '../../model/types';
 import { TcFilter, attachTcClsact, destroyClsact, resolveIfindex, type ProgramLike } from '../libbpf';
 import type { KernelSession, NsContext } from '../session';
 import { decodeBpfOptions } from '../tc/filter';
@@ -9,12 +9,7 @@ import { CLSACT_EGRESS, CLSACT_HANDLE, CLSACT_INGRESS, directionParent } from '.
 import { dumpFilters, dumpQdiscs } from '../tc/raw';
 import type { BpfMeta } from './meta';
 
-/**
- * Default filter priority: late (lower numbers run first), above what configs usually pick.
- * It is also the pref tc assigns to the first filter added without one: such a filter makes
- * our attach fail with EEXIST (never overwritten); set attach.priority then.
- */
-export const CLSACT_DEFAULT_PRIORITY = 49152;
+export { CLSACT_DEFAULT_PRIORITY };
 /** Handle of our filter at its priority. */
 export const CLSACT_FILTER_HANDLE = 1;
 
