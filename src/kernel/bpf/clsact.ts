@@ -26,10 +26,9 @@ export interface LiveFilter {
   readonly tag: string;
 }
 
-/** attach.priority when the model carries it (optional field), else the default. */
+/** attach.priority, else the default. */
 export function clsactPriority(a: BpfAttach): number {
-  const p = (a as BpfAttach & { readonly priority?: number }).priority;
-  return p ?? CLSACT_DEFAULT_PRIORITY;
+  return a.priority ?? CLSACT_DEFAULT_PRIORITY;
 }
 
 /** The recorded filter place, or undefined when meta is not a complete clsact record. */
