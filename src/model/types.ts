@@ -202,6 +202,12 @@ export interface Seg6TunsrcRes {
 
 export type QdiscKind = 'pfifo' | 'htb' | 'tbf' | 'clsact' | 'fq' | 'fq_codel';
 
+/**
+ * Qdisc kinds the kernel cannot change in place (no ->change operation): an option change
+ * recreates the qdisc (its classes and child qdiscs are restored), which drops what is queued.
+ */
+export const QDISCS_RECREATED_ON_CHANGE: ReadonlySet<QdiscKind> = new Set<QdiscKind>(['htb']);
+
 export interface QdiscRes {
   readonly kind: 'qdisc';
   readonly namespace: string;

@@ -1,6 +1,6 @@
 // Draft changes: what the diff of one object asks for, with its human reason.
 import { nsLabel, resourceLabel } from '../model/keys';
-import type { LinkRes, Resource, ResourceKind } from '../model/types';
+import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind } from '../model/types';
 import { declaredFields, diffResource, isImmutable } from './compare';
 import { fmtScalar } from './format';
 import { KIND_RANK } from './refs';
@@ -98,6 +98,10 @@ export function changeDraft(key: string, d: Resource, c: Resource): Draft | unde
       reason += ' (the move flushes its VLANs: set again)';
     }
     disruptive = masterChanges || (c.state === 'up' && d.state === 'down');
+  }
+  if (d.kind === 'qdisc' && QDISCS_RECREATED_ON_CHANGE.has(d.qdisc)) {
+    disruptive = true;
+    reason += `; ${d.qdisc} cannot change options in place: recreated with its classes, dropping queued packets`;
   }
   return { action: 'update', key, kind: d.kind, before: c, after: d, fields, reason, disruptive };
 }

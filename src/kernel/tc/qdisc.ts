@@ -1,5 +1,5 @@
 // Qdiscs: read (one RTM_GETQDISC dump per namespace) and write (create/update/replace/delete).
-import type { QdiscKind, QdiscRes } from '../../model/types';
+import { QDISCS_RECREATED_ON_CHANGE, type QdiscKind, type QdiscRes } from '../../model/types';
 import * as R from '../netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/socket';
 import type { KernelSession, NsContext } from '../session';
@@ -8,8 +8,6 @@ import { decodeQdiscOptions, encodeQdiscOptions } from './options';
 import { dumpClasses, dumpQdiscs, ignoringGone, tcRequest, type RawTc } from './raw';
 import { psched, type Psched } from './rates';
 
-/** Kinds whose options cannot be changed in place (no ->change in the kernel). */
-const NO_CHANGE = new Set(['htb']);
 
 /**
  * Model form of a dumped qdisc, or undefined for the kernel's own defaults: every qdisc the
@@ -74,7 +72,7 @@ export function createQdisc(session: KernelSession, q: QdiscRes): void {
 export function updateQdisc(session: KernelSession, after: QdiscRes, before?: QdiscRes): void {
   if (after.qdisc === 'clsact') return;
   const handle = handleOf(after) || (before ? handleOf(before) : 0);
-  if (NO_CHANGE.has(after.qdisc)) return recreateKeepingChildren(session, { ...after, handle: formatTcId(handle) });
+  if (QDISCS_RECREATED_ON_CHANGE.has(after.qdisc)) return recreateKeepingChildren(session, { ...after, handle: formatTcId(handle) });
   send(session, after, handle, 0, 'change');
 }
 
