@@ -312,6 +312,9 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
   const visibleKeys = new Set(sorted.map(resourceKey));
   const shownPrograms = new Set(sorted.flatMap((r) => (r.kind === 'bpf' ? [r.name] : [])));
   const ofPrograms = programFilters(current);
+  // A clsact qdisc on a shown clsact program's device comes with the program (its attach creates
+  // it if missing): declared separately only if the config declared it (owned).
+  const programClsacts = new Set(sorted.flatMap((r) => (r.kind === 'bpf' && r.attach.type === 'clsact' ? [`${r.attach.namespace ?? ''}/${r.attach.dev}`] : [])));
 
   for (const r of sorted) {
     const owned = isOwned(r);
@@ -339,6 +342,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
         }
       } else push('links', linkItem(r, undefined), owned);
     } else if (r.kind === 'qdisc') {
+      if (r.qdisc === 'clsact' && !owned && programClsacts.has(`${r.namespace}/${r.dev}`)) continue;
       const options = qdiscOptions(r);
       // Under a class: only an htb class that is shown too can be named as the parent.
       const underClass = r.parent !== 'root' && r.parent !== 'clsact';

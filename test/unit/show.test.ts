@@ -181,8 +181,8 @@ test('qdiscs, classes, filters and bpf programs load back as a valid config that
   const plan = computePlan({ desired, current: state, inventory: inv, ignore });
   assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.key}`), []);
   // Everything declarable is declared: not the prio qdisc and what is under it, the foreign filter,
-  // nor the clsact program's own filter (the program declares it).
-  const declarable = [...state.keys()].filter((k) => !/^qdisc:na\/tc\/|^tfilter:na\/ta\/|^tfilter:na\/tb\/ingress/.test(k));
+  // nor the clsact program's own filter and (not owned) clsact qdisc (the program declares them).
+  const declarable = [...state.keys()].filter((k) => !/^qdisc:na\/tc\/|^tfilter:na\/ta\/|^tfilter:na\/tb\/ingress|^qdisc:na\/ta\/clsact/.test(k));
   assert.deepEqual([...desired.keys()].sort(), declarable.sort());
   assert.doesNotMatch(text.split('x-unmanaged-')[0]!, /tclasss|tfilters|bpfs|options:|qdisc:|tag:/, 'no model-only keys');
   assert.match(text, /bpf:\n\s+programs:\n\s+- name: cls\n[^#]*# owned\n\s+- name: cnt\n/, 'bpf programs under bpf.programs, owned marked');
@@ -196,7 +196,8 @@ test('tc and bpf entries use the config spelling and units', () => {
   assert.deepEqual(qd('ta', '1:10'), { dev: 'ta', parent: '1:10', handle: '10:', kind: 'tbf', rate: '10mbit', burst: '32kb', latency: '50ms', namespace: 'na' });
   assert.deepEqual(qd('ta', '1:30'), { dev: 'ta', parent: '1:30', handle: '30:', kind: 'tbf', rate: '1mbit', burst: 1514, limit: 3000, namespace: 'na' });
   assert.deepEqual(qd('ta', '1:20'), { dev: 'ta', parent: '1:20', handle: '20:', kind: 'pfifo', limit: 100, namespace: 'na' });
-  assert.deepEqual(qd('ta'), { dev: 'ta', kind: 'clsact', namespace: 'na' });
+  assert.equal(qd('ta'), undefined, "the clsact program's qdisc comes with the program");
+  assert.deepEqual(qd('tb'), { dev: 'tb', kind: 'clsact', namespace: 'na' }, 'a clsact no program uses is printed');
   assert.deepEqual(qd('tb', 'root'), { dev: 'tb', parent: 'root', handle: '2:', kind: 'fq_codel', limit: 10240, flows: 1024, target: '4999us', interval: '99999us', quantum: 1514, ecn: true, namespace: 'na' });
   assert.deepEqual(qd('td', 'root'), { dev: 'td', parent: 'root', handle: '6:', kind: 'fq', limit: 10000, flow_limit: 100, quantum: 3028, maxrate: '8mbit', namespace: 'na' });
   assert.deepEqual(data.classes, [
@@ -235,4 +236,11 @@ test('tc ids are quoted in YAML; -n and JSON keep bpf programs under bpf.program
   const only = YAML.parse(showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: '' }));
   assert.deepEqual(only.bpf.programs.map((p: { name: string }) => p.name), ['sock'], 'a cgroup program lives in the root namespace');
   assert.equal(only.qdiscs, undefined);
+});
+
+test("a clsact qdisc a program's attach created is not printed; one the config declared (owned) is", () => {
+  const state = tcSample();
+  const qdiscsOf = (inv: Inventory) => (YAML.parse(showState(state, inv, { format: 'yaml', all: false })).qdiscs as { dev: string; kind: string }[]).filter((q) => q.kind === 'clsact').map((q) => q.dev);
+  assert.deepEqual(qdiscsOf(EMPTY_INVENTORY), ['tb']);
+  assert.deepEqual(qdiscsOf(owning(state, ['qdisc:na/ta/clsact'])), ['ta', 'tb']);
 });
