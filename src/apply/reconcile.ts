@@ -1,10 +1,10 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { resourceKey, resourceNamespace } from '../model/keys';
-import type { DesiredState, LinkRes, NamespaceRes, Resource, ResourceKind, StateMap } from '../model/types';
+import { VOLTRON_RTPROT, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import type { Change, Inventory, Plan } from '../plan/types';
-import { readState } from '../kernel/read';
+import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { InventoryBuilder } from './inventory';
@@ -114,6 +114,13 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     extraKinds: mode === 'plan' ? kinds : undefined,
     families: mode === 'plan' ? families : undefined,
   });
+  // Voltron creates its rules with its protocol, and a rule cannot be changed in place: a rule
+  // at an owned rule's key without it is someone else's, added after ours went.
+  for (const [k, r] of current) {
+    if (r.kind !== 'rule' || r.protocol === VOLTRON_RTPROT || inventory.owned[k] === undefined) continue;
+    current.delete(k);
+    setAside(current, k, r);
+  }
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {
     if (r.kind !== 'link' || !r.veth) continue;
