@@ -72,7 +72,9 @@ export class InventoryBuilder {
       delete original[c.key];
     } else if (c.after) {
       const isSetting = c.kind === 'sysctl' || c.kind === 'tunsrc';
-      if (isSetting && original[c.key] === undefined && c.before) {
+      // The original is the value before Voltron first took the setting over: once it owns it,
+      // a later `before` is drift Voltron repairs, not a value to restore on removal.
+      if (isSetting && original[c.key] === undefined && owned[c.key] === undefined && c.before) {
         original[c.key] = c.before.kind === 'sysctl' ? c.before.value : c.before.kind === 'tunsrc' ? c.before.address : '';
       }
       // Created objects are owned; settings we changed are owned (restored on removal);

@@ -1,10 +1,10 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { resourceKey, resourceNamespace } from '../model/keys';
-import type { DesiredState, LinkRes, NamespaceRes, Resource, ResourceKind, StateMap } from '../model/types';
+import { VOLTRON_RTPROT, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import type { Change, Inventory, Plan } from '../plan/types';
-import { readState } from '../kernel/read';
+import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { InventoryBuilder } from './inventory';
@@ -57,6 +57,14 @@ function deletesNamespace(desired: StateMap, inventory: Inventory): boolean {
   return Object.entries(inventory.owned).some(([k, r]) => r.kind === 'namespace' && !desired.has(k));
 }
 
+/** Kinds whose removal makes the kernel remove other objects with them (namespaces: see above). */
+const CONTAINER_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['link', 'qdisc', 'tclass']);
+
+/** Whether the plan removes a link or tc object from the kernel (delete, or a self-executed replace). */
+function removesContainers(plan: Plan): boolean {
+  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && (c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined)));
+}
+
 /** Logical namespaces to read: declared ones plus any the inventory mentions. */
 export function namespacesToRead(desired: StateMap, inventory: Inventory): string[] {
   const s = new Set<string>(['']);
@@ -106,6 +114,13 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     extraKinds: mode === 'plan' ? kinds : undefined,
     families: mode === 'plan' ? families : undefined,
   });
+  // Voltron creates its rules with its protocol, and a rule cannot be changed in place: a rule
+  // at an owned rule's key without it is someone else's, added after ours went.
+  for (const [k, r] of current) {
+    if (r.kind !== 'rule' || r.protocol === VOLTRON_RTPROT || inventory.owned[k] === undefined) continue;
+    current.delete(k);
+    setAside(current, k, r);
+  }
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {
     if (r.kind !== 'link' || !r.veth) continue;
@@ -137,10 +152,18 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   if (caps.length) throw new PlanRefused(caps);
   // A namespace this plan deletes takes everything in it: read those in full, so the plan can
   // name the foreign objects that go with it (routes of any table and family, ...).
-  const current = readCurrent(session, desired, inventory, deletesNamespace(desired, inventory) ? 'show' : 'plan');
+  const mode = deletesNamespace(desired, inventory) ? 'show' : 'plan';
+  let current = readCurrent(session, desired, inventory, mode);
   mark('read kernel');
-  const plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
+  let plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
   mark('compute plan');
+  if (mode === 'plan' && removesContainers(plan)) {
+    // The plan read only the kinds, families and tables the config uses; a link or tc object it
+    // removes takes foreign objects of any of them along: read in full so the plan names them.
+    current = readCurrent(session, desired, inventory, 'show');
+    plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
+    mark('re-read kernel in full and re-plan');
+  }
   const problems: string[] = [];
   for (const c of plan.changes) {
     // Never destroy what Voltron did not create, even if the config now declares it differently.

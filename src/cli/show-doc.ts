@@ -287,7 +287,9 @@ interface NsAcc {
 
 /** Live state → config document. */
 export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFilter): ShowDoc {
-  const isOwned = (r: Resource) => inventory.owned[resourceKey(r)] !== undefined;
+  // A foreign rule sharing an owned rule's priority is read under another key (kernel/read).
+  const aliased = new Set([...current].filter(([k, r]) => k !== resourceKey(r)).map(([, r]) => r));
+  const isOwned = (r: Resource) => !aliased.has(r) && inventory.owned[resourceKey(r)] !== undefined;
   const match = compileIgnore(f.ignore ?? []);
   const visible = (r: Resource) =>
     (f.namespace === undefined || resourceNamespace(r) === f.namespace) && !isIgnored(r, match) && (f.all || isOwned(r) || !kernelMade(r));

@@ -1,6 +1,6 @@
 // Read the live state of a set of logical namespaces: one dump per kind per namespace.
 import { resourceKey } from '../model/keys';
-import type { LinkRes, Resource, ResourceKind } from '../model/types';
+import { VOLTRON_RTPROT, type LinkRes, type Resource, type ResourceKind, type RuleRes } from '../model/types';
 import { readAddresses } from './address';
 import { readLinks, type RawLink } from './link';
 import { readNamespaces } from './namespace';
@@ -81,6 +81,30 @@ function nsidOf(session: KernelSession, ctx: NsContext, other: string): number |
   }
 }
 
+/**
+ * The kernel allows several rules with one priority; their keys collide. Voltron's own (its
+ * protocol) keeps the key and the others get `<key>#N`, so they stay foreign instead of masking
+ * it (a plan would then "replace" the foreign rule).
+ */
+function addRule(out: Map<string, Resource>, r: RuleRes): void {
+  const key = resourceKey(r);
+  const prev = out.get(key) as RuleRes | undefined;
+  if (!prev) {
+    out.set(key, r);
+    return;
+  }
+  const ours = prev.protocol !== VOLTRON_RTPROT && r.protocol === VOLTRON_RTPROT;
+  if (ours) out.set(key, r);
+  setAside(out, key, ours ? prev : r);
+}
+
+/** Keep `r` under `<key>#N`: a live object that must not be taken for the one keyed `key`. */
+export function setAside(out: Map<string, Resource>, key: string, r: Resource): void {
+  let n = 2;
+  while (out.has(`${key}#${n}`)) n++;
+  out.set(`${key}#${n}`, r);
+}
+
 export function readState(session: KernelSession, req: ReadRequest): Map<string, Resource> {
   const out = new Map<string, Resource>();
   const add = (r: Resource) => out.set(resourceKey(r), r);
@@ -111,7 +135,7 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
       for (const a of readAddresses(ctx, names, f)) if (!a.kernelMade || req.interesting?.(resourceKey(a.res))) add(a.res);
     }
     for (const f of familiesFor(req, ns, 'route')) for (const r of readRoutes(ctx, names, req.interesting, req.routeTables, f)) add(r);
-    for (const f of familiesFor(req, ns, 'rule')) for (const r of readRules(ctx, f)) add(r);
+    for (const f of familiesFor(req, ns, 'rule')) for (const r of readRules(ctx, f)) addRule(out, r);
     for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);
     if (req.tunsrc.includes(ns)) add(readTunsrc(session, ns));
     for (const { read, kinds } of extraReaders) {

@@ -298,9 +298,46 @@ export function computePlan(input: PlanInput): Plan {
 
   const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);
   const removed = collateral(changes, kernel, ignoredLive, owned, removedWith);
-  const untouched = foreignCount - removed.filter((x) => !x.ignored).length;
+  const released = releasedPorts(changes, kernel, ignoredLive, owned, new Set(removed.map((x) => x.key)));
+  const untouched = foreignCount - [...removed, ...released].filter((x) => !x.ignored).length;
   const listed = removed.filter((x) => x.listed).map((x) => x.text);
-  return listed.length === 0 ? { changes, foreignCount: untouched } : { changes, foreignCount: untouched, foreignRemoved: listed };
+  return {
+    changes,
+    foreignCount: untouched,
+    ...(listed.length === 0 ? {} : { foreignRemoved: listed }),
+    ...(released.length === 0 ? {} : { foreignReleased: released.map((x) => x.text) }),
+  };
+}
+
+/**
+ * Links Voltron does not own that are ports of a bridge the plan deletes or recreates (and that
+ * do not go themselves): the kernel releases them, and nothing enslaves them again.
+ */
+function releasedPorts(
+  changes: readonly Change[],
+  kernel: ReadonlyMap<string, Resource>,
+  ignoredLive: ReadonlyMap<string, Resource>,
+  owned: (k: string) => boolean,
+  removed: ReadonlySet<string>,
+): { key: string; text: string; ignored: boolean }[] {
+  const bridges = new Map<string, Change>();
+  for (const c of changes) {
+    const b = c.before;
+    const gone = c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined);
+    if (gone && b?.kind === 'link' && b.type === 'bridge') bridges.set(linkKey(b.namespace, b.name), c);
+  }
+  if (bridges.size === 0) return [];
+  const out: { key: string; text: string; ignored: boolean }[] = [];
+  for (const live of [kernel, ignoredLive]) {
+    for (const [k, r] of live) {
+      if (r.kind !== 'link' || r.master === undefined || removed.has(k)) continue;
+      const isIgnored = live === ignoredLive;
+      if (!isIgnored && owned(k)) continue;
+      const c = bridges.get(linkKey(r.namespace, r.master));
+      if (c) out.push({ key: k, text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (from ${c.label})`, ignored: isIgnored });
+    }
+  }
+  return out.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0));
 }
 
 /** The rules every namespace starts with: `from all lookup local|main|default`. */
@@ -334,7 +371,7 @@ function collateral(
   ignoredLive: ReadonlyMap<string, Resource>,
   owned: (k: string) => boolean,
   removedWith: (k: string) => Map<string, string>,
-): { text: string; ignored: boolean; listed: boolean }[] {
+): { key: string; text: string; ignored: boolean; listed: boolean }[] {
   const removers = changes.filter((c) => c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined));
   if (removers.length === 0) return [];
   // Ignored objects are outside the plan's graph: only then is a graph with them needed.
@@ -342,7 +379,7 @@ function collateral(
   const withIgnored = ignoredLive.size === 0 ? undefined : new KernelGraph(all);
   const removedWithAll = withIgnored ? (k: string) => withIgnored.removedWith(k) : removedWith;
   const seen = new Set<string>();
-  const out: { text: string; ignored: boolean; listed: boolean }[] = [];
+  const out: { key: string; text: string; ignored: boolean; listed: boolean }[] = [];
   for (const c of removers) {
     for (const k of [...removedWithAll(c.key).keys()].sort()) {
       const r = all.get(k)!;
@@ -350,7 +387,7 @@ function collateral(
       if (seen.has(k) || (!isIgnored && owned(k))) continue;
       seen.add(k);
       const listed = !kernelMade(r);
-      out.push({ text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${c.label})`, ignored: isIgnored, listed });
+      out.push({ key: k, text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${c.label})`, ignored: isIgnored, listed });
     }
   }
   return out;

@@ -64,7 +64,7 @@ function paintField(sign: string, color: boolean): string {
 export function renderText(plan: Plan, opts: { color: boolean }): string {
   const { color } = opts;
   const lines: string[] = [];
-  const foreign = [untouchedLine(plan), ...collateralLines(plan)].filter((l) => l !== '').join('\n') || undefined;
+  const foreign = [untouchedLine(plan), ...collateralLines(plan), ...releasedLines(plan)].filter((l) => l !== '').join('\n') || undefined;
   if (plan.changes.length === 0) {
     lines.push(summaryLine(plan));
     if (foreign) lines.push(foreign);
@@ -103,6 +103,14 @@ function collateralLines(plan: Plan): string[] {
   return [`Warning: ${l.length} live object${l.length === 1 ? '' : 's'} not owned by Voltron will be removed by the kernel with the changes above:`, ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`), ...more];
 }
 
+/** Links Voltron does not own that leave a bridge this plan deletes or recreates. */
+function releasedLines(plan: Plan): string[] {
+  const l = plan.foreignReleased ?? [];
+  if (l.length === 0) return [];
+  const more = l.length > COLLATERAL_SHOWN ? [`  … and ${l.length - COLLATERAL_SHOWN} more`] : [];
+  return [`Warning: ${l.length} live link${l.length === 1 ? '' : 's'} not owned by Voltron will be released from ${l.length === 1 ? 'its bridge' : 'their bridges'} by the kernel with the changes above:`, ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`), ...more];
+}
+
 const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
 
 /** Markdown for a PR comment: summary table and a fenced ```diff block. */
@@ -120,8 +128,9 @@ export function renderMarkdown(plan: Plan): string {
   out.push(`| **Disruptive** | **${disruptive}** |`, '');
   out.push(summaryLine(plan));
   if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);
-  const collateral = collateralLines(plan);
-  if (collateral.length) out.push('', `**${collateral[0]}**`, '', ...collateral.slice(1).map((x) => x.replace(/^ {2}/, '')));
+  for (const warning of [collateralLines(plan), releasedLines(plan)]) {
+    if (warning.length) out.push('', `**${warning[0]}**`, '', ...warning.slice(1).map((x) => x.replace(/^ {2}/, '')));
+  }
   out.push('', '```diff');
   const safe = (t: string) => t.replace(/```/g, "'''");
   // GitHub colours only `+`, `-` and `!` lines of a diff block: updates show as `!` (as tfcmt does).
@@ -171,5 +180,6 @@ export function planToJson(plan: Plan): object {
     summary: summarize(plan),
     foreign_count: plan.foreignCount,
     foreign_removed: [...(plan.foreignRemoved ?? [])],
+    foreign_released: [...(plan.foreignReleased ?? [])],
   };
 }

@@ -45,6 +45,12 @@ export interface Plan {
    * deleted link), as `label (with <remover>)`. Absent when there are none.
    */
   readonly foreignRemoved?: readonly string[];
+  /**
+   * Live links Voltron does not own that are ports of a bridge this plan deletes or recreates:
+   * the kernel releases them (they stay, without a master), as `label (from <remover>)`. Absent
+   * when there are none.
+   */
+  readonly foreignReleased?: readonly string[];
 }
 
 /** Inventory: what earlier applies created or took over (prune only from here). */

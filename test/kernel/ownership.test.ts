@@ -60,6 +60,47 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 
+  it('a link the plan removes lists the foreign objects on it, also of kinds and families the config does not use', () => {
+    const yaml = (peer: string) =>
+      `namespaces: [ { name: n1 } ]\nlinks:\n  - { name: d0, type: veth, peer: { name: ${peer}, namespace: n1 } }\n  - { name: vx0, type: vxlan, vxlan: { vni: 5, local: 192.0.2.1 } }\n`;
+    const sb = make('frl', yaml('e0'));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    // No address, route or IPv6 object is declared anywhere: the plan's read skips those kinds.
+    sb.ip('n1', ['addr', 'add', '10.63.0.1/24', 'dev', 'e0']);
+    sb.ip('n1', ['-6', 'route', 'add', '2001:db8:63::/48', 'dev', 'e0']);
+    sb.ip('', ['route', 'add', '10.64.0.0/16', 'dev', 'vx0', 'table', '7']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml('e1').replace('vni: 5', 'vni: 6'));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const removed: string[] = JSON.parse(p.stdout).foreign_removed;
+    for (const what of ['address n1/e0 10.63.0.1/24', 'route n1 2001:db8:63::/48', 'route (root) 10.64.0.0/16 table 7']) {
+      assert.ok(removed.some((x) => x.startsWith(what)), `${what} listed: ${JSON.stringify(removed)}`);
+    }
+  });
+
+  it('a foreign rule at an owned rule\'s priority is neither replaced nor taken for it', () => {
+    const sb = make('fru', 'rules:\n  - { priority: 100, fwmark: 1, table: 100 }\n');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const rules = () => sb.ipj('', ['rule', 'show', 'priority', '100']).map((r: { table: string; src?: string }) => `${r.src ?? 'all'}:${r.table}`).sort();
+    sb.ip('', ['rule', 'add', 'priority', '100', 'from', '10.0.0.0/8', 'table', '200']);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr); // the kernel allows both: nothing to do
+    // Ours gone behind Voltron's back: the foreign one in its place is not ours to replace.
+    sb.ip('', ['rule', 'del', 'priority', '100', 'fwmark', '1', 'table', '100']);
+    const q = sb.run(['plan', '-o', 'json']);
+    assert.equal(q.code, 0, q.stdout + q.stderr);
+    assert.deepEqual(JSON.parse(q.stdout).changes.map((c: { action: string; key: string }) => `${c.action} ${c.key}`), ['create rule:/ipv4/p100']);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(rules(), ['10.0.0.0:200', 'all:100']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n');
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(rules(), ['10.0.0.0:200']);
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);

@@ -288,6 +288,19 @@ describe('computePlan: scope', () => {
     assert.equal(computePlan({ desired: map(), current: map(mine, outside), inventory: owning(mine) }).foreignRemoved, undefined);
   });
 
+  test('foreign ports of a bridge the plan deletes are listed as released, not as untouched', () => {
+    const br = live(bridge('br0'));
+    const port: LinkRes = { ...live(bridge('fv0')), type: 'veth', master: 'br0', veth: { peer: { name: 'fv1', namespace: '' }, primary: true } };
+    const peer: LinkRes = { ...live(bridge('fv1')), type: 'veth', veth: { peer: { name: 'fv0', namespace: '' }, primary: false } };
+    const p = computePlan({ desired: map(), current: map(br, port, peer), inventory: owning(br) });
+    assert.deepEqual(keys(p), ['link:/br0']);
+    assert.deepEqual(p.foreignReleased, ['link (root)/fv0 (veth) (from link (root)/br0 (bridge))']);
+    assert.equal(p.foreignCount, 1); // fv1 only
+    assert.match(renderText(p, { color: false }), /Warning: 1 live link not owned by Voltron will be released from its bridge by the kernel with the changes above:\n {2}- link \(root\)\/fv0/);
+    // An update of the bridge releases nothing.
+    assert.equal(computePlan({ desired: map({ ...br, mtu: 1400 }), current: map(br, port, peer), inventory: owning(br) }).foreignReleased, undefined);
+  });
+
   test('managedNamespaces leaves other namespaces out, owned objects excepted', () => {
     const cni = live(bridge('eth0', {}, 'cni'));
     const mine = live(bridge('b', {}, 'gone'));

@@ -12,7 +12,7 @@ import { parseFault, faultBefore } from '../../src/apply/faults';
 import { parseDuration } from '../../src/apply/watchdog';
 import { inverseChange } from '../../src/apply/rollback';
 import { abandonJournal, recoverJournal } from '../../src/apply/recover';
-import { loadInventory, saveInventory, inventoryPath } from '../../src/apply/inventory';
+import { loadInventory, saveInventory, inventoryPath, recordChange } from '../../src/apply/inventory';
 import { bootId } from '../../src/util/boot';
 import { NetlinkError } from '../../src/kernel/netlink/socket';
 import { EMPTY_INVENTORY, type Change } from '../../src/plan/types';
@@ -185,6 +185,28 @@ describe('inventory', () => {
     assert.deepEqual(inv.owned, {});
     assert.deepEqual(inv.original, {});
     assert.equal(inv.revision, 'abc');
+  });
+
+  it('a setting keeps the value found before Voltron first took it over, not a later drifted one', () => {
+    const sysctl = (value: string) => ({ kind: 'sysctl', namespace: '', key: 'net.ipv4.ip_forward', value }) as const;
+    const set = (action: Change['action'], before: string | undefined, after: string): Change => ({
+      action,
+      key: 'sysctl:/net.ipv4.ip_forward',
+      kind: 'sysctl',
+      label: 'sysctl (root) net.ipv4.ip_forward',
+      reason: 'test',
+      fields: [],
+      disruptive: false,
+      dependsOn: [],
+      ...(before === undefined ? {} : { before: sysctl(before) }),
+      after: sysctl(after),
+    });
+    // Taken over from the value 0, then repaired after someone set it to 2: 0 is still the original.
+    const taken = recordChange(recordChange(EMPTY_INVENTORY, set('update', '0', '1')), set('update', '2', '1'));
+    assert.deepEqual(taken.original, { 'sysctl:/net.ipv4.ip_forward': '0' });
+    // Created with its (new) namespace there is no original; a repaired drift does not become one.
+    const created = recordChange(recordChange(EMPTY_INVENTORY, set('create', undefined, '1')), set('update', '2', '1'));
+    assert.deepEqual(created.original, {});
   });
 });
 
