@@ -86,7 +86,8 @@ function diffValue(path: string, d: unknown, c: unknown, out: FieldChange[]): vo
     return;
   }
   if (path === 'vlans' || path === 'vnis') {
-    if (!deepEqual(canonSet(path, d), canonSet(path, c))) out.push({ field: path, before: c, after: d });
+    // The kernel dumps nothing for a port or VXLAN without entries: read as an empty set.
+    if (!deepEqual(canonSet(path, d), canonSet(path, c ?? []))) out.push({ field: path, before: c, after: d });
     return;
   }
   if (isPlainObject(d)) {

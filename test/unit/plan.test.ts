@@ -80,6 +80,11 @@ describe('computePlan: actions', () => {
     assert.equal(plan([bridge('br0', { vlans: [{ vid: 10, pvid: true }, { vid: 20 }] })], [c]).changes.length, 1, 'untagged flag differs');
     const vx = (vnis: number[]): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { external: true, vnifilter: true }, vnis });
     assert.equal(plan([vx([300, 100, 100])], [vx([100, 300])]).changes.length, 0);
+    // The kernel reports no entry at all for an empty filter: `vnis: []` / `vlans: []` are in sync.
+    const { vnis: _v, ...bare } = vx([]);
+    assert.equal(plan([vx([])], [bare]).changes.length, 0, 'empty vnis read as absent');
+    assert.equal(plan([bridge('br0', { vlans: [] })], [live(bridge('br0'))]).changes.length, 0, 'empty vlans read as absent');
+    assert.deepEqual(byKey(plan([vx([])], [vx([100])]), 'link:/vx0').fields.map((f) => f.after), [[]]);
     const r = (segments: string[]) =>
       ({ kind: 'route', namespace: '', family: 6, to: '2001:db8::/64', table: 254, metric: 1024, type: 'unicast', dev: 'x', encap: { type: 'seg6', mode: 'encap', segments } }) as const;
     const p = plan([r(['fc00::2', 'fc00::1'])], [r(['fc00::1', 'fc00::2'])]);
