@@ -65,7 +65,8 @@ export class InventoryBuilder {
     this.original = { ...base.original };
   }
 
-  record(c: Change): this {
+  /** `found`: the value a setting created without a before-state had in the kernel (execute.ts). */
+  record(c: Change, found?: string): this {
     const { owned, original } = this;
     if (c.action === 'delete') {
       delete owned[c.key];
@@ -74,6 +75,8 @@ export class InventoryBuilder {
       const isSetting = c.kind === 'sysctl' || c.kind === 'tunsrc';
       if (isSetting && original[c.key] === undefined && c.before) {
         original[c.key] = c.before.kind === 'sysctl' ? c.before.value : c.before.kind === 'tunsrc' ? c.before.address : '';
+      } else if (isSetting && original[c.key] === undefined && found !== undefined) {
+        original[c.key] = found;
       }
       // Created objects are owned; settings we changed are owned (restored on removal);
       // pre-existing objects we only updated are adopted, never deleted on removal.
