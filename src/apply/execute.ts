@@ -9,13 +9,18 @@ import { NetlinkError } from '../kernel/netlink/socket';
 import { createRoute, deleteRoute, replaceRoute } from '../kernel/route';
 import { createRule, deleteRule } from '../kernel/rule';
 import type { KernelSession } from '../kernel/session';
-import { writeSysctl } from '../kernel/sysctl';
+import { readSysctls, writeSysctl } from '../kernel/sysctl';
 import { writeTunsrc } from '../kernel/tunsrc';
 import { setBridgeVlans, setVnis } from '../kernel/vlan';
 
 export interface ExecContext {
   readonly session: KernelSession;
   readonly inventory: Inventory;
+  /**
+   * Filled with the value a sysctl had just before a create wrote it: one planned before its
+   * namespace or device existed has no before-state, yet removing it must restore that value.
+   */
+  readonly found?: Map<string, string>;
 }
 
 export type KindExecutor = (change: Change, ctx: ExecContext) => void;
@@ -115,6 +120,10 @@ export function executeChange(c: Change, ctx: ExecContext): void {
     case 'sysctl': {
       const res = (c.after ?? c.before) as { namespace: string; key: string; value: string };
       const target = c.action === 'delete' ? restoreValue(c, ctx) : res.value;
+      if (c.action === 'create' && !c.before && ctx.found) {
+        const [now] = readSysctls(s, res.namespace, [res.key]);
+        if (now) ctx.found.set(c.key, now.value);
+      }
       if (target !== undefined) writeSysctl(s, { namespace: res.namespace, key: res.key, value: target });
       return;
     }

@@ -65,7 +65,8 @@ export class InventoryBuilder {
     this.original = { ...base.original };
   }
 
-  record(c: Change): this {
+  /** `found`: the value a setting created without a before-state had in the kernel (execute.ts). */
+  record(c: Change, found?: string): this {
     const { owned, original } = this;
     if (c.action === 'delete') {
       delete owned[c.key];
@@ -74,8 +75,9 @@ export class InventoryBuilder {
       const isSetting = c.kind === 'sysctl' || c.kind === 'tunsrc';
       // The original is the value before Voltron first took the setting over: once it owns it,
       // a later `before` is drift Voltron repairs, not a value to restore on removal.
-      if (isSetting && original[c.key] === undefined && owned[c.key] === undefined && c.before) {
-        original[c.key] = c.before.kind === 'sysctl' ? c.before.value : c.before.kind === 'tunsrc' ? c.before.address : '';
+      if (isSetting && original[c.key] === undefined && owned[c.key] === undefined) {
+        const before = c.before?.kind === 'sysctl' ? c.before.value : c.before?.kind === 'tunsrc' ? c.before.address : c.before ? '' : found;
+        if (before !== undefined) original[c.key] = before;
       }
       // Created objects are owned; settings we changed are owned (restored on removal);
       // pre-existing objects we only updated are adopted, never deleted on removal.

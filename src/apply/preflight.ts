@@ -16,7 +16,8 @@ export function capabilityErrors(desired: StateMap): string[] {
   };
   for (const r of desired.values()) {
     if (r.kind === 'link') {
-      if (r.bridge?.vlanFiltering || r.bridge?.vlanDefaultPvid !== undefined) need(r, CAPABILITIES.bridgeVlanFiltering, 'bridge.vlan_filtering');
+      if (r.bridge?.vlanFiltering) need(r, CAPABILITIES.bridgeVlanFiltering, 'bridge.vlan_filtering');
+      if (r.bridge?.vlanDefaultPvid !== undefined) need(r, CAPABILITIES.bridgeVlanFiltering, 'bridge.vlan_default_pvid');
       if (r.vlans?.length) need(r, CAPABILITIES.bridgeVlanFiltering, 'vlans');
       if (r.vxlan?.vnifilter) need(r, CAPABILITIES.vxlanVnifilter, 'vxlan.vnifilter');
     }

@@ -215,13 +215,14 @@ export const PIPELINE_MIN_CHANGES = 32;
 export function executePlan(session: KernelSession, plan: Plan, inventory: Inventory, journal: Journal = NO_JOURNAL, onStep?: (c: Change, i: number) => void, pipeline?: NetlinkPipeline): ApplyOutcome {
   const fault = faultFromEnv();
   const inv = new InventoryBuilder(inventory);
+  const found = new Map<string, string>();
   const executed: Change[] = [];
   const changes = plan.changes;
   const confirm = (i: number): void => {
     const c = changes[i]!;
     faultAfter(fault, i);
     journal.done(i, c);
-    inv.record(c);
+    inv.record(c, found.get(c.key));
     executed.push(c);
     onStep?.(c, i);
   };
@@ -266,7 +267,7 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
             pipeline.step = i;
             pipeline.posting = true;
           }
-          executeChange(c, { session, inventory });
+          executeChange(c, { session, inventory, found });
         } catch (e) {
           // A failure of an earlier posted request (found by a drain inside this step) comes first.
           failure = (e instanceof PipelineFailed || posted.length ? settle() : undefined) ?? { step: i, error: e as Error };

@@ -68,9 +68,20 @@ export function sysctlValue(v: string): string | number {
   return /^-?(0|[1-9]\d{0,14})$/.test(v) ? Number(v) : v;
 }
 
+const ZERO_MAC = '00:00:00:00:00:00';
+
+/**
+ * The MAC the config can declare: none for a bridge without ports (the kernel reports all zeros,
+ * which the config refuses) or a passthru macvlan (it always has its parent's address).
+ */
+function declarableMac(r: LinkRes): string | undefined {
+  if (r.mac === ZERO_MAC || r.macvlan?.mode === 'passthru') return undefined;
+  return r.mac;
+}
+
 /** The per-end attributes a veth `peer:` block may carry. */
 function endAttrs(r: LinkRes): Item {
-  return { mtu: r.mtu, mac: r.mac, state: r.state, master: r.master, alias: r.alias };
+  return { mtu: r.mtu, mac: declarableMac(r), state: r.state, master: r.master, alias: r.alias };
 }
 
 export interface VethView {
@@ -156,7 +167,8 @@ function listItem(r: Resource): [section: string, item: Item] | undefined {
           clean({
             to: r.to,
             via: r.via,
-            dev: r.dev,
+            // The kernel puts IPv6 blackhole/unreachable/prohibit routes on lo; the config has no dev there.
+            dev: r.type === 'unicast' ? r.dev : undefined,
             table: r.table === 254 ? undefined : r.table,
             metric: r.metric === (r.family === 6 ? 1024 : 0) ? undefined : r.metric,
             type: r.type === 'unicast' ? undefined : r.type,

@@ -162,6 +162,15 @@ function seg6local(ctx: Ctx, e: Entry, ns: string, x: Raw): Seg6LocalEncap {
   return compact(out);
 }
 
+/**
+ * The fwmark selector as the kernel stores it: a mark without a mask gets mask 0xffffffff, and
+ * mark 0 without a mask (or with mask 0) is no selector at all: it matches every packet and is not dumped.
+ */
+function fwmarkSelector(fwmark: number | undefined, fwmask: number | undefined): { fwmark?: number; fwmask?: number } {
+  if (fwmark === undefined || (fwmark === 0 && !fwmask)) return {};
+  return { fwmark, fwmask: fwmask ?? 0xffffffff };
+}
+
 export function normaliseRules(ctx: Ctx, entries: readonly Entry[]): RuleRes[] {
   const out: RuleRes[] = [];
   for (const e of entries) {
@@ -196,8 +205,7 @@ export function normaliseRules(ctx: Ctx, entries: readonly Entry[]): RuleRes[] {
       table: v.table === undefined ? undefined : tableNumber(v.table),
       from,
       to,
-      fwmark: v.fwmark,
-      fwmask: v.fwmask,
+      ...fwmarkSelector(v.fwmark, v.fwmask),
       iif: v.iif,
       oif: v.oif,
       source: ctx.source(e),

@@ -47,7 +47,8 @@ export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
         table: action === 'lookup' ? a.u32(R.FRA_TABLE) ?? m.data.readUInt8(4) : undefined,
         from: src ? `${bufferToIp(src)}/${srcLen}` : undefined,
         to: dst ? `${bufferToIp(dst)}/${dstLen}` : undefined,
-        fwmark: a.u32(R.FRA_FWMARK),
+        // The kernel leaves out a zero mark but keeps its mask (`fwmark 0/0xff`).
+        fwmark: a.u32(R.FRA_FWMARK) ?? (a.u32(R.FRA_FWMASK) !== undefined ? 0 : undefined),
         fwmask: a.u32(R.FRA_FWMASK),
         iif: a.str(R.FRA_IIFNAME),
         oif: a.str(R.FRA_OIFNAME),

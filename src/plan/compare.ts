@@ -25,13 +25,23 @@ export const IDENTITY_FIELDS: Readonly<Record<ResourceKind, readonly string[]>> 
 
 /**
  * Optional fields where "not declared" means "must be absent": leaving them as don't-care would
- * silently keep a stale SRv6 encap, gateway or bridge membership after the user removed it.
+ * silently keep a stale SRv6 encap, gateway, route MTU, bridge membership or VXLAN endpoint after
+ * the user removed it (the kernel has no default for them). A dotted path applies only when its
+ * parent block is declared (a `vxlan:` block).
  */
 const STRICT: Partial<Record<ResourceKind, readonly string[]>> = {
-  link: ['master'],
-  route: ['via', 'src', 'encap'],
+  link: ['master', 'vxlan.local', 'vxlan.remote', 'vxlan.group', 'vxlan.dev'],
+  route: ['via', 'src', 'mtu', 'encap'],
   rule: ['from', 'to', 'iif', 'oif', 'fwmark'],
 };
+
+/** The value at a dotted path, and whether its parent (the object holding the last key) exists. */
+function atPath(o: Record<string, unknown>, path: string): { parent: boolean; value: unknown } {
+  const parts = path.split('.');
+  let cur: unknown = o;
+  for (const k of parts.slice(0, -1)) cur = isPlainObject(cur) ? cur[k] : undefined;
+  return isPlainObject(cur) ? { parent: true, value: cur[parts[parts.length - 1]!] } : { parent: false, value: undefined };
+}
 
 /**
  * Not compared at all. `veth.primary` only says which end's config creates the pair; the kernel
@@ -86,7 +96,8 @@ function diffValue(path: string, d: unknown, c: unknown, out: FieldChange[]): vo
     return;
   }
   if (path === 'vlans' || path === 'vnis') {
-    if (!deepEqual(canonSet(path, d), canonSet(path, c))) out.push({ field: path, before: c, after: d });
+    // The kernel dumps nothing for a port or VXLAN without entries: read as an empty set.
+    if (!deepEqual(canonSet(path, d), canonSet(path, c ?? []))) out.push({ field: path, before: c, after: d });
     return;
   }
   if (isPlainObject(d)) {
@@ -123,7 +134,9 @@ export function diffResource(desired: Resource, current: Resource): FieldChange[
     diffValue(k, d[k], c[k], out);
   }
   for (const k of STRICT[desired.kind] ?? []) {
-    if (d[k] === undefined && c[k] !== undefined) out.push({ field: k, before: c[k], after: undefined });
+    const want = atPath(d, k);
+    const have = atPath(c, k);
+    if (want.parent && want.value === undefined && have.value !== undefined) out.push({ field: k, before: have.value, after: undefined });
   }
   return out.sort(byField);
 }

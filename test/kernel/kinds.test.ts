@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { Sandbox } from '../support/sandbox';
 
 const BASE = `
@@ -194,6 +195,114 @@ describe('values the kernel stores in another form converge on the real kernel',
     const again = sb.run(['apply', '--auto-approve']);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /No changes/);
+  });
+
+  it('destroy leaves nothing', () => {
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+// Edits that used to be silent no-ops or never converged: each is applied, checked with ip -j and
+// must replan empty; `show -o yaml` of the result must load back and plan empty.
+const EDITS = `
+namespaces:
+  - name: ke
+    sysctls:
+      net.ipv4.conf.all.rp_filter: 2
+      net.ipv4.conf.u0.rp_filter: 2
+links:
+  - { name: u0, namespace: ke, type: veth, peer: { name: u1 } }
+  - { name: br0, namespace: ke, type: bridge }
+  - { name: mp0, namespace: ke, type: macvlan, macvlan: { parent: u1, mode: passthru } }
+  - { name: vx0, namespace: ke, type: vxlan, vxlan: { vni: 5, local: 10.70.0.1, remote: 10.70.0.2, dstport: 4790 } }
+  - { name: vf0, namespace: ke, type: vxlan, vxlan: { external: true, vnifilter: true }, vnis: [ 100, 101 ] }
+addresses:
+  - { namespace: ke, dev: u0, address: 10.70.0.1/24 }
+routes:
+  - { namespace: ke, to: 10.71.0.0/16, via: 10.70.0.2, mtu: 1400 }
+  - { namespace: ke, to: "2001:db8:71::/64", type: blackhole }
+rules:
+  - { namespace: ke, priority: 1200, fwmark: 0, fwmask: 255, table: 100 }
+  - { namespace: ke, priority: 1201, fwmark: 1, fwmask: 255, table: 100 }
+`;
+
+describe('edits converge on the real kernel and show loads back', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-edits-'));
+  const file = path.join(dir, 'net.yaml');
+  fs.writeFileSync(file, EDITS);
+  const sb = new Sandbox('ked', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const edit = (from: string, to: string) => {
+    const text = fs.readFileSync(file, 'utf8');
+    assert.ok(text.includes(from), from);
+    fs.writeFileSync(file, text.replace(from, to));
+  };
+  const converge = () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  };
+  const showLoadsBack = () => {
+    const s = sb.run(['show', '-o', 'yaml']);
+    assert.equal(s.code, 0, s.stderr);
+    const back = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-edits-show-'));
+    try {
+      fs.writeFileSync(path.join(back, 'show.yaml'), s.stdout);
+      const p = sb.run(['plan', '--detailed-exitcode'], { config: back });
+      assert.equal(p.code, 0, p.stdout + p.stderr + s.stdout);
+    } finally {
+      fs.rmSync(back, { recursive: true, force: true });
+    }
+  };
+  const sysctl = (key: string) => sb.exec('ke', ['cat', `/proc/sys/net/${key}`]).stdout.trim();
+  const rule = (prio: number) => sb.ipj('ke', ['rule', 'show']).find((x: { priority: number }) => x.priority === prio);
+
+  it('applies fwmark 0/0xff, a passthru macvlan, an IPv6 blackhole and a port-less bridge; show loads back', () => {
+    converge();
+    assert.equal(rule(1200).fwmask, '0xff');
+    assert.equal(sb.ipj('ke', ['-d', 'link', 'show', 'mp0'])[0].linkinfo.info_data.mode, 'passthru');
+    showLoadsBack();
+  });
+
+  it('vnis: [] empties the VNI filter', () => {
+    edit('vnis: [ 100, 101 ]', 'vnis: []');
+    converge();
+    const vnis = JSON.parse(execFileSync('bridge', ['-j', '-n', sb.ns('ke'), 'vni', 'show'], { encoding: 'utf8' }) || '[]');
+    assert.deepEqual(vnis, []);
+  });
+
+  it('dropping fwmask, a VXLAN remote and a route mtu removes them', () => {
+    edit('fwmark: 1, fwmask: 255,', 'fwmark: 1,');
+    edit('remote: 10.70.0.2, ', '');
+    edit(', mtu: 1400 }', ' }');
+    converge();
+    assert.equal(rule(1201).fwmask, undefined, 'ip prints no mask for 0xffffffff');
+    assert.equal(sb.ipj('ke', ['-d', 'link', 'show', 'vx0'])[0].linkinfo.info_data.remote, undefined);
+    assert.equal(sb.ipj('ke', ['route', 'show', '10.71.0.0/16'])[0].metrics, undefined);
+    showLoadsBack();
+  });
+
+  it('a removed sysctl of a namespace and device Voltron created goes back to its default', () => {
+    const before = { all: sysctl('ipv4/conf/all/rp_filter'), dev: sysctl('ipv4/conf/u0/rp_filter') };
+    assert.deepEqual(before, { all: '2', dev: '2' });
+    edit('    sysctls:\n      net.ipv4.conf.all.rp_filter: 2\n      net.ipv4.conf.u0.rp_filter: 2\n', '');
+    converge();
+    // A new namespace's defaults: what a fresh one has (not Voltron's own earlier value).
+    const fresh = `${sb.prefix}fresh`;
+    execFileSync('ip', ['netns', 'add', fresh]);
+    try {
+      const want = spawnSync('ip', ['netns', 'exec', fresh, 'cat', '/proc/sys/net/ipv4/conf/all/rp_filter'], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(sysctl('ipv4/conf/all/rp_filter'), want);
+    } finally {
+      execFileSync('ip', ['netns', 'del', fresh]);
+    }
+    assert.notEqual(sysctl('ipv4/conf/u0/rp_filter'), '2');
   });
 
   it('destroy leaves nothing', () => {

@@ -117,3 +117,23 @@ test('rules: a bare address of the other family is still refused', () => {
     `a.yaml:3:27: /rules/1/from: bad CIDR 'not-an-ip' (expected a CIDR or an address)`,
   ]);
 });
+
+test('rules: fwmark is stored as the kernel keeps it (mask 0xffffffff by default; mark 0 alone is no selector)', () => {
+  const d = ok(`rules:
+  - { priority: 10, fwmark: 1, table: 100 }
+  - { priority: 11, fwmark: 1, fwmask: 255, table: 100 }
+  - { priority: 12, fwmark: 0, fwmask: 255, table: 100 }
+  - { priority: 13, fwmark: 0, table: 100 }
+`);
+  const sel = (p: number) => {
+    const r = get<RuleRes>(d, `rule:/ipv4/p${p}`);
+    return [r.fwmark, r.fwmask];
+  };
+  assert.deepEqual(sel(10), [1, 0xffffffff]);
+  assert.deepEqual(sel(11), [1, 255]);
+  assert.deepEqual(sel(12), [0, 255]);
+  assert.deepEqual(sel(13), [undefined, undefined]);
+  // Dropping `fwmask: 255` from a live fwmark 1/0xff rule now replaces it (it used to be kept).
+  const live: RuleRes = { kind: 'rule', namespace: '', family: 4, priority: 10, action: 'lookup', table: 100, fwmark: 1, fwmask: 255 };
+  assert.deepEqual(diffResource(get<RuleRes>(d, 'rule:/ipv4/p10'), live).map((f) => f.field), ['fwmask']);
+});

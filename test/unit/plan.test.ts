@@ -73,6 +73,17 @@ describe('computePlan: actions', () => {
     assert.equal(byKey(plan([rule], [{ ...rule, from: '10.0.0.0/8' }]), resourceKey(rule)).action, 'replace');
   });
 
+  test('a removed VXLAN endpoint or route MTU is removed, not kept as "don\'t care"', () => {
+    const vx = (extra: Partial<NonNullable<LinkRes['vxlan']>>): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { vni: 5, ...extra } });
+    const c = live(vx({ local: '10.0.0.1', remote: '10.0.0.2', dstport: 4789, learning: true }));
+    const ch = byKey(plan([vx({ local: '10.0.0.1' })], [c]), 'link:/vx0');
+    assert.equal(ch.action, 'replace');
+    assert.deepEqual(ch.fields, [{ field: 'vxlan.remote', before: '10.0.0.2', after: undefined }]);
+    assert.equal(plan([vx({ local: '10.0.0.1', remote: '10.0.0.2' })], [c]).changes.length, 0, 'ttl, dstport, learning stay don\'t care');
+    const r = (mtu?: number) => ({ kind: 'route', namespace: '', family: 4, to: '10.9.0.0/16', table: 254, metric: 0, type: 'unicast', dev: 'x', ...(mtu ? { mtu } : {}) }) as const;
+    assert.deepEqual(byKey(plan([r()], [r(1400)]), resourceKey(r())).fields, [{ field: 'mtu', before: 1400, after: undefined }]);
+  });
+
   test('vlans and vnis are sets; other arrays keep their order', () => {
     const d = bridge('br0', { vlans: [{ vid: 20 }, { vid: 10, pvid: true, untagged: true }] });
     const c = live(bridge('br0', { vlans: [{ vid: 10, pvid: true, untagged: true }, { vid: 20, pvid: false }] }));
@@ -80,6 +91,11 @@ describe('computePlan: actions', () => {
     assert.equal(plan([bridge('br0', { vlans: [{ vid: 10, pvid: true }, { vid: 20 }] })], [c]).changes.length, 1, 'untagged flag differs');
     const vx = (vnis: number[]): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { external: true, vnifilter: true }, vnis });
     assert.equal(plan([vx([300, 100, 100])], [vx([100, 300])]).changes.length, 0);
+    // The kernel reports no entry at all for an empty filter: `vnis: []` / `vlans: []` are in sync.
+    const { vnis: _v, ...bare } = vx([]);
+    assert.equal(plan([vx([])], [bare]).changes.length, 0, 'empty vnis read as absent');
+    assert.equal(plan([bridge('br0', { vlans: [] })], [live(bridge('br0'))]).changes.length, 0, 'empty vlans read as absent');
+    assert.deepEqual(byKey(plan([vx([])], [vx([100])]), 'link:/vx0').fields.map((f) => f.after), [[]]);
     const r = (segments: string[]) =>
       ({ kind: 'route', namespace: '', family: 6, to: '2001:db8::/64', table: 254, metric: 1024, type: 'unicast', dev: 'x', encap: { type: 'seg6', mode: 'encap', segments } }) as const;
     const p = plan([r(['fc00::2', 'fc00::1'])], [r(['fc00::1', 'fc00::2'])]);

@@ -5,6 +5,7 @@ import { capabilityErrors } from '../../src/apply/preflight';
 import { resourceKey } from '../../src/model/keys';
 import type { Resource } from '../../src/model/types';
 import { setFilterProgramResolver } from '../../src/kernel/tc/filter';
+import { CAPABILITIES, kernelSupports } from '../../src/kernel/capabilities';
 
 test('a filters: entry is refused before any write while no program resolver exists', () => {
   const f: Resource = { kind: 'tfilter', namespace: 'a', dev: 'eth0', direction: 'egress', priority: 1, program: 'cnt' };
@@ -17,5 +18,16 @@ test('a filters: entry is refused before any write while no program resolver exi
     assert.deepEqual(capabilityErrors(desired), []);
   } finally {
     setFilterProgramResolver(undefined);
+  }
+});
+
+test('a bridge with only vlan_default_pvid is refused naming that option, on a kernel without VLAN filtering', () => {
+  const br: Resource = { kind: 'link', namespace: 'a', name: 'br0', type: 'bridge', bridge: { vlanFiltering: false, stp: false, vlanDefaultPvid: 1 } };
+  const errs = capabilityErrors(new Map([[resourceKey(br), br]]));
+  if (kernelSupports(CAPABILITIES.bridgeVlanFiltering) === false) {
+    assert.equal(errs.length, 1);
+    assert.match(errs[0]!, /bridge\.vlan_default_pvid needs bridge VLAN filtering/);
+  } else {
+    assert.deepEqual(errs, []);
   }
 });

@@ -12,7 +12,7 @@ import { parseFault, faultBefore } from '../../src/apply/faults';
 import { parseDuration } from '../../src/apply/watchdog';
 import { inverseChange } from '../../src/apply/rollback';
 import { abandonJournal, recoverJournal } from '../../src/apply/recover';
-import { loadInventory, saveInventory, inventoryPath, recordChange } from '../../src/apply/inventory';
+import { InventoryBuilder, loadInventory, saveInventory, inventoryPath, recordChange } from '../../src/apply/inventory';
 import { bootId } from '../../src/util/boot';
 import { NetlinkError } from '../../src/kernel/netlink/socket';
 import { EMPTY_INVENTORY, type Change } from '../../src/plan/types';
@@ -237,5 +237,17 @@ describe('fault seam and durations', () => {
     const [u] = inverseChange(change('update'));
     assert.deepEqual(u!.fields, [{ field: 'mtu', before: 9000, after: 1500 }]);
     assert.equal((u!.after as { mtu: number }).mtu, 1500);
+  });
+});
+
+describe('inventory: original sysctl values', () => {
+  it('a sysctl created without a before-state (new namespace or device) keeps the value found before the write', () => {
+    const after = { kind: 'sysctl', namespace: 'a', key: 'net.ipv4.conf.all.rp_filter', value: '2' } as const;
+    const create: Change = { action: 'create', key: 'sysctl:a/net.ipv4.conf.all.rp_filter', kind: 'sysctl', label: 'x', reason: '', fields: [], disruptive: false, dependsOn: [], after };
+    const inv = new InventoryBuilder(EMPTY_INVENTORY).record(create, '0').result();
+    assert.equal(inv.original[create.key], '0');
+    // A later update does not overwrite it with Voltron's own earlier value.
+    const update: Change = { ...create, action: 'update', before: after, after: { ...after, value: '1' } };
+    assert.equal(new InventoryBuilder(inv).record(update).result().original[create.key], '0');
   });
 });

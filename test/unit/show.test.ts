@@ -66,6 +66,25 @@ test('show YAML loads back as a valid config that plans empty against the same s
   assert.match(text, /x-unmanaged-links:\n\s*- name: dum0\n\s*kind: dummy/);
 });
 
+test('kernel-only values the config refuses are left out: zero MAC, passthru MAC, dev lo of a blackhole', () => {
+  // As read from the kernel: a bridge without ports reports an all-zero MAC, a passthru macvlan
+  // has its parent's MAC, IPv6 blackhole/unreachable routes sit on lo.
+  const state = map(
+    { kind: 'namespace', name: 'na' },
+    { kind: 'link', namespace: 'na', name: 'br0', type: 'bridge', mtu: 1500, mac: '00:00:00:00:00:00', state: 'up', bridge: { vlanFiltering: false, stp: false } },
+    vethEnd('na', 'u0', 'na', 'u1'),
+    vethEnd('na', 'u1', 'na', 'u0'),
+    { kind: 'link', namespace: 'na', name: 'mv0', type: 'macvlan', mtu: 1500, mac: '02:00:00:00:00:01', state: 'up', macvlan: { parent: 'u0', mode: 'passthru' } },
+    { kind: 'route', namespace: 'na', family: 6, to: '2001:db8:53::/64', table: 254, metric: 1024, type: 'blackhole', dev: 'lo', protocol: 194 },
+    { kind: 'route', namespace: 'na', family: 6, to: '2001:db8:54::/64', table: 254, metric: 1024, type: 'unreachable', dev: 'lo', protocol: 194 },
+  );
+  const inv = owning(state, [...state.keys()]);
+  const text = showState(state, inv, { format: 'yaml', all: false });
+  const { desired } = loadBack(text);
+  assert.deepEqual(computePlan({ desired, current: state, inventory: inv }).changes.map((c) => `${c.action} ${c.key}`), []);
+  assert.doesNotMatch(text, /00:00:00:00:00:00|dev: lo/);
+});
+
 test('sysctls and tunsrc are mappings in their namespace entry; root sysctls at the top', () => {
   const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false }));
   assert.deepEqual(data.sysctls, { 'net.ipv4.ip_forward': 1 });
