@@ -2,6 +2,9 @@
 // it; deleting a link removes its addresses, routes, tc objects, per-device sysctls and tc/xdp bpf
 // attachments, its veth peer end, and the vxlan/macvlan devices stacked on it; deleting a qdisc
 // removes its classes and the qdiscs below them (clsact: its filters and clsact bpf programs).
+// Deleting an IPv4 address removes the routes that use it as their source, and deleting the last
+// IPv4 address of a link removes every IPv4 route over that link (fib_del_ifaddr,
+// fib_disable_ip): which is the last depends on what else the plan deletes.
 import { resourceNamespace } from '../model/keys';
 import type { Resource, StateMap } from '../model/types';
 import { deviceOf, linkKey, tcMajor } from './refs';
@@ -11,8 +14,17 @@ export class KernelGraph {
   private readonly onDev = new Map<string, string[]>();
   private readonly stacked = new Map<string, string[]>();
   private readonly peers = new Map<string, Set<string>>();
+  private readonly v4AddrsOnDev = new Map<string, string[]>();
+  private readonly v4RoutesOnDev = new Map<string, string[]>();
+  /** `ns|ip` → IPv4 routes with that preferred source; live IPv4 addresses with that ip. */
+  private readonly v4RoutesBySrc = new Map<string, string[]>();
+  private readonly v4AddrsByIp = new Map<string, string[]>();
 
-  constructor(private readonly state: StateMap) {
+  /** `deletedAddresses`: address keys the plan deletes (an address is "last" only among those). */
+  constructor(
+    private readonly state: StateMap,
+    private readonly deletedAddresses: ReadonlySet<string> = new Set(),
+  ) {
     const push = (m: Map<string, string[]>, k: string, v: string) => {
       const l = m.get(k);
       if (l) l.push(v);
@@ -24,6 +36,14 @@ export class KernelGraph {
       }
       const dev = deviceOf(r);
       if (dev) push(this.onDev, linkKey(dev[0], dev[1]), key);
+      if (r.kind === 'address' && isV4(r.address)) {
+        push(this.v4AddrsOnDev, linkKey(r.namespace, r.dev), key);
+        push(this.v4AddrsByIp, `${r.namespace}|${ipOf(r.address)}`, key);
+      }
+      if (r.kind === 'route' && r.family === 4) {
+        if (r.dev !== undefined) push(this.v4RoutesOnDev, linkKey(r.namespace, r.dev), key);
+        if (r.src !== undefined) push(this.v4RoutesBySrc, `${r.namespace}|${r.src}`, key);
+      }
       if (r.kind === 'link') {
         if (r.vxlan?.dev !== undefined) push(this.stacked, linkKey(r.namespace, r.vxlan.dev), key);
         if (r.macvlan !== undefined) push(this.stacked, linkKey(r.namespace, r.macvlan.parent), key);
@@ -80,6 +100,8 @@ export class KernelGraph {
         for (const x of this.onDev.get(k) ?? []) add(x, k);
         for (const x of this.stacked.get(k) ?? []) add(x, k);
         for (const x of this.peers.get(k) ?? []) add(x, k);
+      } else if (r.kind === 'address' && isV4(r.address)) {
+        for (const x of this.v4RemovedWith(k, r.namespace, r.dev, ipOf(r.address))) add(x, k);
       } else if (r.kind === 'qdisc' || r.kind === 'tclass') {
         for (const x of this.onDev.get(linkKey(r.namespace, r.dev)) ?? []) {
           if (this.isTcChild(r, this.state.get(x)!)) add(x, k);
@@ -88,4 +110,18 @@ export class KernelGraph {
     }
     return out;
   }
+
+  /** IPv4 routes the kernel removes with address `key` (ip on ns/dev), see the header. */
+  private v4RemovedWith(key: string, ns: string, dev: string, ip: string): string[] {
+    const gone = (a: string) => a === key || this.deletedAddresses.has(a);
+    const out: string[] = [];
+    // Routes with this source go once no address in the namespace has the ip any more.
+    if ((this.v4AddrsByIp.get(`${ns}|${ip}`) ?? []).every(gone)) out.push(...(this.v4RoutesBySrc.get(`${ns}|${ip}`) ?? []));
+    const d = linkKey(ns, dev);
+    if ((this.v4AddrsOnDev.get(d) ?? []).every(gone)) out.push(...(this.v4RoutesOnDev.get(d) ?? []));
+    return out;
+  }
 }
+
+const isV4 = (cidr: string): boolean => !cidr.includes(':');
+const ipOf = (cidr: string): string => cidr.slice(0, cidr.indexOf('/'));

@@ -79,7 +79,8 @@ export function computePlan(input: PlanInput): Plan {
 
   /** The changes the diff alone asks for, before cascades rewrite some of them. */
   const base = new Map(drafts);
-  const graph = new KernelGraph(kernel);
+  const deletedAddresses = new Set([...drafts.values()].filter((x) => x.kind === 'address' && x.action === 'delete').map((x) => x.key));
+  const graph = new KernelGraph(kernel, deletedAddresses);
   const removedCache = new Map<string, Map<string, string>>();
   const removedWith = (k: string) => {
     let m = removedCache.get(k);
@@ -376,7 +377,8 @@ function collateral(
   if (removers.length === 0) return [];
   // Ignored objects are outside the plan's graph: only then is a graph with them needed.
   const all = ignoredLive.size === 0 ? kernel : new Map([...kernel, ...ignoredLive]);
-  const withIgnored = ignoredLive.size === 0 ? undefined : new KernelGraph(all);
+  const deletedAddresses = new Set(changes.filter((c) => c.kind === 'address' && c.action === 'delete').map((c) => c.key));
+  const withIgnored = ignoredLive.size === 0 ? undefined : new KernelGraph(all, deletedAddresses);
   const removedWithAll = withIgnored ? (k: string) => withIgnored.removedWith(k) : removedWith;
   const seen = new Set<string>();
   const out: { key: string; text: string; ignored: boolean; listed: boolean }[] = [];

@@ -223,6 +223,8 @@ addresses:
 routes:
   - { namespace: ke, to: 10.71.0.0/16, via: 10.70.0.2, mtu: 1400 }
   - { namespace: ke, to: "2001:db8:71::/64", type: blackhole }
+  - { namespace: ke, to: 10.73.0.0/16, dev: u0 }
+  - { namespace: ke, to: 10.74.0.0/16, dev: u0, src: 10.70.0.1, table: 100 }
 rules:
   - { namespace: ke, priority: 1200, fwmark: 0, fwmask: 255, table: 100 }
   - { namespace: ke, priority: 1201, fwmark: 1, fwmask: 255, table: 100 }
@@ -303,6 +305,18 @@ describe('edits converge on the real kernel and show loads back', () => {
       execFileSync('ip', ['netns', 'del', fresh]);
     }
     assert.notEqual(sysctl('ipv4/conf/u0/rp_filter'), '2');
+  });
+
+  it("renumbering a link's only IPv4 address: the routes the kernel removes with it are recreated", () => {
+    edit('address: 10.70.0.1/24', 'address: 10.72.0.1/24');
+    edit('via: 10.70.0.2', 'via: 10.72.0.2');
+    edit('src: 10.70.0.1', 'src: 10.72.0.1');
+    const p = sb.run(['plan', '--no-color']);
+    assert.match(p.stdout, /\+ route ke 10\.73\.0\.0\/16[^\n]*\n\s+# \(recreated with address ke\/u0 10\.70\.0\.1\/24\)/, p.stdout);
+    converge();
+    const routes = (table: string) => sb.ipj('ke', ['route', 'show', 'table', table]).map((r: { dst: string; gateway?: string; prefsrc?: string }) => [r.dst, r.gateway ?? r.prefsrc ?? '']);
+    assert.deepEqual(routes('main').filter(([d]: string[]) => d !== '10.72.0.0/24'), [['10.71.0.0/16', '10.72.0.2'], ['10.73.0.0/16', '']]);
+    assert.deepEqual(routes('100'), [['10.74.0.0/16', '10.72.0.1']]);
   });
 
   it('destroy leaves nothing', () => {

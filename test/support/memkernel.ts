@@ -296,6 +296,19 @@ function remove(state: MemState, key: string): void {
     }
     return;
   }
+  if (r.kind === 'address' && !r.address.includes(':')) {
+    // IPv4 (fib_del_ifaddr): routes using the address as source go once no address in the
+    // namespace has it; with the link's last IPv4 address, every IPv4 route over the link goes.
+    const ip = r.address.split('/')[0]!;
+    const v4 = [...state.values()].filter((x) => x.kind === 'address' && x.namespace === r.namespace && !x.address.includes(':')) as AddressRes[];
+    const ipLeft = v4.some((x) => x.address.split('/')[0] === ip);
+    const devLeft = v4.some((x) => x.dev === r.dev);
+    for (const [k, x] of [...state]) {
+      if (x.kind !== 'route' || x.family !== 4 || x.namespace !== r.namespace) continue;
+      if ((!ipLeft && x.src === ip) || (!devLeft && x.dev === r.dev)) remove(state, k);
+    }
+    return;
+  }
   if (r.kind !== 'link') return;
   const ns = r.namespace;
   for (const [k, x] of [...state]) {

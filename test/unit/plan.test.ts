@@ -223,10 +223,35 @@ describe('computePlan: cascades', () => {
     const p = computePlan({ desired: map(bridge('br1'), { ...addr, dev: 'br1' }), current: map(br, addr, route, rule, br1), inventory: inv });
     // br0's address and route are folded into br0's delete; the rule goes first.
     assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete rule:/ipv4/p5', 'delete link:/br0', 'create address:/br1/10.0.0.1/24']);
-    // Without the link delete, address and route deletes are ordered rule → route → address.
-    const p2 = computePlan({ desired: map(bridge('br0')), current: map(br, addr, route, rule), inventory: inv });
+    // Without the link delete, address and route deletes are ordered rule → route → address (br0
+    // keeps another IPv4 address, so the kernel does not remove the route with the first).
+    const kept = { ...addr, address: '10.0.0.2/24' };
+    const p2 = computePlan({ desired: map(bridge('br0'), kept), current: map(br, addr, kept, route, rule), inventory: owning(br, addr, kept, route, rule) });
     assert.deepEqual(keys(p2), ['rule:/ipv4/p5', resourceKey(route), resourceKey(addr)]);
     assert.deepEqual(byKey(p2, resourceKey(addr)).dependsOn, [resourceKey(route)]);
+  });
+
+  test("deleting a link's last IPv4 address takes its IPv4 routes (and those using the address as source): declared ones are recreated", () => {
+    const onDev = { kind: 'route', namespace: '', family: 4, to: '10.52.0.0/16', table: 254, metric: 0, type: 'unicast', dev: 'br0' } as const;
+    const bySrc = { kind: 'route', namespace: '', family: 4, to: '10.53.0.0/16', table: 100, metric: 0, type: 'unicast', dev: 'br1', src: '10.0.0.1' } as const;
+    const br1 = live(bridge('br1'));
+    const renumbered = { ...addr, address: '10.0.0.9/24' };
+    const cur = map(br, br1, addr, onDev, bySrc);
+    const p = computePlan({ desired: map(bridge('br0'), bridge('br1'), renumbered, onDev, { ...bySrc, src: '10.0.0.9' }), current: cur, inventory: owning(br, br1, addr, onDev, bySrc) });
+    assert.deepEqual(
+      p.changes.map((c) => `${c.action} ${c.key}`),
+      ['delete address:/br0/10.0.0.1/24', 'create address:/br0/10.0.0.9/24', `create ${resourceKey(bySrc)}`, `create ${resourceKey(onDev)}`],
+    );
+    assert.match(byKey(p, resourceKey(onDev)).reason, /^recreated with address \(root\)\/br0 10\.0\.0\.1\/24/);
+    assert.equal(byKey(p, resourceKey(bySrc)).action, 'create', 'the kernel removed it: a replace would find nothing');
+    // Another IPv4 address left on br0 keeps the device's routes (only the source route goes).
+    const other = { ...addr, address: '10.0.0.2/24' };
+    const p2 = computePlan({ desired: map(bridge('br0'), bridge('br1'), other, onDev), current: map(br, br1, addr, other, onDev), inventory: owning(br, br1, addr, other, onDev) });
+    assert.deepEqual(keys(p2), ['address:/br0/10.0.0.1/24']);
+    // A foreign route over the link is named as removed by the kernel, not counted as untouched.
+    const foreign = { ...onDev, to: '10.54.0.0/16' };
+    const p3 = computePlan({ desired: map(bridge('br0'), bridge('br1')), current: map(br, br1, addr, foreign), inventory: owning(br, br1, addr) });
+    assert.deepEqual(p3.foreignRemoved, ['route (root) 10.54.0.0/16 (with address (root)/br0 10.0.0.1/24)']);
   });
 
   test('a veth pair is created by its primary end; the other end only sets attributes', () => {
