@@ -96,6 +96,8 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
   }
 
   masters(ctx, decls, byKey);
+  vxlanClashes(ctx, decls);
+  busyParents(ctx, decls, byKey);
   for (const d of decls) if (d.sub === '' && d.raw.vlans) vlans(ctx, d, byKey);
   return decls.map((d) => d.res);
 }
@@ -233,6 +235,53 @@ function masters(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, De
     }
   }
 }
+
+/** A bridge port's frames go to the bridge: it cannot also be a macvlan parent (EBUSY). */
+function busyParents(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, Decl>): void {
+  for (const d of decls) {
+    const parent = d.res.macvlan?.parent;
+    const p = parent === undefined ? undefined : byKey.get(`${d.ns}/${parent}`);
+    if (p?.res.master !== undefined)
+      ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent}' is a port of bridge '${p.res.master}' (${ctx.where(p.e)}): a device is either a bridge port or a macvlan parent (the kernel refuses the second with EBUSY)`);
+  }
+}
+
+/**
+ * VXLAN devices of one namespace on one UDP port, as the kernel sees them: two with the same VNI
+ * and receive flags (external, vnifilter, IPv6) cannot both exist (EEXIST; two external devices
+ * count as the same VNI); and devices whose sockets share a family (an external device opens
+ * IPv4 and IPv6) must agree on external/vnifilter, or the second cannot come up (EADDRINUSE).
+ */
+function vxlanClashes(ctx: Ctx, decls: readonly Decl[]): void {
+  const byPort = new Map<string, Decl[]>();
+  for (const d of decls) {
+    const x = d.res.vxlan;
+    // Only self-consistent devices (the others already have their own errors).
+    if (d.res.type !== 'vxlan' || !x) continue;
+    if ((!x.external && x.vni === undefined) || (x.external && !x.vnifilter && x.vni !== undefined) || (x.vnifilter && !x.external)) continue;
+    const k = `${d.ns}|${x.dstport}`;
+    const others = byPort.get(k) ?? [];
+    const sameFlags = (y: VxlanOptions) => x.external === y.external && x.vnifilter === y.vnifilter && isV6(x) === isV6(y);
+    const where = (o: Decl) => `'${o.name}' (${ctx.where(o.e)})`;
+    const twin = others.find((o) => sameFlags(o.res.vxlan!) && (x.vni ?? 0) === (o.res.vxlan!.vni ?? 0));
+    const rival = others.find((o) => {
+      const y = o.res.vxlan!;
+      const up = d.res.state !== 'down' && o.res.state !== 'down';
+      return up && (x.external !== y.external || x.vnifilter !== y.vnifilter) && socketFamilies(x).some((f) => socketFamilies(y).includes(f));
+    });
+    if (twin) {
+      const what = x.external ? 'is a second external (collect-metadata) device' : `has the same VNI ${x.vni}`;
+      ctx.err(d.e, 'vxlan', `vxlan '${d.name}' ${what} on UDP port ${x.dstport} as ${where(twin)}: the kernel allows one per port`);
+    } else if (rival) {
+      ctx.err(d.e, 'vxlan', `vxlan '${d.name}' shares UDP port ${x.dstport} with ${where(rival)} but not its external/vnifilter setting: both cannot be up (the kernel opens one socket per port); use another dstport`);
+    }
+    byPort.set(k, [...others, d]);
+  }
+}
+
+const isV6 = (x: VxlanOptions): boolean => [x.local, x.remote, x.group].some((a) => a !== undefined && a.includes(':'));
+/** The UDP socket families a VXLAN device opens when up. */
+const socketFamilies = (x: VxlanOptions): (4 | 6)[] => (x.external ? [4, 6] : [isV6(x) ? 6 : 4]);
 
 function vlans(ctx: Ctx, d: Decl, byKey: ReadonlyMap<string, Decl>): void {
   const filtering = (x: Decl | undefined): boolean => x?.res.type === 'bridge' && !!x.res.bridge?.vlanFiltering;

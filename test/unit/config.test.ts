@@ -417,9 +417,10 @@ test('an empty file is an empty config', () => {
 
 test('top-level x- keys are ignored and can hold YAML anchors', () => {
   const d = ok(`x-vxlan: &vx { vni: 10, dstport: 4790 }
+x-port: &port 4790
 links:
   - { name: vx0, type: vxlan, vxlan: *vx }
-  - { name: vx1, type: vxlan, vxlan: *vx }
+  - { name: vx1, type: vxlan, vxlan: { vni: 11, dstport: *port } }
 `);
   assert.equal(get<LinkRes>(d, 'link:/vx1').vxlan!.dstport, 4790);
   assert.equal(d.resources.size, 2);
