@@ -248,8 +248,8 @@ function lowerOf(d: Decl): { name: string; field: string } | undefined {
 
 /**
  * Stacked devices: no cycles (the plan could not order them), no macvlan on a macvlan (the
- * kernel attaches it to the lower macvlan's parent instead, so it never reads back), and a
- * macvlan's mtu not above its parent's (the kernel refuses it).
+ * kernel attaches it to the lower macvlan's parent instead, so it never reads back), a passthru
+ * macvlan alone on its parent, and a macvlan's mtu not above its parent's (the kernel refuses both).
  */
 function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, Decl>): void {
   const lower = (d: Decl): Decl | undefined => {
@@ -271,9 +271,14 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
       chain.push(cur);
     }
   }
+  const firstOn = new Map<string, Decl>(); // parent → its first macvlan
   for (const d of decls) {
     const parent = d.res.macvlan ? lower(d) : undefined;
     if (!parent || inCycle.has(d)) continue;
+    const prev = firstOn.get(`${parent.ns}/${parent.name}`);
+    if (!prev) firstOn.set(`${parent.ns}/${parent.name}`, d);
+    else if (d.res.macvlan?.mode === 'passthru' || prev.res.macvlan?.mode === 'passthru')
+      ctx.err(d.e, 'macvlan/parent', `'${parent.name}' already has macvlan '${prev.name}' (${ctx.where(prev.e)}): a passthru macvlan must be the only macvlan on its parent`);
     if (parent.res.type === 'macvlan')
       ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent.name}' is itself a macvlan: the kernel would attach to its parent instead (use 'parent: ${parent.res.macvlan?.parent ?? parent.name}')`);
     else if (d.res.mtu !== undefined && parent.res.mtu !== undefined && d.res.mtu > parent.res.mtu)
