@@ -180,5 +180,12 @@ function loadFiles(files: SourceFile[], overlayName: string | undefined, baseDir
 
 /** `file:line:col: path: message`; the document itself (path '') shows as `/`. */
 export function formatConfigError(e: ConfigError): string {
-  return `${e.file}:${e.line}:${e.column}: ${e.path || '/'}: ${e.message}`;
+  return visible(`${e.file}:${e.line}:${e.column}: ${e.path || '/'}: ${e.message}`);
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Control characters (from names and keys in the file) escaped: a raw \r would overwrite the line. */
+function visible(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

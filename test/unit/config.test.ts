@@ -436,3 +436,10 @@ test('YAML that fails only when building the value (alias bomb, deep nesting) is
     assert.match(formatConfigError(e[0]!), /^a\.yaml:[0-9]+:[0-9]+: \/: YAML: /);
   }
 });
+
+test('formatted errors show control characters escaped (a raw CR would overwrite the line)', () => {
+  const e = errs('links:\n  - { name: "a\\rb\\u0001", type: bridge, "mt\\ru": 1 }\n');
+  const lines = e.map(formatConfigError);
+  assert.ok(lines.every((l) => !/[\x00-\x1f]/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => l.includes("interface name 'a\\rb\\x01'")), lines.join('\n'));
+});
