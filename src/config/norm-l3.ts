@@ -25,6 +25,7 @@ export function normaliseAddresses(ctx: Ctx, entries: readonly Entry[]): Address
       ctx.err(e, 'address', why);
       continue;
     }
+    if (ipFamily(cidr.slice(0, cidr.indexOf('/'))) === 6) ctx.ipv6Dev(ns, v.dev, e, 'dev');
     out.push({ kind: 'address', namespace: ns, dev: v.dev, address: cidr, source: ctx.source(e) });
   }
   return out;
@@ -88,7 +89,7 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
     } else if (v.via === undefined && v.dev === undefined && v.encap?.type !== 'seg6local') {
       ctx.err(e, '', `a unicast route needs 'via' or 'dev'`);
     }
-    if (v.dev !== undefined) ctx.devRef(ns, v.dev, e, 'dev', 'route dev');
+    if (v.dev !== undefined && ctx.devRef(ns, v.dev, e, 'dev', 'route dev') && family === 6) ctx.ipv6Dev(ns, v.dev, e, 'dev');
     if (v.encap !== undefined && v.srv6 !== undefined) ctx.err(e, 'srv6', `'srv6' conflicts with 'encap'`, true);
 
     let encap: RouteEncap | undefined;

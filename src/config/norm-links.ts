@@ -93,6 +93,7 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
       }
     }
     d.res = res as unknown as LinkRes;
+    if (v.mtu !== undefined) ctx.linkMtus.set(`${d.ns}/${d.name}`, v.mtu);
   }
 
   masters(ctx, decls, byKey);
