@@ -11,6 +11,8 @@ export class Ctx {
   readonly namespaces = new Set<string>();
   /** Link names per namespace: `${ns}/${name}` → link type (declared ends and veth peers). */
   readonly links = new Map<string, string>();
+  /** Declared MTUs per link (`${ns}/${name}`), for checks that depend on them. */
+  readonly linkMtus = new Map<string, number>();
 
   constructor(
     private readonly files: ReadonlyMap<string, YamlFile>,
@@ -60,6 +62,15 @@ export class Ctx {
   nsRef(ns: string, e: Entry, sub: string): void {
     if (ns === '' || this.namespaces.has(ns) || isPoisoned(this.poison, 'namespaces', ns)) return;
     this.err(e, sub, `namespace '${ns}' is not declared in namespaces`);
+  }
+
+  /**
+   * IPv6 on `dev` is impossible when its declared MTU is below 1280: the kernel disables IPv6
+   * on such a device, so addresses and routes on it fail mid-apply.
+   */
+  ipv6Dev(ns: string, dev: string, e: Entry, sub: string): void {
+    const mtu = this.linkMtus.get(`${ns}/${dev}`);
+    if (mtu !== undefined && mtu < 1280) this.err(e, sub, `IPv6 on '${dev}' needs mtu >= 1280 (it has mtu ${mtu}; the kernel disables IPv6 below that)`);
   }
 
   /**

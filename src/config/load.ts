@@ -9,6 +9,9 @@ import type { YamlFile } from './yamlpos';
 import { configCacheKey, readCachedConfig, writeCachedConfig } from './cache';
 import { registerSources } from './positions';
 
+/** A file's text; `badUtf8` (then `text` is empty) where it is not UTF-8. */
+type SourceFile = { name: string; text: string; badUtf8?: { line: number; column: number } };
+
 export type LoadResult = { ok: true; desired: DesiredState; files: string[] } | { ok: false; errors: ConfigError[]; files: string[] };
 
 const isYaml = (n: string): boolean => /\.ya?ml$/.test(n);
@@ -23,25 +26,33 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
   try {
     names = fs
       .readdirSync(opts.dir, { withFileTypes: true })
-      .filter((d) => d.isFile() && isYaml(d.name))
+      .filter((d) => isYaml(d.name) && (d.isFile() || (d.isSymbolicLink() && isFileBehindLink(path.join(opts.dir, d.name)))))
       .map((d) => d.name)
       .sort(byName);
   } catch (err) {
     return fail(`cannot read config directory: ${(err as Error).message}`);
   }
-  const overlay = [`${host}.yaml`, `${host}.yml`].map((n) => path.join('hosts', n)).find((n) => fs.existsSync(path.join(opts.dir, n)));
+  const overlays = [`${host}.yaml`, `${host}.yml`].map((n) => path.join('hosts', n)).filter((n) => fs.existsSync(path.join(opts.dir, n)));
+  // Two overlays for one host would leave one silently unused.
+  if (overlays.length > 1)
+    return { ok: false, errors: [{ file: path.join(opts.dir, overlays[1]!), line: 1, column: 1, path: '', message: `${overlays[0]} exists too: keep one overlay for host '${host}'` }], files: [] };
+  const overlay = overlays[0];
   const rel = overlay ? [...names, overlay] : names;
   if (rel.length === 0) return fail(`no *.yaml files in config directory (refusing an empty desired state)`);
-  const files: { name: string; text: string }[] = [];
+  const files: SourceFile[] = [];
   for (const n of rel) {
     const full = path.join(opts.dir, n);
+    let bytes: Buffer;
     try {
-      files.push({ name: full, text: fs.readFileSync(full, 'utf8') });
+      bytes = fs.readFileSync(full);
     } catch (err) {
       return fail(`cannot read ${full}: ${(err as Error).message}`);
     }
+    const text = decodeUtf8(bytes);
+    files.push(typeof text === 'string' ? { name: full, text } : { name: full, text: '', badUtf8: text });
   }
-  if (opts.cacheDir === undefined) return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  // A file that is not UTF-8 has no text to match a cached config by.
+  if (opts.cacheDir === undefined || files.some((f) => f.badUtf8)) return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
   const key = configCacheKey(host, files, opts.dir);
   const hit = readCachedConfig(opts.cacheDir, key, host, opts.dir, files);
   if (hit) {
@@ -51,6 +62,59 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
   const r = loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
   if (r.ok) writeCachedConfig(opts.cacheDir, key, host, opts.dir, r.desired, r.files, files);
   return r;
+}
+
+/** A symlinked config file counts like a plain one (skipping it would prune what it declares). */
+function isFileBehindLink(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false; // dangling (e.g. an editor's lock file): not a config file
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The text of a UTF-8 file (a BOM is kept: YAML skips it), or the position of its first bad byte. */
+function decodeUtf8(b: Buffer): string | { line: number; column: number } {
+  try {
+    return UTF8.decode(b);
+  } catch {
+    return firstBadUtf8(b);
+  }
+}
+
+function firstBadUtf8(b: Buffer): { line: number; column: number } {
+  let line = 1;
+  let start = 0; // byte offset of the current line
+  for (let i = 0; i < b.length; ) {
+    if (b[i] === 0x0a) {
+      line++;
+      start = ++i;
+      continue;
+    }
+    const n = utf8SeqLength(b, i);
+    if (n === 0) return { line, column: UTF8.decode(b.subarray(start, i)).length + 1 };
+    i += n;
+  }
+  return { line: 1, column: 1 };
+}
+
+/** Length of the well-formed UTF-8 sequence at `i` (RFC 3629: no overlongs or surrogates), or 0. */
+function utf8SeqLength(b: Buffer, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < b.length && b[i + k]! >= lo && b[i + k]! <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const [lo, hi] = c === 0xe0 ? [0xa0, 0xbf] : c === 0xed ? [0x80, 0x9f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const [lo, hi] = c === 0xf0 ? [0x90, 0xbf] : c === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }
 
 /**
@@ -63,7 +127,7 @@ export function loadConfigFromStrings(files: { name: string; text: string }[], h
   return loadFiles(overlay ? [...base, overlay] : base, overlay?.name);
 }
 
-function loadFiles(files: { name: string; text: string }[], overlayName: string | undefined, baseDir?: string): LoadResult {
+function loadFiles(files: SourceFile[], overlayName: string | undefined, baseDir?: string): LoadResult {
   // Required here, not at the top: a cached config never loads yaml and ajv (~250 ms of startup).
   /* eslint-disable @typescript-eslint/no-var-requires */
   const { Ctx } = require('./ctx') as typeof import('./ctx');
@@ -78,6 +142,11 @@ function loadFiles(files: { name: string; text: string }[], overlayName: string 
   const inputs: FileInput[] = [];
   const yamls = new Map<string, YamlFile>();
   for (const f of files) {
+    if (f.badUtf8) {
+      errors.push({ file: f.name, ...f.badUtf8, path: '', message: 'not valid UTF-8 (a config file must be UTF-8 text)' });
+      poison.all = true;
+      continue;
+    }
     const y = new YamlFile(f.name, f.text);
     yamls.set(f.name, y);
     registerYaml(y);
@@ -111,5 +180,12 @@ function loadFiles(files: { name: string; text: string }[], overlayName: string 
 
 /** `file:line:col: path: message`; the document itself (path '') shows as `/`. */
 export function formatConfigError(e: ConfigError): string {
-  return `${e.file}:${e.line}:${e.column}: ${e.path || '/'}: ${e.message}`;
+  return visible(`${e.file}:${e.line}:${e.column}: ${e.path || '/'}: ${e.message}`);
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Control characters (from names and keys in the file) escaped: a raw \r would overwrite the line. */
+function visible(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -1,5 +1,5 @@
 // addresses, routes (incl. seg6/seg6local encap and srv6 pool references) and rules.
-import { canonicalCidr, canonicalIp, ipFamily, networkOf, parseCidr } from '../model/net';
+import { canonicalCidr, canonicalIp, ipFamily, isMulticastIp, isUnspecifiedIp, networkOf, parseCidr } from '../model/net';
 import type { AddressRes, RouteEncap, RouteRes, RuleRes, Seg6LocalAction, Seg6LocalEncap, SrhPool } from '../model/types';
 import { TABLE_NAMES, hostCidr, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
 import { compact, type Ctx } from './ctx';
@@ -20,9 +20,23 @@ export function normaliseAddresses(ctx: Ctx, entries: readonly Entry[]): Address
       ctx.err(e, 'address', `bad address '${v.address}': expected ip/prefix${hint}`);
       continue;
     }
+    const why = unassignable(cidr.slice(0, cidr.indexOf('/')), v.dev);
+    if (why) {
+      ctx.err(e, 'address', why);
+      continue;
+    }
+    if (ipFamily(cidr.slice(0, cidr.indexOf('/'))) === 6) ctx.ipv6Dev(ns, v.dev, e, 'dev');
     out.push({ kind: 'address', namespace: ns, dev: v.dev, address: cidr, source: ctx.source(e) });
   }
   return out;
+}
+
+/** Why the kernel would refuse (or silently drop) an interface address, if it would. */
+function unassignable(ip: string, dev: string): string | undefined {
+  if (isUnspecifiedIp(ip)) return `'${ip}' is the unspecified address: it cannot be assigned to an interface`;
+  if (ipFamily(ip) === 6 && isMulticastIp(ip)) return `IPv6 multicast address '${ip}' cannot be assigned to an interface (the kernel refuses it)`;
+  if (ip === '::1' && dev !== 'lo') return `'::1' can only be assigned to lo (the kernel refuses it on other devices)`;
+  return undefined;
 }
 
 /** Parameters each seg6local action needs (all others are rejected). */
@@ -62,6 +76,8 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
       const a = canonicalIp(v[k]);
       if (!a) ctx.err(e, k, `bad IP address '${v[k]}'`);
       else if (ipFamily(a) !== family) ctx.err(e, k, `${k} '${a}' is IPv${ipFamily(a)} but the route is ${famWord}`);
+      // The kernel stores an unspecified gateway/source as none (or refuses it): omit it instead.
+      else if (isUnspecifiedIp(a)) ctx.err(e, k, `${k} '${a}' is the unspecified address: omit '${k}'`);
       return a;
     };
     const via = ip('via');
@@ -73,7 +89,7 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
     } else if (v.via === undefined && v.dev === undefined && v.encap?.type !== 'seg6local') {
       ctx.err(e, '', `a unicast route needs 'via' or 'dev'`);
     }
-    if (v.dev !== undefined) ctx.devRef(ns, v.dev, e, 'dev', 'route dev');
+    if (v.dev !== undefined && ctx.devRef(ns, v.dev, e, 'dev', 'route dev') && family === 6) ctx.ipv6Dev(ns, v.dev, e, 'dev');
     if (v.encap !== undefined && v.srv6 !== undefined) ctx.err(e, 'srv6', `'srv6' conflicts with 'encap'`, true);
 
     let encap: RouteEncap | undefined;

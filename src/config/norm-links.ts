@@ -1,5 +1,5 @@
 // links → LinkRes (a veth declaration yields both ends), with reference, cycle and option checks.
-import { canonicalIp, canonicalMac, ipFamily, isMulticastIp, isMulticastMac } from '../model/net';
+import { canonicalIp, canonicalMac, ipFamily, isMulticastIp, isMulticastMac, isUnspecifiedIp } from '../model/net';
 import type { BridgeOptions, BridgeVlan, LinkRes, VxlanOptions } from '../model/types';
 import { nsLabel } from '../model/keys';
 import { nsOf } from './common';
@@ -93,10 +93,13 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
       }
     }
     d.res = res as unknown as LinkRes;
+    if (v.mtu !== undefined) ctx.linkMtus.set(`${d.ns}/${d.name}`, v.mtu);
   }
 
   masters(ctx, decls, byKey);
-  vxlanClashes(ctx, decls);
+  lowerDevices(ctx, decls, byKey);
+  vniClashes(ctx, decls);
+  socketClashes(ctx, decls);
   busyParents(ctx, decls, byKey);
   for (const d of decls) if (d.sub === '' && d.raw.vlans) vlans(ctx, d, byKey);
   return decls.map((d) => d.res);
@@ -155,6 +158,8 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
     }
     if (k === 'group' && !isMulticastIp(ip)) ctx.err(d.e, 'vxlan/group', `group '${ip}' is not a multicast address`);
     if (k !== 'group' && isMulticastIp(ip)) ctx.err(d.e, `vxlan/${k}`, `${k} '${ip}' must not be a multicast address (use 'group')`);
+    // The kernel keeps 0.0.0.0 / :: as "not set": it would never read back.
+    if (k !== 'group' && isUnspecifiedIp(ip)) ctx.err(d.e, `vxlan/${k}`, `${k} '${ip}' is the unspecified address: omit '${k}'`);
     if (fam !== undefined && ipFamily(ip) !== fam) ctx.err(d.e, `vxlan/${k}`, `address family of ${k} '${ip}' differs from the other vxlan addresses`);
     fam ??= ipFamily(ip);
     ips[k] = ip;
@@ -246,36 +251,104 @@ function busyParents(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string
   }
 }
 
+/** The device a link is stacked on (macvlan parent, vxlan dev), with the field naming it. */
+function lowerOf(d: Decl): { name: string; field: string } | undefined {
+  if (d.sub !== '') return undefined;
+  if (d.res.macvlan) return { name: d.res.macvlan.parent, field: 'macvlan/parent' };
+  if (d.res.vxlan?.dev !== undefined) return { name: d.res.vxlan.dev, field: 'vxlan/dev' };
+  return undefined;
+}
+
 /**
- * VXLAN devices of one namespace on one UDP port, as the kernel sees them: two with the same VNI
- * and receive flags (external, vnifilter, IPv6) cannot both exist (EEXIST; two external devices
- * count as the same VNI); and devices whose sockets share a family (an external device opens
- * IPv4 and IPv6) must agree on external/vnifilter, or the second cannot come up (EADDRINUSE).
+ * Stacked devices: no cycles (the plan could not order them), no macvlan on a macvlan (the
+ * kernel attaches it to the lower macvlan's parent instead, so it never reads back), a passthru
+ * macvlan alone on its parent, and a macvlan's mtu not above its parent's (the kernel refuses both).
  */
-function vxlanClashes(ctx: Ctx, decls: readonly Decl[]): void {
+function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, Decl>): void {
+  const lower = (d: Decl): Decl | undefined => {
+    const l = lowerOf(d);
+    return l && byKey.get(`${d.ns}/${l.name}`);
+  };
+  const inCycle = new Set<Decl>();
+  for (const d of decls) {
+    const chain: Decl[] = [];
+    for (let cur: Decl | undefined = d; cur && !inCycle.has(cur); cur = lower(cur)) {
+      const idx = chain.indexOf(cur);
+      if (idx >= 0) {
+        const cycle = chain.slice(idx);
+        const names = [...cycle.map((c) => c.name), cur.name].join(' -> ');
+        ctx.err(cycle[0]!.e, lowerOf(cycle[0]!)!.field, `dependency cycle of stacked devices: ${names}`);
+        cycle.forEach((c) => inCycle.add(c));
+        break;
+      }
+      chain.push(cur);
+    }
+  }
+  const firstOn = new Map<string, Decl>(); // parent → its first macvlan
+  for (const d of decls) {
+    const parent = d.res.macvlan ? lower(d) : undefined;
+    if (!parent || inCycle.has(d)) continue;
+    const prev = firstOn.get(`${parent.ns}/${parent.name}`);
+    if (!prev) firstOn.set(`${parent.ns}/${parent.name}`, d);
+    else if (d.res.macvlan?.mode === 'passthru' || prev.res.macvlan?.mode === 'passthru')
+      ctx.err(d.e, 'macvlan/parent', `'${parent.name}' already has macvlan '${prev.name}' (${ctx.where(prev.e)}): a passthru macvlan must be the only macvlan on its parent`);
+    if (parent.res.type === 'macvlan')
+      ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent.name}' is itself a macvlan: the kernel would attach to its parent instead (use 'parent: ${parent.res.macvlan?.parent ?? parent.name}')`);
+    else if (d.res.mtu !== undefined && parent.res.mtu !== undefined && d.res.mtu > parent.res.mtu)
+      ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${parent.res.mtu} of macvlan parent '${parent.name}' (the kernel refuses it)`);
+  }
+}
+
+/**
+ * Two vxlan devices in one namespace that would receive the same VNI on the same UDP port and
+ * address family: the kernel refuses the second ("VNI already exists" / "VNI in use"). An
+ * external (collect-metadata) device without vnifilter takes every VNI of its port; devices
+ * with vnifilter share a port as long as their `vnis` differ.
+ */
+function vniClashes(ctx: Ctx, decls: readonly Decl[]): void {
+  const seen = new Map<string, Decl>();
+  for (const d of decls) {
+    const x = d.res.vxlan;
+    if (d.sub !== '' || !x) continue;
+    const fam = [x.local, x.remote, x.group].some((ip) => ip !== undefined && ipFamily(ip) === 6) ? 6 : 4;
+    const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
+    const vnis = mode === 'vnifilter' ? (d.res.vnis ?? []) : mode === 'external' ? [0] : x.vni !== undefined ? [x.vni] : [];
+    for (const vni of vnis) {
+      const key = `${d.ns}|${x.dstport}|${fam}|${mode}|${vni}`;
+      const prev = seen.get(key);
+      if (!prev) {
+        seen.set(key, d);
+        continue;
+      }
+      const what = mode === 'external' ? `an external vxlan on dstport ${x.dstport}` : `VNI ${vni} on dstport ${x.dstport}`;
+      ctx.err(d.e, mode === 'vnifilter' ? 'vnis' : mode === 'external' ? 'vxlan/external' : 'vxlan/vni', `${what} (IPv${fam}) already exists in namespace ${nsLabel(d.ns)}: '${prev.name}' at ${ctx.where(prev.e)} (the kernel refuses a second one)`);
+      break;
+    }
+  }
+}
+
+/**
+ * VXLAN devices of one namespace on one UDP port whose sockets share a family (an external
+ * device opens IPv4 and IPv6) must agree on external/vnifilter (the kernel's receive flags): the
+ * kernel opens one socket per port and family, so the second cannot come up (EADDRINUSE).
+ */
+function socketClashes(ctx: Ctx, decls: readonly Decl[]): void {
   const byPort = new Map<string, Decl[]>();
   for (const d of decls) {
     const x = d.res.vxlan;
+    if (d.sub !== '' || !x) continue;
     // Only self-consistent devices (the others already have their own errors).
-    if (d.res.type !== 'vxlan' || !x) continue;
     if ((!x.external && x.vni === undefined) || (x.external && !x.vnifilter && x.vni !== undefined) || (x.vnifilter && !x.external)) continue;
     const k = `${d.ns}|${x.dstport}`;
     const others = byPort.get(k) ?? [];
-    const sameFlags = (y: VxlanOptions) => x.external === y.external && x.vnifilter === y.vnifilter && isV6(x) === isV6(y);
-    const where = (o: Decl) => `'${o.name}' (${ctx.where(o.e)})`;
-    const twin = others.find((o) => sameFlags(o.res.vxlan!) && (x.vni ?? 0) === (o.res.vxlan!.vni ?? 0));
+    byPort.set(k, [...others, d]);
+    if (d.res.state === 'down') continue;
     const rival = others.find((o) => {
       const y = o.res.vxlan!;
-      const up = d.res.state !== 'down' && o.res.state !== 'down';
-      return up && (x.external !== y.external || x.vnifilter !== y.vnifilter) && socketFamilies(x).some((f) => socketFamilies(y).includes(f));
+      return o.res.state !== 'down' && (x.external !== y.external || x.vnifilter !== y.vnifilter) && socketFamilies(x).some((f) => socketFamilies(y).includes(f));
     });
-    if (twin) {
-      const what = x.external ? 'is a second external (collect-metadata) device' : `has the same VNI ${x.vni}`;
-      ctx.err(d.e, 'vxlan', `vxlan '${d.name}' ${what} on UDP port ${x.dstport} as ${where(twin)}: the kernel allows one per port`);
-    } else if (rival) {
-      ctx.err(d.e, 'vxlan', `vxlan '${d.name}' shares UDP port ${x.dstport} with ${where(rival)} but not its external/vnifilter setting: both cannot be up (the kernel opens one socket per port); use another dstport`);
-    }
-    byPort.set(k, [...others, d]);
+    if (rival)
+      ctx.err(d.e, 'vxlan', `vxlan '${d.name}' shares UDP port ${x.dstport} with '${rival.name}' (${ctx.where(rival.e)}) but not its external/vnifilter setting: both cannot be up (the kernel opens one socket per port); use another dstport`);
   }
 }
 

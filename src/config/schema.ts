@@ -88,6 +88,8 @@ function describe(e: ErrorObject): { path: string; key: boolean; message: string
   switch (e.keyword) {
     case 'additionalProperties': {
       const k = String(p.additionalProperty);
+      // YAML 1.2 (the core schema) has no merge keys: say so rather than leave '<<' a mystery.
+      if (k === '<<') return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '<<': YAML merge keys are not supported (YAML 1.2); use an alias for a whole value (key: *anchor)` };
       const hint = suggest(k, Object.keys(parent.properties ?? {}));
       return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}` };
     }

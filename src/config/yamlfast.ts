@@ -261,7 +261,8 @@ export function fastLoad(text: string, _filename?: string): { value: unknown } |
   try {
     return { value: new Blocks(lex(text)).document() };
   } catch (e) {
-    if (e instanceof Decline) return undefined;
+    // A stack overflow (thousands of nested flow collections) is a decline too: `yaml` reports it.
+    if (e instanceof Decline || e instanceof RangeError) return undefined;
     throw e;
   }
 }

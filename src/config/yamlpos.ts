@@ -1,6 +1,6 @@
 // YAML parsing with source positions: JSON pointer → line:column in the original text.
 import type { Document, LineCounter, Node } from 'yaml';
-import { ptrSplit, type ConfigError } from './types';
+import { ptrJoin, ptrSplit, type ConfigError } from './types';
 import { fastLoad } from './yamlfast';
 
 export interface Pos {
@@ -40,17 +40,71 @@ export class YamlFile {
     const fast = fastLoad(this.text, this.name);
     if (fast) return fast;
     const errors = this.syntaxErrors();
-    return errors.length ? { errors } : { value: this.toJS() };
+    if (errors.length) return { errors };
+    try {
+      return { value: this.toJS() };
+    } catch (err) {
+      // Alias problems surface only when building the value (an unknown anchor, an alias bomb).
+      return { errors: [this.aliasError(err as Error)] };
+    }
+  }
+
+  /** A positioned error for a failed toJS: at the first alias that resolves to nothing, else the first alias. */
+  private aliasError(err: Error): ConfigError {
+    let dangling: Node | undefined;
+    let first: Node | undefined;
+    yaml().visit(this.doc, {
+      Alias: (_k, node) => {
+        first ??= node;
+        if (node.resolve(this.doc) === undefined) {
+          dangling = node;
+          return yaml().visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    const at = dangling ?? first;
+    const name = (dangling as { source?: string } | undefined)?.source;
+    const message = name !== undefined ? `YAML: alias '*${name}' has no anchor '&${name}' before it` : `YAML: ${err.message.split('\n')[0]}`;
+    return { file: this.name, ...this.offsetPos(rangeStart(at) ?? 0), path: '', message };
   }
 
   /** YAML syntax errors, positioned. */
   syntaxErrors(): ConfigError[] {
-    return this.doc.errors.map((e) => ({
-      file: this.name,
-      ...this.offsetPos(e.pos[0]),
-      path: '',
-      message: `YAML: ${e.message.split('\n')[0]}`,
-    }));
+    const seen = new Set<string>();
+    const out: ConfigError[] = [];
+    for (const e of this.doc.errors) {
+      const dupKey = e.code === 'DUPLICATE_KEY' ? this.keyPathAt(e.pos[0]) : undefined;
+      const err = dupKey
+        ? { file: this.name, ...this.offsetPos(e.pos[0]), path: dupKey, message: `YAML: duplicate key '${ptrSplit(dupKey).pop()}' (keys of a mapping must be unique)` }
+        : { file: this.name, ...this.offsetPos(e.pos[0]), path: '', message: `YAML: ${yamlMessage(e)}` };
+      // One per line and message: deep nesting makes `yaml` repeat a message thousands of times.
+      const id = `${err.line}\0${err.message}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(err);
+    }
+    return out;
+  }
+
+  /** JSON pointer of the mapping key starting at `offset` (a duplicate key), if there is one. */
+  private keyPathAt(offset: number): string | undefined {
+    const Y = yaml();
+    let found: string | undefined;
+    Y.visit(this.doc, {
+      Pair: (_k, pair, ancestors) => {
+        if (rangeStart(pair.key) !== offset) return undefined;
+        const segs: string[] = [];
+        const chain = [...ancestors, pair];
+        chain.forEach((a, i) => {
+          if (Y.isSeq(a)) segs.push(String(a.items.indexOf(chain[i + 1] as never)));
+          else if (Y.isPair(a)) segs.push(keyString(a.key) ?? '?');
+        });
+        found = ptrJoin('', ...segs);
+        return Y.visit.BREAK;
+      },
+    });
+    return found;
   }
 
   /** The plain JS value through `yaml` (null for an empty document). */
@@ -97,6 +151,12 @@ export class YamlFile {
     }
     return this.offsetPos(at ?? 0);
   }
+}
+
+/** `yaml`'s message, first line, reworded where it speaks of its own API. */
+function yamlMessage(e: { code: string; message: string }): string {
+  if (e.code === 'MULTIPLE_DOCS') return `a config file holds one YAML document (this one has another after '---' or '...')`;
+  return e.message.split('\n')[0]!;
 }
 
 function keyString(k: unknown): string | undefined {

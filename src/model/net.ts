@@ -182,6 +182,12 @@ export function isMulticastMac(s: string): boolean {
   return !!m && (parseInt(m.slice(0, 2), 16) & 1) === 1;
 }
 
+/** 0.0.0.0 or ::, which the kernel treats as "no address" (so it never reads back). */
+export function isUnspecifiedIp(s: string): boolean {
+  const c = canonicalIp(s);
+  return c === '0.0.0.0' || c === '::';
+}
+
 /** IPv4 224.0.0.0/4 or IPv6 ff00::/8. */
 export function isMulticastIp(s: string): boolean {
   const b = ipToBytes(s);

@@ -416,12 +416,30 @@ test('an empty file is an empty config', () => {
 });
 
 test('top-level x- keys are ignored and can hold YAML anchors', () => {
+  // Two namespaces: one namespace cannot hold two vxlans with the same VNI and port.
   const d = ok(`x-vxlan: &vx { vni: 10, dstport: 4790 }
-x-port: &port 4790
+namespaces: [ { name: b } ]
 links:
   - { name: vx0, type: vxlan, vxlan: *vx }
-  - { name: vx1, type: vxlan, vxlan: { vni: 11, dstport: *port } }
+  - { name: vx1, type: vxlan, namespace: b, vxlan: *vx }
 `);
-  assert.equal(get<LinkRes>(d, 'link:/vx1').vxlan!.dstport, 4790);
-  assert.equal(d.resources.size, 2);
+  assert.equal(get<LinkRes>(d, 'link:b/vx1').vxlan!.dstport, 4790);
+  assert.equal(d.resources.size, 3);
+});
+
+test('YAML that fails only when building the value (alias bomb, deep nesting) is a positioned error', () => {
+  const bomb = ['x-a: &a [1,1,1,1,1,1,1,1,1,1]', ...'bcde'.split('').map((c, i) => `x-${c}: &${c} [${Array(10).fill(`*${'abcde'[i]}`).join(',')}]`), 'links: *e'].join('\n');
+  const deep = `links: ${'['.repeat(5000)}${']'.repeat(5000)}\n`;
+  for (const text of [bomb, deep]) {
+    const e = errs(text);
+    assert.equal(e.length, 1, e.map(formatConfigError).join('\n'));
+    assert.match(formatConfigError(e[0]!), /^a\.yaml:[0-9]+:[0-9]+: \/: YAML: /);
+  }
+});
+
+test('formatted errors show control characters escaped (a raw CR would overwrite the line)', () => {
+  const e = errs('links:\n  - { name: "a\\rb\\u0001", type: bridge, "mt\\ru": 1 }\n');
+  const lines = e.map(formatConfigError);
+  assert.ok(lines.every((l) => !/[\x00-\x1f]/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => l.includes("interface name 'a\\rb\\x01'")), lines.join('\n'));
 });

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AttrWriter, Attrs, NLA_F_NESTED } from '../../src/kernel/netlink/attrs';
+import { AttrWriter, Attrs, NLA_F_NESTED, bufferToIp, ipToBuffer } from '../../src/kernel/netlink/attrs';
+import { canonicalIp } from '../../src/model/net';
 
 type Node =
   | { k: 'u8' | 'u16' | 'u16be' | 'u32'; type: number; v: number }
@@ -124,4 +125,10 @@ test('Attrs reads back what AttrWriter wrote', () => {
     }),
     { numRuns: 1000 },
   );
+});
+
+test('bufferToIp prints what the config canonicalises to (IPv4-mapped/compatible keep a dotted tail)', () => {
+  // A different spelling would never compare equal to the declared address: no convergence.
+  for (const ip of ['::ffff:1.2.3.4', '::1.2.3.4', '::1', '::', '2001:db8::1', '10.0.0.1', 'fe80::ffff:1:2'])
+    assert.equal(bufferToIp(ipToBuffer(ip)), canonicalIp(ip));
 });

@@ -1,6 +1,8 @@
 // Netlink attribute (TLV) encoding and decoding. Every attribute is padded to 4 bytes
 // (the npm `netlink` package's formatAttribute did not pad; that dropped following flags).
 
+import { ipFromBytes } from '../../model/net';
+
 export const NLA_F_NESTED = 0x8000;
 const NLA_TYPE_MASK = 0x3fff;
 
@@ -291,28 +293,9 @@ function ipv6ToBuffer(ip: string): Buffer {
 }
 
 export function bufferToIp(b: Buffer): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
-  // RFC 5952: compress the longest run (≥2) of zero groups, leftmost on ties.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  // The config's canonical form (glibc inet_ntop, as iproute2 prints): IPv4-mapped and
+  // IPv4-compatible addresses keep a dotted tail, so they compare equal to what was declared.
+  return ipFromBytes(b);
 }
 
 export function macToBuffer(mac: string): Buffer {
