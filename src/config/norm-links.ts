@@ -333,22 +333,24 @@ function vniClashes(ctx: Ctx, decls: readonly Decl[]): void {
  * kernel opens one socket per port and family, so the second cannot come up (EADDRINUSE).
  */
 function socketClashes(ctx: Ctx, decls: readonly Decl[]): void {
-  const byPort = new Map<string, Decl[]>();
+  // Per namespace and port: the first device that is up of each kind (a few kinds: linear).
+  const byPort = new Map<string, Map<string, Decl>>();
   for (const d of decls) {
     const x = d.res.vxlan;
-    if (d.sub !== '' || !x) continue;
+    if (d.sub !== '' || !x || d.res.state === 'down') continue;
     // Only self-consistent devices (the others already have their own errors).
     if ((!x.external && x.vni === undefined) || (x.external && !x.vnifilter && x.vni !== undefined) || (x.vnifilter && !x.external)) continue;
     const k = `${d.ns}|${x.dstport}`;
-    const others = byPort.get(k) ?? [];
-    byPort.set(k, [...others, d]);
-    if (d.res.state === 'down') continue;
-    const rival = others.find((o) => {
+    let kinds = byPort.get(k);
+    if (!kinds) byPort.set(k, (kinds = new Map()));
+    const kind = `${x.external}|${x.vnifilter}|${socketFamilies(x).join()}`;
+    const rival = [...kinds.values()].find((o) => {
       const y = o.res.vxlan!;
-      return o.res.state !== 'down' && (x.external !== y.external || x.vnifilter !== y.vnifilter) && socketFamilies(x).some((f) => socketFamilies(y).includes(f));
+      return (x.external !== y.external || x.vnifilter !== y.vnifilter) && socketFamilies(x).some((f) => socketFamilies(y).includes(f));
     });
     if (rival)
       ctx.err(d.e, 'vxlan', `vxlan '${d.name}' shares UDP port ${x.dstport} with '${rival.name}' (${ctx.where(rival.e)}) but not its external/vnifilter setting: both cannot be up (the kernel opens one socket per port); use another dstport`);
+    if (!kinds.has(kind)) kinds.set(kind, d);
   }
 }
 

@@ -29,18 +29,29 @@ export const IDENTITY_FIELDS: Readonly<Record<ResourceKind, readonly string[]>> 
  * the user removed it (the kernel has no default for them). A dotted path applies only when its
  * parent block is declared (a `vxlan:` block).
  */
-const STRICT: Partial<Record<ResourceKind, readonly string[]>> = {
-  link: ['master', 'vxlan.local', 'vxlan.remote', 'vxlan.group', 'vxlan.dev'],
-  route: ['via', 'src', 'mtu', 'encap'],
-  rule: ['from', 'to', 'iif', 'oif', 'fwmark'],
+const STRICT: Partial<Record<ResourceKind, readonly StrictField[]>> = {
+  link: ['master', 'vxlan.local', 'vxlan.remote', 'vxlan.group', 'vxlan.dev'].map(strictField),
+  route: ['via', 'src', 'mtu', 'encap'].map(strictField),
+  rule: ['from', 'to', 'iif', 'oif', 'fwmark'].map(strictField),
 };
 
-/** The value at a dotted path, and whether its parent (the object holding the last key) exists. */
-function atPath(o: Record<string, unknown>, path: string): { parent: boolean; value: unknown } {
-  const parts = path.split('.');
-  let cur: unknown = o;
-  for (const k of parts.slice(0, -1)) cur = isPlainObject(cur) ? cur[k] : undefined;
-  return isPlainObject(cur) ? { parent: true, value: cur[parts[parts.length - 1]!] } : { parent: false, value: undefined };
+/** A STRICT field: `block.key` applies only where the `block` object is present. */
+interface StrictField {
+  readonly path: string;
+  readonly block: string | undefined;
+  readonly key: string;
+}
+
+function strictField(path: string): StrictField {
+  const dot = path.indexOf('.');
+  return dot < 0 ? { path, block: undefined, key: path } : { path, block: path.slice(0, dot), key: path.slice(dot + 1) };
+}
+
+/** The object holding a STRICT field's key, if present. Called for every diffed object: no allocation. */
+function holder(o: Record<string, unknown>, f: StrictField): Record<string, unknown> | undefined {
+  if (f.block === undefined) return o;
+  const b = o[f.block];
+  return isPlainObject(b) ? b : undefined;
 }
 
 /**
@@ -133,10 +144,10 @@ export function diffResource(desired: Resource, current: Resource): FieldChange[
     if (META.has(k) || id.has(k)) continue;
     diffValue(k, d[k], c[k], out);
   }
-  for (const k of STRICT[desired.kind] ?? []) {
-    const want = atPath(d, k);
-    const have = atPath(c, k);
-    if (want.parent && want.value === undefined && have.value !== undefined) out.push({ field: k, before: have.value, after: undefined });
+  for (const f of STRICT[desired.kind] ?? []) {
+    const want = holder(d, f);
+    const have = holder(c, f)?.[f.key];
+    if (want !== undefined && want[f.key] === undefined && have !== undefined) out.push({ field: f.path, before: have, after: undefined });
   }
   return out.sort(byField);
 }
