@@ -16,13 +16,30 @@ const KEEP = 4;
 
 type Source = { readonly name: string; readonly text: string };
 
+/**
+ * This build of the loader: a rebuild with the same version (a git pull, development) may check
+ * configs differently, so a cache written by another build is not trusted. One stat per load.
+ */
+let build: string | undefined;
+function buildId(): string {
+  if (build === undefined) {
+    try {
+      const st = fs.statSync(__filename);
+      build = `${st.mtimeMs}:${st.size}`;
+    } catch {
+      build = '';
+    }
+  }
+  return build;
+}
+
 /** What, besides the files, determines the loaded result. */
 function stampOf(host: string, baseDir: string | undefined): string {
-  return JSON.stringify([VERSION, host, baseDir ? path.resolve(baseDir) : '']) + configSchemaJson();
+  return JSON.stringify([VERSION, buildId(), host, baseDir ? path.resolve(baseDir) : '']) + configSchemaJson();
 }
 
 export function configCacheKey(host: string, files: readonly Source[], baseDir: string | undefined): string {
-  const parts = [VERSION, host, baseDir ? path.resolve(baseDir) : '', sampleOf(configSchemaJson())];
+  const parts = [VERSION, buildId(), host, baseDir ? path.resolve(baseDir) : '', sampleOf(configSchemaJson())];
   for (const f of files) parts.push(f.name, sampleOf(f.text));
   return hash64(parts);
 }

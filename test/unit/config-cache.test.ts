@@ -72,3 +72,25 @@ test('an edit the sampled key cannot see still misses (contents are compared exa
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an entry written by another build of the loader is not trusted (same version, other code)', () => {
+  const dir = tmp();
+  const cacheDir = path.join(dir, '.cache');
+  try {
+    fs.writeFileSync(path.join(dir, 'net.yaml'), bridges(3, 1, 9000));
+    assert.equal(mtuOf(dir, cacheDir, 'br1'), 9000);
+    const p = path.join(cacheDir, cacheFiles(cacheDir)[0]!);
+    const entry = JSON.parse(fs.readFileSync(p, 'utf8')) as { stamp: string };
+    const [version, build, ...rest] = JSON.parse(entry.stamp.slice(0, entry.stamp.indexOf(']') + 1)) as string[];
+    assert.match(build ?? '', /^[0-9.]+:[0-9]+$/, 'the stamp names the build (mtime:size of the loader)');
+    assert.equal(rest[0], 'h1');
+    const doctored = fs.readFileSync(p, 'utf8').replace('"mtu":9000', '"mtu":4242');
+    fs.writeFileSync(p, doctored);
+    assert.equal(mtuOf(dir, cacheDir, 'br1'), 4242, 'same build: a hit');
+    const otherBuild = JSON.stringify([version, 'another-build', ...rest]);
+    fs.writeFileSync(p, doctored.replace(JSON.stringify(entry.stamp.slice(0, entry.stamp.indexOf(']') + 1)).slice(1, -1), JSON.stringify(otherBuild).slice(1, -1)));
+    assert.equal(mtuOf(dir, cacheDir, 'br1'), 9000, 'another build: loaded again');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
