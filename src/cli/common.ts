@@ -33,8 +33,10 @@ export interface Context {
 export function makeContext(p: Parsed): Context {
   setAllowMapReset(flag(p, 'allow-map-reset'));
   const sandbox = str(p, 'sandbox') ?? process.env.VOLTRON_SANDBOX;
-  if (sandbox !== undefined && !/^[A-Za-z0-9_.-]{1,40}$/.test(sandbox)) {
-    throw new UsageError(`--sandbox '${sandbox}': a prefix of 1 to 40 letters, digits, '-', '_' or '.' (namespaces are named PREFIX<name>)`);
+  // Not starting with '.' or '-', like namespace names: the prefix starts every namespace name,
+  // and its state dir is <state-dir>/sandbox/PREFIX ('..' would be the host's own state dir).
+  if (sandbox !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}$/.test(sandbox)) {
+    throw new UsageError(`--sandbox '${sandbox}': a prefix of 1 to 40 letters, digits, '-', '_' or '.', not starting with '.' or '-' (namespaces are named PREFIX<name>)`);
   }
   const base = str(p, 'state-dir') ?? process.env.VOLTRON_STATE_DIR ?? '/var/lib/voltron';
   return {

@@ -116,7 +116,8 @@ describe('ownership in a sandbox', () => {
   it('a bad --sandbox prefix is a usage error, not a crash', () => {
     const dir = configDir('links:\n  - { name: b1, type: bridge }\n');
     dirs.push(dir);
-    for (const bad of ['vt/x', '', 'v'.repeat(41)]) {
+    // '..' would share the host's state dir (<state-dir>/sandbox/..), '.' the sandboxes' parent.
+    for (const bad of ['vt/x', '', 'v'.repeat(41), '..', '.', '.v', '-v']) {
       const r = spawnSync(process.execPath, [path.join(REPO, 'bin/voltron'), 'plan', '-c', dir, '--sandbox', bad, '--state-dir', dir], { encoding: 'utf8' });
       assert.equal(r.status, 1, r.stdout + r.stderr);
       assert.match(r.stderr, /^voltron plan: --sandbox '.*': a prefix of 1 to 40 letters, digits/);
