@@ -1,9 +1,11 @@
 // Network namespaces Voltron creates (named, /run/netns), mapped through the session.
 import type { NamespaceRes } from '../model/types';
 import { createNetns, deleteNetns, listNetns } from './netns';
-import type { KernelSession } from './session';
-import { readLinks } from './link';
-import { RTM_DELLINK, ifinfomsg } from './netlink/rtnl';
+import type { KernelSession, NsContext } from './session';
+import { readLinks, type RawLink } from './link';
+import { AttrWriter } from './netlink/attrs';
+import { RTM_DELLINK, RTM_NEWLINK, ifinfomsg } from './netlink/rtnl';
+import { NetlinkError } from './netlink/socket';
 
 /** Every named namespace visible, as logical names within the session's mapping. */
 export function readNamespaces(session: KernelSession): NamespaceRes[] {
@@ -41,12 +43,30 @@ export function deleteNamespace(session: KernelSession, ns: NamespaceRes): void 
   // The kernel tears a namespace down asynchronously; veths whose peers live elsewhere
   // would linger there for a while. Delete them first so the result is visible at once.
   const ctx = session.ns(ns.name);
-  for (const l of readLinks(ctx)) {
-    if (l.res.type === 'veth' && l.linkNetnsId !== undefined) {
-      ctx.sock.request(RTM_DELLINK, 0, ifinfomsg({ index: l.index }), `delete link ${l.name}`);
-    }
-  }
+  const crossing = readLinks(ctx).filter((l) => l.res.type === 'veth' && l.linkNetnsId !== undefined);
+  if (crossing.length > 0) deleteAtOnce(ctx, crossing);
   session.forgetNamespace(ns.name);
   deleteNetns(p);
   session.extraWrites++;
+}
+
+const IFLA_GROUP = 27;
+/** Device group marking the links a namespace deletion removes first (any non-zero value). */
+const DOOMED_GROUP = 0x766f6c74;
+
+/**
+ * Delete links in one kernel teardown: each single delete waits for its own RCU grace periods
+ * (~16-30 ms a veth, measured: 70 veths took 2 s one by one), a group delete waits once. Only in
+ * a namespace about to go, where every link dies anyway, so others sharing the group lose nothing.
+ */
+function deleteAtOnce(ctx: NsContext, links: readonly RawLink[]): void {
+  const group = () => new AttrWriter().u32(IFLA_GROUP, DOOMED_GROUP).view();
+  for (const l of links) ctx.sock.request(RTM_NEWLINK, 0, [ifinfomsg({ index: l.index }), group()], `mark link ${l.name} for deletion`);
+  try {
+    ctx.sock.request(RTM_DELLINK, 0, [ifinfomsg({}), group()], `delete ${links.length} links`);
+  } catch (e) {
+    // EOPNOTSUPP: a device in the group cannot be deleted (a physical one given it): one by one.
+    if (!(e instanceof NetlinkError)) throw e;
+    for (const l of links) ctx.sock.request(RTM_DELLINK, 0, ifinfomsg({ index: l.index }), `delete link ${l.name}`);
+  }
 }
