@@ -43,7 +43,8 @@ function sysctl(ctx: Ctx, e: Entry, namespace: string, key: string): SysctlRes |
     ctx.err(e, '', `sysctl '${key}' is not under net. (only network sysctls are per namespace)`, true);
     return undefined;
   }
-  if (!/^net(\.[A-Za-z0-9_/-]+)+$/.test(key)) {
+  // A '/' stands for a '.' in a device name (sysctl(8)): a part of '/' or '//' would be '.' or '..'.
+  if (!/^net(\.[A-Za-z0-9_/-]+)+$/.test(key) || key.split('.').some((p) => p === '/' || p === '//')) {
     ctx.err(e, '', `bad sysctl key '${key}' (dotted words of A-Z a-z 0-9 _ - /)`, true);
     return undefined;
   }

@@ -5,9 +5,15 @@ import type { SysctlRes } from '../model/types';
 import { withNetns } from './netns';
 import type { KernelSession } from './session';
 
-function sysctlPath(key: string): string {
-  if (!/^net\.[A-Za-z0-9_.\-]+$/.test(key) || key.includes('..')) throw new Error(`sysctl ${key}: only net.* keys are namespaced`);
-  return `/proc/sys/${key.replace(/\./g, '/')}`;
+/**
+ * /proc/sys path of a dotted key. As for sysctl(8), a '/' in a key stands for a '.' in a name
+ * (`net.ipv4.conf.eth0/100.forwarding`: device eth0.100); no part may become '.' or '..'.
+ */
+export function sysctlPath(key: string): string {
+  const parts = key.split('.').map((p) => p.replace(/\//g, '.'));
+  const bad = parts[0] !== 'net' || parts.length < 2 || parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p) || p === '.' || p === '..');
+  if (bad) throw new Error(`sysctl ${key}: not a net.* key (dotted words of A-Z a-z 0-9 _ - /)`);
+  return `/proc/sys/${parts.join('/')}`;
 }
 
 /** Read the given keys; a key the kernel lacks is omitted. */

@@ -1,6 +1,7 @@
 // Real kernel: namespaces as objects. Pruning a namespace removes the veths crossing out of it
 // at once (their peers in namespaces that stay are gone when apply returns), in one kernel
-// teardown rather than one per veth.
+// teardown rather than one per veth. Per-device sysctls of a device whose name has a '.'
+// (written `/` in the key, as for sysctl(8)), on a device the same apply creates.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -49,3 +50,32 @@ describe('namespaces', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('sysctls of a device with a dot in its name', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-ns-'));
+  const file = path.join(dir, 'network.yaml');
+  const sb = new Sandbox('nsd', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const config = (sysctls: string) => `namespaces:\n  - name: a\n${sysctls}links:\n  - { name: v.1, type: bridge, namespace: a }\n`;
+  const rpFilter = () => sb.exec('a', ['sysctl', '-n', 'net.ipv4.conf.v/1.rp_filter']).stdout.trim();
+
+  it('net.ipv4.conf.v/1.rp_filter is device v.1\'s, set in the apply that creates v.1 and restored on removal', () => {
+    fs.writeFileSync(file, config('    sysctls:\n      net.ipv4.conf.v/1.rp_filter: 2\n'));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(rpFilter(), '2');
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    fs.writeFileSync(file, config(''));
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(rpFilter(), '0');
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
