@@ -3,9 +3,10 @@
 # show that a second plan is empty, prove connectivity, then destroy everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# VOLTRON_DEMO_SKIP_SETUP=1 and VOLTRON_DEMO_PREFIX: for the test that runs the demo.
+[[ "${VOLTRON_DEMO_SKIP_SETUP:-}" == 1 ]] || bash scripts/setup.sh
 
-PREFIX="vdemo$$-"
+PREFIX="${VOLTRON_DEMO_PREFIX:-vdemo$$-}"
 STATE="$(mktemp -d /tmp/voltron-demo.XXXXXX)"
 EXAMPLE="${1:-examples/overlay-host}"
 V=(node bin/voltron -c "$EXAMPLE" --sandbox "$PREFIX" --state-dir "$STATE")
@@ -17,8 +18,15 @@ cleanup() {
   rm -rf "$STATE"
 }
 trap cleanup EXIT
+# Ctrl-C stops the demo (then cleans up) even when the running step survives it: ping
+# catches SIGINT and exits 0, and bash would carry on with the next step.
+trap 'exit 130' INT TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "voltron validate ($EXAMPLE)"
 "${V[@]}" validate
