@@ -50,7 +50,7 @@ export function withNetns<T>(name: string | null, fn: () => T): T {
   if (name === null) return fn();
   const target = openNetns(name);
   try {
-    if ((libc.setns(target, CLONE_NEWNET) as number) !== 0) throw new SyscallError('setns', errno(), name);
+    if ((libc.setns(target, CLONE_NEWNET) as number) !== 0) throw notEntered(name, errno());
     try {
       return fn();
     } finally {
@@ -62,6 +62,12 @@ export function withNetns<T>(name: string | null, fn: () => T): T {
   } finally {
     libc.close(target);
   }
+}
+
+/** setns failed; EINVAL: the file is no namespace (an `ip netns add` interrupted before its mount). */
+function notEntered(name: string, e: number): SyscallError {
+  const hint = `${netnsPath(name)} is not a network namespace (left by an interrupted namespace create?): remove it with 'ip netns del ${name}'`;
+  return new SyscallError('setns', e, e === 22 ? hint : name);
 }
 
 function ensureRunDir(): void {

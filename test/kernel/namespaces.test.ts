@@ -30,6 +30,20 @@ describe('namespaces', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a file in /run/netns that is no namespace is named in a clear error, not a bare EINVAL', () => {
+    fs.writeFileSync(file, yaml(false));
+    const stale = `/run/netns/${sb.ns('hub')}`;
+    fs.writeFileSync(stale, '');
+    try {
+      const p = sb.run(['plan']);
+      assert.equal(p.code, 1, p.stdout + p.stderr);
+      assert.match(p.stderr, new RegExp(`${stale} is not a network namespace .*ip netns del ${sb.ns('hub')}`));
+      assert.doesNotMatch(p.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      fs.rmSync(stale, { force: true });
+    }
+  });
+
   it(`pruning a namespace removes its ${CROSSING} crossing veths at once, peers included`, () => {
     fs.writeFileSync(file, yaml(true));
     const a = sb.run(['apply', '--auto-approve']);
