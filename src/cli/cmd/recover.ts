@@ -2,7 +2,7 @@ import { flag, type Parsed } from '../args';
 import type { Context } from '../common';
 import { fromEarlierBoot } from '../../util/boot';
 import type { Command } from '../main';
-import { readJournal } from '../../apply/journal';
+import { discardStubJournal, readJournal } from '../../apply/journal';
 import { readLock, isStale } from '../../apply/lock';
 import { abandonJournal, describeJournal, recoverJournal } from '../../apply/recover';
 import { lockOrExplain } from './apply';
@@ -18,6 +18,7 @@ export const recoverCommand: Command = {
     try {
       const j = readJournal(ctx.stateDir);
       if (!j) {
+        if (discardStubJournal(ctx.stateDir)) ctx.out('Removed an empty journal (an apply killed before its first record: it changed nothing).');
         ctx.out('Nothing to recover: no unfinished apply in the state dir.');
         return 0;
       }
