@@ -18,11 +18,32 @@ export function inventoryPath(stateDir: string): string {
   return path.join(stateDir, 'inventory.json');
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A damaged inventory is an error naming the file, never an empty one: read as "owns nothing",
+ * objects Voltron created would become foreign (never pruned, never destroyed).
+ */
+function parseInventory(p: string, text: string): Inventory {
+  const damaged = (why: string) =>
+    new Error(`${p}: damaged inventory (${why}). Restore it from a backup, or move it aside to start over (Voltron then owns nothing it created before).`);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw damaged(text.trim() === '' ? 'empty file' : (e as Error).message);
+  }
+  if (!isRecord(data)) throw damaged('not a JSON object');
+  if (data.version !== 1) throw new Error(`${p}: unsupported inventory version ${String(data.version)}`);
+  if (!isRecord(data.owned)) throw damaged('no "owned" object');
+  if (data.original !== undefined && !isRecord(data.original)) throw damaged('"original" is not an object');
+  return { ...data, original: data.original ?? {} } as unknown as Inventory;
+}
+
 export function loadInventory(stateDir: string): Inventory {
   const p = inventoryPath(stateDir);
   if (!fs.existsSync(p)) return EMPTY_INVENTORY;
-  const data = JSON.parse(fs.readFileSync(p, 'utf8')) as Inventory;
-  if (data.version !== 1) throw new Error(`${p}: unsupported inventory version ${String(data.version)}`);
+  const data = parseInventory(p, fs.readFileSync(p, 'utf8'));
   if (fromEarlierBoot(data.bootId)) return { ...data, owned: {}, original: {}, bootId: bootId() };
   return data;
 }

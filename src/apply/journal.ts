@@ -101,6 +101,7 @@ export class JournalWriter implements Journal {
 
   static start(stateDir: string, begin: Omit<JournalBegin, 't' | 'version' | 'pid' | 'host' | 'startedAt' | 'bootId'>): JournalWriter {
     fs.mkdirSync(stateDir, { recursive: true });
+    discardStubJournal(stateDir);
     const w = new JournalWriter(journalPath(stateDir));
     w.append({ t: 'begin', version: 1, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), bootId: bootId(), ...begin });
     fsyncDir(stateDir);
@@ -185,6 +186,19 @@ export function readJournal(stateDir: string): JournalState | undefined {
     applied: recs.some((r) => r.t === 'applied'),
     rolledback: recs.some((r) => r.t === 'rolledback'),
   };
+}
+
+/**
+ * Remove a journal that has no begin record: its apply died (SIGKILL, ENOSPC) between creating
+ * the file and the begin record reaching the disk, and every step is recorded after that record,
+ * so it executed nothing. Left in place, it failed every later apply's O_EXCL open with EEXIST
+ * while `recover` found nothing to recover. Only with the state dir's lock held (an apply
+ * holding it may be between the two). Returns whether a stub was removed.
+ */
+export function discardStubJournal(stateDir: string): boolean {
+  if (!fs.existsSync(journalPath(stateDir)) || readJournal(stateDir) !== undefined) return false;
+  removeJournal(stateDir);
+  return true;
 }
 
 export function removeJournal(stateDir: string): void {

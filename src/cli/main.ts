@@ -43,11 +43,26 @@ function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
   return [argv.find((a) => a === '--help' || a === '-h'), []];
 }
 
+/**
+ * A reader that goes away (`voltron plan -o json | head -c 100`, a closed SSH pipe) must not
+ * crash the command with an unhandled EPIPE, least of all an apply or a rollback mid-way: the
+ * rest of the output is dropped and the command finishes with its own exit code.
+ */
+function ignoreBrokenPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+    });
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   mark('start-up and module loading');
+  ignoreBrokenPipes();
   const [name, rest] = splitCommand(argv);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${topHelp()}\n`);
+    // Asked for: help on stdout, exit 0. Not asked for (no command): a usage error, on stderr.
+    (name ? process.stdout : process.stderr).write(`${topHelp()}\n`);
     return name ? 0 : 1;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
@@ -59,6 +74,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parseArgs(rest, specs);
+    // No command takes arguments: `voltron plan ./cfg` would otherwise plan the current
+    // directory's config (and an apply prune what ./cfg declares).
+    const [extra] = parsed.positionals;
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' (the config directory is given with -c DIR)`);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`voltron ${cmd.name}: ${e.message}\n${cmd.usage}\n`);

@@ -113,6 +113,20 @@ function releasedLines(plan: Plan): string[] {
 
 const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
 
+/**
+ * A warning's list item: the object's label as a code span. Foreign names come from the kernel,
+ * which allows `*`, `_`, `|`, `<` and backticks in them; as plain text they rendered as markup.
+ */
+function markdownItem(line: string): string {
+  const m = /^ {2}- (.*)$/.exec(line);
+  if (!m) return line.replace(/^ {2}/, ''); // "… and N more"
+  const label = m[1]!;
+  const run = Math.max(0, ...(label.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(run + 1);
+  const pad = label.startsWith('`') || label.endsWith('`') ? ' ' : '';
+  return `- ${fence}${pad}${label}${pad}${fence}`;
+}
+
 /** Markdown for a PR comment: summary table and a fenced ```diff block. */
 export function renderMarkdown(plan: Plan): string {
   const out: string[] = ['### Voltron plan', ''];
@@ -129,7 +143,7 @@ export function renderMarkdown(plan: Plan): string {
   out.push(summaryLine(plan));
   if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);
   for (const warning of [collateralLines(plan), releasedLines(plan)]) {
-    if (warning.length) out.push('', `**${warning[0]}**`, '', ...warning.slice(1).map((x) => x.replace(/^ {2}/, '')));
+    if (warning.length) out.push('', `**${warning[0]}**`, '', ...warning.slice(1).map(markdownItem));
   }
   out.push('', '```diff');
   const safe = (t: string) => t.replace(/```/g, "'''");

@@ -91,3 +91,10 @@ test('planToJson: stable, serialisable, format_version 1', () => {
   j.changes[0]!.dependsOn.push('x');
   assert.ok(!p.changes[0]!.dependsOn.includes('x'));
 });
+
+test('renderMarkdown: foreign names in warnings are code spans (kernel names may hold markup)', () => {
+  const plan: Plan = { ...samplePlan(), foreignRemoved: ['link (root)/x*y*_z| (veth)', 'address (root)/`a`` 10.0.0.1/24'] };
+  const md = renderMarkdown(plan);
+  assert.ok(md.includes('- `link (root)/x*y*_z| (veth)`'), md);
+  assert.ok(md.includes('- ```address (root)/`a`` 10.0.0.1/24```'), md);
+});

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { acquireLock, LockBusy, lockPath, readLock } from '../../src/apply/lock';
-import { JournalWriter, journalPath, readJournal, removeJournal } from '../../src/apply/journal';
+import { JournalWriter, discardStubJournal, journalPath, readJournal, removeJournal } from '../../src/apply/journal';
 import { parseFault, faultBefore } from '../../src/apply/faults';
 import { parseDuration } from '../../src/apply/watchdog';
 import { inverseChange } from '../../src/apply/rollback';
@@ -165,6 +165,19 @@ describe('journal', () => {
     assert.match(said.join('\n'), /2 step\(s\) journaled, 2 done\): the kernel is left as it is/);
   });
 
+  it('a journal without its begin record (killed before it reached the disk) does not block the next apply', () => {
+    for (const stub of ['', '{"t":"begin","version":1,"pid":4']) {
+      const d = tmp();
+      fs.writeFileSync(journalPath(d), stub);
+      assert.equal(readJournal(d), undefined);
+      const w = JournalWriter.start(d, { command: 'voltron apply', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target });
+      w.close();
+      assert.equal(readJournal(d)!.begin.command, 'voltron apply');
+      assert.equal(discardStubJournal(d), false, 'a journal with a begin record is never discarded');
+      assert.ok(fs.existsSync(journalPath(d)));
+    }
+  });
+
   it('a corrupt record before the end is an error, not silently skipped', () => {
     const d = tmp();
     JournalWriter.start(d, { command: 'a', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target }).close();
@@ -185,6 +198,16 @@ describe('inventory', () => {
     assert.deepEqual(inv.owned, {});
     assert.deepEqual(inv.original, {});
     assert.equal(inv.revision, 'abc');
+  });
+
+  it('a damaged inventory is an error naming the file, never an empty inventory', () => {
+    const d = tmp();
+    for (const text of ['', '{"version":1,"owned":{"link:/br0"', 'null', '[]', '{"version":1}']) {
+      fs.writeFileSync(inventoryPath(d), text);
+      assert.throws(() => loadInventory(d), (e: Error) => e.message.startsWith(`${inventoryPath(d)}: damaged inventory`), JSON.stringify(text));
+    }
+    fs.writeFileSync(inventoryPath(d), '{"version":1,"owned":{}}');
+    assert.deepEqual(loadInventory(d).original, {}, 'an inventory without "original" reads as none recorded');
   });
 
   it('a setting keeps the value found before Voltron first took it over, not a later drifted one', () => {

@@ -2,6 +2,7 @@ import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { confirm, printPlan } from '../output';
+import { withSignalsHeld, type SignalGuard } from '../signals';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
 import { saveInventory } from '../../apply/inventory';
@@ -49,6 +50,10 @@ export function lockOrExplain(ctx: Context, command: string): Lock | undefined {
 
 /** Plan, confirm, execute in order with a journal, verify by re-reading; roll back on failure. */
 export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredState | undefined, verb: 'apply' | 'destroy'): Promise<number> {
+  return withSignalsHeld(ctx.err, `the ${verb}`, (guard) => applyLocked(ctx, p, load, verb, guard));
+}
+
+async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | undefined, verb: 'apply' | 'destroy', guard: SignalGuard): Promise<number> {
   const tryWindow = str(p, 'confirm-within');
   const confirmWithinMs = tryWindow === undefined ? undefined : parseDuration(tryWindow);
   const lock = lockOrExplain(ctx, `voltron ${verb}${tryWindow ? ` --confirm-within ${tryWindow}` : ''}`);
@@ -72,7 +77,8 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
     if (!pipelined) stopPrestartedPipeline();
     if (!flag(p, 'auto-approve')) {
       if (!process.stdin.isTTY) throw new Error(`${verb} needs confirmation: run on a terminal or pass --auto-approve`);
-      if (!(await confirm(`\nDo you want to ${verb === 'destroy' ? 'destroy everything Voltron owns' : 'apply these changes'}? Only 'yes' will be accepted: `))) {
+      const question = `\nDo you want to ${verb === 'destroy' ? 'destroy everything Voltron owns' : 'apply these changes'}? Only 'yes' will be accepted: `;
+      if (!(await confirm(question, guard))) {
         ctx.out(`${verb === 'destroy' ? 'Destroy' : 'Apply'} cancelled.`);
         return 1;
       }

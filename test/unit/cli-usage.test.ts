@@ -1,0 +1,51 @@
+// CLI usage without a kernel: stray arguments, no command, and the confirmation prompt's
+// end of input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+function repoRoot(): string {
+  let d = __dirname;
+  while (!fs.existsSync(path.join(d, 'package.json'))) d = path.dirname(d);
+  return d;
+}
+
+const BIN = path.join(repoRoot(), 'bin', 'voltron');
+const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+
+test('a stray argument is a usage error, not silently ignored (`voltron plan ./cfg` planned the current directory)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'base.yaml'), 'links:\n  - { name: br0, type: bridge }\n');
+    const r = run(['validate', dir, '--state-dir', dir]);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /unexpected argument '.*voltron-usage-.*' \(the config directory is given with -c DIR\)/);
+    assert.equal(run(['validate', '-c', dir, '--state-dir', dir]).status, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('no command: the help goes to stderr with exit 1; --help to stdout with exit 0', () => {
+  const none = run([]);
+  assert.equal(none.status, 1);
+  assert.equal(none.stdout, '');
+  assert.match(none.stderr, /Usage: voltron <command>/);
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Usage: voltron <command>/);
+});
+
+test('the confirmation prompt reads end of input as "no" (it left the command hanging, then exiting 0)', () => {
+  const output = path.join(repoRoot(), 'dist', 'src', 'cli', 'output.js');
+  const script = `require(${JSON.stringify(output)}).confirm('Apply? ').then((a) => { process.stdout.write('answer=' + a); process.exitCode = 3; });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', input: '' });
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stdout, /answer=false/);
+  const yes = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', input: 'yes\n' });
+  assert.match(yes.stdout, /answer=true/);
+});
