@@ -1,8 +1,33 @@
 // Output helpers shared by commands.
+import fs from 'node:fs';
+import path from 'node:path';
 import { planToJson, renderMarkdown, renderText } from '../plan';
-import type { Plan } from '../plan/types';
+import type { Inventory, Plan } from '../plan/types';
 import type { Context } from './common';
 import type { SignalGuard } from './signals';
+
+/** The config directory as recorded in the inventory (symlinks resolved where it exists). */
+export function configDirId(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return path.resolve(dir);
+  }
+}
+
+/**
+ * One state dir is one set of owned objects (as one Terraform state): a plan from another
+ * config directory deletes what the last apply's config declared. Say so loudly: with the
+ * default state dir, two configs on one host share it unless told otherwise.
+ */
+export function otherConfigWarning(ctx: Pick<Context, 'configDir' | 'stateDir'>, inventory: Inventory, plan: Plan): string | undefined {
+  if (inventory.configDir === undefined) return undefined;
+  const here = configDirId(ctx.configDir);
+  if (here === inventory.configDir) return undefined;
+  const deletes = plan.changes.filter((c) => c.action === 'delete').length;
+  if (deletes === 0) return undefined;
+  return `Warning: the state dir ${ctx.stateDir} was last applied from the config ${inventory.configDir}; this config (${here}) does not declare ${deletes} object(s) owned through it, and the plan deletes them. Use one --state-dir per config unless that is what you want.`;
+}
 
 export function printPlan(ctx: Context, plan: Plan, format: string): void {
   if (format === 'json') ctx.out(JSON.stringify(planToJson(plan), null, 2));

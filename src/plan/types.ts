@@ -61,6 +61,8 @@ export interface Inventory {
   /** For sysctls and tunsrc: the value before Voltron first set it (restored on delete). */
   readonly original: Readonly<Record<string, string>>;
   readonly revision?: string; // last applied git revision
+  /** The config directory (absolute) of the last apply: another config sharing the state dir prunes its objects. */
+  readonly configDir?: string;
   readonly appliedAt?: string;
   /** The kernel boot `owned` and `original` were recorded in (util/boot). */
   readonly bootId?: string;

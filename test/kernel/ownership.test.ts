@@ -125,3 +125,27 @@ describe('ownership in a sandbox', () => {
     }
   });
 });
+
+describe('one state dir, two config directories', () => {
+  const a = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfga-'));
+  const b = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfgb-'));
+  fs.writeFileSync(path.join(a, 'net.yaml'), 'links:\n  - { name: br0, type: bridge }\n  - { name: br1, type: bridge }\n');
+  fs.writeFileSync(path.join(b, 'net.yaml'), 'links:\n  - { name: br1, type: bridge }\n');
+  const sb = new Sandbox('twocfg', a);
+  after(() => {
+    sb.cleanup();
+    for (const d of [a, b]) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('the inventory records the config dir; a plan from another one that prunes says so', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const inv = JSON.parse(fs.readFileSync(path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json'), 'utf8')) as { configDir?: string };
+    assert.equal(inv.configDir, fs.realpathSync(a));
+    const p = sb.run(['plan'], { config: b });
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, /- link \(root\)\/br0/);
+    assert.match(p.stderr, /last applied from the config .*voltron-cfga-\w+; this config \(.*voltron-cfgb-\w+\) does not declare 1 object/);
+    assert.equal(sb.run(['plan']).stderr, '', 'the same config: no warning');
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+  });
+});

@@ -1,7 +1,7 @@
 import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
-import { confirm, printPlan } from '../output';
+import { configDirId, confirm, otherConfigWarning, printPlan } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
@@ -71,6 +71,8 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     const pr = makePlan(session, desired, inventory, destroying);
     const { plan, desired: eff } = pr;
     printPlan(ctx, plan, 'text');
+    const warning = destroying ? undefined : otherConfigWarning(ctx, inventory, plan);
+    if (warning) ctx.err(warning);
     mark('print plan');
     if (plan.changes.length === 0) return 0;
     const pipelined = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES;
@@ -137,7 +139,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     if (failure !== undefined) {
       ctx.err(`Error: ${failure}`);
       if (flag(p, 'no-rollback')) {
-        saveInventory(ctx.stateDir, inv);
+        saveInventory(ctx.stateDir, verb === 'apply' ? { ...inv, configDir: configDirId(ctx.configDir) } : inv);
         removeJournal(ctx.stateDir);
         ctx.err('Partial progress kept (--no-rollback); the inventory records what was created. Run `voltron destroy` or apply a fixed config.');
         return 1;
@@ -149,7 +151,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       ctx.err(r.action === 'rolledback' ? 'The apply failed and was rolled back; nothing changed.' : 'The apply failed and the rollback did NOT fully succeed (see above).');
       return 1;
     }
-    saveInventory(ctx.stateDir, inv);
+    saveInventory(ctx.stateDir, verb === 'apply' ? { ...inv, configDir: configDirId(ctx.configDir) } : inv);
     mark('save inventory');
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const what = verb === 'destroy' ? 'Destroy' : 'Apply';

@@ -1,7 +1,7 @@
 import { flag, str } from '../args';
 import { inventoryOf, loadDesired, openSession } from '../common';
 import type { Command } from '../main';
-import { printPlan } from '../output';
+import { otherConfigWarning, printPlan } from '../output';
 import { makePlan } from '../../apply/reconcile';
 import { mark } from '../../util/timing';
 
@@ -25,6 +25,8 @@ export const planCommand: Command = {
       mark('inventory');
       const { plan } = makePlan(session, desired, inventory);
       printPlan(ctx, plan, format);
+      const warning = otherConfigWarning(ctx, inventory, plan);
+      if (warning) ctx.err(warning);
       mark('print plan');
       return plan.changes.length > 0 && flag(p, 'detailed-exitcode') ? 2 : 0;
     } finally {
