@@ -12,6 +12,7 @@ export interface RawAddress {
 }
 
 const IFA_PROTO = 11;
+const IFA_F_SECONDARY = 0x01;
 const KERNEL_PROTOS = new Set([1, 2, 3]);
 
 /** Dump the addresses of a namespace (of one family: 4 or 6, or both). */
@@ -29,8 +30,9 @@ export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>
     if (!raw || !dev) continue;
     const flags = a.u32(R.IFA_FLAGS) ?? m.data.readUInt8(2);
     const ip = bufferToIp(raw);
+    const res: AddressRes = { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}` };
     out.push({
-      res: { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}` },
+      res: family === R.AF_INET && flags & IFA_F_SECONDARY ? { ...res, secondary: true } : res,
       // Not permanent (SLAAC, temporary), or tagged by the kernel itself (IFA_PROTO, Linux 6.3+:
       // 1 loopback, 2 router advertisement, 3 link-local): made by the kernel, never by anyone.
       kernelMade: (family === R.AF_INET6 && !(flags & R.IFA_F_PERMANENT)) || KERNEL_PROTOS.has(a.u8(IFA_PROTO) ?? 0),

@@ -1,6 +1,6 @@
 // Read the live state of a set of logical namespaces: one dump per kind per namespace.
 import { resourceKey } from '../model/keys';
-import { VOLTRON_RTPROT, type LinkRes, type Resource, type ResourceKind, type RuleRes } from '../model/types';
+import { VOLTRON_RTPROT, type AddressRes, type LinkRes, type Resource, type ResourceKind, type RuleRes } from '../model/types';
 import { readAddresses } from './address';
 import { readLinks, type RawLink } from './link';
 import { readNamespaces } from './namespace';
@@ -105,6 +105,18 @@ export function setAside(out: Map<string, Resource>, key: string, r: Resource): 
   out.set(`${key}#${n}`, r);
 }
 
+/**
+ * IPv4 primaries whose device promotes a secondary when they go (promote_secondaries, `all` or
+ * the device's own): read only for devices that have secondaries (rare), one file each.
+ */
+function markPromoting(session: KernelSession, ns: string, addrs: AddressRes[]): AddressRes[] {
+  const devs = [...new Set(addrs.filter((a) => a.secondary).map((a) => a.dev))];
+  if (devs.length === 0) return addrs;
+  const key = (dev: string) => `net.ipv4.conf.${dev.replace(/\./g, '/')}.promote_secondaries`;
+  const on = new Set(readSysctls(session, ns, [key('all'), ...devs.map(key)]).filter((s) => s.value.trim() !== '0').map((s) => s.key));
+  return addrs.map((a) => (devs.includes(a.dev) && !a.secondary && (on.has(key('all')) || on.has(key(a.dev))) ? { ...a, promotes: true } : a));
+}
+
 export function readState(session: KernelSession, req: ReadRequest): Map<string, Resource> {
   const out = new Map<string, Resource>();
   const add = (r: Resource) => out.set(resourceKey(r), r);
@@ -132,7 +144,8 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     for (const l of byName.values()) if (l.type !== 'veth') add(l);
     // Kernel-made addresses only matter if the config or inventory names one (then it is adopted).
     for (const f of familiesFor(req, ns, 'address')) {
-      for (const a of readAddresses(ctx, names, f)) if (!a.kernelMade || req.interesting?.(resourceKey(a.res))) add(a.res);
+      const addrs = readAddresses(ctx, names, f).filter((a) => !a.kernelMade || req.interesting?.(resourceKey(a.res)));
+      for (const a of markPromoting(session, ns, addrs.map((x) => x.res))) add(a);
     }
     for (const f of familiesFor(req, ns, 'route')) for (const r of readRoutes(ctx, names, req.interesting, req.routeTables, f)) add(r);
     for (const f of familiesFor(req, ns, 'rule')) for (const r of readRules(ctx, f)) addRule(out, r);

@@ -101,6 +101,13 @@ export interface AddressRes {
   readonly namespace: string;
   readonly dev: string;
   readonly address: string; // canonical CIDR with host part kept: 10.0.0.1/24, 2001:db8::1/64
+  /**
+   * As read (never declared, never compared): an IPv4 secondary address (IFA_F_SECONDARY). The
+   * kernel removes it with its subnet's primary unless the device promotes secondaries.
+   */
+  readonly secondary?: boolean;
+  /** As read, on an IPv4 primary: its device promotes a secondary when it goes (promote_secondaries). */
+  readonly promotes?: boolean;
   readonly source?: SourceRef;
 }
 

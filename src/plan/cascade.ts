@@ -4,9 +4,11 @@
 // removes its classes and the qdiscs below them (clsact: its filters and clsact bpf programs).
 // Deleting an IPv4 address removes the routes that use it as their source, and deleting the last
 // IPv4 address of a link removes every IPv4 route over that link (fib_del_ifaddr,
-// fib_disable_ip): which is the last depends on what else the plan deletes.
+// fib_disable_ip): which is the last depends on what else the plan deletes. Deleting a primary
+// IPv4 address removes the secondaries of its subnet, unless the device promotes one.
 import { resourceNamespace } from '../model/keys';
-import type { Resource, StateMap } from '../model/types';
+import { networkOf } from '../model/net';
+import type { AddressRes, Resource, StateMap } from '../model/types';
 import { deviceOf, linkKey, tcMajor } from './refs';
 
 export class KernelGraph {
@@ -101,7 +103,10 @@ export class KernelGraph {
         for (const x of this.stacked.get(k) ?? []) add(x, k);
         for (const x of this.peers.get(k) ?? []) add(x, k);
       } else if (r.kind === 'address' && isV4(r.address)) {
-        for (const x of this.v4RemovedWith(k, r.namespace, r.dev, ipOf(r.address))) add(x, k);
+        // A primary takes its subnet's secondaries (unless the device promotes one) first: the
+        // "last address" check below counts them as gone.
+        if (!r.secondary && !r.promotes) for (const x of this.secondariesOf(r)) add(x, k);
+        for (const x of this.v4RemovedWith(k, r.namespace, r.dev, ipOf(r.address), seen)) add(x, k);
       } else if (r.kind === 'qdisc' || r.kind === 'tclass') {
         for (const x of this.onDev.get(linkKey(r.namespace, r.dev)) ?? []) {
           if (this.isTcChild(r, this.state.get(x)!)) add(x, k);
@@ -112,8 +117,18 @@ export class KernelGraph {
   }
 
   /** IPv4 routes the kernel removes with address `key` (ip on ns/dev), see the header. */
-  private v4RemovedWith(key: string, ns: string, dev: string, ip: string): string[] {
-    const gone = (a: string) => a === key || this.deletedAddresses.has(a);
+  /** The IPv4 secondaries in the subnet of primary `p` (same device and prefix). */
+  private secondariesOf(p: AddressRes): string[] {
+    const net = networkOf(p.address);
+    return (this.v4AddrsOnDev.get(linkKey(p.namespace, p.dev)) ?? []).filter((k) => {
+      const a = this.state.get(k) as AddressRes;
+      return a.secondary === true && networkOf(a.address) === net;
+    });
+  }
+
+  /** `removed`: what this removal already takes (a primary's secondaries count as gone). */
+  private v4RemovedWith(key: string, ns: string, dev: string, ip: string, removed: ReadonlySet<string>): string[] {
+    const gone = (a: string) => a === key || removed.has(a) || this.deletedAddresses.has(a);
     const out: string[] = [];
     // Routes with this source go once no address in the namespace has the ip any more.
     if ((this.v4AddrsByIp.get(`${ns}|${ip}`) ?? []).every(gone)) out.push(...(this.v4RoutesBySrc.get(`${ns}|${ip}`) ?? []));

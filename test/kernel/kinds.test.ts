@@ -319,6 +319,20 @@ describe('edits converge on the real kernel and show loads back', () => {
     assert.deepEqual(routes('100'), [['10.74.0.0/16', '10.72.0.1']]);
   });
 
+  it('removing a primary IPv4 address keeps its declared secondary (the kernel removes it with the primary)', () => {
+    edit('  - { namespace: ke, dev: u0, address: 10.72.0.1/24 }\n', '  - { namespace: ke, dev: u0, address: 10.72.0.1/24 }\n  - { namespace: ke, dev: u0, address: 10.72.0.9/24 }\n');
+    converge();
+    const addrs = () => sb.ipj('ke', ['-4', 'addr', 'show', 'dev', 'u0'])[0].addr_info.map((a: { local: string; secondary?: boolean }) => `${a.local}${a.secondary ? ' secondary' : ''}`);
+    assert.deepEqual(addrs(), ['10.72.0.1', '10.72.0.9 secondary']);
+    edit('  - { namespace: ke, dev: u0, address: 10.72.0.1/24 }\n', '');
+    edit('src: 10.72.0.1', 'src: 10.72.0.9');
+    const p = sb.run(['plan', '--no-color']);
+    assert.match(p.stdout, /\+ address ke\/u0 10\.72\.0\.9\/24[^\n]*\n\s+# \(recreated with address ke\/u0 10\.72\.0\.1\/24\)/, p.stdout);
+    converge();
+    assert.deepEqual(addrs(), ['10.72.0.9']);
+    assert.equal(sb.ipj('ke', ['route', 'show', '10.71.0.0/16'])[0].gateway, '10.72.0.2');
+  });
+
   it('destroy leaves nothing', () => {
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);

@@ -3,6 +3,7 @@
 // It is strict like the kernel: creating an existing object is EEXIST, deleting a missing one is
 // ENOENT, and references (namespace, master, dev, parent, gateway, prefsrc, clsact) must exist.
 import { resourceKey, resourceNamespace } from '../../src/model/keys';
+import { networkOf } from '../../src/model/net';
 import type { AddressRes, LinkRes, Resource, RouteRes } from '../../src/model/types';
 import type { Change } from '../../src/plan/types';
 
@@ -210,6 +211,13 @@ function create(state: MemState, r: Resource): void {
   const key = resourceKey(r);
   if (state.has(key) && r.kind !== 'sysctl' && r.kind !== 'tunsrc') throw new KernelError('EEXIST', `${key} exists`);
   checkRefs(state, r);
+  if (r.kind === 'address' && !r.address.includes(':')) {
+    // The kernel makes an address a secondary when its device already has one in that subnet.
+    const net = networkOf(r.address);
+    const secondary = [...state.values()].some((x) => x.kind === 'address' && x.namespace === r.namespace && x.dev === r.dev && networkOf(x.address) === net);
+    state.set(key, withoutMeta(secondary ? { ...r, secondary: true } : r));
+    return;
+  }
   if (r.kind !== 'link') {
     state.set(key, withoutMeta(r));
     return;
@@ -297,8 +305,15 @@ function remove(state: MemState, key: string): void {
     return;
   }
   if (r.kind === 'address' && !r.address.includes(':')) {
-    // IPv4 (fib_del_ifaddr): routes using the address as source go once no address in the
-    // namespace has it; with the link's last IPv4 address, every IPv4 route over the link goes.
+    // IPv4 (__inet_del_ifa): a primary takes the secondaries of its subnet along, unless the
+    // device promotes one.
+    if (!r.secondary && !r.promotes) {
+      for (const [k, x] of [...state]) {
+        if (x.kind === 'address' && x.secondary && x.namespace === r.namespace && x.dev === r.dev && networkOf(x.address) === networkOf(r.address)) remove(state, k);
+      }
+    }
+    // fib_del_ifaddr: routes using the address as source go once no address in the namespace
+    // has it; with the link's last IPv4 address, every IPv4 route over the link goes.
     const ip = r.address.split('/')[0]!;
     const v4 = [...state.values()].filter((x) => x.kind === 'address' && x.namespace === r.namespace && !x.address.includes(':')) as AddressRes[];
     const ipLeft = v4.some((x) => x.address.split('/')[0] === ip);

@@ -231,6 +231,19 @@ describe('computePlan: cascades', () => {
     assert.deepEqual(byKey(p2, resourceKey(addr)).dependsOn, [resourceKey(route)]);
   });
 
+  test('deleting a primary IPv4 address takes the secondaries of its subnet, unless the device promotes one', () => {
+    const primary = { ...addr, address: '10.0.0.1/24' };
+    const second = { ...addr, address: '10.0.0.5/24', secondary: true };
+    const other = { ...addr, address: '10.9.0.1/24' }; // another subnet: stays
+    const cur = map(br, primary, second, other);
+    const inv = owning(br, primary, second, other);
+    const p = computePlan({ desired: map(bridge('br0'), { ...addr, address: '10.0.0.5/24' }, other), current: cur, inventory: inv });
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete address:/br0/10.0.0.1/24', 'create address:/br0/10.0.0.5/24']);
+    assert.match(byKey(p, 'address:/br0/10.0.0.5/24').reason, /^recreated with address \(root\)\/br0 10\.0\.0\.1\/24/);
+    const promoting = map(br, { ...primary, promotes: true }, second, other);
+    assert.deepEqual(keys(computePlan({ desired: map(bridge('br0'), { ...addr, address: '10.0.0.5/24' }, other), current: promoting, inventory: inv })), ['address:/br0/10.0.0.1/24']);
+  });
+
   test("deleting a link's last IPv4 address takes its IPv4 routes (and those using the address as source): declared ones are recreated", () => {
     const onDev = { kind: 'route', namespace: '', family: 4, to: '10.52.0.0/16', table: 254, metric: 0, type: 'unicast', dev: 'br0' } as const;
     const bySrc = { kind: 'route', namespace: '', family: 4, to: '10.53.0.0/16', table: 100, metric: 0, type: 'unicast', dev: 'br1', src: '10.0.0.1' } as const;
