@@ -8,6 +8,7 @@ import type { ConfigError } from './types';
 import type { YamlFile } from './yamlpos';
 import { configCacheKey, readCachedConfig, writeCachedConfig } from './cache';
 import { registerSources } from './positions';
+import { visible } from '../util/visible';
 
 /** A file's text; `badUtf8` (then `text` is empty) where it is not UTF-8. */
 type SourceFile = { name: string; text: string; badUtf8?: { line: number; column: number } };
@@ -181,11 +182,4 @@ function loadFiles(files: SourceFile[], overlayName: string | undefined, baseDir
 /** `file:line:col: path: message`; the document itself (path '') shows as `/`. */
 export function formatConfigError(e: ConfigError): string {
   return visible(`${e.file}:${e.line}:${e.column}: ${e.path || '/'}: ${e.message}`);
-}
-
-const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** Control characters (from names and keys in the file) escaped: a raw \r would overwrite the line. */
-function visible(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

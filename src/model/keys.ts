@@ -1,3 +1,4 @@
+import { visible } from '../util/visible';
 import type { Resource } from './types';
 
 /** Human form of a logical namespace: '' is the host's root namespace. */
@@ -50,7 +51,12 @@ export function resourceNamespace(r: Resource): string {
 }
 
 /** Short label for plans: `link A/eth0`, `route (root) 10.0.0.0/8 table 254`. */
+/** How plans, warnings and errors name an object (kernel names escaped: see util/visible). */
 export function resourceLabel(r: Resource): string {
+  return visible(rawLabel(r));
+}
+
+function rawLabel(r: Resource): string {
   const ns = nsLabel(resourceNamespace(r));
   switch (r.kind) {
     case 'namespace':

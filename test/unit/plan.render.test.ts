@@ -98,3 +98,14 @@ test('renderMarkdown: foreign names in warnings are code spans (kernel names may
   assert.ok(md.includes('- `link (root)/x*y*_z| (veth)`'), md);
   assert.ok(md.includes('- ```address (root)/`a`` 10.0.0.1/24```'), md);
 });
+
+test('kernel names with control characters are escaped in labels: no terminal sequence reaches the text plan', () => {
+  const evil: LinkRes = { kind: 'link', namespace: '', name: 'x\x1b[2Jy', type: 'veth', veth: { peer: { name: 'p\ru', namespace: '' }, primary: true } };
+  const owned: LinkRes = { kind: 'link', namespace: 'n\x07s', name: 'br0', type: 'bridge', state: 'up' };
+  const inv: Inventory = { version: 1, owned: { [resourceKey(evil)]: evil, [resourceKey(owned)]: owned }, original: {} };
+  const plan = computePlan({ desired: new Map(), current: new Map<string, Resource>([[resourceKey(evil), evil], [resourceKey(owned), owned]]), inventory: inv });
+  const text = renderText(plan, { color: true });
+  assert.doesNotMatch(text.replace(/\x1b\[[0-9;]*m/g, ''), /[\x00-\x09\x0b-\x1f\x7f]/, 'only our own colour codes and newlines');
+  assert.match(text, /link \(root\)\/x\\x1b\[2Jy \(veth\)/);
+  assert.match(text, /link n\\x07s\/br0 \(bridge\)/);
+});
