@@ -9,6 +9,7 @@ import type { Resource } from '../model/types';
 import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
 import { bootId, fromEarlierBoot } from '../util/boot';
+import { pidAlive } from './lock';
 
 export function stateDirFor(base: string, sandbox: string | undefined): string {
   return sandbox === undefined ? base : path.join(base, 'sandbox', sandbox.replace(/[^A-Za-z0-9_.-]/g, '_'));
@@ -59,11 +60,22 @@ export function writeFileAtomic(p: string, text: string): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, p);
+  removeStaleTemps(p);
   const dfd = fs.openSync(path.dirname(p), 'r');
   try {
     fs.fsyncSync(dfd);
   } finally {
     fs.closeSync(dfd);
+  }
+}
+
+/** Temporary files of `p` left by a writer that was killed (SIGKILL) before its rename. */
+function removeStaleTemps(p: string): void {
+  const prefix = `${path.basename(p)}.tmp-`;
+  for (const n of fs.readdirSync(path.dirname(p))) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length));
+    if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(path.dirname(p), n), { force: true });
   }
 }
 

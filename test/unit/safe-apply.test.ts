@@ -274,3 +274,21 @@ describe('inventory: original sysctl values', () => {
     assert.equal(new InventoryBuilder(inv).record(update).result().original[create.key], '0');
   });
 });
+
+it('saving the inventory removes temporary files a killed writer left; a live writer\'s stays', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-tmpinv-'));
+  try {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(dead.stdout);
+    const stale = `${inventoryPath(dir)}.tmp-${deadPid}`;
+    const live = `${inventoryPath(dir)}.tmp-1`; // pid 1 is alive
+    fs.writeFileSync(stale, '{"version":1,"ow');
+    fs.writeFileSync(live, '{}');
+    saveInventory(dir, EMPTY_INVENTORY);
+    assert.equal(fs.existsSync(stale), false, 'the dead writer\'s temporary file is gone');
+    assert.equal(fs.existsSync(live), true);
+    assert.deepEqual(loadInventory(dir).owned, {});
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
