@@ -1,6 +1,6 @@
 // Read the live state of a set of logical namespaces: one dump per kind per namespace.
 import { resourceKey } from '../model/keys';
-import { VOLTRON_RTPROT, type AddressRes, type LinkRes, type Resource, type ResourceKind, type RuleRes } from '../model/types';
+import { VOLTRON_RTPROT, type AddressRes, type LinkRes, type Resource, type ResourceKind, type RouteRes, type RuleRes } from '../model/types';
 import { readAddresses } from './address';
 import { readLinks, type RawLink } from './link';
 import { readNamespaces } from './namespace';
@@ -82,13 +82,19 @@ function nsidOf(session: KernelSession, ctx: NsContext, other: string): number |
 }
 
 /**
- * The kernel allows several rules with one priority; their keys collide. Voltron's own (its
- * protocol) keeps the key and the others get `<key>#N`, so they stay foreign instead of masking
- * it (a plan would then "replace" the foreign rule).
+ * The kernel allows several rules with one priority, and several routes under one key (`ip route
+ * append`); their keys collide. Voltron's own (its protocol) keeps the key and the others get
+ * `<key>#N`, so they stay foreign instead of masking it (a plan would then "replace" the foreign one).
  */
-function addRule(out: Map<string, Resource>, r: RuleRes): void {
+function addKeepingOurs(out: Map<string, Resource>, r: RuleRes | RouteRes): void {
   const key = resourceKey(r);
-  const prev = out.get(key) as RuleRes | undefined;
+  // Kernel-made routes (connected, IPv6 link-local prefixes: one per link under one key) are
+  // never anyone's to change: the last read stands for them, as before.
+  if (r.kind === 'route' && r.protocol === RTPROT_KERNEL) {
+    out.set(key, r);
+    return;
+  }
+  const prev = out.get(key) as RuleRes | RouteRes | undefined;
   if (!prev) {
     out.set(key, r);
     return;
@@ -98,10 +104,16 @@ function addRule(out: Map<string, Resource>, r: RuleRes): void {
   setAside(out, key, ours ? prev : r);
 }
 
+const RTPROT_KERNEL = 2;
+const asideCount = new WeakMap<Map<string, Resource>, Map<string, number>>();
+
 /** Keep `r` under `<key>#N`: a live object that must not be taken for the one keyed `key`. */
 export function setAside(out: Map<string, Resource>, key: string, r: Resource): void {
-  let n = 2;
+  let counts = asideCount.get(out);
+  if (!counts) asideCount.set(out, (counts = new Map()));
+  let n = counts.get(key) ?? 2;
   while (out.has(`${key}#${n}`)) n++;
+  counts.set(key, n + 1);
   out.set(`${key}#${n}`, r);
 }
 
@@ -147,8 +159,8 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
       const addrs = readAddresses(ctx, names, f).filter((a) => !a.kernelMade || req.interesting?.(resourceKey(a.res)));
       for (const a of markPromoting(session, ns, addrs.map((x) => x.res))) add(a);
     }
-    for (const f of familiesFor(req, ns, 'route')) for (const r of readRoutes(ctx, names, req.interesting, req.routeTables, f)) add(r);
-    for (const f of familiesFor(req, ns, 'rule')) for (const r of readRules(ctx, f)) addRule(out, r);
+    for (const f of familiesFor(req, ns, 'route')) for (const r of readRoutes(ctx, names, req.interesting, req.routeTables, f)) addKeepingOurs(out, r);
+    for (const f of familiesFor(req, ns, 'rule')) for (const r of readRules(ctx, f)) addKeepingOurs(out, r);
     for (const r of readSysctls(session, ns, req.sysctls.get(ns) ?? [])) add(r);
     if (req.tunsrc.includes(ns)) add(readTunsrc(session, ns));
     for (const { read, kinds } of extraReaders) {

@@ -84,7 +84,11 @@ function routeMsg(ctx: NsContext, r: RouteRes, forDelete: boolean): Buffer {
   const [ip, len] = r.to.split('/') as [string, string];
   const family = r.family === 4 ? R.AF_INET : R.AF_INET6;
   const scope = forDelete ? R.RT_SCOPE_NOWHERE : r.type === 'unicast' && !r.via && r.dev && r.family === 4 && !r.encap ? R.RT_SCOPE_LINK : R.RT_SCOPE_UNIVERSE;
-  const hdr = R.rtmsg({ family, dstLen: Number(len), table: r.table, protocol: forDelete ? 0 : VOLTRON_RTPROT, scope, type: forDelete ? 0 : TYPE_NUM[r.type] });
+  // A delete names the protocol of the route it means (as read; Voltron's own otherwise): the
+  // kernel allows several routes under one key (`ip route append`), and a delete without it
+  // removes whichever comes first, maybe someone else's.
+  const protocol = forDelete ? (r.protocol ?? VOLTRON_RTPROT) : VOLTRON_RTPROT;
+  const hdr = R.rtmsg({ family, dstLen: Number(len), table: r.table, protocol, scope, type: forDelete ? 0 : TYPE_NUM[r.type] });
   const w = new AttrWriter();
   if (Number(len) > 0) w.raw(R.RTA_DST, ipToBuffer(ip));
   w.u32(R.RTA_TABLE, r.table);

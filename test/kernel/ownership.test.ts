@@ -101,6 +101,21 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(rules(), ['10.0.0.0:200']);
   });
 
+  it('a foreign route appended under an owned route\'s key is neither taken for it nor deleted with it', () => {
+    const sb = make('frt', 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\nroutes:\n  - { to: 10.61.0.0/16, via: 10.60.0.2 }\n');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const routes = () => sb.ipj('', ['route', 'show', '10.61.0.0/16']).map((r: { gateway: string; protocol: string }) => `${r.gateway}:${r.protocol}`).sort();
+    sb.ip('', ['route', 'append', '10.61.0.0/16', 'via', '10.60.0.3', 'proto', 'static']);
+    assert.deepEqual(routes(), ['10.60.0.2:194', '10.60.0.3:static']);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr); // ours is in sync; the other one is foreign
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n');
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(routes(), ['10.60.0.3:static'], 'only ours was deleted');
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);
