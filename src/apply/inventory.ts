@@ -8,6 +8,7 @@ import { resourceKey } from '../model/keys';
 import type { Resource } from '../model/types';
 import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
+import { isPlainObject } from '../plan/compare';
 import { bootId, fromEarlierBoot } from '../util/boot';
 import { pidAlive } from './lock';
 
@@ -18,8 +19,6 @@ export function stateDirFor(base: string, sandbox: string | undefined): string {
 export function inventoryPath(stateDir: string): string {
   return path.join(stateDir, 'inventory.json');
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A damaged inventory is an error naming the file, never an empty one: read as "owns nothing",
@@ -34,10 +33,10 @@ function parseInventory(p: string, text: string): Inventory {
   } catch (e) {
     throw damaged(text.trim() === '' ? 'empty file' : (e as Error).message);
   }
-  if (!isRecord(data)) throw damaged('not a JSON object');
+  if (!isPlainObject(data)) throw damaged('not a JSON object');
   if (data.version !== 1) throw new Error(`${p}: unsupported inventory version ${String(data.version)}`);
-  if (!isRecord(data.owned)) throw damaged('no "owned" object');
-  if (data.original !== undefined && !isRecord(data.original)) throw damaged('"original" is not an object');
+  if (!isPlainObject(data.owned)) throw damaged('no "owned" object');
+  if (data.original !== undefined && !isPlainObject(data.original)) throw damaged('"original" is not an object');
   return { ...data, original: data.original ?? {} } as unknown as Inventory;
 }
 

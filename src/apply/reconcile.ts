@@ -3,7 +3,7 @@
 import { resourceKey, resourceNamespace } from '../model/keys';
 import { VOLTRON_RTPROT, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
-import type { Change, Inventory, Plan } from '../plan/types';
+import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
@@ -60,9 +60,14 @@ function deletesNamespace(desired: StateMap, inventory: Inventory): boolean {
 /** Kinds whose removal makes the kernel remove other objects with them (namespaces: see above). */
 const CONTAINER_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['link', 'qdisc', 'tclass']);
 
+/** Whether a prune will delete an owned link or tc object (known before planning, as above). */
+function prunesContainers(desired: StateMap, inventory: Inventory): boolean {
+  return Object.entries(inventory.owned).some(([k, r]) => CONTAINER_KINDS.has(r.kind) && !desired.has(k));
+}
+
 /** Whether the plan removes a link or tc object from the kernel (delete, or a self-executed replace). */
 function removesContainers(plan: Plan): boolean {
-  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && (c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined)));
+  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && removesLive(c));
 }
 
 /** Logical namespaces to read: declared ones plus any the inventory mentions. */
@@ -152,7 +157,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   if (caps.length) throw new PlanRefused(caps);
   // A namespace this plan deletes takes everything in it: read those in full, so the plan can
   // name the foreign objects that go with it (routes of any table and family, ...).
-  const mode = deletesNamespace(desired, inventory) ? 'show' : 'plan';
+  const mode = deletesNamespace(desired, inventory) || prunesContainers(desired, inventory) ? 'show' : 'plan';
   let current = readCurrent(session, desired, inventory, mode);
   mark('read kernel');
   let plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
@@ -160,6 +165,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   if (mode === 'plan' && removesContainers(plan)) {
     // The plan read only the kinds, families and tables the config uses; a link or tc object it
     // removes takes foreign objects of any of them along: read in full so the plan names them.
+    // (Prunes are known before planning; only a replace brings us here.)
     current = readCurrent(session, desired, inventory, 'show');
     plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
     mark('re-read kernel in full and re-plan');

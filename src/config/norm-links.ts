@@ -310,7 +310,7 @@ function vniClashes(ctx: Ctx, decls: readonly Decl[]): void {
   for (const d of decls) {
     const x = d.res.vxlan;
     if (d.sub !== '' || !x) continue;
-    const fam = [x.local, x.remote, x.group].some((ip) => ip !== undefined && ipFamily(ip) === 6) ? 6 : 4;
+    const fam = isV6(x) ? 6 : 4;
     const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
     const vnis = mode === 'vnifilter' ? (d.res.vnis ?? []) : mode === 'external' ? [0] : x.vni !== undefined ? [x.vni] : [];
     for (const vni of vnis) {

@@ -10,7 +10,7 @@ import { foldKernelRemovals, foldableDeletes } from './fold';
 import { compileIgnore, isIgnored } from './ignore';
 import { TcIndex, linkKey, references } from './refs';
 import { schedule } from './schedule';
-import type { Change, FieldChange, Inventory, Plan } from './types';
+import { removesLive, type Change, type FieldChange, type Inventory, type Plan } from './types';
 
 export interface PlanInput {
   readonly desired: StateMap;
@@ -87,8 +87,6 @@ export function computePlan(input: PlanInput): Plan {
     if (!m) removedCache.set(k, (m = graph.removedWith(k)));
     return m;
   };
-  /** Changes after which the kernel object no longer exists: deletes and self-executed replaces. */
-  const isRemover = (x: Draft) => x.action === 'delete' || (x.action === 'replace' && x.createdBy === undefined);
 
   const primaryOf = (s: LinkRes): LinkRes | undefined => {
     if (!s.veth || s.veth.primary) return undefined;
@@ -200,7 +198,7 @@ export function computePlan(input: PlanInput): Plan {
     runBefore.clear();
     // A delete folded into another change happens when that change runs, not in the delete phase.
     const { folded } = foldableDeletes(drafts, removedWith);
-    const roots = [...drafts.values()].filter((x) => isRemover(x) && !folded.has(x.key)).sort((a, b) => (a.key < b.key ? -1 : 1));
+    const roots = [...drafts.values()].filter((x) => removesLive(x) && !folded.has(x.key)).sort((a, b) => (a.key < b.key ? -1 : 1));
     const removers = new Map<string, Draft[]>();
     for (const root of roots) {
       for (const k of removedWith(root.key).keys()) {
@@ -324,8 +322,7 @@ function releasedPorts(
   const bridges = new Map<string, Change>();
   for (const c of changes) {
     const b = c.before;
-    const gone = c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined);
-    if (gone && b?.kind === 'link' && b.type === 'bridge') bridges.set(linkKey(b.namespace, b.name), c);
+    if (removesLive(c) && b?.kind === 'link' && b.type === 'bridge') bridges.set(linkKey(b.namespace, b.name), c);
   }
   if (bridges.size === 0) return [];
   const out: { key: string; text: string; ignored: boolean }[] = [];
@@ -373,7 +370,7 @@ function collateral(
   owned: (k: string) => boolean,
   removedWith: (k: string) => Map<string, string>,
 ): { key: string; text: string; ignored: boolean; listed: boolean }[] {
-  const removers = changes.filter((c) => c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined));
+  const removers = changes.filter(removesLive);
   if (removers.length === 0) return [];
   // Ignored objects are outside the plan's graph: only then is a graph with them needed.
   const all = ignoredLive.size === 0 ? kernel : new Map([...kernel, ...ignoredLive]);

@@ -2,10 +2,11 @@
 import type { ResourceKind } from '../model/types';
 import { countText, isLink, type Draft } from './drafts';
 import { KIND_RANK } from './refs';
+import { removesLive } from './types';
 
 /** Deletes the kernel already performs as a side effect of another delete or replace. */
 export function foldableDeletes(drafts: ReadonlyMap<string, Draft>, removedWith: (k: string) => Map<string, string>): { roots: Draft[]; folded: Set<string>; removedBy: Map<string, Draft[]> } {
-  const roots = [...drafts.values()].filter((x) => x.action === 'delete' || (x.action === 'replace' && x.createdBy === undefined));
+  const roots = [...drafts.values()].filter(removesLive);
   const pref = (a: Draft, b: Draft): number => {
     const pa = isLink(a.before) && a.before.veth?.primary ? 0 : 1;
     const pb = isLink(b.before) && b.before.veth?.primary ? 0 : 1;

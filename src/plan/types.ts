@@ -68,4 +68,12 @@ export interface Inventory {
   readonly bootId?: string;
 }
 
+/**
+ * Whether a change removes the live object from the kernel: a delete, or a replace that deletes
+ * it itself (a veth end replaced by its pair's change goes with the pair).
+ */
+export function removesLive(c: { readonly action: ChangeAction; readonly createdBy?: string }): boolean {
+  return c.action === 'delete' || (c.action === 'replace' && c.createdBy === undefined);
+}
+
 export const EMPTY_INVENTORY: Inventory = { version: 1, owned: {}, original: {} };

@@ -6,6 +6,7 @@ import { withSignalsHeld, type SignalGuard } from '../signals';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
 import { saveInventory } from '../../apply/inventory';
+import type { Inventory } from '../../plan/types';
 import { JournalWriter, readJournal, removeJournal } from '../../apply/journal';
 import { acquireLock, LockBusy, type Lock } from '../../apply/lock';
 import { describeJournal, recoverJournal, type RecoverResult } from '../../apply/recover';
@@ -54,6 +55,8 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
 }
 
 async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | undefined, verb: 'apply' | 'destroy', guard: SignalGuard): Promise<number> {
+  // An apply's inventory names the config dir it came from (see otherConfigWarning).
+  const recorded = (inv: Inventory): Inventory => (verb === 'apply' ? { ...inv, configDir: configDirId(ctx.configDir) } : inv);
   const tryWindow = str(p, 'confirm-within');
   const confirmWithinMs = tryWindow === undefined ? undefined : parseDuration(tryWindow);
   const lock = lockOrExplain(ctx, `voltron ${verb}${tryWindow ? ` --confirm-within ${tryWindow}` : ''}`);
@@ -139,7 +142,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     if (failure !== undefined) {
       ctx.err(`Error: ${failure}`);
       if (flag(p, 'no-rollback')) {
-        saveInventory(ctx.stateDir, verb === 'apply' ? { ...inv, configDir: configDirId(ctx.configDir) } : inv);
+        saveInventory(ctx.stateDir, recorded(inv));
         removeJournal(ctx.stateDir);
         ctx.err('Partial progress kept (--no-rollback); the inventory records what was created. Run `voltron destroy` or apply a fixed config.');
         return 1;
@@ -151,7 +154,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       ctx.err(r.action === 'rolledback' ? 'The apply failed and was rolled back; nothing changed.' : 'The apply failed and the rollback did NOT fully succeed (see above).');
       return 1;
     }
-    saveInventory(ctx.stateDir, verb === 'apply' ? { ...inv, configDir: configDirId(ctx.configDir) } : inv);
+    saveInventory(ctx.stateDir, recorded(inv));
     mark('save inventory');
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const what = verb === 'destroy' ? 'Destroy' : 'Apply';
