@@ -3,6 +3,7 @@ import { resourceKey } from '../model/keys';
 import type { DesiredState, Resource } from '../model/types';
 import type { Ctx } from './ctx';
 import type { Merged } from './merge';
+import { checkRoutes } from './check-routes';
 import { normaliseAddresses, normaliseRoutes, normaliseRules } from './norm-l3';
 import { normaliseLinks } from './norm-links';
 import { normaliseBpf, normaliseNamespaces, normaliseRootSysctls } from './norm-misc';
@@ -16,6 +17,7 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   const pools = normalisePools(ctx, m.pools);
   const addresses = normaliseAddresses(ctx, m.lists.addresses);
   const routes = [...normaliseRoutes(ctx, m.lists.routes, pools), ...bsidRoutes(ctx, m.pools, pools, links)];
+  checkRoutes(ctx, links, addresses, routes);
   const rules = normaliseRules(ctx, m.lists.rules);
   const sysctls = [...normaliseRootSysctls(ctx, m.sysctls), ...ns.sysctls];
   const bpf = normaliseBpf(ctx, m.lists.programs, baseDir);

@@ -38,7 +38,9 @@ function render(d: Desired): string {
     if (!l.present || (i >= 4 && !d.nsPresent)) return;
     links.push(`  - { name: ${LINKS[i]}, type: bridge, mtu: ${l.mtu}, state: ${l.up ? 'up' : 'down'}${l.alias ? `, alias: ${l.alias}` : ''}${ns(i)} }`);
     l.addrs.forEach((a, j) => a && addrs.push(`  - { address: 10.${10 + i}.${j}.1/24, dev: ${LINKS[i]}${ns(i)} }`));
-    if (l.route && l.addrs[0]) routes.push(`  - { to: 10.${100 + i}.0.0/16, via: 10.${10 + i}.0.254${ns(i)} }`);
+    // In vkb a gateway on a link that is down is a config error (the config declares all of
+    // vkb); in the root namespace it is left to the kernel, which refuses it (ENETUNREACH).
+    if (l.route && l.addrs[0] && (l.up || i < 4)) routes.push(`  - { to: 10.${100 + i}.0.0/16, via: 10.${10 + i}.0.254${ns(i)} }`);
   });
   d.blackholes.forEach((m, i) => m !== undefined && routes.push(`  - { to: 10.${200 + i}.0.0/16, type: blackhole, metric: ${m} }`));
   const list = (k: string, xs: string[]) => (xs.length ? `${k}:\n${xs.join('\n')}\n` : '');

@@ -38,7 +38,8 @@ function sample(): StateMap {
     vethEnd('', 'skip1', '', 'skip0'),
     { kind: 'address', namespace: '', dev: 'skip0', address: '10.9.9.9/32' },
     { kind: 'address', namespace: 'nb', dev: 'v1p', address: '10.1.0.2/24' },
-    { kind: 'route', namespace: 'nb', family: 6, to: 'fc00::1/128', table: 254, metric: 1024, type: 'unicast', dev: 'v1p', encap: { type: 'seg6local', action: 'End.DT4', vrfTable: 100 }, protocol: 194 },
+    // on lo: the kernel drops routes over a link that goes down (v1p), and the config refuses them
+    { kind: 'route', namespace: 'nb', family: 6, to: 'fc00::1/128', table: 254, metric: 1024, type: 'unicast', dev: 'lo', encap: { type: 'seg6local', action: 'End.DT4', vrfTable: 100 }, protocol: 194 },
     { kind: 'link', namespace: 'na', name: 'dum0', type: 'other', otherKind: 'dummy', state: 'up', mtu: 1500 },
   );
 }

@@ -1,0 +1,110 @@
+// Route checks that need the whole config: whether the kernel can resolve a route's gateway,
+// source and device at the moment Voltron adds it. Each one it would refuse mid-apply
+// (ENETUNREACH "Nexthop has invalid gateway", EINVAL "Invalid prefsrc address", "Egress device
+// not specified", ENETDOWN "Device for nexthop is not up") is reported here instead.
+import { nsLabel } from '../model/keys';
+import { ipToBytes, parseCidr } from '../model/net';
+import type { AddressRes, LinkRes, RouteRes } from '../model/types';
+import type { Ctx } from './ctx';
+import { ptrJoin } from './types';
+
+/** A prefix the kernel treats as directly connected on `dev` (scope link). */
+interface OnLink {
+  readonly dev: string;
+  readonly cidr: string;
+}
+
+/** Per namespace: connected prefixes and local addresses the config makes. */
+interface NsL3 {
+  readonly onLink: OnLink[];
+  readonly local: Set<string>;
+}
+
+// Every namespace has lo up with these (the kernel's own; Voltron brings lo up).
+const LO: readonly OnLink[] = [
+  { dev: 'lo', cidr: '127.0.0.0/8' },
+  { dev: 'lo', cidr: '::1/128' },
+];
+
+export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[], declared: readonly RouteRes[]): void {
+  const down = new Set(links.filter((l) => l.state === 'down').map((l) => `${l.namespace}/${l.name}`));
+  // A route with an error of its own (e.g. a via of the wrong family) is not judged again.
+  const entryOf = (file: string, ptr: string): string => `${file}\0${ptr.split('/').slice(0, 3).join('/')}`;
+  const flawed = new Set(ctx.errors.map((e) => entryOf(e.file, e.path)));
+  const routes = declared.filter((r) => r.source === undefined || !flawed.has(entryOf(r.source.file, r.source.path)));
+  for (const r of routes) {
+    if (r.dev !== undefined && down.has(`${r.namespace}/${r.dev}`))
+      report(ctx, r, 'dev', `link '${r.dev}' is declared 'state: down': the kernel refuses a route over a link that is down`);
+    if (r.via !== undefined && isLinkLocal6(r.via) && r.dev === undefined)
+      report(ctx, r, 'via', `link-local gateway '${r.via}' needs 'dev' (the kernel cannot tell which link it is on)`);
+  }
+  // Gateways and sources are checked only where the config declares every link and address:
+  // in Voltron's own namespaces. The root namespace has host devices and addresses it does not
+  // manage. A config with errors in links, addresses or routes is not complete enough to judge.
+  if (incomplete(ctx)) return;
+  const l3 = l3ByNamespace(addresses, declared, down);
+  for (const r of routes) {
+    if (r.namespace === '' || r.source === undefined) continue;
+    const ns = l3.get(r.namespace) ?? { onLink: [...LO], local: new Set<string>() };
+    if (r.via !== undefined && !isLinkLocal6(r.via) && !reachable(ns, r.via, r.dev)) {
+      const on = r.dev === undefined ? '' : ` on '${r.dev}'`;
+      report(ctx, r, 'via', `gateway '${r.via}' is not in the subnet of any address or device route declared${on} in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
+    }
+    if (r.src !== undefined && !ns.local.has(r.src))
+      report(ctx, r, 'src', `source '${r.src}' is not an address declared in namespace ${nsLabel(r.namespace)} (the kernel refuses it as a route's preferred source)`);
+  }
+}
+
+function report(ctx: Ctx, r: RouteRes, field: string, message: string): void {
+  const s = r.source!;
+  const path = ptrJoin(s.path, field);
+  ctx.errors.push({ file: s.file, ...ctx.pos(s.file, path), path, message });
+}
+
+function incomplete(ctx: Ctx): boolean {
+  const p = ctx.poison;
+  if (p.all || ['links', 'addresses', 'routes'].some((k) => p.kinds.has(k) || (p.names.get(k)?.size ?? 0) > 0)) return true;
+  return ctx.errors.some((e) => /^\/(links|addresses)\//.test(e.path) || /^\/routes\/\d+\/to$/.test(e.path));
+}
+
+function l3ByNamespace(addresses: readonly AddressRes[], routes: readonly RouteRes[], down: ReadonlySet<string>): Map<string, NsL3> {
+  const out = new Map<string, NsL3>();
+  const get = (ns: string): NsL3 => {
+    let v = out.get(ns);
+    if (!v) out.set(ns, (v = { onLink: [...LO], local: new Set() }));
+    return v;
+  };
+  for (const a of addresses) {
+    const ns = get(a.namespace);
+    ns.local.add(a.address.slice(0, a.address.indexOf('/')));
+    // A link that is down has its local address but no connected prefix.
+    if (!down.has(`${a.namespace}/${a.dev}`)) ns.onLink.push({ dev: a.dev, cidr: a.address });
+  }
+  // A unicast route with a device and no gateway makes its prefix reachable on that device
+  // (in any table: the kernel also looks a gateway up in the route's own table).
+  for (const r of routes)
+    if (r.type === 'unicast' && r.via === undefined && r.dev !== undefined && !down.has(`${r.namespace}/${r.dev}`))
+      get(r.namespace).onLink.push({ dev: r.dev, cidr: r.to });
+  return out;
+}
+
+function reachable(ns: NsL3, via: string, dev: string | undefined): boolean {
+  return ns.onLink.some((o) => (dev === undefined || o.dev === dev) && inCidr(via, o.cidr));
+}
+
+function inCidr(ip: string, cidr: string): boolean {
+  const c = parseCidr(cidr);
+  const a = ipToBytes(ip);
+  if (!c || !a) return false;
+  const n = ipToBytes(c.addr)!;
+  if (a.length !== n.length) return false;
+  for (let bit = 0; bit < c.prefix; bit++) {
+    const m = 0x80 >> (bit & 7);
+    if ((a[bit >> 3]! & m) !== (n[bit >> 3]! & m)) return false;
+  }
+  return true;
+}
+
+function isLinkLocal6(ip: string): boolean {
+  return /^fe[89ab][0-9a-f]:/i.test(ip);
+}
