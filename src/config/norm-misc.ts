@@ -54,6 +54,11 @@ function sysctl(ctx: Ctx, e: Entry, namespace: string, key: string): SysctlRes |
     ctx.err(e, '', `sysctl '${key}' has an empty value`);
     return undefined;
   }
+  // YAML 1.2 reads yes/no/on/off as text (YAML 1.1 read them as booleans): the kernel would refuse the word.
+  if (typeof v === 'string' && /^(yes|no|on|off|y|n|true|false)$/i.test(value)) {
+    ctx.err(e, '', `sysctl '${key}' value '${value}' is text, not a number: the kernel refuses it; write 1 or 0 (or unquoted true/false)`);
+    return undefined;
+  }
   return { kind: 'sysctl', namespace, key, value, source: ctx.source(e, true) };
 }
 
