@@ -61,7 +61,9 @@ export class Ctx {
   /** A `namespace:` reference: '' (root) or a declared namespace. */
   nsRef(ns: string, e: Entry, sub: string): void {
     if (ns === '' || this.namespaces.has(ns) || isPoisoned(this.poison, 'namespaces', ns)) return;
-    this.err(e, sub, `namespace '${ns}' is not declared in namespaces`);
+    // Plans print the root namespace as "(root)": a user may copy that into the config.
+    const hint = /^\(?root\)?$/i.test(ns) ? ` (the root namespace is written '' or by leaving out 'namespace')` : '';
+    this.err(e, sub, `namespace '${ns}' is not declared in namespaces${hint}`);
   }
 
   /**
@@ -82,6 +84,8 @@ export class Ctx {
     if (!this.ifname(name, e, sub)) return false;
     if (name === 'lo' || ns === '' || this.links.has(`${ns}/${name}`)) return true;
     if (isPoisoned(this.poison, 'links', `${ns}/${name}`)) return true;
+    // In an undeclared namespace the namespace error (nsRef) says what is wrong.
+    if (!this.namespaces.has(ns)) return false;
     this.err(e, sub, `${what} '${name}' is not a link declared in namespace ${nsLabel(ns)}`);
     return false;
   }

@@ -90,6 +90,10 @@ function describe(e: ErrorObject): { path: string; key: boolean; message: string
       const k = String(p.additionalProperty);
       // YAML 1.2 (the core schema) has no merge keys: say so rather than leave '<<' a mystery.
       if (k === '<<') return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '<<': YAML merge keys are not supported (YAML 1.2); use an alias for a whole value (key: *anchor)` };
+      // A key of a nested mapping one level too far left (`bridge:` then `stp:` at its column).
+      const owners = nestedOwners(k, parent.properties ?? {});
+      if (owners.length > 0)
+        return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}': it belongs under ${owners.map((o) => `'${o}:'`).join(' or ')} (check its indentation)` };
       const hint = suggest(k, Object.keys(parent.properties ?? {}));
       return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}` };
     }
@@ -114,6 +118,17 @@ function describe(e: ErrorObject): { path: string; key: boolean; message: string
     default:
       return { path: e.instancePath, key: false, message: `${e.message ?? e.keyword}${got(e)}` };
   }
+}
+
+type SchemaNode = { $ref?: string; properties?: Record<string, unknown> };
+
+/** The properties of `props` whose (object) schema has a property named `k`. */
+function nestedOwners(k: string, props: Record<string, unknown>): string[] {
+  const defs = (CONFIG_SCHEMA as { definitions?: Record<string, SchemaNode> }).definitions ?? {};
+  const resolve = (n: SchemaNode): SchemaNode => (n.$ref?.startsWith('#/definitions/') ? (defs[n.$ref.slice(14)] ?? n) : n);
+  return Object.entries(props)
+    .filter(([, sub]) => sub !== null && typeof sub === 'object' && Object.hasOwn(resolve(sub as SchemaNode).properties ?? {}, k))
+    .map(([name]) => name);
 }
 
 /** " (got X)" for scalars, to make the message stand alone. */
