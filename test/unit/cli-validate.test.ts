@@ -29,6 +29,35 @@ test('validate names the host overlay it applied, or says there is none', () => 
     assert.equal(typo.status, 0, typo.stderr);
     assert.match(typo.stdout, /is valid: 1 objects/);
     assert.match(typo.stdout, /Host 'hl': no overlay \(hosts\/hl\.yaml\): base files only\./);
+    assert.match(typo.stdout, /Other host overlays checked: h1 \(valid\)\./, 'the overlays that exist are named');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test("validate checks every host's overlay, so a CI machine (no overlay of its own) catches a broken one", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-validate-'));
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-validate-state-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'base.yaml'),
+      'namespaces: [ { name: a } ]\nlinks:\n  - { name: br0, namespace: a, type: bridge }\n  - { name: br1, type: bridge, mtu: 70000 }\naddresses:\n  - { address: 10.0.0.1/24, dev: br0, namespace: a }\n',
+    );
+    fs.mkdirSync(path.join(dir, 'hosts'));
+    fs.writeFileSync(path.join(dir, 'hosts', 'h1.yaml'), 'links:\n  - { name: br2, type: bridge, mtuu: 1500 }\n');
+    fs.writeFileSync(path.join(dir, 'hosts', 'h2.yaml'), 'links:\n  - { name: br0, namespace: a, state: absent }\n');
+    fs.writeFileSync(path.join(dir, 'hosts', 'h3.yml'), 'links:\n  - { name: br3, type: bridge }\n');
+    const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'voltron'), 'validate', '-c', dir, '--host', 'ci-runner', '--state-dir', state], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    const errors = r.stderr.trim().split('\n');
+    // The base error once (not once per host); h1's own error; a base error only h2 causes names h2.
+    assert.equal(errors.filter((l) => /base\.yaml:4:37: \/links\/1\/mtu/.test(l)).length, 1, r.stderr);
+    assert.ok(errors.some((l) => /hosts\/h1\.yaml:2:32: \/links\/0\/mtuu: unknown key 'mtuu'/.test(l)), r.stderr);
+    assert.ok(errors.some((l) => /base\.yaml:6:34: \/addresses\/0\/dev: .* \(with hosts\/h2\.yaml\)$/.test(l)), r.stderr);
+    assert.equal(errors.length, 4, r.stderr);
+    assert.match(errors[3]!, /^3 errors in /);
+    assert.match(r.stdout, /Other host overlays checked: h1 \(2 errors\), h2 \(2 errors\), h3 \(1 error\)\./);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(state, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadDesired } from '../common';
+import { formatConfigError, loadConfig } from '../../config';
+import type { Context } from '../common';
 import type { Command } from '../main';
 
 export const validateCommand: Command = {
@@ -9,12 +10,62 @@ export const validateCommand: Command = {
   usage: 'voltron validate [-c DIR] [--host NAME]',
   options: [],
   async run(ctx) {
-    const d = loadDesired(ctx);
-    if (!d) return 1;
-    ctx.out(`Config in ${ctx.configDir} is valid: ${d.resources.size} objects in ${d.namespaces.length} namespace(s).`);
+    const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
+    const shown = new Set<string>();
+    if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${r.desired.resources.size} objects in ${r.desired.namespaces.length} namespace(s).`);
+    else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
     // A mistyped --host silently means "base only": say which overlay was used.
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => fs.existsSync(path.join(ctx.configDir, f)));
     ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
-    return 0;
+    const others = checkOtherHosts(ctx, shown);
+    const count = shown.size;
+    if (count === 0) return 0;
+    ctx.err(`${count} error${count === 1 ? '' : 's'} in ${ctx.configDir}${others ? ` (counting every host's overlay)` : ''}; nothing was changed.`);
+    return 1;
   },
 };
+
+function remember(shown: Set<string>, line: string): string {
+  shown.add(line);
+  return line;
+}
+
+/**
+ * The overlays of the other hosts: a CI job validates the repository on a machine that is none
+ * of its hosts, and a broken hosts/<other>.yaml must fail it there, not on that host's next plan.
+ * Errors already reported for this host are not repeated. Returns whether there were any others.
+ */
+function checkOtherHosts(ctx: Context, shown: Set<string>): boolean {
+  const hosts = otherHosts(ctx.configDir, ctx.host);
+  if (hosts.length === 0) return false;
+  const verdicts: string[] = [];
+  for (const host of hosts) {
+    const r = loadConfig({ dir: ctx.configDir, host });
+    if (r.ok) {
+      verdicts.push(`${host} (valid)`);
+      continue;
+    }
+    const own = new RegExp(`(^|/)hosts/${host.replace(/[.]/g, '\\.')}\\.ya?ml:`);
+    // An error in a base file that only this overlay causes names the overlay it came with.
+    for (const l of r.errors.map(formatConfigError)) {
+      if (shown.has(l)) continue;
+      shown.add(l);
+      ctx.err(own.test(l) ? l : `${l} (with hosts/${host}.yaml)`);
+    }
+    verdicts.push(`${host} (${r.errors.length} error${r.errors.length === 1 ? '' : 's'})`);
+  }
+  ctx.out(`Other host overlays checked: ${verdicts.join(', ')}.`);
+  return true;
+}
+
+/** Host names with an overlay in hosts/, other than `host`. */
+function otherHosts(dir: string, host: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(dir, 'hosts'));
+  } catch {
+    return [];
+  }
+  const hosts = names.map((n) => /^([A-Za-z0-9_][A-Za-z0-9_.-]*)\.ya?ml$/.exec(n)?.[1]).filter((h): h is string => h !== undefined && h !== host);
+  return [...new Set(hosts)].sort();
+}
