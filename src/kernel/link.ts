@@ -256,12 +256,19 @@ function setAlias(ctx: NsContext, name: string, alias: string): void {
 export function updateLink(session: KernelSession, link: LinkRes, fields: readonly string[]): void {
   const ctx = session.ns(link.namespace);
   const has = (p: string) => fields.some((f) => f === p || f.startsWith(`${p}.`));
-  const w = new AttrWriter();
+  let w = new AttrWriter();
   if (has('mtu') && link.mtu !== undefined) w.u32(R.IFLA_MTU, link.mtu);
   if (has('mac') && link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (has('master')) w.u32(R.IFLA_MASTER, link.master ? ctx.ifindex(link.master) : 0);
   if (has('alias')) w.str(R.IFLA_IFALIAS, link.alias ?? '');
-  if (has('bridge') || has('vxlan') || has('macvlan')) writeInfo(w, link, ctx, session, true, fields);
+  const info = has('bridge') || has('vxlan') || has('macvlan');
+  // vxlan_changelink refuses any request carrying IFLA_MTU ("Cannot change mtu"), even though
+  // the MTU itself is changeable: the link's own attributes go in a request of their own first.
+  if (info && link.type === 'vxlan' && w.length > 0) {
+    ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), w.view()], `update link ${link.name} (${fields.join(', ')})`);
+    w = new AttrWriter();
+  }
+  if (info) writeInfo(w, link, ctx, session, true, fields);
   const stateChange = has('state');
   const up = (link.state ?? 'up') === 'up';
   const hdr = R.ifinfomsg({ index: ctx.ifindex(link.name), flags: stateChange && up ? R.IFF_UP : 0, change: stateChange ? R.IFF_UP : 0 });
