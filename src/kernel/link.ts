@@ -1,5 +1,5 @@
 // Links: read (one RTM_GETLINK dump per namespace) and write (create/update/delete).
-import type { BridgeOptions, LinkRes, LinkType, MacvlanMode, VxlanOptions } from '../model/types';
+import { vxlanIsV6, type BridgeOptions, type LinkRes, type LinkType, type MacvlanMode, type VxlanOptions } from '../model/types';
 import { AttrWriter, Attrs, bufferToIp, ipToBuffer, macToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NetlinkError } from './netlink/socket';
@@ -148,6 +148,7 @@ function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: Kernel
           if (v.dev) d.u32(R.IFLA_VXLAN_LINK, ctx.ifindex(v.dev));
           d.u16be(R.IFLA_VXLAN_PORT, v.dstport ?? 4789);
         }
+        if (forUpdate) writeVxlanEndpoints(d, v, ctx, changed);
         if (v.learning !== undefined) d.u8(R.IFLA_VXLAN_LEARNING, v.learning ? 1 : 0);
         if (v.ttl !== undefined) d.u8(R.IFLA_VXLAN_TTL, v.ttl);
       });
@@ -168,6 +169,19 @@ function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: Kernel
       });
     }
   });
+}
+
+/**
+ * The endpoints an update changes (the planner replaces the link where the kernel cannot: a new
+ * address family, a device removed or changed alone). A removed address is the family's zero
+ * address, which the kernel keeps as "none".
+ */
+function writeVxlanEndpoints(d: AttrWriter, v: VxlanOptions, ctx: NsContext, changed: readonly string[]): void {
+  const v6 = vxlanIsV6(v);
+  const addr = (ip: string | undefined): Buffer => ipToBuffer(ip ?? (v6 ? '::' : '0.0.0.0'));
+  if (changed.includes('vxlan.local')) d.raw(v6 ? R.IFLA_VXLAN_LOCAL6 : R.IFLA_VXLAN_LOCAL, addr(v.local));
+  if (changed.includes('vxlan.remote') || changed.includes('vxlan.group')) d.raw(v6 ? R.IFLA_VXLAN_GROUP6 : R.IFLA_VXLAN_GROUP, addr(v.remote ?? v.group));
+  if (changed.includes('vxlan.dev') && v.dev !== undefined) d.u32(R.IFLA_VXLAN_LINK, ctx.ifindex(v.dev));
 }
 
 // Namespace fds referenced by a request must stay open until the kernel has read it.
