@@ -7,7 +7,7 @@ import { removesLive, type Change, type Inventory, type Plan } from '../plan/typ
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
-import { InventoryBuilder } from './inventory';
+import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
@@ -343,9 +343,14 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
   }
 }
 
-/** Drop inventory entries that are neither desired nor live any more (cascaded away). */
+/**
+ * Drop inventory entries that are neither desired nor live any more (cascaded away), and
+ * settings no longer declared that are at their original value (restored, or never changed):
+ * released, so that a later change by someone else is not "restored" over.
+ */
 export function pruneInventory(inv: Inventory, desired: StateMap, current: StateMap): Inventory {
-  const keep = (k: string) => desired.has(k) || current.has(k);
+  const released = (k: string) => inv.original[k] !== undefined && settingValue(current.get(k)) === inv.original[k];
+  const keep = (k: string) => desired.has(k) || (current.has(k) && !released(k));
   let stale = false;
   for (const k in inv.owned) if (!keep(k)) stale = true;
   for (const k in inv.original) if (inv.owned[k] === undefined) stale = true;

@@ -146,6 +146,33 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(routes(), foreign, 'the foreign routes are not pruned');
   });
 
+  it('a declared sysctl found at its value is taken over with it: a repaired drift is not restored on removal, then it is released', () => {
+    const sb = make('fsy', 'namespaces:\n  - name: s\n    sysctls:\n      net.ipv4.ip_forward: 1\n');
+    execFileSync('ip', ['netns', 'add', sb.ns('s')]);
+    const fwd = () => sb.exec('s', ['cat', '/proc/sys/net/ipv4/ip_forward']).stdout.trim();
+    const set = (v: number) => assert.equal(sb.exec('s', ['sysctl', '-qw', `net.ipv4.ip_forward=${v}`]).code, 0);
+    const original = () => JSON.parse(fs.readFileSync(path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json'), 'utf8')).original;
+    const apply = () => {
+      const r = sb.run(['apply', '--auto-approve']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return r.stdout;
+    };
+    set(1);
+    apply(); // nothing to write for the sysctl
+    assert.deepEqual(original(), { 'sysctl:s/net.ipv4.ip_forward': '1' }, 'the value found is the original');
+    set(0); // drift, repaired by the next apply: not the value the host had before Voltron
+    apply();
+    assert.equal(fwd(), '1');
+    assert.deepEqual(original(), { 'sysctl:s/net.ipv4.ip_forward': '1' });
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'namespaces:\n  - name: s\n');
+    assert.doesNotMatch(apply(), /restore original value/);
+    assert.equal(fwd(), '1', 'left at its original');
+    assert.deepEqual(original(), {}, 'released');
+    set(0); // someone else's change to a sysctl Voltron no longer manages
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);
