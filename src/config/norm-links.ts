@@ -165,6 +165,8 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
     ips[k] = ip;
   }
   if (x.dev !== undefined) ctx.devRef(d.ns, x.dev, d.e, 'vxlan/dev', 'vxlan dev');
+  // vxlan_config_validate refuses it (EINVAL "Local interface required for multicast remote destination").
+  else if (ips.group !== undefined && isMulticastIp(ips.group) && x.remote === undefined) ctx.err(d.e, 'vxlan/group', `'group' needs 'dev': the kernel joins the multicast group on that device`);
   const opts: VxlanOptions = {
     vni: x.vni,
     local: ips.local,
