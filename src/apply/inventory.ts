@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resourceKey } from '../model/keys';
-import type { Resource } from '../model/types';
+import type { Resource, StateMap } from '../model/types';
 import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
 import { isPlainObject } from '../plan/compare';
@@ -121,6 +121,31 @@ export class InventoryBuilder {
   result(): Inventory {
     return { ...this.base, owned: { ...this.owned }, original: { ...this.original } };
   }
+}
+
+/** The value of a setting (sysctl, tunsrc) as compared and restored; undefined for other kinds. */
+export function settingValue(r: Resource | undefined): string | undefined {
+  return r?.kind === 'sysctl' ? r.value : r?.kind === 'tunsrc' ? r.address : undefined;
+}
+
+/**
+ * Declared settings already at their value need no write, but Voltron takes them over all the
+ * same, with the value found (`found`: the pre-apply read) as the original a removal restores.
+ * Otherwise a drift repaired by a later apply would be recorded as the original instead.
+ */
+export function takeOverSettings(inv: Inventory, desired: StateMap, found: StateMap): Inventory {
+  let owned: Record<string, Resource> | undefined;
+  let original: Record<string, string> | undefined;
+  for (const [k, r] of desired) {
+    if ((r.kind !== 'sysctl' && r.kind !== 'tunsrc') || inv.owned[k] !== undefined) continue;
+    const value = settingValue(found.get(k));
+    if (value === undefined) continue; // not live yet: its create records what it finds
+    owned ??= { ...inv.owned };
+    original ??= { ...inv.original };
+    owned[k] = strip(r);
+    original[k] ??= value;
+  }
+  return owned ? { ...inv, owned, original: original! } : inv; // usually nothing new: no copy
 }
 
 /** Fold one executed change into the inventory (pure). */

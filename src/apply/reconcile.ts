@@ -7,7 +7,7 @@ import { removesLive, type Change, type Inventory, type Plan } from '../plan/typ
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
-import { InventoryBuilder } from './inventory';
+import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
@@ -119,10 +119,12 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     extraKinds: mode === 'plan' ? kinds : undefined,
     families: mode === 'plan' ? families : undefined,
   });
-  // Voltron creates its rules with its protocol, and a rule cannot be changed in place: a rule
-  // at an owned rule's key without it is someone else's, added after ours went.
+  // Voltron creates its rules and routes with its protocol (and writes it on every update): a
+  // rule or route at an owned key without it is someone else's, put there after ours went. It
+  // is never taken for ours: neither updated (a route update replaces the kernel's route) nor
+  // deleted when ours leaves the config.
   for (const [k, r] of current) {
-    if (r.kind !== 'rule' || r.protocol === VOLTRON_RTPROT || inventory.owned[k] === undefined) continue;
+    if ((r.kind !== 'rule' && r.kind !== 'route') || r.protocol === VOLTRON_RTPROT || inventory.owned[k] === undefined) continue;
     current.delete(k);
     setAside(current, k, r);
   }
@@ -178,9 +180,43 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
       problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; replacing it would destroy a foreign object (delete or rename it yourself)`);
     }
   }
+  problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired };
+}
+
+const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };
+
+/**
+ * Routes Voltron must create where a foreign route (set aside above) holds the same destination,
+ * table and metric. Unlike rules, the kernel keeps one route per such key whatever its protocol:
+ * the create would fail (EEXIST), an append would be shadowed by the foreign route (IPv4) or
+ * merge into it as a multipath route (IPv6), and Voltron never replaces a foreign route.
+ */
+function foreignRouteClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>): string[] {
+  const creates = new Map(plan.changes.filter((c) => c.kind === 'route' && c.action === 'create').map((c) => [c.key, c]));
+  if (creates.size === 0) return [];
+  const removed = plan.foreignRemoved ?? [];
+  const out: string[] = [];
+  for (const [k, r] of current) {
+    const hash = k.lastIndexOf('#');
+    if (r.kind !== 'route' || hash < 0) continue;
+    const c = creates.get(k.slice(0, hash));
+    // A foreign route the plan's own changes remove (with its link) frees the key first.
+    if (!c || removed.some((x) => x.startsWith(`${c.label} (`))) continue;
+    const proto = RTPROT_NAMES[r.protocol ?? 0] ?? String(r.protocol);
+    const what = [r.type !== 'unicast' ? r.type : '', r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : '', `proto ${proto}`].filter((x) => x).join(' ');
+    // The physical namespace: in a sandbox, the root namespace is the sandbox's, not the host's.
+    const phys = session.physical(r.namespace);
+    const ns = phys === null ? '' : ` -n ${phys}`;
+    out.push(
+      `${c.label}: a foreign route (${what}) holds its destination, table and metric, where Voltron's route was; ` +
+        `the kernel keeps one route per destination, table and metric whatever its protocol, and Voltron never replaces a foreign route ` +
+        `(delete it yourself: ip${ns} route del ${r.to} table ${r.table} metric ${r.metric} proto ${proto}; or declare the route with another metric)`,
+    );
+  }
+  return out;
 }
 
 export interface ApplyOutcome {
@@ -307,9 +343,14 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
   }
 }
 
-/** Drop inventory entries that are neither desired nor live any more (cascaded away). */
+/**
+ * Drop inventory entries that are neither desired nor live any more (cascaded away), and
+ * settings no longer declared that are at their original value (restored, or never changed):
+ * released, so that a later change by someone else is not "restored" over.
+ */
 export function pruneInventory(inv: Inventory, desired: StateMap, current: StateMap): Inventory {
-  const keep = (k: string) => desired.has(k) || current.has(k);
+  const released = (k: string) => inv.original[k] !== undefined && settingValue(current.get(k)) === inv.original[k];
+  const keep = (k: string) => desired.has(k) || (current.has(k) && !released(k));
   let stale = false;
   for (const k in inv.owned) if (!keep(k)) stale = true;
   for (const k in inv.original) if (inv.owned[k] === undefined) stale = true;

@@ -1,6 +1,6 @@
 // links → LinkRes (a veth declaration yields both ends), with reference, cycle and option checks.
 import { canonicalIp, canonicalMac, ipFamily, isMulticastIp, isMulticastMac, isUnspecifiedIp } from '../model/net';
-import type { BridgeOptions, BridgeVlan, LinkRes, VxlanOptions } from '../model/types';
+import { vxlanIsV6, type BridgeOptions, type BridgeVlan, type LinkRes, type VxlanOptions } from '../model/types';
 import { nsLabel } from '../model/keys';
 import { nsOf } from './common';
 import { compact, type Ctx } from './ctx';
@@ -165,6 +165,8 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
     ips[k] = ip;
   }
   if (x.dev !== undefined) ctx.devRef(d.ns, x.dev, d.e, 'vxlan/dev', 'vxlan dev');
+  // vxlan_config_validate refuses it (EINVAL "Local interface required for multicast remote destination").
+  else if (ips.group !== undefined && isMulticastIp(ips.group) && x.remote === undefined) ctx.err(d.e, 'vxlan/group', `'group' needs 'dev': the kernel joins the multicast group on that device`);
   const opts: VxlanOptions = {
     vni: x.vni,
     local: ips.local,
@@ -310,7 +312,7 @@ function vniClashes(ctx: Ctx, decls: readonly Decl[]): void {
   for (const d of decls) {
     const x = d.res.vxlan;
     if (d.sub !== '' || !x) continue;
-    const fam = isV6(x) ? 6 : 4;
+    const fam = vxlanIsV6(x) ? 6 : 4;
     const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
     const vnis = mode === 'vnifilter' ? (d.res.vnis ?? []) : mode === 'external' ? [0] : x.vni !== undefined ? [x.vni] : [];
     for (const vni of vnis) {
@@ -354,9 +356,8 @@ function socketClashes(ctx: Ctx, decls: readonly Decl[]): void {
   }
 }
 
-const isV6 = (x: VxlanOptions): boolean => [x.local, x.remote, x.group].some((a) => a !== undefined && a.includes(':'));
 /** The UDP socket families a VXLAN device opens when up. */
-const socketFamilies = (x: VxlanOptions): (4 | 6)[] => (x.external ? [4, 6] : [isV6(x) ? 6 : 4]);
+const socketFamilies = (x: VxlanOptions): (4 | 6)[] => (x.external ? [4, 6] : [vxlanIsV6(x) ? 6 : 4]);
 
 function vlans(ctx: Ctx, d: Decl, byKey: ReadonlyMap<string, Decl>): void {
   const filtering = (x: Decl | undefined): boolean => x?.res.type === 'bridge' && !!x.res.bridge?.vlanFiltering;

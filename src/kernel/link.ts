@@ -1,5 +1,5 @@
 // Links: read (one RTM_GETLINK dump per namespace) and write (create/update/delete).
-import type { BridgeOptions, LinkRes, LinkType, MacvlanMode, VxlanOptions } from '../model/types';
+import { vxlanIsV6, type BridgeOptions, type LinkRes, type LinkType, type MacvlanMode, type VxlanOptions } from '../model/types';
 import { AttrWriter, Attrs, bufferToIp, ipToBuffer, macToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NetlinkError } from './netlink/socket';
@@ -148,6 +148,7 @@ function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: Kernel
           if (v.dev) d.u32(R.IFLA_VXLAN_LINK, ctx.ifindex(v.dev));
           d.u16be(R.IFLA_VXLAN_PORT, v.dstport ?? 4789);
         }
+        if (forUpdate) writeVxlanEndpoints(d, v, ctx, changed);
         if (v.learning !== undefined) d.u8(R.IFLA_VXLAN_LEARNING, v.learning ? 1 : 0);
         if (v.ttl !== undefined) d.u8(R.IFLA_VXLAN_TTL, v.ttl);
       });
@@ -168,6 +169,19 @@ function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: Kernel
       });
     }
   });
+}
+
+/**
+ * The endpoints an update changes (the planner replaces the link where the kernel cannot: a new
+ * address family, a device removed or changed alone). A removed address is the family's zero
+ * address, which the kernel keeps as "none".
+ */
+function writeVxlanEndpoints(d: AttrWriter, v: VxlanOptions, ctx: NsContext, changed: readonly string[]): void {
+  const v6 = vxlanIsV6(v);
+  const addr = (ip: string | undefined): Buffer => ipToBuffer(ip ?? (v6 ? '::' : '0.0.0.0'));
+  if (changed.includes('vxlan.local')) d.raw(v6 ? R.IFLA_VXLAN_LOCAL6 : R.IFLA_VXLAN_LOCAL, addr(v.local));
+  if (changed.includes('vxlan.remote') || changed.includes('vxlan.group')) d.raw(v6 ? R.IFLA_VXLAN_GROUP6 : R.IFLA_VXLAN_GROUP, addr(v.remote ?? v.group));
+  if (changed.includes('vxlan.dev') && v.dev !== undefined) d.u32(R.IFLA_VXLAN_LINK, ctx.ifindex(v.dev));
 }
 
 // Namespace fds referenced by a request must stay open until the kernel has read it.
@@ -256,12 +270,19 @@ function setAlias(ctx: NsContext, name: string, alias: string): void {
 export function updateLink(session: KernelSession, link: LinkRes, fields: readonly string[]): void {
   const ctx = session.ns(link.namespace);
   const has = (p: string) => fields.some((f) => f === p || f.startsWith(`${p}.`));
-  const w = new AttrWriter();
+  let w = new AttrWriter();
   if (has('mtu') && link.mtu !== undefined) w.u32(R.IFLA_MTU, link.mtu);
   if (has('mac') && link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (has('master')) w.u32(R.IFLA_MASTER, link.master ? ctx.ifindex(link.master) : 0);
   if (has('alias')) w.str(R.IFLA_IFALIAS, link.alias ?? '');
-  if (has('bridge') || has('vxlan') || has('macvlan')) writeInfo(w, link, ctx, session, true, fields);
+  const info = has('bridge') || has('vxlan') || has('macvlan');
+  // vxlan_changelink refuses any request carrying IFLA_MTU ("Cannot change mtu"), even though
+  // the MTU itself is changeable: the link's own attributes go in a request of their own first.
+  if (info && link.type === 'vxlan' && w.length > 0) {
+    ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), w.view()], `update link ${link.name} (${fields.join(', ')})`);
+    w = new AttrWriter();
+  }
+  if (info) writeInfo(w, link, ctx, session, true, fields);
   const stateChange = has('state');
   const up = (link.state ?? 'up') === 'up';
   const hdr = R.ifinfomsg({ index: ctx.ifindex(link.name), flags: stateChange && up ? R.IFF_UP : 0, change: stateChange ? R.IFF_UP : 0 });

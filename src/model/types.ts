@@ -49,6 +49,14 @@ export interface VxlanOptions {
   readonly vnifilter?: boolean;
 }
 
+/**
+ * A VXLAN's address family: IPv6 when any of its addresses is. One without addresses is IPv4 (the
+ * kernel's default), which is how Voltron creates it.
+ */
+export function vxlanIsV6(x: VxlanOptions): boolean {
+  return [x.local, x.remote, x.group].some((a) => a !== undefined && a.includes(':'));
+}
+
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
 
 export interface MacvlanOptions {

@@ -2,7 +2,7 @@
 // Desired fields left `undefined` are "don't care" (the kernel fills a default), except the
 // few STRICT fields whose absence means "none" (a route without encap, a port without master).
 import { bridgeTimerInSync } from '../model/jiffies';
-import type { Resource, ResourceKind } from '../model/types';
+import { vxlanIsV6, type LinkRes, type Resource, type ResourceKind, type VxlanOptions } from '../model/types';
 import type { FieldChange } from './types';
 
 /** Never compared nor shown: discriminant, provenance, display-only pool reference. */
@@ -178,36 +178,75 @@ const LINK_IMMUTABLE = [
   'veth.peer',
   'veth.primary',
   'vxlan.vni',
-  'vxlan.local',
-  'vxlan.remote',
-  'vxlan.group',
-  'vxlan.dev',
   'vxlan.dstport',
   'vxlan.external',
   'vxlan.vnifilter',
   'macvlan.parent',
-  'macvlan.mode',
 ];
 
 function under(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}.`);
 }
 
-/** True when a change of this field cannot be applied in place (the object is recreated). */
-export function isImmutable(kind: ResourceKind, field: string): boolean {
+/** A field the kernel never changes in place. */
+export const IMMUTABLE = 'immutable';
+
+// Fields vxlan_changelink / macvlan_changelink change in place except in these cases (checked
+// on kernel 6.18 with `ip link set` and `ip -d link` / `bridge fdb`).
+const VXLAN_FAMILY = "the kernel keeps a VXLAN's address family (IPv4 or IPv6) until it is recreated";
+const VXLAN_DETACH = 'the kernel keeps a VXLAN on its device when asked to drop it';
+const VXLAN_DEV_ALONE = 'with the same remote, the kernel would keep its default FDB entry (and traffic) on the old device';
+const MACVLAN_PASSTHRU = 'the kernel cannot switch a macvlan into or out of passthru mode';
+
+const defaultDst = (x: VxlanOptions | undefined): string | undefined => x?.remote ?? x?.group;
+
+/** Why a change of a VXLAN endpoint or macvlan mode needs the link recreated, if it does. */
+function linkFieldCause(field: string, c: LinkRes, d: LinkRes): string | undefined {
+  switch (field) {
+    case 'vxlan.local':
+    case 'vxlan.remote':
+    case 'vxlan.group':
+      return vxlanIsV6(c.vxlan ?? {}) !== vxlanIsV6(d.vxlan ?? {}) ? VXLAN_FAMILY : undefined;
+    case 'vxlan.dev':
+      // A changelink without a device keeps the old one; the default FDB entry follows a new
+      // device only when the remote it points to is replaced in the same request.
+      if (d.vxlan?.dev === undefined) return VXLAN_DETACH;
+      return defaultDst(c.vxlan) !== undefined && defaultDst(c.vxlan) === defaultDst(d.vxlan) ? VXLAN_DEV_ALONE : undefined;
+    case 'macvlan.mode':
+      return (c.macvlan?.mode === 'passthru') !== (d.macvlan?.mode === 'passthru') ? MACVLAN_PASSTHRU : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const CONDITIONAL = new Set(['vxlan.local', 'vxlan.remote', 'vxlan.group', 'vxlan.dev', 'macvlan.mode']);
+
+/**
+ * Why a change of this field cannot be applied in place (the object is recreated): IMMUTABLE or
+ * the kernel's reason; undefined when it can. `before`/`after` (live and desired) decide the
+ * fields the kernel changes in place only in some cases; without them those count as immutable.
+ */
+export function replaceCause(kind: ResourceKind, field: string, before?: Resource, after?: Resource): string | undefined {
   switch (kind) {
     case 'link':
       // A whole `vxlan`/`macvlan`/`veth` block appearing or vanishing implies a type change anyway.
-      return LINK_IMMUTABLE.some((p) => under(field, p) || p.startsWith(`${field}.`));
+      if (LINK_IMMUTABLE.some((p) => under(field, p) || p.startsWith(`${field}.`))) return IMMUTABLE;
+      if (!CONDITIONAL.has(field)) return undefined;
+      return before?.kind === 'link' && after?.kind === 'link' ? linkFieldCause(field, before, after) : IMMUTABLE;
     case 'rule':
-      return true; // rules cannot be modified, only deleted and re-added
+      return IMMUTABLE; // rules cannot be modified, only deleted and re-added
     case 'qdisc':
-      return field === 'qdisc' || field === 'handle';
+      return field === 'qdisc' || field === 'handle' ? IMMUTABLE : undefined;
     case 'tclass':
-      return field === 'parent';
+      return field === 'parent' ? IMMUTABLE : undefined;
     case 'bpf':
-      return under(field, 'attach');
+      return under(field, 'attach') ? IMMUTABLE : undefined;
     default:
-      return false;
+      return undefined;
   }
+}
+
+/** True when a change of this field cannot be applied in place (see replaceCause). */
+export function isImmutable(kind: ResourceKind, field: string, before?: Resource, after?: Resource): boolean {
+  return replaceCause(kind, field, before, after) !== undefined;
 }

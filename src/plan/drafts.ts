@@ -1,7 +1,7 @@
 // Draft changes: what the diff of one object asks for, with its human reason.
 import { nsLabel, resourceLabel } from '../model/keys';
 import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind } from '../model/types';
-import { declaredFields, diffResource, isImmutable } from './compare';
+import { IMMUTABLE, declaredFields, diffResource, replaceCause } from './compare';
 import { fmtScalar } from './format';
 import { KIND_RANK } from './refs';
 import type { ChangeAction, FieldChange, Inventory } from './types';
@@ -39,16 +39,33 @@ export function differReason(fields: readonly FieldChange[], r: Resource): strin
   return s;
 }
 
-export function immutableReason(all: readonly FieldChange[]): string {
+/** A field that forces a replace, with its cause (IMMUTABLE or the kernel's reason). */
+export interface ReplaceField {
+  readonly change: FieldChange;
+  readonly cause: string;
+}
+
+const fromTo = (f: FieldChange): string => `${fmtScalar(f.before)} → ${fmtScalar(f.after)}`;
+
+function listText(parts: readonly string[]): string {
+  return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+}
+
+export function immutableReason(all: readonly ReplaceField[]): string {
   // A type change explains everything else that differs.
-  const type = all.find((f) => f.field === 'type');
-  const imm = type ? [type] : all;
-  if (imm.length === 1) {
-    const f = imm[0]!;
-    return `${f.field} is immutable (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`;
+  const type = all.find((r) => r.change.field === 'type');
+  const plain = (type ? [type] : all).filter((r) => type || r.cause === IMMUTABLE).map((r) => r.change);
+  const out: string[] = [];
+  if (plain.length === 1) out.push(`${plain[0]!.field} is immutable (${fromTo(plain[0]!)})`);
+  else if (plain.length > 1 && plain.length <= 3) out.push(`${listText(plain.map((f) => `${f.field} (${fromTo(f)})`))} are immutable`);
+  else if (plain.length > 3) out.push(`${plain.map((f) => f.field).join(', ')} are immutable`);
+  // Fields the kernel changes in place except in this case: say why, once per cause.
+  const noted = type ? [] : all.filter((r) => r.cause !== IMMUTABLE);
+  for (const cause of new Set(noted.map((r) => r.cause))) {
+    const fs = noted.filter((r) => r.cause === cause).map((r) => `${r.change.field} (${fromTo(r.change)})`);
+    out.push(`${listText(fs)} cannot change in place: ${cause}`);
   }
-  const parts = imm.map((f) => `${f.field} (${fmtScalar(f.before)} → ${fmtScalar(f.after)})`);
-  return imm.length <= 3 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]} are immutable` : `${imm.map((f) => f.field).join(', ')} are immutable`;
+  return out.join('; ');
 }
 
 const PLURAL: Readonly<Record<ResourceKind, [string, string]>> = {
@@ -84,7 +101,11 @@ export function createDraft(key: string, d: Resource, reason: string): Draft {
 export function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
   let fields = diffResource(d, c);
   if (fields.length === 0) return undefined;
-  const imm = fields.filter((f) => isImmutable(d.kind, f.field));
+  const imm: ReplaceField[] = [];
+  for (const f of fields) {
+    const cause = replaceCause(d.kind, f.field, c, d);
+    if (cause !== undefined) imm.push({ change: f, cause });
+  }
   if (imm.length > 0) {
     return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true, ownReplace: true };
   }

@@ -281,6 +281,13 @@ describe('edits converge on the real kernel and show loads back', () => {
     assert.deepEqual(vnis, []);
   });
 
+  it("a VXLAN's mtu and ttl change in one apply (vxlan_changelink refuses a request carrying IFLA_MTU)", () => {
+    edit('dstport: 4790 } }', 'dstport: 4790, ttl: 9 }, mtu: 1350 }');
+    converge();
+    const [vx] = sb.ipj('ke', ['-d', 'link', 'show', 'vx0']);
+    assert.deepEqual([vx.mtu, vx.linkinfo.info_data.ttl], [1350, 9]);
+  });
+
   it('dropping fwmask, a VXLAN remote and a route mtu removes them', () => {
     edit('fwmark: 1, fwmask: 255,', 'fwmark: 1,');
     edit('remote: 10.70.0.2, ', '');

@@ -116,6 +116,63 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(routes(), ['10.60.0.3:static'], 'only ours was deleted');
   });
 
+  it('a foreign route put at an owned route\'s key after ours went is neither overwritten nor pruned; the plan names it', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n  - { address: "2001:db8:60::1/64", dev: b0 }\n';
+    const withRoutes = `${base}routes:\n  - { to: 10.61.0.0/16, via: 10.60.0.2 }\n  - { to: "2001:db8:61::/64", via: "2001:db8:60::2" }\n`;
+    const sb = make('frk', withRoutes);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const routes = () =>
+      [...sb.ipj('', ['route', 'show', '10.61.0.0/16']), ...sb.ipj('', ['-6', 'route', 'show', '2001:db8:61::/64'])].map((r: { gateway: string; protocol: string }) => `${r.gateway}:${r.protocol}`);
+    // Someone deletes Voltron's routes and puts theirs in place (the kernel key has no protocol).
+    sb.ip('', ['route', 'del', '10.61.0.0/16', 'proto', '194']);
+    sb.ip('', ['route', 'add', '10.61.0.0/16', 'via', '10.60.0.3', 'proto', 'static']);
+    sb.ip('', ['-6', 'route', 'del', '2001:db8:61::/64', 'proto', '194']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:61::/64', 'via', '2001:db8:60::3', 'proto', 'static']);
+    const foreign = ['10.60.0.3:static', '2001:db8:60::3:static'];
+    assert.deepEqual(routes(), foreign);
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /route \(root\) 10\.61\.0\.0\/16: a foreign route \(via 10\.60\.0\.3 dev b0 proto static\) holds its destination, table and metric/);
+      assert.match(r.stderr, /route \(root\) 2001:db8:61::\/64: a foreign route \(via 2001:db8:60::3 dev b0 proto static\)/);
+      assert.match(r.stderr, /delete it yourself: ip -n \S+ route del 10\.61\.0\.0\/16 table 254 metric 0 proto static/);
+      assert.deepEqual(routes(), foreign, 'the foreign routes are not overwritten');
+    }
+    // Ours leaves the config: nothing of ours is live at the key, and the foreign one stays.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), base);
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(routes(), foreign, 'the foreign routes are not pruned');
+  });
+
+  it('a declared sysctl found at its value is taken over with it: a repaired drift is not restored on removal, then it is released', () => {
+    const sb = make('fsy', 'namespaces:\n  - name: s\n    sysctls:\n      net.ipv4.ip_forward: 1\n');
+    execFileSync('ip', ['netns', 'add', sb.ns('s')]);
+    const fwd = () => sb.exec('s', ['cat', '/proc/sys/net/ipv4/ip_forward']).stdout.trim();
+    const set = (v: number) => assert.equal(sb.exec('s', ['sysctl', '-qw', `net.ipv4.ip_forward=${v}`]).code, 0);
+    const original = () => JSON.parse(fs.readFileSync(path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json'), 'utf8')).original;
+    const apply = () => {
+      const r = sb.run(['apply', '--auto-approve']);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      return r.stdout;
+    };
+    set(1);
+    apply(); // nothing to write for the sysctl
+    assert.deepEqual(original(), { 'sysctl:s/net.ipv4.ip_forward': '1' }, 'the value found is the original');
+    set(0); // drift, repaired by the next apply: not the value the host had before Voltron
+    apply();
+    assert.equal(fwd(), '1');
+    assert.deepEqual(original(), { 'sysctl:s/net.ipv4.ip_forward': '1' });
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'namespaces:\n  - name: s\n');
+    assert.doesNotMatch(apply(), /restore original value/);
+    assert.equal(fwd(), '1', 'left at its original');
+    assert.deepEqual(original(), {}, 'released');
+    set(0); // someone else's change to a sysctl Voltron no longer manages
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);

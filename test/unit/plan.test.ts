@@ -77,7 +77,7 @@ describe('computePlan: actions', () => {
     const vx = (extra: Partial<NonNullable<LinkRes['vxlan']>>): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { vni: 5, ...extra } });
     const c = live(vx({ local: '10.0.0.1', remote: '10.0.0.2', dstport: 4789, learning: true }));
     const ch = byKey(plan([vx({ local: '10.0.0.1' })], [c]), 'link:/vx0');
-    assert.equal(ch.action, 'replace');
+    assert.equal(ch.action, 'update', 'the kernel removes a remote in place');
     assert.deepEqual(ch.fields, [{ field: 'vxlan.remote', before: '10.0.0.2', after: undefined }]);
     assert.equal(plan([vx({ local: '10.0.0.1', remote: '10.0.0.2' })], [c]).changes.length, 0, 'ttl, dstport, learning stay don\'t care');
     const r = (mtu?: number) => ({ kind: 'route', namespace: '', family: 4, to: '10.9.0.0/16', table: 254, metric: 0, type: 'unicast', dev: 'x', ...(mtu ? { mtu } : {}) }) as const;

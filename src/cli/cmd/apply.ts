@@ -5,7 +5,7 @@ import { configDirId, confirm, otherConfigWarning, printPlan } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
-import { saveInventory } from '../../apply/inventory';
+import { saveInventory, takeOverSettings } from '../../apply/inventory';
 import type { Inventory } from '../../plan/types';
 import { JournalWriter, readJournal, removeJournal } from '../../apply/journal';
 import { acquireLock, LockBusy, type Lock } from '../../apply/lock';
@@ -77,7 +77,13 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     const warning = destroying ? undefined : otherConfigWarning(ctx, inventory, plan);
     if (warning) ctx.err(warning);
     mark('print plan');
-    if (plan.changes.length === 0) return 0;
+    if (plan.changes.length === 0) {
+      // Nothing to write, but declared settings found in sync are taken over (and ones no
+      // longer declared, back at their original, released): the inventory records it.
+      const inv = pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current);
+      if (inv !== inventory) saveInventory(ctx.stateDir, recorded(inv));
+      return 0;
+    }
     const pipelined = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES;
     if (!pipelined) stopPrestartedPipeline();
     if (!flag(p, 'auto-approve')) {
@@ -130,7 +136,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
         // Verify: re-read everything and re-plan; anything left is a failure naming what did not converge.
         // makePlan reads the kernel once; its `current` also prunes the inventory.
         const { plan: again, current } = makePlan(session, desired, inv, destroying);
-        inv = pruneInventory(inv, eff, current);
+        inv = pruneInventory(takeOverSettings(inv, eff, pr.current), eff, current);
         if (again.changes.length) failure = new NotConverged(again).message;
         mark('verify (the read and plan above are its re-read and re-plan)');
       }

@@ -1,0 +1,124 @@
+// Real kernel: the VXLAN endpoints and macvlan mode changes vxlan_changelink / macvlan_changelink
+// accept are applied in place (same ifindex, foreign state on the link kept, default FDB entry
+// moved); the ones the kernel refuses or only half applies are replaced, saying why.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sandbox } from '../support/sandbox';
+
+const BASE = `
+namespaces:
+  - name: li
+links:
+  - { name: u0, namespace: li, type: veth, peer: { name: u1 } }
+  - { name: w0, namespace: li, type: veth, peer: { name: w1 } }
+  - { name: br0, namespace: li, type: bridge }
+  - { name: vx0, namespace: li, type: vxlan, master: br0, vxlan: { vni: 5, local: 10.70.0.1, remote: 10.70.0.2, dev: u0 } }
+  - { name: mv0, namespace: li, type: macvlan, macvlan: { parent: u1, mode: bridge } }
+  - { name: mv1, namespace: li, type: macvlan, macvlan: { parent: w1, mode: bridge } }
+addresses:
+  - { namespace: li, dev: u0, address: 10.70.0.1/24 }
+  - { namespace: li, dev: w0, address: 10.71.0.1/24 }
+  - { namespace: li, dev: w0, address: "2001:db8:71::1/64" }
+`;
+
+describe('VXLAN and macvlan changes in place on the real kernel', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-inplace-'));
+  const file = path.join(dir, 'net.yaml');
+  fs.writeFileSync(file, BASE);
+  const sb = new Sandbox('lip', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const edit = (from: string, to: string) => {
+    const text = fs.readFileSync(file, 'utf8');
+    assert.ok(text.includes(from), from);
+    fs.writeFileSync(file, text.replace(from, to));
+  };
+  const link = (name: string) => sb.ipj('li', ['-d', 'link', 'show', name])[0];
+  const bridgeFdb = (name: string): string[] => {
+    const r = sb.exec('li', ['bridge', 'fdb', 'show', 'dev', name]);
+    return r.stdout.split('\n').filter((l) => l.startsWith('00:00:00:00:00:00'));
+  };
+  const hasMarker = (dev: string): boolean => sb.ip('li', ['addr', 'show', 'dev', dev]).includes(' 10.99.');
+  const apply = () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    return a.stdout;
+  };
+
+  it('creates the base state', () => {
+    apply();
+    // Foreign state hung on the links: an in-place change keeps it, a recreate loses it (the
+    // ifindex alone proves nothing: Voltron recreates a link with its old index).
+    for (const [i, dev] of ['vx0', 'mv0', 'mv1'].entries()) sb.ip('li', ['addr', 'add', `10.99.${i}.1/24`, 'dev', dev]);
+  });
+
+  it('changes local, remote, dev, ttl and mtu of a VXLAN and a macvlan mode in place', () => {
+    const vx = link('vx0').ifindex;
+    const mv = link('mv0').ifindex;
+    edit('local: 10.70.0.1, remote: 10.70.0.2, dev: u0 } }', 'local: 10.71.0.1, remote: 10.71.0.2, dev: w0, ttl: 9 }, mtu: 1400 }');
+    edit('parent: u1, mode: bridge', 'parent: u1, mode: private');
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /~ link li\/vx0 \(vxlan\)\n/);
+    assert.match(p.stdout, /~ link li\/mv0 \(macvlan\)\n/);
+    assert.match(p.stdout, /Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy/);
+    apply();
+    const v = link('vx0');
+    assert.equal(v.ifindex, vx, 'same ifindex: changed in place');
+    assert.equal(v.mtu, 1400);
+    assert.equal(v.master, 'br0');
+    assert.equal(v.linkinfo.info_data.local, '10.71.0.1');
+    assert.equal(v.linkinfo.info_data.remote, '10.71.0.2');
+    assert.equal(v.linkinfo.info_data.link, 'w0');
+    assert.equal(v.linkinfo.info_data.ttl, 9);
+    assert.deepEqual(bridgeFdb('vx0'), ['00:00:00:00:00:00 dst 10.71.0.2 via w0 self permanent']);
+    assert.ok(hasMarker('vx0'), 'foreign address kept');
+    const m = link('mv0');
+    assert.equal(m.ifindex, mv);
+    assert.ok(hasMarker('mv0'), 'foreign address kept');
+    assert.equal(m.linkinfo.info_data.mode, 'private');
+  });
+
+  it('moves a remote to a multicast group and removes the local in place', () => {
+    const vx = link('vx0').ifindex;
+    edit('local: 10.71.0.1, remote: 10.71.0.2, dev: w0, ttl: 9', 'group: 239.1.1.7, dev: w0, ttl: 9');
+    apply();
+    const v = link('vx0');
+    assert.equal(v.ifindex, vx);
+    assert.ok(hasMarker('vx0'));
+    assert.equal(v.linkinfo.info_data.group, '239.1.1.7');
+    assert.equal(v.linkinfo.info_data.local, undefined);
+    assert.equal(v.linkinfo.info_data.remote, undefined);
+    assert.deepEqual(bridgeFdb('vx0'), ['00:00:00:00:00:00 dst 239.1.1.7 via w0 self permanent']);
+    assert.match(sb.ip('li', ['maddr', 'show', 'dev', 'w0']), /239\.1\.1\.7/, 'joined the group on the device');
+  });
+
+  it('replaces where the kernel cannot: device alone, address family, passthru; the reason says why', () => {
+    edit('group: 239.1.1.7, dev: w0', 'group: 239.1.1.7, dev: u0');
+    edit('parent: w1, mode: bridge', 'parent: w1, mode: passthru');
+    let p = sb.run(['plan']);
+    assert.match(p.stdout, /-\/\+ link li\/vx0 \(vxlan\)\s+\[disruptive\]\n\s+# \(vxlan\.dev \(w0 → u0\) cannot change in place: with the same remote, the kernel would keep its default FDB entry/);
+    assert.match(p.stdout, /-\/\+ link li\/mv1 \(macvlan\)\s+\[disruptive\]\n\s+# \(macvlan\.mode \(bridge → passthru\) cannot change in place: the kernel cannot switch a macvlan into or out of passthru mode\)/);
+    apply();
+    assert.ok(!hasMarker('vx0') && !hasMarker('mv1'), 'recreated');
+    assert.deepEqual(bridgeFdb('vx0'), ['00:00:00:00:00:00 dst 239.1.1.7 via u0 self permanent']);
+    assert.equal(link('mv1').linkinfo.info_data.mode, 'passthru');
+    edit('group: 239.1.1.7, dev: u0', 'local: "2001:db8:71::1", remote: "2001:db8:71::2", dev: w0');
+    p = sb.run(['plan']);
+    assert.match(p.stdout, /# \(vxlan\.group \(239\.1\.1\.7 → \(none\)\), vxlan\.local \(\(none\) → 2001:db8:71::1\) and vxlan\.remote \(\(none\) → 2001:db8:71::2\) cannot change in place: the kernel keeps a VXLAN's address family/);
+    apply();
+    assert.equal(link('vx0').linkinfo.info_data.local6, '2001:db8:71::1');
+  });
+
+  it('destroy leaves nothing', () => {
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
