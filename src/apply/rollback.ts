@@ -74,6 +74,8 @@ export interface RestoreOutcome {
   readonly remaining: Plan;
   /** Labels of foreign pre-apply objects that are gone (taken by a cascade of the plan). */
   readonly foreignGone: readonly string[];
+  /** The live state read after the restore. */
+  readonly current: ReadonlyMap<string, Resource>;
 }
 
 function inputs(session: KernelSession, target: RestoreTarget, inv: Inventory): { desired: StateMap; current: Map<string, Resource>; inventory: Inventory } {
@@ -144,5 +146,5 @@ export function restore(session: KernelSession, target: RestoreTarget, preInvent
   const foreignGone = Object.entries(target.foreign)
     .filter(([k]) => !again.current.has(k))
     .map(([, r]) => resourceLabel(r));
-  return { plan: { ...main, changes: [...main.changes, ...clears] }, executed, errors, remaining, foreignGone };
+  return { plan: { ...main, changes: [...main.changes, ...clears] }, executed, errors, remaining, foreignGone, current: again.current };
 }
