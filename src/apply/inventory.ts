@@ -37,6 +37,7 @@ function parseInventory(p: string, text: string): Inventory {
   if (data.version !== 1) throw new Error(`${p}: unsupported inventory version ${String(data.version)}`);
   if (!isPlainObject(data.owned)) throw damaged('no "owned" object');
   if (data.original !== undefined && !isPlainObject(data.original)) throw damaged('"original" is not an object');
+  if (data.ifindex !== undefined && !isPlainObject(data.ifindex)) throw damaged('"ifindex" is not an object');
   return { ...data, original: data.original ?? {} } as unknown as Inventory;
 }
 
@@ -44,7 +45,7 @@ export function loadInventory(stateDir: string): Inventory {
   const p = inventoryPath(stateDir);
   if (!fs.existsSync(p)) return EMPTY_INVENTORY;
   const data = parseInventory(p, fs.readFileSync(p, 'utf8'));
-  if (fromEarlierBoot(data.bootId)) return { ...data, owned: {}, original: {}, bootId: bootId() };
+  if (fromEarlierBoot(data.bootId)) return { ...data, owned: {}, original: {}, ifindex: {}, bootId: bootId() };
   return data;
 }
 
@@ -91,15 +92,19 @@ function strip(r: Resource): Resource {
 export class InventoryBuilder {
   private readonly owned: Record<string, Resource>;
   private readonly original: Record<string, string>;
+  private readonly ifindex: Record<string, number>;
 
   constructor(private readonly base: Inventory) {
     this.owned = { ...base.owned };
     this.original = { ...base.original };
+    this.ifindex = { ...base.ifindex };
   }
 
   /** `found`: the value a setting created without a before-state had in the kernel (execute.ts). */
   record(c: Change, found?: string): this {
     const { owned, original } = this;
+    // A link created, recreated or deleted has no known index until the next verified read.
+    if (c.kind === 'link' && c.action !== 'update') delete this.ifindex[c.key];
     if (c.action === 'delete') {
       delete owned[c.key];
       delete original[c.key];
@@ -119,7 +124,7 @@ export class InventoryBuilder {
   }
 
   result(): Inventory {
-    return { ...this.base, owned: { ...this.owned }, original: { ...this.original } };
+    return { ...this.base, owned: { ...this.owned }, original: { ...this.original }, ifindex: { ...this.ifindex } };
   }
 }
 

@@ -161,6 +161,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   // name the foreign objects that go with it (routes of any table and family, ...).
   const mode = deletesNamespace(desired, inventory) || prunesContainers(desired, inventory) ? 'show' : 'plan';
   let current = readCurrent(session, desired, inventory, mode);
+  let stale = setAsideStale(session, current, inventory);
   mark('read kernel');
   let plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
   mark('compute plan');
@@ -169,10 +170,23 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     // removes takes foreign objects of any of them along: read in full so the plan names them.
     // (Prunes are known before planning; only a replace brings us here.)
     current = readCurrent(session, desired, inventory, 'show');
+    stale = setAsideStale(session, current, inventory);
     plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
     mark('re-read kernel in full and re-plan');
   }
   const problems: string[] = [];
+  for (const c of plan.changes) {
+    // Ours went and another object holds its name or key: creating ours would fail (EEXIST),
+    // replacing or updating that one would take over something Voltron did not create.
+    const why = stale.get(c.key);
+    if (why !== undefined) {
+      const link = c.kind === 'link';
+      problems.push(
+        `${c.label}: the ${c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
+          `Voltron neither takes it over nor removes it (${link ? 'delete or rename' : 'delete'} it yourself and Voltron creates its own, or stop declaring it)`,
+      );
+    }
+  }
   for (const c of plan.changes) {
     // Never destroy what Voltron did not create, even if the config now declares it differently.
     // In a sandbox too: its namespaces may hold objects someone else put there.
@@ -358,6 +372,58 @@ export function pruneInventory(inv: Inventory, desired: StateMap, current: State
   const owned = Object.fromEntries(Object.entries(inv.owned).filter(([k]) => keep(k)));
   const original = Object.fromEntries(Object.entries(inv.original).filter(([k]) => owned[k] !== undefined));
   return { ...inv, owned, original };
+}
+
+/**
+ * The inventory with the ifindex of every owned link in `current` (a read made with `session`,
+ * whose ifindex cache it filled): how the next plan tells Voltron's links from namesakes.
+ */
+export function withLinkIndexes(inv: Inventory, current: StateMap, session: KernelSession): Inventory {
+  const ifindex: Record<string, number> = {};
+  for (const k in inv.owned) {
+    const r = current.get(k);
+    if (r?.kind === 'link') ifindex[k] = session.ns(r.namespace).ifindex(r.name);
+  }
+  return { ...inv, ifindex };
+}
+
+/** Kinds keyed by the link they sit on (`dev`): on a link Voltron did not make, not Voltron's. */
+const ON_LINK: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['address', 'qdisc', 'tclass', 'tfilter']);
+
+/**
+ * Owned keys whose live object Voltron did not make: its own went behind its back and someone
+ * made another under the same name (a link with another ifindex than the one recorded, and what
+ * sits on such a link; routes and rules are told apart by protocol in readCurrent). Each is set aside under
+ * `<key>#N` in `current`, so the plan treats it as foreign (never updated, replaced or pruned).
+ * Returns key → what gives it away.
+ */
+function setAsideStale(session: KernelSession, current: Map<string, Resource>, inventory: Inventory): Map<string, string> {
+  const stale = new Map<string, string>();
+  const links = new Set<string>();
+  for (const [k, r] of current) {
+    if (inventory.owned[k] === undefined) continue;
+    const recorded = inventory.ifindex?.[k];
+    if (r.kind === 'link' && recorded !== undefined) {
+      const now = session.ns(r.namespace).ifindex(r.name);
+      if (now !== recorded) {
+        stale.set(k, `ifindex ${now}, Voltron's was ${recorded}`);
+        links.add(`${r.namespace}/${r.name}`);
+      }
+    }
+  }
+  if (links.size > 0) {
+    for (const [k, r] of current) {
+      if (inventory.owned[k] === undefined || !ON_LINK.has(r.kind)) continue;
+      const on = r as Resource & { namespace: string; dev: string };
+      if (links.has(`${on.namespace}/${on.dev}`)) stale.set(k, `on link ${on.dev}, which Voltron did not create`);
+    }
+  }
+  for (const k of stale.keys()) {
+    const r = current.get(k)!;
+    current.delete(k);
+    setAside(current, k, r);
+  }
+  return stale;
 }
 
 export class NotConverged extends Error {

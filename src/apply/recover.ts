@@ -12,6 +12,8 @@ import { KernelSession } from '../kernel/session';
 import { InventoryBuilder, saveInventory } from './inventory';
 import { journalPath, markJournal, readJournal, removeJournal, type JournalState } from './journal';
 import { restore, type RestoreOutcome } from './rollback';
+import { withLinkIndexes } from './reconcile';
+import type { Inventory } from '../plan/types';
 import { fromEarlierBoot } from '../util/boot';
 
 export interface Log {
@@ -75,8 +77,11 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   }
   const session = new KernelSession(j.begin.sandbox === null ? {} : { sandbox: j.begin.sandbox });
   let outcome: RestoreOutcome;
+  let restored: Inventory;
   try {
     outcome = restore(session, j.begin.target, j.begin.preInventory);
+    // Links the restore recreated have new ifindexes: record the live ones.
+    restored = withLinkIndexes(j.begin.preInventory, outcome.current, session);
   } finally {
     session.close();
   }
@@ -93,7 +98,7 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
     );
     return { action: 'failed', outcome };
   }
-  saveInventory(stateDir, j.begin.preInventory);
+  saveInventory(stateDir, restored);
   markJournal(stateDir, { t: 'rolledback', at: new Date().toISOString() });
   removeJournal(stateDir);
   clearTryFiles(stateDir);

@@ -74,6 +74,8 @@ export interface RestoreOutcome {
   readonly remaining: Plan;
   /** Labels of foreign pre-apply objects that are gone (taken by a cascade of the plan). */
   readonly foreignGone: readonly string[];
+  /** The live state read after the restore. */
+  readonly current: ReadonlyMap<string, Resource>;
 }
 
 function inputs(session: KernelSession, target: RestoreTarget, inv: Inventory): { desired: StateMap; current: Map<string, Resource>; inventory: Inventory } {
@@ -141,8 +143,11 @@ export function restore(session: KernelSession, target: RestoreTarget, preInvent
   const again = inputs(session, target, preInventory);
   const left = computePlan(again);
   const remaining: Plan = { ...left, changes: [...left.changes, ...clearedFields(left, again.desired, again.current)] };
+  // The foreign objects were read in full (a plan that removes a container reads everything); a
+  // plan read skips kinds and families nothing owned uses: only a full read tells what is gone.
+  const live = Object.keys(target.foreign).length === 0 ? again.current : readCurrent(session, again.desired, again.inventory, 'show');
   const foreignGone = Object.entries(target.foreign)
-    .filter(([k]) => !again.current.has(k))
+    .filter(([k]) => !live.has(k))
     .map(([, r]) => resourceLabel(r));
-  return { plan: { ...main, changes: [...main.changes, ...clears] }, executed, errors, remaining, foreignGone };
+  return { plan: { ...main, changes: [...main.changes, ...clears] }, executed, errors, remaining, foreignGone, current: again.current };
 }

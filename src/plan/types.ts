@@ -60,6 +60,11 @@ export interface Inventory {
   readonly owned: Readonly<Record<string, Resource>>;
   /** For sysctls and tunsrc: the value before Voltron first set it (restored on delete). */
   readonly original: Readonly<Record<string, string>>;
+  /**
+   * ifindex of each owned link as last verified: a live link of that name with another index
+   * was made by someone else after Voltron's went (absent: unknown, the name is trusted).
+   */
+  readonly ifindex?: Readonly<Record<string, number>>;
   readonly revision?: string; // last applied git revision
   /** The config directory (absolute) of the last apply: another config sharing the state dir prunes its objects. */
   readonly configDir?: string;

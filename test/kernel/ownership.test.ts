@@ -173,6 +173,61 @@ describe('ownership in a sandbox', () => {
     assert.equal(p.code, 0, p.stdout + p.stderr);
   });
 
+  it('a foreign link made under the name of an owned link that went is neither replaced nor pruned, nor what is on it', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\n';
+    const sb = make('frn', `${base}  - { name: m0, type: macvlan, macvlan: { parent: b0, mode: bridge } }\naddresses:\n  - { address: 10.65.0.1/24, dev: m0 }\n`);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    // The kernel hands a freed ifindex out again while its cursor is below it (Voltron chose the
+    // indexes in the namespace it created): a link made and removed first moves the cursor on.
+    sb.ip('', ['link', 'add', 'tmp0', 'type', 'bridge']);
+    sb.ip('', ['link', 'del', 'tmp0']);
+    sb.ip('', ['link', 'del', 'm0']);
+    sb.ip('', ['link', 'add', 'm0', 'type', 'bridge']);
+    sb.ip('', ['addr', 'add', '10.65.0.1/24', 'dev', 'm0']);
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /link \(root\)\/m0 \(macvlan\): the link Voltron created is gone, and one it did not create now holds its name \(ifindex \d+, Voltron's was \d+\)/);
+    assert.match(p.stderr, /address \(root\)\/m0 10\.65\.0\.1\/24: .*on link m0, which Voltron did not create/);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 1);
+    assert.equal(sb.ipj('', ['-d', 'link', 'show', 'm0'])[0].linkinfo.info_kind, 'bridge');
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), base);
+    const q = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(q.code, 0, q.stdout + q.stderr);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(sb.ipj('', ['-d', 'link', 'show', 'm0'])[0].linkinfo.info_kind, 'bridge');
+    assert.equal(sb.ipj('', ['addr', 'show', 'm0'])[0].addr_info.filter((x: { local: string }) => x.local === '10.65.0.1').length, 1);
+  });
+
+  it('links Voltron recreates, by apply or by rollback, stay its own', () => {
+    const yaml = (vni: number) => `links:\n  - { name: b0, type: bridge }\n  - { name: vx0, type: vxlan, vxlan: { vni: ${vni}, local: 192.0.2.1 } }\naddresses:\n  - { address: 10.66.0.1/24, dev: vx0 }\n`;
+    const sb = make('frs', yaml(5));
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['link', 'add', 'tmp0', 'type', 'bridge']); // kernel-chosen indexes from now on are new ones
+    sb.ip('', ['link', 'del', 'tmp0']);
+    sb.ip('', ['link', 'del', 'vx0']);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // A failing apply replaces vx0 (new VNI), then fails re-adding its address: the rollback
+    // recreates vx0 (another ifindex).
+    const before = sb.ipj('', ['link', 'show', 'vx0'])[0].ifindex;
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(6));
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=2,errno=22' } });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /rolled back; nothing changed/);
+    // The replace made the plan read everything (default rules included); nothing foreign went.
+    assert.doesNotMatch(f.stderr, /foreign object\(s\) inside containers/);
+    assert.notEqual(sb.ipj('', ['link', 'show', 'vx0'])[0].ifindex, before);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(5));
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    // And a prune still removes it: it is Voltron's.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.ipj('', ['link', 'show']).map((l: { ifname: string }) => l.ifname).sort(), ['b0', 'lo']);
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);
