@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { planToJson, renderMarkdown, renderText } from '../plan';
-import type { Inventory, Plan } from '../plan/types';
+import { EMPTY_INVENTORY, type Inventory, type Plan } from '../plan/types';
+import { VOLTRON_RTPROT, type Resource } from '../model/types';
 import type { Context } from './common';
 import type { SignalGuard } from './signals';
 
@@ -27,6 +28,21 @@ export function otherConfigWarning(ctx: Pick<Context, 'configDir' | 'stateDir'>,
   const deletes = plan.changes.filter((c) => c.action === 'delete').length;
   if (deletes === 0) return undefined;
   return `Warning: the state dir ${ctx.stateDir} was last applied from the config ${inventory.configDir}; this config (${here}) does not declare ${deletes} object(s) owned through it, and the plan deletes them. Use one --state-dir per config unless that is what you want.`;
+}
+
+/**
+ * No inventory, yet routes or rules with Voltron's protocol are live: the state dir was lost or
+ * is not the one those were applied with. Voltron then owns only what the config declares, so
+ * what it made earlier and the config no longer declares is neither pruned nor destroyed.
+ */
+export function lostInventoryWarning(ctx: Pick<Context, 'stateDir'>, inventory: Inventory, current: ReadonlyMap<string, Resource>, destroying = false): string | undefined {
+  if (inventory !== EMPTY_INVENTORY) return undefined;
+  // A destroy reads nothing when nothing is owned: say what it does instead.
+  if (destroying) return `Warning: the state dir ${ctx.stateDir} has no inventory: destroy removes only what an inventory records, so it removes nothing. If this config was applied with another --state-dir, destroy with that one.`;
+  let found = 0;
+  for (const r of current.values()) if ((r.kind === 'route' || r.kind === 'rule') && r.protocol === VOLTRON_RTPROT) found++;
+  if (found === 0) return undefined;
+  return `Warning: the state dir ${ctx.stateDir} has no inventory, but ${found} route(s)/rule(s) with Voltron's protocol (${VOLTRON_RTPROT}) are live: they were applied with another state dir, or its inventory was lost. Only what the config declares is owned now; objects Voltron made earlier that it no longer declares are neither pruned nor destroyed.`;
 }
 
 export function printPlan(ctx: Context, plan: Plan, format: string): void {

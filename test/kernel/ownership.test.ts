@@ -173,6 +173,22 @@ describe('ownership in a sandbox', () => {
     assert.equal(p.code, 0, p.stdout + p.stderr);
   });
 
+  it('a lost inventory is named when Voltron-made routes are live, instead of a silent "No changes"', () => {
+    const yaml = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.67.0.1/24, dev: b0 }\nroutes:\n  - { to: 10.68.0.0/16, via: 10.67.0.2 }\n';
+    const sb = make('fli', yaml);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.doesNotMatch(a.stderr, /has no inventory/, 'a first apply with nothing of ours live does not warn');
+    assert.doesNotMatch(sb.run(['plan']).stderr, /has no inventory/);
+    fs.rmSync(path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json'));
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    assert.match(p.stderr, /has no inventory, but 1 route\(s\)\/rule\(s\) with Voltron's protocol \(194\) are live/);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stderr, /has no inventory: destroy removes only what an inventory records, so it removes nothing/);
+  });
+
   it('a foreign link made under the name of an owned link that went is neither replaced nor pruned, nor what is on it', () => {
     const base = 'links:\n  - { name: b0, type: bridge }\n';
     const sb = make('frn', `${base}  - { name: m0, type: macvlan, macvlan: { parent: b0, mode: bridge } }\naddresses:\n  - { address: 10.65.0.1/24, dev: m0 }\n`);
