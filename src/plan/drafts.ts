@@ -45,7 +45,7 @@ export interface ReplaceField {
   readonly cause: string;
 }
 
-const fromTo = (f: FieldChange): string => `${fmtScalar(f.before)} → ${fmtScalar(f.after)}`;
+const fromTo = (f: FieldChange): string => `${fmtScalar(f.before, f.field)} → ${fmtScalar(f.after, f.field)}`;
 
 function listText(parts: readonly string[]): string {
   return parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;

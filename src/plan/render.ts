@@ -50,9 +50,9 @@ function paintSign(a: ChangeAction, color: boolean): string {
 function fieldLine(c: Change, f: FieldChange): { sign: string; text: string } {
   // Creates, and replaces that set every declared field of a fresh object, list plain values.
   const fresh = c.action === 'create' || (c.action === 'replace' && c.fields.every((x) => x.before === undefined));
-  if (fresh) return { sign: '+', text: `${f.field}: ${fmtScalar(f.after)}` };
+  if (fresh) return { sign: '+', text: `${f.field}: ${fmtScalar(f.after, f.field)}` };
   const forces = c.action === 'replace' && isImmutable(c.kind, f.field, c.before, c.after) ? '  (forces replacement)' : '';
-  return { sign: '~', text: `${f.field}: ${fmtScalar(f.before)} → ${fmtScalar(f.after)}${forces}` };
+  return { sign: '~', text: `${f.field}: ${fmtScalar(f.before, f.field)} → ${fmtScalar(f.after, f.field)}${forces}` };
 }
 
 function paintField(sign: string, color: boolean): string {
