@@ -318,7 +318,7 @@ describe('computePlan: cascades', () => {
     const prog = { kind: 'bpf', name: 'b', object: 'o', program: 'p', attach: { type: 'clsact', namespace: '', dev: 'x', direction: 'ingress' }, maps: [] } as const;
     const p = computePlan({ desired: map(bridge('x'), prog), current: map(dev, clsact, prog), inventory: owning(dev, clsact, prog) });
     assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), [`delete ${resourceKey(clsact)}`, 'create bpf:b']);
-    assert.match(byKey(p, 'bpf:b').reason, /^re-attached: /);
+    assert.equal(byKey(p, 'bpf:b').reason, 're-attached: qdisc (root)/x clsact clsact is removed');
   });
 
   test('a bpf program on a deleted link is deleted explicitly (the kernel leaves its pin)', () => {
