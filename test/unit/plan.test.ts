@@ -415,6 +415,9 @@ describe('computePlan: scope', () => {
     assert.match(renderText(p, { color: false }), /Warning: 1 live link not owned by Voltron will be released from its bridge by the kernel with the changes above:\n {2}- link \(root\)\/fv0/);
     // An update of the bridge releases nothing.
     assert.equal(computePlan({ desired: map({ ...br, mtu: 1400 }), current: map(br, port, peer), inventory: owning(br) }).foreignReleased, undefined);
+    // An ignored port is released too, even when an earlier apply owned it (ignoring it ended that).
+    const q = computePlan({ desired: map(), current: map(br, port, peer), inventory: owning(br, port), ignore: ['fv0'] });
+    assert.deepEqual(q.foreignReleased, ['link (root)/fv0 (veth) [ignored] (from link (root)/br0 (bridge))']);
   });
 
   test('managedNamespaces leaves other namespaces out, owned objects excepted', () => {
