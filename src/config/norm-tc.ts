@@ -141,7 +141,8 @@ export function normaliseTc(ctx: Ctx, qd: readonly Entry[], cl: readonly Entry[]
         else if (p === classid) ctx.err(e, 'parent', `class ${classid} cannot be its own parent`);
         else if (!p.endsWith(':') && !classIds.has(`${dk}/${p}`) && !tcPoisoned)
           ctx.err(e, 'parent', `parent class '${p}' is not declared on ${nsLabel(ns)}/${v.dev}`);
-        parent = p;
+        // Not kept when it is the class itself: reported above, not once more as a cycle.
+        if (p !== classid) parent = p;
       }
     }
     classIds.get(`${dk}/${classid}`)!.parent = parent;

@@ -227,8 +227,11 @@ export function computePlan(input: PlanInput): Plan {
       }
       if (!early) for (const r of rs) add(runAfter, k, r.key);
       if (dr?.action === 'create') continue;
-      const cause = graph.get(removedWith(rs[0]!.key).get(k)!)!;
-      const why = d.kind === 'bpf' ? `re-attached: ${ref(cause)} is recreated` : `recreated with ${ref(cause)}`;
+      const causeKey = removedWith(rs[0]!.key).get(k)!;
+      const cause = graph.get(causeKey)!;
+      // An undeclared cause (a clsact qdisc dropped from the config) goes for good.
+      const fate = desired.has(causeKey) ? 'is recreated' : 'is removed';
+      const why = d.kind === 'bpf' ? `re-attached: ${ref(cause)} ${fate}` : `recreated with ${ref(cause)}`;
       drafts.set(k, recreate(k, d, why, b));
       changed = true;
     }

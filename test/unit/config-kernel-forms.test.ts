@@ -98,6 +98,7 @@ test('rules: a bare address selector is a host prefix, like a route destination'
   - { priority: 11, from: 10.0.0.6, to: 10.9.0.0/16, table: 100 }
   - { priority: 12, from: "2001:db8::5", table: 100 }
   - { priority: 13, to: "2001:DB8::0:6", table: 100 }
+  - { priority: 14, from: 10.0.0.7/24, to: "10.9.1.1/16", table: 100 }
 `);
   assert.equal(get<RuleRes>(d, 'rule:/ipv4/p10').to, '10.0.0.5/32');
   assert.equal(get<RuleRes>(d, 'rule:/ipv4/p11').from, '10.0.0.6/32');
@@ -105,6 +106,9 @@ test('rules: a bare address selector is a host prefix, like a route destination'
   // The family comes from a bare address too.
   assert.equal(get<RuleRes>(d, 'rule:/ipv6/p12').from, '2001:db8::5/128');
   assert.equal(get<RuleRes>(d, 'rule:/ipv6/p13').to, '2001:db8::6/128');
+  // Host bits of a prefix are dropped: the selector is the network (what the rule matches).
+  assert.equal(get<RuleRes>(d, 'rule:/ipv4/p14').from, '10.0.0.0/24');
+  assert.equal(get<RuleRes>(d, 'rule:/ipv4/p14').to, '10.9.0.0/16');
 });
 
 test('rules: a bare address of the other family is still refused', () => {

@@ -360,6 +360,21 @@ filters:
   assert.ok(d.resources.has('tfilter:a/eth0/ingress/3'));
 });
 
+test('tc: a boolean option set to false is 0 (the kernel default may be on)', () => {
+  const d = ok(`links: [ { name: eth9, type: bridge } ]
+qdiscs:
+  - { dev: eth9, kind: fq_codel, ecn: false }
+`);
+  assert.deepEqual(get<Resource & { options: object }>(d, 'qdisc:/eth9/root').options, { ecn: 0 });
+});
+
+test('IPv6 on a device with mtu 1280 (the IPv6 minimum) is accepted', () => {
+  const d = ok(`links: [ { name: br0, type: bridge, mtu: 1280 } ]
+addresses: [ { dev: br0, address: "2001:db8::1/64" } ]
+`);
+  assert.ok(d.resources.has('address:/br0/2001:db8::1/64'));
+});
+
 test('loadConfig reads a directory, applies the host overlay and resolves bpf objects', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-config-'));
   try {

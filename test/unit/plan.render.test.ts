@@ -109,3 +109,14 @@ test('kernel names with control characters are escaped in labels: no terminal se
   assert.match(text, /link \(root\)\/x\\x1b\[2Jy \(veth\)/);
   assert.match(text, /link n\\x07s\/br0 \(bridge\)/);
 });
+
+test('renderText: a long collateral list shows 20 objects and counts the rest', () => {
+  const removed = (n: number) => Array.from({ length: n }, (_, i) => `link (root)/f${i} (veth) (with link (root)/br-old (bridge))`);
+  const at = (n: number) => renderText({ ...samplePlan(), foreignRemoved: removed(n) }, { color: false }).split('\n');
+  const shown = (lines: string[]) => lines.filter((l) => /^ {2}- link \(root\)\/f\d+ /.test(l)).length;
+  assert.equal(shown(at(20)), 20);
+  assert.ok(!at(20).some((l) => l.includes('more')), 'all 20 shown: nothing more');
+  assert.equal(shown(at(21)), 20);
+  assert.ok(at(21).includes('  … and 1 more'));
+  assert.ok(at(21).includes('Warning: 21 live objects not owned by Voltron will be removed by the kernel with the changes above:'));
+});

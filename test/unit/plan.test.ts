@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { resourceKey, resourceLabel } from '../../src/model/keys';
+import { resourceKey } from '../../src/model/keys';
 import type { LinkRes, Resource } from '../../src/model/types';
 import { computePlan, isOwned, renderText, type PlanInput } from '../../src/plan';
 import type { Change, Inventory, Plan } from '../../src/plan/types';
@@ -44,6 +44,14 @@ describe('computePlan: actions', () => {
       ],
     );
     assert.equal(byKey(p, 'namespace:a').reason, 'not present in the kernel');
+  });
+
+  test('a rule depends on the route changes of its namespace (a lookup should find its table filled)', () => {
+    const route = { kind: 'route', namespace: '', family: 4, to: '10.1.0.0/16', table: 10, metric: 0, type: 'unicast', dev: 'eth1' } as const;
+    const rule = { kind: 'rule', namespace: '', family: 4, priority: 10, action: 'lookup', table: 10 } as const;
+    const p = plan([rule, route], []);
+    assert.deepEqual(keys(p), [resourceKey(route), resourceKey(rule)]);
+    assert.deepEqual(byKey(p, resourceKey(rule)).dependsOn, [resourceKey(route)]);
   });
 
   test('undeclared fields are not compared, declared ones are', () => {
@@ -128,6 +136,34 @@ describe('computePlan: actions', () => {
   test('state up → down is disruptive, down → up is not', () => {
     assert.equal(plan([bridge('b', { state: 'down' })], [live(bridge('b'))]).changes[0]!.disruptive, true);
     assert.equal(plan([bridge('b', { state: 'up' })], [live(bridge('b', { state: 'down' }))]).changes[0]!.disruptive, false);
+  });
+
+  test('a rule fwmark removed from the config is removed (replace), not kept as "don\'t care"', () => {
+    const rule = { kind: 'rule', namespace: '', family: 4, priority: 10, action: 'lookup', table: 10 } as const;
+    const c = byKey(plan([rule], [{ ...rule, fwmark: 7, fwmask: 0xffffffff }]), resourceKey(rule));
+    assert.equal(c.action, 'replace');
+    assert.deepEqual(c.fields, [{ field: 'fwmark', before: 7, after: undefined }]);
+  });
+
+  test('macvlan mode, qdisc handle and class parent changes force a replace', () => {
+    const mv = (mode: 'bridge' | 'vepa'): LinkRes => ({ kind: 'link', namespace: '', name: 'mv0', type: 'macvlan', macvlan: { parent: 'eth1', mode } });
+    const m = byKey(plan([mv('bridge')], [live(mv('vepa'))]), 'link:/mv0');
+    assert.deepEqual([m.action, m.reason], ['replace', 'macvlan.mode is immutable (vepa → bridge)']);
+    const q = { kind: 'qdisc', namespace: '', dev: 'x', parent: 'root', handle: '1:', qdisc: 'htb', options: {} } as const;
+    const qc = byKey(plan([{ ...q, handle: '2:' }], [q]), resourceKey(q));
+    assert.deepEqual([qc.action, qc.reason], ['replace', 'handle is immutable (1: → 2:)']);
+    const cl = { kind: 'tclass', namespace: '', dev: 'x', classid: '1:10', parent: '1:', rate: 1000 } as const;
+    const cc = byKey(plan([{ ...cl, parent: '1:1' }], [cl]), resourceKey(cl));
+    assert.deepEqual([cc.action, cc.reason], ['replace', 'parent is immutable (1: → 1:1)']);
+  });
+
+  test('a route encap of another type is one whole-field change, not a merge of the two variants', () => {
+    const r = { kind: 'route', namespace: '', family: 6, to: 'fc00:9::/64', table: 254, metric: 1024, type: 'unicast', dev: 'x' } as const;
+    const seg6 = { type: 'seg6', mode: 'encap', segments: ['fc00::1'] } as const;
+    const local = { type: 'seg6local', action: 'End' } as const;
+    const c = byKey(plan([{ ...r, encap: local }], [{ ...r, encap: seg6 }]), resourceKey(r));
+    assert.equal(c.action, 'update');
+    assert.deepEqual(c.fields, [{ field: 'encap', before: seg6, after: local }]);
   });
 
   test('only owned objects are deleted; foreign ones are counted', () => {
@@ -267,6 +303,32 @@ describe('computePlan: cascades', () => {
     assert.deepEqual(p3.foreignRemoved, ['route (root) 10.54.0.0/16 (with address (root)/br0 10.0.0.1/24)']);
   });
 
+  test('a source route stays while another device of the namespace still has the address', () => {
+    const br1 = live(bridge('br1'));
+    const same = { ...addr, dev: 'br1', address: '10.0.0.1/32' }; // the same ip, on br1
+    const bySrc = { kind: 'route', namespace: '', family: 4, to: '10.53.0.0/16', table: 254, metric: 0, type: 'unicast', dev: 'br1', src: '10.0.0.1' } as const;
+    const cur = map(br, br1, addr, same, bySrc);
+    const p = computePlan({ desired: map(bridge('br0'), bridge('br1'), same, bySrc), current: cur, inventory: owning(br, br1, addr, same, bySrc) });
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete address:/br0/10.0.0.1/24']);
+  });
+
+  test('removing a clsact qdisc takes the clsact programs on it: declared ones are re-attached', () => {
+    const dev = live(bridge('x'));
+    const clsact = { kind: 'qdisc', namespace: '', dev: 'x', parent: 'clsact', qdisc: 'clsact', options: {} } as const;
+    const prog = { kind: 'bpf', name: 'b', object: 'o', program: 'p', attach: { type: 'clsact', namespace: '', dev: 'x', direction: 'ingress' }, maps: [] } as const;
+    const p = computePlan({ desired: map(bridge('x'), prog), current: map(dev, clsact, prog), inventory: owning(dev, clsact, prog) });
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), [`delete ${resourceKey(clsact)}`, 'create bpf:b']);
+    assert.equal(byKey(p, 'bpf:b').reason, 're-attached: qdisc (root)/x clsact clsact is removed');
+  });
+
+  test('a bpf program on a deleted link is deleted explicitly (the kernel leaves its pin)', () => {
+    const dev = live(bridge('x'));
+    const prog = { kind: 'bpf', name: 'b', object: 'o', program: 'p', attach: { type: 'tcx', namespace: '', dev: 'x', direction: 'ingress' }, maps: [] } as const;
+    const p = computePlan({ desired: map(), current: map(dev, prog), inventory: owning(dev, prog) });
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete bpf:b', 'delete link:/x']);
+    assert.equal(byKey(p, 'link:/x').reason, 'no longer declared (owned since a previous apply)');
+  });
+
   test('a veth pair is created by its primary end; the other end only sets attributes', () => {
     const a: LinkRes = { kind: 'link', namespace: '', name: 'va', type: 'veth', veth: { peer: { name: 'vb', namespace: 'n' }, primary: true } };
     const b: LinkRes = { kind: 'link', namespace: 'n', name: 'vb', type: 'veth', mtu: 9000, veth: { peer: { name: 'va', namespace: '' }, primary: false } };
@@ -324,11 +386,11 @@ describe('computePlan: scope', () => {
     const ns = { kind: 'namespace', name: 'x' } as const;
     const mine = live(bridge('b', {}, 'x'));
     const theirs = live(bridge('docker0', {}, 'x'));
-    const r = { kind: 'route', namespace: 'x', family: 4, type: 'unicast', dst: '10.9.0.0/24', dev: 'docker0', table: 254 } as const;
+    const r = { kind: 'route', namespace: 'x', family: 4, type: 'unicast', to: '10.9.0.0/24', dev: 'docker0', table: 254, metric: 0 } as const;
     const outside = live(bridge('eth9'));
-    const p = computePlan({ desired: map(), current: map(ns, mine, theirs, r as never, outside), inventory: owning(ns, mine) });
+    const p = computePlan({ desired: map(), current: map(ns, mine, theirs, r, outside), inventory: owning(ns, mine) });
     assert.deepEqual(keys(p), ['namespace:x']);
-    assert.deepEqual(p.foreignRemoved, ['link x/docker0 (bridge) (with namespace x)', `${resourceLabel(r as never)} (with namespace x)`]);
+    assert.deepEqual(p.foreignRemoved, ['link x/docker0 (bridge) (with namespace x)', 'route x 10.9.0.0/24 (with namespace x)']);
     assert.equal(p.foreignCount, 1); // eth9 only
     assert.match(renderText(p, { color: false }), /Warning: 2 live objects not owned by Voltron will be removed by the kernel with the changes above:\n {2}- link x\/docker0/);
     // An ignored veth end goes with its owned peer: said, and marked.
@@ -353,6 +415,9 @@ describe('computePlan: scope', () => {
     assert.match(renderText(p, { color: false }), /Warning: 1 live link not owned by Voltron will be released from its bridge by the kernel with the changes above:\n {2}- link \(root\)\/fv0/);
     // An update of the bridge releases nothing.
     assert.equal(computePlan({ desired: map({ ...br, mtu: 1400 }), current: map(br, port, peer), inventory: owning(br) }).foreignReleased, undefined);
+    // An ignored port is released too, even when an earlier apply owned it (ignoring it ended that).
+    const q = computePlan({ desired: map(), current: map(br, port, peer), inventory: owning(br, port), ignore: ['fv0'] });
+    assert.deepEqual(q.foreignReleased, ['link (root)/fv0 (veth) [ignored] (from link (root)/br0 (bridge))']);
   });
 
   test('managedNamespaces leaves other namespaces out, owned objects excepted', () => {
