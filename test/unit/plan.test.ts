@@ -145,10 +145,12 @@ describe('computePlan: actions', () => {
     assert.deepEqual(c.fields, [{ field: 'fwmark', before: 7, after: undefined }]);
   });
 
-  test('macvlan mode, qdisc handle and class parent changes force a replace', () => {
-    const mv = (mode: 'bridge' | 'vepa'): LinkRes => ({ kind: 'link', namespace: '', name: 'mv0', type: 'macvlan', macvlan: { parent: 'eth1', mode } });
-    const m = byKey(plan([mv('bridge')], [live(mv('vepa'))]), 'link:/mv0');
-    assert.deepEqual([m.action, m.reason], ['replace', 'macvlan.mode is immutable (vepa → bridge)']);
+  test('a macvlan mode change into passthru, a qdisc handle and a class parent change force a replace', () => {
+    const mv = (mode: 'bridge' | 'vepa' | 'passthru'): LinkRes => ({ kind: 'link', namespace: '', name: 'mv0', type: 'macvlan', macvlan: { parent: 'eth1', mode } });
+    const m = byKey(plan([mv('passthru')], [live(mv('vepa'))]), 'link:/mv0');
+    assert.deepEqual([m.action, m.reason], ['replace', 'macvlan.mode (vepa → passthru) cannot change in place: the kernel cannot switch a macvlan into or out of passthru mode']);
+    // Between other modes the kernel changes it in place.
+    assert.equal(byKey(plan([mv('bridge')], [live(mv('vepa'))]), 'link:/mv0').action, 'update');
     const q = { kind: 'qdisc', namespace: '', dev: 'x', parent: 'root', handle: '1:', qdisc: 'htb', options: {} } as const;
     const qc = byKey(plan([{ ...q, handle: '2:' }], [q]), resourceKey(q));
     assert.deepEqual([qc.action, qc.reason], ['replace', 'handle is immutable (1: → 2:)']);
