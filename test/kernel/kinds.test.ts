@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { Sandbox } from '../support/sandbox';
+import { editableSandbox, Sandbox } from '../support/sandbox';
 
 const BASE = `
 namespaces:
@@ -233,19 +233,7 @@ rules:
 `;
 
 describe('edits converge on the real kernel and show loads back', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-edits-'));
-  const file = path.join(dir, 'net.yaml');
-  fs.writeFileSync(file, EDITS);
-  const sb = new Sandbox('ked', dir);
-  after(() => {
-    sb.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const edit = (from: string, to: string) => {
-    const text = fs.readFileSync(file, 'utf8');
-    assert.ok(text.includes(from), from);
-    fs.writeFileSync(file, text.replace(from, to));
-  };
+  const { sb, edit } = editableSandbox('ked', EDITS);
   const converge = () => {
     const a = sb.run(['apply', '--auto-approve']);
     assert.equal(a.code, 0, a.stdout + a.stderr);

@@ -1,12 +1,9 @@
 // Real kernel: the VXLAN endpoints and macvlan mode changes vxlan_changelink / macvlan_changelink
 // accept are applied in place (same ifindex, foreign state on the link kept, default FDB entry
 // moved); the ones the kernel refuses or only half applies are replaced, saying why.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import { editableSandbox } from '../support/sandbox';
 
 const BASE = `
 namespaces:
@@ -25,19 +22,7 @@ addresses:
 `;
 
 describe('VXLAN and macvlan changes in place on the real kernel', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-inplace-'));
-  const file = path.join(dir, 'net.yaml');
-  fs.writeFileSync(file, BASE);
-  const sb = new Sandbox('lip', dir);
-  after(() => {
-    sb.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const edit = (from: string, to: string) => {
-    const text = fs.readFileSync(file, 'utf8');
-    assert.ok(text.includes(from), from);
-    fs.writeFileSync(file, text.replace(from, to));
-  };
+  const { sb, edit } = editableSandbox('lip', BASE);
   const link = (name: string) => sb.ipj('li', ['-d', 'link', 'show', name])[0];
   const bridgeFdb = (name: string): string[] => {
     const r = sb.exec('li', ['bridge', 'fdb', 'show', 'dev', name]);

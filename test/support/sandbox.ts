@@ -1,6 +1,7 @@
 // Test harness for real-kernel tests: a unique sandbox prefix, a temp state dir, the CLI
 // run as a child process, `ip -j` as an independent oracle, and cleanup that always runs.
 import { spawnSync, spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -123,6 +124,28 @@ export function copyConfig(src: string): string {
   const dst = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
   fs.cpSync(src, dst, { recursive: true });
   return dst;
+}
+
+/**
+ * A sandbox applying one config file in a temp dir, with `edit(from, to)` for a test's next step
+ * (the text must be there: a stale edit fails instead of silently planning nothing). Cleaned up
+ * after the enclosing suite.
+ */
+export function editableSandbox(name: string, text: string): { sb: Sandbox; file: string; edit(from: string, to: string): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `voltron-${name}-`));
+  const file = path.join(dir, 'net.yaml');
+  fs.writeFileSync(file, text);
+  const sb = new Sandbox(name, dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const edit = (from: string, to: string): void => {
+    const now = fs.readFileSync(file, 'utf8');
+    if (!now.includes(from)) throw new Error(`edit: ${JSON.stringify(from)} is not in ${file}`);
+    fs.writeFileSync(file, now.replace(from, to));
+  };
+  return { sb, file, edit };
 }
 
 /** Everything observable in the sandbox's namespaces, without kernel-chosen ids (ifindex, MAC, link-local). */
