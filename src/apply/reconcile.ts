@@ -141,6 +141,8 @@ export interface PlanResult {
   readonly plan: Plan;
   readonly current: Map<string, Resource>;
   readonly desired: StateMap;
+  /** Owned keys whose live object Voltron did not make (set aside in `current`; see setAsideStale). */
+  readonly notOurs: readonly string[];
 }
 
 export class PlanRefused extends Error {
@@ -197,7 +199,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
-  return { plan, current, desired };
+  return { plan, current, desired, notOurs: [...stale.keys()] };
 }
 
 const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };
@@ -376,13 +378,17 @@ export function pruneInventory(inv: Inventory, desired: StateMap, current: State
 
 /**
  * The inventory with the ifindex of every owned link in `current` (a read made with `session`,
- * whose ifindex cache it filled): how the next plan tells Voltron's links from namesakes.
+ * whose ifindex cache it filled): how the next plan tells Voltron's links from namesakes. An
+ * owned link not live under its key (gone, or set aside as someone else's) keeps what was
+ * recorded: a namesake stays foreign.
  */
 export function withLinkIndexes(inv: Inventory, current: StateMap, session: KernelSession): Inventory {
   const ifindex: Record<string, number> = {};
   for (const k in inv.owned) {
     const r = current.get(k);
     if (r?.kind === 'link') ifindex[k] = session.ns(r.namespace).ifindex(r.name);
+    const old = inv.ifindex?.[k];
+    if (!r && old !== undefined) ifindex[k] = old;
   }
   return { ...inv, ifindex };
 }

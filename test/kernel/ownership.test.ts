@@ -244,6 +244,29 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(sb.ipj('', ['link', 'show']).map((l: { ifname: string }) => l.ifname).sort(), ['b0', 'lo']);
   });
 
+  it('a rollback does not delete a foreign link made under the name of an owned link that went', () => {
+    const sb = make('frb', 'links:\n  - { name: b0, type: bridge }\n  - { name: m0, type: bridge }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['link', 'add', 'tmp0', 'type', 'bridge']); // kernel-chosen indexes from now on are new ones
+    sb.ip('', ['link', 'del', 'tmp0']);
+    sb.ip('', ['link', 'del', 'm0']);
+    sb.ip('', ['link', 'add', 'm0', 'type', 'bridge']);
+    // m0 leaves the config (the foreign one is not pruned), and the apply fails: the rollback
+    // must not take the foreign m0 for the owned one, which the pre-apply inventory still lists.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n  - { name: b2, type: bridge }\n');
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=1,errno=22' } });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /rolled back; nothing changed/);
+    assert.doesNotMatch(f.stderr, /rollback: delete link \(root\)\/m0/);
+    assert.doesNotMatch(f.stderr, /foreign object\(s\) inside containers/);
+    assert.equal(sb.ipj('', ['link', 'show', 'm0']).length, 1, 'the foreign m0 is still there');
+    // And it stays foreign: the restored inventory did not take it for Voltron's.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n  - { name: m0, type: bridge }\n');
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /link \(root\)\/m0 \(bridge\): the link Voltron created is gone/);
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);
