@@ -420,7 +420,7 @@ export function withIdentities(inv: Inventory, current: StateMap, session: Kerne
 /** Kinds keyed by the link they sit on (`dev`): on a link Voltron did not make, not Voltron's. */
 const ON_LINK: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['address', 'qdisc', 'tclass', 'tfilter']);
 
-interface Stale {
+export interface Stale {
   /** Owned key → what gives its live object away as not Voltron's. */
   readonly keys: Map<string, string>;
   /** Owned namespaces (logical names) someone else made after Voltron's went → what gives it away. */
@@ -434,7 +434,7 @@ interface Stale {
  * routes and rules are told apart by protocol in readCurrent). Each is set aside under
  * `<key>#N` in `current`, so the plan treats it as foreign (never updated, replaced or pruned).
  */
-function setAsideStale(session: KernelSession, current: Map<string, Resource>, inventory: Inventory): Stale {
+export function setAsideStale(session: KernelSession, current: Map<string, Resource>, inventory: Inventory): Stale {
   const stale = new Map<string, string>();
   const namespaces = foreignNamespaces(session, current, inventory);
   const links = new Set<string>();

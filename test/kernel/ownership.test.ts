@@ -293,6 +293,10 @@ describe('ownership in a sandbox', () => {
       assert.doesNotMatch(r.stderr, /link n1\/b1/, 'said once, for the namespace');
     }
     assert.equal(sb.ipj('n1', ['link', 'show', 'b1'])[0].operstate, 'DOWN', 'the foreign b1 is not taken over');
+    const s = sb.run(['show', '-n', 'n1', '-o', 'json']);
+    assert.equal(s.code, 0, s.stdout + s.stderr);
+    assert.doesNotMatch(s.stdout, /"owned": true/, 'show does not mark them owned');
+    assert.match(s.stdout, /"name": "b1"/);
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.doesNotMatch(d.stdout, /namespace n1|link n1/);
