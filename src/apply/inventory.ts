@@ -38,14 +38,20 @@ function parseInventory(p: string, text: string): Inventory {
   if (!isPlainObject(data.owned)) throw damaged('no "owned" object');
   if (data.original !== undefined && !isPlainObject(data.original)) throw damaged('"original" is not an object');
   if (data.ifindex !== undefined && !isPlainObject(data.ifindex)) throw damaged('"ifindex" is not an object');
+  if (data.netnsCookie !== undefined && !isCookieMap(data.netnsCookie)) throw damaged('"netnsCookie" is not an object of decimal strings');
   return { ...data, original: data.original ?? {} } as unknown as Inventory;
+}
+
+/** Cookies are u64: kept as decimal text, which JSON numbers could round. */
+function isCookieMap(v: unknown): boolean {
+  return isPlainObject(v) && Object.values(v).every((c) => typeof c === 'string' && /^[0-9]+$/.test(c));
 }
 
 export function loadInventory(stateDir: string): Inventory {
   const p = inventoryPath(stateDir);
   if (!fs.existsSync(p)) return EMPTY_INVENTORY;
   const data = parseInventory(p, fs.readFileSync(p, 'utf8'));
-  if (fromEarlierBoot(data.bootId)) return { ...data, owned: {}, original: {}, ifindex: {}, bootId: bootId() };
+  if (fromEarlierBoot(data.bootId)) return { ...data, owned: {}, original: {}, ifindex: {}, netnsCookie: {}, bootId: bootId() };
   return data;
 }
 
@@ -93,11 +99,13 @@ export class InventoryBuilder {
   private readonly owned: Record<string, Resource>;
   private readonly original: Record<string, string>;
   private readonly ifindex: Record<string, number>;
+  private readonly netnsCookie: Record<string, string>;
 
   constructor(private readonly base: Inventory) {
     this.owned = { ...base.owned };
     this.original = { ...base.original };
     this.ifindex = { ...base.ifindex };
+    this.netnsCookie = { ...base.netnsCookie };
   }
 
   /** `found`: the value a setting created without a before-state had in the kernel (execute.ts). */
@@ -105,6 +113,8 @@ export class InventoryBuilder {
     const { owned, original } = this;
     // A link created, recreated or deleted has no known index until the next verified read.
     if (c.kind === 'link' && c.action !== 'update') delete this.ifindex[c.key];
+    // Likewise a namespace's cookie (a new namespace has a new one).
+    if (c.kind === 'namespace' && c.action !== 'update') delete this.netnsCookie[c.key];
     if (c.action === 'delete') {
       delete owned[c.key];
       delete original[c.key];
@@ -124,7 +134,7 @@ export class InventoryBuilder {
   }
 
   result(): Inventory {
-    return { ...this.base, owned: { ...this.owned }, original: { ...this.original }, ifindex: { ...this.ifindex } };
+    return { ...this.base, owned: { ...this.owned }, original: { ...this.original }, ifindex: { ...this.ifindex }, netnsCookie: { ...this.netnsCookie } };
   }
 }
 

@@ -1,6 +1,6 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
-import { resourceKey, resourceNamespace } from '../model/keys';
+import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
 import { VOLTRON_RTPROT, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
@@ -141,6 +141,8 @@ export interface PlanResult {
   readonly plan: Plan;
   readonly current: Map<string, Resource>;
   readonly desired: StateMap;
+  /** Owned keys whose live object Voltron did not make (set aside in `current`; see setAsideStale). */
+  readonly notOurs: readonly string[];
 }
 
 export class PlanRefused extends Error {
@@ -174,12 +176,13 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
     mark('re-read kernel in full and re-plan');
   }
-  const problems: string[] = [];
+  const problems: string[] = foreignNamespaceProblems(session, desired, stale.namespaces);
   for (const c of plan.changes) {
     // Ours went and another object holds its name or key: creating ours would fail (EEXIST),
     // replacing or updating that one would take over something Voltron did not create.
-    const why = stale.get(c.key);
-    if (why !== undefined) {
+    // (In a namespace someone else made, the namespace's problem above says it once.)
+    const why = stale.keys.get(c.key);
+    if (why !== undefined && !stale.namespaces.has(resourceNamespace((c.after ?? c.before)!))) {
       const link = c.kind === 'link';
       problems.push(
         `${c.label}: the ${c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
@@ -197,7 +200,24 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
-  return { plan, current, desired };
+  return { plan, current, desired, notOurs: [...stale.keys.keys()] };
+}
+
+/**
+ * A declared namespace whose live namesake someone else made: as for a link, Voltron neither
+ * takes it over (its objects would be created among foreign ones) nor deletes it (with theirs).
+ */
+function foreignNamespaceProblems(session: KernelSession, desired: StateMap, foreign: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  for (const [ns, why] of foreign) {
+    const r = desired.get(resourceKey({ kind: 'namespace', name: ns }));
+    if (!r) continue;
+    out.push(
+      `${resourceLabel(r)}: the namespace Voltron created is gone, and one it did not create now holds its name (${why}); ` +
+        `Voltron neither takes it over nor removes it, and nothing in it is Voltron's (delete it yourself: ip netns del ${session.physical(ns) ?? ns}, and Voltron creates its own; or stop declaring it)`,
+    );
+  }
+  return out;
 }
 
 const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };
@@ -375,33 +395,57 @@ export function pruneInventory(inv: Inventory, desired: StateMap, current: State
 }
 
 /**
- * The inventory with the ifindex of every owned link in `current` (a read made with `session`,
- * whose ifindex cache it filled): how the next plan tells Voltron's links from namesakes.
+ * The inventory with the ifindex of every owned link and the netns cookie of every owned
+ * namespace in `current` (a read made with `session`, whose caches it filled): how the next plan
+ * tells Voltron's links and namespaces from namesakes. An owned object not live under its key
+ * (gone, or set aside as someone else's) keeps what was recorded: a namesake stays foreign.
  */
-export function withLinkIndexes(inv: Inventory, current: StateMap, session: KernelSession): Inventory {
+export function withIdentities(inv: Inventory, current: StateMap, session: KernelSession): Inventory {
   const ifindex: Record<string, number> = {};
+  const netnsCookie: Record<string, string> = {};
   for (const k in inv.owned) {
     const r = current.get(k);
     if (r?.kind === 'link') ifindex[k] = session.ns(r.namespace).ifindex(r.name);
+    const cookie = r?.kind === 'namespace' ? session.ns(r.name).cookie() : undefined;
+    if (cookie !== undefined) netnsCookie[k] = cookie;
+    if (r) continue;
+    const oldIndex = inv.ifindex?.[k];
+    const oldCookie = inv.netnsCookie?.[k];
+    if (oldIndex !== undefined) ifindex[k] = oldIndex;
+    if (oldCookie !== undefined) netnsCookie[k] = oldCookie;
   }
-  return { ...inv, ifindex };
+  return { ...inv, ifindex, netnsCookie };
 }
 
 /** Kinds keyed by the link they sit on (`dev`): on a link Voltron did not make, not Voltron's. */
 const ON_LINK: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['address', 'qdisc', 'tclass', 'tfilter']);
 
+export interface Stale {
+  /** Owned key → what gives its live object away as not Voltron's. */
+  readonly keys: Map<string, string>;
+  /** Owned namespaces (logical names) someone else made after Voltron's went → what gives it away. */
+  readonly namespaces: ReadonlyMap<string, string>;
+}
+
 /**
  * Owned keys whose live object Voltron did not make: its own went behind its back and someone
- * made another under the same name (a link with another ifindex than the one recorded, and what
- * sits on such a link; routes and rules are told apart by protocol in readCurrent). Each is set aside under
+ * made another under the same name (a namespace with another netns cookie than the one
+ * recorded, and everything in it; a link with another ifindex, and what sits on such a link;
+ * routes and rules are told apart by protocol in readCurrent). Each is set aside under
  * `<key>#N` in `current`, so the plan treats it as foreign (never updated, replaced or pruned).
- * Returns key → what gives it away.
  */
-function setAsideStale(session: KernelSession, current: Map<string, Resource>, inventory: Inventory): Map<string, string> {
+export function setAsideStale(session: KernelSession, current: Map<string, Resource>, inventory: Inventory): Stale {
   const stale = new Map<string, string>();
+  const namespaces = foreignNamespaces(session, current, inventory);
   const links = new Set<string>();
   for (const [k, r] of current) {
     if (inventory.owned[k] === undefined) continue;
+    const ns = resourceNamespace(r);
+    const foreignNs = namespaces.get(ns);
+    if (foreignNs !== undefined) {
+      stale.set(k, r.kind === 'namespace' ? foreignNs : `in namespace ${nsLabel(ns)}, which Voltron did not create`);
+      continue;
+    }
     const recorded = inventory.ifindex?.[k];
     if (r.kind === 'link' && recorded !== undefined) {
       const now = session.ns(r.namespace).ifindex(r.name);
@@ -423,7 +467,21 @@ function setAsideStale(session: KernelSession, current: Map<string, Resource>, i
     current.delete(k);
     setAside(current, k, r);
   }
-  return stale;
+  return { keys: stale, namespaces };
+}
+
+/** Owned live namespaces whose netns cookie is not the one recorded: logical name → why. */
+function foreignNamespaces(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory): Map<string, string> {
+  const out = new Map<string, string>();
+  const recorded = inventory.netnsCookie;
+  if (recorded === undefined) return out;
+  for (const k in recorded) {
+    const r = current.get(k);
+    if (r?.kind !== 'namespace' || inventory.owned[k] === undefined) continue;
+    const now = session.ns(r.name).cookie(); // one getsockopt on the socket the read opened
+    if (now !== undefined && now !== recorded[k]) out.set(r.name, `netns cookie ${now}, Voltron's was ${recorded[k]}`);
+  }
+  return out;
 }
 
 export class NotConverged extends Error {

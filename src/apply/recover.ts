@@ -12,7 +12,7 @@ import { KernelSession } from '../kernel/session';
 import { InventoryBuilder, saveInventory } from './inventory';
 import { journalPath, markJournal, readJournal, removeJournal, type JournalState } from './journal';
 import { restore, type RestoreOutcome } from './rollback';
-import { withLinkIndexes } from './reconcile';
+import { withIdentities } from './reconcile';
 import type { Inventory } from '../plan/types';
 import { fromEarlierBoot } from '../util/boot';
 
@@ -80,8 +80,8 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   let restored: Inventory;
   try {
     outcome = restore(session, j.begin.target, j.begin.preInventory);
-    // Links the restore recreated have new ifindexes: record the live ones.
-    restored = withLinkIndexes(j.begin.preInventory, outcome.current, session);
+    // Links and namespaces the restore recreated have new ifindexes and cookies: record the live ones.
+    restored = withIdentities(j.begin.preInventory, outcome.current, session);
   } finally {
     session.close();
   }

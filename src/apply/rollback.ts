@@ -17,6 +17,7 @@ import type { Change, Inventory, Plan } from '../plan/types';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { readCurrent, type PlanResult } from './reconcile';
+import { setAside } from '../kernel/read';
 
 export interface RestoreTarget {
   /** Pre-apply live objects that are owned, desired or changed by the plan: restored exactly. */
@@ -29,6 +30,11 @@ export interface RestoreTarget {
    * kernel routes, default rules, and a re-creation of others would guess); they are reported.
    */
   readonly foreign: Readonly<Record<string, Resource>>;
+  /**
+   * Owned keys whose live object someone else made after Voltron's went (PlanResult.notOurs):
+   * the restore neither owns nor removes them (absent in journals of older versions).
+   */
+  readonly notOurs?: readonly string[];
 }
 
 function strip(r: Resource): Resource {
@@ -44,7 +50,7 @@ export function restoreTargetOf(pr: PlanResult, inventory: Inventory): RestoreTa
   const objects: Record<string, Resource> = {};
   const foreign: Record<string, Resource> = {};
   for (const [k, r] of pr.current) (mine.has(k) ? objects : foreign)[k] = strip(r);
-  return { objects, scope, foreign };
+  return { objects, scope, foreign, ...(pr.notOurs.length ? { notOurs: pr.notOurs } : {}) };
 }
 
 /** The per-step inverse (for reports): what undoing one executed change means. */
@@ -80,9 +86,22 @@ export interface RestoreOutcome {
 
 function inputs(session: KernelSession, target: RestoreTarget, inv: Inventory): { desired: StateMap; current: Map<string, Resource>; inventory: Inventory } {
   const owned: Record<string, Resource> = { ...inv.owned, ...target.scope, ...target.objects };
+  for (const k of target.notOurs ?? []) delete owned[k];
   const inventory: Inventory = { ...inv, owned };
   const desired = new Map<string, Resource>(Object.entries(target.objects));
-  return { desired, current: readCurrent(session, desired, inventory), inventory };
+  return { desired, current: readLive(session, target, desired, inventory), inventory };
+}
+
+/** readCurrent, with namesakes someone else made set aside as the plan did (a prune would delete them). */
+function readLive(session: KernelSession, target: RestoreTarget, desired: StateMap, inventory: Inventory, mode: 'plan' | 'show' = 'plan'): Map<string, Resource> {
+  const current = readCurrent(session, desired, inventory, mode);
+  for (const k of target.notOurs ?? []) {
+    const r = current.get(k);
+    if (r === undefined) continue;
+    current.delete(k);
+    setAside(current, k, r);
+  }
+  return current;
 }
 
 /**
@@ -145,7 +164,7 @@ export function restore(session: KernelSession, target: RestoreTarget, preInvent
   const remaining: Plan = { ...left, changes: [...left.changes, ...clearedFields(left, again.desired, again.current)] };
   // The foreign objects were read in full (a plan that removes a container reads everything); a
   // plan read skips kinds and families nothing owned uses: only a full read tells what is gone.
-  const live = Object.keys(target.foreign).length === 0 ? again.current : readCurrent(session, again.desired, again.inventory, 'show');
+  const live = Object.keys(target.foreign).length === 0 ? again.current : readLive(session, target, again.desired, again.inventory, 'show');
   const foreignGone = Object.entries(target.foreign)
     .filter(([k]) => !live.has(k))
     .map(([, r]) => resourceLabel(r));

@@ -16,6 +16,8 @@ export class NsContext {
   /** Whether every ifindex in use is known (from a complete link dump), and the next free one. */
   private indexesKnown = false;
   private nextIndex = 1;
+  /** The namespace's netns cookie, read once per socket (null: not read yet). */
+  private cookieCache: string | undefined | null = null;
 
   constructor(
     readonly logical: string,
@@ -30,6 +32,12 @@ export class NsContext {
       this.onSocket(this.sockCache);
     }
     return this.sockCache;
+  }
+
+  /** Netns cookie of this namespace (see NetlinkSocket.netnsCookie); undefined on old kernels. */
+  cookie(): string | undefined {
+    if (this.cookieCache === null) this.cookieCache = this.sock.netnsCookie();
+    return this.cookieCache;
   }
 
   rememberIndex(name: string, ifindex: number): void {
@@ -86,6 +94,7 @@ export class NsContext {
   reset(): void {
     this.sockCache?.close();
     this.sockCache = undefined;
+    this.cookieCache = null;
     this.index.clear();
     this.indexesKnown = false;
     this.nextIndex = 1;

@@ -65,6 +65,13 @@ export interface Inventory {
    * was made by someone else after Voltron's went (absent: unknown, the name is trusted).
    */
   readonly ifindex?: Readonly<Record<string, number>>;
+  /**
+   * Netns cookie (decimal u64) of each owned namespace as last verified: a live namespace of
+   * that name with another cookie was made by someone else after Voltron's went, and nothing in
+   * it is Voltron's (absent: unknown, the name is trusted). Names and inodes are reused; cookies
+   * are not, within a boot.
+   */
+  readonly netnsCookie?: Readonly<Record<string, string>>;
   readonly revision?: string; // last applied git revision
   /** The config directory (absolute) of the last apply: another config sharing the state dir prunes its objects. */
   readonly configDir?: string;

@@ -244,6 +244,119 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(sb.ipj('', ['link', 'show']).map((l: { ifname: string }) => l.ifname).sort(), ['b0', 'lo']);
   });
 
+  it('a rollback does not delete a foreign link made under the name of an owned link that went', () => {
+    const sb = make('frb', 'links:\n  - { name: b0, type: bridge }\n  - { name: m0, type: bridge }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['link', 'add', 'tmp0', 'type', 'bridge']); // kernel-chosen indexes from now on are new ones
+    sb.ip('', ['link', 'del', 'tmp0']);
+    sb.ip('', ['link', 'del', 'm0']);
+    sb.ip('', ['link', 'add', 'm0', 'type', 'bridge']);
+    // m0 leaves the config (the foreign one is not pruned), and the apply fails: the rollback
+    // must not take the foreign m0 for the owned one, which the pre-apply inventory still lists.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n  - { name: b2, type: bridge }\n');
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=1,errno=22' } });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /rolled back; nothing changed/);
+    assert.doesNotMatch(f.stderr, /rollback: delete link \(root\)\/m0/);
+    assert.doesNotMatch(f.stderr, /foreign object\(s\) inside containers/);
+    assert.equal(sb.ipj('', ['link', 'show', 'm0']).length, 1, 'the foreign m0 is still there');
+    // And it stays foreign: the restored inventory did not take it for Voltron's.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n  - { name: m0, type: bridge }\n');
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /link \(root\)\/m0 \(bridge\): the link Voltron created is gone/);
+  });
+
+  /** A namespace recreated behind Voltron's back (as `ip netns add` does), with links of its own. */
+  const squat = (sb: Sandbox, logical: string): void => {
+    execFileSync('ip', ['netns', 'del', sb.ns(logical)]);
+    execFileSync('ip', ['netns', 'add', sb.ns(logical)]);
+    // The same name as Voltron's link, and the same ifindex (the first link of a new namespace).
+    sb.ip(logical, ['link', 'add', 'b1', 'type', 'bridge']);
+    sb.ip(logical, ['link', 'add', 'f1', 'type', 'bridge']);
+  };
+  const linksIn = (sb: Sandbox, logical: string): string[] => sb.ipj(logical, ['link', 'show']).map((l: { ifname: string }) => l.ifname).sort();
+  const inventoryOf = (sb: Sandbox): { owned: Record<string, unknown>; netnsCookie?: Record<string, string> } =>
+    JSON.parse(fs.readFileSync(path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json'), 'utf8'));
+  const withN1 = 'namespaces:\n  - name: n1\nlinks:\n  - { name: b0, type: bridge }\n  - { name: b1, type: bridge, namespace: n1 }\n';
+
+  it('a namespace someone else recreated under an owned name is not destroyed, nor its links; a plan declaring it is refused', () => {
+    const sb = make('fnd', withN1);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.match(inventoryOf(sb).netnsCookie?.['namespace:n1'] ?? '', /^\d+$/);
+    squat(sb, 'n1');
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /namespace n1: the namespace Voltron created is gone, and one it did not create now holds its name \(netns cookie \d+, Voltron's was \d+\)/);
+      assert.ok(r.stderr.includes(`ip netns del ${sb.ns('n1')}`), r.stderr);
+      assert.doesNotMatch(r.stderr, /link n1\/b1/, 'said once, for the namespace');
+    }
+    assert.equal(sb.ipj('n1', ['link', 'show', 'b1'])[0].operstate, 'DOWN', 'the foreign b1 is not taken over');
+    const s = sb.run(['show', '-n', 'n1', '-o', 'json']);
+    assert.equal(s.code, 0, s.stdout + s.stderr);
+    assert.doesNotMatch(s.stdout, /"owned": true/, 'show does not mark them owned');
+    assert.match(s.stdout, /"name": "b1"/);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.doesNotMatch(d.stdout, /namespace n1|link n1/);
+    assert.deepEqual(sb.namespaces(), [sb.ns('n1')], 'only the sandbox root namespace, which is Voltron\'s, went');
+    assert.deepEqual(linksIn(sb, 'n1'), ['b1', 'f1', 'lo']);
+    assert.deepEqual(inventoryOf(sb).owned, {});
+  });
+
+  it('a namespace someone else recreated under an owned name is not pruned, nor its links', () => {
+    const sb = make('fnp', withN1);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    squat(sb, 'n1');
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n');
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr); // nothing of Voltron's is left in n1
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(linksIn(sb, 'n1'), ['b1', 'f1', 'lo']);
+    assert.deepEqual(Object.keys(inventoryOf(sb).owned).sort(), ['link:/b0', 'namespace:'], 'n1 and b1 are no longer owned');
+  });
+
+  it('the sandbox root namespace recreated by someone else is not Voltron\'s either', () => {
+    const sb = make('fnr', 'links:\n  - { name: b1, type: bridge }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    squat(sb, '');
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /namespace \(root\): the namespace Voltron created is gone, and one it did not create now holds its name/);
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(linksIn(sb, ''), ['b1', 'f1', 'lo']);
+  });
+
+  it('namespaces Voltron recreates, by apply or by rollback, stay its own', () => {
+    const sb = make('fns', withN1);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const first = inventoryOf(sb).netnsCookie?.['namespace:n1'];
+    execFileSync('ip', ['netns', 'del', sb.ns('n1')]); // gone behind Voltron's back: the next apply recreates it
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /created: namespace n1/);
+    const second = inventoryOf(sb).netnsCookie?.['namespace:n1'];
+    assert.ok(second !== undefined && second !== first, `a new cookie recorded: ${first} then ${second}`);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // A failing apply deletes n1 (no longer declared), then fails: the rollback recreates it.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n  - { name: b2, type: bridge }\n');
+    const plan = JSON.parse(sb.run(['plan', '-o', 'json']).stdout).changes.map((c: { action: string; key: string }) => `${c.action} ${c.key}`);
+    assert.deepEqual(plan, ['delete namespace:n1', 'create link:/b2']);
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=2,errno=22' } });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /rollback: create namespace n1/);
+    assert.match(f.stderr, /rolled back; nothing changed/);
+    assert.notEqual(inventoryOf(sb).netnsCookie?.['namespace:n1'], second, 'the recreated namespace\'s cookie recorded');
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), withN1);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    // And destroy removes it: it is Voltron's.
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);

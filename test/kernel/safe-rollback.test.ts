@@ -74,9 +74,9 @@ const desiredArb: fc.Arbitrary<Desired> = fc.record({
   blackholes: fc.tuple(...[0, 1, 2].map(() => fc.constantFrom(undefined, 5, 100))),
 });
 
-/** An inventory file without its record of link ifindexes. */
+/** An inventory file without its record of link ifindexes and namespace cookies. */
 function withoutIndexes(text: string): unknown {
-  const { ifindex: _i, ...rest } = JSON.parse(text) as { ifindex?: unknown };
+  const { ifindex: _i, netnsCookie: _c, ...rest } = JSON.parse(text) as { ifindex?: unknown; netnsCookie?: unknown };
   return rest;
 }
 
@@ -130,7 +130,8 @@ describe('rollback after an injected failure at a random step (property, real ke
         assert.match(a.stderr, /^Error: .*: (E[A-Z]+: injected fault|E[A-Z]+)/m, ctx);
         assert.match(a.stderr, /rolled back; nothing changed/, ctx);
         assert.equal(oracle(sb), pre, ctx);
-        // Links the rollback recreated have new ifindexes: the inventory records the live ones.
+        // Links and namespaces the rollback recreated have new ifindexes and netns cookies: the
+        // inventory records the live ones.
         assert.deepEqual(withoutIndexes(fs.readFileSync(invFile(), 'utf8')), withoutIndexes(inventory), ctx);
         for (const c of changes.slice(0, k)) seen.add(c.action);
         runs++;

@@ -14,6 +14,8 @@ import { inverseChange } from '../../src/apply/rollback';
 import { abandonJournal, recoverJournal } from '../../src/apply/recover';
 import { InventoryBuilder, loadInventory, saveInventory, inventoryPath, recordChange } from '../../src/apply/inventory';
 import { bootId } from '../../src/util/boot';
+import { withIdentities } from '../../src/apply/reconcile';
+import type { KernelSession } from '../../src/kernel/session';
 import { NetlinkError } from '../../src/kernel/netlink/socket';
 import { EMPTY_INVENTORY, type Change } from '../../src/plan/types';
 
@@ -208,6 +210,45 @@ describe('inventory', () => {
     }
     fs.writeFileSync(inventoryPath(d), '{"version":1,"owned":{}}');
     assert.deepEqual(loadInventory(d).original, {}, 'an inventory without "original" reads as none recorded');
+  });
+
+  it('netns cookies: kept as decimal text, void from an earlier boot, absent in old inventories (names trusted)', () => {
+    const d = tmp();
+    const owned = { 'namespace:n1': { kind: 'namespace', name: 'n1' } as never };
+    // u64 cookies beyond 2^53 survive (JSON numbers would round them).
+    saveInventory(d, { version: 1, owned, original: {}, netnsCookie: { 'namespace:n1': '18446744073709551615' } });
+    assert.deepEqual(loadInventory(d).netnsCookie, { 'namespace:n1': '18446744073709551615' });
+    fs.writeFileSync(inventoryPath(d), '{"version":1,"owned":{},"ifindex":{}}');
+    assert.equal(loadInventory(d).netnsCookie, undefined, 'an inventory of an older version has none');
+    for (const bad of ['[]', '{"namespace:n1":77}', '{"namespace:n1":"-1"}', '"77"']) {
+      fs.writeFileSync(inventoryPath(d), `{"version":1,"owned":{},"netnsCookie":${bad}}`);
+      assert.throws(() => loadInventory(d), /damaged inventory \("netnsCookie" is not an object of decimal strings\)/, bad);
+    }
+    saveInventory(d, { version: 1, owned, original: {}, netnsCookie: { 'namespace:n1': '77' } });
+    fs.writeFileSync(inventoryPath(d), fs.readFileSync(inventoryPath(d), 'utf8').replace(bootId(), '00000000-0000-0000-0000-000000000000'));
+    assert.deepEqual(loadInventory(d).netnsCookie, {});
+  });
+
+  it('a namespace created or deleted by a partial apply has no known cookie; one not live keeps the recorded one', () => {
+    const ns = (action: Change['action'], name: string): Change => ({
+      action,
+      key: `namespace:${name}`,
+      kind: 'namespace',
+      label: `namespace ${name}`,
+      reason: 'test',
+      fields: [],
+      disruptive: false,
+      dependsOn: [],
+      ...(action === 'delete' ? { before: { kind: 'namespace', name } } : { after: { kind: 'namespace', name } }),
+    });
+    const owned = { 'namespace:a': { kind: 'namespace', name: 'a' } as never, 'namespace:b': { kind: 'namespace', name: 'b' } as never };
+    const base = { version: 1, owned, original: {}, netnsCookie: { 'namespace:a': '5', 'namespace:b': '6', 'namespace:c': '7' } } as const;
+    const after = new InventoryBuilder(base).record(ns('create', 'a')).record(ns('delete', 'c')).record(change('update')).result();
+    assert.deepEqual(after.netnsCookie, { 'namespace:b': '6' });
+    // An owned namespace not live under its name (gone, or someone else's set aside) keeps its
+    // cookie: a namesake made later stays foreign. No kernel is asked for what is not live.
+    const kept = withIdentities(base, new Map(), {} as KernelSession);
+    assert.deepEqual(kept.netnsCookie, { 'namespace:a': '5', 'namespace:b': '6' });
   });
 
   it('a setting keeps the value found before Voltron first took it over, not a later drifted one', () => {

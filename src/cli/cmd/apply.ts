@@ -3,7 +3,7 @@ import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, printPlan } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
-import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, withLinkIndexes } from '../../apply/reconcile';
+import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, withIdentities } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
 import { saveInventory, takeOverSettings } from '../../apply/inventory';
 import type { Inventory } from '../../plan/types';
@@ -136,7 +136,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
         // Verify: re-read everything and re-plan; anything left is a failure naming what did not converge.
         // makePlan reads the kernel once; its `current` also prunes the inventory.
         const { plan: again, current } = makePlan(session, desired, inv, destroying);
-        inv = withLinkIndexes(pruneInventory(takeOverSettings(inv, eff, pr.current), eff, current), current, session);
+        inv = withIdentities(pruneInventory(takeOverSettings(inv, eff, pr.current), eff, current), current, session);
         if (again.changes.length) failure = new NotConverged(again).message;
         mark('verify (the read and plan above are its re-read and re-plan)');
       }

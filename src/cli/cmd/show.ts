@@ -1,7 +1,7 @@
 import { flag, str } from '../args';
 import { inventoryOf, loadDesired, openSession } from '../common';
 import type { Command } from '../main';
-import { effectiveDesired, readCurrent } from '../../apply/reconcile';
+import { effectiveDesired, readCurrent, setAsideStale } from '../../apply/reconcile';
 import { readNamespaces } from '../../kernel/namespace';
 import { resourceKey } from '../../model/keys';
 import type { Resource } from '../../model/types';
@@ -34,6 +34,8 @@ export const showCommand: Command = {
         return 1;
       }
       const current = readCurrent(session, eff, inventory, flag(p, 'all') ? 'show-all' : 'show');
+      // A namesake someone else made after Voltron's went is not marked owned (as plans see it).
+      setAsideStale(session, current, inventory);
       ctx.out(showState(current, inventory, { namespace: only, format, all: flag(p, 'all'), ignore: desired?.ignore ?? [] }));
       return 0;
     } finally {

@@ -33,6 +33,8 @@ const SOL_SOCKET = 1;
 const SO_RCVBUFFORCE = 33;
 const SO_SNDBUFFORCE = 32;
 const SO_RCVTIMEO = 20;
+const SO_NETNS_COOKIE = 71;
+const ENOPROTOOPT = 92;
 const SOL_NETLINK = 270;
 const NETLINK_ADD_MEMBERSHIP = 1;
 const NETLINK_CAP_ACK = 10;
@@ -153,6 +155,21 @@ export class NetlinkSocket {
 
   close(): void {
     libc.close(this.fd);
+  }
+
+  /**
+   * The kernel's cookie of the socket's network namespace (decimal u64): unique within a boot,
+   * never reused, unlike the name or the inode. Undefined before Linux 5.14 (no SO_NETNS_COOKIE).
+   */
+  netnsCookie(): string | undefined {
+    const b = Buffer.alloc(8);
+    const len = [8];
+    if ((libc.getsockopt(this.fd, SOL_SOCKET, SO_NETNS_COOKIE, b, len) as number) !== 0) {
+      const e = errno();
+      if (e === ENOPROTOOPT) return undefined;
+      throw new SyscallError('getsockopt(SO_NETNS_COOKIE)', e);
+    }
+    return b.readBigUInt64LE(0).toString();
   }
 
   /** Header and payload parts, written into the reused send buffer (no allocation per request). */
