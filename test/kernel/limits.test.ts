@@ -1,0 +1,36 @@
+// Real kernel: values at the kernel's own size limits apply and read back (the largest alias).
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sandbox } from '../support/sandbox';
+
+describe('kernel size limits', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-limits-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('lim', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const applyClean = () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  };
+  const aliasOf = (name: string): string | undefined => sb.ipj('', ['-d', 'link', 'show', name])[0].ifalias;
+
+  it('a 255-byte alias (the most IFLA_IFALIAS holds) is set at create and in place', () => {
+    // 255 bytes sent NUL-terminated are 256: the kernel refused them (ERANGE).
+    const ascii = 'a'.repeat(255);
+    const utf8 = `${'é'.repeat(127)}a`;
+    fs.writeFileSync(file, `links:\n  - { name: d0, type: bridge, alias: "${ascii}" }\n`);
+    applyClean();
+    assert.equal(aliasOf('d0'), ascii);
+    fs.writeFileSync(file, `links:\n  - { name: d0, type: bridge, alias: "${utf8}" }\n`);
+    applyClean();
+    assert.equal(aliasOf('d0'), utf8);
+  });
+});
