@@ -1,4 +1,5 @@
-// Real kernel: values at the kernel's own size limits apply and read back (the largest alias).
+// Real kernel: values at the kernel's own size limits apply and read back (the largest alias,
+// a VNI filter of 2^18 VNIs).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -32,5 +33,19 @@ describe('kernel size limits', () => {
     fs.writeFileSync(file, `links:\n  - { name: d0, type: bridge, alias: "${utf8}" }\n`);
     applyClean();
     assert.equal(aliasOf('d0'), utf8);
+  });
+
+  it('a VNI filter of 2^18 VNIs in ranges applies, replans empty and changes in place', () => {
+    // One entry per VNI made a 3 MB request: EMSGSIZE (over the socket's send buffer).
+    const vnis = (r: string) => `links:\n  - { name: vx1, type: vxlan, vxlan: { external: true, vnifilter: true }, vnis: [ ${r} ] }\n`;
+    fs.writeFileSync(file, vnis('"1-65536", "65537-131072", "131073-196608", "196609-262144"'));
+    applyClean();
+    const show = () => sb.exec('', ['bridge', 'vni', 'show', 'dev', 'vx1']).stdout.match(/\d+(-\d+)?(?=\s*$)/gm);
+    assert.deepEqual(show(), ['1-262144']);
+    fs.writeFileSync(file, vnis('"1-65536", "65538-131072", "131073-196608", "196609-262144"'));
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /~ vnis: \[1-262144\] → \[1-65536, 65538-262144\]\n/);
+    applyClean();
+    assert.deepEqual(show(), ['1-65536', '65538-262144']);
   });
 });
