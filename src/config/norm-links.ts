@@ -78,6 +78,9 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
     if (v.master !== undefined) res.master = v.master;
     // The kernel stores an empty alias as no alias: '' would never read back.
     if (v.alias === '') ctx.err(d.e, at(d, 'alias'), `alias must not be empty (the kernel keeps no empty alias; omit 'alias')`);
+    // The schema counts characters; the kernel's limit (IFALIASZ - 1) is in UTF-8 bytes.
+    else if (v.alias !== undefined && Buffer.byteLength(v.alias, 'utf8') > 255)
+      ctx.err(d.e, at(d, 'alias'), `alias is ${Buffer.byteLength(v.alias, 'utf8')} bytes long in UTF-8 (the kernel keeps at most 255)`);
     else if (v.alias !== undefined) res.alias = v.alias;
     res.source = ctx.source(d.sub ? { ...d.e, ptr: `${d.e.ptr}/${d.sub}` } : d.e);
     if (d.sub === 'peer') {

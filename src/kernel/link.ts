@@ -262,8 +262,17 @@ export function offMtu(mtu: number): number {
 const IPV6_MIN_MTU = 1280;
 
 function setAlias(ctx: NsContext, name: string, alias: string): void {
-  const w = new AttrWriter().str(R.IFLA_IFALIAS, alias);
+  const w = aliasAttr(new AttrWriter(), alias);
   ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(name) }), w.view()], `set alias ${name}`);
+}
+
+/**
+ * IFLA_IFALIAS holds at most 255 bytes counting a trailing NUL (a 255-byte alias sent
+ * NUL-terminated is refused with ERANGE): send the bytes alone, as iproute2 does. An empty alias
+ * (clearing it) stays a lone NUL: the kernel refuses an empty string attribute.
+ */
+function aliasAttr(w: AttrWriter, alias: string): AttrWriter {
+  return alias === '' ? w.str(R.IFLA_IFALIAS, '') : w.raw(R.IFLA_IFALIAS, Buffer.from(alias, 'utf8'));
 }
 
 /** Change declared fields of an existing link in place. `fields` are dotted model paths. */
@@ -274,7 +283,7 @@ export function updateLink(session: KernelSession, link: LinkRes, fields: readon
   if (has('mtu') && link.mtu !== undefined) w.u32(R.IFLA_MTU, link.mtu);
   if (has('mac') && link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (has('master')) w.u32(R.IFLA_MASTER, link.master ? ctx.ifindex(link.master) : 0);
-  if (has('alias')) w.str(R.IFLA_IFALIAS, link.alias ?? '');
+  if (has('alias')) aliasAttr(w, link.alias ?? '');
   const info = has('bridge') || has('vxlan') || has('macvlan');
   // vxlan_changelink refuses any request carrying IFLA_MTU ("Cannot change mtu"), even though
   // the MTU itself is changeable: the link's own attributes go in a request of their own first.

@@ -3,6 +3,7 @@ import type { BridgeVlan } from '../model/types';
 import { AttrWriter, Attrs } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import type { NsContext } from './session';
+import { toRanges } from '../util/ranges';
 
 /** ifname → VLAN list, for every bridge port and bridge with VLAN data. */
 export function readBridgeVlans(ctx: NsContext, names: ReadonlyMap<number, string>): Map<string, BridgeVlan[]> {
@@ -75,14 +76,34 @@ export function readVnis(ctx: NsContext, names: ReadonlyMap<number, string>): Ma
   return out;
 }
 
+/**
+ * Range entries per request: 20 bytes each, so a request stays far below the socket's send
+ * buffer (a message over it fails with EMSGSIZE; one entry per VNI made 12 MB for 2^20 VNIs).
+ */
+export const VNI_ENTRIES_PER_REQUEST = 2048;
+
 export function setVnis(ctx: NsContext, dev: string, add: readonly number[], remove: readonly number[]): void {
   const index = ctx.ifindex(dev);
   const send = (type: number, vnis: readonly number[], op: string) => {
-    if (!vnis.length) return;
-    const w = new AttrWriter();
-    for (const v of vnis) w.nest(R.VXLAN_VNIFILTER_ENTRY, (e) => e.u32(R.VXLAN_VNIFILTER_ENTRY_START, v));
-    ctx.sock.request(type, 0, [tunnelMsg(index), w.view()], `${op} vnis on ${dev}`);
+    for (const w of vniRequests(vnis)) ctx.sock.request(type, 0, [tunnelMsg(index), w.view()], `${op} vnis on ${dev}`);
   };
   send(R.RTM_DELTUNNEL, remove, 'remove');
   send(R.RTM_NEWTUNNEL, add, 'add');
+}
+
+/** The attributes of the requests adding or removing `vnis`: runs as START/END range entries. */
+export function vniRequests(vnis: readonly number[]): AttrWriter[] {
+  const out: AttrWriter[] = [];
+  const runs = toRanges(vnis);
+  for (let i = 0; i < runs.length; i += VNI_ENTRIES_PER_REQUEST) {
+    const w = new AttrWriter();
+    for (const [lo, hi] of runs.slice(i, i + VNI_ENTRIES_PER_REQUEST)) {
+      w.nest(R.VXLAN_VNIFILTER_ENTRY, (e) => {
+        e.u32(R.VXLAN_VNIFILTER_ENTRY_START, lo);
+        if (hi !== lo) e.u32(R.VXLAN_VNIFILTER_ENTRY_END, hi);
+      });
+    }
+    out.push(w);
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 // Compact one-line rendering of field values for reasons and plan output.
+import { toRanges } from '../util/ranges';
 
 /**
  * `9000`, `up`, `"uplink bridge"`, `[fc00:1::1, fc00:2::1]`, `{vid: 10, pvid: true}`, `(none)`.
@@ -8,6 +9,8 @@ export function fmtScalar(v: unknown, field = ''): string {
   if (v === undefined || v === null) return '(none)';
   if (v === '' && (field === 'namespace' || field.endsWith('.namespace'))) return '(root)';
   if (typeof v === 'string') return /^[\w.:/@+-]+$/.test(v) ? v : JSON.stringify(v);
+  // A VNI filter can hold 2^24 VNIs: shown as runs (`[1-4096, 5000]`), not one by one.
+  if (field === 'vnis' && Array.isArray(v)) return `[${toRanges(v as number[]).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')}]`;
   if (Array.isArray(v)) return `[${v.map((x) => fmtScalar(x)).join(', ')}]`;
   if (typeof v === 'object') {
     const parts = Object.entries(v as Record<string, unknown>)

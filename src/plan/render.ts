@@ -145,20 +145,55 @@ export function renderMarkdown(plan: Plan): string {
   for (const warning of [collateralLines(plan), releasedLines(plan)]) {
     if (warning.length) out.push('', `**${warning[0]}**`, '', ...warning.slice(1).map(markdownItem));
   }
-  out.push('', '```diff');
+  const head = `${out.join('\n')}\n\n\`\`\`diff\n`;
+  return head + diffBlock(plan, MARKDOWN_LIMIT - head.length);
+}
+
+/** GitHub refuses a PR comment over 65 536 characters (UTF-16 units, as String#length counts). */
+export const MARKDOWN_LIMIT = 65536;
+
+/** A change's lines in the ```diff block. */
+function markdownChangeLines(c: Change): string[] {
   const safe = (t: string) => t.replace(/```/g, "'''");
   // GitHub colours only `+`, `-` and `!` lines of a diff block: updates show as `!` (as tfcmt does).
   const gh = (sign: string) => (sign === '~' ? '!' : sign);
-  for (const c of plan.changes) {
-    const sign = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : c.action === 'replace' ? '-/+' : '!';
-    out.push(safe(`${sign} ${c.label}${c.disruptive ? '  [disruptive]' : ''}  # ${c.reason}`));
-    for (const f of c.fields) {
-      const { sign: lineSign, text } = fieldLine(c, f);
-      out.push(safe(`${gh(lineSign)}     ${text}`));
-    }
+  const sign = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : c.action === 'replace' ? '-/+' : '!';
+  const lines = [safe(`${sign} ${c.label}${c.disruptive ? '  [disruptive]' : ''}  # ${c.reason}`)];
+  for (const f of c.fields) {
+    const { sign: lineSign, text } = fieldLine(c, f);
+    lines.push(safe(`${gh(lineSign)}     ${text}`));
   }
-  out.push('```');
-  return `${out.join('\n')}\n`;
+  return lines;
+}
+
+/** Room kept for the closing fence and the note on what was left out (a few counts). */
+const NOTE_ROOM = 400;
+
+/**
+ * The rest of the ```diff block in `budget` characters: whole changes in plan order while they
+ * fit, then a note counting what was left out (by action, and the disruptive ones), so a large
+ * plan still makes a comment GitHub accepts, and says it is incomplete.
+ */
+function diffBlock(plan: Plan, budget: number): string {
+  const shown: string[] = [];
+  let used = 0;
+  let i = 0;
+  for (; i < plan.changes.length; i++) {
+    const text = `${markdownChangeLines(plan.changes[i]!).join('\n')}\n`;
+    const room = i === plan.changes.length - 1 ? 4 : NOTE_ROOM;
+    if (used + text.length + room > budget) break;
+    shown.push(text);
+    used += text.length;
+  }
+  if (i === plan.changes.length) return `${shown.join('')}\`\`\`\n`;
+  const rest = plan.changes.slice(i);
+  const n = summarize({ ...plan, changes: rest });
+  const parts = (['create', 'update', 'replace', 'delete'] as const).filter((a) => n[a] > 0).map((a) => `${n[a]} to ${a}`);
+  const disruptive = rest.filter((c) => c.disruptive).length;
+  const note =
+    `_${rest.length} more change${rest.length === 1 ? '' : 's'} not shown (${parts.join(', ')}${disruptive ? `; ${disruptive} disruptive` : ''}): ` +
+    'a GitHub comment holds at most 65 536 characters; `voltron plan` (text or json) lists every change._';
+  return `${shown.join('')}\`\`\`\n\n${note}\n`;
 }
 
 /** JSON-safe value: `undefined` becomes null, objects are copied with sorted keys. */

@@ -120,3 +120,22 @@ test('renderText: a long collateral list shows 20 objects and counts the rest', 
   assert.ok(at(21).includes('  … and 1 more'));
   assert.ok(at(21).includes('Warning: 21 live objects not owned by Voltron will be removed by the kernel with the changes above:'));
 });
+
+test('renderMarkdown: a plan too long for a GitHub comment (65 536 characters) is cut between changes and says what it left out', () => {
+  const n = 5000;
+  const desired = map(...Array.from({ length: n }, (_, i) => br(`br${i}`, { state: 'up', mtu: 1500 })));
+  const old = live(br('br-old'));
+  const inventory: Inventory = { version: 1, owned: { [resourceKey(old)]: old }, original: {} };
+  const plan = computePlan({ desired, current: map(old), inventory });
+  const md = renderMarkdown(plan);
+  assert.ok(md.length <= 65536, `${md.length} characters`);
+  assert.equal((md.match(/^```/gm) ?? []).length, 2, 'the diff block is closed');
+  const shown = (md.match(/^\+ link \(root\)\/br\d+ /gm) ?? []).length;
+  assert.ok(shown > 100 && shown < n, `${shown} creates shown`);
+  assert.ok(md.includes(`_${n - shown} more changes not shown (${n - shown} to create): a GitHub comment holds at most 65 536 characters`), md.slice(-400));
+  assert.ok(md.includes(`| Create | ${n} |`), 'the summary counts every change');
+  assert.ok(md.indexOf('- link (root)/br-old (bridge)') < md.indexOf('+ link (root)/br0 '), 'deletes still come first');
+  // A plan that fits is not cut: every change and no note.
+  const small = renderMarkdown(samplePlan());
+  assert.doesNotMatch(small, /not shown/);
+});
