@@ -23,7 +23,12 @@ export interface Change {
   readonly before?: Resource;
   /** Desired object after the change (absent for delete). */
   readonly after?: Resource;
-  /** Keys of changes (in this plan) that must run before this one. */
+  /**
+   * Keys of changes (in this plan) that must run before this one. A namespace-wide layer
+   * (routes after its addresses, rules after its routes; reversed for deletes) is listed only
+   * while it has at most LISTED_LAYER_MAX changes (schedule.ts); beyond, the plan's order alone
+   * carries it.
+   */
   readonly dependsOn: readonly string[];
   /**
    * Set on a veth secondary end: the key of the change (its primary end's create/replace) that

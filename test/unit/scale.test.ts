@@ -1,4 +1,5 @@
-// Sizes real hosts reach: VNI filters of up to 2^24 entries are sent and shown as ranges.
+// Sizes real hosts reach: VNI filters of up to 2^24 entries are sent and shown as ranges; plans
+// of thousands of routes and rules in one namespace order them without quadratic dependsOn.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Attrs } from '../../src/kernel/netlink/attrs';
@@ -6,6 +7,11 @@ import * as R from '../../src/kernel/netlink/rtnl';
 import { VNI_ENTRIES_PER_REQUEST, vniRequests } from '../../src/kernel/vlan';
 import { fmtScalar } from '../../src/plan/format';
 import { toRanges } from '../../src/util/ranges';
+import { resourceKey } from '../../src/model/keys';
+import type { Resource } from '../../src/model/types';
+import { computePlan } from '../../src/plan';
+import { LISTED_LAYER_MAX } from '../../src/plan/schedule';
+import { EMPTY_INVENTORY, type Inventory, type Plan } from '../../src/plan/types';
 
 /** [start, end] of every VNI filter entry of a request's attributes. */
 function entries(buf: Buffer): [number, number][] {
@@ -46,4 +52,43 @@ test('plan values: a VNI list is shown as runs, other lists item by item', () =>
   assert.equal(fmtScalar([...vnis, 2_000_000], 'vnis'), '[1-1048576, 2000000]');
   assert.equal(fmtScalar([], 'vnis'), '[]');
   assert.equal(fmtScalar([1, 2, 3], 'segments'), '[1, 2, 3]');
+});
+
+test('plan ordering: many rules over many routes and addresses keep their layers through barriers, with linear dependsOn', () => {
+  const ns = 'big';
+  const link: Resource = { kind: 'link', namespace: ns, name: 'b0', type: 'bridge' };
+  const addresses: Resource[] = Array.from({ length: 100 }, (_, i) => ({ kind: 'address', namespace: ns, dev: 'b0', address: `10.${i}.0.1/16` }));
+  const routes: Resource[] = Array.from({ length: 3000 }, (_, i) => ({ kind: 'route', namespace: ns, family: 4, to: `172.${16 + (i >> 8)}.${i & 255}.0/24`, table: 100, metric: 0, type: 'unicast', dev: 'b0' }));
+  const rules: Resource[] = Array.from({ length: 500 }, (_, i) => ({ kind: 'rule', namespace: ns, family: 4, priority: 1000 + i, action: 'lookup', table: 100 }));
+  const nsRes: Resource = { kind: 'namespace', name: ns };
+  const all = [nsRes, link, ...addresses, ...routes, ...rules];
+  const state = (rs: Resource[]) => new Map(rs.map((r) => [resourceKey(r), r]));
+  const at = (p: Plan) => new Map(p.changes.map((c, i) => [c.key, i]));
+  const layersHold = (p: Plan, first: Resource[], then: Resource[]) => {
+    const i = at(p);
+    const lastFirst = Math.max(...first.map((r) => i.get(resourceKey(r))!));
+    const firstThen = Math.min(...then.map((r) => i.get(resourceKey(r))!));
+    assert.ok(lastFirst < firstThen, `${lastFirst} < ${firstThen}`);
+  };
+  // Creates: addresses, then routes, then rules.
+  const up = computePlan({ desired: state(all), current: new Map(), inventory: EMPTY_INVENTORY });
+  assert.equal(up.changes.length, all.length);
+  layersHold(up, addresses, routes);
+  layersHold(up, routes, rules);
+  // 1.5 million edges listed one by one before; beyond LISTED_LAYER_MAX members the order carries a layer.
+  const listed = up.changes.reduce((n, c) => n + c.dependsOn.length, 0);
+  assert.ok(listed < 4 * all.length, `${listed} dependsOn entries`);
+  // Deletes, reversed: rules, then routes, then addresses (the link, the namespace and one address
+  // stay: the link's last IPv4 address would take the routes along in the kernel).
+  const owned: Inventory = { version: 1, owned: Object.fromEntries(all.map((r) => [resourceKey(r), r])), original: {} };
+  const down = computePlan({ desired: state([nsRes, link, addresses[0]!]), current: state(all), inventory: owned });
+  assert.equal(down.changes.length, all.length - 3);
+  layersHold(down, rules, routes);
+  layersHold(down, routes, addresses.slice(1));
+  // A small layer is still listed in full.
+  const small = computePlan({ desired: state([nsRes, link, addresses[0]!, routes[0]!, rules[0]!]), current: new Map(), inventory: EMPTY_INVENTORY });
+  const byKey = new Map(small.changes.map((c) => [c.key, c]));
+  assert.deepEqual(byKey.get(resourceKey(rules[0]!))!.dependsOn, ['namespace:big', resourceKey(routes[0]!)]);
+  assert.ok(byKey.get(resourceKey(routes[0]!))!.dependsOn.includes(resourceKey(addresses[0]!)));
+  assert.ok(LISTED_LAYER_MAX < 100);
 });
