@@ -143,6 +143,8 @@ export interface PlanResult {
   readonly desired: StateMap;
   /** Owned keys whose live object Voltron did not make (set aside in `current`; see setAsideStale). */
   readonly notOurs: readonly string[];
+  /** For each key of `notOurs`: what gives its live object away (for the plan's note). */
+  readonly notOursWhy: ReadonlyMap<string, string>;
 }
 
 export class PlanRefused extends Error {
@@ -200,7 +202,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
-  return { plan, current, desired, notOurs: [...stale.keys.keys()] };
+  return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys };
 }
 
 /**

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { planToJson, renderMarkdown, renderText } from '../plan';
 import { EMPTY_INVENTORY, type Inventory, type Plan } from '../plan/types';
+import { resourceLabel } from '../model/keys';
+import { visible } from '../util/visible';
 import { VOLTRON_RTPROT, type Resource } from '../model/types';
 import type { Context } from './common';
 import type { SignalGuard } from './signals';
@@ -43,6 +45,20 @@ export function lostInventoryWarning(ctx: Pick<Context, 'stateDir'>, inventory: 
   for (const r of current.values()) if ((r.kind === 'route' || r.kind === 'rule') && r.protocol === VOLTRON_RTPROT) found++;
   if (found === 0) return undefined;
   return `Warning: the state dir ${ctx.stateDir} has no inventory, but ${found} route(s)/rule(s) with Voltron's protocol (${VOLTRON_RTPROT}) are live: they were applied with another state dir, or its inventory was lost. Only what the config declares is owned now; objects Voltron made earlier that it no longer declares are neither pruned nor destroyed.`;
+}
+
+/**
+ * Owned objects whose live namesake someone else made (Voltron's went behind its back): the plan
+ * leaves them alone, which a bare "No changes" would not tell.
+ */
+export function namesakeNote(inventory: Inventory, why: ReadonlyMap<string, string>): string | undefined {
+  if (why.size === 0) return undefined;
+  const shown = [...why].slice(0, 10).map(([k, w]) => {
+    const r = inventory.owned[k];
+    return `${r ? resourceLabel(r) : visible(k)} (${w})`;
+  });
+  const more = why.size > shown.length ? `, and ${why.size - shown.length} more` : '';
+  return `Note: ${why.size} object(s) Voltron created are gone, and objects it did not create now hold their names or keys; those are left alone and not counted as Voltron's: ${shown.join('; ')}${more}.`;
 }
 
 export function printPlan(ctx: Context, plan: Plan, format: string): void {

@@ -210,7 +210,11 @@ describe('ownership in a sandbox', () => {
     fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), base);
     const q = sb.run(['plan', '--detailed-exitcode']);
     assert.equal(q.code, 0, q.stdout + q.stderr);
+    // Not a bare "No changes": the plan says what it leaves alone and why.
+    assert.match(q.stderr, /Note: 2 object\(s\) Voltron created are gone, .*left alone and not counted as Voltron's: .*link \(root\)\/m0 \(macvlan\) \(ifindex \d+, Voltron's was \d+\)/);
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // That apply dropped them from the inventory: nothing more to say.
+    assert.doesNotMatch(sb.run(['plan']).stderr, /Note:/);
     assert.equal(sb.ipj('', ['-d', 'link', 'show', 'm0'])[0].linkinfo.info_kind, 'bridge');
     assert.equal(sb.ipj('', ['addr', 'show', 'm0'])[0].addr_info.filter((x: { local: string }) => x.local === '10.65.0.1').length, 1);
   });

@@ -1,7 +1,7 @@
 import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
-import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, printPlan } from '../output';
+import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, withIdentities } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
@@ -74,7 +74,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     const pr = makePlan(session, desired, inventory, destroying);
     const { plan, desired: eff } = pr;
     printPlan(ctx, plan, 'text');
-    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying)];
+    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(inventory, pr.notOursWhy)];
     for (const w of warnings) if (w) ctx.err(w);
     mark('print plan');
     if (plan.changes.length === 0) {

@@ -1,7 +1,7 @@
 import { flag, str } from '../args';
 import { inventoryOf, loadDesired, openSession } from '../common';
 import type { Command } from '../main';
-import { otherConfigWarning, lostInventoryWarning, printPlan } from '../output';
+import { otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan } from '../output';
 import { makePlan } from '../../apply/reconcile';
 import { mark } from '../../util/timing';
 
@@ -23,9 +23,9 @@ export const planCommand: Command = {
     try {
       const inventory = inventoryOf(ctx);
       mark('inventory');
-      const { plan, current } = makePlan(session, desired, inventory);
+      const { plan, current, notOursWhy } = makePlan(session, desired, inventory);
       printPlan(ctx, plan, format);
-      for (const w of [otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, current)]) if (w) ctx.err(w);
+      for (const w of [otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, current), namesakeNote(inventory, notOursWhy)]) if (w) ctx.err(w);
       mark('print plan');
       return plan.changes.length > 0 && flag(p, 'detailed-exitcode') ? 2 : 0;
     } finally {
