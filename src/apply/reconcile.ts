@@ -123,8 +123,12 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
   // rule or route at an owned key without it is someone else's, put there after ours went. It
   // is never taken for ours: neither updated (a route update replaces the kernel's route) nor
   // deleted when ours leaves the config.
+  // (A restore's inventory holds the pre-apply objects as read: a declared route Voltron adopted
+  // keeps its own protocol there, and is not someone else's.)
   for (const [k, r] of current) {
-    if ((r.kind !== 'rule' && r.kind !== 'route') || r.protocol === VOLTRON_RTPROT || inventory.owned[k] === undefined) continue;
+    if ((r.kind !== 'rule' && r.kind !== 'route') || r.protocol === VOLTRON_RTPROT) continue;
+    const known = inventory.owned[k];
+    if (known === undefined || ((known.kind === 'rule' || known.kind === 'route') && known.protocol === r.protocol)) continue;
     current.delete(k);
     setAside(current, k, r);
   }

@@ -189,6 +189,21 @@ describe('ownership in a sandbox', () => {
     assert.match(d.stderr, /has no inventory: destroy removes only what an inventory records, so it removes nothing/);
   });
 
+  it('a rollback keeps a declared route Voltron adopted with its own protocol (it is not a namesake)', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.69.0.1/24, dev: b0 }\n';
+    const sb = make('fad', base);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['route', 'add', '10.70.0.0/16', 'via', '10.69.0.2', 'proto', 'static']);
+    // Declared exactly as it is: adopted, nothing to write for it. The new bridge's step fails.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), `${base}  - { address: 10.69.1.1/24, dev: b0 }\nroutes:\n  - { to: 10.70.0.0/16, via: 10.69.0.2 }\n`);
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=1,errno=22' } });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /rolled back; nothing changed/, f.stderr);
+    assert.deepEqual(sb.ipj('', ['route', 'show', '10.70.0.0/16']).map((r: { gateway: string; protocol: string }) => `${r.gateway}:${r.protocol}`), ['10.69.0.2:static']);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 2, p.stdout + p.stderr); // the address is still to add; no journal blocks it
+  });
+
   it('a foreign link made under the name of an owned link that went is neither replaced nor pruned, nor what is on it', () => {
     const base = 'links:\n  - { name: b0, type: bridge }\n';
     const sb = make('frn', `${base}  - { name: m0, type: macvlan, macvlan: { parent: b0, mode: bridge } }\naddresses:\n  - { address: 10.65.0.1/24, dev: m0 }\n`);
