@@ -279,24 +279,37 @@ function aliasAttr(w: AttrWriter, alias: string): AttrWriter {
 export function updateLink(session: KernelSession, link: LinkRes, fields: readonly string[]): void {
   const ctx = session.ns(link.namespace);
   const has = (p: string) => fields.some((f) => f === p || f.startsWith(`${p}.`));
-  let w = new AttrWriter();
+  const w = new AttrWriter();
   if (has('mtu') && link.mtu !== undefined) w.u32(R.IFLA_MTU, link.mtu);
   if (has('mac') && link.mac !== undefined) w.raw(R.IFLA_ADDRESS, macToBuffer(link.mac));
   if (has('master')) w.u32(R.IFLA_MASTER, link.master ? ctx.ifindex(link.master) : 0);
   if (has('alias')) aliasAttr(w, link.alias ?? '');
   const info = has('bridge') || has('vxlan') || has('macvlan');
-  // vxlan_changelink refuses any request carrying IFLA_MTU ("Cannot change mtu"), even though
-  // the MTU itself is changeable: the link's own attributes go in a request of their own first.
-  if (info && link.type === 'vxlan' && w.length > 0) {
-    ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), w.view()], `update link ${link.name} (${fields.join(', ')})`);
-    w = new AttrWriter();
-  }
-  if (info) writeInfo(w, link, ctx, session, true, fields);
+  const what = `update link ${link.name} (${fields.join(', ')})`;
   const stateChange = has('state');
   const up = (link.state ?? 'up') === 'up';
   const hdr = R.ifinfomsg({ index: ctx.ifindex(link.name), flags: stateChange && up ? R.IFF_UP : 0, change: stateChange ? R.IFF_UP : 0 });
+  // vxlan_changelink refuses any request carrying IFLA_MTU ("Cannot change mtu"), even though
+  // the MTU itself is changeable: the link's own attributes go in a request of their own. First,
+  // unless the VXLAN moves to another device: its MTU is checked against the current one (a
+  // larger MTU for a larger new device fails), while the move itself clamps the MTU to the new one.
+  if (info && link.type === 'vxlan' && w.length > 0) {
+    const own = w.view();
+    const sendOwn = () => ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), own], what);
+    const v = new AttrWriter();
+    writeInfo(v, link, ctx, session, true, fields);
+    if (has('vxlan.dev')) {
+      ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, v.view()], what);
+      sendOwn();
+    } else {
+      sendOwn();
+      ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, v.view()], what);
+    }
+    return;
+  }
+  if (info) writeInfo(w, link, ctx, session, true, fields);
   if (w.length === 0 && !stateChange) return;
-  ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, w.view()], `update link ${link.name} (${fields.join(', ')})`);
+  ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, w.view()], what);
 }
 
 export function deleteLink(session: KernelSession, link: LinkRes): void {

@@ -195,6 +195,7 @@ export const IMMUTABLE = 'immutable';
 // on kernel 6.18 with `ip link set` and `ip -d link` / `bridge fdb`).
 const VXLAN_FAMILY = "the kernel keeps a VXLAN's address family (IPv4 or IPv6) until it is recreated";
 const VXLAN_DETACH = 'the kernel keeps a VXLAN on its device when asked to drop it';
+const VXLAN_ATTACH = 'the kernel could not undo it in place (it keeps a VXLAN on its device when asked to drop it), so a rollback would have to recreate the link';
 const VXLAN_DEV_ALONE = 'with the same remote, the kernel would keep its default FDB entry (and traffic) on the old device';
 const MACVLAN_PASSTHRU = 'the kernel cannot switch a macvlan into or out of passthru mode';
 
@@ -211,6 +212,9 @@ function linkFieldCause(field: string, c: LinkRes, d: LinkRes): string | undefin
       // A changelink without a device keeps the old one; the default FDB entry follows a new
       // device only when the remote it points to is replaced in the same request.
       if (d.vxlan?.dev === undefined) return VXLAN_DETACH;
+      // Only in place where the inverse is too: a rollback restores in place, never by
+      // recreating a link Voltron may not own.
+      if (c.vxlan?.dev === undefined) return VXLAN_ATTACH;
       return defaultDst(c.vxlan) !== undefined && defaultDst(c.vxlan) === defaultDst(d.vxlan) ? VXLAN_DEV_ALONE : undefined;
     case 'macvlan.mode':
       return (c.macvlan?.mode === 'passthru') !== (d.macvlan?.mode === 'passthru') ? MACVLAN_PASSTHRU : undefined;

@@ -10,7 +10,7 @@ namespaces:
   - name: li
 links:
   - { name: u0, namespace: li, type: veth, peer: { name: u1 } }
-  - { name: w0, namespace: li, type: veth, peer: { name: w1 } }
+  - { name: w0, namespace: li, type: veth, mtu: 9000, peer: { name: w1 } }
   - { name: br0, namespace: li, type: bridge }
   - { name: vx0, namespace: li, type: vxlan, master: br0, vxlan: { vni: 5, local: 10.70.0.1, remote: 10.70.0.2, dev: u0 } }
   - { name: mv0, namespace: li, type: macvlan, macvlan: { parent: u1, mode: bridge } }
@@ -44,10 +44,10 @@ describe('VXLAN and macvlan changes in place on the real kernel', () => {
     for (const [i, dev] of ['vx0', 'mv0', 'mv1'].entries()) sb.ip('li', ['addr', 'add', `10.99.${i}.1/24`, 'dev', dev]);
   });
 
-  it('changes local, remote, dev, ttl and mtu of a VXLAN and a macvlan mode in place', () => {
+  it('changes local, remote, dev, ttl and mtu (up, for a larger new device) of a VXLAN and a macvlan mode in place', () => {
     const vx = link('vx0').ifindex;
     const mv = link('mv0').ifindex;
-    edit('local: 10.70.0.1, remote: 10.70.0.2, dev: u0 } }', 'local: 10.71.0.1, remote: 10.71.0.2, dev: w0, ttl: 9 }, mtu: 1400 }');
+    edit('local: 10.70.0.1, remote: 10.70.0.2, dev: u0 } }', 'local: 10.71.0.1, remote: 10.71.0.2, dev: w0, ttl: 9 }, mtu: 8950 }');
     edit('parent: u1, mode: bridge', 'parent: u1, mode: private');
     const p = sb.run(['plan']);
     assert.match(p.stdout, /~ link li\/vx0 \(vxlan\)\n/);
@@ -56,7 +56,8 @@ describe('VXLAN and macvlan changes in place on the real kernel', () => {
     apply();
     const v = link('vx0');
     assert.equal(v.ifindex, vx, 'same ifindex: changed in place');
-    assert.equal(v.mtu, 1400);
+    // Moved first, then the MTU: it is checked against the lower device (u0's 1500 would refuse it).
+    assert.equal(v.mtu, 8950);
     assert.equal(v.master, 'br0');
     assert.equal(v.linkinfo.info_data.local, '10.71.0.1');
     assert.equal(v.linkinfo.info_data.remote, '10.71.0.2');
@@ -86,6 +87,7 @@ describe('VXLAN and macvlan changes in place on the real kernel', () => {
 
   it('replaces where the kernel cannot: device alone, address family, passthru; the reason says why', () => {
     edit('group: 239.1.1.7, dev: w0', 'group: 239.1.1.7, dev: u0');
+    edit('mtu: 8950', 'mtu: 1400'); // u0 carries 1500
     edit('parent: w1, mode: bridge', 'parent: w1, mode: passthru');
     let p = sb.run(['plan']);
     assert.match(p.stdout, /-\/\+ link li\/vx0 \(vxlan\)\s+\[disruptive\]\n\s+# \(vxlan\.dev \(w0 → u0\) cannot change in place: with the same remote, the kernel would keep its default FDB entry/);

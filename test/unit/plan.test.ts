@@ -159,6 +159,18 @@ describe('computePlan: actions', () => {
     assert.deepEqual([cc.action, cc.reason], ['replace', 'parent is immutable (1: → 1:1)']);
   });
 
+  test('a VXLAN device is changed in place only where its inverse is too: adding one where there was none replaces', () => {
+    const vx = (dev: string | undefined, remote: string): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { vni: 5, remote, ...(dev ? { dev } : {}) } });
+    const add = byKey(plan([vx('eth1', '10.0.0.3')], [live(vx(undefined, '10.0.0.2'))]), 'link:/vx0');
+    assert.equal(add.action, 'replace');
+    assert.match(add.reason, /vxlan\.dev \(\(none\) → eth1\) cannot change in place: the kernel could not undo it in place/);
+    const drop = byKey(plan([vx(undefined, '10.0.0.3')], [live(vx('eth1', '10.0.0.2'))]), 'link:/vx0');
+    assert.equal(drop.action, 'replace');
+    // Another device with another remote: in place, and so is going back.
+    assert.equal(byKey(plan([vx('eth2', '10.0.0.3')], [live(vx('eth1', '10.0.0.2'))]), 'link:/vx0').action, 'update');
+    assert.equal(byKey(plan([vx('eth1', '10.0.0.2')], [live(vx('eth2', '10.0.0.3'))]), 'link:/vx0').action, 'update');
+  });
+
   test('a route encap of another type is one whole-field change, not a merge of the two variants', () => {
     const r = { kind: 'route', namespace: '', family: 6, to: 'fc00:9::/64', table: 254, metric: 1024, type: 'unicast', dev: 'x' } as const;
     const seg6 = { type: 'seg6', mode: 'encap', segments: ['fc00::1'] } as const;
