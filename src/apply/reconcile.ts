@@ -423,6 +423,15 @@ export function withIdentities(inv: Inventory, current: StateMap, session: Kerne
   return { ...inv, ifindex, netnsCookie };
 }
 
+/** Whether two inventories record the same ifindexes and netns cookies. */
+export function sameIdentities(a: Inventory, b: Inventory): boolean {
+  const same = (x: Readonly<Record<string, unknown>> = {}, y: Readonly<Record<string, unknown>> = {}): boolean => {
+    const kx = Object.keys(x);
+    return kx.length === Object.keys(y).length && kx.every((k) => x[k] === y[k]);
+  };
+  return same(a.ifindex, b.ifindex) && same(a.netnsCookie, b.netnsCookie);
+}
+
 /** Kinds keyed by the link they sit on (`dev`): on a link Voltron did not make, not Voltron's. */
 const ON_LINK: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['address', 'qdisc', 'tclass', 'tfilter']);
 

@@ -117,7 +117,10 @@ export function abandonJournal(stateDir: string, log: Log, j: JournalState): voi
   // A delete may have been undone by the failed rollback: its object stays owned (prune clears
   // ownership of what is gone).
   for (const st of j.steps) if (st.change.action !== 'delete') inv.record(st.change);
-  saveInventory(stateDir, inv.result());
+  // What the journaled steps and the failed rollback recreated has unknown ifindexes and netns
+  // cookies: recorded ones would make Voltron's own objects look like someone else's. Trust the
+  // names until the next verified apply records them again.
+  saveInventory(stateDir, { ...inv.result(), ifindex: {}, netnsCookie: {} });
   const aside = path.join(stateDir, `journal.abandoned-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`);
   fs.renameSync(journalPath(stateDir), aside);
   clearTryFiles(stateDir);

@@ -204,6 +204,20 @@ describe('ownership in a sandbox', () => {
     assert.equal(p.code, 2, p.stdout + p.stderr); // the address is still to add; no journal blocks it
   });
 
+  it('a no-op apply records the identities an inventory lacks (older version, abandoned apply)', () => {
+    const sb = make('fid', 'namespaces:\n  - name: s\nlinks:\n  - { name: b0, type: bridge }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const file = path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json');
+    const inv = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.ok(inv.ifindex['link:/b0'] > 0 && /^\d+$/.test(inv.netnsCookie['namespace:s']), JSON.stringify(inv));
+    fs.writeFileSync(file, JSON.stringify({ ...inv, ifindex: undefined, netnsCookie: undefined }));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /No changes/);
+    const again = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.deepEqual([again.ifindex, again.netnsCookie], [inv.ifindex, inv.netnsCookie]);
+  });
+
   it('a foreign link made under the name of an owned link that went is neither replaced nor pruned, nor what is on it', () => {
     const base = 'links:\n  - { name: b0, type: bridge }\n';
     const sb = make('frn', `${base}  - { name: m0, type: macvlan, macvlan: { parent: b0, mode: bridge } }\naddresses:\n  - { address: 10.65.0.1/24, dev: m0 }\n`);

@@ -162,7 +162,13 @@ describe('journal', () => {
 
   it('abandon: the journal is set aside and ownership is the union of before and the journaled steps', () => {
     const d = tmp();
-    const pre = { version: 1 as const, owned: { 'link:/old': { kind: 'link', namespace: '', name: 'old', type: 'bridge' } as never }, original: {} };
+    const pre = {
+      version: 1 as const,
+      owned: { 'link:/old': { kind: 'link', namespace: '', name: 'old', type: 'bridge' } as never },
+      original: {},
+      ifindex: { 'link:/old': 7 },
+      netnsCookie: { 'namespace:n': '4096' },
+    };
     const w = JournalWriter.start(d, { command: 'voltron apply', sandbox: 'vtx-', steps: 3, preInventory: pre, target });
     w.begin(0, change('create'));
     w.done(0);
@@ -177,6 +183,8 @@ describe('journal', () => {
     assert.equal(aside.length, 1, fs.readdirSync(d).join(' '));
     const inv = loadInventory(d);
     assert.deepEqual(Object.keys(inv.owned).sort(), ['link:/d0', 'link:/old']);
+    // A failed rollback may have recreated them: recorded identities would make them look foreign.
+    assert.deepEqual([inv.ifindex, inv.netnsCookie], [{}, {}]);
     assert.match(said.join('\n'), /2 step\(s\) journaled, 2 done\): the kernel is left as it is/);
   });
 

@@ -3,7 +3,7 @@ import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
-import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, withIdentities } from '../../apply/reconcile';
+import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, sameIdentities, withIdentities } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
 import { saveInventory, takeOverSettings } from '../../apply/inventory';
 import type { Inventory } from '../../plan/types';
@@ -80,8 +80,11 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     if (plan.changes.length === 0) {
       // Nothing to write, but declared settings found in sync are taken over (and ones no
       // longer declared, back at their original, released): the inventory records it.
-      const inv = pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current);
-      if (inv !== inventory) saveInventory(ctx.stateDir, recorded(inv));
+      // Identities too: an inventory without them (an older version, an abandoned apply) would
+      // otherwise stay without them for as long as nothing changes.
+      const settled = pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current);
+      const inv = withIdentities(settled, pr.current, session);
+      if (settled !== inventory || !sameIdentities(inv, inventory)) saveInventory(ctx.stateDir, recorded(inv));
       return 0;
     }
     const pipelined = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES;
