@@ -26,7 +26,8 @@ const LO: readonly OnLink[] = [
   { dev: 'lo', cidr: '::1/128' },
 ];
 
-export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[], declared: readonly RouteRes[]): void {
+/** `ignoring`: the config ignores some objects, which may be what makes a gateway reachable. */
+export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[], declared: readonly RouteRes[], ignoring = false): void {
   const down = new Set(links.filter((l) => l.state === 'down').map((l) => `${l.namespace}/${l.name}`));
   // A route with an error of its own (e.g. a via of the wrong family) is not judged again.
   const entryOf = (file: string, ptr: string): string => `${file}\0${ptr.split('/').slice(0, 3).join('/')}`;
@@ -40,8 +41,9 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   }
   // Gateways and sources are checked only where the config declares every link and address:
   // in Voltron's own namespaces. The root namespace has host devices and addresses it does not
-  // manage. A config with errors in links, addresses or routes is not complete enough to judge.
-  if (incomplete(ctx)) return;
+  // manage. A config with errors in links, addresses or routes is not complete enough to judge,
+  // nor one that ignores objects (an ignored, DHCP-run uplink may be what reaches a gateway).
+  if (incomplete(ctx) || ignoring) return;
   const l3 = l3ByNamespace(addresses, declared, down);
   for (const r of routes) {
     if (r.namespace === '' || r.source === undefined) continue;
@@ -50,7 +52,7 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
       const on = r.dev === undefined ? '' : ` on '${r.dev}'`;
       report(ctx, r, 'via', `gateway '${r.via}' is not in the subnet of any address or device route declared${on} in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
     }
-    if (r.src !== undefined && !ns.local.has(r.src))
+    if (r.src !== undefined && !ns.local.has(r.src) && !isLoopback(r.src))
       report(ctx, r, 'src', `source '${r.src}' is not an address declared in namespace ${nsLabel(r.namespace)} (the kernel refuses it as a route's preferred source)`);
   }
 }
@@ -103,6 +105,11 @@ function inCidr(ip: string, cidr: string): boolean {
     if ((a[bit >> 3]! & m) !== (n[bit >> 3]! & m)) return false;
   }
   return true;
+}
+
+/** 127/8 and ::1 are local in every namespace (lo). */
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
 }
 
 function isLinkLocal6(ip: string): boolean {

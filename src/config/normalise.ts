@@ -17,7 +17,7 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   const pools = normalisePools(ctx, m.pools);
   const addresses = normaliseAddresses(ctx, m.lists.addresses);
   const routes = [...normaliseRoutes(ctx, m.lists.routes, pools), ...bsidRoutes(ctx, m.pools, pools, links)];
-  checkRoutes(ctx, links, addresses, routes);
+  checkRoutes(ctx, links, addresses, routes, m.ignore.length > 0);
   const rules = normaliseRules(ctx, m.lists.rules);
   const sysctls = [...normaliseRootSysctls(ctx, m.sysctls), ...ns.sysctls];
   const bpf = normaliseBpf(ctx, m.lists.programs, baseDir);

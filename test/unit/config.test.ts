@@ -458,3 +458,20 @@ test('formatted errors show control characters escaped (a raw CR would overwrite
   assert.ok(lines.every((l) => !/[\x00-\x1f]/.test(l)), lines.join('\n'));
   assert.ok(lines.some((l) => l.includes("interface name 'a\\rb\\x01'")), lines.join('\n'));
 });
+
+test('route resolution is left to the kernel where the config may not see the way: an ignore list; a loopback src is local', () => {
+  const base = `namespaces:
+  - name: n1
+links:
+  - { name: b0, namespace: n1, type: bridge }
+addresses:
+  - { namespace: n1, dev: b0, address: 10.5.0.1/24 }
+routes:
+  - { namespace: n1, to: 10.9.0.0/16, via: 192.168.1.1 }
+  - { namespace: n1, to: 10.8.0.0/16, dev: b0, src: 127.0.0.1 }
+`;
+  // Without an ignore list the gateway is judged (and only it: 127.0.0.1 is on lo).
+  assert.deepEqual(errs(base).map((e) => e.path), ['/routes/0/via']);
+  // An ignored uplink (say, DHCP-run) may be what reaches it.
+  ok(`${base}ignore:\n  - "eth*"\n`);
+});
