@@ -123,7 +123,7 @@ export class InventoryBuilder {
       // The original is the value before Voltron first took the setting over: once it owns it,
       // a later `before` is drift Voltron repairs, not a value to restore on removal.
       if (isSetting && original[c.key] === undefined && owned[c.key] === undefined) {
-        const before = c.before?.kind === 'sysctl' ? c.before.value : c.before?.kind === 'tunsrc' ? c.before.address : c.before ? '' : found;
+        const before = c.before ? (settingValue(c.before) ?? '') : found;
         if (before !== undefined) original[c.key] = before;
       }
       // Created objects are owned; settings we changed are owned (restored on removal);

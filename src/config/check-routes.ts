@@ -3,7 +3,7 @@
 // (ENETUNREACH "Nexthop has invalid gateway", EINVAL "Invalid prefsrc address", "Egress device
 // not specified", ENETDOWN "Device for nexthop is not up") is reported here instead.
 import { nsLabel } from '../model/keys';
-import { ipToBytes, parseCidr } from '../model/net';
+import { ipFamily, networkOf, parseCidr } from '../model/net';
 import type { AddressRes, LinkRes, RouteRes } from '../model/types';
 import type { Ctx } from './ctx';
 import { ptrJoin } from './types';
@@ -96,15 +96,7 @@ function reachable(ns: NsL3, via: string, dev: string | undefined): boolean {
 
 function inCidr(ip: string, cidr: string): boolean {
   const c = parseCidr(cidr);
-  const a = ipToBytes(ip);
-  if (!c || !a) return false;
-  const n = ipToBytes(c.addr)!;
-  if (a.length !== n.length) return false;
-  for (let bit = 0; bit < c.prefix; bit++) {
-    const m = 0x80 >> (bit & 7);
-    if ((a[bit >> 3]! & m) !== (n[bit >> 3]! & m)) return false;
-  }
-  return true;
+  return c !== undefined && ipFamily(ip) === c.family && networkOf(`${ip}/${c.prefix}`) === networkOf(cidr);
 }
 
 /** 127/8 and ::1 are local in every namespace (lo). */
