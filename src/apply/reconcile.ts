@@ -149,6 +149,11 @@ export interface PlanResult {
   readonly notOurs: readonly string[];
   /** For each key of `notOurs`: what gives its live object away (for the plan's note). */
   readonly notOursWhy: ReadonlyMap<string, string>;
+  /**
+   * The inventory the plan was made with, and the one an apply of it starts from: the input, less
+   * what Voltron owned in adopted namespaces recreated since (see forgetRecreated).
+   */
+  readonly inventory: Inventory;
 }
 
 export class PlanRefused extends Error {
@@ -170,8 +175,10 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   const mode = deletesNamespace(desired, inventory) || prunesContainers(desired, inventory) ? 'show' : 'plan';
   let current = readCurrent(session, desired, inventory, mode);
   let stale = setAsideStale(session, current, inventory);
+  // Set aside with the inventory as recorded; planned with what is still Voltron's.
+  const owns = forgetRecreated(inventory, stale.recreated);
   mark('read kernel');
-  let plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
+  let plan = computePlan({ desired, current, inventory: owns, ignore: desiredState.ignore });
   mark('compute plan');
   if (mode === 'plan' && removesContainers(plan)) {
     // The plan read only the kinds, families and tables the config uses; a link or tc object it
@@ -179,7 +186,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     // (Prunes are known before planning; only a replace brings us here.)
     current = readCurrent(session, desired, inventory, 'show');
     stale = setAsideStale(session, current, inventory);
-    plan = computePlan({ desired, current, inventory, ignore: desiredState.ignore });
+    plan = computePlan({ desired, current, inventory: owns, ignore: desiredState.ignore });
     mark('re-read kernel in full and re-plan');
   }
   const problems: string[] = foreignNamespaceProblems(session, desired, stale.namespaces);
@@ -206,7 +213,32 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
-  return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys };
+  return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
+}
+
+/**
+ * The inventory without what Voltron owned in adopted namespaces someone recreated (`recreated`):
+ * those objects went with the old namespace, and their namesakes in the new one are not
+ * Voltron's. Its settings there are taken over afresh (the value found now is the original), and
+ * the namespace's cookie is recorded again at the next verified apply.
+ */
+export function forgetRecreated(inv: Inventory, recreated: ReadonlyMap<string, string>): Inventory {
+  if (recreated.size === 0) return inv;
+  const gone = (k: string): boolean => {
+    const r = inv.owned[k];
+    return r !== undefined && recreated.has(resourceNamespace(r));
+  };
+  const keep = <T>(m: Readonly<Record<string, T>> | undefined, drop: (k: string) => boolean): Record<string, T> =>
+    Object.fromEntries(Object.entries(m ?? {}).filter(([k]) => !drop(k)));
+  const nsKeys = new Set([...recreated.keys()].map((name) => resourceKey({ kind: 'namespace', name })));
+  const cookieGone = (k: string): boolean => nsKeys.has(k);
+  return {
+    ...inv,
+    owned: keep(inv.owned, gone),
+    original: keep(inv.original, gone),
+    ifindex: keep(inv.ifindex, gone),
+    netnsCookie: keep(inv.netnsCookie, cookieGone),
+  };
 }
 
 /**
@@ -405,11 +437,16 @@ export function pruneInventory(inv: Inventory, desired: StateMap, current: State
  * namespace in `current` (a read made with `session`, whose caches it filled): how the next plan
  * tells Voltron's links and namespaces from namesakes. An owned object not live under its key
  * (gone, or set aside as someone else's) keeps what was recorded: a namesake stays foreign.
+ * Adopted namespaces (declared, not made by Voltron) that hold owned objects get their cookie
+ * recorded too: if one is recreated, the objects Voltron made in it are gone, and namesakes
+ * someone else makes there must not pass for them (see setAsideStale).
  */
 export function withIdentities(inv: Inventory, current: StateMap, session: KernelSession): Inventory {
   const ifindex: Record<string, number> = {};
   const netnsCookie: Record<string, string> = {};
-  for (const k in inv.owned) {
+  const keys = new Set(Object.keys(inv.owned));
+  for (const r of Object.values(inv.owned)) keys.add(resourceKey({ kind: 'namespace', name: resourceNamespace(r) }));
+  for (const k of keys) {
     const r = current.get(k);
     if (r?.kind === 'link') ifindex[k] = session.ns(r.namespace).ifindex(r.name);
     const cookie = r?.kind === 'namespace' ? session.ns(r.name).cookie() : undefined;
@@ -440,7 +477,12 @@ export interface Stale {
   readonly keys: Map<string, string>;
   /** Owned namespaces (logical names) someone else made after Voltron's went → what gives it away. */
   readonly namespaces: ReadonlyMap<string, string>;
+  /** Adopted namespaces (logical names) recreated since the owned objects in them were made → why. */
+  readonly recreated: ReadonlyMap<string, string>;
 }
+
+/** Settings are per namespace, not objects made in it: a recreated namespace has them too. */
+const SETTING_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['sysctl', 'tunsrc']);
 
 /**
  * Owned keys whose live object Voltron did not make: its own went behind its back and someone
@@ -451,7 +493,8 @@ export interface Stale {
  */
 export function setAsideStale(session: KernelSession, current: Map<string, Resource>, inventory: Inventory): Stale {
   const stale = new Map<string, string>();
-  const namespaces = foreignNamespaces(session, current, inventory);
+  const namespaces = foreignNamespaces(session, current, inventory, true);
+  const recreated = foreignNamespaces(session, current, inventory, false);
   const links = new Set<string>();
   for (const [k, r] of current) {
     if (inventory.owned[k] === undefined) continue;
@@ -459,6 +502,11 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     const foreignNs = namespaces.get(ns);
     if (foreignNs !== undefined) {
       stale.set(k, r.kind === 'namespace' ? foreignNs : `in namespace ${nsLabel(ns)}, which Voltron did not create`);
+      continue;
+    }
+    // An adopted namespace stays adopted; what is in it now was made by someone else.
+    if (recreated.has(ns)) {
+      if (!SETTING_KINDS.has(r.kind)) stale.set(k, `in namespace ${nsLabel(ns)}, recreated since Voltron's last apply: ${recreated.get(ns)}`);
       continue;
     }
     const recorded = inventory.ifindex?.[k];
@@ -482,19 +530,23 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     current.delete(k);
     setAside(current, k, r);
   }
-  return { keys: stale, namespaces };
+  return { keys: stale, namespaces, recreated };
 }
 
-/** Owned live namespaces whose netns cookie is not the one recorded: logical name → why. */
-function foreignNamespaces(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory): Map<string, string> {
+/**
+ * Live namespaces whose netns cookie is not the one recorded, owned ones (`owned`) or adopted
+ * ones: logical name → why.
+ */
+function foreignNamespaces(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory, owned: boolean): Map<string, string> {
   const out = new Map<string, string>();
   const recorded = inventory.netnsCookie;
   if (recorded === undefined) return out;
   for (const k in recorded) {
     const r = current.get(k);
-    if (r?.kind !== 'namespace' || inventory.owned[k] === undefined) continue;
+    if (r?.kind !== 'namespace' || (inventory.owned[k] !== undefined) !== owned) continue;
     const now = session.ns(r.name).cookie(); // one getsockopt on the socket the read opened
-    if (now !== undefined && now !== recorded[k]) out.set(r.name, `netns cookie ${now}, Voltron's was ${recorded[k]}`);
+    if (now === undefined || now === recorded[k]) continue;
+    out.set(r.name, owned ? `netns cookie ${now}, Voltron's was ${recorded[k]}` : `netns cookie ${now}, was ${recorded[k]}`);
   }
   return out;
 }

@@ -17,6 +17,8 @@ export class Ctx {
   constructor(
     private readonly files: ReadonlyMap<string, YamlFile>,
     readonly poison: Poison,
+    /** Namespaces and links removed by a `state: absent` entry (Merged.removed). */
+    private readonly removed: ReadonlyMap<string, Entry> = new Map(),
   ) {}
 
   pos(file: string, ptr: string, key = false): { line: number; column: number } {
@@ -62,8 +64,14 @@ export class Ctx {
   nsRef(ns: string, e: Entry, sub: string): void {
     if (ns === '' || this.namespaces.has(ns) || isPoisoned(this.poison, 'namespaces', ns)) return;
     // Plans print the root namespace as "(root)": a user may copy that into the config.
-    const hint = /^\(?root\)?$/i.test(ns) ? ` (the root namespace is written '' or by leaving out 'namespace')` : '';
+    const hint = this.removedHint('namespaces', ns) || (/^\(?root\)?$/i.test(ns) ? ` (the root namespace is written '' or by leaving out 'namespace')` : '');
     this.err(e, sub, `namespace '${ns}' is not declared in namespaces${hint}`);
+  }
+
+  /** ` (removed by …)` when a `state: absent` entry removed the object named `id`, else ''. */
+  removedHint(kind: 'namespaces' | 'links', id: string): string {
+    const e = this.removed.get(`${kind}:${id}`);
+    return e ? ` (removed by the state: absent entry at ${this.where(e)})` : '';
   }
 
   /**
@@ -86,7 +94,7 @@ export class Ctx {
     if (isPoisoned(this.poison, 'links', `${ns}/${name}`)) return true;
     // In an undeclared namespace the namespace error (nsRef) says what is wrong.
     if (!this.namespaces.has(ns)) return false;
-    this.err(e, sub, `${what} '${name}' is not a link declared in namespace ${nsLabel(ns)}`);
+    this.err(e, sub, `${what} '${name}' is not a link declared in namespace ${nsLabel(ns)}${this.removedHint('links', `${ns}/${name}`)}`);
     return false;
   }
 }

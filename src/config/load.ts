@@ -24,16 +24,27 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
   const fail = (message: string): LoadResult => ({ ok: false, errors: [{ file: opts.dir, line: 1, column: 1, path: '', message }], files: [] });
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(host)) return fail(`bad host name '${host}' (used as hosts/<host>.yaml)`);
   let names: string[];
+  const dangling: string[] = [];
   try {
     names = fs
       .readdirSync(opts.dir, { withFileTypes: true })
-      .filter((d) => isYaml(d.name) && (d.isFile() || (d.isSymbolicLink() && isFileBehindLink(path.join(opts.dir, d.name)))))
+      .filter((d) => {
+        if (!isYaml(d.name)) return false;
+        if (d.isFile()) return true;
+        if (!d.isSymbolicLink()) return false;
+        const behind = fileBehindLink(path.join(opts.dir, d.name));
+        if (behind === 'missing' && !isEditorLock(d.name)) dangling.push(d.name);
+        return behind === 'file';
+      })
       .map((d) => d.name)
       .sort(byName);
   } catch (err) {
     return fail(`cannot read config directory: ${(err as Error).message}`);
   }
-  const overlays = [`${host}.yaml`, `${host}.yml`].map((n) => path.join('hosts', n)).filter((n) => fs.existsSync(path.join(opts.dir, n)));
+  // Skipped, what the file declares would be pruned: refuse instead.
+  if (dangling.length > 0) return { ok: false, errors: dangling.sort(byName).map((n) => danglingError(path.join(opts.dir, n))), files: [] };
+  // lstat, not exists: a dangling hosts/<host>.yaml link is an overlay that cannot be read, not none.
+  const overlays = [`${host}.yaml`, `${host}.yml`].map((n) => path.join('hosts', n)).filter((n) => isPresent(path.join(opts.dir, n)));
   // Two overlays for one host would leave one silently unused.
   if (overlays.length > 1)
     return { ok: false, errors: [{ file: path.join(opts.dir, overlays[1]!), line: 1, column: 1, path: '', message: `${overlays[0]} exists too: keep one overlay for host '${host}'` }], files: [] };
@@ -47,6 +58,7 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
     try {
       bytes = fs.readFileSync(full);
     } catch (err) {
+      if (fileBehindLink(full) === 'missing') return { ok: false, errors: [danglingError(full)], files: [] };
       return fail(`cannot read ${full}: ${(err as Error).message}`);
     }
     const text = decodeUtf8(bytes);
@@ -66,12 +78,34 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
 }
 
 /** A symlinked config file counts like a plain one (skipping it would prune what it declares). */
-function isFileBehindLink(p: string): boolean {
+function fileBehindLink(p: string): 'file' | 'other' | 'missing' {
   try {
-    return fs.statSync(p).isFile();
+    return fs.statSync(p).isFile() ? 'file' : 'other';
   } catch {
-    return false; // dangling (e.g. an editor's lock file): not a config file
+    return 'missing';
   }
+}
+
+/** Emacs keeps its lock as a dangling symlink `.#<file>` next to the file being edited. */
+const isEditorLock = (n: string): boolean => n.startsWith('.#');
+
+function isPresent(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function danglingError(p: string): ConfigError {
+  let target = '?';
+  try {
+    target = fs.readlinkSync(p);
+  } catch {
+    // raced away: the message still names the link
+  }
+  return { file: p, line: 1, column: 1, path: '', message: `symbolic link to '${target}', which does not exist: skipping it would leave what it declares undeclared (and pruned)` };
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -169,7 +203,7 @@ function loadFiles(files: SourceFile[], overlayName: string | undefined, baseDir
     inputs.push({ yaml: y, data, bad, overlay: f.name === overlayName });
   }
   const merged = mergeFiles(inputs, poison, errors);
-  const ctx = new Ctx(yamls, poison);
+  const ctx = new Ctx(yamls, poison, merged.removed);
   const desired = normalise(ctx, merged, baseDir);
   errors.push(...ctx.errors);
   const names = files.map((f) => f.name);

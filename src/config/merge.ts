@@ -2,6 +2,7 @@
 // (a second declaration of the same object is an error); the host overlay replaces objects
 // wholesale; `state: absent` removes an object declared by an earlier file.
 import { LIST_PATHS, identity, kindNoun, poisonName, type ListKind } from './identity';
+import { nsOf } from './common';
 import { ptrJoin, type ConfigError, type Entry, type Raw } from './types';
 import type { YamlFile } from './yamlpos';
 
@@ -32,6 +33,8 @@ export interface Merged {
   readonly sysctls: Map<string, Entry<unknown>>; // root namespace
   readonly pools: Map<string, MergedPool>;
   readonly poison: Poison;
+  /** `<kind>:<identity>` of namespaces and links a `state: absent` entry removed → that entry. */
+  readonly removed: Map<string, Entry>;
 }
 
 export function newPoison(): Poison {
@@ -59,6 +62,7 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
   const ignore: Entry<string>[] = [];
   const sysctls = new Map<string, Entry<unknown>>();
   const pools = new Map<string, MergedPool>();
+  const removed = new Map<string, Entry>();
 
   for (const f of files) {
     const file = f.yaml.name;
@@ -72,6 +76,11 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
       errors.push({ file, ...p, path: e.ptr, message: `duplicate ${what} (first declared at ${where(first)})${hint}` });
     };
     const overrideHint = ' (only the host overlay hosts/<host>.yaml may redeclare an object)';
+    const absentPeer = (e: Entry, id: string, veth: Entry): void => {
+      const p = f.yaml.pos(e.ptr);
+      const message = `link '${id}' is the peer end of veth '${identity('links', veth.value)}' (declared at ${where(veth)}): remove the veth by that entry (state: absent removes both ends)`;
+      errors.push({ file, ...p, path: e.ptr, message });
+    };
 
     for (const kind of Object.keys(LIST_PATHS) as ListKind[]) {
       const segs = LIST_PATHS[kind];
@@ -90,6 +99,13 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
         inFile.set(id, e);
         const prev = merged.get(id);
         if (value.state === 'absent') {
+          if (kind === 'links' && !prev) {
+            // A veth's peer end is no list entry: removing it alone cannot mean anything.
+            const veth = [...merged.values()].find((l) => peerIdentity(l.value) === id);
+            if (veth) return absentPeer(e, id, veth);
+          }
+          // References to it then say where it went (a base file's error an overlay causes).
+          if (prev && (kind === 'namespaces' || kind === 'links')) removed.set(`${kind}:${id}`, e);
           merged.delete(id);
           return;
         }
@@ -134,7 +150,14 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
   }
 
   const out = Object.fromEntries(Object.entries(lists).map(([k, m]) => [k, [...m.values()]])) as Record<ListKind, Entry[]>;
-  return { lists: out, ignore, sysctls, pools, poison };
+  return { lists: out, ignore, sysctls, pools, poison, removed };
+}
+
+/** Identity of a declared veth's peer end, as `identity('links', …)` would give for it. */
+function peerIdentity(v: Raw): string | undefined {
+  if (v?.type !== 'veth' || typeof v.peer?.name !== 'string') return undefined;
+  const ns = typeof v.peer.namespace === 'string' ? v.peer.namespace : nsOf(v);
+  return identity('links', { name: v.peer.name, namespace: ns });
 }
 
 function posOf(files: readonly FileInput[], e: Entry): { line: number; column: number } {

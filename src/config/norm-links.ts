@@ -237,7 +237,7 @@ function masters(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, De
     const target = byKey.get(`${d.ns}/${m}`);
     if (!target) {
       if (!isPoisoned(ctx.poison, 'links', `${d.ns}/${m}`))
-        ctx.err(d.e, at(d, 'master'), `master '${m}' is not a bridge declared in namespace ${nsLabel(d.ns)}`);
+        ctx.err(d.e, at(d, 'master'), `master '${m}' is not a bridge declared in namespace ${nsLabel(d.ns)}${ctx.removedHint('links', `${d.ns || '(root)'}/${m}`)}`);
     } else if (target.res.type !== 'bridge') {
       ctx.err(d.e, at(d, 'master'), `master '${m}' is a ${target.res.type}, not a bridge`);
     } else if (d.res.type === 'bridge') {

@@ -74,7 +74,8 @@ export interface Inventory {
    * Netns cookie (decimal u64) of each owned namespace as last verified: a live namespace of
    * that name with another cookie was made by someone else after Voltron's went, and nothing in
    * it is Voltron's (absent: unknown, the name is trusted). Names and inodes are reused; cookies
-   * are not, within a boot.
+   * are not, within a boot. Also for adopted namespaces holding owned objects: recreated, they
+   * hold none of Voltron's any more (see forgetRecreated).
    */
   readonly netnsCookie?: Readonly<Record<string, string>>;
   readonly revision?: string; // last applied git revision

@@ -390,6 +390,39 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 
+  it('in an adopted namespace someone recreated, the links now there are not Voltron\'s: not pruned, a declared one refused; the namespace stays adopted', () => {
+    const withSysctl = (links: string) => `namespaces:\n  - name: n1\n    sysctls: { net.ipv4.ip_forward: 1 }\nlinks:\n  - { name: b0, type: bridge }\n${links}`;
+    const sb = make('fna', withSysctl('  - { name: b1, type: bridge, namespace: n1 }\n  - { name: b2, type: bridge, namespace: n1 }\n'));
+    execFileSync('ip', ['netns', 'add', sb.ns('n1')]); // there before Voltron: adopted, not owned
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const first = inventoryOf(sb);
+    assert.equal(first.owned['namespace:n1'], undefined, 'adopted, not owned');
+    assert.match(first.netnsCookie?.['namespace:n1'] ?? '', /^\d+$/, 'its cookie recorded: Voltron owns links in it');
+    squat(sb, 'n1'); // b1 again, with the index Voltron's b1 had
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /link n1\/b1 \(bridge\): the link Voltron created is gone, and one it did not create now holds its name \(in namespace n1, recreated since Voltron's last apply: netns cookie \d+, was \d+\)/);
+    assert.doesNotMatch(r.stderr, /namespace n1: the namespace Voltron created is gone/, 'the namespace itself is not refused: Voltron never made it');
+    // b1 leaves the config: the foreign b1 is not pruned; b2 (gone with the old namespace) and the sysctl are made again.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), withSysctl('  - { name: b2, type: bridge, namespace: n1 }\n'));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const plan = JSON.parse(p.stdout).changes.map((c: { action: string; key: string }) => `${c.action} ${c.key}`);
+    assert.deepEqual(plan, ['update sysctl:n1/net.ipv4.ip_forward', 'create link:n1/b2']);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(linksIn(sb, 'n1'), ['b1', 'b2', 'f1', 'lo']);
+    const inv = inventoryOf(sb);
+    assert.equal(inv.owned['link:n1/b1'], undefined, 'the foreign b1 is not owned');
+    assert.ok(inv.owned['link:n1/b2'] !== undefined && inv.owned['sysctl:n1/net.ipv4.ip_forward'] !== undefined);
+    assert.notEqual(inv.netnsCookie?.['namespace:n1'], first.netnsCookie?.['namespace:n1'], 'the new namespace\'s cookie recorded');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // Destroy removes what Voltron made in it, not the adopted namespace nor the foreign links.
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), [sb.ns('n1')]);
+    assert.deepEqual(linksIn(sb, 'n1'), ['b1', 'f1', 'lo']);
+  });
+
   it('a namespace named root cannot be sandboxed: refused before any kernel write', () => {
     const sb = make('frr', 'namespaces:\n  - name: root\nlinks:\n  - { name: b1, type: bridge, namespace: root }\n');
     const v = sb.run(['validate']);

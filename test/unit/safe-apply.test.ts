@@ -14,7 +14,7 @@ import { inverseChange } from '../../src/apply/rollback';
 import { abandonJournal, recoverJournal } from '../../src/apply/recover';
 import { InventoryBuilder, loadInventory, saveInventory, inventoryPath, recordChange } from '../../src/apply/inventory';
 import { bootId } from '../../src/util/boot';
-import { withIdentities } from '../../src/apply/reconcile';
+import { forgetRecreated, withIdentities } from '../../src/apply/reconcile';
 import type { KernelSession } from '../../src/kernel/session';
 import { NetlinkError } from '../../src/kernel/netlink/socket';
 import { EMPTY_INVENTORY, type Change } from '../../src/plan/types';
@@ -270,6 +270,31 @@ describe('inventory', () => {
     // cookie: a namesake made later stays foreign. No kernel is asked for what is not live.
     const kept = withIdentities(base, new Map(), {} as KernelSession);
     assert.deepEqual(kept.netnsCookie, { 'namespace:a': '5', 'namespace:b': '6' });
+  });
+
+  it('in an adopted namespace someone recreated, nothing is Voltron\'s any more; elsewhere all stays', () => {
+    const link = (namespace: string, name: string) => ({ kind: 'link', namespace, name, type: 'bridge', state: 'up' }) as never;
+    const sysctl = { kind: 'sysctl', namespace: 'a', key: 'net.ipv4.ip_forward', value: '1' } as never;
+    const inv = {
+      version: 1,
+      owned: { 'link:a/b1': link('a', 'b1'), 'sysctl:a/net.ipv4.ip_forward': sysctl, 'link:/b0': link('', 'b0') },
+      original: { 'sysctl:a/net.ipv4.ip_forward': '0' },
+      ifindex: { 'link:a/b1': 2, 'link:/b0': 7 },
+      netnsCookie: { 'namespace:a': '5', 'namespace:': '6' },
+    } as const;
+    assert.equal(forgetRecreated(inv, new Map()), inv, 'usually nothing recreated: no copy');
+    const left = forgetRecreated(inv, new Map([['a', 'netns cookie 9, was 5']]));
+    assert.deepEqual(Object.keys(left.owned), ['link:/b0']);
+    assert.deepEqual([left.original, left.ifindex, left.netnsCookie], [{}, { 'link:/b0': 7 }, { 'namespace:': '6' }]);
+    // The cookie of an adopted namespace holding owned objects is recorded, one without them dropped.
+    const session = { ns: (n: string) => ({ cookie: () => (n === 'a' ? '9' : '8'), ifindex: () => 3 }) } as unknown as KernelSession;
+    const current = new Map([
+      ['namespace:a', { kind: 'namespace', name: 'a' }],
+      ['namespace:c', { kind: 'namespace', name: 'c' }],
+      ['link:a/b1', link('a', 'b1')],
+    ] as never) as unknown as ReadonlyMap<string, never>;
+    const ids = withIdentities({ version: 1, owned: { 'link:a/b1': link('a', 'b1') }, original: {}, netnsCookie: { 'namespace:c': '4' } }, current, session);
+    assert.deepEqual([ids.ifindex, ids.netnsCookie], [{ 'link:a/b1': 3 }, { 'namespace:a': '9' }]);
   });
 
   it('a setting keeps the value found before Voltron first took it over, not a later drifted one', () => {

@@ -44,7 +44,7 @@ function yamlFiles(dir: string): string[] {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) out.push(...yamlFiles(p));
-    else if (/\.ya?ml$/.test(e.name)) out.push(p);
+    else if (/\.ya?ml$/.test(e.name) && fs.existsSync(p)) out.push(p); // not a dangling link (bad-input cases)
   }
   return out;
 }

@@ -69,12 +69,13 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     const desired = load();
     mark('config load and validation');
     if (!desired) return 1;
-    const inventory = inventoryOf(ctx);
+    const recordedInventory = inventoryOf(ctx);
     const destroying = verb === 'destroy';
-    const pr = makePlan(session, desired, inventory, destroying);
-    const { plan, desired: eff } = pr;
+    const pr = makePlan(session, desired, recordedInventory, destroying);
+    // What is still Voltron's (less what it made in adopted namespaces recreated since).
+    const { plan, desired: eff, inventory } = pr;
     printPlan(ctx, plan, 'text');
-    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(inventory, pr.notOursWhy)];
+    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(recordedInventory, pr.notOursWhy)];
     for (const w of warnings) if (w) ctx.err(w);
     mark('print plan');
     if (plan.changes.length === 0) {
@@ -84,7 +85,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       // otherwise stay without them for as long as nothing changes.
       const settled = pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current);
       const inv = withIdentities(settled, pr.current, session);
-      if (settled !== inventory || !sameIdentities(inv, inventory)) saveInventory(ctx.stateDir, recorded(inv));
+      if (settled !== recordedInventory || !sameIdentities(inv, recordedInventory)) saveInventory(ctx.stateDir, recorded(inv));
       return 0;
     }
     const pipelined = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES;

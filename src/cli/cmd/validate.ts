@@ -15,7 +15,7 @@ export const validateCommand: Command = {
     if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${r.desired.resources.size} objects in ${r.desired.namespaces.length} namespace(s).`);
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
     // A mistyped --host silently means "base only": say which overlay was used.
-    const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => fs.existsSync(path.join(ctx.configDir, f)));
+    const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
     ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
     const others = checkOtherHosts(ctx, shown);
     const count = shown.size;
@@ -24,6 +24,16 @@ export const validateCommand: Command = {
     return 1;
   },
 };
+
+/** lstat, not exists: a dangling overlay link is an overlay (that cannot be read), not none. */
+function isPresent(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function remember(shown: Set<string>, line: string): string {
   shown.add(line);
@@ -45,12 +55,14 @@ function checkOtherHosts(ctx: Context, shown: Set<string>): boolean {
       verdicts.push(`${host} (valid)`);
       continue;
     }
-    const own = new RegExp(`(^|/)hosts/${host.replace(/[.]/g, '\\.')}\\.ya?ml:`);
+    // By the error's file: its message may name the overlay too ("removed by … hosts/h2.yaml").
+    const own = new Set(['yaml', 'yml'].map((ext) => path.join(ctx.configDir, 'hosts', `${host}.${ext}`)));
     // An error in a base file that only this overlay causes names the overlay it came with.
-    for (const l of r.errors.map(formatConfigError)) {
+    for (const e of r.errors) {
+      const l = formatConfigError(e);
       if (shown.has(l)) continue;
       shown.add(l);
-      ctx.err(own.test(l) ? l : `${l} (with hosts/${host}.yaml)`);
+      ctx.err(own.has(e.file) ? l : `${l} (with hosts/${host}.yaml)`);
     }
     verdicts.push(`${host} (${r.errors.length} error${r.errors.length === 1 ? '' : 's'})`);
   }
