@@ -104,6 +104,7 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
   vniClashes(ctx, decls);
   socketClashes(ctx, decls);
   busyParents(ctx, decls, byKey);
+  portsOnTheirMaster(ctx, decls, byKey);
   for (const d of decls) if (d.sub === '' && d.raw.vlans) vlans(ctx, d, byKey);
   return decls.map((d) => d.res);
 }
@@ -253,6 +254,29 @@ function busyParents(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string
     const p = parent === undefined ? undefined : byKey.get(`${d.ns}/${parent}`);
     if (p?.res.master !== undefined)
       ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent}' is a port of bridge '${p.res.master}' (${ctx.where(p.e)}): a device is either a bridge port or a macvlan parent (the kernel refuses the second with EBUSY)`);
+  }
+}
+
+/**
+ * A port stacked (macvlan parent, vxlan dev, at any depth) on its own bridge: the stacked device
+ * is an upper device of the bridge, so enslaving it would make a loop (the kernel refuses, EBUSY).
+ */
+function portsOnTheirMaster(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, Decl>): void {
+  for (const d of decls) {
+    const m = d.res.master;
+    const first = lowerOf(d);
+    if (m === undefined || first === undefined) continue;
+    const seen = new Set<Decl>([d]);
+    for (let cur = byKey.get(`${d.ns}/${first.name}`); cur && !seen.has(cur); ) {
+      if (cur.name === m) {
+        const how = cur.name === first.name ? first.field.replace('/', '.') : `${first.field.replace('/', '.')} '${first.name}', stacked on it`;
+        ctx.err(d.e, at(d, 'master'), `'${d.name}' is stacked on its master '${m}' (${how}): the kernel refuses to enslave it (EBUSY: an upper device of the bridge cannot be its port)`);
+        break;
+      }
+      seen.add(cur); // a stacking cycle ends the walk (reported on its own)
+      const l = lowerOf(cur);
+      cur = l && byKey.get(`${d.ns}/${l.name}`);
+    }
   }
 }
 
