@@ -97,6 +97,7 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
     }
     d.res = res as unknown as LinkRes;
     if (v.mtu !== undefined) ctx.linkMtus.set(`${d.ns}/${d.name}`, v.mtu);
+    if (v.state === 'down') ctx.downLinks.add(`${d.ns}/${d.name}`);
   }
 
   masters(ctx, decls, byKey);
