@@ -324,9 +324,25 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
       ctx.err(d.e, 'macvlan/parent', `'${parent.name}' already has macvlan '${prev.name}' (${ctx.where(prev.e)}): a passthru macvlan must be the only macvlan on its parent`);
     if (parent.res.type === 'macvlan')
       ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent.name}' is itself a macvlan: the kernel would attach to its parent instead (use 'parent: ${parent.res.macvlan?.parent ?? parent.name}')`);
-    else if (d.res.mtu !== undefined && parent.res.mtu !== undefined && d.res.mtu > parent.res.mtu)
-      ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${parent.res.mtu} of macvlan parent '${parent.name}' (the kernel refuses it)`);
+    else if (d.res.mtu !== undefined) {
+      const p = parentMtu(parent, decls);
+      if (p !== undefined && d.res.mtu > p.mtu)
+        ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${p.mtu} of macvlan parent '${parent.name}'${p.from ? ` (which a bridge without a declared mtu takes from its port '${p.from}')` : ''} (the kernel refuses it)`);
+    }
   }
+}
+
+/**
+ * The mtu a link will have, if the config says: its declared one; for a bridge without one, the
+ * lowest declared mtu of its ports (the kernel sets such a bridge's mtu to its ports' lowest).
+ */
+function parentMtu(parent: Decl, decls: readonly Decl[]): { mtu: number; from?: string } | undefined {
+  if (parent.res.mtu !== undefined || parent.res.type !== 'bridge') return parent.res.mtu === undefined ? undefined : { mtu: parent.res.mtu };
+  let low: { mtu: number; from?: string } | undefined;
+  for (const x of decls) {
+    if (x.ns === parent.ns && x.res.master === parent.name && x.res.mtu !== undefined && (low === undefined || x.res.mtu < low.mtu)) low = { mtu: x.res.mtu, from: x.name };
+  }
+  return low;
 }
 
 /**
