@@ -13,6 +13,8 @@ export class Ctx {
   readonly links = new Map<string, string>();
   /** Declared MTUs per link (`${ns}/${name}`), for checks that depend on them. */
   readonly linkMtus = new Map<string, number>();
+  /** Links declared `state: down` (`${ns}/${name}`). */
+  readonly downLinks = new Set<string>();
 
   constructor(
     private readonly files: ReadonlyMap<string, YamlFile>,
@@ -81,6 +83,15 @@ export class Ctx {
   ipv6Dev(ns: string, dev: string, e: Entry, sub: string): void {
     const mtu = this.linkMtus.get(`${ns}/${dev}`);
     if (mtu !== undefined && mtu < 1280) this.err(e, sub, `IPv6 on '${dev}' needs mtu >= 1280 (it has mtu ${mtu}; the kernel disables IPv6 below that)`);
+  }
+
+  /**
+   * An IPv6 address on a link declared down: the kernel flushes a link's IPv6 addresses when it
+   * is set down (addrconf_ifdown), so an apply taking the link down would never verify.
+   */
+  ipv6AddressUp(ns: string, dev: string, e: Entry, sub: string): void {
+    if (this.downLinks.has(`${ns}/${dev}`))
+      this.err(e, sub, `IPv6 address on '${dev}', which is declared 'state: down': the kernel removes a link's IPv6 addresses when it is set down (bring the link up, or declare the address once it is)`);
   }
 
   /**

@@ -25,7 +25,10 @@ export function normaliseAddresses(ctx: Ctx, entries: readonly Entry[]): Address
       ctx.err(e, 'address', why);
       continue;
     }
-    if (ipFamily(cidr.slice(0, cidr.indexOf('/'))) === 6) ctx.ipv6Dev(ns, v.dev, e, 'dev');
+    if (ipFamily(cidr.slice(0, cidr.indexOf('/'))) === 6) {
+      ctx.ipv6Dev(ns, v.dev, e, 'dev');
+      ctx.ipv6AddressUp(ns, v.dev, e, 'dev');
+    }
     out.push({ kind: 'address', namespace: ns, dev: v.dev, address: cidr, source: ctx.source(e) });
   }
   return out;

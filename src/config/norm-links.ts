@@ -97,6 +97,7 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
     }
     d.res = res as unknown as LinkRes;
     if (v.mtu !== undefined) ctx.linkMtus.set(`${d.ns}/${d.name}`, v.mtu);
+    if (v.state === 'down') ctx.downLinks.add(`${d.ns}/${d.name}`);
   }
 
   masters(ctx, decls, byKey);
@@ -104,6 +105,7 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
   vniClashes(ctx, decls);
   socketClashes(ctx, decls);
   busyParents(ctx, decls, byKey);
+  portsOnTheirMaster(ctx, decls, byKey);
   for (const d of decls) if (d.sub === '' && d.raw.vlans) vlans(ctx, d, byKey);
   return decls.map((d) => d.res);
 }
@@ -256,6 +258,29 @@ function busyParents(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string
   }
 }
 
+/**
+ * A port stacked (macvlan parent, vxlan dev, at any depth) on its own bridge: the stacked device
+ * is an upper device of the bridge, so enslaving it would make a loop (the kernel refuses, EBUSY).
+ */
+function portsOnTheirMaster(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, Decl>): void {
+  for (const d of decls) {
+    const m = d.res.master;
+    const first = lowerOf(d);
+    if (m === undefined || first === undefined) continue;
+    const seen = new Set<Decl>([d]);
+    for (let cur = byKey.get(`${d.ns}/${first.name}`); cur && !seen.has(cur); ) {
+      if (cur.name === m) {
+        const how = cur.name === first.name ? first.field.replace('/', '.') : `${first.field.replace('/', '.')} '${first.name}', stacked on it`;
+        ctx.err(d.e, at(d, 'master'), `'${d.name}' is stacked on its master '${m}' (${how}): the kernel refuses to enslave it (EBUSY: an upper device of the bridge cannot be its port)`);
+        break;
+      }
+      seen.add(cur); // a stacking cycle ends the walk (reported on its own)
+      const l = lowerOf(cur);
+      cur = l && byKey.get(`${d.ns}/${l.name}`);
+    }
+  }
+}
+
 /** The device a link is stacked on (macvlan parent, vxlan dev), with the field naming it. */
 function lowerOf(d: Decl): { name: string; field: string } | undefined {
   if (d.sub !== '') return undefined;
@@ -299,9 +324,25 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
       ctx.err(d.e, 'macvlan/parent', `'${parent.name}' already has macvlan '${prev.name}' (${ctx.where(prev.e)}): a passthru macvlan must be the only macvlan on its parent`);
     if (parent.res.type === 'macvlan')
       ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent.name}' is itself a macvlan: the kernel would attach to its parent instead (use 'parent: ${parent.res.macvlan?.parent ?? parent.name}')`);
-    else if (d.res.mtu !== undefined && parent.res.mtu !== undefined && d.res.mtu > parent.res.mtu)
-      ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${parent.res.mtu} of macvlan parent '${parent.name}' (the kernel refuses it)`);
+    else if (d.res.mtu !== undefined) {
+      const p = parentMtu(parent, decls);
+      if (p !== undefined && d.res.mtu > p.mtu)
+        ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${p.mtu} of macvlan parent '${parent.name}'${p.from ? ` (which a bridge without a declared mtu takes from its port '${p.from}')` : ''} (the kernel refuses it)`);
+    }
   }
+}
+
+/**
+ * The mtu a link will have, if the config says: its declared one; for a bridge without one, the
+ * lowest declared mtu of its ports (the kernel sets such a bridge's mtu to its ports' lowest).
+ */
+function parentMtu(parent: Decl, decls: readonly Decl[]): { mtu: number; from?: string } | undefined {
+  if (parent.res.mtu !== undefined || parent.res.type !== 'bridge') return parent.res.mtu === undefined ? undefined : { mtu: parent.res.mtu };
+  let low: { mtu: number; from?: string } | undefined;
+  for (const x of decls) {
+    if (x.ns === parent.ns && x.res.master === parent.name && x.res.mtu !== undefined && (low === undefined || x.res.mtu < low.mtu)) low = { mtu: x.res.mtu, from: x.name };
+  }
+  return low;
 }
 
 /**

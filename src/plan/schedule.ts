@@ -98,6 +98,12 @@ export function schedule(
       else freedBy.set(k, [d.key]);
     }
   }
+  const macvlansOn = new Map<string, string[]>(); // live parent → live macvlans on it
+  for (const [k, r] of kernel) {
+    if (!isLink(r) || r.macvlan === undefined) continue;
+    const pk = linkKey(r.namespace, r.macvlan.parent);
+    macvlansOn.set(pk, [...(macvlansOn.get(pk) ?? []), k]);
+  }
   const tcD = new TcIndex(desired);
   const upAddr = byNs(ups, 'address', 'after');
   const upRoute = byNs(ups, 'route', 'after');
@@ -113,6 +119,15 @@ export function schedule(
     if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
     for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
     for (const k of runBefore.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
+    // A link joining a bridge waits for the replace of a macvlan live on it (moving elsewhere):
+    // a macvlan parent cannot be a bridge port (EBUSY) while the macvlan is there.
+    // (A replaced link takes its macvlans along; one staying on this link is refused by validation.)
+    if (x.action === 'update' && isLink(r) && r.master !== undefined && r.master !== (x.before as { master?: string } | undefined)?.master) {
+      for (const k of macvlansOn.get(linkKey(r.namespace, r.name)) ?? []) {
+        const m = drafts.get(k)?.after;
+        if (upKeys.has(k) && isLink(m) && m.macvlan?.parent !== r.name) s.add(k);
+      }
+    }
     // A (re)created object whose name is freed by a delete in this plan waits for that delete.
     if (x.action === 'create' || x.action === 'replace') {
       const names = [x.key];

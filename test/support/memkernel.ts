@@ -361,8 +361,43 @@ function remove(state: MemState, key: string): void {
   if (r.veth) remove(state, linkKey(r.veth.peer.namespace, r.veth.peer.name));
 }
 
+/**
+ * Per state: bridges this kernel created without an mtu and whose mtu nobody set since (a state
+ * built by memState/populate has an unknown history: its bridges count as set).
+ */
+const autoMtu = new WeakMap<MemState, Set<string>>();
+
+function noteAutoMtu(state: MemState, change: Change): void {
+  const set = autoMtu.get(state) ?? new Set<string>();
+  autoMtu.set(state, set);
+  const l = change.after;
+  if (change.action === 'delete' || l?.kind !== 'link' || l.type !== 'bridge') set.delete(change.key);
+  else if (change.action === 'update' ? change.fields.some((f) => f.field === 'mtu') : l.mtu !== undefined) set.delete(change.key);
+  else if (change.action !== 'update') set.add(change.key);
+}
+
+/**
+ * br_mtu_auto_adjust: a bridge whose mtu was never set explicitly takes its ports' lowest mtu
+ * (1500 without ports) whenever a port joins, leaves or changes its mtu.
+ */
+function adjustBridgeMtus(state: MemState): void {
+  for (const k of autoMtu.get(state) ?? []) {
+    const b = state.get(k);
+    if (b?.kind !== 'link') continue;
+    const ports = [...state.values()].filter((x): x is LinkRes => x.kind === 'link' && x.namespace === b.namespace && x.master === b.name);
+    const mtu = ports.length ? Math.min(...ports.map((p) => p.mtu ?? 1500)) : 1500;
+    if (b.mtu !== mtu) state.set(k, { ...b, mtu });
+  }
+}
+
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
+  applyOne(state, change);
+  noteAutoMtu(state, change);
+  adjustBridgeMtus(state);
+}
+
+function applyOne(state: MemState, change: Change): void {
   const key = change.key;
   switch (change.action) {
     case 'create':
