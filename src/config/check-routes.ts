@@ -12,12 +12,15 @@ import { ptrJoin } from './types';
 interface OnLink {
   readonly dev: string;
   readonly cidr: string;
+  readonly table?: number; // a device route's table (an address's prefix is in every lookup)
 }
 
 /** Per namespace: connected prefixes and local addresses the config makes. */
 interface NsL3 {
   readonly onLink: OnLink[];
   readonly local: Set<string>;
+  readonly devsOf: Map<string, string[]>; // local address → the links holding it
+  readonly broadcast: Set<string>; // IPv4 subnet broadcasts (the kernel's local table has them)
 }
 
 // Every namespace has lo up with these (the kernel's own; Voltron brings lo up).
@@ -47,14 +50,46 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   const l3 = l3ByNamespace(addresses, declared, down);
   for (const r of routes) {
     if (r.namespace === '' || r.source === undefined) continue;
-    const ns = l3.get(r.namespace) ?? { onLink: [...LO], local: new Set<string>() };
+    const ns = l3.get(r.namespace) ?? emptyNs();
     if (r.via !== undefined && !isLinkLocal6(r.via) && !reachable(ns, r.via, r.dev)) {
       const on = r.dev === undefined ? '' : ` on '${r.dev}'`;
       report(ctx, r, 'via', `gateway '${r.via}' is not in the subnet of any address or device route declared${on} in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
-    }
+    } else if (r.via !== undefined) badGateway(ctx, ns, r);
     if (r.src !== undefined && !ns.local.has(r.src) && !isLoopback(r.src))
       report(ctx, r, 'src', `source '${r.src}' is not an address declared in namespace ${nsLabel(r.namespace)} (the kernel refuses it as a route's preferred source)`);
+    else if (r.src !== undefined && ipFamily(r.src) === 6 && isScoped6(r.src) && !scopedSrcOnDev(ns, r))
+      report(ctx, r, 'src', `source '${r.src}' is link-local or loopback: it must be an address of the route's device${r.dev === undefined ? " (set 'dev')" : ` '${r.dev}'`} (the kernel refuses it: "Invalid source address")`);
   }
+}
+
+/**
+ * A gateway the kernel refuses although it lies in a connected prefix: an IPv4 subnet broadcast
+ * (found in the local table, unless the route's own table has a device route for it), an IPv6
+ * address of this namespace ("Gateway can not be a local address"; a link-local one on `dev`).
+ */
+function badGateway(ctx: Ctx, ns: NsL3, r: RouteRes): void {
+  const via = r.via!;
+  if (ipFamily(via) === 4) {
+    const ownRoute = r.table !== 254 && ns.onLink.some((o) => o.table === r.table && (r.dev === undefined || o.dev === r.dev) && inCidr(via, o.cidr));
+    if (ns.broadcast.has(via) && !ownRoute)
+      report(ctx, r, 'via', `gateway '${via}' is the broadcast address of a subnet declared in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
+    return;
+  }
+  const devs = ns.devsOf.get(via) ?? [];
+  if (isLinkLocal6(via) ? r.dev !== undefined && devs.includes(r.dev) : devs.length > 0)
+    report(ctx, r, 'via', `gateway '${via}' is an address declared in namespace ${nsLabel(r.namespace)} on '${devs[0]}' (the kernel refuses it: "Gateway can not be a local address")`);
+}
+
+/** A scoped IPv6 source must be on the device the route goes out of (ipv6_chk_addr with that device). */
+function scopedSrcOnDev(ns: NsL3, r: RouteRes): boolean {
+  const devs = r.src === '::1' ? ['lo'] : (ns.devsOf.get(r.src!) ?? []);
+  if (r.dev !== undefined) return devs.includes(r.dev);
+  // Without a dev the kernel takes the device of the gateway's prefix.
+  return r.via !== undefined && ns.onLink.some((o) => devs.includes(o.dev) && inCidr(r.via!, o.cidr));
+}
+
+function emptyNs(): NsL3 {
+  return { onLink: [...LO], local: new Set(), devsOf: new Map(), broadcast: new Set() };
 }
 
 function report(ctx: Ctx, r: RouteRes, field: string, message: string): void {
@@ -73,20 +108,25 @@ function l3ByNamespace(addresses: readonly AddressRes[], routes: readonly RouteR
   const out = new Map<string, NsL3>();
   const get = (ns: string): NsL3 => {
     let v = out.get(ns);
-    if (!v) out.set(ns, (v = { onLink: [...LO], local: new Set() }));
+    if (!v) out.set(ns, (v = emptyNs()));
     return v;
   };
   for (const a of addresses) {
     const ns = get(a.namespace);
-    ns.local.add(a.address.slice(0, a.address.indexOf('/')));
+    const ip = a.address.slice(0, a.address.indexOf('/'));
+    ns.local.add(ip);
+    ns.devsOf.set(ip, [...(ns.devsOf.get(ip) ?? []), a.dev]);
     // A link that is down has its local address but no connected prefix.
-    if (!down.has(`${a.namespace}/${a.dev}`)) ns.onLink.push({ dev: a.dev, cidr: a.address });
+    if (down.has(`${a.namespace}/${a.dev}`)) continue;
+    ns.onLink.push({ dev: a.dev, cidr: a.address });
+    const b = subnetBroadcast(a.address);
+    if (b !== undefined) ns.broadcast.add(b);
   }
   // A unicast route with a device and no gateway makes its prefix reachable on that device
   // (in any table: the kernel also looks a gateway up in the route's own table).
   for (const r of routes)
     if (r.type === 'unicast' && r.via === undefined && r.dev !== undefined && !down.has(`${r.namespace}/${r.dev}`))
-      get(r.namespace).onLink.push({ dev: r.dev, cidr: r.to });
+      get(r.namespace).onLink.push({ dev: r.dev, cidr: r.to, table: r.table });
   return out;
 }
 
@@ -102,6 +142,21 @@ function inCidr(ip: string, cidr: string): boolean {
 /** 127/8 and ::1 are local in every namespace (lo). */
 function isLoopback(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1';
+}
+
+/** The broadcast route the kernel adds for an IPv4 address with a prefix shorter than /31. */
+function subnetBroadcast(cidr: string): string | undefined {
+  const c = parseCidr(cidr);
+  if (!c || c.family !== 4 || c.prefix >= 31) return undefined;
+  const n = c.addr.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+  const host = 2 ** (32 - c.prefix) - 1;
+  const b = n - (n % (host + 1)) + host;
+  return [24, 16, 8, 0].map((s) => Math.floor(b / 2 ** s) % 256).join('.');
+}
+
+/** ::1 and fe80::/10: host and link scope, valid only on their own device. */
+function isScoped6(ip: string): boolean {
+  return ip === '::1' || isLinkLocal6(ip);
 }
 
 function isLinkLocal6(ip: string): boolean {

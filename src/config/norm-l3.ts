@@ -20,7 +20,7 @@ export function normaliseAddresses(ctx: Ctx, entries: readonly Entry[]): Address
       ctx.err(e, 'address', `bad address '${v.address}': expected ip/prefix${hint}`);
       continue;
     }
-    const why = unassignable(cidr.slice(0, cidr.indexOf('/')), v.dev);
+    const why = unassignable(cidr, v.dev);
     if (why) {
       ctx.err(e, 'address', why);
       continue;
@@ -35,10 +35,13 @@ export function normaliseAddresses(ctx: Ctx, entries: readonly Entry[]): Address
 }
 
 /** Why the kernel would refuse (or silently drop) an interface address, if it would. */
-function unassignable(ip: string, dev: string): string | undefined {
+function unassignable(cidr: string, dev: string): string | undefined {
+  const ip = cidr.slice(0, cidr.indexOf('/'));
   if (isUnspecifiedIp(ip)) return `'${ip}' is the unspecified address: it cannot be assigned to an interface`;
   if (ipFamily(ip) === 6 && isMulticastIp(ip)) return `IPv6 multicast address '${ip}' cannot be assigned to an interface (the kernel refuses it)`;
   if (ip === '::1' && dev !== 'lo') return `'::1' can only be assigned to lo (the kernel refuses it on other devices)`;
+  // lo has these in every namespace from the moment it is up: adding them again fails (EEXIST).
+  if (dev === 'lo' && (cidr === '127.0.0.1/8' || cidr === '::1/128')) return `'${cidr}' is the kernel's own address on lo (every namespace has it): omit it`;
   return undefined;
 }
 
@@ -203,7 +206,8 @@ export function normaliseRules(ctx: Ctx, entries: readonly Entry[]): RuleRes[] {
       const c = parseCidr(cidr);
       if (!c) ctx.err(e, k, `bad CIDR '${v[k]}' (expected a CIDR or an address)`);
       else if (c.family !== family) ctx.err(e, k, `${k} '${v[k]}' is IPv${c.family} but the rule is IPv${family}`);
-      return c ? networkOf(cidr) : undefined;
+      // The kernel keeps a /0 selector as none (it matches every packet): it would never read back.
+      return c && c.prefix > 0 ? networkOf(cidr) : undefined;
     };
     const from = sel('from');
     const to = sel('to');

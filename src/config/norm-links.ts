@@ -59,6 +59,8 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
   for (const d of decls) {
     const v = d.raw;
     ctx.ifname(d.name, d.e, at(d, 'name'));
+    // Every namespace has its loopback device: creating another 'lo' fails with EEXIST.
+    if (d.name === 'lo') ctx.err(d.e, at(d, 'name'), `'lo' is the loopback device every namespace already has: choose another name`);
     if (d.sub === '' || v.namespace !== undefined) ctx.nsRef(d.ns, d.e, at(d, 'namespace'));
     for (const g of ignore)
       if (globMatch(g.value, d.name))
@@ -115,6 +117,10 @@ function typeOptions(ctx: Ctx, d: Decl): Partial<LinkRes> {
   switch (v.type) {
     case 'bridge': {
       const b = v.bridge ?? {};
+      // Turning STP on clamps forward_delay into 2..30 s (BR_MIN/MAX_FORWARD_DELAY), and setting
+      // it outside with STP on fails (ERANGE): the declared value would never read back.
+      if (b.stp === true && b.forward_delay !== undefined && (b.forward_delay < 200 || b.forward_delay > 3000))
+        ctx.err(d.e, 'bridge/forward_delay', `forward_delay ${b.forward_delay} is outside 200..3000 (centiseconds, 2..30 s), which the kernel enforces with 'stp: true'`);
       const opts: BridgeOptions = {
         vlanFiltering: b.vlan_filtering ?? false,
         stp: b.stp ?? false,
@@ -129,6 +135,8 @@ function typeOptions(ctx: Ctx, d: Decl): Partial<LinkRes> {
       return vxlan(ctx, d);
     case 'macvlan':
       ctx.devRef(d.ns, v.macvlan.parent, d.e, 'macvlan/parent', 'macvlan parent');
+      // macvlan_port_create refuses a loopback parent (EINVAL).
+      if (v.macvlan.parent === 'lo') ctx.err(d.e, 'macvlan/parent', `a macvlan cannot be stacked on the loopback device 'lo'`);
       // A passthru macvlan takes its parent's address at creation (and setting one later
       // rewrites the parent's): a declared MAC would never read back.
       if (v.macvlan.mode === 'passthru' && v.mac !== undefined)
@@ -315,9 +323,19 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
     }
   }
   const firstOn = new Map<string, Decl>(); // parent → its first macvlan
+  const macsOn = new Map<string, Decl>(); // parent + MAC → the first macvlan up with it
   for (const d of decls) {
+    if (d.res.vxlan && !inCycle.has(d)) vxlanMtu(ctx, d, lower(d));
     const parent = d.res.macvlan ? lower(d) : undefined;
     if (!parent || inCycle.has(d)) continue;
+    const mac = d.res.state === 'up' ? d.res.mac : undefined;
+    const sibling = mac === undefined ? undefined : macsOn.get(`${parent.ns}/${parent.name}/${mac}`);
+    // macvlan_open: a MAC its parent or another macvlan that is up on it has is busy (EADDRINUSE).
+    if (mac !== undefined && mac === parent.res.mac && d.res.macvlan?.mode !== 'passthru')
+      ctx.err(d.e, 'mac', `MAC address ${mac} is the address of macvlan parent '${parent.name}' (${ctx.where(parent.e)}): the kernel refuses it (EADDRINUSE)`);
+    else if (sibling)
+      ctx.err(d.e, 'mac', `MAC address ${mac} is also the address of macvlan '${sibling.name}' (${ctx.where(sibling.e)}) on the same parent: the kernel refuses the second (EADDRINUSE)`);
+    else if (mac !== undefined) macsOn.set(`${parent.ns}/${parent.name}/${mac}`, d);
     const prev = firstOn.get(`${parent.ns}/${parent.name}`);
     if (!prev) firstOn.set(`${parent.ns}/${parent.name}`, d);
     else if (d.res.macvlan?.mode === 'passthru' || prev.res.macvlan?.mode === 'passthru')
@@ -343,6 +361,18 @@ function parentMtu(parent: Decl, decls: readonly Decl[]): { mtu: number; from?: 
     if (x.ns === parent.ns && x.res.master === parent.name && x.res.mtu !== undefined && (low === undefined || x.res.mtu < low.mtu)) low = { mtu: x.res.mtu, from: x.name };
   }
   return low;
+}
+
+/**
+ * A VXLAN's MTU leaves room for its headers on its device: at most the device's MTU less 50
+ * (IPv4) or 70 (IPv6). The kernel silently lowers a larger MTU at creation and refuses it later.
+ */
+function vxlanMtu(ctx: Ctx, d: Decl, dev: Decl | undefined): void {
+  if (d.res.mtu === undefined || dev?.res.mtu === undefined) return;
+  const headroom = vxlanIsV6(d.res.vxlan!) ? 70 : 50;
+  const max = Math.max(68, dev.res.mtu - headroom);
+  if (d.res.mtu > max)
+    ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above ${max}: the mtu ${dev.res.mtu} of vxlan dev '${dev.name}' less ${headroom} bytes of VXLAN headers (the kernel refuses or lowers it)`);
 }
 
 /**

@@ -1,5 +1,5 @@
 // YAML parsing with source positions: JSON pointer → line:column in the original text.
-import type { Document, LineCounter, Node } from 'yaml';
+import type { Document, Node } from 'yaml';
 import { ptrJoin, ptrSplit, type ConfigError } from './types';
 import { fastLoad } from './yamlfast';
 
@@ -14,7 +14,7 @@ const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml
 
 export class YamlFile {
   private parsed: Document | undefined;
-  private lines: LineCounter | undefined;
+  private lineStarts: number[] | undefined;
 
   constructor(
     readonly name: string,
@@ -25,9 +25,7 @@ export class YamlFile {
   get doc(): Document {
     // uniqueKeys (default) makes duplicate mapping keys a syntax error with a position.
     if (!this.parsed) {
-      const Y = yaml();
-      this.lines = new Y.LineCounter();
-      this.parsed = Y.parseDocument(this.text, { lineCounter: this.lines, prettyErrors: false, logLevel: 'error' });
+      this.parsed = yaml().parseDocument(this.text, { prettyErrors: false, logLevel: 'error' });
     }
     return this.parsed;
   }
@@ -112,10 +110,21 @@ export class YamlFile {
     return this.doc.toJS({ maxAliasCount: 1000 });
   }
 
+  /**
+   * Line and column of a text offset. Counted here, not by yaml's LineCounter: that one misses
+   * the line breaks inside the multi-line tokens of a broken document, placing later errors
+   * on an earlier line, past its end.
+   */
   offsetPos(offset: number): Pos {
-    void this.doc; // the line counter is filled by the parse
-    const p = this.lines!.linePos(offset);
-    return { line: p.line, column: p.col };
+    const starts = (this.lineStarts ??= lineStartsOf(this.text));
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - starts[lo]! + 1 };
   }
 
   /**
@@ -162,6 +171,12 @@ function yamlMessage(e: { code: string; message: string }): string {
 function keyString(k: unknown): string | undefined {
   if (yaml().isScalar(k)) return String(k.value);
   return undefined;
+}
+
+function lineStartsOf(text: string): number[] {
+  const out = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) out.push(i + 1);
+  return out;
 }
 
 function rangeStart(n: unknown): number | undefined {

@@ -47,7 +47,10 @@ function addrMsg(ctx: NsContext, a: AddressRes): Buffer[] {
   const w = new AttrWriter().raw(R.IFA_LOCAL, ipToBuffer(ip)).raw(R.IFA_ADDRESS, ipToBuffer(ip));
   // NODAD: a declared address is usable at once (no tentative window that breaks verify and routes).
   if (v6) w.u32(R.IFA_FLAGS, R.IFA_F_NODAD);
-  return [R.ifaddrmsg(v6 ? R.AF_INET6 : R.AF_INET, Number(prefix), v6 ? R.IFA_F_NODAD : 0, 0, ctx.ifindex(a.dev)), w.view()];
+  // Scope host for 127/8, as ip(8) does: lo's own 127.0.0.1/8 has it, and the kernel refuses a
+  // secondary in its subnet with another scope ("Invalid scope value").
+  const scope = !v6 && ip.startsWith('127.') ? R.RT_SCOPE_HOST : R.RT_SCOPE_UNIVERSE;
+  return [R.ifaddrmsg(v6 ? R.AF_INET6 : R.AF_INET, Number(prefix), v6 ? R.IFA_F_NODAD : 0, scope, ctx.ifindex(a.dev)), w.view()];
 }
 
 export function createAddress(session: KernelSession, a: AddressRes): void {

@@ -1,5 +1,6 @@
 // Links: read (one RTM_GETLINK dump per namespace) and write (create/update/delete).
 import { vxlanIsV6, type BridgeOptions, type LinkRes, type LinkType, type MacvlanMode, type VxlanOptions } from '../model/types';
+import { isMulticastIp } from '../model/net';
 import { AttrWriter, Attrs, bufferToIp, ipToBuffer, macToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NetlinkError } from './netlink/socket';
@@ -45,7 +46,8 @@ function parseVxlan(d: Attrs, names: Map<number, string>): VxlanOptions {
   const group = d.bufAt(at[R.IFLA_VXLAN_GROUP]!) ?? d.bufAt(at[R.IFLA_VXLAN_GROUP6]!);
   const local = d.bufAt(at[R.IFLA_VXLAN_LOCAL]!) ?? d.bufAt(at[R.IFLA_VXLAN_LOCAL6]!);
   const groupIp = group ? bufferToIp(group) : undefined;
-  const isMcast = groupIp !== undefined && (groupIp.includes(':') ? groupIp.startsWith('ff') : Number(groupIp.split('.')[0]) >= 224);
+  // 224/4 only, as the kernel's ipv4_is_multicast: a remote in 240/4 (255.255.255.255 too) is a remote.
+  const isMcast = groupIp !== undefined && isMulticastIp(groupIp);
   const linkIdx = d.u32At(at[R.IFLA_VXLAN_LINK]!);
   const vni = d.u32At(at[R.IFLA_VXLAN_ID]!);
   const o: VxlanOptions = {

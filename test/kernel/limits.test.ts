@@ -1,5 +1,5 @@
 // Real kernel: values at the kernel's own size limits apply and read back (the largest alias,
-// a VNI filter of 2^18 VNIs).
+// a VNI filter of 2^18 VNIs, VXLAN remotes at the top of the IPv4 space, lo's own subnet).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -33,6 +33,20 @@ describe('kernel size limits', () => {
     fs.writeFileSync(file, `links:\n  - { name: d0, type: bridge, alias: "${utf8}" }\n`);
     applyClean();
     assert.equal(aliasOf('d0'), utf8);
+  });
+
+  it('a VXLAN remote in 240/4 (the broadcast address too) reads back as a remote, not a group', () => {
+    // The reader took every first octet >= 224 for multicast: the apply never converged.
+    fs.writeFileSync(file, `links:\n  - { name: vx2, type: vxlan, vxlan: { vni: 42, remote: 255.255.255.255 } }\n  - { name: vx3, type: vxlan, vxlan: { vni: 43, remote: 240.0.0.1 } }\n`);
+    applyClean();
+    assert.match(sb.exec('', ['ip', '-d', 'link', 'show', 'vx3']).stdout, /remote 240\.0\.0\.1/);
+  });
+
+  it('another 127/8 address on lo (a secondary of its own 127.0.0.1/8) applies', () => {
+    // Sent with scope global, it was refused ("Invalid scope value"): ip(8) uses scope host.
+    fs.writeFileSync(file, `addresses:\n  - { address: 127.0.0.2/8, dev: lo }\n`);
+    applyClean();
+    assert.match(sb.exec('', ['ip', 'addr', 'show', 'dev', 'lo']).stdout, /inet 127\.0\.0\.2\/8 scope host secondary/);
   });
 
   it('a VNI filter of 2^18 VNIs in ranges applies, replans empty and changes in place', () => {

@@ -111,6 +111,17 @@ test('rules: a bare address selector is a host prefix, like a route destination'
   assert.equal(get<RuleRes>(d, 'rule:/ipv4/p14').to, '10.9.0.0/16');
 });
 
+test('rules: a /0 selector is no selector (the kernel keeps none), and keeps its family', () => {
+  // from: 0.0.0.0/0 was sent as such, read back as none: the apply never converged.
+  const d = ok(`rules:
+  - { priority: 10, table: 100, from: 0.0.0.0/0 }
+  - { priority: 11, table: 100, from: "::/0", to: "2001:db8::/32" }
+`);
+  assert.equal(get<RuleRes>(d, 'rule:/ipv4/p10').from, undefined);
+  assert.equal(get<RuleRes>(d, 'rule:/ipv6/p11').from, undefined);
+  assert.equal(get<RuleRes>(d, 'rule:/ipv6/p11').to, '2001:db8::/32');
+});
+
 test('rules: a bare address of the other family is still refused', () => {
   const e = errors(`rules:
   - { priority: 10, family: 4, to: "2001:db8::5", table: 100 }
