@@ -3,7 +3,7 @@
 import type { LinkRes, Resource } from '../model/types';
 import type { Change, Inventory } from '../plan/types';
 import { createAddress, deleteAddress } from '../kernel/address';
-import { createLink, deleteLink, updateLink } from '../kernel/link';
+import { createLink, deleteLink, pinBridgeMtu, updateLink } from '../kernel/link';
 import { createNamespace, deleteNamespace } from '../kernel/namespace';
 import { NetlinkError } from '../kernel/netlink/socket';
 import { createRoute, deleteRoute, replaceRoute } from '../kernel/route';
@@ -82,7 +82,10 @@ function execLink(c: Change, ctx: ExecContext): void {
     return;
   }
   const fields = c.fields.map((f) => f.field);
-  updateLink(s, after!, fields.filter((f) => !f.startsWith('vlans') && !f.startsWith('vnis')));
+  // The same MTU before and after: a bridge's pin (src/plan/bridge-mtu.ts).
+  const pin = after!.type === 'bridge' && c.fields.some((f) => f.field === 'mtu' && f.before === f.after);
+  if (pin) pinBridgeMtu(s, after!);
+  updateLink(s, after!, fields.filter((f) => !f.startsWith('vlans') && !f.startsWith('vnis') && !(pin && f === 'mtu')));
   if (fields.some((f) => f.startsWith('vlans') || f.startsWith('vnis'))) syncLinkExtras(ctx, after!, before);
 }
 

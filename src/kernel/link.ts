@@ -263,6 +263,20 @@ export function offMtu(mtu: number): number {
 
 const IPV6_MIN_MTU = 1280;
 
+/**
+ * Mark an existing bridge's MTU "set by user" while keeping its value: the kernel ignores a write
+ * of the MTU a link already has, so step off by one and back. Off stays on IPv6's side of 1280,
+ * which keeps the bridge's IPv6 addresses (below 1280 the kernel drops them).
+ */
+export function pinBridgeMtu(session: KernelSession, link: LinkRes): void {
+  const ctx = session.ns(link.namespace);
+  const mtu = link.mtu!;
+  for (const value of [mtu > IPV6_MIN_MTU ? mtu - 1 : mtu + 1, mtu]) {
+    const w = new AttrWriter().u32(R.IFLA_MTU, value);
+    ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), w.view()], `pin mtu of ${link.name}`);
+  }
+}
+
 function setAlias(ctx: NsContext, name: string, alias: string): void {
   const w = aliasAttr(new AttrWriter(), alias);
   ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(name) }), w.view()], `set alias ${name}`);

@@ -3,6 +3,7 @@
 // removes with a replaced/deleted link or namespace, re-enslaving) → folding (fold.ts) → order.
 import { resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
+import { pinBridgeMtus } from './bridge-mtu';
 import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
 import { changeDraft, createDraft, deleteDraft, isLink, ref, type Draft } from './drafts';
@@ -296,6 +297,7 @@ export function computePlan(input: PlanInput): Plan {
     if (!changed) break;
   }
 
+  pinBridgeMtus(drafts, desired, current);
   foldKernelRemovals(drafts, removedWith);
 
   const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);

@@ -109,3 +109,35 @@ describe('VXLAN and macvlan changes in place on the real kernel', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a bridge keeps a declared MTU it already had when its ports change (real kernel)', () => {
+  // br0 is made without an MTU, so the kernel makes it follow its ports until its MTU is written.
+  const { sb, edit } = editableSandbox('lbm', `
+links:
+  - { name: br0, type: bridge }
+addresses:
+  - { dev: br0, address: "2001:db8:72::1/64" }
+`);
+  const mtu = (name: string): number => sb.ipj('', ['link', 'show', name])[0].mtu;
+
+  it('declaring the MTU br0 has, with a port of a lower MTU joining, converges at the declared MTU', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    edit('{ name: br0, type: bridge }', '{ name: br0, type: bridge, mtu: 1500 }\n  - { name: pa0, type: veth, mtu: 1400, master: br0, peer: { name: pa1 } }');
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /~ link \(root\)\/br0 \(bridge\)\n\s+# \(its ports change: the declared mtu is written \(off and back\)/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(mtu('br0'), 1500);
+    // The step stayed on IPv6's side of 1280: the bridge's IPv6 address is still there.
+    assert.ok(sb.ipj('', ['-6', 'addr', 'show', 'dev', 'br0'])[0].addr_info.some((x: { local: string }) => x.local === '2001:db8:72::1'));
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // Marked: a port MTU change behind Voltron's back no longer moves the bridge.
+    sb.ip('', ['link', 'set', 'pa0', 'mtu', '1300']);
+    assert.equal(mtu('br0'), 1500);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
