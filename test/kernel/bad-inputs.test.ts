@@ -69,7 +69,7 @@ describe('bad-input corpus on the real kernel: exit 1, the expected error, zero 
         // One case per config dir, named as in the corpus so the reported file name matches.
         const dir = path.join(work, c.replace(/\.ya?ml$/, ''));
         const src = path.join(DIR, c);
-        if (fs.statSync(src).isDirectory()) fs.cpSync(src, dir, { recursive: true });
+        if (fs.statSync(src).isDirectory()) fs.cpSync(src, dir, { recursive: true, verbatimSymlinks: true });
         else {
           fs.mkdirSync(dir);
           fs.copyFileSync(src, path.join(dir, c));

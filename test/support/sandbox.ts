@@ -122,7 +122,7 @@ export class Sandbox {
 /** Copy an example (or any dir) to a temp dir so a test can edit it. */
 export function copyConfig(src: string): string {
   const dst = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
-  fs.cpSync(src, dst, { recursive: true });
+  fs.cpSync(src, dst, { recursive: true, verbatimSymlinks: true });
   return dst;
 }
 
