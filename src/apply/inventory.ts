@@ -10,6 +10,7 @@ import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
 import { isPlainObject } from '../plan/compare';
 import { bootId, fromEarlierBoot } from '../util/boot';
+import { legacyVnis } from '../util/ranges';
 import { pidAlive } from './lock';
 
 export function stateDirFor(base: string, sandbox: string | undefined): string {
@@ -29,7 +30,7 @@ function parseInventory(p: string, text: string): Inventory {
     new Error(`${p}: damaged inventory (${why}). Restore it from a backup, or move it aside to start over (Voltron then owns nothing it created before).`);
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(text, legacyVnis);
   } catch (e) {
     throw damaged(text.trim() === '' ? 'empty file' : (e as Error).message);
   }

@@ -13,6 +13,7 @@ import type { Change, Inventory } from '../plan/types';
 import type { Journal } from './reconcile';
 import type { RestoreTarget } from './rollback';
 import { bootId } from '../util/boot';
+import { legacyVnis } from '../util/ranges';
 
 export interface JournalBegin {
   readonly t: 'begin';
@@ -171,7 +172,7 @@ export function readJournal(stateDir: string): JournalState | undefined {
     const l = lines[i]!;
     if (l.trim() === '') continue;
     try {
-      recs.push(JSON.parse(l) as JournalRecord);
+      recs.push(JSON.parse(l, legacyVnis) as JournalRecord);
     } catch {
       if (i < lines.length - 2) throw new Error(`${p}: corrupt record on line ${i + 1}`);
     }
