@@ -12,6 +12,7 @@ import type { KernelSession } from '../kernel/session';
 import { readSysctls, writeSysctl } from '../kernel/sysctl';
 import { writeTunsrc } from '../kernel/tunsrc';
 import { setBridgeVlans, setVnis } from '../kernel/vlan';
+import { mergeRanges, subtractRanges } from '../util/ranges';
 
 export interface ExecContext {
   readonly session: KernelSession;
@@ -57,9 +58,10 @@ function syncLinkExtras(ctx: ExecContext, after: LinkRes, before: LinkRes | unde
     setBridgeVlans(ns, after.name, after.type === 'bridge', add, remove);
   }
   if (after.vnis !== undefined) {
-    const want = new Set(after.vnis);
-    const have = new Set(before?.vnis ?? []);
-    setVnis(ns, after.name, [...want].filter((v) => !have.has(v)), [...have].filter((v) => !want.has(v)));
+    // Run arithmetic: linear in the runs, whatever the number of VNIs.
+    const want = mergeRanges(after.vnis);
+    const have = mergeRanges(before?.vnis ?? []);
+    setVnis(ns, after.name, subtractRanges(want, have), subtractRanges(have, want));
   }
 }
 

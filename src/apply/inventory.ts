@@ -10,6 +10,9 @@ import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
 import { isPlainObject } from '../plan/compare';
 import { bootId, fromEarlierBoot } from '../util/boot';
+import { legacyVnis } from '../util/ranges';
+import { stateDirError } from './statedir';
+import { ensureDir, removeQuietly, writeAll } from '../util/fsx';
 import { pidAlive } from './lock';
 
 export function stateDirFor(base: string, sandbox: string | undefined): string {
@@ -29,7 +32,7 @@ function parseInventory(p: string, text: string): Inventory {
     new Error(`${p}: damaged inventory (${why}). Restore it from a backup, or move it aside to start over (Voltron then owns nothing it created before).`);
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    data = JSON.parse(text, legacyVnis);
   } catch (e) {
     throw damaged(text.trim() === '' ? 'empty file' : (e as Error).message);
   }
@@ -49,21 +52,42 @@ function isCookieMap(v: unknown): boolean {
 
 export function loadInventory(stateDir: string): Inventory {
   const p = inventoryPath(stateDir);
-  if (!fs.existsSync(p)) return EMPTY_INVENTORY;
-  const data = parseInventory(p, fs.readFileSync(p, 'utf8'));
+  const text = readInventoryText(stateDir);
+  if (text === undefined) return EMPTY_INVENTORY;
+  const data = parseInventory(p, text);
   if (fromEarlierBoot(data.bootId)) return { ...data, owned: {}, original: {}, ifindex: {}, netnsCookie: {}, bootId: bootId() };
   return data;
 }
 
-export function writeFileAtomic(p: string, text: string): void {
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  const tmp = `${p}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+/**
+ * The inventory's text, undefined when there is none. Only a missing file (or a state dir that is
+ * a file) means none: one that cannot be read (no permission, a symlink loop) is an error, never
+ * "owns nothing" (existsSync says false for those too).
+ */
+function readInventoryText(stateDir: string): string | undefined {
   try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    return fs.readFileSync(inventoryPath(stateDir), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw stateDirError(stateDir, e, 'read the inventory');
+  }
+}
+
+export function writeFileAtomic(p: string, text: string): void {
+  ensureDir(path.dirname(p));
+  const tmp = `${p}.tmp-${process.pid}`;
+  try {
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      writeAll(fd, text); // a short write renamed into place was a truncated (damaged) inventory
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    removeQuietly(tmp); // a partial file (disk full) must not stay and take the space
+    throw e;
   }
   fs.renameSync(tmp, p);
   removeStaleTemps(p);
@@ -86,8 +110,34 @@ function removeStaleTemps(p: string): void {
 }
 
 export function saveInventory(stateDir: string, inv: Inventory): void {
-  writeFileAtomic(inventoryPath(stateDir), `${JSON.stringify({ ...inv, bootId: bootId() }, null, 1)}\n`);
+  try {
+    writeFileAtomic(inventoryPath(stateDir), inventoryText(inv));
+  } catch (e) {
+    throw stateDirError(stateDir, e, 'save the inventory');
+  }
 }
+
+function inventoryText(inv: Inventory): string {
+  return `${JSON.stringify({ ...inv, bootId: bootId() }, null, 1)}\n`;
+}
+
+/**
+ * Save unless the file already holds exactly this inventory (or there is none and it holds
+ * nothing): a rollback restores the pre-apply one, usually still on disk, and so completes on a
+ * full disk.
+ */
+export function saveInventoryIfChanged(stateDir: string, inv: Inventory): void {
+  let text: string | undefined;
+  try {
+    text = readInventoryText(stateDir);
+  } catch {
+    return saveInventory(stateDir, inv);
+  }
+  if (text === undefined ? !holdsNothing(inv) : text !== inventoryText(inv)) saveInventory(stateDir, inv);
+}
+
+const holdsNothing = (inv: Inventory): boolean =>
+  [inv.owned, inv.original, inv.ifindex ?? {}, inv.netnsCookie ?? {}].every((o) => Object.keys(o).length === 0);
 
 function strip(r: Resource): Resource {
   const { source: _s, ...rest } = r as Resource & { source?: unknown };

@@ -13,6 +13,9 @@ import type { Change, Inventory } from '../plan/types';
 import type { Journal } from './reconcile';
 import type { RestoreTarget } from './rollback';
 import { bootId } from '../util/boot';
+import { legacyVnis } from '../util/ranges';
+import { stateDirError } from './statedir';
+import { ensureDir, removeQuietly, writeAll } from '../util/fsx';
 
 export interface JournalBegin {
   readonly t: 'begin';
@@ -95,6 +98,8 @@ function stripChange(c: Change): Change {
 export class JournalWriter implements Journal {
   private fd: number;
   private readonly prepared = new Set<number>();
+  /** Bytes of whole records on disk: a failed write is cut back to it (no torn record mid-file). */
+  private size = 0;
   private pendingDone: string[] = [];
 
   private constructor(readonly file: string) {
@@ -102,34 +107,69 @@ export class JournalWriter implements Journal {
     this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, 0o600);
   }
 
+  /**
+   * Before the first kernel write. A begin record that cannot be written (disk full) is an error
+   * naming the state dir, and its stub is removed at once: nothing was changed.
+   */
   static start(stateDir: string, begin: Omit<JournalBegin, 't' | 'version' | 'pid' | 'host' | 'startedAt' | 'bootId'>): JournalWriter {
-    fs.mkdirSync(stateDir, { recursive: true });
-    discardStubJournal(stateDir);
-    const w = new JournalWriter(journalPath(stateDir));
-    w.append({ t: 'begin', version: 1, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), bootId: bootId(), ...begin });
-    fsyncDir(stateDir);
-    return w;
+    let w: JournalWriter | undefined;
+    try {
+      ensureDir(stateDir);
+      discardStubJournal(stateDir);
+      w = new JournalWriter(journalPath(stateDir));
+      w.append({ t: 'begin', version: 1, pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), bootId: bootId(), ...begin });
+      fsyncDir(stateDir);
+      return w;
+    } catch (e) {
+      if (w) {
+        w.closeQuietly();
+        removeQuietly(w.file);
+      }
+      throw stateDirError(stateDir, e, 'write the journal (nothing was changed)');
+    }
   }
 
   append(rec: JournalRecord): void {
-    if (rec.t !== 'done' && this.pendingDone.length) {
-      fs.writeSync(this.fd, `${this.pendingDone.join('\n')}\n`);
-      this.pendingDone = [];
+    this.write(rec.t !== 'done' && this.pendingDone.length ? [...this.pendingDone.splice(0), JSON.stringify(rec)] : [JSON.stringify(rec)]);
+  }
+
+  /**
+   * Write and fsync `lines`. A failure (disk full) is an error naming the state dir: it comes
+   * before the kernel write of the step it records, so that step is never sent.
+   */
+  private write(lines: readonly string[]): void {
+    const buf = Buffer.from(`${lines.join('\n')}\n`);
+    try {
+      // Whole: a short write (disk filling up) left a torn begin record that read as no journal.
+      writeAll(this.fd, buf);
+      fs.fsyncSync(this.fd);
+      this.size += buf.length;
+    } catch (e) {
+      try {
+        fs.ftruncateSync(this.fd, this.size);
+      } catch {
+        // a torn last record is ignored by readJournal
+      }
+      throw stateDirError(path.dirname(this.file), e, 'write the journal');
     }
-    fs.writeSync(this.fd, `${JSON.stringify(rec)}\n`);
-    fs.fsyncSync(this.fd);
+  }
+
+  private closeQuietly(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    this.fd = -1;
   }
 
   /** Persist (one fsync) the step records of `changes`, numbered from `first`. */
   prepare(first: number, changes: readonly Change[]): void {
     const lines = [...this.pendingDone];
     this.pendingDone = [];
-    changes.forEach((c, k) => {
-      lines.push(JSON.stringify({ t: 'step', i: first + k, change: stripChange(c), before: strip(c.before) } satisfies JournalStep));
-      this.prepared.add(first + k);
-    });
-    fs.writeSync(this.fd, `${lines.join('\n')}\n`);
-    fs.fsyncSync(this.fd);
+    changes.forEach((c, k) => lines.push(JSON.stringify({ t: 'step', i: first + k, change: stripChange(c), before: strip(c.before) } satisfies JournalStep)));
+    this.write(lines);
+    changes.forEach((_, k) => this.prepared.add(first + k));
   }
 
   begin(index: number, change: Change): void {
@@ -141,11 +181,14 @@ export class JournalWriter implements Journal {
     this.pendingDone.push(JSON.stringify({ t: 'done', i: index }));
   }
 
+  /** Best effort: recovery never relies on `done` marks (a full disk must not fail a finished apply). */
   private flushDone(): void {
     if (this.pendingDone.length === 0 || this.fd < 0) return;
-    fs.writeSync(this.fd, `${this.pendingDone.join('\n')}\n`);
-    fs.fsyncSync(this.fd);
-    this.pendingDone = [];
+    try {
+      this.write(this.pendingDone.splice(0));
+    } catch {
+      // the marks are lost; recovery restores the pre-apply snapshot either way
+    }
   }
 
   close(): void {
@@ -162,8 +205,10 @@ export function readJournal(stateDir: string): JournalState | undefined {
   try {
     text = fs.readFileSync(p, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
+    // ENOTDIR: the state dir is a file, which holds no journal.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw stateDirError(stateDir, e, 'read the journal');
   }
   const recs: JournalRecord[] = [];
   const lines = text.split('\n');
@@ -171,7 +216,7 @@ export function readJournal(stateDir: string): JournalState | undefined {
     const l = lines[i]!;
     if (l.trim() === '') continue;
     try {
-      recs.push(JSON.parse(l) as JournalRecord);
+      recs.push(JSON.parse(l, legacyVnis) as JournalRecord);
     } catch {
       if (i < lines.length - 2) throw new Error(`${p}: corrupt record on line ${i + 1}`);
     }
@@ -213,7 +258,7 @@ export function removeJournal(stateDir: string): void {
 export function markJournal(stateDir: string, rec: JournalRecord): void {
   const fd = fs.openSync(journalPath(stateDir), fs.constants.O_WRONLY | fs.constants.O_APPEND);
   try {
-    fs.writeSync(fd, `${JSON.stringify(rec)}\n`);
+    writeAll(fd, `${JSON.stringify(rec)}\n`);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bootId, fromEarlierBoot } from '../util/boot';
+import { checkStateDir, stateDirError } from './statedir';
 
 export interface LockInfo {
   readonly pid: number;
@@ -66,8 +67,9 @@ export function isStale(l: LockInfo): boolean {
  */
 function tryCreate(file: string, info: LockInfo): boolean {
   const tmp = `${file}.${info.pid}.${process.hrtime.bigint()}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(info)}\n`, { mode: 0o600, flag: 'wx' });
   try {
+    // Inside the try: a write that fails (disk full) must not leave the temporary file behind.
+    fs.writeFileSync(tmp, `${JSON.stringify(info)}\n`, { mode: 0o600, flag: 'wx' });
     fs.linkSync(tmp, file);
     return true;
   } catch (e) {
@@ -109,7 +111,16 @@ export class Lock {
  * serialised by a short-lived `lock.takeover` guard so two takers cannot both win.
  */
 export function acquireLock(stateDir: string, command: string, pid = process.pid): Lock {
-  fs.mkdirSync(stateDir, { recursive: true });
+  checkStateDir(stateDir);
+  try {
+    return takeLock(stateDir, command, pid);
+  } catch (e) {
+    if (e instanceof LockBusy || typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
+    throw stateDirError(stateDir, e, 'take its lock');
+  }
+}
+
+function takeLock(stateDir: string, command: string, pid: number): Lock {
   const file = lockPath(stateDir);
   const info: LockInfo = { pid, host: os.hostname(), command, startedAt: new Date().toISOString(), bootId: bootId() };
   for (let attempt = 0; attempt < 5; attempt++) {

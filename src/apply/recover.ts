@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { KernelSession } from '../kernel/session';
-import { InventoryBuilder, saveInventory } from './inventory';
+import { InventoryBuilder, saveInventory, saveInventoryIfChanged } from './inventory';
 import { journalPath, markJournal, readJournal, removeJournal, type JournalState } from './journal';
 import { restore, type RestoreOutcome } from './rollback';
 import { withIdentities } from './reconcile';
@@ -98,12 +98,25 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
     );
     return { action: 'failed', outcome };
   }
-  saveInventory(stateDir, restored);
-  markJournal(stateDir, { t: 'rolledback', at: new Date().toISOString() });
+  saveInventoryIfChanged(stateDir, restored);
+  markRolledBack(stateDir);
   removeJournal(stateDir);
   clearTryFiles(stateDir);
   log.out(`Rollback complete: ${outcome.executed.length} change(s); verified: the owned live state equals the pre-apply state.`);
   return { action: 'rolledback', outcome };
+}
+
+/**
+ * The `rolledback` marker only covers a crash between writing it and removing the journal, and
+ * without it that crash just makes the next command run the (idempotent) restore again: a disk
+ * too full to take it does not fail a completed rollback.
+ */
+function markRolledBack(stateDir: string): void {
+  try {
+    markJournal(stateDir, { t: 'rolledback', at: new Date().toISOString() });
+  } catch {
+    // see above
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { readJournal, removeJournal } from './journal';
 import { Lock, readLock } from './lock';
 import { TRY_CONFIRMED, TRY_PENDING, TRY_REVERTING, clearTryFiles, recoverJournal, tryFile } from './recover';
 import { distDir } from '../util/paths';
+import { writeAll } from '../util/fsx';
 
 export interface TryPending {
   readonly deadline: string; // ISO time
@@ -34,7 +35,7 @@ export function writeTryPending(stateDir: string, p: TryPending): void {
   const tmp = `${f}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.writeSync(fd, JSON.stringify(p));
+    writeAll(fd, JSON.stringify(p));
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

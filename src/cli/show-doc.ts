@@ -6,6 +6,7 @@ import { resourceKey, resourceNamespace } from '../model/keys';
 import { CLSACT_DEFAULT_PRIORITY, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
 import { linkKey } from '../plan/refs';
+import { rangeItem } from '../util/ranges';
 import type { Inventory } from '../plan/types';
 
 export interface ShowFilter {
@@ -136,7 +137,7 @@ function linkItem(r: LinkRes, view: VethView | undefined): Item {
       vxlan: v ? clean({ vni: v.vni, local: v.local, remote: v.remote, group: v.group, dev: v.dev, dstport: v.dstport, learning: v.learning, ttl: v.ttl, external: v.external, vnifilter: v.vnifilter }) : undefined,
       macvlan: r.macvlan ? clean({ ...r.macvlan }) : undefined,
       vlans: r.vlans?.map((x) => clean({ vid: x.vid, pvid: x.pvid || undefined, untagged: x.untagged || undefined })),
-      vnis: r.vnis,
+      vnis: r.vnis?.map(rangeItem),
     }),
     r.namespace,
   );

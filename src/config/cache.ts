@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { DesiredState, Resource, SrhPool } from '../model/types';
 import { configSchemaJson } from './schema-json';
 import { hash64, sampleOf } from '../util/hash';
+import { ensureDir, removeQuietly } from '../util/fsx';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION: string = (require('../../../package.json') as { version: string }).version;
@@ -67,11 +68,16 @@ export function readCachedConfig(cacheDir: string, key: string, host: string, ba
 
 export function writeCachedConfig(cacheDir: string, key: string, host: string, baseDir: string | undefined, desired: DesiredState, files: string[], sources: readonly Source[]): void {
   try {
-    fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    ensureDir(cacheDir, 0o700);
     const s: Serialised = { resources: [...desired.resources], pools: [...desired.pools], ignore: [...desired.ignore], namespaces: [...desired.namespaces], files, stamp: stampOf(host, baseDir), sources: sources.map((f) => [f.name, f.text]) };
     const target = path.join(cacheDir, `config-${key}.json`);
     const tmp = `${target}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(s));
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(s));
+    } catch (e) {
+      removeQuietly(tmp); // a partial file (disk full) would stay and take the space
+      throw e;
+    }
     fs.renameSync(tmp, target);
     const old = fs
       .readdirSync(cacheDir)

@@ -1,11 +1,12 @@
 // links → LinkRes (a veth declaration yields both ends), with reference, cycle and option checks.
 import { canonicalIp, canonicalMac, ipFamily, isMulticastIp, isMulticastMac, isUnspecifiedIp } from '../model/net';
-import { vxlanIsV6, type BridgeOptions, type BridgeVlan, type LinkRes, type VxlanOptions } from '../model/types';
+import { vxlanIsV6, type BridgeOptions, type BridgeVlan, type LinkRes, type VniRange, type VxlanOptions } from '../model/types';
 import { nsLabel } from '../model/keys';
 import { nsOf } from './common';
 import { compact, type Ctx } from './ctx';
 import { isPoisoned } from './merge';
 import { parseRange } from './units';
+import { mergeRanges, RangeClaims } from '../util/ranges';
 import type { Entry, Raw } from './types';
 
 /** One link end as declared: the link itself (sub '') or a veth peer (sub 'peer'). */
@@ -195,27 +196,34 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
   const out: Partial<LinkRes> = { vxlan: compact(opts) };
   if (d.raw.vnis !== undefined) {
     if (!vnifilter) ctx.err(d.e, 'vnis', `'vnis' requires 'vxlan.vnifilter: true'`, true);
-    const vnis = expandList(ctx, d.e, 'vnis', d.raw.vnis, 1, MAX_VNI, 'VNI');
-    return { ...out, vnis: [...vnis.keys()].sort((a, b) => a - b) };
+    const runs = listRuns(ctx, d.e, 'vnis', d.raw.vnis, 1, MAX_VNI, 'VNI');
+    return { ...out, vnis: mergeRanges(runs.map((r) => [r.lo, r.hi])) };
   }
   return out;
 }
 
-/** Expand `[1, "5-7"]` into value → index of the item that listed it; errors on bad/duplicate. */
-function expandList(ctx: Ctx, e: Entry, field: string, items: readonly (number | string)[], min: number, max: number, what: string, itemKey = ''): Map<number, number> {
-  const out = new Map<number, number>();
+/**
+ * The runs of `[1, "5-7"]`, sorted, each with the index of the item that listed it; errors on
+ * bad/duplicate. Never expanded: a VNI list may cover all 2^24 VNIs in one item.
+ */
+function listRuns(ctx: Ctx, e: Entry, field: string, items: readonly (number | string)[], min: number, max: number, what: string, itemKey = ''): readonly ListRun[] {
+  const claims = new RangeClaims<number>();
   items.forEach((item, i) => {
     const sub = `${field}/${i}${itemKey}`;
     const r = parseRange(item);
     if (!r) return ctx.err(e, sub, `bad ${what} range '${item}'`);
     if (r.lo < min || r.hi > max) return ctx.err(e, sub, `${what} ${r.lo === r.hi ? r.lo : `range ${r.lo}-${r.hi}`} out of range ${min}..${max}`);
-    if (r.hi - r.lo >= 65536) return ctx.err(e, sub, `${what} range ${r.lo}-${r.hi} is too large (at most 65536 entries)`);
-    for (let n = r.lo; n <= r.hi; n++) {
-      if (out.has(n)) return ctx.err(e, sub, `${what} ${n} is listed twice (also in item ${out.get(n)})`);
-      out.set(n, i);
-    }
+    const clash = claims.claim(r.lo, r.hi, i);
+    if (clash) ctx.err(e, sub, `${what} ${clash.at} is listed twice (also in item ${clash.owner})`);
   });
-  return out;
+  return claims.list().map((x) => ({ lo: x.lo, hi: x.hi, item: x.owner }));
+}
+
+interface ListRun {
+  readonly lo: number;
+  readonly hi: number;
+  /** Index of the list item it comes from. */
+  readonly item: number;
 }
 
 function masters(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<string, Decl>): void {
@@ -386,21 +394,22 @@ function vxlanMtu(ctx: Ctx, d: Decl, dev: Decl | undefined): void {
  * with vnifilter share a port as long as their `vnis` differ.
  */
 function vniClashes(ctx: Ctx, decls: readonly Decl[]): void {
-  const seen = new Map<string, Decl>();
+  // Per namespace, port, family and mode: the VNIs claimed so far (a filter may hold 2^24: runs).
+  const groups = new Map<string, RangeClaims<Decl>>();
   for (const d of decls) {
     const x = d.res.vxlan;
     if (d.sub !== '' || !x) continue;
     const fam = vxlanIsV6(x) ? 6 : 4;
     const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
-    const vnis = mode === 'vnifilter' ? (d.res.vnis ?? []) : mode === 'external' ? [0] : x.vni !== undefined ? [x.vni] : [];
-    for (const vni of vnis) {
-      const key = `${d.ns}|${x.dstport}|${fam}|${mode}|${vni}`;
-      const prev = seen.get(key);
-      if (!prev) {
-        seen.set(key, d);
-        continue;
-      }
-      const what = mode === 'external' ? `an external vxlan on dstport ${x.dstport}` : `VNI ${vni} on dstport ${x.dstport}`;
+    const runs: readonly VniRange[] = mode === 'vnifilter' ? (d.res.vnis ?? []) : mode === 'external' ? [[0, 0]] : x.vni !== undefined ? [[x.vni, x.vni]] : [];
+    const key = `${d.ns}|${x.dstport}|${fam}|${mode}`;
+    let claims = groups.get(key);
+    if (!claims) groups.set(key, (claims = new RangeClaims()));
+    for (const [lo, hi] of runs) {
+      const clash = claims.claim(lo, hi, d);
+      if (!clash) continue;
+      const prev = clash.owner;
+      const what = mode === 'external' ? `an external vxlan on dstport ${x.dstport}` : `VNI ${clash.at} on dstport ${x.dstport}`;
       ctx.err(d.e, mode === 'vnifilter' ? 'vnis' : mode === 'external' ? 'vxlan/external' : 'vxlan/vni', `${what} (IPv${fam}) already exists in namespace ${nsLabel(d.ns)}: '${prev.name}' at ${ctx.where(prev.e)} (the kernel refuses a second one)`);
       break;
     }
@@ -448,16 +457,15 @@ function vlans(ctx: Ctx, d: Decl, byKey: ReadonlyMap<string, Decl>): void {
     ctx.err(d.e, 'vlans', `vlans: ${why}`, true);
   }
   const items: Raw[] = d.raw.vlans;
-  const vids = expandList(ctx, d.e, 'vlans', items.map((x) => x.vid), 1, 4094, 'VLAN', '/vid');
+  const runs = listRuns(ctx, d.e, 'vlans', items.map((x) => x.vid), 1, 4094, 'VLAN', '/vid');
   const pvids = items.map((x, i) => (x.pvid ? i : -1)).filter((i) => i >= 0);
   for (const i of pvids) {
     const r = parseRange(items[i]!.vid);
     if (r && r.lo !== r.hi) ctx.err(d.e, `vlans/${i}/pvid`, `pvid cannot be set on a VLAN range`);
   }
   if (pvids.length > 1) ctx.err(d.e, `vlans/${pvids[1]}/pvid`, `only one VLAN can be the pvid (also item ${pvids[0]})`);
-  const list: BridgeVlan[] = [...vids.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([vid, i]) => ({ vid, pvid: items[i]!.pvid === true, untagged: items[i]!.untagged === true }));
+  const list: BridgeVlan[] = [];
+  for (const { lo, hi, item } of runs) for (let vid = lo; vid <= hi; vid++) list.push({ vid, pvid: items[item]!.pvid === true, untagged: items[item]!.untagged === true });
   d.res = { ...d.res, vlans: list };
 }
 

@@ -1,9 +1,9 @@
 // Bridge VLAN membership (ports and the bridge itself) and VXLAN VNI filter entries.
-import type { BridgeVlan } from '../model/types';
+import type { BridgeVlan, VniRange } from '../model/types';
 import { AttrWriter, Attrs } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import type { NsContext } from './session';
-import { toRanges } from '../util/ranges';
+import { mergeRanges } from '../util/ranges';
 
 /** ifname → VLAN list, for every bridge port and bridge with VLAN data. */
 export function readBridgeVlans(ctx: NsContext, names: ReadonlyMap<number, string>): Map<string, BridgeVlan[]> {
@@ -56,9 +56,9 @@ function tunnelMsg(ifindex: number): Buffer {
   return b;
 }
 
-/** ifname → filtered VNIs of every vnifilter VXLAN device. */
-export function readVnis(ctx: NsContext, names: ReadonlyMap<number, string>): Map<string, number[]> {
-  const out = new Map<string, number[]>();
+/** ifname → filtered VNIs of every vnifilter VXLAN device, as merged runs (the kernel dumps ranges). */
+export function readVnis(ctx: NsContext, names: ReadonlyMap<number, string>): Map<string, VniRange[]> {
+  const out = new Map<string, VniRange[]>();
   for (const m of ctx.sock.dump(R.RTM_GETTUNNEL, tunnelMsg(0), 'dump vxlan vni filter')) {
     if (m.type !== R.RTM_NEWTUNNEL) continue;
     const name = names.get(m.data.readUInt32LE(4));
@@ -68,11 +68,11 @@ export function readVnis(ctx: NsContext, names: ReadonlyMap<number, string>): Ma
       const a = Attrs.parse(e);
       const start = a.u32(R.VXLAN_VNIFILTER_ENTRY_START);
       if (start === undefined) continue;
-      const end = a.u32(R.VXLAN_VNIFILTER_ENTRY_END) ?? start;
-      for (let v = start; v <= end; v++) list.push(v);
+      list.push([start, a.u32(R.VXLAN_VNIFILTER_ENTRY_END) ?? start]);
     }
-    out.set(name, list.sort((a, b) => a - b));
+    out.set(name, list);
   }
+  for (const [name, list] of out) out.set(name, mergeRanges(list));
   return out;
 }
 
@@ -82,9 +82,9 @@ export function readVnis(ctx: NsContext, names: ReadonlyMap<number, string>): Ma
  */
 export const VNI_ENTRIES_PER_REQUEST = 2048;
 
-export function setVnis(ctx: NsContext, dev: string, add: readonly number[], remove: readonly number[]): void {
+export function setVnis(ctx: NsContext, dev: string, add: readonly VniRange[], remove: readonly VniRange[]): void {
   const index = ctx.ifindex(dev);
-  const send = (type: number, vnis: readonly number[], op: string) => {
+  const send = (type: number, vnis: readonly VniRange[], op: string) => {
     for (const w of vniRequests(vnis)) ctx.sock.request(type, 0, [tunnelMsg(index), w.view()], `${op} vnis on ${dev}`);
   };
   send(R.RTM_DELTUNNEL, remove, 'remove');
@@ -92,9 +92,9 @@ export function setVnis(ctx: NsContext, dev: string, add: readonly number[], rem
 }
 
 /** The attributes of the requests adding or removing `vnis`: runs as START/END range entries. */
-export function vniRequests(vnis: readonly number[]): AttrWriter[] {
+export function vniRequests(vnis: readonly VniRange[]): AttrWriter[] {
   const out: AttrWriter[] = [];
-  const runs = toRanges(vnis);
+  const runs = mergeRanges(vnis);
   for (let i = 0; i < runs.length; i += VNI_ENTRIES_PER_REQUEST) {
     const w = new AttrWriter();
     for (const [lo, hi] of runs.slice(i, i + VNI_ENTRIES_PER_REQUEST)) {

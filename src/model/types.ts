@@ -75,6 +75,9 @@ export interface VethOptions {
   readonly primary: boolean;
 }
 
+/** An inclusive run of VNIs [first, last]; a single VNI is [n, n]. */
+export type VniRange = readonly [first: number, last: number];
+
 export interface BridgeVlan {
   readonly vid: number;
   readonly pvid?: boolean;
@@ -99,8 +102,11 @@ export interface LinkRes {
   readonly otherKind?: string;
   /** Bridge VLANs: on a port (master is a vlan_filtering bridge) or on the bridge itself (`self`). */
   readonly vlans?: readonly BridgeVlan[];
-  /** VXLAN VNI filter entries (vnifilter). */
-  readonly vnis?: readonly number[];
+  /**
+   * VXLAN VNI filter entries (vnifilter) as inclusive [first, last] runs, sorted and merged (no two
+   * overlap or touch): a filter may hold all 2^24 VNIs, so it is never expanded VNI by VNI.
+   */
+  readonly vnis?: readonly VniRange[];
   readonly source?: SourceRef;
 }
 

@@ -2,7 +2,8 @@
 // Desired fields left `undefined` are "don't care" (the kernel fills a default), except the
 // few STRICT fields whose absence means "none" (a route without encap, a port without master).
 import { bridgeTimerInSync } from '../model/jiffies';
-import { vxlanIsV6, type LinkRes, type Resource, type ResourceKind, type VxlanOptions } from '../model/types';
+import { vxlanIsV6, type LinkRes, type Resource, type ResourceKind, type VniRange, type VxlanOptions } from '../model/types';
+import { mergeRanges } from '../util/ranges';
 import type { FieldChange } from './types';
 
 /** Never compared nor shown: discriminant, provenance, display-only pool reference. */
@@ -88,10 +89,10 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
-/** `vlans` and `vnis` are sets: canonical sorted form (flags default to false). */
+/** `vlans` and `vnis` are sets: canonical sorted form (flags default to false; VNIs as merged runs). */
 function canonSet(path: string, v: unknown): unknown {
   if (!Array.isArray(v)) return v;
-  if (path === 'vnis') return [...new Set(v as number[])].sort((x, y) => x - y);
+  if (path === 'vnis') return mergeRanges(v as VniRange[]);
   const m = new Map<number, { vid: number; pvid: boolean; untagged: boolean }>();
   for (const x of v as { vid: number; pvid?: boolean; untagged?: boolean }[]) {
     m.set(x.vid, { vid: x.vid, pvid: x.pvid === true, untagged: x.untagged === true });

@@ -1,5 +1,6 @@
 // Compact one-line rendering of field values for reasons and plan output.
-import { toRanges } from '../util/ranges';
+import type { VniRange } from '../model/types';
+import { fmtRanges, mergeRanges } from '../util/ranges';
 
 /**
  * `9000`, `up`, `"uplink bridge"`, `[fc00:1::1, fc00:2::1]`, `{vid: 10, pvid: true}`, `(none)`.
@@ -10,7 +11,7 @@ export function fmtScalar(v: unknown, field = ''): string {
   if (v === '' && (field === 'namespace' || field.endsWith('.namespace'))) return '(root)';
   if (typeof v === 'string') return /^[\w.:/@+-]+$/.test(v) ? v : JSON.stringify(v);
   // A VNI filter can hold 2^24 VNIs: shown as runs (`[1-4096, 5000]`), not one by one.
-  if (field === 'vnis' && Array.isArray(v)) return `[${toRanges(v as number[]).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ')}]`;
+  if (field === 'vnis' && Array.isArray(v)) return fmtRanges(mergeRanges(v as VniRange[]));
   if (Array.isArray(v)) return `[${v.map((x) => fmtScalar(x)).join(', ')}]`;
   if (typeof v === 'object') {
     const parts = Object.entries(v as Record<string, unknown>)

@@ -2,6 +2,8 @@
 import { fmtScalar } from './format';
 import { isImmutable } from './compare';
 import type { Change, ChangeAction, FieldChange, Plan } from './types';
+import type { VniRange } from '../model/types';
+import { rangeItem } from '../util/ranges';
 
 export interface PlanSummary {
   readonly create: number;
@@ -211,6 +213,11 @@ function jsonValue(v: unknown): unknown {
   return v;
 }
 
+/** A field's JSON value; VNI runs in config spelling (`[7, "100-102"]`, as a VNI list always read). */
+function fieldJson(field: string, v: unknown): unknown {
+  return field === 'vnis' && Array.isArray(v) ? (v as VniRange[]).map(rangeItem) : jsonValue(v);
+}
+
 /** Stable, serialisable form of a plan (format_version 1). */
 export function planToJson(plan: Plan): object {
   return {
@@ -222,7 +229,7 @@ export function planToJson(plan: Plan): object {
       label: c.label,
       reason: c.reason,
       disruptive: c.disruptive,
-      fields: c.fields.map((f) => ({ field: f.field, before: jsonValue(f.before), after: jsonValue(f.after) })),
+      fields: c.fields.map((f) => ({ field: f.field, before: fieldJson(f.field, f.before), after: fieldJson(f.field, f.after) })),
       dependsOn: [...c.dependsOn],
       ...(c.createdBy !== undefined ? { createdBy: c.createdBy } : {}),
     })),

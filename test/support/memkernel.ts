@@ -4,6 +4,7 @@
 // ENOENT, and references (namespace, master, dev, parent, gateway, prefsrc, clsact) must exist.
 import { resourceKey, resourceNamespace } from '../../src/model/keys';
 import { networkOf } from '../../src/model/net';
+import { mergeRanges } from '../../src/util/ranges';
 import type { AddressRes, LinkRes, Resource, RouteRes } from '../../src/model/types';
 import type { Change } from '../../src/plan/types';
 
@@ -156,7 +157,7 @@ function kernelOrder(r: Resource): Resource {
       .sort((a, b) => a.vid - b.vid)
       .map((v) => ({ vid: v.vid, ...(v.pvid ? { pvid: true } : {}), ...(v.untagged ? { untagged: true } : {}) }));
   }
-  if (r.vnis) o['vnis'] = [...new Set(r.vnis)].sort((a, b) => a - b);
+  if (r.vnis) o['vnis'] = mergeRanges(r.vnis);
   return r;
 }
 

@@ -290,7 +290,7 @@ test('vlan and vni ranges expand and sort', () => {
     { vid: 21, pvid: false, untagged: true },
     { vid: 22, pvid: false, untagged: true },
   ]);
-  assert.deepEqual(get<LinkRes>(d, 'link:/vx0').vnis, [7, 100, 101, 102, 300]);
+  assert.deepEqual(get<LinkRes>(d, 'link:/vx0').vnis, [[7, 7], [100, 102], [300, 300]]);
 });
 
 test('defaults: routes, rules, links', () => {

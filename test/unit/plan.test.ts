@@ -97,7 +97,8 @@ describe('computePlan: actions', () => {
     const c = live(bridge('br0', { vlans: [{ vid: 10, pvid: true, untagged: true }, { vid: 20, pvid: false }] }));
     assert.equal(plan([d], [c]).changes.length, 0);
     assert.equal(plan([bridge('br0', { vlans: [{ vid: 10, pvid: true }, { vid: 20 }] })], [c]).changes.length, 1, 'untagged flag differs');
-    const vx = (vnis: number[]): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { external: true, vnifilter: true }, vnis });
+    // One run per VNI, unsorted and repeated: compared as the merged set.
+    const vx = (vnis: number[]): LinkRes => ({ kind: 'link', namespace: '', name: 'vx0', type: 'vxlan', vxlan: { external: true, vnifilter: true }, vnis: vnis.map((n) => [n, n] as const) });
     assert.equal(plan([vx([300, 100, 100])], [vx([100, 300])]).changes.length, 0);
     // The kernel reports no entry at all for an empty filter: `vnis: []` / `vlans: []` are in sync.
     const { vnis: _v, ...bare } = vx([]);

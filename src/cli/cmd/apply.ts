@@ -143,6 +143,10 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
         inv = withIdentities(pruneInventory(takeOverSettings(inv, eff, pr.current), eff, current), current, session);
         if (again.changes.length) failure = new NotConverged(again).message;
         mark('verify (the read and plan above are its re-read and re-plan)');
+        // Here, in the try: a state dir that cannot take it (disk full) rolls the apply back
+        // (what Voltron made would otherwise be recorded nowhere).
+        if (failure === undefined) saveInventory(ctx.stateDir, recorded(inv));
+        mark('save inventory');
       }
     } catch (e) {
       failure = (e as Error).message;
@@ -164,8 +168,6 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       ctx.err(r.action === 'rolledback' ? 'The apply failed and was rolled back; nothing changed.' : 'The apply failed and the rollback did NOT fully succeed (see above).');
       return 1;
     }
-    saveInventory(ctx.stateDir, recorded(inv));
-    mark('save inventory');
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const what = verb === 'destroy' ? 'Destroy' : 'Apply';
     ctx.out(`\n${what} complete: ${plan.changes.length} change(s), ${session.writes - writesBefore} kernel write(s), ${ms.toFixed(0)} ms. Verified: the kernel matches the desired state.`);
