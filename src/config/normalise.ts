@@ -4,6 +4,7 @@ import type { DesiredState, Resource } from '../model/types';
 import type { Ctx } from './ctx';
 import type { Merged } from './merge';
 import { checkRoutes } from './check-routes';
+import { checkSysctls } from './check-sysctls';
 import { normaliseAddresses, normaliseRoutes, normaliseRules } from './norm-l3';
 import { normaliseLinks } from './norm-links';
 import { normaliseBpf, normaliseNamespaces, normaliseRootSysctls } from './norm-misc';
@@ -20,6 +21,7 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   checkRoutes(ctx, links, addresses, routes, m.ignore.length > 0);
   const rules = normaliseRules(ctx, m.lists.rules);
   const sysctls = [...normaliseRootSysctls(ctx, m.sysctls), ...ns.sysctls];
+  checkSysctls(ctx, sysctls, addresses, routes, m.ignore);
   const bpf = normaliseBpf(ctx, m.lists.programs, baseDir);
   const tc = normaliseTc(ctx, m.lists.qdiscs, m.lists.classes, m.lists.filters, new Set(bpf.map((b) => b.name)));
 

@@ -1,7 +1,8 @@
 // Real kernel: namespaces as objects. Pruning a namespace removes the veths crossing out of it
 // at once (their peers in namespaces that stay are gone when apply returns), in one kernel
 // teardown rather than one per veth. Per-device sysctls of a device whose name has a '.'
-// (written `/` in the key, as for sysctl(8)), on a device the same apply creates.
+// (written `/` in the key, as for sysctl(8)), on a device the same apply creates. The per-device
+// sysctls and disable_ipv6 combinations validation accepts (bad inputs 110-112 hold the refused).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -93,3 +94,65 @@ describe('sysctls of a device with a dot in its name', () => {
   });
 });
 
+
+describe('sysctls validation accepts apply and converge', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-ns-'));
+  const sb = new Sandbox('nss', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  // a: all=1 disables every device (lo too) and default, b1's own key (written after) keeps IPv6;
+  // b: default=1 is inherited by the links Voltron creates, not by lo; c: a device's own key.
+  // Per-device keys of lo, a veth peer and a device with a dot in its name exist when written.
+  const config = `namespaces:
+  - name: a
+    sysctls:
+      net.ipv6.conf.all.disable_ipv6: 1
+      net.ipv6.conf.b1.disable_ipv6: 0
+      net.ipv4.conf.lo.forwarding: 1
+      net.ipv4.conf.p1.forwarding: 1
+  - name: b
+    sysctls:
+      net.ipv6.conf.default.disable_ipv6: 1
+      net.ipv4.neigh.p0.gc_stale_time: 120
+  - name: c
+    sysctls:
+      net.ipv6.conf.v/1.disable_ipv6: 1
+      net.ipv6.conf.c1.disable_ipv6: 0
+links:
+  - { name: b0, type: bridge, namespace: a }
+  - { name: b1, type: bridge, namespace: a }
+  - { name: b0, type: bridge, namespace: b }
+  - { name: v.1, type: bridge, namespace: c }
+  - { name: c1, type: bridge, namespace: c }
+  - { name: p0, type: veth, namespace: b, peer: { name: p1, namespace: a } }
+addresses:
+  - { address: "2001:db8:2::1/64", dev: b1, namespace: a }
+  - { address: "10.0.0.1/24", dev: b0, namespace: a }
+  - { address: "2001:db8:5::1/128", dev: lo, namespace: b }
+  - { address: "10.0.1.1/24", dev: b0, namespace: b }
+  - { address: "10.0.2.1/24", dev: v.1, namespace: c }
+  - { address: "2001:db8:7::1/64", dev: c1, namespace: c }
+routes:
+  - { to: "2001:db8:a::/64", dev: b1, namespace: a }
+  - { to: "2001:db8:b::/64", type: blackhole, namespace: a }
+  - { to: "10.9.0.0/16", dev: b0, namespace: a }
+  - { to: "2001:db8:c::/64", dev: lo, namespace: b }
+`;
+  const disabled = (ns: string, dev: string) => sb.exec(ns, ['sysctl', '-n', `net.ipv6.conf.${dev}.disable_ipv6`]).stdout.trim();
+
+  it('apply succeeds, the kernel holds what validation predicted, and the plan is empty after', () => {
+    fs.writeFileSync(path.join(dir, 'network.yaml'), config);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(['b0', 'b1', 'lo', 'p1'].map((d) => disabled('a', d)), ['1', '0', '1', '1']);
+    assert.deepEqual(['b0', 'p0', 'lo'].map((d) => disabled('b', d)), ['1', '1', '0']);
+    assert.deepEqual(['v/1', 'c1'].map((d) => disabled('c', d)), ['1', '0']);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
