@@ -104,6 +104,8 @@ export function schedule(
     const pk = linkKey(r.namespace, r.macvlan.parent);
     macvlansOn.set(pk, [...(macvlansOn.get(pk) ?? []), k]);
   }
+  /** Waits that matter only where they can be met (see below): [waiter, awaited]. */
+  const soft: [string, string][] = [];
   const tcD = new TcIndex(desired);
   const upAddr = byNs(ups, 'address', 'after');
   const upRoute = byNs(ups, 'route', 'after');
@@ -125,7 +127,7 @@ export function schedule(
     if (x.action === 'update' && isLink(r) && r.master !== undefined && r.master !== (x.before as { master?: string } | undefined)?.master) {
       for (const k of macvlansOn.get(linkKey(r.namespace, r.name)) ?? []) {
         const m = drafts.get(k)?.after;
-        if (upKeys.has(k) && isLink(m) && m.macvlan?.parent !== r.name) s.add(k);
+        if (upKeys.has(k) && isLink(m) && m.macvlan?.parent !== r.name) soft.push([x.key, k]);
       }
     }
     // A (re)created object whose name is freed by a delete in this plan waits for that delete.
@@ -135,6 +137,11 @@ export function schedule(
       for (const n of names) for (const d of freedBy.get(n) ?? []) s.add(d);
     }
   }
+
+  // A soft wait is added unless the awaited change itself needs the waiter (the new macvlan, or
+  // a link replacing it, stacked on the joining link): that order is not possible, and the
+  // kernel's answer at apply beats a plan refused for a cycle.
+  for (const [a, b] of soft) if (!reaches(deps, b, a)) deps.get(a)!.add(b);
 
   // Deletes: reversed — an object goes before what it refers to.
   const tcK = new TcIndex(kernel);
@@ -203,4 +210,17 @@ export function schedule(
     out.push(c as Change);
   }
   return out;
+}
+
+/** Whether `to` is among what `from` needs, directly or not. */
+function reaches(deps: ReadonlyMap<string, ReadonlySet<string>>, from: string, to: string): boolean {
+  const seen = new Set<string>([from]);
+  const stack = [from];
+  while (stack.length > 0) {
+    for (const k of deps.get(stack.pop()!) ?? []) {
+      if (k === to) return true;
+      if (!seen.has(k)) (seen.add(k), stack.push(k));
+    }
+  }
+  return false;
 }

@@ -469,3 +469,26 @@ describe('memkernel', () => {
     assert.throws(() => applyPlan(k, [del('link:/va')]), /ENOENT/);
   });
 });
+
+describe('computePlan: a port joining a bridge and the macvlans on it', () => {
+  const veth = (name: string, peer: string, extra: Partial<LinkRes> = {}): LinkRes => ({ kind: 'link', namespace: '', name, type: 'veth', veth: { peer: { name: peer, namespace: '' }, primary: true }, ...extra });
+  const vb0 = (): LinkRes => ({ kind: 'link', namespace: '', name: 'vb0', type: 'veth', veth: { peer: { name: 'va0', namespace: '' }, primary: false } });
+  const macvlan = (parent: string): LinkRes => ({ kind: 'link', namespace: '', name: 'm0', type: 'macvlan', macvlan: { parent, mode: 'bridge' } });
+  const current = [live(bridge('br0')), live(veth('va0', 'vb0')), live(vb0()), live(macvlan('va0'))];
+  const inventory = owning(...current);
+
+  test('waits for the replace of a macvlan moving off it (the kernel refuses a macvlan parent as a port)', () => {
+    const p = plan([bridge('br0'), veth('va0', 'vb0', { master: 'br0' }), vb0(), macvlan('br0')], current, { inventory });
+    const k = keys(p);
+    assert.ok(k.indexOf('link:/m0') < k.indexOf('link:/va0'), k.join(' '));
+  });
+
+  test('without a cycle when the new object on that name is stacked on the joining link', () => {
+    // m0 becomes a VXLAN on va0: it needs va0's change, so it cannot also go first.
+    const vx: LinkRes = { kind: 'link', namespace: '', name: 'm0', type: 'vxlan', vxlan: { vni: 5, dev: 'va0' } };
+    const p = plan([bridge('br0'), veth('va0', 'vb0', { master: 'br0' }), vb0(), vx], current, { inventory });
+    const k = keys(p);
+    assert.ok(k.indexOf('link:/va0') < k.indexOf('link:/m0'), k.join(' '));
+    assert.equal(byKey(p, 'link:/m0').action, 'replace');
+  });
+});
