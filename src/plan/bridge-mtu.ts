@@ -7,24 +7,27 @@
 import type { LinkRes, Resource } from '../model/types';
 import { isLink, type Draft } from './drafts';
 
-/** Whether a draft adds, removes or re-sizes a port of bridge `ns/name`. */
-function touchesPorts(x: Draft, ns: string, name: string): boolean {
-  if (x.kind !== 'link') return false;
-  const on = (r: Resource | undefined) => isLink(r) && r.namespace === ns && r.master === name;
-  if (x.action !== 'update') return on(x.before) || on(x.after);
-  if (!on(x.before) && !on(x.after)) return false;
-  return x.fields.some((f) => f.field === 'master' || f.field === 'mtu');
+/** Bridges (`ns/name`) whose ports a draft adds, removes or re-sizes. */
+function bridgesWithPortChanges(drafts: ReadonlyMap<string, Draft>): Set<string> {
+  const out = new Set<string>();
+  for (const x of drafts.values()) {
+    if (x.kind !== 'link') continue;
+    if (x.action === 'update' && !x.fields.some((f) => f.field === 'master' || f.field === 'mtu')) continue;
+    for (const r of [x.before, x.after]) if (isLink(r) && r.master !== undefined) out.add(`${r.namespace}/${r.master}`);
+  }
+  return out;
 }
 
 export function pinBridgeMtus(drafts: Map<string, Draft>, desired: ReadonlyMap<string, Resource>, current: ReadonlyMap<string, Resource>): void {
-  const all = [...drafts.values()];
+  const touched = bridgesWithPortChanges(drafts);
+  if (touched.size === 0) return;
   for (const [key, d] of desired) {
     if (!isLink(d) || d.type !== 'bridge' || d.mtu === undefined) continue;
     const live = current.get(key) as LinkRes | undefined;
     const own = drafts.get(key);
     // A created bridge is pinned by its creation; a differing MTU is changed, which pins it.
     if (live === undefined || (own && own.action !== 'update') || own?.fields.some((f) => f.field === 'mtu')) continue;
-    if (!all.some((x) => x.key !== key && touchesPorts(x, d.namespace, d.name))) continue;
+    if (!touched.has(`${d.namespace}/${d.name}`)) continue;
     const field = { field: 'mtu', before: live.mtu, after: d.mtu };
     const why = `its ports change: the declared mtu is written (off and back) so that the kernel stops making the bridge follow its ports' mtu`;
     drafts.set(
