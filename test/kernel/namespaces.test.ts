@@ -156,3 +156,43 @@ routes:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('sysctls the kernel broadcasts from `all` to every device', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bcast-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('bc', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (fwd4: number, lo4: number, fwd6: number, lo6: number): void =>
+    fs.writeFileSync(
+      file,
+      `namespaces:\n  - name: r1\n    sysctls:\n      net.ipv4.ip_forward: ${fwd4}\n      net.ipv4.conf.lo.forwarding: ${lo4}\n      net.ipv6.conf.all.forwarding: ${fwd6}\n      net.ipv6.conf.lo.forwarding: ${lo6}\n`,
+    );
+  const read = (key: string): string => sb.exec('r1', ['sysctl', '-n', key]).stdout.trim();
+  const applyClean = (): void => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  };
+
+  it('a device key differing from ip_forward / conf.all.forwarding holds, on the first apply and when only `all` changes', () => {
+    write(1, 0, 1, 0);
+    applyClean();
+    assert.deepEqual([read('net.ipv4.ip_forward'), read('net.ipv4.conf.lo.forwarding'), read('net.ipv6.conf.all.forwarding'), read('net.ipv6.conf.lo.forwarding')], ['1', '0', '1', '0']);
+    write(0, 0, 0, 0); // the device keys stay as they are: only the broadcasts change
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /sysctl r1 net\.ipv4\.conf\.lo\.forwarding\n\s+# \(written again after net\.ipv4\.ip_forward/);
+    applyClean();
+    write(1, 0, 1, 0);
+    applyClean();
+    assert.equal(read('net.ipv4.conf.lo.forwarding'), '0');
+    assert.equal(read('net.ipv6.conf.lo.forwarding'), '0');
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -1,0 +1,67 @@
+// Some `all` sysctls are not a floor but a broadcast: writing net.ipv4.ip_forward or
+// net.ipv{4,6}.conf.all.forwarding (and IPv6's disable_ipv6, addr_gen_mode,
+// ignore_routes_with_linkdown, force_forwarding) copies the value into every device of the
+// namespace, and, but for force_forwarding, into `default` (measured on this kernel). A declared
+// device or default key of the same setting must then be written after it, also when it is
+// already in sync, or the apply leaves the broadcast value there and fails to verify.
+import type { Resource, SysctlRes } from '../model/types';
+import type { Draft } from './drafts';
+
+/** Setting (`ipv4 forwarding`) → whether its broadcast also sets `default`. */
+const BROADCAST: ReadonlyMap<string, boolean> = new Map([
+  ['ipv4 forwarding', true],
+  ['ipv6 forwarding', true],
+  ['ipv6 disable_ipv6', true],
+  ['ipv6 addr_gen_mode', true],
+  ['ipv6 ignore_routes_with_linkdown', true],
+  ['ipv6 force_forwarding', false],
+]);
+
+/** `net.ipvN.conf.<dev>.<setting>` → its parts (a dot in a device name is written `/`). */
+function confKey(key: string): { setting: string; dev: string } | undefined {
+  if (key === 'net.ipv4.ip_forward') return { setting: 'ipv4 forwarding', dev: 'all' };
+  const p = key.split('.');
+  return p.length === 5 && p[0] === 'net' && p[2] === 'conf' ? { setting: `${p[1]} ${p[4]}`, dev: p[3]! } : undefined;
+}
+
+/** Rewrites declared device/default keys after a broadcast write in the plan; `runAfter` orders them. */
+export function rewriteAfterBroadcasts(
+  drafts: Map<string, Draft>,
+  desired: ReadonlyMap<string, Resource>,
+  current: ReadonlyMap<string, Resource>,
+  runAfter: Map<string, Set<string>>,
+): void {
+  // Broadcast writes in this plan, by namespace and setting.
+  const writers = new Map<string, { key: string; label: string }[]>();
+  for (const x of drafts.values()) {
+    const r = (x.after ?? x.before) as SysctlRes | undefined;
+    if (x.kind !== 'sysctl' || !r) continue;
+    const k = confKey(r.key);
+    if (!k || k.dev !== 'all' || !BROADCAST.has(k.setting)) continue;
+    const id = `${r.namespace}\n${k.setting}`;
+    writers.set(id, [...(writers.get(id) ?? []), { key: x.key, label: r.key }]);
+  }
+  if (writers.size === 0) return;
+  for (const [key, d] of desired) {
+    if (d.kind !== 'sysctl') continue;
+    const k = confKey(d.key);
+    if (!k || k.dev === 'all' || (k.dev === 'default' && !BROADCAST.get(k.setting))) continue;
+    const ws = writers.get(`${d.namespace}\n${k.setting}`);
+    if (!ws) continue;
+    const after = runAfter.get(key) ?? new Set<string>();
+    for (const w of ws) after.add(w.key);
+    runAfter.set(key, after);
+    const live = current.get(key) as SysctlRes | undefined;
+    if (drafts.has(key) || live === undefined) continue;
+    drafts.set(key, {
+      action: 'update',
+      key,
+      kind: 'sysctl',
+      before: live,
+      after: d,
+      fields: [{ field: 'value', before: live.value, after: d.value }],
+      reason: `written again after ${ws.map((w) => w.label).join(' and ')}, which the kernel copies into every device${BROADCAST.get(k.setting) ? ' and default' : ''}`,
+      disruptive: false,
+    });
+  }
+}
