@@ -22,6 +22,7 @@ export function checkSysctls(
   ignore: readonly Entry<string>[],
 ): void {
   for (const s of sysctls) checkDevice(ctx, s, ignore);
+  checkAliases(ctx, sysctls);
   const disabled = ipv6Disabler(ctx, sysctls);
   for (const a of addresses) {
     if (!a.address.includes(':')) continue;
@@ -119,6 +120,19 @@ function disabledMessage(dev: string, ns: string, by: Disabler, what: string): s
         ? `, which links inherit when created (Voltron sets sysctls first)`
         : '';
   return `IPv6 is disabled on '${dev}': sysctl ${by.s.key} is ${by.s.value} in namespace ${nsLabel(ns)}${why}; the kernel refuses IPv6 addresses and routes on such a device ("IPv6 is disabled on ${what}")`;
+}
+
+/** net.ipv4.ip_forward and net.ipv4.conf.all.forwarding are one value: two differing never converge. */
+function checkAliases(ctx: Ctx, sysctls: readonly SysctlRes[]): void {
+  const fwd = new Map<string, SysctlRes>();
+  for (const s of sysctls) if (s.key === 'net.ipv4.conf.all.forwarding') fwd.set(s.namespace, s);
+  for (const s of sysctls) {
+    const other = s.key === 'net.ipv4.ip_forward' ? fwd.get(s.namespace) : undefined;
+    if (!other || other.value === s.value || !s.source) continue;
+    const at = other.source ? ctx.pos(other.source.file, other.source.path, true) : undefined;
+    const where = other.source && at ? ` (${other.source.file}:${at.line}:${at.column})` : '';
+    reportKey(ctx, s, `net.ipv4.ip_forward ${s.value} contradicts net.ipv4.conf.all.forwarding ${other.value}${where}: the kernel keeps one value for both (declare one of them)`);
+  }
 }
 
 function reportKey(ctx: Ctx, s: SysctlRes, message: string): void {
