@@ -16,7 +16,9 @@ type SourceFile = { name: string; text: string; badUtf8?: { line: number; column
 export type LoadResult = { ok: true; desired: DesiredState; files: string[] } | { ok: false; errors: ConfigError[]; files: string[] };
 
 const isYaml = (n: string): boolean => /\.ya?ml$/.test(n);
-const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+// Byte order of the UTF-8 names, as `ls` in the C locale and git list them (a JavaScript string
+// comparison orders UTF-16 code units, which differs for characters beyond the BMP).
+const byName = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
 export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string }): LoadResult {

@@ -475,3 +475,12 @@ routes:
   // An ignored uplink (say, DHCP-run) may be what reaches it.
   ok(`${base}ignore:\n  - "eth*"\n`);
 });
+
+test('base files are taken in byte order of their UTF-8 names (not UTF-16 order)', () => {
+  // U+FF5E is EF BD 9E in UTF-8, before F0 9F 98 80 (U+1F600); in UTF-16 it comes after (FF5E > D83D).
+  const e = errs([
+    { name: '\u{1F600}.yaml', text: 'links:\n  - { name: b0, type: bridge, mtu: 1 }\n' },
+    { name: '\uFF5E.yaml', text: 'links:\n  - { name: b1, type: bridge, mtu: 1 }\n' },
+  ]);
+  assert.deepEqual(e.map((x) => x.file), ['\uFF5E.yaml', '\u{1F600}.yaml']);
+});
