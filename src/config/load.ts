@@ -21,10 +21,15 @@ const isYaml = (n: string): boolean => /\.ya?ml$/.test(n);
 const byName = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
+/** A host name usable as hosts/<host>.yaml. */
+export function isHostName(host: string): boolean {
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(host);
+}
+
 export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string }): LoadResult {
   const host = opts.host ?? os.hostname();
   const fail = (message: string): LoadResult => ({ ok: false, errors: [{ file: opts.dir, line: 1, column: 1, path: '', message }], files: [] });
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(host)) return fail(`bad host name '${host}' (used as hosts/<host>.yaml)`);
+  if (!isHostName(host)) return fail(`bad host name '${host}' (used as hosts/<host>.yaml)`);
   let names: string[];
   const dangling: string[] = [];
   try {

@@ -30,6 +30,10 @@ test('validate names the host overlay it applied, or says there is none', () => 
     assert.match(typo.stdout, /is valid: 1 objects/);
     assert.match(typo.stdout, /Host 'hl': no overlay \(hosts\/hl\.yaml\): base files only\./);
     assert.match(typo.stdout, /Other host overlays checked: h1 \(valid\)\./, 'the overlays that exist are named');
+    const bad = run('../x');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /bad host name '\.\.\/x'/);
+    assert.doesNotMatch(bad.stdout, /no overlay/, 'a bad host name has no overlay line');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(state, { recursive: true, force: true });

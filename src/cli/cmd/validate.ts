@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatConfigError, loadConfig } from '../../config';
+import { isHostName } from '../../config/load';
 import type { Context } from '../common';
 import type { Command } from '../main';
 
@@ -16,7 +17,8 @@ export const validateCommand: Command = {
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
     // A mistyped --host silently means "base only": say which overlay was used.
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
-    ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
+    // A bad host name is an error of its own (above): no line about its overlay.
+    if (isHostName(ctx.host)) ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
     const others = checkOtherHosts(ctx, shown);
     const count = shown.size;
     if (count === 0) return 0;
