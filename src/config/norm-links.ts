@@ -355,7 +355,7 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
     if (parent.res.type === 'macvlan')
       ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent.name}' is itself a macvlan: the kernel would attach to its parent instead (use 'parent: ${parent.res.macvlan?.parent ?? parent.name}')`);
     else if (d.res.mtu !== undefined) {
-      const p = parentMtu(parent, decls);
+      const p = parentMtu(parent, decls, lower);
       if (p !== undefined && d.res.mtu > p.mtu)
         ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${p.mtu} of macvlan parent '${parent.name}'${p.from ? ` (which a bridge without a declared mtu takes from its port '${p.from}')` : ''} (the kernel refuses it)`);
     }
@@ -364,15 +364,41 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
 
 /**
  * The mtu a link will have, if the config says: its declared one; for a bridge without one, the
- * lowest declared mtu of its ports (the kernel sets such a bridge's mtu to its ports' lowest).
+ * lowest mtu of its declared ports (the kernel sets such a bridge's mtu to its ports' lowest).
  */
-function parentMtu(parent: Decl, decls: readonly Decl[]): { mtu: number; from?: string } | undefined {
+function parentMtu(parent: Decl, decls: readonly Decl[], lower: (d: Decl) => Decl | undefined): { mtu: number; from?: string } | undefined {
   if (parent.res.mtu !== undefined || parent.res.type !== 'bridge') return parent.res.mtu === undefined ? undefined : { mtu: parent.res.mtu };
   let low: { mtu: number; from?: string } | undefined;
   for (const x of decls) {
-    if (x.ns === parent.ns && x.res.master === parent.name && x.res.mtu !== undefined && (low === undefined || x.res.mtu < low.mtu)) low = { mtu: x.res.mtu, from: x.name };
+    if (x.ns !== parent.ns || x.res.master !== parent.name) continue;
+    const mtu = linkMtu(x, lower, 0);
+    if (mtu !== undefined && (low === undefined || mtu < low.mtu)) low = { mtu, from: x.name };
   }
   return low;
+}
+
+/**
+ * A link's mtu: declared, or the kernel's default for its type (measured on 6.18): 1500 for a
+ * veth and for a VXLAN without a device; a VXLAN's device's less its headers (50, 70 for IPv6);
+ * a macvlan's parent's. Undefined where the config cannot tell.
+ */
+function linkMtu(d: Decl, lower: (d: Decl) => Decl | undefined, depth: number): number | undefined {
+  if (d.res.mtu !== undefined) return d.res.mtu;
+  if (depth > 8) return undefined; // a cycle, reported elsewhere
+  const below = lower(d);
+  switch (d.res.type) {
+    case 'veth':
+      return 1500;
+    case 'vxlan': {
+      if (d.res.vxlan?.dev === undefined) return 1500;
+      const base = below && linkMtu(below, lower, depth + 1);
+      return base === undefined ? undefined : base - (vxlanIsV6(d.res.vxlan) ? 70 : 50);
+    }
+    case 'macvlan':
+      return below && linkMtu(below, lower, depth + 1);
+    default:
+      return undefined;
+  }
 }
 
 /**
