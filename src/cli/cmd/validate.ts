@@ -3,6 +3,7 @@ import path from 'node:path';
 import { formatConfigError, loadConfig } from '../../config';
 import type { Context } from '../common';
 import type { Command } from '../main';
+import { isPresent } from '../../util/fsx';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -14,7 +15,7 @@ export const validateCommand: Command = {
     const shown = new Set<string>();
     if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${r.desired.resources.size} objects in ${r.desired.namespaces.length} namespace(s).`);
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
-    // A mistyped --host silently means "base only": say which overlay was used.
+    // A mistyped --host silently means "base only": say which overlay was used (a dangling link counts).
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
     ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
     const others = checkOtherHosts(ctx, shown);
@@ -24,16 +25,6 @@ export const validateCommand: Command = {
     return 1;
   },
 };
-
-/** lstat, not exists: a dangling overlay link is an overlay (that cannot be read), not none. */
-function isPresent(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function remember(shown: Set<string>, line: string): string {
   shown.add(line);
