@@ -9,6 +9,7 @@ import type { YamlFile } from './yamlpos';
 import { configCacheKey, readCachedConfig, writeCachedConfig } from './cache';
 import { registerSources } from './positions';
 import { visible } from '../util/visible';
+import { isPresent } from '../util/fsx';
 
 /** A file's text; `badUtf8` (then `text` is empty) where it is not UTF-8. */
 type SourceFile = { name: string; text: string; badUtf8?: { line: number; column: number } };
@@ -95,15 +96,6 @@ function fileBehindLink(p: string): 'file' | 'other' | 'missing' {
 
 /** Emacs keeps its lock as a dangling symlink `.#<file>` next to the file being edited. */
 const isEditorLock = (n: string): boolean => n.startsWith('.#');
-
-function isPresent(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function danglingError(p: string): ConfigError {
   let target = '?';

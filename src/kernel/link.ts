@@ -263,15 +263,19 @@ export function offMtu(mtu: number): number {
 
 const IPV6_MIN_MTU = 1280;
 
+/** A bridge's largest MTU (ETH_MAX_MTU). */
+const BRIDGE_MAX_MTU = 65535;
+
 /**
  * Mark an existing bridge's MTU "set by user" while keeping its value: the kernel ignores a write
- * of the MTU a link already has, so step off by one and back. Off stays on IPv6's side of 1280,
- * which keeps the bridge's IPv6 addresses (below 1280 the kernel drops them).
+ * of the MTU a link already has, so step off by one and back. Off is up: a lower bridge MTU would
+ * lower the macvlans on the bridge with it (they never follow it back up), and below 1280 drop the
+ * bridge's IPv6 addresses. Only at the largest MTU is it down.
  */
 export function pinBridgeMtu(session: KernelSession, link: LinkRes): void {
   const ctx = session.ns(link.namespace);
   const mtu = link.mtu!;
-  for (const value of [mtu > IPV6_MIN_MTU ? mtu - 1 : mtu + 1, mtu]) {
+  for (const value of [mtu < BRIDGE_MAX_MTU ? mtu + 1 : mtu - 1, mtu]) {
     const w = new AttrWriter().u32(R.IFLA_MTU, value);
     ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), w.view()], `pin mtu of ${link.name}`);
   }

@@ -1,9 +1,11 @@
 // Some `all` sysctls are not a floor but a broadcast: writing net.ipv4.ip_forward or
 // net.ipv{4,6}.conf.all.forwarding (and IPv6's disable_ipv6, addr_gen_mode,
 // ignore_routes_with_linkdown, force_forwarding) copies the value into every device of the
-// namespace, and, but for force_forwarding, into `default` (measured on this kernel). A declared
-// device or default key of the same setting must then be written after it, also when it is
-// already in sync, or the apply leaves the broadcast value there and fails to verify.
+// namespace, and, but for force_forwarding, into `default` (measured on this kernel). Writing an
+// IPv4 `default` key (but forwarding) copies the value into every device whose own key was never
+// written (devinet_copy_dflt_conf), which includes a declared key Voltron found in sync. A
+// declared device or default key of the same setting must then be written after it, also when it
+// is already in sync, or the apply leaves the broadcast value there and fails to verify.
 import type { Resource, SysctlRes } from '../model/types';
 import type { Draft } from './drafts';
 
@@ -16,6 +18,17 @@ const BROADCAST: ReadonlyMap<string, boolean> = new Map([
   ['ipv6 ignore_routes_with_linkdown', true],
   ['ipv6 force_forwarding', false],
 ]);
+
+/** What a write of key `k` copies its value into, if anything: every device (and `default`?). */
+function broadcastOf(k: { setting: string; dev: string }): { dflt: boolean; note: string } | undefined {
+  if (k.dev === 'all') {
+    const dflt = BROADCAST.get(k.setting);
+    return dflt === undefined ? undefined : { dflt, note: `every device${dflt ? ' and default' : ''}` };
+  }
+  if (k.dev === 'default' && k.setting.startsWith('ipv4 ') && k.setting !== 'ipv4 forwarding')
+    return { dflt: false, note: 'every device whose own key was never written' };
+  return undefined;
+}
 
 /** `net.ipvN.conf.<dev>.<setting>` → its parts (a dot in a device name is written `/`). */
 function confKey(key: string): { setting: string; dev: string } | undefined {
@@ -32,22 +45,24 @@ export function rewriteAfterBroadcasts(
   runAfter: Map<string, Set<string>>,
 ): void {
   // Broadcast writes in this plan, by namespace and setting.
-  const writers = new Map<string, { key: string; label: string }[]>();
+  const writers = new Map<string, { key: string; label: string; dflt: boolean; note: string }[]>();
   for (const x of drafts.values()) {
     const r = (x.after ?? x.before) as SysctlRes | undefined;
     if (x.kind !== 'sysctl' || !r) continue;
     const k = confKey(r.key);
-    if (!k || k.dev !== 'all' || !BROADCAST.has(k.setting)) continue;
+    const b = k && broadcastOf(k);
+    if (!k || !b) continue;
     const id = `${r.namespace}\n${k.setting}`;
-    writers.set(id, [...(writers.get(id) ?? []), { key: x.key, label: r.key }]);
+    writers.set(id, [...(writers.get(id) ?? []), { key: x.key, label: r.key, ...b }]);
   }
   if (writers.size === 0) return;
   for (const [key, d] of desired) {
     if (d.kind !== 'sysctl') continue;
     const k = confKey(d.key);
-    if (!k || k.dev === 'all' || (k.dev === 'default' && !BROADCAST.get(k.setting))) continue;
-    const ws = writers.get(`${d.namespace}\n${k.setting}`);
-    if (!ws) continue;
+    if (!k || k.dev === 'all') continue;
+    // `default` is rewritten after the writers that also set it (an IPv4 default writer is itself).
+    const ws = writers.get(`${d.namespace}\n${k.setting}`)?.filter((w) => w.dflt || k.dev !== 'default');
+    if (!ws?.length) continue;
     const after = runAfter.get(key) ?? new Set<string>();
     for (const w of ws) after.add(w.key);
     runAfter.set(key, after);
@@ -60,7 +75,7 @@ export function rewriteAfterBroadcasts(
       before: live,
       after: d,
       fields: [{ field: 'value', before: live.value, after: d.value }],
-      reason: `written again after ${ws.map((w) => w.label).join(' and ')}, which the kernel copies into every device${BROADCAST.get(k.setting) ? ' and default' : ''}`,
+      reason: `written again after ${ws.map((w) => w.label).join(' and ')}, which the kernel copies into ${ws[0]!.note}`,
       disruptive: false,
     });
   }

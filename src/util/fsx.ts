@@ -50,3 +50,13 @@ export function removeQuietly(p: string): void {
     // ELOOP, ENOTDIR, EROFS: there is nothing of ours to remove
   }
 }
+
+/** lstat, not exists: a dangling symlink is present (a file that cannot be read), not absent. */
+export function isPresent(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -141,3 +141,34 @@ addresses:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('the pin of a bridge MTU leaves the macvlans on the bridge at theirs (real kernel)', () => {
+  // The pin steps the bridge MTU off and back: a step down lowered mv0 (a macvlan follows its
+  // parent down, never back up), so the apply failed to verify and rolled back.
+  const { sb, edit } = editableSandbox('lbv', `
+links:
+  - { name: br0, type: bridge, mtu: 9000 }
+  - { name: mv0, type: macvlan, mtu: 9000, macvlan: { parent: br0, mode: bridge } }
+  - { name: pa0, type: veth, mtu: 9000, peer: { name: pa1 } }
+`);
+  const mtu = (name: string): number => sb.ipj('', ['link', 'show', name])[0].mtu;
+
+  it('a port joining the bridge keeps both the bridge and its macvlan at 9000', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    edit('{ name: pa0, type: veth,', '{ name: pa0, type: veth, master: br0,');
+    assert.match(sb.run(['plan']).stdout, /its ports change: the declared mtu is written/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(mtu('br0'), 9000);
+    assert.equal(mtu('mv0'), 9000);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // Marked: a port MTU change behind Voltron's back no longer moves the bridge.
+    sb.ip('', ['link', 'set', 'pa0', 'mtu', '1500']);
+    assert.equal(mtu('br0'), 9000);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -196,3 +196,34 @@ describe('sysctls the kernel broadcasts from `all` to every device', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('IPv4 `default` sysctls the kernel copies into devices whose own key was never written', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-dflt4-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('d4', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const links = `links:\n  - { name: a0, namespace: r1, type: veth, peer: { name: a1 } }\n`;
+  const read = (key: string): string => sb.exec('r1', ['sysctl', '-n', key]).stdout.trim();
+
+  it('a declared device key found in sync holds when default changes (it was overwritten: the apply failed to verify)', () => {
+    fs.writeFileSync(file, `namespaces:\n  - name: r1\n${links}`);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(read('net.ipv4.conf.a0.rp_filter'), '0');
+    // a0's key is in sync (never written); default is written, and the kernel copies it into a0.
+    fs.writeFileSync(file, `namespaces:\n  - name: r1\n    sysctls:\n      net.ipv4.conf.default.rp_filter: 1\n      net.ipv4.conf.a0.rp_filter: 0\n${links}`);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /sysctl r1 net\.ipv4\.conf\.a0\.rp_filter\n\s+# \(written again after net\.ipv4\.conf\.default\.rp_filter/);
+    assert.equal(read('net.ipv4.conf.a0.rp_filter'), '0');
+    assert.equal(read('net.ipv4.conf.a1.rp_filter'), '1'); // undeclared: follows default
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -4,6 +4,7 @@ import { formatConfigError, loadConfig } from '../../config';
 import { isHostName } from '../../config/load';
 import type { Context } from '../common';
 import type { Command } from '../main';
+import { isPresent } from '../../util/fsx';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -15,7 +16,7 @@ export const validateCommand: Command = {
     const shown = new Set<string>();
     if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${r.desired.resources.size} objects in ${r.desired.namespaces.length} namespace(s).`);
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
-    // A mistyped --host silently means "base only": say which overlay was used.
+    // A mistyped --host silently means "base only": say which overlay was used (a dangling link counts).
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
     // A bad host name is an error of its own (above): no line about its overlay.
     if (isHostName(ctx.host)) ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
@@ -26,16 +27,6 @@ export const validateCommand: Command = {
     return 1;
   },
 };
-
-/** lstat, not exists: a dangling overlay link is an overlay (that cannot be read), not none. */
-function isPresent(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function remember(shown: Set<string>, line: string): string {
   shown.add(line);
