@@ -3,9 +3,13 @@
 // the bridge's MTU marks it "set by user". A declared MTU that is already the live one gets no
 // such write from the diff, so a plan that changes the ports would let the kernel move it (the
 // apply then fails to verify). Such a bridge gets an explicit MTU step in that plan: its
-// executor changes the MTU off and back (src/kernel/link.ts), which marks it.
+// executor changes the MTU off and back (src/kernel/link.ts), which marks it. Port deletes run
+// before it (all deletes come first): the bridge may follow them down, and drag its macvlans
+// down with it (a macvlan follows its parent down, never up), so declared macvlan MTUs on it are
+// written again after the step.
 import type { LinkRes, Resource } from '../model/types';
 import { isLink, type Draft } from './drafts';
+import { linkKey } from './refs';
 
 /** Bridges (`ns/name`) whose ports a draft adds, removes or re-sizes. */
 function bridgesWithPortChanges(drafts: ReadonlyMap<string, Draft>): Set<string> {
@@ -18,9 +22,25 @@ function bridgesWithPortChanges(drafts: ReadonlyMap<string, Draft>): Set<string>
   return out;
 }
 
+const byField = (a: { field: string }, b: { field: string }): number => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0);
+
+/** Add a same-value field write to an object's draft (or a new update draft). */
+function rewrite(drafts: Map<string, Draft>, key: string, live: LinkRes, d: LinkRes, field: string, why: string): void {
+  const own = drafts.get(key);
+  const f = { field, before: (live as unknown as Record<string, unknown>)[field], after: (d as unknown as Record<string, unknown>)[field] };
+  drafts.set(
+    key,
+    own
+      ? { ...own, fields: [...own.fields, f].sort(byField), reason: `${own.reason}; ${why}` }
+      : { action: 'update', key, kind: 'link', before: live, after: d, fields: [f], reason: why, disruptive: false },
+  );
+}
+
 export function pinBridgeMtus(drafts: Map<string, Draft>, desired: ReadonlyMap<string, Resource>, current: ReadonlyMap<string, Resource>): void {
   const touched = bridgesWithPortChanges(drafts);
   if (touched.size === 0) return;
+  const deleted = new Set<string>();
+  for (const x of drafts.values()) if (x.action === 'delete' && isLink(x.before) && x.before.master !== undefined) deleted.add(`${x.before.namespace}/${x.before.master}`);
   for (const [key, d] of desired) {
     if (!isLink(d) || d.type !== 'bridge' || d.mtu === undefined) continue;
     const live = current.get(key) as LinkRes | undefined;
@@ -28,13 +48,18 @@ export function pinBridgeMtus(drafts: Map<string, Draft>, desired: ReadonlyMap<s
     // A created bridge is pinned by its creation; a differing MTU is changed, which pins it.
     if (live === undefined || (own && own.action !== 'update') || own?.fields.some((f) => f.field === 'mtu')) continue;
     if (!touched.has(`${d.namespace}/${d.name}`)) continue;
-    const field = { field: 'mtu', before: live.mtu, after: d.mtu };
-    const why = `its ports change: the declared mtu is written (off and back) so that the kernel stops making the bridge follow its ports' mtu`;
-    drafts.set(
-      key,
-      own
-        ? { ...own, fields: [...own.fields, field].sort((a, b) => (a.field < b.field ? -1 : a.field > b.field ? 1 : 0)), reason: `${own.reason}; ${why}` }
-        : { action: 'update', key, kind: 'link', before: live, after: d, fields: [field], reason: why, disruptive: false },
-    );
+    rewrite(drafts, key, live, d, 'mtu', `its ports change: the declared mtu is written (off and back) so that the kernel stops making the bridge follow its ports' mtu`);
+  }
+  // A bridge whose mtu this plan writes may be unmarked: deleted ports may drag it, and its
+  // macvlans, down before the write; the macvlans' declared mtus are written again after it.
+  for (const [mk, m] of desired) {
+    if (!isLink(m) || m.macvlan === undefined || m.mtu === undefined) continue;
+    const at = `${m.namespace}/${m.macvlan.parent}`;
+    const bridge = drafts.get(linkKey(m.namespace, m.macvlan.parent));
+    if (!deleted.has(at) || bridge?.action !== 'update' || !bridge.fields.some((f) => f.field === 'mtu')) continue;
+    const mLive = current.get(mk) as LinkRes | undefined;
+    const mOwn = drafts.get(mk);
+    if (mLive === undefined || (mOwn && mOwn.action !== 'update') || mOwn?.fields.some((f) => f.field === 'mtu')) continue;
+    rewrite(drafts, mk, mLive, m, 'mtu', `written again after the mtu of ${m.macvlan.parent}: a port of it is deleted first, and the bridge may drag its macvlans' mtu down with its own`);
   }
 }

@@ -172,3 +172,36 @@ links:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a port deleted under a bridge whose MTU the plan writes does not leave its macvlans lower (real kernel)', () => {
+  // br0 has no declared MTU: it takes 9000 from its port. Deletes run before everything else, so
+  // deleting the port drops br0 (and mv0 with it, which never follows back up) to 1500 before
+  // the MTU step: mv0's declared MTU is written again after it.
+  const { sb, edit } = editableSandbox('lbd', `
+links:
+  - { name: br0, type: bridge }
+  - { name: pa0, type: veth, mtu: 9000, master: br0, peer: { name: pa1 } }
+`);
+  const mtu = (name: string): number => sb.ipj('', ['link', 'show', name])[0].mtu;
+
+  it('declaring br0 at the 9000 it has while its only port goes keeps br0 and mv0 at 9000', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(mtu('br0'), 9000);
+    edit('  - { name: br0, type: bridge }\n', '  - { name: br0, type: bridge }\n  - { name: mv0, type: macvlan, mtu: 9000, macvlan: { parent: br0, mode: bridge } }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    edit('  - { name: br0, type: bridge }\n', '  - { name: br0, type: bridge, mtu: 9000 }\n');
+    edit('  - { name: pa0, type: veth, mtu: 9000, master: br0, peer: { name: pa1 } }\n', '');
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /~ link \(root\)\/mv0 \(macvlan\)\n\s+# \(written again after the mtu of br0/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(mtu('br0'), 9000);
+    assert.equal(mtu('mv0'), 9000);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
