@@ -1,0 +1,221 @@
+// A generator of random configs for real-kernel property tests (agreement, drift, rollback): a
+// small shared universe (the sandbox root and two declared namespaces; bridges, VXLANs, a
+// macvlan, veths across namespaces, IPv4/IPv6 addresses, routes, rules, sysctls), rendered as
+// config text. Not every draw is valid: `desiredOf` keeps the ones the loader accepts.
+import fc from 'fast-check';
+import { loadConfigFromStrings } from '../../src/config';
+import type { Resource } from '../../src/model/types';
+
+// ---------------------------------------------------------------- the universe
+const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
+const present = (pct: number) => fc.nat(99).map((x) => x < pct);
+
+/** Candidate addresses: [link, address]; the link's namespace is wherever that link is. */
+const ADDRESSES: readonly (readonly [string, string])[] = [
+  ['br0', '10.1.0.1/24'],
+  ['br0', '2001:db8:1::1/64'],
+  ['va0', '10.2.0.1/24'],
+  ['vb0', '10.2.0.2/24'],
+  ['vb0', '2001:db8:2::2/64'],
+  ['br1', '10.3.0.1/24'],
+  ['br1', '2001:db8:3::1/64'],
+  ['vb1', '10.4.0.2/24'],
+  ['va1', '10.4.0.1/24'],
+];
+
+export interface Choices {
+  na: boolean;
+  nb: boolean;
+  sysctl: ({ fwd4?: number; fwd6?: number } | undefined)[]; // root, na, nb
+  br0?: { stp: boolean; mtu?: number; mac?: string; alias?: string; state?: 'up' | 'down' };
+  br1?: { stp: boolean; mtu?: number; alias?: string };
+  va0?: { peerNs: '' | 'na' | 'nb'; master: boolean; mtu?: number; state?: 'up' | 'down'; peerMtu?: number; peerAlias?: string };
+  va1?: { peerNs: 'na' | 'nb'; master: boolean; mtu?: number };
+  vx0?: { vni: number; local?: string; far: 'none' | 'remote' | 'group'; dev: 'va0' | 'br0'; dstport: number; ttl?: number; learning: boolean; master: boolean };
+  vx1?: { external: boolean; vnis: number; dstport: number };
+  mv0?: { parent: 'br0' | 'va0'; mode: 'bridge' | 'vepa' | 'private' | 'passthru'; mtu?: number };
+  addrs: boolean[];
+  routes: ({ metric: number; src: boolean; mtu: boolean; table: boolean } | undefined)[];
+  rules: ({ fwmark: boolean; mask: boolean; from: boolean; to: boolean; table: number } | undefined)[];
+}
+
+export const choicesArb: fc.Arbitrary<Choices> = fc.record({
+  na: present(80),
+  nb: present(60),
+  sysctl: fc.array(opt(fc.record({ fwd4: opt(fc.constantFrom(0, 1)), fwd6: opt(fc.constantFrom(0, 1)) }, { requiredKeys: [] })), { minLength: 3, maxLength: 3 }),
+  br0: opt(
+    fc.record(
+      { stp: fc.boolean(), mtu: opt(fc.constantFrom(1500, 9000)), mac: opt(fc.constant('02:00:00:00:00:b0')), alias: opt(fc.constantFrom('core', 'edge')), state: opt(fc.constantFrom<'up' | 'down'>('up', 'down')) },
+      { requiredKeys: ['stp'] },
+    ),
+  ),
+  br1: opt(fc.record({ stp: fc.boolean(), mtu: opt(fc.constantFrom(1500, 9000)), alias: opt(fc.constant('ns-bridge')) }, { requiredKeys: ['stp'] })),
+  va0: opt(
+    fc.record(
+      {
+        peerNs: fc.constantFrom<'' | 'na' | 'nb'>('', 'na', 'nb'),
+        master: fc.boolean(),
+        mtu: opt(fc.constantFrom(1400, 1500)),
+        state: opt(fc.constantFrom<'up' | 'down'>('up', 'down')),
+        peerMtu: opt(fc.constantFrom(1400, 1500)),
+        peerAlias: opt(fc.constant('far-end')),
+      },
+      { requiredKeys: ['peerNs', 'master'] },
+    ),
+  ),
+  va1: opt(fc.record({ peerNs: fc.constantFrom<'na' | 'nb'>('na', 'nb'), master: fc.boolean(), mtu: opt(fc.constantFrom(1500, 9000)) }, { requiredKeys: ['peerNs', 'master'] })),
+  vx0: opt(
+    fc.record(
+      {
+        vni: fc.constantFrom(100, 200),
+        local: opt(fc.constantFrom('10.9.0.1', '10.9.0.3')),
+        far: fc.constantFrom<'none' | 'remote' | 'group'>('none', 'remote', 'group'),
+        dev: fc.constantFrom<'va0' | 'br0'>('va0', 'br0'),
+        dstport: fc.constantFrom(4789, 4790),
+        ttl: opt(fc.constantFrom(5, 64)),
+        learning: fc.boolean(),
+        master: fc.boolean(),
+      },
+      { requiredKeys: ['vni', 'far', 'dev', 'dstport', 'learning', 'master'] },
+    ),
+  ),
+  vx1: opt(fc.record({ external: fc.boolean(), vnis: fc.constantFrom(0, 1), dstport: fc.constantFrom(4789, 4790) })),
+  mv0: opt(
+    fc.record(
+      { parent: fc.constantFrom<'br0' | 'va0'>('br0', 'va0'), mode: fc.constantFrom<'bridge' | 'vepa' | 'private' | 'passthru'>('bridge', 'vepa', 'private', 'passthru'), mtu: opt(fc.constantFrom(1400, 1500)) },
+      { requiredKeys: ['parent', 'mode'] },
+    ),
+  ),
+  addrs: fc.array(fc.boolean(), { minLength: ADDRESSES.length, maxLength: ADDRESSES.length }),
+  routes: fc.array(opt(fc.record({ metric: fc.constantFrom(0, 10), src: fc.boolean(), mtu: fc.boolean(), table: fc.boolean() })), { minLength: 6, maxLength: 6 }),
+  rules: fc.array(opt(fc.record({ fwmark: fc.boolean(), mask: fc.boolean(), from: fc.boolean(), to: fc.boolean(), table: fc.constantFrom(100, 254) })), { minLength: 3, maxLength: 3 }),
+});
+
+type Obj = Record<string, unknown>;
+
+/** The config (as JSON, which is YAML) for one set of choices. */
+export function render(c: Choices): string {
+  const nss = ['', ...(c.na ? ['na'] : []), ...(c.nb ? ['nb'] : [])];
+  const has = (ns: string) => nss.includes(ns);
+  const nsKey = (ns: string) => (ns === '' ? {} : { namespace: ns });
+  const links: Obj[] = [];
+  const where = new Map<string, string>(); // link name -> namespace
+  const state = new Map<string, 'up' | 'down'>();
+  const strip = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  if (c.br0) {
+    links.push(strip({ name: 'br0', type: 'bridge', mtu: c.br0.mtu, mac: c.br0.mac, alias: c.br0.alias, state: c.br0.state, bridge: { stp: c.br0.stp } }));
+    where.set('br0', '');
+    state.set('br0', c.br0.state ?? 'up');
+  }
+  if (c.br1 && has('na')) {
+    links.push(strip({ name: 'br1', namespace: 'na', type: 'bridge', mtu: c.br1.mtu, alias: c.br1.alias, bridge: { stp: c.br1.stp } }));
+    where.set('br1', 'na');
+  }
+  if (c.va0 && has(c.va0.peerNs)) {
+    const peer = strip({ name: 'vb0', ...nsKey(c.va0.peerNs), mtu: c.va0.peerMtu, alias: c.va0.peerAlias });
+    links.push(strip({ name: 'va0', type: 'veth', mtu: c.va0.mtu, state: c.va0.state, master: c.va0.master && where.has('br0') ? 'br0' : undefined, peer }));
+    where.set('va0', '');
+    where.set('vb0', c.va0.peerNs);
+    state.set('va0', c.va0.state ?? 'up');
+  }
+  if (c.va1 && has('na') && has(c.va1.peerNs)) {
+    const peerName = c.va1.peerNs === 'na' ? 'vb1' : 'vb1';
+    links.push(strip({ name: 'va1', namespace: 'na', type: 'veth', mtu: c.va1.mtu, master: c.va1.master && where.has('br1') ? 'br1' : undefined, peer: { name: peerName, namespace: c.va1.peerNs } }));
+    where.set('va1', 'na');
+    where.set('vb1', c.va1.peerNs);
+  }
+  if (c.vx0) {
+    const v = c.vx0;
+    const dev = where.get(v.dev) === '' ? v.dev : undefined;
+    const vx: Obj = strip({ vni: v.vni, local: v.local, dstport: v.dstport, ttl: v.ttl, learning: v.learning, dev });
+    if (v.far === 'remote') vx['remote'] = '10.9.0.2';
+    if (v.far === 'group' && dev !== undefined) vx['group'] = '239.1.1.1';
+    // Not a port of the bridge it is stacked on (refused: test/bad-inputs/100-*).
+    links.push(strip({ name: 'vx0', type: 'vxlan', master: v.master && where.has('br0') && dev !== 'br0' ? 'br0' : undefined, vxlan: vx }));
+    where.set('vx0', '');
+  }
+  if (c.vx1 && has('na')) {
+    const v = c.vx1;
+    const vxlan = v.external ? { external: true, vnifilter: true, dstport: v.dstport } : { vni: 300, dstport: v.dstport };
+    links.push(strip({ name: 'vx1', namespace: 'na', type: 'vxlan', vxlan, vnis: v.external ? (v.vnis ? [100, '200-201'] : [100]) : undefined }));
+    where.set('vx1', 'na');
+  }
+  if (c.mv0 && where.get(c.mv0.parent) === '') {
+    // A bridge port is no macvlan parent (refused): then the bridge is.
+    const parent = c.mv0.parent === 'va0' && c.va0?.master && where.has('br0') ? 'br0' : c.mv0.parent;
+    links.push(strip({ name: 'mv0', type: 'macvlan', mtu: c.mv0.mtu, macvlan: { parent, mode: c.mv0.mode } }));
+    where.set('mv0', '');
+  }
+
+  const addresses: Obj[] = [];
+  const addrOn = new Set<string>();
+  ADDRESSES.forEach(([dev, address], i) => {
+    // No IPv6 address on a link declared down (refused: test/bad-inputs/101-*).
+    if (!c.addrs[i] || !where.has(dev) || (address.includes(':') && state.get(dev) === 'down')) return;
+    addresses.push({ address, dev, ...nsKey(where.get(dev)!) });
+    addrOn.add(`${dev} ${address}`);
+  });
+  const up = (dev: string) => (state.get(dev) ?? 'up') === 'up';
+
+  const routes: Obj[] = [];
+  const r = c.routes;
+  // Root namespace gateways are judged by the kernel, not the loader: keep them reachable.
+  if (r[0] && addrOn.has('br0 10.1.0.1/24') && up('br0')) {
+    routes.push(strip({ to: '10.50.0.0/16', via: '10.1.0.254', dev: 'br0', metric: r[0].metric, src: r[0].src ? '10.1.0.1' : undefined, mtu: r[0].mtu ? 1400 : undefined, table: r[0].table ? 100 : undefined }));
+  }
+  if (r[1] && addrOn.has('br0 2001:db8:1::1/64') && up('br0')) {
+    routes.push(strip({ to: '2001:db8:50::/48', via: '2001:db8:1::fe', dev: 'br0', metric: r[1].metric ? 2000 : undefined, src: r[1].src ? '2001:db8:1::1' : undefined, mtu: r[1].mtu ? 1400 : undefined }));
+  }
+  if (r[2]) routes.push(strip({ to: '10.60.0.0/16', type: r[2].src ? 'blackhole' : 'unreachable', metric: r[2].metric, table: r[2].table ? 100 : undefined }));
+  if (r[3]) routes.push(strip({ to: '2001:db8:60::/48', type: r[3].src ? 'blackhole' : 'unreachable', metric: r[3].metric ? 5 : undefined }));
+  // In a declared namespace gateways and sources must be declared ones (the loader checks).
+  const br1v4 = addrOn.has('br1 10.3.0.1/24');
+  if (r[4] && where.get('br1') === 'na') {
+    routes.push(strip({ to: '10.70.0.0/16', namespace: 'na', dev: 'br1', via: r[4].src && br1v4 ? '10.3.0.254' : undefined, src: r[4].mtu && br1v4 ? '10.3.0.1' : undefined, metric: r[4].metric, table: r[4].table ? 100 : undefined }));
+  }
+  if (r[5] && where.get('vb0') === 'na' && addrOn.has('vb0 10.2.0.2/24')) {
+    routes.push(strip({ to: 'default', namespace: 'na', via: '10.2.0.1', dev: 'vb0', metric: r[5].metric }));
+  }
+
+  const rules: Obj[] = [];
+  const sel = (x: NonNullable<Choices['rules'][number]>, fam: 4 | 6): Obj =>
+    strip({
+      fwmark: x.fwmark ? 1 : undefined,
+      fwmask: x.fwmark && x.mask ? 255 : undefined,
+      from: x.from ? (fam === 4 ? '10.0.0.0/8' : '2001:db8::/32') : undefined,
+      to: x.to ? (fam === 4 ? '10.1.0.0/16' : '2001:db8:1::/48') : undefined,
+      table: x.table,
+    });
+  if (c.rules[0]) rules.push({ priority: 100, ...sel(c.rules[0], 4) });
+  if (c.rules[1]) rules.push({ priority: 200, family: 6, ...sel(c.rules[1], 6) });
+  if (c.rules[2] && has('na')) rules.push({ priority: 100, namespace: 'na', ...sel(c.rules[2], 4) });
+
+  const sysctlsOf = (i: number): Obj | undefined => {
+    const s = c.sysctl[i];
+    if (!s) return undefined;
+    const o = strip({ 'net.ipv4.ip_forward': s.fwd4, 'net.ipv6.conf.all.forwarding': s.fwd6 });
+    return Object.keys(o).length ? o : undefined;
+  };
+  const namespaces = nss.slice(1).map((ns) => strip({ name: ns, sysctls: sysctlsOf(ns === 'na' ? 1 : 2) }));
+  const cfg = strip({
+    namespaces: namespaces.length ? namespaces : undefined,
+    sysctls: sysctlsOf(0),
+    links: links.length ? links : undefined,
+    addresses: addresses.length ? addresses : undefined,
+    routes: routes.length ? routes : undefined,
+    rules: rules.length ? rules : undefined,
+  });
+  // Always something (an empty directory is an error): the namespaces at least, or a blackhole.
+  if (Object.keys(cfg).length === 0) cfg['routes'] = [{ to: '10.60.0.0/16', type: 'blackhole' }];
+  return `${JSON.stringify(cfg, null, 1)}\n`;
+}
+
+
+export function desiredOf(text: string): Map<string, Resource> | undefined {
+  const r = loadConfigFromStrings([{ name: 'net.yaml', text }]);
+  if (!r.ok) return undefined;
+  const m = new Map(r.desired.resources);
+  m.set('namespace:', { kind: 'namespace', name: '' }); // the sandbox's root (effectiveDesired)
+  return m;
+}
+
