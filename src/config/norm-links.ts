@@ -348,10 +348,12 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
     if (!prev) firstOn.set(`${parent.ns}/${parent.name}`, d);
     else if (d.res.macvlan?.mode === 'passthru' || prev.res.macvlan?.mode === 'passthru')
       ctx.err(d.e, 'macvlan/parent', `'${parent.name}' already has macvlan '${prev.name}' (${ctx.where(prev.e)}): a passthru macvlan must be the only macvlan on its parent`);
-    // A bridge whose last port left has the MAC 00:00:00:00:00:00 (br_stp_recalculate_bridge_id)
-    // unless one was set: a passthru macvlan inherits it and cannot come up (EADDRNOTAVAIL).
-    if (d.res.macvlan?.mode === 'passthru' && parent.res.type === 'bridge' && parent.res.mac === undefined && (d.res.state ?? 'up') === 'up')
-      ctx.err(d.e, 'macvlan/parent', `a passthru macvlan takes the MAC address of its parent, and bridge '${parent.name}' (${ctx.where(parent.e)}) has none (00:00:00:00:00:00) once its last port leaves: the kernel then refuses to bring the macvlan up (EADDRNOTAVAIL); declare the bridge's mac`);
+    // A bridge takes its lowest port's MAC; once its last port left it has 00:00:00:00:00:00
+    // (br_stp_recalculate_bridge_id) unless one was set: a passthru macvlan inherits it and
+    // cannot come up (EADDRNOTAVAIL). Without declared ports, its MAC depends on its history.
+    const portless = !decls.some((x) => x.ns === parent.ns && x.res.master === parent.name);
+    if (d.res.macvlan?.mode === 'passthru' && parent.res.type === 'bridge' && parent.res.mac === undefined && portless && (d.res.state ?? 'up') === 'up')
+      ctx.err(d.e, 'macvlan/parent', `a passthru macvlan takes the MAC address of its parent, and bridge '${parent.name}' (${ctx.where(parent.e)}) declares neither ports nor a mac: once its last port left, it has none (00:00:00:00:00:00) and the kernel refuses to bring the macvlan up (EADDRNOTAVAIL); declare the bridge's mac`);
     if (parent.res.type === 'macvlan')
       ctx.err(d.e, 'macvlan/parent', `macvlan parent '${parent.name}' is itself a macvlan: the kernel would attach to its parent instead (use 'parent: ${parent.res.macvlan?.parent ?? parent.name}')`);
     else if (d.res.mtu !== undefined) {
