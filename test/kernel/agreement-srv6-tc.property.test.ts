@@ -1,7 +1,7 @@
 // Real kernel, property: the pure plan and the live kernel agree on SRv6 and tc, the kinds the
 // core agreement test (agreement.property.test.ts) does not draw. fast-check draws a sequence of
 // 2-3 desired states over a small universe (test/support/srv6-tc-gen.ts: a veth pair between the
-// sandbox root and a declared namespace; seg6 tunsrc, an SRH pool with a binding SID, seg6 encap
+// sandbox root and a declared namespace, or within the root; seg6 tunsrc, an SRH pool with a binding SID, seg6 encap
 // routes inline and from the pool, IPv4 over SRv6, seg6local SIDs of every action this kernel
 // takes without a VRF, seg6_enabled sysctls; htb/tbf/pfifo root qdiscs (no fq_codel here), htb classes, a
 // qdisc under a class, clsact); only states the loader accepts are used. For each state, in one
@@ -18,7 +18,8 @@
 // - the kernel's own objects (lo, link-local addresses, connected routes, the default qdiscs
 //   noqueue/pfifo_fast/mq of a device): foreign to the plan, they are in neither plan;
 // - defaults of a new namespace: seg6_enabled is 0 there and tunsrc `::`; an htb class's ceil
-//   when it is not declared (the kernel sets it to the rate), an htb qdisc's r2q (10): seeded below.
+//   when it is not declared (the kernel sets it to the rate), an htb qdisc's r2q (10), the dev of a route declared with
+//   only a gateway: seeded below.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -46,6 +47,8 @@ function seedDefaults(state: MemState): void {
   for (const [k, r] of [...state]) {
     // An htb class written without a ceil has ceil = rate in the kernel.
     if (r.kind === 'tclass' && r.ceil === undefined) state.set(k, { ...r, ceil: r.rate });
+    // A route with a gateway and no dev gets the gateway's link (the universe's only one: va0).
+    if (r.kind === 'route' && r.via === '2001:db8:1::2' && r.dev === undefined) state.set(k, { ...r, dev: 'va0' });
     // An htb qdisc written without r2q has the kernel's 10.
     if (r.kind === 'qdisc' && r.qdisc === 'htb' && r.options['r2q'] === undefined) state.set(k, { ...r, options: { ...r.options, r2q: 10 } });
   }
@@ -88,7 +91,8 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
 
   /** (c): each route's encap, the tunsrc and the qdiscs, as iproute2 shows them. */
   function checkLive(desired: Map<string, Resource>, ctx: string): void {
-    for (const ns of ['', 'na']) {
+    const nss = [...desired.values()].filter((r) => r.kind === 'namespace').map((r) => (r as { name: string }).name);
+    for (const ns of nss) {
       const routes = [...sb.ipj(ns, ['-6', 'route', 'show', 'table', 'all']), ...sb.ipj(ns, ['-4', 'route', 'show', 'table', 'all'])];
       for (const r of desired.values()) {
         if (r.kind !== 'route' || r.namespace !== ns || !r.encap) continue;
@@ -101,7 +105,7 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
       const t = sb.ip(ns, ['sr', 'tunsrc', 'show']).trim().replace(/^tunsrc addr /, '');
       const want = desired.get(`tunsrc:${ns}`);
       if (want?.kind === 'tunsrc') assert.equal(t, want.address, `tunsrc of ${ns || 'root'}\n${ctx}`);
-      for (const dev of ns === '' ? ['va0'] : ['vb0']) {
+      for (const dev of [...desired.values()].filter((r) => r.kind === 'link' && r.namespace === ns).map((r) => (r as { name: string }).name)) {
         const live = tcj(ns, ['qdisc', 'show', 'dev', dev]).map((q: { kind: string; handle: string }) => `${q.kind} ${q.handle}`);
         for (const q of desired.values()) {
           if (q.kind !== 'qdisc' || q.namespace !== ns || q.dev !== dev) continue;

@@ -28,17 +28,18 @@ const SEGS = [
 ] as const;
 
 export interface SrTcChoices {
+  na: boolean; // false: no declared namespace, what lives in `na` lives in the sandbox root
   tunsrcNa?: 0 | 1; // index into TUNSRC (the root namespace has no tunsrc key)
   seg6Sysctl?: 0 | 1; // na: net.ipv6.conf.all.seg6_enabled (+ default)
   pool?: { aSegs: 0 | 1 | 2; bSegs: 0 | 1 | 2; aMtu?: number; bsid?: 'a' | 'b'; bsidDev: boolean };
   // Root: an IPv6 encap route (inline segments or from the pool), an IPv4 one over SRv6.
-  r6?: { from: 'inline' | 'a' | 'b'; segs: 0 | 1 | 2; mode: 'encap' | 'inline'; mtu?: number; metric?: number };
+  r6?: { from: 'inline' | 'a' | 'b'; segs: 0 | 1 | 2; mode: 'encap' | 'inline'; mtu?: number; metric?: number; via: boolean; noDev: boolean; table: boolean };
   r4?: { segs: 0 | 1 | 2; mtu?: number };
   // na: two SIDs.
-  sid1?: { action: Local; segs: 0 | 1 | 2 };
+  sid1?: { action: Local; segs: 0 | 1 | 2; table: boolean };
   sid2?: { action: Local; segs: 0 | 1 | 2; table: number };
   // tc on va0 (root) and vb0 (na).
-  qa?: { kind: 'htb' | 'tbf' | 'pfifo'; def: number; r2q?: number; rate: string; burst: string; latency?: string; limit: number };
+  qa?: { kind: 'htb' | 'tbf' | 'pfifo'; def: number; r2q?: number; rate: string; burst: string; latency?: string; limit: number; peak: boolean };
   classes: ({ rate: string; ceil?: string } | undefined)[]; // 1:1, 1:10 (parent 1:1 if any), 1:20
   child?: { kind: 'pfifo' | 'tbf'; limit: number; rate: string };
   clsactA: boolean;
@@ -51,6 +52,7 @@ const rate = fc.constantFrom('10mbit', '100mbit', '1gbit');
 
 export const srTcArb: fc.Arbitrary<SrTcChoices> = fc.record(
   {
+    na: fc.nat(99).map((x) => x < 85),
     tunsrcNa: opt(fc.constantFrom<0 | 1>(0, 1)),
     seg6Sysctl: opt(fc.constantFrom<0 | 1>(0, 1)),
     pool: opt(
@@ -61,12 +63,12 @@ export const srTcArb: fc.Arbitrary<SrTcChoices> = fc.record(
     ),
     r6: opt(
       fc.record(
-        { from: fc.constantFrom<'inline' | 'a' | 'b'>('inline', 'a', 'b'), segs: fc.constantFrom<0 | 1 | 2>(0, 1, 2), mode: fc.constantFrom<'encap' | 'inline'>('encap', 'inline'), mtu: opt(fc.constantFrom(1280, 1400)), metric: opt(fc.constantFrom(10, 1024)) },
-        { requiredKeys: ['from', 'segs', 'mode'] },
+        { from: fc.constantFrom<'inline' | 'a' | 'b'>('inline', 'a', 'b'), segs: fc.constantFrom<0 | 1 | 2>(0, 1, 2), mode: fc.constantFrom<'encap' | 'inline'>('encap', 'inline'), mtu: opt(fc.constantFrom(1280, 1400)), metric: opt(fc.constantFrom(10, 1024)), via: fc.boolean(), noDev: fc.boolean(), table: fc.boolean() },
+        { requiredKeys: ['from', 'segs', 'mode', 'via', 'noDev', 'table'] },
       ),
     ),
     r4: opt(fc.record({ segs: fc.constantFrom<0 | 1 | 2>(0, 1, 2), mtu: opt(fc.constantFrom(1300, 1400)) }, { requiredKeys: ['segs'] })),
-    sid1: opt(fc.record({ action: fc.constantFrom(...LOCAL_ACTIONS), segs: fc.constantFrom<0 | 1 | 2>(0, 1, 2) })),
+    sid1: opt(fc.record({ action: fc.constantFrom(...LOCAL_ACTIONS), segs: fc.constantFrom<0 | 1 | 2>(0, 1, 2), table: fc.boolean() })),
     sid2: opt(fc.record({ action: fc.constantFrom(...LOCAL_ACTIONS), segs: fc.constantFrom<0 | 1 | 2>(0, 1, 2), table: fc.constantFrom(100, 200) })),
     qa: opt(
       fc.record(
@@ -78,8 +80,9 @@ export const srTcArb: fc.Arbitrary<SrTcChoices> = fc.record(
           burst: fc.constantFrom('32kb', '64kb'),
           latency: opt(fc.constantFrom('50ms', '100ms')),
           limit: fc.constantFrom(100, 1000),
+          peak: fc.boolean(),
         },
-        { requiredKeys: ['kind', 'def', 'rate', 'burst', 'limit'] },
+        { requiredKeys: ['kind', 'def', 'rate', 'burst', 'limit', 'peak'] },
       ),
     ),
     classes: fc.array(opt(fc.record({ rate, ceil: opt(fc.constantFrom('1gbit', '2gbit')) }, { requiredKeys: ['rate'] })), { minLength: 3, maxLength: 3 }),
@@ -93,7 +96,7 @@ export const srTcArb: fc.Arbitrary<SrTcChoices> = fc.record(
     ),
     clsactB: fc.boolean(),
   },
-  { requiredKeys: ['classes', 'clsactA', 'clsactB'] },
+  { requiredKeys: ['na', 'classes', 'clsactA', 'clsactB'] },
 );
 
 type Obj = Record<string, unknown>;
@@ -144,13 +147,13 @@ export function renderSrTc(c: SrTcChoices): string {
   }
   if (c.r6) {
     const r = c.r6;
-    const base = { to: '2001:db8:21::/64', dev: 'va0', mtu: r.mtu, metric: r.metric };
+    const base = { to: '2001:db8:21::/64', dev: r.via && r.noDev ? undefined : 'va0', via: r.via ? '2001:db8:1::2' : undefined, mtu: r.mtu, metric: r.metric, table: r.table ? 100 : undefined };
     // A pool path needs the pool: without one the route is inline.
     if (r.from === 'inline' || !c.pool) routes.push(strip({ ...base, encap: { type: 'seg6', mode: r.mode, segments: [...SEGS[r.segs]] } }));
     else routes.push(strip({ ...base, srv6: strip({ pool: 'p', path: r.from, mode: r.mode === 'encap' ? undefined : r.mode }) }));
   }
   if (c.r4) routes.push(strip({ to: '10.21.0.0/16', dev: 'va0', mtu: c.r4.mtu, encap: { type: 'seg6', mode: 'encap', segments: [...SEGS[c.r4.segs]] } }));
-  if (c.sid1) routes.push({ namespace: 'na', to: 'fc00:1::e/128', dev: 'vb0', encap: localEncap(c.sid1.action, c.sid1.segs, 100) });
+  if (c.sid1) routes.push(strip({ namespace: 'na', to: 'fc00:1::e/128', dev: 'vb0', table: c.sid1.table ? 100 : undefined, encap: localEncap(c.sid1.action, c.sid1.segs, 100) }));
   if (c.sid2) routes.push({ namespace: 'na', to: 'fc00:1::7/128', dev: 'vb0', encap: localEncap(c.sid2.action, c.sid2.segs, c.sid2.table) });
   if (routes.length) cfg['routes'] = routes;
 
@@ -169,7 +172,8 @@ export function renderSrTc(c: SrTcChoices): string {
         qdiscs.push(ch.kind === 'pfifo' ? { dev: 'va0', parent: '1:10', handle: '10:', kind: 'pfifo', limit: ch.limit } : { dev: 'va0', parent: '1:10', handle: '10:', kind: 'tbf', rate: ch.rate, burst: '32kb', latency: '50ms' });
       }
     } else if (q.kind === 'tbf') {
-      qdiscs.push(strip({ dev: 'va0', parent: 'root', kind: 'tbf', rate: q.rate, burst: q.burst, latency: q.latency, limit: q.latency ? undefined : q.limit * 1500 }));
+      const peak = q.peak && q.rate !== '1gbit' ? { peakrate: '2gbit', mtu: 2000 } : {};
+      qdiscs.push(strip({ dev: 'va0', parent: 'root', kind: 'tbf', rate: q.rate, burst: q.burst, latency: q.latency, limit: q.latency ? undefined : q.limit * 1500, ...peak }));
     } else {
       qdiscs.push({ dev: 'va0', parent: 'root', kind: 'pfifo', limit: q.limit });
     }
@@ -179,10 +183,31 @@ export function renderSrTc(c: SrTcChoices): string {
     const q = c.qb;
     if (q.kind === 'tbf') qdiscs.push({ namespace: 'na', dev: 'vb0', parent: 'root', kind: 'tbf', rate: q.rate, burst: '32kb', latency: '50ms' });
     else if (q.kind === 'pfifo') qdiscs.push({ namespace: 'na', dev: 'vb0', parent: 'root', kind: 'pfifo', limit: q.limit });
-    else qdiscs.push(strip({ namespace: 'na', dev: 'vb0', parent: 'root', handle: q.target ? '2:' : '3:', kind: 'htb', default: q.target ? '20' : undefined }));
+    else {
+      qdiscs.push(strip({ namespace: 'na', dev: 'vb0', parent: 'root', handle: q.target ? '2:' : '3:', kind: 'htb', default: q.target ? '20' : undefined }));
+      // One class whose major follows the qdisc's handle (a handle change takes it along).
+      classes.push({ namespace: 'na', dev: 'vb0', classid: q.target ? '2:20' : '3:20', rate: q.rate });
+    }
   }
   if (c.clsactB) qdiscs.push({ namespace: 'na', dev: 'vb0', kind: 'clsact' });
   if (qdiscs.length) cfg['qdiscs'] = qdiscs;
   if (classes.length) cfg['classes'] = classes;
+  if (!c.na) intoRoot(cfg);
   return `${JSON.stringify(cfg, null, 1)}\n`;
+}
+
+/** Without `na`: its objects live in the sandbox root (its seg6 sysctls too; tunsrc has no root key). */
+function intoRoot(cfg: Obj): void {
+  const na = (cfg['namespaces'] as Obj[])[0]!;
+  delete cfg['namespaces'];
+  if (na['sysctls']) cfg['sysctls'] = na['sysctls'];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === 'object' && v !== null) {
+      const o = v as Obj;
+      if (o['namespace'] === 'na') delete o['namespace'];
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(cfg);
 }
