@@ -10,7 +10,7 @@
 // verifies and an immediate re-plan is empty; (c) `ip -j`, `ip sr tunsrc` and `tc -j` agree on
 // each route's encap, the tunsrc and the qdiscs. At the end `destroy` leaves nothing.
 //
-// AGREEMENT_SEED (default fixed) and AGREEMENT_RUNS (default 12) change the draw.
+// AGREEMENT_SEED (default fixed) and AGREEMENT_RUNS (default 20) change the draw.
 //
 // What the memkernel does not model, and so is left out of the comparison (b):
 // - `before` values of fields the config does not declare: the comparison is on key, action,
@@ -37,7 +37,7 @@ import { srTcArb, renderSrTc } from '../support/srv6-tc-gen';
 import { applyPlan, readState, type MemState } from '../support/memkernel';
 
 const SEED = Number(process.env['AGREEMENT_SEED'] ?? 20240611);
-const RUNS = Number(process.env['AGREEMENT_RUNS'] ?? 12);
+const RUNS = Number(process.env['AGREEMENT_RUNS'] ?? 20);
 
 // ---------------------------------------------------------------- the in-memory side
 const SYSCTL_DEFAULTS: Readonly<Record<string, string>> = { 'net.ipv6.conf.all.seg6_enabled': '0', 'net.ipv6.conf.default.seg6_enabled': '0' };
