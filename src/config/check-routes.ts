@@ -49,7 +49,12 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   if (incomplete(ctx) || ignoring) return;
   const l3 = l3ByNamespace(addresses, declared, down);
   for (const r of routes) {
-    if (r.namespace === '' || r.source === undefined) continue;
+    if (r.source === undefined) continue;
+    if (r.namespace === '') {
+      // The root has undeclared addresses too, but a declared IPv6 one is surely local there.
+      if (r.via !== undefined && ipFamily(r.via) === 6) badGateway(ctx, l3.get('') ?? emptyNs(), r);
+      continue;
+    }
     const ns = l3.get(r.namespace) ?? emptyNs();
     if (r.via !== undefined && !isLinkLocal6(r.via) && !reachable(ns, r.via, r.dev)) {
       const on = r.dev === undefined ? '' : ` on '${r.dev}'`;

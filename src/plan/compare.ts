@@ -118,10 +118,22 @@ function diffValue(path: string, d: unknown, c: unknown, out: FieldChange[]): vo
     if ((isPlainObject(c) || c === undefined) && sameVariant) {
       const cur = isPlainObject(c) ? c : {};
       for (const k of Object.keys(d)) diffValue(`${path}.${k}`, d[k], cur[k], out);
+      if (WRITTEN_WHOLE.has(path)) removedParams(path, d, cur, out);
       return;
     }
   }
   if (!deepEqual(d, c)) out.push({ field: path, before: c, after: d });
+}
+
+/** Tagged unions the kernel takes whole on every write (a bpf attach is not one: not listed). */
+const WRITTEN_WHOLE = new Set(['encap']);
+
+/**
+ * A tagged union (a route's encap) is written whole, so a live parameter the desired variant
+ * lacks goes with the write (End.DT6 `table` when the action becomes End.DX6): show it removed.
+ */
+function removedParams(path: string, d: Record<string, unknown>, c: Record<string, unknown>, out: FieldChange[]): void {
+  for (const k of Object.keys(c)) if (d[k] === undefined && c[k] !== undefined) out.push({ field: `${path}.${k}`, before: c[k], after: undefined });
 }
 
 const identitySets = new Map<ResourceKind, ReadonlySet<string>>();

@@ -232,6 +232,26 @@ test('tbf at any rate reads back as canonicalQdiscOptions predicts', () => {
   }
 });
 
+test('deleting a class with child classes deletes its subtree, as the plan counts it (htb alone answers EBUSY)', () => {
+  // Found by test/kernel/agreement-srv6-tc.property.test.ts: dropping class 1:1 from the config
+  // while its child 1:10 stays (re-parented to 1:) failed the apply with EBUSY.
+  const htb = qd({ parent: 'root', handle: '6:', qdisc: 'htb', options: {} });
+  const c1 = cl({ classid: '6:1', parent: '6:', rate: 1_250_000 });
+  const c10 = cl({ classid: '6:10', parent: '6:1', rate: 125_000 });
+  const c11 = cl({ classid: '6:11', parent: '6:10', rate: 125_000 });
+  const c2 = cl({ classid: '6:2', parent: '6:', rate: 125_000 });
+  const leaf = qd({ parent: '6:11', handle: '11:', qdisc: 'pfifo', options: { limit: 10 } });
+  exec('create', undefined, htb);
+  try {
+    for (const c of [c1, c10, c11, c2]) exec('create', undefined, c);
+    exec('create', undefined, leaf);
+    exec('delete', c1, undefined);
+    assert.deepEqual([...live().keys()].sort(), [`qdisc:${NS}/${DEV}/root`, `tclass:${NS}/${DEV}/6:2`]);
+  } finally {
+    exec('delete', htb, undefined);
+  }
+});
+
 test('clsact + bpf filter: create, read (tag as bpftool shows), swap program, delete', async (t) => {
   const v1 = BpfObject.load(bpfObjectPath('counter'));
   objects.push(v1);

@@ -181,6 +181,25 @@ describe('computePlan: actions', () => {
     assert.deepEqual(c.fields, [{ field: 'encap', before: seg6, after: local }]);
   });
 
+  test('a seg6local action change lists the parameters the new action drops (the encap is written whole)', () => {
+    // Found by test/kernel/agreement-srv6-tc.property.test.ts: End.DT6 table 100 → End.DX6 nh6
+    // showed no `encap.table` change, though the write removes it.
+    const r = { kind: 'route', namespace: 'na', family: 6, to: 'fc00:1::e/128', table: 254, metric: 1024, type: 'unicast', dev: 'vb0' } as const;
+    const dt6 = { type: 'seg6local', action: 'End.DT6', table: 100 } as const;
+    const dx6 = { type: 'seg6local', action: 'End.DX6', nh6: '2001:db8:1::1' } as const;
+    const c = byKey(plan([{ ...r, encap: dx6 }], [{ ...r, encap: dt6 }]), resourceKey(r));
+    assert.equal(c.action, 'update');
+    assert.deepEqual(c.fields, [
+      { field: 'encap.action', before: 'End.DT6', after: 'End.DX6' },
+      { field: 'encap.nh6', before: undefined, after: '2001:db8:1::1' },
+      { field: 'encap.table', before: 100, after: undefined },
+    ]);
+    // The memkernel, following the listed fields, ends where the kernel does.
+    const mem = memState([{ kind: 'namespace', name: 'na' }, live({ kind: 'link', namespace: 'na', name: 'vb0', type: 'veth' }), { ...r, encap: dt6 }]);
+    applyChange(mem, c);
+    assert.deepEqual((readState(mem).get(resourceKey(r)) as { encap: unknown }).encap, dx6);
+  });
+
   test('only owned objects are deleted; foreign ones are counted', () => {
     const old = live(bridge('old'));
     const foreign = live(bridge('docker0'));

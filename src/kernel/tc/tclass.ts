@@ -89,9 +89,19 @@ export function updateClass(session: KernelSession, after: TcClassRes, before?: 
   send(session, after, after.ceil ?? Math.max(before?.ceil ?? after.rate, after.rate), 0, 'change');
 }
 
-/** Delete (the kernel refuses with EBUSY while the class has child classes). Its leaf qdisc goes with it. */
+/**
+ * Delete a class with its subtree, as the plan counts it (src/plan/cascade.ts): htb refuses
+ * (EBUSY) to delete a class that still has child classes, so those go first, deepest first.
+ * Each class's leaf qdisc goes with it.
+ */
 export function deleteClass(session: KernelSession, c: TcClassRes): void {
   const ctx = session.ns(c.namespace);
-  const msg = tcRequest(ctx.ifindex(c.dev), parseClassId(c.classid), 0, 0);
-  ctx.sock.request(R.RTM_DELTCLASS, 0, msg, `delete class ${c.classid} on ${c.dev}`);
+  const ifindex = ctx.ifindex(c.dev);
+  const live = dumpClasses(ctx, ifindex).map((x) => ({ id: formatTcId(x.handle), parent: formatTcId(x.parent) }));
+  const del = (classid: string): void => {
+    for (const child of live) if (child.parent === classid && child.id !== classid) del(child.id);
+    const msg = tcRequest(ifindex, parseClassId(classid), 0, 0);
+    ctx.sock.request(R.RTM_DELTCLASS, 0, msg, `delete class ${classid} on ${c.dev}`);
+  };
+  del(c.classid);
 }
