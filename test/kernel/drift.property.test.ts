@@ -29,13 +29,13 @@ import path from 'node:path';
 import fc from 'fast-check';
 import type { LinkRes, Resource, RouteRes } from '../../src/model/types';
 import { VOLTRON_RTPROT } from '../../src/model/types';
-import { Sandbox } from '../support/sandbox';
+import { Sandbox, editableSandbox } from '../support/sandbox';
 import { choicesArb, desiredOf, render } from '../support/config-gen';
 
 const SEED = Number(process.env['DRIFT_SEED'] ?? 20261122);
 const RUNS = Number(process.env['DRIFT_RUNS'] ?? 35);
 
-const DRIFTS = ['mtu', 'state', 'alias', 'master', 'linkdel', 'recreate', 'addrdel', 'routedel', 'routevia', 'routemetric', 'ruledel', 'sysctl', 'vxlan', 'flink', 'faddr', 'froute', 'frule'] as const;
+const DRIFTS = ['mtu', 'state', 'alias', 'master', 'linkdel', 'recreate', 'rename', 'netns', 'addrdel', 'routedel', 'routevia', 'routemetric', 'ruledel', 'sysctl', 'vxlan', 'flink', 'faddr', 'froute', 'frule'] as const;
 type DriftKind = (typeof DRIFTS)[number];
 const driftArb = fc.record({ kind: fc.constantFrom(...DRIFTS), pick: fc.nat(99), variant: fc.boolean() });
 type Drift = { kind: DriftKind; pick: number; variant: boolean };
@@ -52,6 +52,7 @@ interface Run {
   sb: Sandbox;
   desired: Map<string, Resource>;
   expect: Set<string>; // keys of drifted declared objects: the plan must name each
+  recheck: Map<string, () => boolean>; // drifts a later one may undo: still drifted?
   foreign: Foreign[];
   recreated: { ns: string; name: string }[];
   log: string[];
@@ -132,11 +133,13 @@ function drift(r: Run, d: Drift): void {
       const l = pickOf(cands, d.pick);
       if (!l) return;
       const live = liveLink(r, l.namespace, l.name);
+      // A later drift may undo this one (the bridge deleted releases its ports): checked at the end.
+      const still = () => liveLink(r, l.namespace, l.name)?.master !== l.master;
       if (live.master !== undefined) {
-        if (ip(r, l.namespace, ['link', 'set', 'dev', l.name, 'nomaster'])) r.expect.add(linkKey(l));
+        if (ip(r, l.namespace, ['link', 'set', 'dev', l.name, 'nomaster'])) r.recheck.set(linkKey(l), still);
       } else {
         const b = [...bridges].find((x) => x.startsWith(`${l.namespace}/`));
-        if (b && l.master === undefined && ip(r, l.namespace, ['link', 'set', 'dev', l.name, 'master', b.split('/')[1]!])) r.expect.add(linkKey(l));
+        if (b && l.master === undefined && ip(r, l.namespace, ['link', 'set', 'dev', l.name, 'master', b.split('/')[1]!])) r.recheck.set(linkKey(l), still);
       }
       return;
     }
@@ -152,6 +155,23 @@ function drift(r: Run, d: Drift): void {
       // (This kernel has no dummy links: a veth pair stands for any other type.)
       const other = l.type === 'bridge' ? ['veth', 'peer', 'name', `${l.name}p`] : ['bridge'];
       if (ip(r, l.namespace, ['link', 'add', l.name, 'type', ...other])) r.recreated.push({ ns: l.namespace, name: l.name });
+      return;
+    }
+    case 'rename':
+    case 'netns': {
+      // Ours under another name, or moved to another namespace: a foreign link now (its
+      // attributes may follow ours leaving it, a bridge's MTU its ports': only its identity is kept).
+      const l = pickOf(present, d.pick);
+      if (!l) return;
+      const nss = [...new Set(['', ...of(r, 'namespace').map((x) => x.name)])].filter((x) => x !== l.namespace);
+      const to = d.kind === 'netns' ? pickOf(nss, d.pick) : l.namespace;
+      if (to === undefined) return;
+      const name = d.kind === 'rename' ? `${l.name}r` : l.name;
+      const args = d.kind === 'rename' ? ['name', name] : ['netns', r.sb.ns(to)];
+      if (!ip(r, l.namespace, ['link', 'set', 'dev', l.name, ...args])) return;
+      r.expect.add(linkKey(l));
+      const snap = linkSnap(r, to, name);
+      r.foreign.push({ what: `link ${nsLabel(to)}/${name} (was ${l.name})`, marker: new RegExp(`${esc(nsLabel(to))}/${name} `), snap: () => snap().split(' ').slice(0, 2).join(' ') });
       return;
     }
     case 'addrdel': {
@@ -323,7 +343,7 @@ describe('drift behind Voltron\'s back is shown and repaired, foreign objects un
           if (!desired) return;
           fs.writeFileSync(cfg, text);
           const sb = new Sandbox('dr', dir);
-          const r: Run = { sb, desired, expect: new Set(), foreign: [], recreated: [], log: [`--- config (adopt=${adopt})\n${text}`], n: 0 };
+          const r: Run = { sb, desired, expect: new Set(), recheck: new Map(), foreign: [], recreated: [], log: [`--- config (adopt=${adopt})\n${text}`], n: 0 };
           const ctx = () => r.log.join('\n');
           const nss = ['', ...of(r, 'namespace').map((x) => x.name).filter((x) => x !== '')];
           try {
@@ -335,17 +355,25 @@ describe('drift behind Voltron\'s back is shown and repaired, foreign objects un
               drift(r, d);
               kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
             }
+            for (const [k, still] of r.recheck) if (still()) r.expect.add(k);
             for (const f of r.foreign) f.before = f.snap();
-            const foreign = r.foreign.filter((f) => f.before !== '');
+            const held = r.foreign.filter((f) => f.before !== '');
             if (r.expect.size) drifted++;
 
             // plan: 2 and names every drifted object; 0 when only foreign ones were added.
             let p = planJson(r, ctx);
+            let foreign = held;
             if (p.code === 1) {
-              // Only a namesake of a deleted link may refuse it: delete it as the message says.
-              assert.ok(r.recreated.length > 0, `plan refused\n${p.out}\n${ctx()}`);
+              // Refused only for a namesake of a deleted link, or a VXLAN renamed or moved away
+              // holding our VNI: delete them as the message says.
+              const vniHolders = [...p.out.matchAll(/ip -n (\S+) link del (\S+); or declare another vni/g)];
+              assert.ok(r.recreated.length > 0 || vniHolders.length > 0, `plan refused\n${p.out}\n${ctx()}`);
               for (const x of r.recreated) assert.match(p.out, new RegExp(`${esc(x.name)}`), `refusal names ${x.name}\n${p.out}`);
               for (const x of r.recreated) ip(r, x.ns, ['link', 'del', 'dev', x.name]);
+              for (const [, phys, name] of vniHolders) {
+                ip(r, phys!.slice(sb.prefix.length).replace(/^root$/, ''), ['link', 'del', 'dev', name!]);
+                foreign = foreign.filter((f) => !f.what.includes(`/${name} `));
+              }
               p = planJson(r, ctx);
             }
             assert.ok(p.plan, `plan refused\n${p.out}\n${ctx()}`);
@@ -399,5 +427,42 @@ describe('drift behind Voltron\'s back is shown and repaired, foreign objects un
     }
     console.log(`drift: ${runs} runs, ${drifted} with a declared object drifted; drifts drawn: ${[...kinds].map(([k, v]) => `${k}=${v}`).join(' ')}`);
     assert.ok(runs >= RUNS / 2, `too few valid configs (${runs} of ${RUNS})`);
+  });
+});
+
+// Deterministic cases for what the property found.
+describe('drift found by the property, deterministic (real kernel)', () => {
+  it('a veth primary renamed behind its back: one apply brings the pair back with its other end\'s attributes', () => {
+    const { sb } = editableSandbox('drren', 'namespaces:\n  - { name: na }\nlinks:\n  - { name: br0, type: bridge }\n  - { name: va0, type: veth, master: br0, peer: { name: vb0, namespace: na, mtu: 1400, alias: far } }\naddresses:\n  - { address: 10.2.0.2/24, dev: vb0, namespace: na }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['link', 'set', 'dev', 'va0', 'name', 'vr0']);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 2, p.stdout + p.stderr);
+    assert.match(p.stdout, /link \(root\)\/vr0 \(veth\) \(with link na\/vb0 \(veth\)\)/); // the foreign end goes with ours: said
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const [vb0] = sb.ipj('na', ['link', 'show', 'dev', 'vb0']);
+    assert.equal(vb0.mtu, 1400);
+    assert.equal(vb0.ifalias, 'far');
+    assert.ok(vb0.flags.includes('UP'));
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('a foreign VXLAN holding a declared VNI (ours renamed by hand): plan refuses, naming it, before any write', () => {
+    const { sb } = editableSandbox('drvni', 'links:\n  - { name: vx0, type: vxlan, vxlan: { vni: 100, dstport: 4789 } }\n  - { name: vx1, type: vxlan, vxlan: { external: true, vnifilter: true, dstport: 4790 }, vnis: [100, "200-201"] }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['link', 'set', 'dev', 'vx0', 'name', 'vx0r']);
+    sb.ip('', ['link', 'set', 'dev', 'vx1', 'name', 'vx1r']);
+    for (const cmd of ['plan', 'apply']) {
+      const p = sb.run(cmd === 'plan' ? ['plan', '--detailed-exitcode'] : ['apply', '--auto-approve']);
+      assert.equal(p.code, 1, p.stdout + p.stderr);
+      assert.match(p.stderr, /link \(root\)\/vx0 \(vxlan\): VNI 100 on dstport 4789 is taken in namespace \(root\) by link \(root\)\/vx0r \(vxlan\), which Voltron did not create.*ip -n \S+ link del vx0r/);
+      assert.match(p.stderr, /link \(root\)\/vx1 \(vxlan\): VNI 100, 200-201 on dstport 4790 is taken .* by link \(root\)\/vx1r/);
+      assert.doesNotMatch(p.stdout, /created:/);
+    }
+    sb.ip('', ['link', 'del', 'dev', 'vx0r']);
+    sb.ip('', ['link', 'del', 'dev', 'vx1r']);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
   });
 });
