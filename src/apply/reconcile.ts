@@ -213,6 +213,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   }
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
+  problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
@@ -330,6 +331,34 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
       out.push(
         `${c.label}: ${what} on dstport ${x.dstport} is taken in namespace ${nsLabel(r.namespace)} by ${resourceLabel(r)}, which Voltron did not create; ` +
           `the kernel refuses a second one (delete it yourself: ip${ns} link del ${r.name}; or declare another vni or dstport)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Macvlans Voltron must create on a parent where a foreign macvlan lives, one of the two in
+ * passthru mode (someone else's, or one of ours renamed by hand): a passthru macvlan is alone on
+ * its parent, and the kernel refuses ours (EINVAL) in the middle of the apply.
+ */
+function foreignPassthruClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
+  const wants = plan.changes.filter((c) => c.kind === 'link' && (c.action === 'create' || c.action === 'replace') && (c.after as LinkRes).macvlan !== undefined);
+  if (wants.length === 0) return [];
+  const removed = plan.foreignRemoved ?? [];
+  const out: string[] = [];
+  for (const c of wants) {
+    const mine = c.after as LinkRes;
+    for (const [k, r] of current) {
+      const own = !k.includes('#') && (desired.has(k) || inventory.owned[k] !== undefined);
+      if (r.kind !== 'link' || own || !r.macvlan || r.namespace !== mine.namespace || r.macvlan.parent !== mine.macvlan!.parent) continue;
+      if (r.macvlan.mode !== 'passthru' && mine.macvlan!.mode !== 'passthru') continue;
+      if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
+      const phys = session.physical(r.namespace);
+      const ns = phys === null ? '' : ` -n ${phys}`;
+      out.push(
+        `${c.label}: ${resourceLabel(r)} (${r.macvlan.mode}), which Voltron did not create, is on its parent ${r.macvlan.parent}, and a passthru macvlan must be alone there; ` +
+          `the kernel refuses ours (delete it yourself: ip${ns} link del ${r.name}; or declare another parent or mode)`,
       );
     }
   }
