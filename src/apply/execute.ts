@@ -65,6 +65,12 @@ function syncLinkExtras(ctx: ExecContext, after: LinkRes, before: LinkRes | unde
   }
 }
 
+/** A veth end the pair just created: set its declared attributes, as its own create would. */
+function setPeerAttributes(ctx: ExecContext, peer: LinkRes): void {
+  updateLink(ctx.session, peer, LINK_ATTRS.filter((f) => (peer as unknown as Record<string, unknown>)[f] !== undefined));
+  syncLinkExtras(ctx, peer, undefined);
+}
+
 function execLink(c: Change, ctx: ExecContext): void {
   const before = c.before as LinkRes | undefined;
   const after = c.after as LinkRes | undefined;
@@ -81,6 +87,7 @@ function execLink(c: Change, ctx: ExecContext): void {
       createLink(s, after!);
     }
     syncLinkExtras(ctx, after!, undefined);
+    if (c.pairedPeer) setPeerAttributes(ctx, c.pairedPeer);
     return;
   }
   const fields = c.fields.map((f) => f.field);

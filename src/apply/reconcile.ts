@@ -1,7 +1,7 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
-import { VOLTRON_RTPROT, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
+import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
 import { readState, setAside } from '../kernel/read';
@@ -11,6 +11,7 @@ import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
+import { mergeRanges, rangeItem, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
 import { faultAfter, faultBefore, faultFromEnv } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
@@ -211,6 +212,8 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));
+  problems.push(...foreignVniClashes(session, plan, current, desired, owns));
+  problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
@@ -287,6 +290,77 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
         `the kernel keeps one route per destination, table and metric whatever its protocol, and Voltron never replaces a foreign route ` +
         `(delete it yourself: ip${ns} route del ${r.to} table ${r.table} metric ${r.metric} proto ${proto}; or declare the route with another metric)`,
     );
+  }
+  return out;
+}
+
+/** What a VXLAN claims on its UDP port (as the config's vniClashes groups them): mode and VNI runs. */
+function vniClaim(l: LinkRes): { group: string; runs: readonly Range[] } | undefined {
+  const x = l.vxlan;
+  if (l.type !== 'vxlan' || !x) return undefined;
+  const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
+  const runs: readonly Range[] = mode === 'vnifilter' ? mergeRanges(l.vnis ?? []) : mode === 'external' ? [[0, 0]] : x.vni !== undefined ? [[x.vni, x.vni]] : [];
+  return { group: `${l.namespace}|${x.dstport}|${vxlanIsV6(x) ? 6 : 4}|${mode}`, runs };
+}
+
+/**
+ * VXLANs Voltron must create (or give VNIs) where a foreign VXLAN in the namespace receives the
+ * same VNI on the same port and family (someone else's, or one of ours renamed by hand): the
+ * kernel refuses ours ("VNI already exists" / "VNI in use") in the middle of the apply.
+ */
+function foreignVniClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
+  const wants = plan.changes.filter((c) => c.kind === 'link' && (c.action === 'create' || c.action === 'replace' || (c.action === 'update' && c.fields.some((f) => f.field.startsWith('vnis')))));
+  if (wants.length === 0) return [];
+  const removed = plan.foreignRemoved ?? [];
+  const out: string[] = [];
+  for (const c of wants) {
+    const mine = vniClaim(c.after as LinkRes);
+    if (!mine) continue;
+    for (const [k, r] of current) {
+      // Foreign: neither declared nor owned under its key (a namesake set aside is foreign too).
+      const own = !k.includes('#') && (desired.has(k) || inventory.owned[k] !== undefined);
+      if (r.kind !== 'link' || own || removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
+      const theirs = vniClaim(r);
+      if (!theirs || theirs.group !== mine.group) continue;
+      const shared = mine.runs.flatMap(([a, b]) => theirs.runs.filter(([c2, d]) => c2 <= b && a <= d).map(([c2, d]) => [Math.max(a, c2), Math.min(b, d)] as Range));
+      if (shared.length === 0) continue;
+      const x = r.vxlan!;
+      const what = x.external && !x.vnifilter ? 'an external vxlan' : `VNI ${shared.map(rangeItem).join(', ')}`;
+      const phys = session.physical(r.namespace);
+      const ns = phys === null ? '' : ` -n ${phys}`;
+      out.push(
+        `${c.label}: ${what} on dstport ${x.dstport} is taken in namespace ${nsLabel(r.namespace)} by ${resourceLabel(r)}, which Voltron did not create; ` +
+          `the kernel refuses a second one (delete it yourself: ip${ns} link del ${r.name}; or declare another vni or dstport)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Macvlans Voltron must create on a parent where a foreign macvlan lives, one of the two in
+ * passthru mode (someone else's, or one of ours renamed by hand): a passthru macvlan is alone on
+ * its parent, and the kernel refuses ours (EINVAL) in the middle of the apply.
+ */
+function foreignPassthruClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
+  const wants = plan.changes.filter((c) => c.kind === 'link' && (c.action === 'create' || c.action === 'replace') && (c.after as LinkRes).macvlan !== undefined);
+  if (wants.length === 0) return [];
+  const removed = plan.foreignRemoved ?? [];
+  const out: string[] = [];
+  for (const c of wants) {
+    const mine = c.after as LinkRes;
+    for (const [k, r] of current) {
+      const own = !k.includes('#') && (desired.has(k) || inventory.owned[k] !== undefined);
+      if (r.kind !== 'link' || own || !r.macvlan || r.namespace !== mine.namespace || r.macvlan.parent !== mine.macvlan!.parent) continue;
+      if (r.macvlan.mode !== 'passthru' && mine.macvlan!.mode !== 'passthru') continue;
+      if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
+      const phys = session.physical(r.namespace);
+      const ns = phys === null ? '' : ` -n ${phys}`;
+      out.push(
+        `${c.label}: ${resourceLabel(r)} (${r.macvlan.mode}), which Voltron did not create, is on its parent ${r.macvlan.parent}, and a passthru macvlan must be alone there; ` +
+          `the kernel refuses ours (delete it yourself: ip${ns} link del ${r.name}; or declare another parent or mode)`,
+      );
+    }
   }
   return out;
 }

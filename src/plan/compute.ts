@@ -118,7 +118,7 @@ export function computePlan(input: PlanInput): Plan {
       const live = current.get(sk);
       if (live && !goneBefore(sk, pk)) {
         // The name is held by an object the pair's creation would not remove: free it first; the
-        // pair recreates this end with default attributes, set by the next apply.
+        // pair recreates this end, and the primary's change sets its attributes (pairedPeer).
         pairedBy.set(sk, pk);
         if (sd?.action !== 'delete') {
           drafts.set(sk, {
@@ -127,7 +127,7 @@ export function computePlan(input: PlanInput): Plan {
             kind: 'link',
             before: live,
             fields: [],
-            reason: `its name is taken: removed so that ${ref(p)} can create its veth pair (attributes follow on the next apply)`,
+            reason: `its name is taken: removed so that ${ref(p)} can create its veth pair (which brings it back)`,
             disruptive: true,
           });
           changed = true;
@@ -296,6 +296,15 @@ export function computePlan(input: PlanInput): Plan {
     changed = reenslave() || changed;
     changed = freshNamespaces() || changed;
     if (!changed) break;
+  }
+
+  // A secondary end deleted to free its name comes back with its pair: the primary sets its attributes.
+  for (const [sk, pk] of pairedBy) {
+    const pd = drafts.get(pk);
+    const s = desired.get(sk);
+    if (!pairing(pd) || drafts.get(sk)?.action !== 'delete' || !isLink(s)) continue;
+    pd!.pairedPeer = s;
+    pd!.reason += `; sets the attributes of ${ref(s)}, which the pair brings back`;
   }
 
   pinBridgeMtus(drafts, desired, current);

@@ -17,6 +17,8 @@ export interface Draft {
   reason: string;
   disruptive: boolean;
   createdBy?: string;
+  /** See Change.pairedPeer. */
+  pairedPeer?: LinkRes;
   restore?: Resource;
   /** Re-enslave already added (keeps the fixpoint loop finite). */
   reenslaved?: boolean;

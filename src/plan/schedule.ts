@@ -119,6 +119,8 @@ export function schedule(
     if (r.kind === 'route') addBarrier(s, `addresses/${r.namespace}`, upAddr.get(r.namespace), addrRank);
     if (r.kind === 'rule') addBarrier(s, `routes/${r.namespace}`, upRoute.get(r.namespace), routeRank);
     if (x.createdBy !== undefined && upKeys.has(x.createdBy)) s.add(x.createdBy);
+    // Setting the paired end's attributes needs what they name (its bridge).
+    if (x.pairedPeer !== undefined) for (const k of references(x.pairedPeer, tcD)) if (k !== x.key && upKeys.has(k)) s.add(k);
     for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
     for (const k of runBefore.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
     // A link joining a bridge waits for the replace of a macvlan live on it (moving elsewhere):
@@ -206,6 +208,7 @@ export function schedule(
     const d = deps.get(k)!;
     c.dependsOn = d.size === 0 ? [] : listedDeps(d, barriers);
     if (x.createdBy !== undefined) c.createdBy = x.createdBy;
+    if (x.pairedPeer !== undefined) c.pairedPeer = x.pairedPeer;
     if (x.restore) c.restore = x.restore;
     out.push(c as Change);
   }

@@ -1,4 +1,4 @@
-import type { Resource } from '../model/types';
+import type { LinkRes, Resource } from '../model/types';
 
 export type ChangeAction = 'create' | 'update' | 'replace' | 'delete';
 
@@ -36,6 +36,12 @@ export interface Change {
    * object itself (also for `replace`): it only sets the end's declared attributes.
    */
   readonly createdBy?: string;
+  /**
+   * Set on a veth primary end's create/replace when this plan deletes the live secondary end to
+   * free its name (its live peer is not ours to recreate): the pair brings the end back, and this
+   * change sets the end's declared attributes (no other change can: its key holds the delete).
+   */
+  readonly pairedPeer?: LinkRes;
   /** For sysctl/tunsrc deletes: the object to write back (the original value from the inventory). */
   readonly restore?: Resource;
 }

@@ -407,6 +407,7 @@ function applyOne(state: MemState, change: Change): void {
         if (!state.has(key)) throw new KernelError('ENOENT', `${key} was not created by ${change.createdBy}`);
         modify(state, key, change);
       } else create(state, change.after!);
+      if (change.pairedPeer) state.set(resourceKey(change.pairedPeer), newLink(state, change.pairedPeer));
       return;
     case 'update':
       modify(state, key, change);
@@ -420,6 +421,7 @@ function applyOne(state: MemState, change: Change): void {
       if (!state.has(key)) throw new KernelError('ENOENT', `replace: ${key} does not exist`);
       remove(state, key);
       create(state, change.after!);
+      if (change.pairedPeer) state.set(resourceKey(change.pairedPeer), newLink(state, change.pairedPeer));
       return;
     case 'delete': {
       const cur = state.get(key);
