@@ -109,6 +109,13 @@ function readLive(session: KernelSession, target: RestoreTarget, desired: StateM
  * link's alias or master that was unset before). The plan engine treats an absent desired
  * field as "not managed", so the restore adds an explicit update clearing them.
  */
+/**
+ * Fields an absent value of which is the kernel's choice, not a value to write back: a link
+ * without a MAC in the snapshot is a bridge whose last port left (all-zero address, which the
+ * kernel refuses to set); recreated, it has a random one.
+ */
+const UNCLEARABLE: ReadonlySet<string> = new Set(['mac']);
+
 function clearedFields(plan: Plan, desired: StateMap, current: ReadonlyMap<string, Resource>): Change[] {
   const planned = new Set(plan.changes.map((c) => c.key));
   const out: Change[] = [];
@@ -117,7 +124,7 @@ function clearedFields(plan: Plan, desired: StateMap, current: ReadonlyMap<strin
     if (!live || planned.has(k)) continue;
     const w = want as unknown as Record<string, unknown>;
     const l = live as unknown as Record<string, unknown>;
-    const extra = Object.keys(l).filter((f) => f !== 'source' && l[f] !== undefined && w[f] === undefined);
+    const extra = Object.keys(l).filter((f) => f !== 'source' && !UNCLEARABLE.has(f) && l[f] !== undefined && w[f] === undefined);
     if (extra.length === 0) continue;
     out.push({
       action: 'update',
