@@ -323,6 +323,10 @@ export function updateLink(session: KernelSession, link: LinkRes, fields: readon
     const v = new AttrWriter();
     writeInfo(v, link, ctx, session, true, fields);
     if (has('vxlan.dev')) {
+      // The move links the VXLAN under its new device, refused (EBUSY: an upper/lower loop)
+      // while that device is still its master; the kernel runs changelink before the master
+      // change of the same request. So a changing master is released first.
+      if (has('master')) ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), new AttrWriter().u32(R.IFLA_MASTER, 0).view()], what);
       ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, v.view()], what);
       sendOwn();
     } else {
