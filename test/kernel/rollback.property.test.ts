@@ -2,7 +2,8 @@
 // and B from the agreement test's generator (test/support/config-gen.ts: links of every type,
 // veths across namespaces, addresses, routes, rules, sysctls). In one sandbox: apply A; then
 // apply B with a fault at a random step k of its plan (VOLTRON_FAULT: an injected netlink error
-// before step k's write, or SIGKILL right after it followed by `voltron recover`). Afterwards the
+// before step k's write, or SIGKILL right after it followed by `voltron recover` or a `plan`,
+// which recovers first). Afterwards the
 // live state (`ip -j` of everything in the sandbox, rules and the declared sysctls included) and
 // the inventory equal those after A, and `plan` against A is empty. Then B applies and re-plans
 // empty. At the end `destroy` leaves nothing.
@@ -90,7 +91,8 @@ describe('rollback over random transitions A -> B with a fault at a random step 
     let runs = 0;
     const modes = new Set<string>();
     fc.assert(
-      fc.property(choicesArb, choicesArb, fc.nat(999), fc.constantFrom('errno=1', 'errno=17', 'errno=22', 'kill=1'), (ca, cb, kk, fault) => {
+      fc.property(choicesArb, choicesArb, fc.nat(999), fc.constantFrom('errno=1', 'errno=17', 'errno=22', 'kill=1', 'kill=1,plan'), (ca, cb, kk, how) => {
+        const [fault, recoverBy] = how.split(',plan').length > 1 ? ['kill=1', 'plan'] : [how, 'recover'];
         const [ta, tb] = [render(ca), render(cb)];
         if (!desiredOf(ta) || !desiredOf(tb)) return;
         fs.writeFileSync(path.join(dirA, 'net.yaml'), ta);
@@ -113,9 +115,11 @@ describe('rollback over random transitions A -> B with a fault at a random step 
           log.push(f.stdout + f.stderr);
           if (fault === 'kill=1') {
             assert.equal(f.code, -1, `apply B should have died by SIGKILL\n${ctx()}`);
-            const r = sb.run(['recover']);
+            // `recover`, or a `plan` against A (which recovers first, then plans nothing).
+            const r = recoverBy === 'plan' ? sb.run(['plan', '--detailed-exitcode']) : sb.run(['recover']);
             log.push(r.stdout + r.stderr);
-            assert.equal(r.code, 0, `recover failed\n${ctx()}`);
+            assert.equal(r.code, 0, `${recoverBy} after the kill failed\n${ctx()}`);
+            assert.match(r.stdout + r.stderr, /Rollback complete/, ctx());
           } else {
             assert.equal(f.code, 1, `apply B should have failed\n${ctx()}`);
             assert.match(f.stderr, /rolled back; nothing changed/, ctx());
@@ -128,7 +132,7 @@ describe('rollback over random transitions A -> B with a fault at a random step 
           assert.equal(b.code, 0, `apply B after the rollback failed\n${b.stdout}${b.stderr}\n${ctx()}`);
           const planB = sb.run(['plan', '--detailed-exitcode'], { config: dirB });
           assert.equal(planB.code, 0, `re-plan of B not empty\n${planB.stdout}${planB.stderr}\n${ctx()}`);
-          modes.add(fault === 'kill=1' ? 'kill' : 'errno');
+          modes.add(fault === 'kill=1' ? `kill+${recoverBy}` : 'errno');
           runs++;
         } catch (e) {
           // The next run starts clean whatever happened.
