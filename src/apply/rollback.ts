@@ -11,7 +11,7 @@
 // rollback itself is interrupted, running it again converges to the same state.
 // `inverseChange` documents the per-step inverse and is used for the report only.
 import { resourceLabel } from '../model/keys';
-import type { Resource, StateMap } from '../model/types';
+import { vxlanIsV6, type LinkRes, type Resource, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import type { Change, Inventory, Plan } from '../plan/types';
 import type { KernelSession } from '../kernel/session';
@@ -89,7 +89,32 @@ function inputs(session: KernelSession, target: RestoreTarget, inv: Inventory): 
   for (const k of target.notOurs ?? []) delete owned[k];
   const inventory: Inventory = { ...inv, owned };
   const desired = new Map<string, Resource>(Object.entries(target.objects));
-  return { desired, current: readLive(session, target, desired, inventory), inventory };
+  const current = readLive(session, target, desired, inventory);
+  reachableVxlanMtus(desired, current);
+  return { desired, current, inventory };
+}
+
+/**
+ * A VXLAN keeps its MTU when its device's is lowered afterwards (the kernel does not follow),
+ * so a snapshot can hold one above the device's less the headers (50 bytes, 70 over IPv6).
+ * That MTU cannot be recreated: the kernel lowers it at creation and refuses it later. Unless
+ * the VXLAN is still live with it, the target is what the kernel gives.
+ */
+function reachableVxlanMtus(desired: Map<string, Resource>, current: ReadonlyMap<string, Resource>): void {
+  for (const [k, r] of desired) {
+    if (r.kind !== 'link' || r.type !== 'vxlan' || r.mtu === undefined || r.vxlan?.dev === undefined) continue;
+    const live = current.get(k);
+    if (live?.kind === 'link' && live.mtu === r.mtu) continue;
+    const dev = [desired, current].map((m) => linkOf(m, r.namespace, r.vxlan!.dev!)).find((l) => l?.mtu !== undefined);
+    if (dev === undefined) continue;
+    const max = Math.max(68, dev.mtu! - (vxlanIsV6(r.vxlan) ? 70 : 50));
+    if (r.mtu > max) desired.set(k, { ...r, mtu: max });
+  }
+}
+
+function linkOf(m: ReadonlyMap<string, Resource>, namespace: string, name: string): LinkRes | undefined {
+  for (const r of m.values()) if (r.kind === 'link' && r.namespace === namespace && r.name === name) return r;
+  return undefined;
 }
 
 /** readCurrent, with namesakes someone else made set aside as the plan did (a prune would delete them). */
@@ -109,6 +134,13 @@ function readLive(session: KernelSession, target: RestoreTarget, desired: StateM
  * link's alias or master that was unset before). The plan engine treats an absent desired
  * field as "not managed", so the restore adds an explicit update clearing them.
  */
+/**
+ * Fields an absent value of which is the kernel's choice, not a value to write back: a link
+ * without a MAC in the snapshot is a bridge whose last port left (all-zero address, which the
+ * kernel refuses to set); recreated, it has a random one.
+ */
+const UNCLEARABLE: ReadonlySet<string> = new Set(['mac']);
+
 function clearedFields(plan: Plan, desired: StateMap, current: ReadonlyMap<string, Resource>): Change[] {
   const planned = new Set(plan.changes.map((c) => c.key));
   const out: Change[] = [];
@@ -117,7 +149,7 @@ function clearedFields(plan: Plan, desired: StateMap, current: ReadonlyMap<strin
     if (!live || planned.has(k)) continue;
     const w = want as unknown as Record<string, unknown>;
     const l = live as unknown as Record<string, unknown>;
-    const extra = Object.keys(l).filter((f) => f !== 'source' && l[f] !== undefined && w[f] === undefined);
+    const extra = Object.keys(l).filter((f) => f !== 'source' && !UNCLEARABLE.has(f) && l[f] !== undefined && w[f] === undefined);
     if (extra.length === 0) continue;
     out.push({
       action: 'update',

@@ -20,6 +20,8 @@ export interface RawLink {
 
 const MACVLAN_MODES: Record<number, MacvlanMode> = { 1: 'private', 2: 'vepa', 4: 'bridge', 8: 'passthru', 16: 'source' };
 const MACVLAN_MODE_NUM: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
+/** The all-zero hardware address: what a bridge without ports reports when none was set. */
+const NO_MAC = '00:00:00:00:00:00';
 
 // A bridge's or VXLAN's data carries ~25-45 attributes: index them in one pass (reused arrays)
 // instead of walking the stream once per attribute read.
@@ -98,7 +100,9 @@ export function readLinks(ctx: NsContext): RawLink[] {
     // Built key by key, only the fields the kernel reported (thousands of links per dump).
     const res: Record<string, unknown> = { kind: 'link', namespace: ctx.logical, name, type };
     if (mtu !== undefined) res.mtu = mtu;
-    if (mac !== undefined) res.mac = mac;
+    // A bridge whose last port left has the all-zero address: no address, not one to restore
+    // (the kernel refuses to set it: EADDRNOTAVAIL; a recreated bridge picks a random one).
+    if (mac !== undefined && mac !== NO_MAC) res.mac = mac;
     res.state = flags & R.IFF_UP ? 'up' : 'down';
     const master = masterIndex ? names.get(masterIndex) : undefined;
     if (master !== undefined) res.master = master;
@@ -319,6 +323,10 @@ export function updateLink(session: KernelSession, link: LinkRes, fields: readon
     const v = new AttrWriter();
     writeInfo(v, link, ctx, session, true, fields);
     if (has('vxlan.dev')) {
+      // The move links the VXLAN under its new device, refused (EBUSY: an upper/lower loop)
+      // while that device is still its master; the kernel runs changelink before the master
+      // change of the same request. So a changing master is released first.
+      if (has('master')) ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(link.name) }), new AttrWriter().u32(R.IFLA_MASTER, 0).view()], what);
       ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, v.view()], what);
       sendOwn();
     } else {

@@ -205,3 +205,36 @@ links:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a VXLAN leaves a bridge and moves onto it in one update (real kernel)', () => {
+  // The kernel runs changelink (the device move) before the master change of the same request,
+  // and refuses to stack vx0 on br0 while br0 is its master (EBUSY). Found by the rollback property.
+  const { sb, edit } = editableSandbox('lvm', `
+links:
+  - { name: br0, type: bridge }
+  - { name: va0, type: veth, peer: { name: vb0 } }
+  - { name: vx0, type: vxlan, master: br0, vxlan: { vni: 200, dev: va0 } }
+`);
+  const vx0 = () => sb.ipj('', ['-d', 'link', 'show', 'vx0'])[0];
+
+  it('port of br0 on va0 -> on br0, not a port -> back, in place', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const index = vx0().ifindex;
+    for (const [from, to, master] of [
+      ['master: br0, vxlan: { vni: 200, dev: va0 }', 'vxlan: { vni: 200, dev: br0 }', undefined],
+      ['vxlan: { vni: 200, dev: br0 }', 'master: br0, vxlan: { vni: 200, dev: va0 }', 'br0'],
+    ] as const) {
+      edit(from, to);
+      const a = sb.run(['apply', '--auto-approve']);
+      assert.equal(a.code, 0, a.stdout + a.stderr);
+      assert.equal(vx0().master, master);
+      assert.equal(vx0().ifindex, index);
+      assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    }
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
