@@ -214,6 +214,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
+  problems.push(...macvlanMtuAboveLiveParent(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
@@ -361,6 +362,29 @@ function foreignPassthruClashes(session: KernelSession, plan: Plan, current: Rea
           `the kernel refuses ours (delete it yourself: ip${ns} link del ${r.name}; or declare another parent or mode)`,
       );
     }
+  }
+  return out;
+}
+
+/**
+ * A macvlan's declared mtu above its parent's when the config declares no parent mtu: validation
+ * cannot know the parent's, the live one decides (the kernel refuses a larger one, EINVAL,
+ * mid-apply). Not judged where the plan changes the parent or it is a bridge (its mtu follows
+ * its ports, which the plan may change).
+ */
+function macvlanMtuAboveLiveParent(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
+  const out: string[] = [];
+  const changed = new Set(plan.changes.map((c) => c.key));
+  for (const c of plan.changes) {
+    const m = c.after as LinkRes | undefined;
+    if (c.kind !== 'link' || !m?.macvlan || m.mtu === undefined) continue;
+    if (c.action === 'update' && !c.fields.some((f) => f.field === 'mtu')) continue;
+    const pk = resourceKey({ kind: 'link', namespace: m.namespace, name: m.macvlan.parent } as LinkRes);
+    const declared = desired.get(pk) as LinkRes | undefined;
+    const live = current.get(pk) as LinkRes | undefined;
+    if (declared?.mtu !== undefined || !live || live.type === 'bridge' || changed.has(pk) || live.mtu === undefined) continue;
+    if (m.mtu > live.mtu)
+      out.push(`${c.label}: mtu ${m.mtu} is above the mtu ${live.mtu} its parent ${m.macvlan.parent} has (the config declares none for it), and the kernel refuses it (EINVAL): declare the parent's mtu, or a lower one here`);
   }
   return out;
 }

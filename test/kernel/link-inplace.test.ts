@@ -238,3 +238,31 @@ links:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a macvlan mtu above its parent live mtu, which the config no longer declares (real kernel)', () => {
+  // Validation cannot see va0's mtu (not declared): the plan checks the live one instead of the
+  // kernel refusing mv0 (EINVAL) in the middle of the apply.
+  const { sb, edit } = editableSandbox('lmp', `
+links:
+  - { name: va0, type: veth, mtu: 1400, peer: { name: vb0 } }
+`);
+
+  it('plan and apply refuse it, naming both mtus, with no kernel write', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    edit('{ name: va0, type: veth, mtu: 1400, peer: { name: vb0 } }', '{ name: va0, type: veth, peer: { name: vb0 } }\n  - { name: mv0, type: macvlan, mtu: 1500, macvlan: { parent: va0, mode: bridge } }');
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /mtu 1500 is above the mtu 1400 its parent va0 has \(the config declares none for it\)/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 1);
+    assert.equal(sb.ipj('', ['link', 'show']).some((l: { ifname: string }) => l.ifname === 'mv0'), false);
+    edit('mtu: 1500, macvlan', 'mtu: 1400, macvlan');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
