@@ -130,17 +130,17 @@ function readLive(session: KernelSession, target: RestoreTarget, desired: StateM
 }
 
 /**
- * Fields the live object has but the snapshot lacks (an apply set an optional field such as a
- * link's alias or master that was unset before). The plan engine treats an absent desired
- * field as "not managed", so the restore adds an explicit update clearing them.
- */
-/**
  * Fields an absent value of which is the kernel's choice, not a value to write back: a link
  * without a MAC in the snapshot is a bridge whose last port left (all-zero address, which the
  * kernel refuses to set); recreated, it has a random one.
  */
 const UNCLEARABLE: ReadonlySet<string> = new Set(['mac']);
 
+/**
+ * Fields the live object has but the snapshot lacks (an apply set an optional field such as a
+ * link's alias or master that was unset before). The plan engine treats an absent desired
+ * field as "not managed", so the restore adds an explicit update clearing them.
+ */
 function clearedFields(plan: Plan, desired: StateMap, current: ReadonlyMap<string, Resource>): Change[] {
   const planned = new Set(plan.changes.map((c) => c.key));
   const out: Change[] = [];
