@@ -27,12 +27,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { loadConfigFromStrings, formatConfigError } from '../../src/config';
 import { computePlan, planToJson } from '../../src/plan';
 import type { Change, Inventory } from '../../src/plan/types';
 import type { Resource } from '../../src/model/types';
 import { Sandbox } from '../support/sandbox';
-import { desiredOf } from '../support/config-gen';
+import { DrawStats, planShape as shape } from '../support/config-gen';
 import { srTcArb, renderSrTc } from '../support/srv6-tc-gen';
 import { applyPlan, readState, type MemState } from '../support/memkernel';
 
@@ -63,17 +62,6 @@ function seedDefaults(state: MemState): void {
   }
 }
 
-interface Shape {
-  action: string;
-  key: string;
-  fields: string[];
-}
-
-/** What (b) compares: key, action, and each changed field with its `after` value. */
-function shape(changes: readonly { action: string; key: string; fields: readonly { field: string; after: unknown }[] }[]): Shape[] {
-  return changes.map((c) => ({ action: c.action, key: c.key, fields: c.fields.map((f) => `${f.field}=${JSON.stringify(f.after ?? null)}`).sort() })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
 // ---------------------------------------------------------------- the live side
 describe('the pure plan and the live kernel agree on SRv6 and tc (property, real kernel)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-agree-srtc-'));
@@ -82,8 +70,7 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
     sb.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const invFile = () => path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json');
-  const readInventory = (): Inventory => (fs.existsSync(invFile()) ? JSON.parse(fs.readFileSync(invFile(), 'utf8')) : { version: 1, owned: {}, original: {} });
+  const readInventory = (): Inventory => sb.inventory();
   const tcj = (ns: string, args: string[]): any[] => {
     const out = execFileSync('tc', ['-n', sb.ns(ns), '-j', ...args], { encoding: 'utf8' }).trim();
     return out ? JSON.parse(out) : [];
@@ -118,26 +105,11 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
 
   it('over random sequences of valid SRv6/tc states: live plan = memkernel plan, apply verifies, iproute2 agrees, destroy leaves nothing', () => {
     const cfg = path.join(dir, 'net.yaml');
-    let accepted = 0;
-    let rejected = 0;
     let steps = 0;
-    const reasons = new Map<string, number>();
+    const stats = new DrawStats();
     fc.assert(
       fc.property(fc.array(srTcArb, { minLength: 2, maxLength: 3 }), (seq) => {
-        const states: { text: string; desired: Map<string, Resource> }[] = [];
-        for (const text of seq.map(renderSrTc)) {
-          const d = desiredOf(text);
-          if (d) states.push({ text, desired: d });
-          else {
-            rejected++;
-            const r = loadConfigFromStrings([{ name: 'net.yaml', text }]);
-            if (!r.ok) for (const e of r.errors) {
-              const why = formatConfigError(e).replace(/^[^ ]+ [^ ]+ /, '').replace(/'[^']*'/g, "'…'").slice(0, 90);
-              reasons.set(why, (reasons.get(why) ?? 0) + 1);
-            }
-          }
-        }
-        accepted += states.length;
+        const states = stats.keepValid(seq.map(renderSrTc));
         if (states.length === 0) return;
         const mem: MemState = new Map();
         const log: string[] = [];
@@ -176,7 +148,8 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: process.env['AGREEMENT_SHRINK'] === undefined },
     );
-    const why = [...reasons].sort((a, b) => b[1] - a[1]).map(([w, n]) => `  ${n}× ${w}`).join('\n');
+    const why = stats.why();
+    const { accepted, rejected } = stats;
     console.log(`agreement-srv6-tc: ${accepted} states accepted, ${rejected} rejected, ${steps} applied\n${why}`);
     assert.ok(accepted >= 2 * rejected, `the loader rejected most states (${rejected} of ${accepted + rejected}): fix the generator\n${why}`);
   });

@@ -22,12 +22,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { loadConfigFromStrings, formatConfigError } from '../../src/config';
 import { computePlan, planToJson } from '../../src/plan';
 import type { Change, Inventory } from '../../src/plan/types';
 import type { Resource } from '../../src/model/types';
 import { Sandbox } from '../support/sandbox';
-import { choicesArb, desiredOf, render } from '../support/config-gen';
+import { DrawStats, choicesArb, planShape as shape, render } from '../support/config-gen';
 import { applyPlan, readState, type MemState } from '../support/memkernel';
 
 const SEED = Number(process.env['AGREEMENT_SEED'] ?? 20240611);
@@ -48,17 +47,6 @@ function seedSysctls(state: MemState): void {
   }
 }
 
-interface Shape {
-  action: string;
-  key: string;
-  fields: string[];
-}
-
-/** What (b) compares: key, action, and each changed field with its `after` value. */
-function shape(changes: readonly { action: string; key: string; fields: readonly { field: string; after: unknown }[] }[]): Shape[] {
-  return changes.map((c) => ({ action: c.action, key: c.key, fields: c.fields.map((f) => `${f.field}=${JSON.stringify(f.after ?? null)}`).sort() })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
 // ---------------------------------------------------------------- the live side
 describe('the pure plan and the live kernel agree (property, real kernel)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-agree-'));
@@ -67,8 +55,7 @@ describe('the pure plan and the live kernel agree (property, real kernel)', () =
     sb.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const invFile = () => path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json');
-  const readInventory = (): Inventory => (fs.existsSync(invFile()) ? JSON.parse(fs.readFileSync(invFile(), 'utf8')) : { version: 1, owned: {}, original: {} });
+  const readInventory = (): Inventory => sb.inventory();
 
   /** (c): mtu, master and the addresses of every declared link, as `ip -j` shows them. */
   function checkIp(desired: Map<string, Resource>, ctx: string): void {
@@ -87,27 +74,11 @@ describe('the pure plan and the live kernel agree (property, real kernel)', () =
 
   it('over random sequences of valid states: live plan = memkernel plan, apply verifies, ip agrees, destroy leaves nothing', () => {
     const cfg = path.join(dir, 'net.yaml');
-    let accepted = 0;
-    let rejected = 0;
     let steps = 0;
-    const reasons = new Map<string, number>();
+    const stats = new DrawStats();
     fc.assert(
       fc.property(fc.array(choicesArb, { minLength: 2, maxLength: 3 }), (seq) => {
-        const texts = seq.map(render);
-        const states: { text: string; desired: Map<string, Resource> }[] = [];
-        for (const text of texts) {
-          const d = desiredOf(text);
-          if (d) states.push({ text, desired: d });
-          else {
-            rejected++;
-            const r = loadConfigFromStrings([{ name: 'net.yaml', text }]);
-            if (!r.ok) for (const e of r.errors) {
-              const why = formatConfigError(e).replace(/^[^ ]+ [^ ]+ /, '').replace(/'[^']*'/g, "'…'").slice(0, 90);
-              reasons.set(why, (reasons.get(why) ?? 0) + 1);
-            }
-          }
-        }
-        accepted += states.length;
+        const states = stats.keepValid(seq.map(render));
         if (states.length === 0) return;
         const mem: MemState = new Map();
         const log: string[] = [];
@@ -149,7 +120,8 @@ describe('the pure plan and the live kernel agree (property, real kernel)', () =
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: process.env['AGREEMENT_SHRINK'] === undefined },
     );
-    const why = [...reasons].sort((a, b) => b[1] - a[1]).map(([w, n]) => `  ${n}× ${w}`).join('\n');
+    const why = stats.why();
+    const { accepted, rejected } = stats;
     console.log(`agreement: ${accepted} states accepted, ${rejected} rejected, ${steps} applied\n${why}`);
     assert.ok(accepted >= 2 * rejected, `the loader rejected most states (${rejected} of ${accepted + rejected}): fix the generator\n${why}`);
   });

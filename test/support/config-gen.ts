@@ -3,7 +3,7 @@
 // macvlan, veths across namespaces, IPv4/IPv6 addresses, routes, rules, sysctls), rendered as
 // config text. Not every draw is valid: `desiredOf` keeps the ones the loader accepts.
 import fc from 'fast-check';
-import { loadConfigFromStrings } from '../../src/config';
+import { formatConfigError, loadConfigFromStrings } from '../../src/config';
 import type { Resource } from '../../src/model/types';
 
 // ---------------------------------------------------------------- the universe
@@ -219,3 +219,47 @@ export function desiredOf(text: string): Map<string, Resource> | undefined {
   return m;
 }
 
+
+/** Counts of drawn states the loader accepted and rejected, with the rejections' reasons. */
+export class DrawStats {
+  accepted = 0;
+  rejected = 0;
+  readonly reasons = new Map<string, number>();
+
+  /** The valid states among `texts`, in order; the others are counted with their reasons. */
+  keepValid(texts: readonly string[]): { text: string; desired: Map<string, Resource> }[] {
+    const states: { text: string; desired: Map<string, Resource> }[] = [];
+    for (const text of texts) {
+      const d = desiredOf(text);
+      if (d) {
+        states.push({ text, desired: d });
+        continue;
+      }
+      this.rejected++;
+      const r = loadConfigFromStrings([{ name: 'net.yaml', text }]);
+      if (!r.ok)
+        for (const e of r.errors) {
+          const why = formatConfigError(e).replace(/^[^ ]+ [^ ]+ /, '').replace(/'[^']*'/g, "'…'").slice(0, 90);
+          this.reasons.set(why, (this.reasons.get(why) ?? 0) + 1);
+        }
+    }
+    this.accepted += states.length;
+    return states;
+  }
+
+  /** The rejection reasons, most frequent first. */
+  why(): string {
+    return [...this.reasons].sort((a, b) => b[1] - a[1]).map(([w, n]) => `  ${n}× ${w}`).join('\n');
+  }
+}
+
+/** What the agreement tests compare of a plan: key, action, and each changed field with its `after` value. */
+export interface PlanShape {
+  action: string;
+  key: string;
+  fields: string[];
+}
+
+export function planShape(changes: readonly { action: string; key: string; fields: readonly { field: string; after: unknown }[] }[]): PlanShape[] {
+  return changes.map((c) => ({ action: c.action, key: c.key, fields: c.fields.map((f) => `${f.field}=${JSON.stringify(f.after ?? null)}`).sort() })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

@@ -5,6 +5,7 @@ import { after } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Inventory } from '../../src/plan/types';
 
 export const REPO = path.resolve(__dirname, '../../..');
 const BIN = path.join(REPO, 'bin/voltron');
@@ -110,6 +111,12 @@ export class Sandbox {
       if (r.code === 0) return r;
     }
     return r;
+  }
+
+  /** The sandbox's inventory file, parsed (an empty one when there is none yet). */
+  inventory(): Inventory {
+    const f = path.join(this.stateDir, 'sandbox', this.prefix, 'inventory.json');
+    return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as Inventory) : { version: 1, owned: {}, original: {} };
   }
 
   /** Remove everything this sandbox may have left, whatever happened. */

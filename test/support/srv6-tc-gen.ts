@@ -6,19 +6,12 @@
 // (root qdiscs htb/tbf/pfifo (this kernel has no fq/fq_codel), htb classes, a child qdisc under a class, clsact) on top.
 // Not every draw is valid: `desiredOf` (test/support/config-gen.ts) keeps what the loader accepts.
 import fc from 'fast-check';
+import type { Seg6LocalAction } from '../../src/model/types';
 
 const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
 
-type Local =
-  | 'End'
-  | 'End.X'
-  | 'End.T'
-  | 'End.DX2'
-  | 'End.DX4'
-  | 'End.DX6'
-  | 'End.DT6'
-  | 'End.B6'
-  | 'End.B6.Encaps';
+/** The actions drawn: those this kernel accepts without a VRF. */
+type Local = Extract<Seg6LocalAction, 'End' | 'End.X' | 'End.T' | 'End.DX2' | 'End.DX4' | 'End.DX6' | 'End.DT6' | 'End.B6' | 'End.B6.Encaps'>;
 const LOCAL_ACTIONS: readonly Local[] = ['End', 'End.X', 'End.T', 'End.DX2', 'End.DX4', 'End.DX6', 'End.DT6', 'End.B6', 'End.B6.Encaps'];
 
 const SEGS = [
