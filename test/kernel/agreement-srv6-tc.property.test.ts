@@ -27,13 +27,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { computePlan, planToJson } from '../../src/plan';
-import type { Change, Inventory } from '../../src/plan/types';
 import type { Resource } from '../../src/model/types';
 import { Sandbox } from '../support/sandbox';
-import { DrawStats, planShape as shape } from '../support/config-gen';
+import { assertLivePlanIsPure } from '../support/agreement';
+import { DrawStats } from '../support/config-gen';
 import { srTcArb, renderSrTc } from '../support/srv6-tc-gen';
-import { applyPlan, readState, type MemState } from '../support/memkernel';
+import { applyPlan, type MemState } from '../support/memkernel';
 
 const SEED = Number(process.env['AGREEMENT_SEED'] ?? 20240611);
 const RUNS = Number(process.env['AGREEMENT_RUNS'] ?? 20);
@@ -70,7 +69,6 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
     sb.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const readInventory = (): Inventory => sb.inventory();
   const tcj = (ns: string, args: string[]): any[] => {
     const out = execFileSync('tc', ['-n', sb.ns(ns), '-j', ...args], { encoding: 'utf8' }).trim();
     return out ? JSON.parse(out) : [];
@@ -119,12 +117,7 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
             log.push(`--- state ${i + 1}\n${s.text}`);
             const ctx = () => log.join('\n');
             // (b) the live plan against the memkernel's.
-            const p = sb.run(['plan', '-o', 'json']);
-            assert.equal(p.code, 0, `plan failed\n${p.stdout}${p.stderr}\n${ctx()}`);
-            const live = JSON.parse(p.stdout).changes as Change[];
-            const pure = computePlan({ desired: s.desired, current: readState(mem), inventory: readInventory() });
-            const pureJson = (planToJson(pure) as { changes: Change[] }).changes;
-            assert.deepEqual(shape(live), shape(pureJson), `live plan (actual) vs memkernel plan (expected)\n${ctx()}`);
+            const pure = assertLivePlanIsPure(sb, s.desired, mem, ctx);
             // (a) apply verifies; the re-plan is empty.
             const a = sb.run(['apply', '--auto-approve']);
             assert.equal(a.code, 0, `apply failed\n${a.stdout}${a.stderr}\n${ctx()}`);
@@ -132,7 +125,7 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
             assert.equal(again.code, 0, `re-plan not empty\n${again.stdout}${again.stderr}\n${ctx()}`);
             // (c) iproute2.
             checkLive(s.desired, ctx());
-            applyPlan(mem, pure.changes);
+            applyPlan(mem, pure);
             seedDefaults(mem);
             steps++;
           }
@@ -144,7 +137,7 @@ describe('the pure plan and the live kernel agree on SRv6 and tc (property, real
             assert.fail(`destroy: code ${d.code}, left ${left.join(' ')}\n${d.stdout}${d.stderr}\n${log.join('\n')}`);
           }
         }
-        assert.deepEqual(Object.keys(readInventory().owned), [], `destroy left owned objects\n${log.join('\n')}`);
+        assert.deepEqual(Object.keys(sb.inventory().owned), [], `destroy left owned objects\n${log.join('\n')}`);
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: process.env['AGREEMENT_SHRINK'] === undefined },
     );

@@ -22,12 +22,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { computePlan, planToJson } from '../../src/plan';
-import type { Change, Inventory } from '../../src/plan/types';
 import type { Resource } from '../../src/model/types';
 import { Sandbox } from '../support/sandbox';
-import { DrawStats, choicesArb, planShape as shape, render } from '../support/config-gen';
-import { applyPlan, readState, type MemState } from '../support/memkernel';
+import { assertLivePlanIsPure } from '../support/agreement';
+import { DrawStats, choicesArb, render } from '../support/config-gen';
+import { applyPlan, type MemState } from '../support/memkernel';
 
 const SEED = Number(process.env['AGREEMENT_SEED'] ?? 20240611);
 const RUNS = Number(process.env['AGREEMENT_RUNS'] ?? 25);
@@ -55,7 +54,6 @@ describe('the pure plan and the live kernel agree (property, real kernel)', () =
     sb.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const readInventory = (): Inventory => sb.inventory();
 
   /** (c): mtu, master and the addresses of every declared link, as `ip -j` shows them. */
   function checkIp(desired: Map<string, Resource>, ctx: string): void {
@@ -88,14 +86,7 @@ describe('the pure plan and the live kernel agree (property, real kernel)', () =
             log.push(`--- state ${i + 1}\n${s.text}`);
             const ctx = () => log.join('\n');
             // (b) the live plan against the memkernel's.
-            const p = sb.run(['plan', '-o', 'json']);
-            assert.equal(p.code, 0, `plan failed\n${p.stdout}${p.stderr}\n${ctx()}`);
-            const live = JSON.parse(p.stdout).changes as Change[];
-            const inventory = readInventory();
-            const pure = computePlan({ desired: s.desired, current: readState(mem), inventory });
-            // Both through the product's JSON form (VNI runs in config spelling, for one).
-            const pureJson = (planToJson(pure) as { changes: Change[] }).changes;
-            assert.deepEqual(shape(live), shape(pureJson), `live plan (actual) vs memkernel plan (expected)\n${ctx()}`);
+            const pure = assertLivePlanIsPure(sb, s.desired, mem, ctx);
             // (a) apply verifies; the re-plan is empty.
             const a = sb.run(['apply', '--auto-approve']);
             assert.equal(a.code, 0, `apply failed\n${a.stdout}${a.stderr}\n${ctx()}`);
@@ -104,7 +95,7 @@ describe('the pure plan and the live kernel agree (property, real kernel)', () =
             // (c) ip -j.
             checkIp(s.desired, ctx());
             // The memkernel follows with its own plan.
-            applyPlan(mem, pure.changes);
+            applyPlan(mem, pure);
             seedSysctls(mem);
             steps++;
           }
@@ -116,7 +107,7 @@ describe('the pure plan and the live kernel agree (property, real kernel)', () =
             assert.fail(`destroy: code ${d.code}, left ${left.join(' ')}\n${d.stdout}${d.stderr}\n${log.join('\n')}`);
           }
         }
-        assert.deepEqual(Object.keys(readInventory().owned), [], `destroy left owned objects\n${log.join('\n')}`);
+        assert.deepEqual(Object.keys(sb.inventory().owned), [], `destroy left owned objects\n${log.join('\n')}`);
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: process.env['AGREEMENT_SHRINK'] === undefined },
     );
