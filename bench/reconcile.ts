@@ -51,6 +51,21 @@ function ipBatchFile(n: number): string {
 }
 
 /**
+ * The same objects in one netlink request each, as Voltron sends them: a link is created with
+ * its master and up flag, then its address. Not the contender (the issue names the commands
+ * above); it shows how much of a run is the kernel's own work, which no client can go under.
+ */
+function ipMinimalBatchFile(n: number): string {
+  const cmds: string[] = [];
+  for (let i = 0; i < n; i++) {
+    cmds.push(`link add br${i} mtu 1500 up type bridge`);
+    cmds.push(`link add vx${i} master br${i} up type vxlan id ${i + 1} dstport 4789`);
+    cmds.push(`addr add 10.${100 + (i >> 8)}.${i & 255}.1/24 dev br${i}`);
+  }
+  return `${cmds.join('\n')}\n`;
+}
+
+/**
  * Deleting a namespace with thousands of links is finished asynchronously by the kernel (it
  * starts after an RCU grace period and holds the RTNL while it unregisters the links), and
  * creating the next namespace waits for it (seen: 5 s at N=200, 20 s at N=1000). Wait for
@@ -162,6 +177,8 @@ async function countEvents(ns: string, during: () => void): Promise<number> {
 interface Result {
   freshApplySeconds: number;
   ipBatchSeconds: number;
+  /** `ip -batch` with one request per object (the kernel's share: see ipMinimalBatchFile). */
+  ipMinimalBatchSeconds: number;
   /** Median over rounds of (Voltron / ip) in the same round: robust to this VM's slow phases. */
   freshApplyRatio: number;
   /** median(Voltron) / median(ip), for comparison. */
@@ -181,12 +198,16 @@ async function runSize(n: number): Promise<Result> {
   const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bench-cfg-'));
   const batch = path.join(cfg, 'batch.ip');
   fs.writeFileSync(batch, ipBatchFile(n));
+  const minimal = path.join(cfg, 'minimal.ip');
+  fs.writeFileSync(minimal, ipMinimalBatchFile(n));
   writeConfig(cfg, n, () => 1500);
   const fresh: number[] = [];
   const ipb: number[] = [];
+  const ipMin: number[] = [];
   const cleanupNs: string[] = [];
   const states: string[] = [];
   let ipState = '';
+  let ipMinState = '';
   let voltronState = '';
   try {
     for (let k = 0; k < repeat; k++) {
@@ -198,14 +219,14 @@ async function runSize(n: number): Promise<Result> {
       cleanupNs.push(ipns, `${prefix}root`);
       const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bench-state-'));
       states.push(state);
-      const runIp = (): void => {
+      const runIp = (file: string, into: number[], keep: (state: string) => void) => (): void => {
         // iproute2: a fresh namespace (its creation timed, as Voltron's is), one `ip -batch` process.
         settle(tag);
-        ipb.push(seconds(() => {
+        into.push(seconds(() => {
           execFileSync('ip', ['netns', 'add', ipns]);
-          execFileSync('ip', ['-n', ipns, '-batch', batch]);
+          execFileSync('ip', ['-n', ipns, '-batch', file]);
         }));
-        if (k === 0) ipState = endState(ipns);
+        if (k === 0) keep(endState(ipns));
         execFileSync('ip', ['netns', 'del', ipns]);
       };
       const runVoltron = (): void => {
@@ -215,21 +236,24 @@ async function runSize(n: number): Promise<Result> {
         fresh.push(seconds(() => voltron(prefix, state, cfg, 'apply', '--auto-approve')));
         if (k === 0) voltronState = endState(`${prefix}root`);
       };
-      const last = k === repeat - 1;
       const dropVoltron = (): void => voltron(prefix, state, cfg, 'destroy', '--auto-approve');
-      if (k % 2 === 1 && !last) {
+      // The order rotates, so none always runs first; the last round runs Voltron last and keeps
+      // its namespace for the no-op measurements below.
+      const ipFull = runIp(batch, ipb, (s) => (ipState = s));
+      const ipMinimal = runIp(minimal, ipMin, (s) => (ipMinState = s));
+      const voltronRound = (): void => {
         runVoltron();
-        dropVoltron();
-        runIp();
-      } else {
-        // The last round keeps Voltron's namespace for the no-op measurements below.
-        runIp();
-        runVoltron();
-        if (!last) dropVoltron();
-      }
+        if (k !== repeat - 1) dropVoltron();
+      };
+      const orders = [
+        [ipFull, ipMinimal, voltronRound],
+        [voltronRound, ipFull, ipMinimal],
+        [ipMinimal, voltronRound, ipFull],
+      ];
+      for (const run of k === repeat - 1 ? orders[0]! : orders[k % 3]!) run();
     }
     // Same work: both built exactly the same links and addresses.
-    if (ipState !== voltronState || ipState.split('\n').length !== 2 * n) {
+    if (ipState !== voltronState || ipMinState !== ipState || ipState.split('\n').length !== 2 * n) {
       throw new Error(`ip -batch and Voltron built different things:\n--- ip\n${ipState.slice(0, 2000)}\n--- voltron\n${voltronState.slice(0, 2000)}`);
     }
     const prefix = `vbench${tag}v${repeat - 1}-`;
@@ -268,6 +292,7 @@ async function runSize(n: number): Promise<Result> {
     const r: Result = {
       freshApplySeconds: median(fresh),
       ipBatchSeconds: median(ipb),
+      ipMinimalBatchSeconds: median(ipMin),
       freshApplyRatio: median(fresh.map((f, i) => f / ipb[i]!)),
       freshApplyRatioOfMedians: median(fresh) / median(ipb),
       noopPlanSeconds: median(plan),
@@ -276,7 +301,7 @@ async function runSize(n: number): Promise<Result> {
       noopPlanRatioToIpRead: median(plan) / median(read),
       noopApplyWrites: noopWrites,
       changeApplySeconds: median(change),
-      samples: { freshApply: fresh, ipBatch: ipb, freshApplyRatio: fresh.map((f, i) => f / ipb[i]!), noopPlan: plan, noopApply: noop, ipRead: read, changeApply: change },
+      samples: { freshApply: fresh, ipBatch: ipb, ipMinimalBatch: ipMin, freshApplyRatio: fresh.map((f, i) => f / ipb[i]!), noopPlan: plan, noopApply: noop, ipRead: read, changeApply: change },
     };
     if (!json) process.stderr.write(`  samples (s): ${Object.entries(r.samples).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(3)).join('/')}`).join('; ')}\n`);
     return r;
@@ -307,6 +332,7 @@ async function main(): Promise<void> {
   const rows: [string, (r: Result) => string][] = [
     ['fresh apply (voltron CLI)', (r) => `${r.freshApplySeconds.toFixed(3)} s`],
     ['ip -batch (same objects)', (r) => `${r.ipBatchSeconds.toFixed(3)} s`],
+    ['ip -batch, one request per object', (r) => `${r.ipMinimalBatchSeconds.toFixed(3)} s`],
     ['fresh apply ratio (target <= 1.5)', (r) => `${r.freshApplyRatio.toFixed(2)}x`],
     ['  (ratio of the medians)', (r) => `${r.freshApplyRatioOfMedians.toFixed(2)}x`],
     ['no-op plan (CLI, target <= 0.3 s)', (r) => `${r.noopPlanSeconds.toFixed(3)} s`],
