@@ -4,6 +4,7 @@
 import { resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
 import { pinBridgeMtus } from './bridge-mtu';
+import { readdAfterIpv6Off } from './ipv6-off';
 import { rewriteAfterBroadcasts } from './sysctl-all';
 import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
@@ -309,6 +310,7 @@ export function computePlan(input: PlanInput): Plan {
 
   pinBridgeMtus(drafts, desired, current);
   rewriteAfterBroadcasts(drafts, desired, current, runAfter);
+  readdAfterIpv6Off(drafts, desired, current, runAfter);
   foldKernelRemovals(drafts, removedWith);
 
   const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);
