@@ -6,10 +6,12 @@
 // link-local address (and lo's ::1). The declared IPv6 addresses and routes it removed are
 // re-added after that key, so one apply converges. A reject route is re-added whatever lo's
 // state: the kernel accepts one on lo with IPv6 off.
+import { resourceLabel } from '../model/keys';
 import { inCidr } from '../model/net';
 import type { AddressRes, Resource, RouteRes, SysctlRes } from '../model/types';
 import { declaredFields } from './compare';
 import type { Draft } from './drafts';
+import type { Change } from './types';
 
 const ALL_KEY = 'net.ipv6.conf.all.disable_ipv6';
 
@@ -20,15 +22,15 @@ const isOn = (v: string | undefined): boolean => v === undefined || /^[-+]?0+$/.
 const ownKey = (ns: string, dev: string): string => `sysctl:${ns}/net.ipv6.conf.${dev.replace(/\./g, '/')}.disable_ipv6`;
 
 /** The value a sysctl change writes (a delete restores the original). */
-function written(x: Draft): string | undefined {
+function written(x: Draft | Change): string | undefined {
   if (x.action === 'delete') return x.restore?.kind === 'sysctl' ? x.restore.value : undefined;
   return (x.after as SysctlRes | undefined)?.value;
 }
 
-/** Drafts writing `all.disable_ipv6` to a value that turns IPv6 off, by namespace. */
-function offWriters(drafts: ReadonlyMap<string, Draft>): Map<string, Draft> {
-  const out = new Map<string, Draft>();
-  for (const x of drafts.values()) {
+/** Changes writing `all.disable_ipv6` to a value that turns IPv6 off, by namespace. */
+function offWriters<T extends Draft | Change>(changes: Iterable<T>): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const x of changes) {
     const r = (x.after ?? x.before) as SysctlRes | undefined;
     if (x.kind !== 'sysctl' || r?.key !== ALL_KEY) continue;
     if (!isOn(written(x))) out.set(r.namespace, x);
@@ -50,7 +52,7 @@ export function readdAfterIpv6Off(
   current: ReadonlyMap<string, Resource>,
   runAfter: Map<string, Set<string>>,
 ): void {
-  const writers = offWriters(drafts);
+  const writers = offWriters(drafts.values());
   if (writers.size === 0) return;
   const liveAddrs = new Map<string, AddressRes[]>();
   for (const r of current.values()) if (r.kind === 'address' && r.address.includes(':')) liveAddrs.set(r.namespace, [...(liveAddrs.get(r.namespace) ?? []), r]);
@@ -93,8 +95,36 @@ export function readdAfterIpv6Off(
  * has it on, but lo, which keeps its reject routes also with IPv6 off: lo is on if its own key
  * reads 0, or, unread, if `all` read 0 (writing `all` sets lo too).
  */
-function wasOn(dev: string, ns: string, w: Draft, current: ReadonlyMap<string, Resource>): boolean {
+function wasOn(dev: string, ns: string, w: Draft | Change, current: ReadonlyMap<string, Resource>): boolean {
   if (dev !== 'lo') return true;
   const own = current.get(ownKey(ns, dev)) as SysctlRes | undefined;
   return isOn(own?.value ?? (w.before as SysctlRes | undefined)?.value);
+}
+
+/**
+ * Live IPv6 addresses and routes Voltron does not own (foreign or on an ignored link) that a
+ * plan's `all.disable_ipv6` write removes: nothing re-adds them (the kernel: link-local only).
+ */
+export function ipv6OffCollateral(
+  changes: readonly Change[],
+  live: ReadonlyMap<string, Resource>,
+  ignoredLive: ReadonlyMap<string, Resource>,
+  owned: (k: string) => boolean,
+): { key: string; text: string; ignored: boolean; r: Resource }[] {
+  const writers = offWriters(changes);
+  if (writers.size === 0) return [];
+  const out: { key: string; text: string; ignored: boolean; r: Resource }[] = [];
+  for (const m of [live, ignoredLive]) {
+    const addrs = [...m.values()].filter((r): r is AddressRes => r.kind === 'address' && r.address.includes(':'));
+    for (const [k, r] of m) {
+      if ((r.kind !== 'address' || !r.address.includes(':')) && (r.kind !== 'route' || r.family !== 6)) continue;
+      const w = writers.get(r.namespace);
+      const isIgnored = m === ignoredLive;
+      if (!w || (!isIgnored && owned(k))) continue;
+      const dev = r.kind === 'address' ? r.dev : routeDevice(r, addrs);
+      if (dev === undefined || !wasOn(dev, r.namespace, w, live)) continue;
+      out.push({ key: k, text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${w.label})`, ignored: isIgnored, r });
+    }
+  }
+  return out;
 }
