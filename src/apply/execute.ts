@@ -10,7 +10,7 @@ import { createRoute, deleteRoute, replaceRoute } from '../kernel/route';
 import { createRule, deleteRule } from '../kernel/rule';
 import type { KernelSession } from '../kernel/session';
 import { readSysctls, writeSysctl } from '../kernel/sysctl';
-import { writeTunsrc } from '../kernel/tunsrc';
+import { readTunsrc, writeTunsrc } from '../kernel/tunsrc';
 import { setBridgeVlans, setVnis } from '../kernel/vlan';
 import { mergeRanges, subtractRanges } from '../util/ranges';
 
@@ -18,7 +18,7 @@ export interface ExecContext {
   readonly session: KernelSession;
   readonly inventory: Inventory;
   /**
-   * Filled with the value a sysctl had just before a create wrote it: one planned before its
+   * Filled with the value a setting (sysctl, tunsrc) had just before a create wrote it: one planned before its
    * namespace or device existed has no before-state, yet removing it must restore that value.
    */
   readonly found?: Map<string, string>;
@@ -140,6 +140,8 @@ export function executeChange(c: Change, ctx: ExecContext): void {
       return;
     }
     case 'tunsrc': {
+      // Like a sysctl: one planned before its namespace existed records the value found now.
+      if (c.action === 'create' && !c.before && ctx.found) ctx.found.set(c.key, readTunsrc(s, (c.after as { namespace: string }).namespace).address);
       const target = c.action === 'delete' ? restoreValue(c, ctx) ?? '::' : (c.after as { address: string }).address;
       writeTunsrc(s, { namespace: ((c.before ?? c.after) as { namespace: string }).namespace, address: target });
       return;

@@ -41,15 +41,22 @@ export function effectiveDesired(desired: DesiredState, session: KernelSession, 
 
 /**
  * A declared namespace named `root` cannot be sandboxed: PREFIXroot is where the sandbox puts
- * the host's root namespace, so both would be the same namespace.
+ * the host's root namespace, so both would be the same namespace. Nor can the root namespace's
+ * neighbour-table defaults (`net.ipvN.neigh.default.*`): the kernel has them in the host's
+ * initial namespace only, not in the sandbox's stand-in (the write would fail mid-apply: ENOENT).
  */
 function sandboxClashes(desired: DesiredState, session: KernelSession): string[] {
   if (session.sandbox === undefined) return [];
   const out: string[] = [];
   for (const r of desired.resources.values()) {
-    if (r.kind !== 'namespace' || r.name !== 'root') continue;
     const where = r.source ? `${sourceWhere(r.source)}: ` : '';
-    out.push(`${where}namespace 'root' cannot be used with --sandbox: ${session.physical('')} is the sandbox's stand-in for the root namespace (rename the namespace, or run without --sandbox)`);
+    if (r.kind === 'namespace' && r.name === 'root') {
+      out.push(`${where}namespace 'root' cannot be used with --sandbox: ${session.physical('')} is the sandbox's stand-in for the root namespace (rename the namespace, or run without --sandbox)`);
+    } else if (r.kind === 'sysctl' && r.namespace === '' && /^net\.[^.]+\.neigh\.default\./.test(r.key)) {
+      out.push(
+        `${where}sysctl '${r.key}' cannot be used with --sandbox: neigh.default exists only in the host's initial namespace, not in ${session.physical('')}, the sandbox's stand-in for the root namespace (the kernel has no such sysctl there: ENOENT; set it per device, or run without --sandbox)`,
+      );
+    }
   }
   return out;
 }

@@ -34,6 +34,8 @@ export interface ShowDoc {
   readonly ignore: readonly string[];
   /** Root namespace sysctls (top-level `sysctls:` mapping). */
   readonly sysctls: ShowItem;
+  /** Root namespace seg6 settings (top-level `seg6:` mapping), if shown. */
+  readonly seg6?: { readonly tunsrc: string; readonly owned: boolean };
   /** Top-level lists in config order: namespaces, links, addresses, routes, rules, ... */
   readonly sections: ReadonlyMap<string, readonly ShowItem[]>;
   /**
@@ -340,12 +342,10 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       a.item.sysctls = { ...a.item.sysctls, [r.key]: sysctlValue(r.value) };
       if (owned) a.ownedSysctls.add(r.key);
     } else if (r.kind === 'tunsrc') {
-      // The config has `seg6.tunsrc` on named namespaces only.
-      if (r.namespace !== '') {
-        const a = nsAcc(r.namespace);
-        a.item.seg6 = { tunsrc: r.address };
-        a.ownedSeg6 = owned;
-      }
+      // The root namespace's is the top-level `seg6`.
+      const a = nsAcc(r.namespace);
+      a.item.seg6 = { tunsrc: r.address };
+      a.ownedSeg6 = owned;
     } else if (r.kind === 'link') {
       if (r.type === 'other') {
         addUnmanaged('links', unmanagedItem(r));
@@ -381,6 +381,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
   return {
     ignore: f.ignore ?? [],
     sysctls: { item: root.item.sysctls ?? {}, owned: false, ownedSysctls: root.ownedSysctls },
+    ...(root.item.seg6 ? { seg6: { tunsrc: root.item.seg6.tunsrc, owned: root.ownedSeg6 } } : {}),
     sections: new Map([...sections].sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b))),
     unmanaged: unmanagedBy,
   };

@@ -30,6 +30,7 @@ export function showData(doc: ShowDoc, markOwned: boolean): Record<string, unkno
   const list = (k: string) => doc.sections.get(k)?.map((x) => (markOwned && x.owned ? { ...x.item, owned: true } : x.item));
   if (doc.sections.has('namespaces')) out.namespaces = list('namespaces');
   if (Object.keys(doc.sysctls.item).length > 0) out.sysctls = doc.sysctls.item;
+  if (doc.seg6) out.seg6 = { tunsrc: doc.seg6.tunsrc };
   for (const k of doc.sections.keys()) if (k !== 'namespaces') out[k] = k === 'bpf' ? { programs: list(k) } : list(k);
   for (const [k, v] of doc.unmanaged) out[unmanagedKey(k)] = v;
   return out;
@@ -65,6 +66,7 @@ function renderYaml(doc: ShowDoc): string {
     });
   }
   if (doc.sysctls.ownedSysctls.size > 0) markKeys(y.get('sysctls', true), doc.sysctls.ownedSysctls, YAML);
+  if (doc.seg6?.owned) markKeys(y.contents, new Set(['seg6']), YAML);
   for (const k of doc.unmanaged.keys()) {
     const pair = (y.contents as YAMLType.YAMLMap).items.find((p) => YAML.isScalar(p.key) && p.key.value === unmanagedKey(k));
     if (pair && YAML.isScalar(pair.key)) pair.key.commentBefore = UNMANAGED_COMMENT[k] ?? ' not declarable in the config (never managed; the loader ignores x- keys)';

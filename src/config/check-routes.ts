@@ -3,7 +3,7 @@
 // (ENETUNREACH "Nexthop has invalid gateway", EINVAL "Invalid prefsrc address", "Egress device
 // not specified", ENETDOWN "Device for nexthop is not up") is reported here instead.
 import { nsLabel } from '../model/keys';
-import { ipFamily, networkOf, parseCidr } from '../model/net';
+import { inCidr, ipFamily, parseCidr } from '../model/net';
 import type { AddressRes, LinkRes, RouteRes } from '../model/types';
 import type { Ctx } from './ctx';
 import { ptrJoin } from './types';
@@ -137,11 +137,6 @@ function l3ByNamespace(addresses: readonly AddressRes[], routes: readonly RouteR
 
 function reachable(ns: NsL3, via: string, dev: string | undefined): boolean {
   return ns.onLink.some((o) => (dev === undefined || o.dev === dev) && inCidr(via, o.cidr));
-}
-
-function inCidr(ip: string, cidr: string): boolean {
-  const c = parseCidr(cidr);
-  return c !== undefined && ipFamily(ip) === c.family && networkOf(`${ip}/${c.prefix}`) === networkOf(cidr);
 }
 
 /** 127/8 and ::1 are local in every namespace (lo). */

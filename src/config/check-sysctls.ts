@@ -44,11 +44,13 @@ export function checkSysctls(
  */
 function checkDevice(ctx: Ctx, s: SysctlRes, ignore: readonly Entry<string>[]): void {
   if (s.source === undefined) return;
-  // The neighbour tables' defaults (neigh.default) exist in the host's root namespace only.
+  // The neighbour tables' defaults (neigh.default) exist in the host's root namespace only;
+  // neigh.all exists nowhere.
   const neigh = /^net\.[^.]+\.neigh\.(all|default)\./.exec(s.key);
-  if (neigh && s.namespace !== '') {
+  if (neigh && (s.namespace !== '' || neigh[1] === 'all')) {
     const why = neigh[1] === 'all' ? 'there is no neigh.all' : 'neigh.default exists only in the root namespace';
-    reportKey(ctx, s, `sysctl '${s.key}' does not exist in namespace ${nsLabel(s.namespace)}: ${why} (set it per device; the kernel has no such sysctl: ENOENT)`);
+    const instead = s.namespace === '' ? 'set neigh.default or a device' : 'set it per device';
+    reportKey(ctx, s, `sysctl '${s.key}' does not exist in namespace ${nsLabel(s.namespace)}: ${why} (${instead}; the kernel has no such sysctl: ENOENT)`);
     return;
   }
   const dev = sysctlDevice(s.key);

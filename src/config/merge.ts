@@ -31,6 +31,8 @@ export interface Merged {
   readonly lists: Record<ListKind, Entry[]>;
   readonly ignore: Entry<string>[];
   readonly sysctls: Map<string, Entry<unknown>>; // root namespace
+  /** The root namespace's `seg6` mapping (top level), as last declared. */
+  readonly seg6?: Entry;
   readonly pools: Map<string, MergedPool>;
   readonly poison: Poison;
   /** `<kind>:<identity>` of namespaces and links a `state: absent` entry removed → that entry. */
@@ -61,6 +63,7 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
   >;
   const ignore: Entry<string>[] = [];
   const sysctls = new Map<string, Entry<unknown>>();
+  let seg6: Entry | undefined;
   const pools = new Map<string, MergedPool>();
   const removed = new Map<string, Entry>();
 
@@ -126,6 +129,13 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
         else sysctls.set(k, e);
       }
 
+    // The root namespace's seg6 settings: one file declares them (the host overlay may replace them).
+    if (f.data?.seg6 && typeof f.data.seg6 === 'object' && !isBad('/seg6')) {
+      const e: Entry = { file, ptr: '/seg6', value: f.data.seg6 };
+      if (seg6 && !f.overlay && seg6.file !== file) dup(e, `seg6 settings of the root namespace`, seg6, overrideHint);
+      else seg6 = e;
+    }
+
     const filePools = f.data?.srv6?.pools;
     if (filePools && typeof filePools === 'object')
       for (const [name, pv] of Object.entries<Raw>(filePools)) {
@@ -150,7 +160,7 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
   }
 
   const out = Object.fromEntries(Object.entries(lists).map(([k, m]) => [k, [...m.values()]])) as Record<ListKind, Entry[]>;
-  return { lists: out, ignore, sysctls, pools, poison, removed };
+  return { lists: out, ignore, sysctls, ...(seg6 ? { seg6 } : {}), pools, poison, removed };
 }
 
 /** Identity of a declared veth's peer end, as `identity('links', …)` would give for it. */

@@ -1,4 +1,4 @@
-// namespaces (+ their sysctls and seg6 tunsrc), root sysctls, and bpf programs.
+// namespaces (+ their sysctls and seg6 tunsrc), root sysctls and seg6 tunsrc, and bpf programs.
 import * as path from 'node:path';
 import { canonicalIp, ipFamily } from '../model/net';
 import type { BpfAttach, BpfProgramRes, NamespaceRes, Seg6TunsrcRes, SysctlRes } from '../model/types';
@@ -19,13 +19,28 @@ export function normaliseNamespaces(ctx: Ctx, entries: readonly Entry[]): { name
       const s = sysctl(ctx, { file: e.file, ptr: ptrJoin(e.ptr, 'sysctls', k), value: val }, v.name, k);
       if (s) sysctls.push(s);
     }
-    if (v.seg6?.tunsrc !== undefined) {
-      const a = canonicalIp(v.seg6.tunsrc);
-      if (!a || ipFamily(a) !== 6) ctx.err(e, 'seg6/tunsrc', `tunsrc '${v.seg6.tunsrc}' is not an IPv6 address`);
-      else tunsrc.push({ kind: 'tunsrc', namespace: v.name, address: a, source: ctx.source({ ...e, ptr: `${e.ptr}/seg6/tunsrc` }) });
-    }
+    const t = v.seg6 ? seg6Tunsrc(ctx, { file: e.file, ptr: ptrJoin(e.ptr, 'seg6'), value: v.seg6 }, v.name) : undefined;
+    if (t) tunsrc.push(t);
   }
   return { namespaces, sysctls, tunsrc };
+}
+
+/** The root namespace's settings (top-level `seg6`), like a named namespace's. */
+export function normaliseRootTunsrc(ctx: Ctx, seg6: Entry | undefined): Seg6TunsrcRes[] {
+  const t = seg6 && seg6Tunsrc(ctx, seg6, '');
+  return t ? [t] : [];
+}
+
+/** A `seg6` mapping's tunsrc (canonical IPv6), if declared. */
+function seg6Tunsrc(ctx: Ctx, e: Entry, namespace: string): Seg6TunsrcRes | undefined {
+  const raw = e.value?.tunsrc;
+  if (raw === undefined) return undefined;
+  const a = canonicalIp(raw);
+  if (!a || ipFamily(a) !== 6) {
+    ctx.err(e, 'tunsrc', `tunsrc '${raw}' is not an IPv6 address`);
+    return undefined;
+  }
+  return { kind: 'tunsrc', namespace, address: a, source: ctx.source({ ...e, ptr: ptrJoin(e.ptr, 'tunsrc') }) };
 }
 
 export function normaliseRootSysctls(ctx: Ctx, map: ReadonlyMap<string, Entry<unknown>>): SysctlRes[] {

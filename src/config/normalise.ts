@@ -7,7 +7,7 @@ import { checkRoutes } from './check-routes';
 import { checkSysctls } from './check-sysctls';
 import { normaliseAddresses, normaliseRoutes, normaliseRules } from './norm-l3';
 import { normaliseLinks } from './norm-links';
-import { normaliseBpf, normaliseNamespaces, normaliseRootSysctls } from './norm-misc';
+import { normaliseBpf, normaliseNamespaces, normaliseRootSysctls, normaliseRootTunsrc } from './norm-misc';
 import { bsidRoutes, normalisePools } from './norm-srv6';
 import { normaliseTc } from './norm-tc';
 import { sourceWhere } from './positions';
@@ -32,6 +32,7 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
     ...routes,
     ...rules,
     ...sysctls,
+    ...normaliseRootTunsrc(ctx, m.seg6),
     ...ns.tunsrc,
     ...tc.qdiscs,
     ...tc.classes,

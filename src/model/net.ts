@@ -160,6 +160,12 @@ export function networkOf(s: string): string | undefined {
   return `${ipFromBytes(b)}/${c.prefix}`;
 }
 
+/** Whether address `ip` lies in the prefix of `cidr` (same family). */
+export function inCidr(ip: string, cidr: string): boolean {
+  const c = parseCidr(cidr);
+  return c !== undefined && ipFamily(ip) === c.family && networkOf(`${ip}/${c.prefix}`) === networkOf(cidr);
+}
+
 /** True when the CIDR has bits set beyond its prefix. */
 export function hasHostBits(s: string): boolean {
   const c = parseCidr(s);

@@ -227,3 +227,73 @@ describe('IPv4 `default` sysctls the kernel copies into devices whose own key wa
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('net.ipv6.conf.all.disable_ipv6 turned on, with device keys that keep IPv6 on', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-off6-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('o6', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  // Writing all 1 turns IPv6 off on every device, lo included: the kernel removes their IPv6
+  // addresses and routes (every table; lo's blackhole too). b1's and lo's own keys 0 turn it
+  // back on; the plan re-adds what was removed (it took a second apply, the first failed to verify).
+  const write = (all: number): void =>
+    fs.writeFileSync(
+      file,
+      `namespaces:
+  - name: r1
+    sysctls:
+      net.ipv6.conf.all.disable_ipv6: ${all}
+      net.ipv6.conf.b1.disable_ipv6: 0
+      net.ipv6.conf.lo.disable_ipv6: 0
+links:
+  - { name: b1, type: bridge, namespace: r1, state: up }
+addresses:
+  - { address: "2001:db8:2::1/64", dev: b1, namespace: r1 }
+  - { address: "10.0.0.1/24", dev: b1, namespace: r1 }
+  - { address: "2001:db8:5::1/128", dev: lo, namespace: r1 }
+routes:
+  - { to: "2001:db8:a::/64", dev: b1, namespace: r1 }
+  - { to: "2001:db8:c::/64", via: "2001:db8:2::9", namespace: r1 }
+  - { to: "2001:db8:d::/64", dev: b1, table: 100, namespace: r1 }
+  - { to: "2001:db8:b::/64", type: blackhole, namespace: r1 }
+  - { to: "10.9.0.0/16", dev: b1, namespace: r1 }
+`,
+    );
+  const addrs = (): string[] =>
+    (sb.ipj('r1', ['-6', 'addr', 'show', 'scope', 'global']) as { addr_info: { local?: string; prefixlen: number }[] }[])
+      .flatMap((l) => l.addr_info.filter((a) => a.local !== undefined).map((a) => `${a.local}/${a.prefixlen}`))
+      .sort();
+  const routes = (): string[] =>
+    (sb.ipj('r1', ['-6', 'route', 'show', 'table', 'all']) as { dst: string; type?: string; table?: string; protocol?: string }[])
+      .filter((r) => r.protocol !== 'kernel' && r.table !== 'local')
+      .map((r) => `${r.type ?? 'unicast'} ${r.dst}${r.table ? ` table ${r.table}` : ''}`)
+      .sort();
+  const declared = { addrs: ['2001:db8:2::1/64', '2001:db8:5::1/128'], routes: ['blackhole 2001:db8:b::/64', 'unicast 2001:db8:a::/64', 'unicast 2001:db8:c::/64', 'unicast 2001:db8:d::/64 table 100'] };
+
+  it('one apply converges: the addresses and routes the kernel removed are re-added', () => {
+    write(0);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.deepEqual({ addrs: addrs(), routes: routes() }, declared);
+    write(1);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /address r1\/b1 2001:db8:2::1\/64 .*\n\s+# \(re-added after net\.ipv6\.conf\.b1\.disable_ipv6 turns IPv6 back on/);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    assert.deepEqual({ addrs: addrs(), routes: routes() }, declared);
+    assert.equal(sb.exec('r1', ['sysctl', '-n', 'net.ipv6.conf.all.disable_ipv6']).stdout.trim(), '1');
+    // Back to 0: nothing is removed, nothing re-added.
+    write(0);
+    const b = sb.run(['apply', '--auto-approve']);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.doesNotMatch(b.stdout, /re-added/);
+    assert.deepEqual({ addrs: addrs(), routes: routes() }, declared);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -1,6 +1,7 @@
 // Real kernel: ownership in a sandbox. Objects someone else put into a sandbox namespace are as
 // foreign as on a host: never replaced; a destroy that deletes their namespace says they go too.
-// A declared namespace named `root` cannot be sandboxed; a bad --sandbox value is a usage error.
+// A declared namespace named `root` cannot be sandboxed, nor the root namespace's neigh.default
+// sysctls (the host's initial namespace alone has them); a bad --sandbox value is a usage error.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -431,6 +432,20 @@ describe('ownership in a sandbox', () => {
       const r = sb.run(cmd);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       assert.match(r.stderr, /network\.yaml:2:\d+: namespace 'root' cannot be used with --sandbox/);
+    }
+    assert.deepEqual(sb.namespaces(), []);
+  });
+
+  it('the root namespace\'s neigh.default sysctls cannot be sandboxed: refused before any kernel write', () => {
+    // They exist in the host's initial namespace only; the sandbox's root is a namespace like any other.
+    const sb = make('fnd', 'sysctls:\n  net.ipv4.ip_forward: 1\n  net.ipv6.neigh.default.gc_thresh1: 256\nlinks:\n  - { name: b1, type: bridge }\n');
+    const v = sb.run(['validate']);
+    assert.equal(v.code, 0, v.stdout + v.stderr); // valid on a host
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /network\.yaml:3:\d+: sysctl 'net\.ipv6\.neigh\.default\.gc_thresh1' cannot be used with --sandbox: neigh\.default exists only in the host's initial namespace/);
+      assert.doesNotMatch(r.stderr, /ip_forward/);
     }
     assert.deepEqual(sb.namespaces(), []);
   });

@@ -391,9 +391,85 @@ function adjustBridgeMtus(state: MemState): void {
   }
 }
 
+// ---- net.ipv6.conf.*.disable_ipv6 ----
+const ALL6 = 'net.ipv6.conf.all.disable_ipv6';
+const on6 = (v: string): boolean => /^[-+]?0+$/.test(v.trim());
+const disable6Key = (ns: string, dev: string) => `sysctl:${ns}/net.ipv6.conf.${dev.replace(/\./g, '/')}.disable_ipv6`;
+
+/** Per state: devices (`ns/dev`) an `all` write turned off and no own key turned on since. */
+const offByAll = new WeakMap<MemState, Set<string>>();
+
+/** A device's disable_ipv6: its own key, else what the last `all` write set (every device), else 0. */
+function disable6(state: MemState, ns: string, dev: string): string {
+  const own = state.get(disable6Key(ns, dev)) ?? state.get(`sysctl:${ns}/${ALL6}`);
+  return own?.kind === 'sysctl' ? own.value : '0';
+}
+
+/** The devices of a namespace: its links, and lo (which a state need not list). */
+function devicesOf(state: MemState, ns: string): string[] {
+  const out = new Set(['lo']);
+  for (const x of state.values()) if (x.kind === 'link' && x.namespace === ns) out.add(x.name);
+  return [...out];
+}
+
+/** The device an IPv6 route goes through: its own, lo for a reject route, else its gateway's. */
+function route6Device(state: MemState, r: RouteRes): string | undefined {
+  if (r.dev !== undefined) return r.dev;
+  if (r.type !== 'unicast') return 'lo';
+  return r.via === undefined ? undefined : addressesOf(state, r.namespace).find((a) => inPrefix(r.via!, a.address))?.dev;
+}
+
+/**
+ * addrconf_disable_change: writing `all` sets every device (and default) to the value; a device
+ * whose IPv6 it turns off loses its IPv6 addresses and the IPv6 routes through it (lo: the reject
+ * routes). Returns what to do once the `all` key itself is written.
+ */
+function disable6Broadcast(state: MemState, change: Change): (() => void) | undefined {
+  const r = (change.after ?? change.before) as Resource | undefined;
+  if (change.kind !== 'sysctl' || r?.kind !== 'sysctl' || r.key !== ALL6) return undefined;
+  const v = change.action === 'delete' ? (change.restore as { value?: string } | undefined)?.value : (change.after as { value: string }).value;
+  if (v === undefined) return undefined;
+  const ns = r.namespace;
+  const off = devicesOf(state, ns).filter((d) => on6(disable6(state, ns, d)) && !on6(v));
+  return () => {
+    for (const [k, x] of [...state]) {
+      if (x.kind === 'sysctl' && x.namespace === ns && /^net\.ipv6\.conf\.[^.]+\.disable_ipv6$/.test(x.key)) state.set(k, { ...x, value: v });
+    }
+    const set = offByAll.get(state) ?? new Set<string>();
+    offByAll.set(state, set);
+    for (const d of devicesOf(state, ns)) if (on6(v)) set.delete(`${ns}/${d}`);
+    for (const d of off) set.add(`${ns}/${d}`);
+    const gone = new Set(off);
+    const routes = [...state].filter(([, x]) => x.kind === 'route' && x.family === 6 && x.namespace === ns && gone.has(route6Device(state, x) ?? ''));
+    for (const [k] of routes) state.delete(k);
+    for (const [k, x] of [...state]) if (x.kind === 'address' && x.namespace === ns && x.address.includes(':') && gone.has(x.dev)) state.delete(k);
+  };
+}
+
+/** A device's own disable_ipv6 written 0 turns its IPv6 back on. */
+function noteDisable6(state: MemState, change: Change): void {
+  const r = change.after;
+  const m = r?.kind === 'sysctl' ? /^net\.ipv6\.conf\.([^.]+)\.disable_ipv6$/.exec(r.key) : null;
+  if (r?.kind === 'sysctl' && m && m[1] !== 'all' && m[1] !== 'default' && on6(r.value)) offByAll.get(state)?.delete(`${r.namespace}/${m[1]!.replace(/\//g, '.')}`);
+}
+
+/** EACCES "IPv6 is disabled on this device", for devices an `all` write turned off. */
+function checkIpv6On(state: MemState, r: Resource): void {
+  const off = offByAll.get(state);
+  if (!off?.size) return;
+  let dev: string | undefined;
+  if (r.kind === 'address' && r.address.includes(':')) dev = r.dev;
+  else if (r.kind === 'route' && r.family === 6 && r.type === 'unicast') dev = route6Device(state, r);
+  if (dev !== undefined && off.has(`${resourceNamespace(r)}/${dev}`)) throw new KernelError('EACCES', `${resourceKey(r)}: IPv6 is disabled on ${dev}`);
+}
+
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
+  const broadcast = disable6Broadcast(state, change);
+  if (change.action !== 'delete' && change.after) checkIpv6On(state, change.after);
   applyOne(state, change);
+  broadcast?.();
+  noteDisable6(state, change);
   noteAutoMtu(state, change);
   adjustBridgeMtus(state);
 }

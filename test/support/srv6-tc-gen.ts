@@ -22,7 +22,7 @@ const SEGS = [
 
 export interface SrTcChoices {
   na: boolean; // false: no declared namespace, what lives in `na` lives in the sandbox root
-  tunsrcNa?: 0 | 1; // index into TUNSRC (the root namespace has no tunsrc key)
+  tunsrcNa?: 0 | 1; // index into TUNSRC (without na: the root namespace's, a top-level seg6)
   seg6Sysctl?: 0 | 1; // na: net.ipv6.conf.all.seg6_enabled (+ default)
   pool?: { aSegs: 0 | 1 | 2; bSegs: 0 | 1 | 2; aMtu?: number; bsid?: 'a' | 'b'; bsidDev: boolean };
   // Root: an IPv6 encap route (inline segments or from the pool), an IPv4 one over SRv6.
@@ -189,11 +189,12 @@ export function renderSrTc(c: SrTcChoices): string {
   return `${JSON.stringify(cfg, null, 1)}\n`;
 }
 
-/** Without `na`: its objects live in the sandbox root (its seg6 sysctls too; tunsrc has no root key). */
+/** Without `na`: its objects live in the sandbox root (its seg6 sysctls and tunsrc too: top-level keys). */
 function intoRoot(cfg: Obj): void {
   const na = (cfg['namespaces'] as Obj[])[0]!;
   delete cfg['namespaces'];
   if (na['sysctls']) cfg['sysctls'] = na['sysctls'];
+  if (na['seg6']) cfg['seg6'] = na['seg6'];
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
     else if (typeof v === 'object' && v !== null) {

@@ -329,12 +329,14 @@ test('sysctls, tunsrc and namespaces', () => {
     sysctls: { net.ipv4.ip_forward: true, net.ipv4.tcp_rmem: "4096 87380 6291456" }
     seg6: { tunsrc: "FC00:0:0::9" }
 sysctls: { net.core.somaxconn: 1024 }
+seg6: { tunsrc: "fc00::1" }
 `);
   const v = (k: string): string => (get(d, k) as Resource & { value: string }).value;
   assert.equal(v('sysctl:a/net.ipv4.ip_forward'), '1');
   assert.equal(v('sysctl:a/net.ipv4.tcp_rmem'), '4096 87380 6291456');
   assert.equal(v('sysctl:/net.core.somaxconn'), '1024');
   assert.deepEqual({ ...d.resources.get('tunsrc:a'), source: undefined }, { kind: 'tunsrc', namespace: 'a', address: 'fc00::9', source: undefined });
+  assert.deepEqual({ ...d.resources.get('tunsrc:'), source: undefined }, { kind: 'tunsrc', namespace: '', address: 'fc00::1', source: undefined });
   assert.deepEqual(d.namespaces, ['', 'a']);
 });
 

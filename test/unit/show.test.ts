@@ -19,7 +19,7 @@ function vethEnd(ns: string, name: string, peerNs: string, peer: string, extra: 
   return { kind: 'link', namespace: ns, name, type: 'veth', mtu: 1500, mac: '02:00:00:00:00:01', state: 'up', veth: { peer: { name: peer, namespace: peerNs }, primary: true }, ...extra };
 }
 
-/** Live state: two namespaces, sysctls (root and per namespace), a tunsrc, veths of every shape. */
+/** Live state: two namespaces, sysctls and tunsrc (root and per namespace), veths of every shape. */
 function sample(): StateMap {
   return map(
     { kind: 'namespace', name: 'na' },
@@ -27,6 +27,7 @@ function sample(): StateMap {
     { kind: 'sysctl', namespace: '', key: 'net.ipv4.ip_forward', value: '1' },
     { kind: 'sysctl', namespace: 'na', key: 'net.ipv6.conf.all.forwarding', value: '0' },
     { kind: 'tunsrc', namespace: 'na', address: '2001:db8::1' },
+    { kind: 'tunsrc', namespace: '', address: '2001:db8::2' },
     // foreign pair, both ends in na
     vethEnd('na', 'f1', 'na', 'f2'),
     vethEnd('na', 'f2', 'na', 'f1', { state: 'down' }),
@@ -86,14 +87,14 @@ test('kernel-only values the config refuses are left out: zero MAC, passthru MAC
   assert.doesNotMatch(text, /00:00:00:00:00:00|dev: lo/);
 });
 
-test('sysctls and tunsrc are mappings in their namespace entry; root sysctls at the top', () => {
+test('sysctls and tunsrc are mappings in their namespace entry; the root namespace\'s at the top', () => {
   const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false }));
   assert.deepEqual(data.sysctls, { 'net.ipv4.ip_forward': 1 });
   assert.deepEqual(data.namespaces, [
     { name: 'na', sysctls: { 'net.ipv6.conf.all.forwarding': 0 }, seg6: { tunsrc: '2001:db8::1' } },
     { name: 'nb' },
   ]);
-  assert.equal(data.seg6, undefined);
+  assert.deepEqual(data.seg6, { tunsrc: '2001:db8::2' });
 });
 
 test('a veth pair is printed once, from its declaring end, with the peer end settings', () => {
