@@ -17,6 +17,8 @@ import { faultAfter, faultBefore, faultFromEnv } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
+import { sysctlExists } from '../kernel/sysctl';
+import { sysctlDevice } from '../plan/refs';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -223,6 +225,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...macvlanMtuAboveLiveParent(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
+  problems.push(...missingSysctls(session, plan));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
 }
@@ -265,6 +268,24 @@ function foreignNamespaceProblems(session: KernelSession, desired: StateMap, for
       `${resourceLabel(r)}: the namespace Voltron created is gone, and one it did not create now holds its name (${why}); ` +
         `Voltron neither takes it over nor removes it, and nothing in it is Voltron's (delete it yourself: ip netns del ${session.physical(ns) ?? ns}, and Voltron creates its own; or stop declaring it)`,
     );
+  }
+  return out;
+}
+
+/**
+ * Declared sysctls the kernel does not have (a typo, a module not loaded, a key only the host's
+ * initial namespace has): the plan shows them as created, and the write fails mid-apply (ENOENT).
+ * Judged where it is known before any write (see sysctlExists).
+ */
+function missingSysctls(session: KernelSession, plan: Plan): string[] {
+  const out: string[] = [];
+  for (const c of plan.changes) {
+    const s = c.after;
+    if (c.action !== 'create' || s?.kind !== 'sysctl') continue;
+    if (sysctlExists(session, s.namespace, s.key, sysctlDevice(s.key)) !== false) continue;
+    const where = s.source ? `${sourceWhere(s.source)}: ` : '';
+    const ns = session.exists(s.namespace) ? `namespace ${session.physical(s.namespace) ?? 'root'}` : 'this kernel';
+    out.push(`${where}${c.label}: ${ns} has no such sysctl (no ${s.key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)`);
   }
   return out;
 }

@@ -33,6 +33,26 @@ export function readSysctls(session: KernelSession, ns: string, keys: readonly s
   });
 }
 
+/**
+ * Whether the kernel has a sysctl, asked before any write: `true`/`false` where that is known, or
+ * `undefined` where it is not yet (a device key whose device does not exist yet). In a namespace
+ * that does not exist yet, the namespace this process runs in answers for the keys it lacks: a new
+ * namespace has no sysctl the one it is made from lacks (devices aside), but lacks some it has
+ * (keys only the host's initial namespace has), which are left unjudged.
+ */
+export function sysctlExists(session: KernelSession, ns: string, key: string, device: string | undefined): boolean | undefined {
+  const file = sysctlPath(key);
+  // /proc/sys/net/<family>/<conf|neigh>/<device>: the device's directory.
+  const deviceDir = device === undefined ? undefined : file.split('/').slice(0, 7).join('/');
+  const look = (): boolean | undefined => {
+    if (deviceDir !== undefined && !fs.existsSync(deviceDir)) return undefined;
+    return fs.existsSync(file);
+  };
+  if (session.exists(ns)) return withNetns(session.physical(ns), look);
+  if (device !== undefined) return undefined;
+  return look() === false ? false : undefined;
+}
+
 export function writeSysctl(session: KernelSession, s: { namespace: string; key: string; value: string }): void {
   withNetns(session.physical(s.namespace), () => {
     try {

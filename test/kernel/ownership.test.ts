@@ -450,6 +450,31 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 
+  it('a sysctl the kernel does not have is refused before any kernel write, naming its line', () => {
+    // A typo, in a namespace the apply would create: the namespace Voltron runs in lacks it too.
+    const sb = make('fns', 'namespaces:\n  - name: a\nlinks:\n  - { name: b1, type: bridge }\nsysctls:\n  net.ipv4.conf.b1.forwarding: 1\n  net.ipv4.no_such_key: 1\n');
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /network\.yaml:7:3: sysctl \(root\) net\.ipv4\.no_such_key: this kernel has no such sysctl/);
+      assert.doesNotMatch(r.stderr, /b1\.forwarding/, 'a key of a device the plan creates is not judged');
+    }
+    assert.deepEqual(sb.namespaces(), []);
+    // In namespaces that exist: a key only the host's initial namespace has (a new namespace,
+    // the sandbox's root included, lacks it), and a device key of an existing device.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'namespaces:\n  - name: a\nlinks:\n  - { name: b1, type: bridge }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    fs.writeFileSync(
+      path.join(sb.configDir, 'network.yaml'),
+      'namespaces:\n  - name: a\n    sysctls:\n      net.core.netdev_max_backlog: 2000\nlinks:\n  - { name: b1, type: bridge, mtu: 1400 }\nsysctls:\n  net.ipv4.conf.b1.no_such_key: 1\n',
+    );
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`network\\.yaml:4:7: sysctl a net\\.core\\.netdev_max_backlog: namespace ${sb.ns('a')} has no such sysctl`));
+    assert.match(r.stderr, new RegExp(`network\\.yaml:8:3: sysctl \\(root\\) net\\.ipv4\\.conf\\.b1\\.no_such_key: namespace ${sb.ns('')} has no such sysctl`));
+    assert.equal(sb.ipj('', ['link', 'show', 'b1'])[0].mtu, 1500, 'nothing written: the bridge keeps its mtu');
+  });
+
   it('a bad --sandbox prefix is a usage error, not a crash', () => {
     const dir = configDir('links:\n  - { name: b1, type: bridge }\n');
     dirs.push(dir);
