@@ -17,7 +17,7 @@ import { faultAfter, faultBefore, faultFromEnv } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
-import { sysctlExists } from '../kernel/sysctl';
+import { missingSysctls } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
 
 export interface Journal {
@@ -225,7 +225,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...macvlanMtuAboveLiveParent(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
-  problems.push(...missingSysctls(session, plan));
+  problems.push(...missingSysctlProblems(session, plan));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
 }
@@ -275,19 +275,15 @@ function foreignNamespaceProblems(session: KernelSession, desired: StateMap, for
 /**
  * Declared sysctls the kernel does not have (a typo, a module not loaded, a key only the host's
  * initial namespace has): the plan shows them as created, and the write fails mid-apply (ENOENT).
- * Judged where it is known before any write (see sysctlExists).
  */
-function missingSysctls(session: KernelSession, plan: Plan): string[] {
-  const out: string[] = [];
-  for (const c of plan.changes) {
-    const s = c.after;
-    if (c.action !== 'create' || s?.kind !== 'sysctl') continue;
-    if (sysctlExists(session, s.namespace, s.key, sysctlDevice(s.key)) !== false) continue;
-    const where = s.source ? `${sourceWhere(s.source)}: ` : '';
-    const ns = session.exists(s.namespace) ? `namespace ${session.physical(s.namespace) ?? 'root'}` : 'this kernel';
-    out.push(`${where}${c.label}: ${ns} has no such sysctl (no ${s.key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)`);
-  }
-  return out;
+function missingSysctlProblems(session: KernelSession, plan: Plan): string[] {
+  const asked = plan.changes.flatMap((c) => (c.action === 'create' && c.after?.kind === 'sysctl' ? [{ namespace: c.after.namespace, key: c.after.key, device: sysctlDevice(c.after.key), change: c }] : []));
+  if (asked.length === 0) return [];
+  return [...missingSysctls(session, asked)].map(({ change: c, namespace, key }) => {
+    const where = c.after?.source ? `${sourceWhere(c.after.source)}: ` : '';
+    const ns = session.exists(namespace) ? `namespace ${session.physical(namespace) ?? 'root'} has` : 'a new namespace would have';
+    return `${where}${c.label}: ${ns} no such sysctl (no ${key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)`;
+  });
 }
 
 const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };

@@ -64,6 +64,21 @@ export function withNetns<T>(name: string | null, fn: () => T): T {
   }
 }
 
+/**
+ * Run `fn` synchronously in a new, unnamed network namespace, which the kernel frees once this
+ * thread has switched back (nothing else holds it): to ask what a namespace about to be created
+ * will have, with no trace left.
+ */
+export function withFreshNetns<T>(fn: () => T): T {
+  const back = home(); // opened before the switch: it must be the namespace we came from
+  if ((libc.unshare(CLONE_NEWNET) as number) !== 0) throw new SyscallError('unshare(CLONE_NEWNET)', errno());
+  try {
+    return fn();
+  } finally {
+    if ((libc.setns(back, CLONE_NEWNET) as number) !== 0) throw new SyscallError('setns(home)', errno());
+  }
+}
+
 /** setns failed; EINVAL: the file is no namespace (an `ip netns add` interrupted before its mount). */
 function notEntered(name: string, e: number): SyscallError {
   const hint = `${netnsPath(name)} is not a network namespace (left by an interrupted namespace create?): remove it with 'ip netns del ${name}'`;

@@ -2,7 +2,7 @@
 // resolve to the namespace of the thread that opens them).
 import fs from 'node:fs';
 import type { SysctlRes } from '../model/types';
-import { withNetns } from './netns';
+import { withFreshNetns, withNetns } from './netns';
 import type { KernelSession } from './session';
 
 /**
@@ -34,23 +34,26 @@ export function readSysctls(session: KernelSession, ns: string, keys: readonly s
 }
 
 /**
- * Whether the kernel has a sysctl, asked before any write: `true`/`false` where that is known, or
- * `undefined` where it is not yet (a device key whose device does not exist yet). In a namespace
- * that does not exist yet, the namespace this process runs in answers for the keys it lacks: a new
- * namespace has no sysctl the one it is made from lacks (devices aside), but lacks some it has
- * (keys only the host's initial namespace has), which are left unjudged.
+ * The declared sysctls the kernel does not have, asked before any write. In a namespace that
+ * exists: every key but those of a device not there yet (the plan may create it). In one the
+ * apply creates: the keys a new namespace lacks (some exist only in the host's initial
+ * namespace), asked once of a throwaway namespace; device keys are not judged.
  */
-export function sysctlExists(session: KernelSession, ns: string, key: string, device: string | undefined): boolean | undefined {
-  const file = sysctlPath(key);
-  // /proc/sys/net/<family>/<conf|neigh>/<device>: the device's directory.
-  const deviceDir = device === undefined ? undefined : file.split('/').slice(0, 7).join('/');
-  const look = (): boolean | undefined => {
-    if (deviceDir !== undefined && !fs.existsSync(deviceDir)) return undefined;
-    return fs.existsSync(file);
+export function missingSysctls<K extends { namespace: string; key: string; device: string | undefined }>(session: KernelSession, keys: readonly K[]): Set<K> {
+  const missing = new Set<K>();
+  const look = (k: K): void => {
+    const file = sysctlPath(k.key);
+    // /proc/sys/net/<family>/<conf|neigh>/<device>: the device's directory.
+    if (k.device !== undefined && !fs.existsSync(file.split('/').slice(0, 7).join('/'))) return;
+    if (!fs.existsSync(file)) missing.add(k);
   };
-  if (session.exists(ns)) return withNetns(session.physical(ns), look);
-  if (device !== undefined) return undefined;
-  return look() === false ? false : undefined;
+  const later: K[] = [];
+  for (const k of keys) {
+    if (session.exists(k.namespace)) withNetns(session.physical(k.namespace), () => look(k));
+    else if (k.device === undefined) later.push(k);
+  }
+  if (later.length) withFreshNetns(() => later.forEach(look));
+  return missing;
 }
 
 export function writeSysctl(session: KernelSession, s: { namespace: string; key: string; value: string }): void {

@@ -451,12 +451,14 @@ describe('ownership in a sandbox', () => {
   });
 
   it('a sysctl the kernel does not have is refused before any kernel write, naming its line', () => {
-    // A typo, in a namespace the apply would create: the namespace Voltron runs in lacks it too.
-    const sb = make('fns', 'namespaces:\n  - name: a\nlinks:\n  - { name: b1, type: bridge }\nsysctls:\n  net.ipv4.conf.b1.forwarding: 1\n  net.ipv4.no_such_key: 1\n');
+    // A typo, in a namespace the apply would create (a throwaway namespace is asked).
+    // And a key only the host's initial namespace has (a new namespace lacks it).
+    const sb = make('fns', 'namespaces:\n  - name: a\n    sysctls:\n      net.core.netdev_max_backlog: 2000\nlinks:\n  - { name: b1, type: bridge }\nsysctls:\n  net.ipv4.conf.b1.forwarding: 1\n  net.ipv4.no_such_key: 1\n');
     for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
       const r = sb.run(cmd);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(r.stderr, /network\.yaml:7:3: sysctl \(root\) net\.ipv4\.no_such_key: this kernel has no such sysctl/);
+      assert.match(r.stderr, /network\.yaml:9:3: sysctl \(root\) net\.ipv4\.no_such_key: a new namespace would have no such sysctl/);
+      assert.match(r.stderr, /network\.yaml:4:7: sysctl a net\.core\.netdev_max_backlog: a new namespace would have no such sysctl/);
       assert.doesNotMatch(r.stderr, /b1\.forwarding/, 'a key of a device the plan creates is not judged');
     }
     assert.deepEqual(sb.namespaces(), []);
