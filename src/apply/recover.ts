@@ -91,6 +91,7 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
     const show = outcome.foreignGone.slice(0, 5).join(', ');
     log.err(`  note: ${outcome.foreignGone.length} foreign object(s) inside containers the plan removed are not recreated (${show}${outcome.foreignGone.length > 5 ? ', ...' : ''}); the kernel regenerates its own (lo, link-local addresses, kernel routes)`);
   }
+  for (const k of outcome.kept) log.err(`  note: ${k}`);
   if (outcome.remaining.changes.length > 0) {
     log.err(
       `Rollback incomplete: still different from the pre-apply state:\n  ${outcome.remaining.changes.map((c) => `${c.action} ${c.label}: ${c.reason}`).join('\n  ')}\n` +
@@ -102,7 +103,7 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   markRolledBack(stateDir);
   removeJournal(stateDir);
   clearTryFiles(stateDir);
-  log.out(`Rollback complete: ${outcome.executed.length} change(s); verified: the owned live state equals the pre-apply state.`);
+  log.out(`Rollback complete: ${outcome.executed.length} change(s); verified: the owned live state equals the pre-apply state${outcome.kept.length ? ' but what the note(s) above say' : ''}.`);
   return { action: 'rolledback', outcome };
 }
 

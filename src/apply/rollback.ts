@@ -80,6 +80,8 @@ export interface RestoreOutcome {
   readonly remaining: Plan;
   /** Labels of foreign pre-apply objects that are gone (taken by a cascade of the plan). */
   readonly foreignGone: readonly string[];
+  /** Values the apply set that no kernel call clears (an UNCLEARABLE field unset before): kept, said so. */
+  readonly kept: readonly string[];
   /** The live state read after the restore. */
   readonly current: ReadonlyMap<string, Resource>;
 }
@@ -135,6 +137,7 @@ function readLive(session: KernelSession, target: RestoreTarget, desired: StateM
  * kernel refuses to set); recreated, it has a random one.
  */
 const UNCLEARABLE: ReadonlySet<string> = new Set(['mac']);
+const UNCLEARABLE_WHY: Readonly<Record<string, string>> = { mac: "it had the kernel's all-zero MAC before the apply, which no kernel call sets back" };
 
 /**
  * Fields the live object has but the snapshot lacks (an apply set an optional field such as a
@@ -163,6 +166,26 @@ function clearedFields(plan: Plan, desired: StateMap, current: ReadonlyMap<strin
       after: want,
       dependsOn: [],
     });
+  }
+  return out;
+}
+
+/**
+ * UNCLEARABLE values the apply set that the restore leaves: unset in the snapshot, live with
+ * the value the plan wrote. Not a difference the verification can fix, but one the user is
+ * told about (a bridge that had the all-zero MAC and was given one keeps it: "nothing changed"
+ * would not be true). A value the kernel chose (a recreated bridge's random MAC) is not one.
+ */
+function keptFields(target: RestoreTarget, current: ReadonlyMap<string, Resource>): string[] {
+  const out: string[] = [];
+  for (const [k, want] of Object.entries(target.objects)) {
+    const live = current.get(k) as unknown as Record<string, unknown> | undefined;
+    const set = target.scope[k] as unknown as Record<string, unknown> | undefined;
+    if (!live || !set) continue;
+    const w = want as unknown as Record<string, unknown>;
+    for (const f of UNCLEARABLE) {
+      if (w[f] === undefined && live[f] !== undefined && live[f] === set[f]) out.push(`${resourceLabel(want)} keeps ${f} ${String(live[f])}: ${UNCLEARABLE_WHY[f]}`);
+    }
   }
   return out;
 }
@@ -200,5 +223,6 @@ export function restore(session: KernelSession, target: RestoreTarget, preInvent
   const foreignGone = Object.entries(target.foreign)
     .filter(([k]) => !live.has(k))
     .map(([, r]) => resourceLabel(r));
-  return { plan: { ...main, changes: [...main.changes, ...clears] }, executed, errors, remaining, foreignGone, current: again.current };
+  const kept = keptFields(target, again.current);
+  return { plan: { ...main, changes: [...main.changes, ...clears] }, executed, errors, remaining, foreignGone, kept, current: again.current };
 }

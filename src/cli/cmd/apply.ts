@@ -165,7 +165,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       session.close();
       session = openSession(ctx); // fresh caches: ifindexes changed under the old one
       const r = recoverJournal(ctx.stateDir, { out: ctx.err, err: ctx.err });
-      ctx.err(r.action === 'rolledback' ? 'The apply failed and was rolled back; nothing changed.' : 'The apply failed and the rollback did NOT fully succeed (see above).');
+      ctx.err(r.action === 'rolledback' ? `The apply failed and was rolled back; nothing changed${r.outcome.kept.length ? ' but what the note(s) above say' : ''}.` : 'The apply failed and the rollback did NOT fully succeed (see above).');
       return 1;
     }
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
