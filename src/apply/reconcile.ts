@@ -223,6 +223,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
+  problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
   problems.push(...macvlanMtuAboveLiveParent(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
   problems.push(...missingSysctlProblems(session, plan));
@@ -384,6 +385,35 @@ function foreignPassthruClashes(session: KernelSession, plan: Plan, current: Rea
       out.push(
         `${c.label}: ${resourceLabel(r)} (${r.macvlan.mode}), which Voltron did not create, is on its parent ${r.macvlan.parent}, and a passthru macvlan must be alone there; ` +
           `the kernel refuses ours (delete it yourself: ip${ns} link del ${r.name}; or declare another parent or mode)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Up macvlans Voltron must create with, or give, a declared MAC that a foreign macvlan up on the
+ * same parent has (someone else's, or one of ours renamed by hand): macvlan_open and
+ * macvlan_set_mac_address refuse an address busy on the parent (EADDRINUSE) in the middle of
+ * the apply.
+ */
+function foreignMacvlanMacClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
+  const removed = plan.foreignRemoved ?? [];
+  const out: string[] = [];
+  for (const c of plan.changes) {
+    const mine = c.after as LinkRes | undefined;
+    if (c.kind !== 'link' || !mine?.macvlan || mine.macvlan.mode === 'passthru' || mine.mac === undefined || (mine.state ?? 'up') !== 'up') continue;
+    if (c.action === 'update' && !c.fields.some((f) => f.field === 'mac' || f.field === 'state')) continue;
+    if (c.action === 'delete') continue;
+    for (const [k, r] of current) {
+      const own = !k.includes('#') && (desired.has(k) || inventory.owned[k] !== undefined);
+      if (r.kind !== 'link' || own || !r.macvlan || r.namespace !== mine.namespace || r.macvlan.parent !== mine.macvlan.parent) continue;
+      if (r.state !== 'up' || r.mac !== mine.mac || removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
+      const phys = session.physical(r.namespace);
+      const ns = phys === null ? '' : ` -n ${phys}`;
+      out.push(
+        `${c.label}: MAC address ${mine.mac} is that of ${resourceLabel(r)}, which Voltron did not create, up on the same parent ${r.macvlan.parent}; ` +
+          `the kernel refuses ours (EADDRINUSE) (delete it yourself: ip${ns} link del ${r.name}; or declare another mac)`,
       );
     }
   }

@@ -335,9 +335,24 @@ export function updateLink(session: KernelSession, link: LinkRes, fields: readon
     }
     return;
   }
+  if (link.type === 'bridge' && has('bridge.forwardDelay') && has('bridge.stp') && !link.bridge?.stp) stpOffFirst(ctx, link.name, what);
   if (info) writeInfo(w, link, ctx, session, true, fields);
   if (w.length === 0 && !stateChange) return;
   ctx.sock.request(R.RTM_NEWLINK, 0, [hdr, w.view()], what);
+}
+
+/**
+ * br_changelink sets the forward delay before the STP state, and refuses one outside 2..30 s
+ * while STP is still on (ERANGE): a request turning STP off with a shorter delay turns it off
+ * first, on its own.
+ */
+function stpOffFirst(ctx: NsContext, name: string, what: string): void {
+  const w = new AttrWriter();
+  w.nest(R.IFLA_LINKINFO, (li) => {
+    li.str(R.IFLA_INFO_KIND, 'bridge');
+    li.nest(R.IFLA_INFO_DATA, (d) => d.u32(R.IFLA_BR_STP_STATE, 0));
+  });
+  ctx.sock.request(R.RTM_NEWLINK, 0, [R.ifinfomsg({ index: ctx.ifindex(name) }), w.view()], what);
 }
 
 export function deleteLink(session: KernelSession, link: LinkRes): void {

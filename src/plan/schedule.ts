@@ -104,6 +104,13 @@ export function schedule(
     const pk = linkKey(r.namespace, r.macvlan.parent);
     macvlansOn.set(pk, [...(macvlansOn.get(pk) ?? []), k]);
   }
+  const joining = new Map<string, string[]>(); // bridge → changes making a link its port
+  for (const x of ups) {
+    const r = x.after!;
+    if (!isLink(r) || r.master === undefined || (x.action === 'update' && (x.before as { master?: string } | undefined)?.master === r.master)) continue;
+    const bk = linkKey(r.namespace, r.master);
+    joining.set(bk, [...(joining.get(bk) ?? []), x.key]);
+  }
   /** Waits that matter only where they can be met (see below): [waiter, awaited]. */
   const soft: [string, string][] = [];
   const tcD = new TcIndex(desired);
@@ -131,6 +138,11 @@ export function schedule(
         const m = drafts.get(k)?.after;
         if (upKeys.has(k) && isLink(m) && m.macvlan?.parent !== r.name) soft.push([x.key, k]);
       }
+    }
+    // A passthru macvlan takes its parent's MAC when it comes up; a bridge has none (all-zero,
+    // EADDRNOTAVAIL) while its ports are gone (deletes run first): it waits for ports joining.
+    if ((x.action === 'create' || x.action === 'replace') && isLink(r) && r.macvlan?.mode === 'passthru') {
+      for (const k of joining.get(linkKey(r.namespace, r.macvlan.parent)) ?? []) soft.push([x.key, k]);
     }
     // A (re)created object whose name is freed by a delete in this plan waits for that delete.
     if (x.action === 'create' || x.action === 'replace') {

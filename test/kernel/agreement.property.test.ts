@@ -14,8 +14,8 @@
 //   the comparison is on key, action, field names and `after` values;
 // - the kernel's own objects (lo, link-local addresses, connected routes): foreign to the plan,
 //   they are not in the compared changes either;
-// - sysctl defaults of a new namespace: seeded from the host (IPv4 inherits init_net's, see
-//   devconf_inherit_init_net) and 0 for IPv6.
+// - sysctl defaults of a new namespace or device: seeded from the host (IPv4 inherits init_net's,
+//   see devconf_inherit_init_net) and 0 for IPv6.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -32,17 +32,32 @@ const SEED = Number(process.env['AGREEMENT_SEED'] ?? 20240611);
 const RUNS = Number(process.env['AGREEMENT_RUNS'] ?? 25);
 
 // ---------------------------------------------------------------- the in-memory side
-const IPV4_DEFAULT = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
-const SYSCTL_DEFAULTS: Readonly<Record<string, string>> = { 'net.ipv4.ip_forward': IPV4_DEFAULT, 'net.ipv6.conf.all.forwarding': '0' };
+// A new namespace's IPv4 settings are init_net's (devconf_inherit_init_net 0), its IPv6 ones
+// compiled defaults; a new device takes its namespace's `default` ones.
+const host = (key: string) => fs.readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8').trim();
+const SYSCTL_DEFAULTS: Readonly<Record<string, string>> = {
+  'net.ipv4.ip_forward': host('net.ipv4.ip_forward'),
+  'net.ipv6.conf.all.forwarding': '0',
+  'net.ipv4.conf.all.rp_filter': host('net.ipv4.conf.all.rp_filter'),
+  'net.ipv6.conf.all.seg6_enabled': '0',
+};
+/** Per-device keys the generator draws (`%` is the device), with a new device's value. */
+const DEVICE_DEFAULTS: Readonly<Record<string, string>> = {
+  'net.ipv4.conf.%.rp_filter': host('net.ipv4.conf.default.rp_filter'),
+  'net.ipv4.conf.%.accept_local': host('net.ipv4.conf.default.accept_local'),
+  'net.ipv6.conf.%.seg6_enabled': '0',
+  'net.ipv6.conf.%.disable_ipv6': '0',
+};
 
-/** Every namespace has every sysctl (unlike the memkernel, which holds only those written). */
+/** Every namespace and link has every sysctl (unlike the memkernel, which holds only those written). */
 function seedSysctls(state: MemState): void {
+  const seed = (namespace: string, key: string, value: string) => {
+    const k = `sysctl:${namespace}/${key}`;
+    if (!state.has(k)) state.set(k, { kind: 'sysctl', namespace, key, value });
+  };
   for (const r of [...state.values()]) {
-    if (r.kind !== 'namespace') continue;
-    for (const [key, value] of Object.entries(SYSCTL_DEFAULTS)) {
-      const k = `sysctl:${r.name}/${key}`;
-      if (!state.has(k)) state.set(k, { kind: 'sysctl', namespace: r.name, key, value });
-    }
+    if (r.kind === 'namespace') for (const [key, value] of Object.entries(SYSCTL_DEFAULTS)) seed(r.name, key, value);
+    if (r.kind === 'link') for (const [key, value] of Object.entries(DEVICE_DEFAULTS)) seed(r.namespace, key.replace('%', r.name), value);
   }
 }
 

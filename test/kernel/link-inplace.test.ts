@@ -266,3 +266,27 @@ links:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a bridge turning STP off with a forward delay below 2 s (real kernel)', () => {
+  // br_changelink sets the forward delay before the STP state and refuses one below 2 s while
+  // STP is on: the update failed with ERANGE and rolled back (found by the agreement property).
+  const { sb, edit } = editableSandbox('lst', 'links:\n  - { name: br0, type: bridge, bridge: { stp: true, forward_delay: 1500 } }\n');
+  const info = () => sb.ipj('', ['-d', 'link', 'show', 'br0'])[0].linkinfo.info_data;
+
+  it('applies in one go, and back', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    edit('stp: true, forward_delay: 1500', 'stp: false, forward_delay: 100');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(info().stp_state, 0);
+    assert.equal(info().forward_delay, 100);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    edit('stp: false, forward_delay: 100', 'stp: true, forward_delay: 1500');
+    const b = sb.run(['apply', '--auto-approve']);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.equal(info().stp_state, 1);
+    assert.equal(info().forward_delay, 1500);
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -3,14 +3,15 @@
 // veths across namespaces, addresses, routes, rules, sysctls). In one sandbox: apply A; then
 // apply B with a fault at a random step k of its plan (VOLTRON_FAULT: an injected netlink error
 // before step k's write, or SIGKILL right after it followed by `voltron recover` or a `plan`,
-// which recovers first). Afterwards the
-// live state (`ip -j` of everything in the sandbox, rules and the declared sysctls included) and
-// the inventory equal those after A, and `plan` against A is empty. Then B applies and re-plans
-// empty. At the end `destroy` leaves nothing.
+// which recovers first). Afterwards the live state (`ip -j` of everything in the sandbox, rules,
+// the generator's sysctls, bridge options, aliases and VNI filters included) and the inventory
+// equal those after A, and `plan` against A is empty. Then B applies and re-plans empty. At the
+// end `destroy` leaves nothing.
 //
 // ROLLBACK_SEED (default fixed) and ROLLBACK_RUNS (default 40, ~70 s) change the draw.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +21,9 @@ import { choicesArb, desiredOf, render } from '../support/config-gen';
 
 const SEED = Number(process.env['ROLLBACK_SEED'] ?? 20261122);
 const RUNS = Number(process.env['ROLLBACK_RUNS'] ?? 40);
-const SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'];
+const SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding', 'net.ipv4.conf.all.rp_filter', 'net.ipv6.conf.all.seg6_enabled'];
+/** The generator's per-device keys (`%` the device), read for every link of the sandbox. */
+const DEVICE_SYSCTLS = ['net.ipv4.conf.%.rp_filter', 'net.ipv4.conf.%.accept_local', 'net.ipv6.conf.%.seg6_enabled', 'net.ipv6.conf.%.disable_ipv6'];
 
 const ZERO_MAC = '00:00:00:00:00:00';
 
@@ -38,18 +41,19 @@ function zeroMacsAnyAfter(pre: string, post: string): { pre: string; post: strin
 }
 
 /** Link attributes liveOracle leaves out: the kind-specific ones the generator varies. */
-function linkDetails(sb: Sandbox, logical: string, ns: string): string[] {
+function linkDetails(links: readonly any[], ns: string): string[] {
   const out: string[] = [];
-  for (const l of sb.ipj(logical, ['-d', 'link', 'show'])) {
+  for (const l of links) {
     const d = l.linkinfo?.info_data ?? {};
     const kind = l.linkinfo?.info_kind;
     const pick = (keys: string[]) => keys.map((k) => `${k}=${JSON.stringify(d[k] ?? null)}`).join(' ');
-    if (kind === 'bridge') out.push(`bridge ${ns}/${l.ifname} ${pick(['stp_state'])}`);
+    if (kind === 'bridge') out.push(`bridge ${ns}/${l.ifname} ${pick(['stp_state', 'ageing_time', 'forward_delay', 'mcast_snooping'])}`);
     if (kind === 'vxlan') out.push(`vxlan ${ns}/${l.ifname} ${pick(['id', 'local', 'remote', 'group', 'port', 'ttl', 'learning', 'external', 'vnifilter', 'link'])}`);
     if (kind === 'macvlan') out.push(`macvlan ${ns}/${l.ifname} ${pick(['mode'])}`);
-    // A MAC the config declares (the generator's only one); others are the kernel's choice
-    // but the all-zero one (see zeroMacsAnyAfter).
-    if (l.address === '02:00:00:00:00:b0' || l.address === ZERO_MAC) out.push(`mac ${ns}/${l.ifname} ${l.address}`);
+    // A MAC the config declares (the generator's are 02:00:00:00:00:xx), or the all-zero one (a
+    // bridge whose last port left: see zeroMacsAnyAfter); others are the kernel's choice.
+    if (l.address?.startsWith('02:00:00:00:00:') || l.address === ZERO_MAC) out.push(`mac ${ns}/${l.ifname} ${l.address}`);
+    if (l.ifalias) out.push(`alias ${ns}/${l.ifname} ${l.ifalias}`);
   }
   return out;
 }
@@ -77,20 +81,31 @@ function reachableVxlanMtus(sb: Sandbox, oracle: string): string {
   });
 }
 
+/** `bridge -j -n <ns> args` parsed. */
+function bridgeJson(sb: Sandbox, logical: string, args: readonly string[]): any[] {
+  const r = spawnSync('bridge', ['-j', '-n', sb.ns(logical), ...args], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? JSON.parse(r.stdout) : [];
+}
+
 /** Everything observable in the sandbox: liveOracle plus rules, sysctls, kind attributes. */
 function fullOracle(sb: Sandbox): string {
   const out: string[] = [reachableVxlanMtus(sb, liveOracle(sb))];
   for (const phys of sb.namespaces()) {
     const ns = phys.slice(sb.prefix.length);
     const logical = ns === 'root' ? '' : ns;
-    out.push(...linkDetails(sb, logical, ns));
+    const links = sb.ipj(logical, ['-d', 'link', 'show']);
+    out.push(...linkDetails(links, ns));
     for (const fam of ['-4', '-6']) {
       for (const r of sb.ipj(logical, [fam, 'rule', 'show'])) {
         out.push(`rule ${ns} ${fam} ${r.priority} from=${r.src ?? 'all'}/${r.srclen ?? ''} to=${r.dst ?? 'all'}/${r.dstlen ?? ''} fwmark=${r.fwmark ?? '-'}/${r.fwmask ?? '-'} table=${r.table}`);
       }
     }
-    const s = sb.exec(logical, ['sysctl', '-n', ...SYSCTLS]);
-    out.push(`sysctl ${ns} ${s.stdout.trim().split('\n').join(' ')}`);
+    const devs: string[] = links.map((l: { ifname: string }) => l.ifname).filter((n: string) => n !== 'lo');
+    const s = sb.exec(logical, ['sysctl', ...SYSCTLS, ...devs.flatMap((dev) => DEVICE_SYSCTLS.map((k) => k.replace('%', dev)))]);
+    out.push(...s.stdout.trim().split('\n').map((x) => `sysctl ${ns} ${x}`));
+    if (links.some((l: any) => l.linkinfo?.info_data?.vnifilter)) {
+      for (const v of bridgeJson(sb, logical, ['vni', 'show'])) out.push(`vnis ${ns}/${v.ifname} ${JSON.stringify(v.vnis ?? [])}`);
+    }
   }
   return out.join('\n').split('\n').sort().join('\n');
 }
