@@ -423,12 +423,13 @@ function foreignMacvlanMacClashes(session: KernelSession, plan: Plan, current: R
 /**
  * A macvlan's declared mtu above its parent's when the config declares no parent mtu: validation
  * cannot know the parent's, the live one decides (the kernel refuses a larger one, EINVAL,
- * mid-apply). Not judged where the plan changes the parent or it is a bridge (its mtu follows
- * its ports, which the plan may change).
+ * mid-apply). Not judged where the plan may change the parent's mtu (it recreates the parent,
+ * or writes its mtu) or the parent is a bridge (its mtu follows its ports, which the plan may
+ * change). Other updates of the parent (state, master, alias) leave its mtu as it is.
  */
 function macvlanMtuAboveLiveParent(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
   const out: string[] = [];
-  const changed = new Set(plan.changes.map((c) => c.key));
+  const mtuMayChange = new Set(plan.changes.filter((c) => c.action !== 'update' || c.fields.some((f) => f.field === 'mtu')).map((c) => c.key));
   for (const c of plan.changes) {
     const m = c.after as LinkRes | undefined;
     if (c.kind !== 'link' || !m?.macvlan || m.mtu === undefined) continue;
@@ -436,7 +437,7 @@ function macvlanMtuAboveLiveParent(plan: Plan, current: ReadonlyMap<string, Reso
     const pk = resourceKey({ kind: 'link', namespace: m.namespace, name: m.macvlan.parent } as LinkRes);
     const declared = desired.get(pk) as LinkRes | undefined;
     const live = current.get(pk) as LinkRes | undefined;
-    if (declared?.mtu !== undefined || !live || live.type === 'bridge' || changed.has(pk) || live.mtu === undefined) continue;
+    if (declared?.mtu !== undefined || !live || live.type === 'bridge' || mtuMayChange.has(pk) || live.mtu === undefined) continue;
     if (m.mtu > live.mtu)
       out.push(`${c.label}: mtu ${m.mtu} is above the mtu ${live.mtu} its parent ${m.macvlan.parent} has (the config declares none for it), and the kernel refuses it (EINVAL): declare the parent's mtu, or a lower one here`);
   }

@@ -59,7 +59,7 @@ export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
   return out;
 }
 
-function ruleMsg(r: RuleRes, withProtocol: boolean): Buffer {
+function ruleMsg(r: RuleRes, protocol: number): Buffer {
   const family = r.family === 4 ? R.AF_INET : R.AF_INET6;
   const from = r.from?.split('/');
   const to = r.to?.split('/');
@@ -72,15 +72,17 @@ function ruleMsg(r: RuleRes, withProtocol: boolean): Buffer {
   if (r.fwmask !== undefined) w.u32(R.FRA_FWMASK, r.fwmask);
   if (r.iif) w.str(R.FRA_IIFNAME, r.iif);
   if (r.oif) w.str(R.FRA_OIFNAME, r.oif);
-  if (withProtocol) w.u8(R.FRA_PROTOCOL, VOLTRON_RTPROT);
+  w.u8(R.FRA_PROTOCOL, protocol);
   return Buffer.concat([hdr, w.toBuffer()]);
 }
 
 export function createRule(session: KernelSession, r: RuleRes): void {
-  session.ns(r.namespace).sock.request(R.RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg(r, true), `add rule priority ${r.priority}`);
+  session.ns(r.namespace).sock.request(R.RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg(r, VOLTRON_RTPROT), `add rule priority ${r.priority}`);
 }
 
 export function deleteRule(session: KernelSession, r: RuleRes): void {
-  // Match on the live rule's selectors without a protocol (an adopted rule may not carry ours).
-  session.ns(r.namespace).sock.request(R.RTM_DELRULE, 0, ruleMsg(r, false), `delete rule priority ${r.priority}`);
+  // The kernel deletes the first rule the request matches, and selectors left out match any: a
+  // foreign rule at the same priority with more selectors (`from ...`) would go instead of ours.
+  // The protocol as read tells them apart (an adopted rule may carry another; Voltron's otherwise).
+  session.ns(r.namespace).sock.request(R.RTM_DELRULE, 0, ruleMsg(r, r.protocol ?? VOLTRON_RTPROT), `delete rule priority ${r.priority}`);
 }

@@ -290,3 +290,32 @@ describe('a bridge turning STP off with a forward delay below 2 s (real kernel)'
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a macvlan mtu above its parent live mtu, when the plan also changes the parent otherwise (real kernel)', () => {
+  // The plan takes va0 down (no mtu write): va0 keeps its live 1400, and the kernel would
+  // refuse mv0 (EINVAL) mid-apply. Found by the agreement property test (AGREEMENT_SEED=112).
+  const { sb, edit } = editableSandbox('lmq', `
+links:
+  - { name: va0, type: veth, mtu: 1400, peer: { name: vb0 } }
+`);
+
+  it('plan and apply refuse it, with no kernel write', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    edit('{ name: va0, type: veth, mtu: 1400, peer: { name: vb0 } }', '{ name: va0, type: veth, state: down, peer: { name: vb0 } }\n  - { name: mv0, type: macvlan, mtu: 1500, macvlan: { parent: va0, mode: bridge } }');
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /mtu 1500 is above the mtu 1400 its parent va0 has \(the config declares none for it\)/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 1, a.stdout + a.stderr);
+    assert.doesNotMatch(a.stdout + a.stderr, /rolled back/);
+    assert.ok(sb.ipj('', ['link', 'show', 'va0'])[0].flags.includes('UP'), 'va0 left up');
+    edit('mtu: 1500, macvlan', 'mtu: 1400, macvlan');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -102,6 +102,24 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(rules(), ['10.0.0.0:200']);
   });
 
+  it('a foreign rule ahead of ours at its priority and table, with more selectors, is not the one its removal deletes', () => {
+    // The kernel deletes the first rule a request matches, and selectors left out match any:
+    // without the protocol, removing ours took the foreign `from` rule (found by DRIFT_SEED=102).
+    const sb = make('frv', 'rules:\n  - { priority: 100, table: 100 }\n');
+    const rules = () => sb.ipj('', ['rule', 'show', 'priority', '100']).map((r: { protocol?: string; src?: string }) => `${r.src ?? 'all'}:${r.protocol ?? '-'}`).sort();
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // Ours re-created behind the foreign one (the kernel appends at a priority).
+    sb.ip('', ['rule', 'del', 'priority', '100', 'protocol', '194']);
+    sb.ip('', ['rule', 'add', 'priority', '100', 'from', '10.88.2.0/24', 'table', '100', 'protocol', 'static']);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(rules(), ['10.88.2.0:static', 'all:194']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n');
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(rules(), ['10.88.2.0:static']);
+  });
+
   it('a foreign route appended under an owned route\'s key is neither taken for it nor deleted with it', () => {
     const sb = make('frt', 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\nroutes:\n  - { to: 10.61.0.0/16, via: 10.60.0.2 }\n');
     const a = sb.run(['apply', '--auto-approve']);
