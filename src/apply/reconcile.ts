@@ -51,12 +51,13 @@ function sandboxClashes(desired: DesiredState, session: KernelSession): string[]
   if (session.sandbox === undefined) return [];
   const out: string[] = [];
   for (const r of desired.resources.values()) {
-    const where = r.source ? `${sourceWhere(r.source)}: ` : '';
+    // Positions only for what is reported: the first one parses the config's YAML again.
+    const where = (): string => (r.source ? `${sourceWhere(r.source)}: ` : '');
     if (r.kind === 'namespace' && r.name === 'root') {
-      out.push(`${where}namespace 'root' cannot be used with --sandbox: ${session.physical('')} is the sandbox's stand-in for the root namespace (rename the namespace, or run without --sandbox)`);
+      out.push(`${where()}namespace 'root' cannot be used with --sandbox: ${session.physical('')} is the sandbox's stand-in for the root namespace (rename the namespace, or run without --sandbox)`);
     } else if (r.kind === 'sysctl' && r.namespace === '' && /^net\.[^.]+\.neigh\.default\./.test(r.key)) {
       out.push(
-        `${where}sysctl '${r.key}' cannot be used with --sandbox: neigh.default exists only in the host's initial namespace, not in ${session.physical('')}, the sandbox's stand-in for the root namespace (the kernel has no such sysctl there: ENOENT; set it per device, or run without --sandbox)`,
+        `${where()}sysctl '${r.key}' cannot be used with --sandbox: neigh.default exists only in the host's initial namespace, not in ${session.physical('')}, the sandbox's stand-in for the root namespace (the kernel has no such sysctl there: ENOENT; set it per device, or run without --sandbox)`,
       );
     }
   }
