@@ -309,9 +309,7 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
     if (!c || removed.some((x) => x.startsWith(`${c.label} (`))) continue;
     const proto = RTPROT_NAMES[r.protocol ?? 0] ?? String(r.protocol);
     const what = [r.type !== 'unicast' ? r.type : '', r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : '', `proto ${proto}`].filter((x) => x).join(' ');
-    // The physical namespace: in a sandbox, the root namespace is the sandbox's, not the host's.
-    const phys = session.physical(r.namespace);
-    const ns = phys === null ? '' : ` -n ${phys}`;
+    const ns = ipNetnsOption(session, r.namespace);
     out.push(
       `${c.label}: a foreign route (${what}) holds its destination, table and metric, where Voltron's route was; ` +
         `the kernel keeps one route per destination, table and metric whatever its protocol, and Voltron never replaces a foreign route ` +
@@ -353,8 +351,7 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
       if (shared.length === 0) continue;
       const x = r.vxlan!;
       const what = x.external && !x.vnifilter ? 'an external vxlan' : `VNI ${shared.map(rangeItem).join(', ')}`;
-      const phys = session.physical(r.namespace);
-      const ns = phys === null ? '' : ` -n ${phys}`;
+      const ns = ipNetnsOption(session, r.namespace);
       out.push(
         `${c.label}: ${what} on dstport ${x.dstport} is taken in namespace ${nsLabel(r.namespace)} by ${resourceLabel(r)}, which Voltron did not create; ` +
           `the kernel refuses a second one (delete it yourself: ip${ns} link del ${r.name}; or declare another vni or dstport)`,
@@ -370,26 +367,37 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
  * its parent, and the kernel refuses ours (EINVAL) in the middle of the apply.
  */
 function foreignPassthruClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
-  const wants = plan.changes.filter((c) => c.kind === 'link' && (c.action === 'create' || c.action === 'replace') && (c.after as LinkRes).macvlan !== undefined);
-  if (wants.length === 0) return [];
-  const removed = plan.foreignRemoved ?? [];
   const out: string[] = [];
-  for (const c of wants) {
-    const mine = c.after as LinkRes;
-    for (const [k, r] of current) {
-      const own = !k.includes('#') && (desired.has(k) || inventory.owned[k] !== undefined);
-      if (r.kind !== 'link' || own || !r.macvlan || r.namespace !== mine.namespace || r.macvlan.parent !== mine.macvlan!.parent) continue;
-      if (r.macvlan.mode !== 'passthru' && mine.macvlan!.mode !== 'passthru') continue;
-      if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
-      const phys = session.physical(r.namespace);
-      const ns = phys === null ? '' : ` -n ${phys}`;
+  for (const c of plan.changes) {
+    const mine = c.after as LinkRes | undefined;
+    if (c.kind !== 'link' || (c.action !== 'create' && c.action !== 'replace') || !mine?.macvlan) continue;
+    for (const r of foreignMacvlansBeside(mine, plan, current, desired, inventory)) {
+      if (r.macvlan!.mode !== 'passthru' && mine.macvlan.mode !== 'passthru') continue;
       out.push(
-        `${c.label}: ${resourceLabel(r)} (${r.macvlan.mode}), which Voltron did not create, is on its parent ${r.macvlan.parent}, and a passthru macvlan must be alone there; ` +
-          `the kernel refuses ours (delete it yourself: ip${ns} link del ${r.name}; or declare another parent or mode)`,
+        `${c.label}: ${resourceLabel(r)} (${r.macvlan!.mode}), which Voltron did not create, is on its parent ${r.macvlan!.parent}, and a passthru macvlan must be alone there; ` +
+          `the kernel refuses ours (delete it yourself: ip${ipNetnsOption(session, r.namespace)} link del ${r.name}; or declare another parent or mode)`,
       );
     }
   }
   return out;
+}
+
+/** Foreign macvlans on the parent of `mine` (same namespace) that the plan's changes leave in place. */
+function foreignMacvlansBeside(mine: LinkRes, plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): LinkRes[] {
+  const removed = plan.foreignRemoved ?? [];
+  const out: LinkRes[] = [];
+  for (const [k, r] of current) {
+    const own = !k.includes('#') && (desired.has(k) || inventory.owned[k] !== undefined);
+    if (r.kind !== 'link' || own || !r.macvlan || r.namespace !== mine.namespace || r.macvlan.parent !== mine.macvlan?.parent) continue;
+    if (!removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) out.push(r);
+  }
+  return out;
+}
+
+/** ` -n NS` for an `ip` command in a logical namespace (in a sandbox, the root one is the sandbox's). */
+function ipNetnsOption(session: KernelSession, ns: string): string {
+  const phys = session.physical(ns);
+  return phys === null ? '' : ` -n ${phys}`;
 }
 
 /**
@@ -399,22 +407,17 @@ function foreignPassthruClashes(session: KernelSession, plan: Plan, current: Rea
  * the apply.
  */
 function foreignMacvlanMacClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
-  const removed = plan.foreignRemoved ?? [];
   const out: string[] = [];
   for (const c of plan.changes) {
     const mine = c.after as LinkRes | undefined;
     if (c.kind !== 'link' || !mine?.macvlan || mine.macvlan.mode === 'passthru' || mine.mac === undefined || (mine.state ?? 'up') !== 'up') continue;
     if (c.action === 'update' && !c.fields.some((f) => f.field === 'mac' || f.field === 'state')) continue;
     if (c.action === 'delete') continue;
-    for (const [k, r] of current) {
-      const own = !k.includes('#') && (desired.has(k) || inventory.owned[k] !== undefined);
-      if (r.kind !== 'link' || own || !r.macvlan || r.namespace !== mine.namespace || r.macvlan.parent !== mine.macvlan.parent) continue;
-      if (r.state !== 'up' || r.mac !== mine.mac || removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
-      const phys = session.physical(r.namespace);
-      const ns = phys === null ? '' : ` -n ${phys}`;
+    for (const r of foreignMacvlansBeside(mine, plan, current, desired, inventory)) {
+      if (r.state !== 'up' || r.mac !== mine.mac) continue;
       out.push(
-        `${c.label}: MAC address ${mine.mac} is that of ${resourceLabel(r)}, which Voltron did not create, up on the same parent ${r.macvlan.parent}; ` +
-          `the kernel refuses ours (EADDRINUSE) (delete it yourself: ip${ns} link del ${r.name}; or declare another mac)`,
+        `${c.label}: MAC address ${mine.mac} is that of ${resourceLabel(r)}, which Voltron did not create, up on the same parent ${r.macvlan!.parent}; ` +
+          `the kernel refuses ours (EADDRINUSE) (delete it yourself: ip${ipNetnsOption(session, r.namespace)} link del ${r.name}; or declare another mac)`,
       );
     }
   }
