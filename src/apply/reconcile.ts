@@ -19,6 +19,7 @@ import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { missingSysctls } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
+import { linkOffEffect } from '../plan/link-off';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -76,9 +77,9 @@ function prunesContainers(desired: StateMap, inventory: Inventory): boolean {
   return Object.entries(inventory.owned).some(([k, r]) => CONTAINER_KINDS.has(r.kind) && !desired.has(k));
 }
 
-/** Whether the plan removes a link or tc object from the kernel (delete, or a self-executed replace). */
+/** Whether the plan removes a link or tc object from the kernel (delete, or a self-executed replace), or takes a link off (link-off.ts). */
 function removesContainers(plan: Plan): boolean {
-  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && removesLive(c));
+  return plan.changes.some((c) => (CONTAINER_KINDS.has(c.kind) && removesLive(c)) || linkOffEffect(c) !== undefined);
 }
 
 /** Logical namespaces to read: declared ones plus any the inventory mentions. */

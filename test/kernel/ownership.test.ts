@@ -80,6 +80,37 @@ describe('ownership in a sandbox', () => {
     }
   });
 
+  it('a link the plan sets down, or below mtu 1280, lists the foreign routes and IPv6 addresses the kernel removes with it', () => {
+    const yaml = (b0: string, b1: string) => `links:\n  - { name: b0, type: bridge${b0} }\n  - { name: b1, type: bridge${b1} }\n`;
+    const sb = make('fdn', yaml('', ''));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    // Someone else's addresses and routes on the two bridges (the config declares none).
+    sb.ip('', ['addr', 'add', '10.65.0.1/24', 'dev', 'b0']);
+    sb.ip('', ['-6', 'addr', 'add', '2001:db8:65::1/64', 'dev', 'b0', 'nodad']);
+    sb.ip('', ['route', 'add', '10.66.0.0/16', 'dev', 'b0', 'table', '9', 'proto', 'static']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:66::/48', 'dev', 'b0', 'proto', 'static']);
+    sb.ip('', ['addr', 'add', '10.67.0.1/24', 'dev', 'b1']);
+    sb.ip('', ['-6', 'addr', 'add', '2001:db8:67::1/64', 'dev', 'b1', 'nodad']);
+    sb.ip('', ['route', 'add', '10.68.0.0/16', 'dev', 'b1', 'proto', 'static']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(', state: down', ', mtu: 1200'));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const removed: string[] = JSON.parse(p.stdout).foreign_removed ?? [];
+    const expected = ['address (root)/b0 2001:db8:65::1/64', 'route (root) 10.66.0.0/16 table 9', 'route (root) 2001:db8:66::/48', 'address (root)/b1 2001:db8:67::1/64'];
+    assert.deepEqual(removed.map((x) => x.replace(/ \(with .*/, '')).sort(), [...expected].sort());
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The oracle: exactly what the plan named is gone; the IPv4 addresses and b1's IPv4 route stay.
+    const v6 = (dev: string) => sb.ipj('', ['-6', 'addr', 'show', 'dev', dev]).flatMap((l: { addr_info: { local: string; scope: string }[] }) => l.addr_info.filter((x) => x.scope === 'global').map((x) => x.local));
+    assert.deepEqual([v6('b0'), v6('b1')], [[], []]);
+    assert.deepEqual(sb.ipj('', ['route', 'show', 'table', '9']), []);
+    assert.deepEqual(sb.ipj('', ['-6', 'route', 'show', '2001:db8:66::/48']), []);
+    assert.equal(sb.ipj('', ['route', 'show', '10.68.0.0/16']).length, 1);
+    const v4 = (dev: string) => sb.ipj('', ['-4', 'addr', 'show', 'dev', dev])[0].addr_info.map((x: { local: string }) => x.local);
+    assert.deepEqual([v4('b0'), v4('b1')], [['10.65.0.1'], ['10.67.0.1']]);
+  });
+
   it('a foreign rule at an owned rule\'s priority is neither replaced nor taken for it', () => {
     const sb = make('fru', 'rules:\n  - { priority: 100, fwmark: 1, table: 100 }\n');
     const a = sb.run(['apply', '--auto-approve']);

@@ -267,7 +267,10 @@ export function buildWorld(u: Universe, side: 0 | 1): Resource[] {
     ALL_NAMES.forEach((dev, di) => {
       const tags = pick(u.addrs[ni * ALL_NAMES.length + di]!);
       if (!tags || !links.has(lk(ns, dev))) return;
+      // As validation: no IPv6 address on a link declared down (the kernel removes it).
+      const down = links.get(lk(ns, dev))!.state === 'down';
       for (const t of tags) {
+        if (down && t === '6a') continue;
         const address = t === '4a' ? `${v4(ns, dev, 1)}/24` : t === '4b' ? `${v4(ns, dev, 2)}/24` : `${v6(ns, dev, '1')}/64`;
         out.push({ kind: 'address', namespace: ns, dev, address } satisfies AddressRes);
         addrs.add(`${ns}/${dev}/${t}`);
@@ -281,7 +284,8 @@ export function buildWorld(u: Universe, side: 0 | 1): Resource[] {
     for (let slot = 0; slot < 5; slot++) {
       const s = pick(u.routes[ni * 5 + slot]!);
       if (!s) continue;
-      const hasDev = links.has(lk(ns, s.dev));
+      // As validation: no route over a link declared down (the kernel refuses it).
+      const hasDev = links.has(lk(ns, s.dev)) && links.get(lk(ns, s.dev))!.state !== 'down';
       const has = (t: AddrTag) => addrs.has(`${ns}/${s.dev}/${t}`);
       const v4src = has('4a') ? v4(ns, s.dev, 1) : undefined;
       let r: Record<string, unknown> | undefined;

@@ -463,12 +463,37 @@ function checkIpv6On(state: MemState, r: Resource): void {
   if (dev !== undefined && off.has(`${resourceNamespace(r)}/${dev}`)) throw new KernelError('EACCES', `${resourceKey(r)}: IPv6 is disabled on ${dev}`);
 }
 
+/**
+ * A link set down loses every IPv4 route through it (any table, any protocol; its IPv4 addresses
+ * stay) and its IPv6 addresses and routes; below mtu 1280 only the IPv6 ones go (addrconf).
+ */
+function linkOff(state: MemState, change: Change): (() => void) | undefined {
+  const was = state.get(change.key);
+  if (change.kind !== 'link' || change.action !== 'update' || was?.kind !== 'link') return undefined;
+  const { namespace: ns, name } = was;
+  return () => {
+    const now = state.get(change.key);
+    if (now?.kind !== 'link') return;
+    const down = was.state !== 'down' && now.state === 'down';
+    const v6off = down || ((was.mtu ?? 1500) >= 1280 && (now.mtu ?? 1500) < 1280);
+    if (!v6off) return;
+    const addrs = addressesOf(state, ns);
+    const through = (r: RouteRes) => (r.dev ?? (r.type === 'unicast' && r.via ? addrs.find((a) => inPrefix(r.via!, a.address))?.dev : undefined)) === name;
+    for (const [k, x] of [...state]) {
+      if (x.kind === 'route' && x.namespace === ns && through(x) && (x.family === 6 || down)) state.delete(k);
+      if (x.kind === 'address' && x.namespace === ns && x.dev === name && x.address.includes(':')) state.delete(k);
+    }
+  };
+}
+
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
   const broadcast = disable6Broadcast(state, change);
+  const off = linkOff(state, change);
   if (change.action !== 'delete' && change.after) checkIpv6On(state, change.after);
   applyOne(state, change);
   broadcast?.();
+  off?.();
   noteDisable6(state, change);
   noteAutoMtu(state, change);
   adjustBridgeMtus(state);
@@ -486,7 +511,9 @@ function applyOne(state: MemState, change: Change): void {
       if (change.pairedPeer) state.set(resourceKey(change.pairedPeer), newLink(state, change.pairedPeer));
       return;
     case 'update':
-      modify(state, key, change);
+      // A route update is NLM_F_CREATE|NLM_F_REPLACE: it recreates one the kernel removed (its old link went down).
+      if (change.kind === 'route' && !state.has(key)) create(state, change.after!);
+      else modify(state, key, change);
       return;
     case 'replace':
       if (change.createdBy !== undefined) {
