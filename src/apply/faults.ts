@@ -5,6 +5,8 @@
 //                                   before the journal marks the step done (with the netlink
 //                                   pipeline, steps posted after K may have been written too:
 //                                   K is confirmed when they are drained)
+//   VOLTRON_FAULT="step=K,skip=1"   step K makes no kernel write yet counts as done (a kernel that
+//                                   acted on another object: what verify must catch)
 import { NetlinkError } from '../kernel/netlink/socket';
 import type { Change } from '../plan/types';
 
@@ -12,6 +14,7 @@ export interface Fault {
   readonly step: number;
   readonly errno?: number;
   readonly kill?: boolean;
+  readonly skip?: boolean;
 }
 
 export function parseFault(spec: string | undefined): Fault | undefined {
@@ -20,6 +23,7 @@ export function parseFault(spec: string | undefined): Fault | undefined {
   const step = Number(kv.get('step'));
   if (!Number.isInteger(step) || step < 1) throw new Error(`VOLTRON_FAULT=${spec}: step must be a positive integer`);
   if (kv.get('kill') === '1') return { step, kill: true };
+  if (kv.get('skip') === '1') return { step, skip: true };
   const errno = Number(kv.get('errno') ?? '5');
   if (!Number.isInteger(errno) || errno < 1) throw new Error(`VOLTRON_FAULT=${spec}: errno must be a positive integer`);
   return { step, errno };
@@ -31,10 +35,15 @@ export function faultFromEnv(): Fault | undefined {
 
 /** Before the kernel write of step `index` (0-based): throw the injected error if chosen. */
 export function faultBefore(f: Fault | undefined, index: number, c: Change): void {
-  if (f && !f.kill && f.step === index + 1) throw new NetlinkError(f.errno!, 'injected fault', `${c.action} ${c.label}`);
+  if (f && !f.kill && !f.skip && f.step === index + 1) throw new NetlinkError(f.errno!, 'injected fault', `${c.action} ${c.label}`);
 }
 
 /** After the kernel write of step `index`, before its journal 'done' mark: die if chosen. */
 export function faultAfter(f: Fault | undefined, index: number): void {
   if (f?.kill && f.step === index + 1) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Whether step `index` (0-based) is to make no kernel write. */
+export function faultSkips(f: Fault | undefined, index: number): boolean {
+  return f?.skip === true && f.step === index + 1;
 }

@@ -13,7 +13,7 @@ import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { mergeRanges, rangeItem, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
-import { faultAfter, faultBefore, faultFromEnv } from './faults';
+import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
@@ -539,7 +539,7 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
             pipeline.step = i;
             pipeline.posting = true;
           }
-          executeChange(c, { session, inventory, found });
+          if (!faultSkips(fault, i)) executeChange(c, { session, inventory, found });
         } catch (e) {
           // A failure of an earlier posted request (found by a drain inside this step) comes first.
           failure = (e instanceof PipelineFailed || posted.length ? settle() : undefined) ?? { step: i, error: e as Error };

@@ -111,6 +111,29 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual([v4('b0'), v4('b1')], [['10.65.0.1'], ['10.67.0.1']]);
   });
 
+  it('verify fails when a rule or route Voltron deleted is still there (the kernel removed another that matched)', () => {
+    const sb = make('fvd', 'links:\n  - { name: b0, type: bridge }\nrules:\n  - { priority: 100, fwmark: 1, table: 100 }\nroutes:\n  - { to: 10.69.0.0/16, type: blackhole }\n');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: b0, type: bridge }\n');
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.deepEqual(JSON.parse(p.stdout).changes.map((c: { action: string; kind: string }) => `${c.action} ${c.kind}`), ['delete rule', 'delete route']);
+    // The seam: both deletes count as done but write nothing, as if they had matched other objects.
+    for (const step of [1, 2]) {
+      const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: `step=${step},skip=1` } });
+      assert.equal(f.code, 1, f.stdout + f.stderr);
+      assert.match(f.stderr, /deleted, but still in the kernel/);
+      assert.match(f.stderr, step === 1 ? /rule \(root\) ipv4 priority 100/ : /route \(root\) 10\.69\.0\.0\/16/);
+      assert.match(f.stderr, /rolled back/);
+    }
+    // Rolled back: both are still Voltron's, and a plain apply removes them.
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 2);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(sb.ipj('', ['rule', 'show', 'priority', '100']), []);
+    assert.deepEqual(sb.ipj('', ['route', 'show', '10.69.0.0/16']), []);
+  });
+
   it('a foreign rule at an owned rule\'s priority is neither replaced nor taken for it', () => {
     const sb = make('fru', 'rules:\n  - { priority: 100, fwmark: 1, table: 100 }\n');
     const a = sb.run(['apply', '--auto-approve']);

@@ -10,6 +10,8 @@ import { acquireLock, LockBusy, lockPath, readLock } from '../../src/apply/lock'
 import { JournalWriter, discardStubJournal, journalPath, readJournal, removeJournal } from '../../src/apply/journal';
 import { parseFault, faultBefore } from '../../src/apply/faults';
 import { parseDuration } from '../../src/apply/watchdog';
+import { lingeringDeletes } from '../../src/apply/lingering';
+import type { Resource } from '../../src/model/types';
 import { inverseChange } from '../../src/apply/rollback';
 import { abandonJournal, recoverJournal } from '../../src/apply/recover';
 import { InventoryBuilder, loadInventory, saveInventory, inventoryPath, recordChange } from '../../src/apply/inventory';
@@ -324,6 +326,7 @@ describe('fault seam and durations', () => {
   it('parses VOLTRON_FAULT and throws a NetlinkError at the chosen 1-based step', () => {
     assert.deepEqual(parseFault('step=3,errno=17'), { step: 3, errno: 17 });
     assert.deepEqual(parseFault('step=2,kill=1'), { step: 2, kill: true });
+    assert.deepEqual(parseFault('step=4,skip=1'), { step: 4, skip: true });
     assert.equal(parseFault(''), undefined);
     assert.throws(() => parseFault('step=0'), /positive/);
     const f = parseFault('step=2,errno=16');
@@ -378,4 +381,17 @@ it('saving the inventory removes temporary files a killed writer left; a live wr
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('verify: deletes the kernel applied to another object', () => {
+  const rule = (extra: object = {}): Resource => ({ kind: 'rule', namespace: '', family: 4, priority: 100, action: 'lookup', table: 100, fwmark: 1, protocol: 250, ...extra }) as Resource;
+  const del = (r: Resource, label: string): Change => ({ key: 'rule:/ipv4/p100', kind: r.kind, action: 'delete', label, reason: 'no longer declared', fields: [], disruptive: true, before: r }) as unknown as Change;
+  it('finds a deleted rule left unchanged, under its key or set aside as a namesake; not a different one', () => {
+    const ours = rule({ source: { file: 'a.yaml', line: 3 } });
+    const found = (current: [string, Resource][]) => lingeringDeletes([del(ours, 'rule p100')], new Map(current));
+    assert.deepEqual(found([['rule:/ipv4/p100', rule()]]), ['rule p100']);
+    assert.deepEqual(found([['rule:/ipv4/p100#1', rule()]]), ['rule p100']);
+    assert.deepEqual(found([['rule:/ipv4/p100', rule({ protocol: 4, fwmark: undefined, from: '10.0.0.0/8' })]]), []);
+    assert.deepEqual(found([]), []);
+  });
 });

@@ -3,6 +3,7 @@ import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
+import { verifyDeletes } from '../../apply/lingering';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, sameIdentities, withIdentities } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
 import { saveInventory, takeOverSettings } from '../../apply/inventory';
@@ -142,6 +143,9 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
         const { plan: again, current } = makePlan(session, desired, inv, destroying);
         inv = withIdentities(pruneInventory(takeOverSettings(inv, eff, pr.current), eff, current), current, session);
         if (again.changes.length) failure = new NotConverged(again).message;
+        // A route or rule delete is a match: check the kernel deleted ours, not another that matched.
+        const lingering = failure === undefined ? verifyDeletes(session, eff, inv, outcome.executed) : [];
+        if (lingering.length) failure = `apply did not converge; deleted, but still in the kernel (the kernel removed another object that matched the delete):\n  ${lingering.join('\n  ')}`;
         mark('verify (the read and plan above are its re-read and re-plan)');
         // Here, in the try: a state dir that cannot take it (disk full) rolls the apply back
         // (what Voltron made would otherwise be recorded nowhere).
