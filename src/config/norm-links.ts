@@ -178,6 +178,7 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
     fam ??= ipFamily(ip);
     ips[k] = ip;
   }
+  if (fam === 6) vxlanLinkLocal(ctx, d, ips, x.dev !== undefined);
   if (x.dev !== undefined) ctx.devRef(d.ns, x.dev, d.e, 'vxlan/dev', 'vxlan dev');
   // vxlan_config_validate refuses it (EINVAL "Local interface required for multicast remote destination").
   else if (ips.group !== undefined && isMulticastIp(ips.group) && x.remote === undefined) ctx.err(d.e, 'vxlan/group', `'group' needs 'dev': the kernel joins the multicast group on that device`);
@@ -377,6 +378,25 @@ function parentMtu(parent: Decl, decls: readonly Decl[], lower: (d: Decl) => Dec
     if (mtu !== undefined && (low === undefined || mtu < low.mtu)) low = { mtu, from: x.name };
   }
   return low;
+}
+
+/**
+ * IPv6 link-local VXLAN addresses (vxlan_config_validate): a link-local `local` takes only a
+ * link-local `remote` or link-scoped `group` (ff02::/16 and the like); a link-local `remote` needs
+ * a link-local `local`; and either needs `dev` (the kernel cannot tell which link they are on).
+ */
+function vxlanLinkLocal(ctx: Ctx, d: Decl, ips: Record<string, string | undefined>, hasDev: boolean): void {
+  const ll = (ip: string | undefined): boolean => ip !== undefined && /^fe[89ab][0-9a-f]:/.test(ip);
+  const localLL = ll(ips.local);
+  const peer = ips.remote !== undefined ? 'remote' : 'group';
+  const far = ips.remote ?? ips.group;
+  const farLL = ips.remote !== undefined ? ll(ips.remote) : far !== undefined && /^ff[0-9a-f]2:/.test(far);
+  if (localLL && far !== undefined && !farLL)
+    ctx.err(d.e, `vxlan/${peer}`, `${peer} '${far}' is not link-local but local '${ips.local}' is: the kernel refuses the mix ("Invalid combination of local and remote address scopes")`);
+  else if (!localLL && ll(ips.remote))
+    ctx.err(d.e, 'vxlan/remote', `link-local remote '${ips.remote}' needs a link-local 'local': the kernel refuses it ("Invalid combination of local and remote address scopes")`);
+  else if ((localLL || ll(ips.remote)) && !hasDev)
+    ctx.err(d.e, localLL ? 'vxlan/local' : 'vxlan/remote', `a link-local VXLAN address needs 'dev': the kernel refuses it ("Local interface required for link-local local/remote addresses")`);
 }
 
 /**
