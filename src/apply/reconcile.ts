@@ -225,7 +225,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
-  problems.push(...macvlanMtuAboveLiveParent(plan, current, desired));
+  problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
   problems.push(...missingSysctlProblems(session, plan));
   if (problems.length) throw new PlanRefused(problems);
@@ -425,27 +425,45 @@ function foreignMacvlanMacClashes(session: KernelSession, plan: Plan, current: R
 }
 
 /**
- * A macvlan's declared mtu above its parent's when the config declares no parent mtu: validation
- * cannot know the parent's, the live one decides (the kernel refuses a larger one, EINVAL,
- * mid-apply). Not judged where the plan may change the parent's mtu (it recreates the parent,
- * or writes its mtu) or the parent is a bridge (its mtu follows its ports, which the plan may
- * change). Other updates of the parent (state, master, alias) leave its mtu as it is.
+ * A macvlan's or VXLAN's declared mtu above what its lower device (macvlan parent, vxlan dev)
+ * allows when the config declares no mtu for that device (validation judges declared ones): the
+ * kernel refuses a macvlan's (EINVAL) mid-apply, and lowers a VXLAN's at creation (to the
+ * device's less its headers: 50 bytes, 70 over IPv6), so it never verifies. The device's mtu is
+ * the live one, or for one the plan creates or recreates its type's default (1500 for a veth or
+ * a VXLAN without a device). Not judged where the plan writes the device's mtu, or the device is
+ * a bridge (its mtu follows its ports, which the plan may change). Other updates of the device
+ * (state, master, alias) leave its mtu as it is.
  */
-function macvlanMtuAboveLiveParent(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
+function mtuAboveLowerDevice(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
   const out: string[] = [];
-  const mtuMayChange = new Set(plan.changes.filter((c) => c.action !== 'update' || c.fields.some((f) => f.field === 'mtu')).map((c) => c.key));
+  const made = new Set(plan.changes.filter((c) => c.action === 'create' || c.action === 'replace').map((c) => c.key));
+  const mtuWritten = new Set(plan.changes.filter((c) => c.action === 'update' && c.fields.some((f) => f.field === 'mtu')).map((c) => c.key));
   for (const c of plan.changes) {
     const m = c.after as LinkRes | undefined;
-    if (c.kind !== 'link' || !m?.macvlan || m.mtu === undefined) continue;
+    const lowerName = m?.macvlan?.parent ?? m?.vxlan?.dev;
+    if (c.kind !== 'link' || !m || lowerName === undefined || m.mtu === undefined) continue;
     if (c.action === 'update' && !c.fields.some((f) => f.field === 'mtu')) continue;
-    const pk = resourceKey({ kind: 'link', namespace: m.namespace, name: m.macvlan.parent } as LinkRes);
+    const pk = resourceKey({ kind: 'link', namespace: m.namespace, name: lowerName } as LinkRes);
     const declared = desired.get(pk) as LinkRes | undefined;
     const live = current.get(pk) as LinkRes | undefined;
-    if (declared?.mtu !== undefined || !live || live.type === 'bridge' || mtuMayChange.has(pk) || live.mtu === undefined) continue;
-    if (m.mtu > live.mtu)
-      out.push(`${c.label}: mtu ${m.mtu} is above the mtu ${live.mtu} its parent ${m.macvlan.parent} has (the config declares none for it), and the kernel refuses it (EINVAL): declare the parent's mtu, or a lower one here`);
+    if (declared?.mtu !== undefined || mtuWritten.has(pk)) continue;
+    const lower = made.has(pk) ? declared : live;
+    const lowerMtu = made.has(pk) ? defaultMtu(declared) : live?.type === 'bridge' ? undefined : live?.mtu;
+    if (lower === undefined || lowerMtu === undefined) continue;
+    const headroom = m.vxlan ? (vxlanIsV6(m.vxlan) ? 70 : 50) : 0;
+    const max = m.vxlan ? Math.max(68, lowerMtu - headroom) : lowerMtu;
+    if (m.mtu <= max) continue;
+    const has = made.has(pk) ? `will have when created (the kernel's default for a ${lower.type}; the config declares none for it)` : 'has (the config declares none for it)';
+    const what = m.vxlan ? `the mtu ${lowerMtu} its dev ${lowerName} ${has}, less ${headroom} bytes of VXLAN headers: the kernel lowers it at creation or refuses it (EINVAL)` : `the mtu ${lowerMtu} its parent ${lowerName} ${has}, and the kernel refuses it (EINVAL)`;
+    out.push(`${c.label}: mtu ${m.mtu} is above ${m.vxlan ? `${max}, ` : ''}${what}: declare the ${m.vxlan ? 'dev' : 'parent'}'s mtu, or a lower one here`);
   }
   return out;
+}
+
+/** The mtu the kernel gives a new link of this kind when none is declared, where it is fixed. */
+function defaultMtu(l: LinkRes | undefined): number | undefined {
+  if (l?.type === 'veth' || (l?.type === 'vxlan' && l.vxlan?.dev === undefined)) return 1500;
+  return undefined;
 }
 
 export interface ApplyOutcome {
