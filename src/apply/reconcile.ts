@@ -17,7 +17,7 @@ import { faultAfter, faultBefore, faultFromEnv } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
-import { missingSysctls } from '../kernel/sysctl';
+import { missingSysctls, refusedSysctlValues } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
 
 export interface Journal {
@@ -227,7 +227,9 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
   problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
-  problems.push(...missingSysctlProblems(session, plan));
+  const missing = missingSysctlProblems(session, plan);
+  problems.push(...missing.map((m) => m.problem));
+  problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
 }
@@ -278,14 +280,26 @@ function foreignNamespaceProblems(session: KernelSession, desired: StateMap, for
  * Declared sysctls the kernel does not have (a typo, a module not loaded, a key only the host's
  * initial namespace has): the plan shows them as created, and the write fails mid-apply (ENOENT).
  */
-function missingSysctlProblems(session: KernelSession, plan: Plan): string[] {
+function missingSysctlProblems(session: KernelSession, plan: Plan): { key: string; problem: string }[] {
   const asked = plan.changes.flatMap((c) => (c.action === 'create' && c.after?.kind === 'sysctl' ? [{ namespace: c.after.namespace, key: c.after.key, device: sysctlDevice(c.after.key), change: c }] : []));
   if (asked.length === 0) return [];
   return [...missingSysctls(session, asked)].map(({ change: c, namespace, key }) => {
     const where = c.after?.source ? `${sourceWhere(c.after.source)}: ` : '';
     const ns = session.exists(namespace) ? `namespace ${session.physical(namespace) ?? 'root'} has` : 'a new namespace would have';
-    return `${where}${c.label}: ${ns} no such sysctl (no ${key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)`;
+    return { key: c.key, problem: `${where}${c.label}: ${ns} no such sysctl (no ${key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)` };
   });
+}
+
+/**
+ * Sysctl values the plan writes that the kernel would refuse (EINVAL mid-apply: `hop_limit: 300`)
+ * or keep otherwise (never verified), tried first in a throwaway namespace. Keys reported
+ * missing are not tried again.
+ */
+function refusedSysctlProblems(plan: Plan, missing: readonly string[]): string[] {
+  const writes = plan.changes.flatMap((c) =>
+    (c.action === 'create' || c.action === 'update') && c.after?.kind === 'sysctl' && !missing.includes(c.key) ? [{ key: c.after.key, value: c.after.value, device: sysctlDevice(c.after.key), change: c }] : [],
+  );
+  return [...refusedSysctlValues(writes)].map(([{ change: c }, why]) => `${c.after?.source ? `${sourceWhere(c.after.source)}: ` : ''}${c.label}: ${why}`);
 }
 
 const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };
