@@ -363,6 +363,7 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
         ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${p.mtu} of macvlan parent '${parent.name}'${p.from ? ` (which a bridge without a declared mtu takes from its port '${p.from}')` : ''} (the kernel refuses it)`);
     }
   }
+  derivedLowMtus(ctx, decls, lower, inCycle);
 }
 
 /**
@@ -397,6 +398,23 @@ function vxlanLinkLocal(ctx: Ctx, d: Decl, ips: Record<string, string | undefine
     ctx.err(d.e, 'vxlan/remote', `link-local remote '${ips.remote}' needs a link-local 'local': the kernel refuses it ("Invalid combination of local and remote address scopes")`);
   else if ((localLL || ll(ips.remote)) && !hasDev)
     ctx.err(d.e, localLL ? 'vxlan/local' : 'vxlan/remote', `a link-local VXLAN address needs 'dev': the kernel refuses it ("Local interface required for link-local local/remote addresses")`);
+}
+
+/**
+ * Links without a declared mtu that get one below 1280 from what the config declares below them
+ * (a macvlan its parent's, a VXLAN its dev's less its headers, a bridge its lowest port's): the
+ * kernel disables IPv6 on them, so IPv6 addresses and routes there would fail mid-apply.
+ */
+function derivedLowMtus(ctx: Ctx, decls: readonly Decl[], lower: (d: Decl) => Decl | undefined, inCycle: ReadonlySet<Decl>): void {
+  for (const d of decls) {
+    if (d.res.mtu !== undefined || inCycle.has(d)) continue;
+    const below = lower(d);
+    const port = d.res.type === 'bridge' ? parentMtu(d, decls, lower) : undefined;
+    const mtu = port?.mtu ?? (d.res.type === 'bridge' ? undefined : linkMtu(d, lower, 0));
+    if (mtu === undefined || mtu >= 1280) continue;
+    const why = port ? `that of its port '${port.from}'` : d.res.vxlan ? `the mtu of its vxlan dev '${below?.name}' less the VXLAN headers` : `that of its macvlan parent '${below?.name}'`;
+    ctx.derivedLowMtus.set(`${d.ns}/${d.name}`, { mtu, why });
+  }
 }
 
 /**
