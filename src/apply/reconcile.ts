@@ -17,7 +17,7 @@ import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
-import { missingSysctls } from '../kernel/sysctl';
+import { missingSysctls, refusedSysctlValues } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
 import { linkOffEffect } from '../plan/link-off';
 
@@ -226,9 +226,11 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
-  problems.push(...macvlanMtuAboveLiveParent(plan, current, desired));
+  problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
-  problems.push(...missingSysctlProblems(session, plan));
+  const missing = missingSysctlProblems(session, plan);
+  problems.push(...missing.map((m) => m.problem));
+  problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));
   if (problems.length) throw new PlanRefused(problems);
   return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
 }
@@ -279,14 +281,26 @@ function foreignNamespaceProblems(session: KernelSession, desired: StateMap, for
  * Declared sysctls the kernel does not have (a typo, a module not loaded, a key only the host's
  * initial namespace has): the plan shows them as created, and the write fails mid-apply (ENOENT).
  */
-function missingSysctlProblems(session: KernelSession, plan: Plan): string[] {
+function missingSysctlProblems(session: KernelSession, plan: Plan): { key: string; problem: string }[] {
   const asked = plan.changes.flatMap((c) => (c.action === 'create' && c.after?.kind === 'sysctl' ? [{ namespace: c.after.namespace, key: c.after.key, device: sysctlDevice(c.after.key), change: c }] : []));
   if (asked.length === 0) return [];
   return [...missingSysctls(session, asked)].map(({ change: c, namespace, key }) => {
     const where = c.after?.source ? `${sourceWhere(c.after.source)}: ` : '';
     const ns = session.exists(namespace) ? `namespace ${session.physical(namespace) ?? 'root'} has` : 'a new namespace would have';
-    return `${where}${c.label}: ${ns} no such sysctl (no ${key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)`;
+    return { key: c.key, problem: `${where}${c.label}: ${ns} no such sysctl (no ${key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)` };
   });
+}
+
+/**
+ * Sysctl values the plan writes that the kernel would refuse (EINVAL mid-apply: `hop_limit: 300`)
+ * or keep otherwise (never verified), tried first in a throwaway namespace. Keys reported
+ * missing are not tried again.
+ */
+function refusedSysctlProblems(plan: Plan, missing: readonly string[]): string[] {
+  const writes = plan.changes.flatMap((c) =>
+    (c.action === 'create' || c.action === 'update') && c.after?.kind === 'sysctl' && !missing.includes(c.key) ? [{ key: c.after.key, value: c.after.value, device: sysctlDevice(c.after.key), change: c }] : [],
+  );
+  return [...refusedSysctlValues(writes)].map(([{ change: c }, why]) => `${c.after?.source ? `${sourceWhere(c.after.source)}: ` : ''}${c.label}: ${why}`);
 }
 
 const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };
@@ -426,27 +440,45 @@ function foreignMacvlanMacClashes(session: KernelSession, plan: Plan, current: R
 }
 
 /**
- * A macvlan's declared mtu above its parent's when the config declares no parent mtu: validation
- * cannot know the parent's, the live one decides (the kernel refuses a larger one, EINVAL,
- * mid-apply). Not judged where the plan may change the parent's mtu (it recreates the parent,
- * or writes its mtu) or the parent is a bridge (its mtu follows its ports, which the plan may
- * change). Other updates of the parent (state, master, alias) leave its mtu as it is.
+ * A macvlan's or VXLAN's declared mtu above what its lower device (macvlan parent, vxlan dev)
+ * allows when the config declares no mtu for that device (validation judges declared ones): the
+ * kernel refuses a macvlan's (EINVAL) mid-apply, and lowers a VXLAN's at creation (to the
+ * device's less its headers: 50 bytes, 70 over IPv6), so it never verifies. The device's mtu is
+ * the live one, or for one the plan creates or recreates its type's default (1500 for a veth or
+ * a VXLAN without a device). Not judged where the plan writes the device's mtu, or the device is
+ * a bridge (its mtu follows its ports, which the plan may change). Other updates of the device
+ * (state, master, alias) leave its mtu as it is.
  */
-function macvlanMtuAboveLiveParent(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
+function mtuAboveLowerDevice(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
   const out: string[] = [];
-  const mtuMayChange = new Set(plan.changes.filter((c) => c.action !== 'update' || c.fields.some((f) => f.field === 'mtu')).map((c) => c.key));
+  const made = new Set(plan.changes.filter((c) => c.action === 'create' || c.action === 'replace').map((c) => c.key));
+  const mtuWritten = new Set(plan.changes.filter((c) => c.action === 'update' && c.fields.some((f) => f.field === 'mtu')).map((c) => c.key));
   for (const c of plan.changes) {
     const m = c.after as LinkRes | undefined;
-    if (c.kind !== 'link' || !m?.macvlan || m.mtu === undefined) continue;
+    const lowerName = m?.macvlan?.parent ?? m?.vxlan?.dev;
+    if (c.kind !== 'link' || !m || lowerName === undefined || m.mtu === undefined) continue;
     if (c.action === 'update' && !c.fields.some((f) => f.field === 'mtu')) continue;
-    const pk = resourceKey({ kind: 'link', namespace: m.namespace, name: m.macvlan.parent } as LinkRes);
+    const pk = resourceKey({ kind: 'link', namespace: m.namespace, name: lowerName } as LinkRes);
     const declared = desired.get(pk) as LinkRes | undefined;
     const live = current.get(pk) as LinkRes | undefined;
-    if (declared?.mtu !== undefined || !live || live.type === 'bridge' || mtuMayChange.has(pk) || live.mtu === undefined) continue;
-    if (m.mtu > live.mtu)
-      out.push(`${c.label}: mtu ${m.mtu} is above the mtu ${live.mtu} its parent ${m.macvlan.parent} has (the config declares none for it), and the kernel refuses it (EINVAL): declare the parent's mtu, or a lower one here`);
+    if (declared?.mtu !== undefined || mtuWritten.has(pk)) continue;
+    const lower = made.has(pk) ? declared : live;
+    const lowerMtu = made.has(pk) ? defaultMtu(declared) : live?.type === 'bridge' ? undefined : live?.mtu;
+    if (lower === undefined || lowerMtu === undefined) continue;
+    const headroom = m.vxlan ? (vxlanIsV6(m.vxlan) ? 70 : 50) : 0;
+    const max = m.vxlan ? Math.max(68, lowerMtu - headroom) : lowerMtu;
+    if (m.mtu <= max) continue;
+    const has = made.has(pk) ? `will have when created (the kernel's default for a ${lower.type}; the config declares none for it)` : 'has (the config declares none for it)';
+    const what = m.vxlan ? `the mtu ${lowerMtu} its dev ${lowerName} ${has}, less ${headroom} bytes of VXLAN headers: the kernel lowers it at creation or refuses it (EINVAL)` : `the mtu ${lowerMtu} its parent ${lowerName} ${has}, and the kernel refuses it (EINVAL)`;
+    out.push(`${c.label}: mtu ${m.mtu} is above ${m.vxlan ? `${max}, ` : ''}${what}: declare the ${m.vxlan ? 'dev' : 'parent'}'s mtu, or a lower one here`);
   }
   return out;
+}
+
+/** The mtu the kernel gives a new link of this kind when none is declared, where it is fixed. */
+function defaultMtu(l: LinkRes | undefined): number | undefined {
+  if (l?.type === 'veth' || (l?.type === 'vxlan' && l.vxlan?.dev === undefined)) return 1500;
+  return undefined;
 }
 
 export interface ApplyOutcome {

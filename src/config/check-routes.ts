@@ -3,7 +3,7 @@
 // (ENETUNREACH "Nexthop has invalid gateway", EINVAL "Invalid prefsrc address", "Egress device
 // not specified", ENETDOWN "Device for nexthop is not up") is reported here instead.
 import { nsLabel } from '../model/keys';
-import { inCidr, ipFamily, parseCidr } from '../model/net';
+import { inCidr, ipFamily, networkOf, parseCidr } from '../model/net';
 import type { AddressRes, LinkRes, RouteRes } from '../model/types';
 import type { Ctx } from './ctx';
 import { ptrJoin } from './types';
@@ -46,7 +46,9 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   // in Voltron's own namespaces. The root namespace has host devices and addresses it does not
   // manage. A config with errors in links, addresses or routes is not complete enough to judge,
   // nor one that ignores objects (an ignored, DHCP-run uplink may be what reaches a gateway).
-  if (incomplete(ctx) || ignoring) return;
+  if (incomplete(ctx)) return;
+  prefixRouteClashes(ctx, addresses, routes, down);
+  if (ignoring) return;
   const l3 = l3ByNamespace(addresses, declared, down);
   for (const r of routes) {
     if (r.source === undefined) continue;
@@ -65,6 +67,37 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
     else if (r.src !== undefined && ipFamily(r.src) === 6 && isScoped6(r.src) && !scopedSrcOnDev(ns, r))
       report(ctx, r, 'src', `source '${r.src}' is link-local or loopback: it must be an address of the route's device${r.dev === undefined ? " (set 'dev')" : ` '${r.dev}'`} (the kernel refuses it: "Invalid source address")`);
   }
+}
+
+/**
+ * A declared route at the key of the prefix route the kernel adds itself for a declared address
+ * (table main; metric 0 for IPv4, 256 for IPv6): the kernel refuses ours (EEXIST) once the address
+ * is there, whatever its type or device. Judged in every namespace: the address is declared.
+ */
+function prefixRouteClashes(ctx: Ctx, addresses: readonly AddressRes[], routes: readonly RouteRes[], down: ReadonlySet<string>): void {
+  const prefixes = new Map<string, AddressRes>(); // namespace + prefix + metric → the address making it
+  for (const a of addresses) {
+    const key = kernelPrefixRoute(a, down);
+    if (key !== undefined && !prefixes.has(key)) prefixes.set(key, a);
+  }
+  for (const r of routes) {
+    const a = r.table === 254 ? prefixes.get(`${r.namespace}|${r.to}|${r.metric}`) : undefined;
+    if (a !== undefined)
+      report(ctx, r, 'to', `the kernel adds this route itself (table main, metric ${r.metric}) for address ${a.address} on '${a.dev}' in namespace ${nsLabel(r.namespace)}, and refuses a second one (EEXIST): leave it out, or give it another metric or table`);
+  }
+}
+
+/**
+ * The key (namespace, prefix, metric) of the prefix route the kernel adds for an address, if
+ * any: IPv4 (fib_add_ifaddr) only on a link that is up, not for a /32 nor a prefix 0.0.0.0, metric 0;
+ * IPv6 (addrconf_prefix_route) for every prefix length, metric 256.
+ */
+function kernelPrefixRoute(a: AddressRes, down: ReadonlySet<string>): string | undefined {
+  const net = networkOf(a.address);
+  if (net === undefined) return undefined;
+  if (ipFamily(net.slice(0, net.indexOf('/'))) === 6) return `${a.namespace}|${net}|256`;
+  if (down.has(`${a.namespace}/${a.dev}`) || net.endsWith('/32') || net.startsWith('0.0.0.0/')) return undefined;
+  return `${a.namespace}|${net}|0`;
 }
 
 /**

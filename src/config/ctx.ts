@@ -13,6 +13,8 @@ export class Ctx {
   readonly links = new Map<string, string>();
   /** Declared MTUs per link (`${ns}/${name}`), for checks that depend on them. */
   readonly linkMtus = new Map<string, number>();
+  /** Below 1280 without a declared mtu: what the kernel gives the link (from its lower devices or ports), and how. */
+  readonly derivedLowMtus = new Map<string, { mtu: number; why: string }>();
   /** Links declared `state: down` (`${ns}/${name}`). */
   readonly downLinks = new Set<string>();
 
@@ -82,7 +84,10 @@ export class Ctx {
    */
   ipv6Dev(ns: string, dev: string, e: Entry, sub: string): void {
     const mtu = this.linkMtus.get(`${ns}/${dev}`);
+    const derived = this.derivedLowMtus.get(`${ns}/${dev}`);
     if (mtu !== undefined && mtu < 1280) this.err(e, sub, `IPv6 on '${dev}' needs mtu >= 1280 (it has mtu ${mtu}; the kernel disables IPv6 below that)`);
+    else if (mtu === undefined && derived)
+      this.err(e, sub, `IPv6 on '${dev}' needs mtu >= 1280 (it declares none and gets mtu ${derived.mtu}, ${derived.why}; the kernel disables IPv6 below that)`);
   }
 
   /**

@@ -178,6 +178,7 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
     fam ??= ipFamily(ip);
     ips[k] = ip;
   }
+  if (fam === 6) vxlanLinkLocal(ctx, d, ips, x.dev !== undefined);
   if (x.dev !== undefined) ctx.devRef(d.ns, x.dev, d.e, 'vxlan/dev', 'vxlan dev');
   // vxlan_config_validate refuses it (EINVAL "Local interface required for multicast remote destination").
   else if (ips.group !== undefined && isMulticastIp(ips.group) && x.remote === undefined) ctx.err(d.e, 'vxlan/group', `'group' needs 'dev': the kernel joins the multicast group on that device`);
@@ -362,6 +363,7 @@ function lowerDevices(ctx: Ctx, decls: readonly Decl[], byKey: ReadonlyMap<strin
         ctx.err(d.e, 'mtu', `mtu ${d.res.mtu} is above the mtu ${p.mtu} of macvlan parent '${parent.name}'${p.from ? ` (which a bridge without a declared mtu takes from its port '${p.from}')` : ''} (the kernel refuses it)`);
     }
   }
+  derivedLowMtus(ctx, decls, lower, inCycle);
 }
 
 /**
@@ -377,6 +379,42 @@ function parentMtu(parent: Decl, decls: readonly Decl[], lower: (d: Decl) => Dec
     if (mtu !== undefined && (low === undefined || mtu < low.mtu)) low = { mtu, from: x.name };
   }
   return low;
+}
+
+/**
+ * IPv6 link-local VXLAN addresses (vxlan_config_validate): a link-local `local` takes only a
+ * link-local `remote` or link-scoped `group` (ff02::/16 and the like); a link-local `remote` needs
+ * a link-local `local`; and either needs `dev` (the kernel cannot tell which link they are on).
+ */
+function vxlanLinkLocal(ctx: Ctx, d: Decl, ips: Record<string, string | undefined>, hasDev: boolean): void {
+  const ll = (ip: string | undefined): boolean => ip !== undefined && /^fe[89ab][0-9a-f]:/.test(ip);
+  const localLL = ll(ips.local);
+  const peer = ips.remote !== undefined ? 'remote' : 'group';
+  const far = ips.remote ?? ips.group;
+  const farLL = ips.remote !== undefined ? ll(ips.remote) : far !== undefined && /^ff[0-9a-f]2:/.test(far);
+  if (localLL && far !== undefined && !farLL)
+    ctx.err(d.e, `vxlan/${peer}`, `${peer} '${far}' is not link-local but local '${ips.local}' is: the kernel refuses the mix ("Invalid combination of local and remote address scopes")`);
+  else if (!localLL && ll(ips.remote))
+    ctx.err(d.e, 'vxlan/remote', `link-local remote '${ips.remote}' needs a link-local 'local': the kernel refuses it ("Invalid combination of local and remote address scopes")`);
+  else if ((localLL || ll(ips.remote)) && !hasDev)
+    ctx.err(d.e, localLL ? 'vxlan/local' : 'vxlan/remote', `a link-local VXLAN address needs 'dev': the kernel refuses it ("Local interface required for link-local local/remote addresses")`);
+}
+
+/**
+ * Links without a declared mtu that get one below 1280 from what the config declares below them
+ * (a macvlan its parent's, a VXLAN its dev's less its headers, a bridge its lowest port's): the
+ * kernel disables IPv6 on them, so IPv6 addresses and routes there would fail mid-apply.
+ */
+function derivedLowMtus(ctx: Ctx, decls: readonly Decl[], lower: (d: Decl) => Decl | undefined, inCycle: ReadonlySet<Decl>): void {
+  for (const d of decls) {
+    if (d.res.mtu !== undefined || inCycle.has(d)) continue;
+    const below = lower(d);
+    const port = d.res.type === 'bridge' ? parentMtu(d, decls, lower) : undefined;
+    const mtu = port?.mtu ?? (d.res.type === 'bridge' ? undefined : linkMtu(d, lower, 0));
+    if (mtu === undefined || mtu >= 1280) continue;
+    const why = port ? `that of its port '${port.from}'` : d.res.vxlan ? `the mtu of its vxlan dev '${below?.name}' less the VXLAN headers` : `that of its macvlan parent '${below?.name}'`;
+    ctx.derivedLowMtus.set(`${d.ns}/${d.name}`, { mtu, why });
+  }
 }
 
 /**

@@ -56,6 +56,41 @@ export function missingSysctls<K extends { namespace: string; key: string; devic
   return missing;
 }
 
+/**
+ * Declared values the kernel would refuse (EINVAL or ERANGE: out of the key's range, malformed)
+ * or keep in another spelling (`0x1` reads back as `1`: the apply would never verify), found
+ * before any write by writing each in a throwaway namespace and reading it back. A device key is
+ * tried on that namespace's `lo` (the same handler; a device's own limits, such as an IPv6 mtu
+ * up to the device's, are left to the apply). Keys the throwaway namespace lacks or refuses
+ * otherwise (read-only outside the host's initial namespace) are not judged.
+ */
+export function refusedSysctlValues<K extends { key: string; value: string; device: string | undefined }>(keys: readonly K[]): Map<K, string> {
+  const out = new Map<K, string>();
+  if (keys.length === 0) return out;
+  withFreshNetns(() => {
+    for (const k of keys) {
+      const parts = sysctlPath(k.key).split('/');
+      if (k.device !== undefined) parts[6] = 'lo'; // /proc/sys/net/<family>/<conf|neigh>/<device>/…
+      const file = parts.join('/');
+      try {
+        fs.writeFileSync(file, `${k.value}\n`);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EINVAL' || code === 'ERANGE') out.set(k, `the kernel refuses the value '${k.value}' (${code}: out of the key's range or not of its form)`);
+        continue;
+      }
+      let back: string;
+      try {
+        back = fs.readFileSync(file, 'utf8').trim().replace(/\s+/g, ' ');
+      } catch {
+        continue; // write-only
+      }
+      if (back !== k.value) out.set(k, `the kernel keeps the value '${k.value}' as '${back}', so the apply would never verify (declare '${back}')`);
+    }
+  });
+  return out;
+}
+
 export function writeSysctl(session: KernelSession, s: { namespace: string; key: string; value: string }): void {
   withNetns(session.physical(s.namespace), () => {
     try {

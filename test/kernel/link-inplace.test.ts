@@ -319,3 +319,42 @@ links:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a macvlan or VXLAN mtu above the default mtu of a lower device the apply creates (real kernel)', () => {
+  // va0 declares no mtu and does not exist yet: the kernel creates it with 1500, then refused
+  // mv0's 9000 (EINVAL) and lowered vx0's 1500 to 1450 (never verified), mid-apply.
+  const { sb, edit } = editableSandbox('lmc', `
+links:
+  - { name: va0, type: veth, peer: { name: vb0 } }
+  - { name: mv0, type: macvlan, mtu: 9000, macvlan: { parent: va0, mode: bridge } }
+  - { name: vx0, type: vxlan, mtu: 1500, vxlan: { vni: 7, remote: 10.72.0.2, dev: va0 } }
+`);
+
+  it('plan and apply refuse both, naming the default, with no kernel write', () => {
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /mv0 \(macvlan\): mtu 9000 is above the mtu 1500 its parent va0 will have when created \(the kernel's default for a veth/);
+    assert.match(p.stderr, /vx0 \(vxlan\): mtu 1500 is above 1450, the mtu 1500 its dev va0 will have when created/);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 1, a.stdout + a.stderr);
+    assert.deepEqual(sb.namespaces(), []);
+    edit('mtu: 9000, macvlan', 'mtu: 1500, macvlan');
+    edit('mtu: 1500, vxlan', 'mtu: 1450, vxlan');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  });
+
+  it('a VXLAN mtu above its live dev (no mtu declared) is refused too, with no kernel write', () => {
+    edit('mtu: 1450, vxlan', 'mtu: 1490, vxlan');
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /vx0 \(vxlan\): mtu 1490 is above 1450, the mtu 1500 its dev va0 has \(the config declares none for it\)/);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 1);
+    assert.equal(sb.ipj('', ['link', 'show', 'vx0'])[0].mtu, 1450);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

@@ -549,6 +549,27 @@ describe('ownership in a sandbox', () => {
     assert.equal(sb.ipj('', ['link', 'show', 'b1'])[0].mtu, 1500, 'nothing written: the bridge keeps its mtu');
   });
 
+  it('a sysctl value the kernel refuses or keeps otherwise is refused before any kernel write, naming its line', () => {
+    // Tried in a throwaway namespace: out of range (EINVAL mid-apply), a device key on its lo,
+    // and a spelling the kernel reads back otherwise (the apply never verified). In range: passes.
+    const text = (hop: number) =>
+      `namespaces:\n  - name: a\n    sysctls:\n      net.ipv6.conf.all.hop_limit: ${hop}\n      net.ipv4.conf.all.arp_ignore: "0x1"\n      net.ipv4.conf.all.rp_filter: 2\n` +
+      `links:\n  - { name: b1, type: bridge }\nsysctls:\n  net.ipv6.conf.b1.mtu: 1000\n  net.ipv4.ip_default_ttl: 64\n`;
+    const sb = make('fnv', text(300));
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /network\.yaml:4:7: sysctl a net\.ipv6\.conf\.all\.hop_limit: the kernel refuses the value '300' \(EINVAL/);
+      assert.match(r.stderr, /network\.yaml:5:7: sysctl a net\.ipv4\.conf\.all\.arp_ignore: the kernel keeps the value '0x1' as '1', so the apply would never verify/);
+      assert.match(r.stderr, /network\.yaml:10:3: sysctl \(root\) net\.ipv6\.conf\.b1\.mtu: the kernel refuses the value '1000' \(EINVAL/);
+      assert.doesNotMatch(r.stderr, /rp_filter|ip_default_ttl/);
+    }
+    assert.deepEqual(sb.namespaces(), []);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), text(64).replace('"0x1"', '1').replace('mtu: 1000', 'mtu: 1400'));
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  });
+
   it('a bad --sandbox prefix is a usage error, not a crash', () => {
     const dir = configDir('links:\n  - { name: b1, type: bridge }\n');
     dirs.push(dir);
