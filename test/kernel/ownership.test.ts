@@ -464,7 +464,9 @@ describe('ownership in a sandbox', () => {
   });
 
   it('in an adopted namespace someone recreated, the links now there are not Voltron\'s: not pruned, a declared one refused; the namespace stays adopted', () => {
-    const withSysctl = (links: string) => `namespaces:\n  - name: n1\n    sysctls: { net.ipv4.ip_forward: 1 }\nlinks:\n  - { name: b0, type: bridge }\n${links}`;
+    // A new namespace starts with the host's ip_forward (IPv4 inherits init_net's): declare the other value.
+    const forward = fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '0' ? 1 : 0;
+    const withSysctl = (links: string) => `namespaces:\n  - name: n1\n    sysctls: { net.ipv4.ip_forward: ${forward} }\nlinks:\n  - { name: b0, type: bridge }\n${links}`;
     const sb = make('fna', withSysctl('  - { name: b1, type: bridge, namespace: n1 }\n  - { name: b2, type: bridge, namespace: n1 }\n'));
     execFileSync('ip', ['netns', 'add', sb.ns('n1')]); // there before Voltron: adopted, not owned
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
