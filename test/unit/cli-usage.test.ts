@@ -49,3 +49,26 @@ test('the confirmation prompt reads end of input as "no" (it left the command ha
   const yes = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', input: 'yes\n' });
   assert.match(yes.stdout, /answer=true/);
 });
+
+test('an option whose value is missing does not take the next option as its value (`apply -c --auto-approve` read a config dir named --auto-approve)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    for (const [args, option, next] of [
+      [['validate', '-c', '--no-color'], 'config', '--no-color'],
+      [['plan', '--state-dir', '--sandbox', 'x'], 'state-dir', '--sandbox'],
+      [['show', '-o', '-n', 'a'], 'output', '-n'],
+      [['apply', '--host', '--auto-approve'], 'host', '--auto-approve'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.ok(r.stderr.includes(`option --${option} needs a value`) && r.stderr.includes(`got the option '${next}'`), r.stderr);
+    }
+    assert.deepEqual(fs.readdirSync(dir), []);
+    // A value that does start with '-' is still given inline.
+    const inline = run(['validate', '--config=-nothing-here', '--state-dir', dir]);
+    assert.match(inline.stderr, /-nothing-here.*cannot read config directory/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
