@@ -43,6 +43,14 @@ function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
   return [argv.find((a) => a === '--help' || a === '-h'), []];
 }
 
+/** Why a command line names no command: an option no command has, or none given at all. */
+function noCommandReason(argv: readonly string[]): string {
+  const known = new Set(GLOBAL_OPTIONS.flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const unknown = argv.find((a) => a.startsWith('-') && !known.has(a.split('=')[0]!));
+  if (unknown !== undefined) return `unknown option ${unknown.split('=')[0]}`;
+  return 'no command given';
+}
+
 /**
  * A reader that goes away (`voltron plan -o json | head -c 100`, a closed SSH pipe) must not
  * crash the command with an unhandled EPIPE, least of all an apply or a rollback mid-way: the
@@ -59,9 +67,15 @@ function ignoreBrokenPipes(): void {
 export async function main(argv: readonly string[]): Promise<number> {
   mark('start-up and module loading');
   ignoreBrokenPipes();
-  const [name, rest] = splitCommand(argv);
+  const [given, rest] = splitCommand(argv);
+  // `voltron help plan` is `voltron plan --help`.
+  const helpFor = given === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+  // `voltron help bogus` is an unknown command, as `voltron bogus` is.
+  const name = helpFor?.name ?? (given === 'help' && rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : given);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    // Asked for: help on stdout, exit 0. Not asked for (no command): a usage error, on stderr.
+    // Asked for: help on stdout, exit 0. Not asked for (no command): a usage error, on stderr,
+    // saying what was wrong (`voltron --version` printed the help and nothing else).
+    if (!name) process.stderr.write(`voltron: ${noCommandReason(argv)}\n\n`);
     (name ? process.stdout : process.stderr).write(`${topHelp()}\n`);
     return name ? 0 : 1;
   }
@@ -73,7 +87,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const specs = [...cmd.options, ...GLOBAL_OPTIONS];
   let parsed: Parsed;
   try {
-    parsed = parseArgs(rest, specs);
+    parsed = helpFor ? parseArgs(['--help'], specs) : parseArgs(rest, specs);
     // No command takes arguments: `voltron plan ./cfg` would otherwise plan the current
     // directory's config (and an apply prune what ./cfg declares).
     const [extra] = parsed.positionals;

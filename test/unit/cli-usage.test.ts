@@ -72,3 +72,18 @@ test('an option whose value is missing does not take the next option as its valu
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('no command: the usage error says why (an unknown option such as --version, or none given); `voltron help CMD` is CMD --help', () => {
+  const version = run(['--version']);
+  assert.equal(version.status, 1);
+  assert.match(version.stderr, /^voltron: unknown option --version\n\n.*Usage: voltron <command>/s);
+  const onlyGlobal = run(['-c', 'somewhere']);
+  assert.equal(onlyGlobal.status, 1);
+  assert.match(onlyGlobal.stderr, /^voltron: no command given\n/);
+  const help = run(['help', 'plan']);
+  assert.equal(help.status, 0);
+  assert.equal(help.stdout, run(['plan', '--help']).stdout);
+  const bogus = run(['help', 'bogus']);
+  assert.equal(bogus.status, 1);
+  assert.match(bogus.stderr, /unknown command "bogus"/);
+});
