@@ -87,3 +87,36 @@ test('no command: the usage error says why (an unknown option such as --version,
   assert.equal(bogus.status, 1);
   assert.match(bogus.stderr, /unknown command "bogus"/);
 });
+
+test("an empty --state-dir or -c is a usage error and an empty VOLTRON_STATE_DIR / VOLTRON_SANDBOX is unset (the state dir was '', so the cache and inventory went to the current directory)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-state-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'base.yaml'), 'links:\n  - { name: br0, type: bridge }\n');
+    const inDir = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
+    for (const option of ['--state-dir', '-c']) {
+      const r = inDir(['validate', option, '']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /an empty directory name \(use \. for the current directory\)/);
+    }
+    const env = inDir(['validate', '--state-dir', state], { VOLTRON_SANDBOX: '' });
+    assert.equal(env.status, 0, env.stderr);
+    assert.deepEqual(fs.readdirSync(dir), ['base.yaml']);
+    // In process, so that nothing is written to the default state dir.
+    const { makeContext } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'common.js')) as typeof import('../../src/cli/common');
+    const saved = process.env.VOLTRON_STATE_DIR;
+    try {
+      process.env.VOLTRON_STATE_DIR = '';
+      assert.equal(makeContext({ opts: new Map(), positionals: [] }).stateDir, '/var/lib/voltron');
+    } finally {
+      if (saved === undefined) delete process.env.VOLTRON_STATE_DIR;
+      else process.env.VOLTRON_STATE_DIR = saved;
+    }
+    const set = inDir(['validate'], { VOLTRON_STATE_DIR: state });
+    assert.equal(set.status, 0, set.stderr);
+    assert.ok(fs.existsSync(path.join(state, 'cache')), 'VOLTRON_STATE_DIR is the state dir');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(state, { recursive: true, force: true });
+  }
+});
