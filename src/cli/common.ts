@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, formatConfigError } from '../config';
+import { hasOverlay, overlayHosts } from '../config/load';
 import type { DesiredState } from '../model/types';
 import { KernelSession } from '../kernel/session';
 import { loadInventory, stateDirFor } from '../apply/inventory';
@@ -64,10 +65,26 @@ export function makeContext(p: Parsed): Context {
 /** Load and validate the config; on errors print every one and return undefined. */
 export function loadDesired(ctx: Context): DesiredState | undefined {
   const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
-  if (r.ok) return r.desired;
+  if (r.ok) {
+    const note = missingOverlayNote(ctx);
+    if (note) ctx.err(note);
+    return r.desired;
+  }
   for (const e of r.errors) ctx.err(formatConfigError(e));
   ctx.err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${ctx.configDir}; nothing was changed.`);
   return undefined;
+}
+
+/**
+ * Other hosts have overlays, this one none: most likely a mistyped --host (or a renamed
+ * machine), and the plan then deletes what its overlay declared. Said on stderr, as validate says it.
+ */
+export function missingOverlayNote(ctx: Pick<Context, 'configDir' | 'host'>): string | undefined {
+  if (hasOverlay(ctx.configDir, ctx.host)) return undefined;
+  const hosts = overlayHosts(ctx.configDir);
+  if (hosts.length === 0) return undefined;
+  const shown = hosts.length > 10 ? `${hosts.slice(0, 10).join(', ')}, …` : hosts.join(', ');
+  return `Note: host '${ctx.host}' has no overlay (hosts/${ctx.host}.yaml); using the base files only. Overlays exist for: ${shown}.`;
 }
 
 export function openSession(ctx: Context): KernelSession {

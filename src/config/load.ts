@@ -21,11 +21,29 @@ const isYaml = (n: string): boolean => /\.ya?ml$/.test(n);
 // comparison orders UTF-16 code units, which differs for characters beyond the BMP).
 const byName = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
-/** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
 /** A host name usable as hosts/<host>.yaml. */
 export function isHostName(host: string): boolean {
   return /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(host);
 }
+
+/** The hosts with an overlay in `dir`/hosts (sorted, each once); none without that directory. */
+export function overlayHosts(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(dir, 'hosts'));
+  } catch {
+    return [];
+  }
+  const hosts = names.map((n) => /^(.+)\.ya?ml$/.exec(n)?.[1]).filter((h): h is string => h !== undefined && isHostName(h));
+  return [...new Set(hosts)].sort();
+}
+
+/** Whether `dir` has an overlay for `host` (a dangling link counts: it is an overlay that cannot be read). */
+export function hasOverlay(dir: string, host: string): boolean {
+  return [`${host}.yaml`, `${host}.yml`].some((n) => isPresent(path.join(dir, 'hosts', n)));
+}
+
+/** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
 
 export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string }): LoadResult {
   const host = opts.host ?? os.hostname();
