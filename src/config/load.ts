@@ -90,17 +90,35 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
     const text = decodeUtf8(bytes);
     files.push(typeof text === 'string' ? { name: full, text } : { name: full, text: '', badUtf8: text });
   }
+  const overlayPath = overlay ? path.join(opts.dir, overlay) : undefined;
   // A file that is not UTF-8 has no text to match a cached config by.
-  if (opts.cacheDir === undefined || files.some((f) => f.badUtf8)) return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  if (opts.cacheDir === undefined || files.some((f) => f.badUtf8)) return withOverlayBlame(loadFiles(files, overlayPath, opts.dir), files, overlayPath, opts.dir);
   const key = configCacheKey(host, files, opts.dir);
   const hit = readCachedConfig(opts.cacheDir, key, host, opts.dir, files);
   if (hit) {
     registerSources(files);
     return { ok: true, desired: hit.desired, files: hit.files };
   }
-  const r = loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  const r = loadFiles(files, overlayPath, opts.dir);
   if (r.ok) writeCachedConfig(opts.cacheDir, key, host, opts.dir, r.desired, r.files, files);
-  return r;
+  return withOverlayBlame(r, files, overlayPath, opts.dir);
+}
+
+const errorId = (e: ConfigError): string => `${e.file}:${e.line}:${e.column}:${e.path}:${e.message}`;
+
+/**
+ * An error in a base file that the base files alone do not have comes from the overlay (it
+ * replaced or removed what the base file refers to): say so, as `validate` does for the other
+ * hosts' overlays. Otherwise `master 'br0' is a macvlan` points at a base file declaring br0 a bridge.
+ */
+function withOverlayBlame(r: LoadResult, files: SourceFile[], overlayPath: string | undefined, dir: string): LoadResult {
+  if (r.ok || overlayPath === undefined) return r;
+  const base = loadFiles(files.filter((f) => f.name !== overlayPath), undefined, dir);
+  const alone = new Set(base.ok ? [] : base.errors.map(errorId));
+  const blame = ` (with ${path.relative(dir, overlayPath)})`;
+  const named = (e: ConfigError): boolean => e.file === overlayPath || e.message.includes(overlayPath); // "(removed by … hosts/h1.yaml:2:5)"
+  const errors = r.errors.map((e) => (named(e) || alone.has(errorId(e)) ? e : { ...e, message: `${e.message}${blame}` }));
+  return { ...r, errors };
 }
 
 /** A symlinked config file counts like a plain one (skipping it would prune what it declares). */

@@ -54,7 +54,8 @@ function checkOtherHosts(ctx: Context, shown: Set<string>): boolean {
       const l = formatConfigError(e);
       if (shown.has(l)) continue;
       shown.add(l);
-      ctx.err(own.has(e.file) ? l : `${l} (with hosts/${host}.yaml)`);
+      const blame = ` (with hosts/${host}.yaml)`;
+      ctx.err(own.has(e.file) || l.endsWith(blame) ? l : `${l}${blame}`);
     }
     verdicts.push(`${host} (${r.errors.length} error${r.errors.length === 1 ? '' : 's'})`);
   }
