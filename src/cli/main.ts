@@ -32,9 +32,13 @@ function topHelp(): string {
   ].join('\n');
 }
 
-/** Global options may come before the command: `voltron -c DIR --sandbox P plan`. */
+/**
+ * Options may come before the command: `voltron -c DIR --sandbox P plan`. The values of every
+ * command's options are skipped too: `voltron -o json plan` took `json` for the command.
+ */
 function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
-  const takesValue = new Set(GLOBAL_OPTIONS.filter((o) => o.value).flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const specs = [...GLOBAL_OPTIONS, ...COMMANDS.flatMap((c) => c.options)];
+  const takesValue = new Set(specs.filter((o) => o.value).flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('-')) return [a, [...argv.slice(0, i), ...argv.slice(i + 1)]];
@@ -45,7 +49,7 @@ function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
 
 /** Why a command line names no command: an option no command has, or none given at all. */
 function noCommandReason(argv: readonly string[]): string {
-  const known = new Set(GLOBAL_OPTIONS.flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const known = new Set([...GLOBAL_OPTIONS, ...COMMANDS.flatMap((c) => c.options)].flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
   const unknown = argv.find((a) => a.startsWith('-') && !known.has(a.split('=')[0]!));
   if (unknown !== undefined) return `unknown option ${unknown.split('=')[0]}`;
   return 'no command given';

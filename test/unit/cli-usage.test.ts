@@ -83,6 +83,11 @@ test('no command: the usage error says why (an unknown option such as --version,
   const help = run(['help', 'plan']);
   assert.equal(help.status, 0);
   assert.equal(help.stdout, run(['plan', '--help']).stdout);
+  // A command's option before the command: its value is not the command.
+  const early = run(['-o', 'json', 'validate']);
+  assert.equal(early.status, 1);
+  assert.match(early.stderr, /^voltron validate: unknown option -o\n/);
+  assert.match(run(['-o', 'json']).stderr, /^voltron: no command given\n/);
   const bogus = run(['help', 'bogus']);
   assert.equal(bogus.status, 1);
   assert.match(bogus.stderr, /unknown command "bogus"/);
