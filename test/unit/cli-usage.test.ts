@@ -125,3 +125,31 @@ test("an empty --state-dir or -c is a usage error and an empty VOLTRON_STATE_DIR
     fs.rmSync(state, { recursive: true, force: true });
   }
 });
+
+test('on a terminal with stdout redirected (`apply > plan.log`), the question goes to the terminal (stderr), not into the file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    const output = path.join(repoRoot(), 'dist', 'src', 'cli', 'output.js');
+    const js = path.join(dir, 'ask.js');
+    fs.writeFileSync(js, `require(${JSON.stringify(output)}).confirm('Apply? ').then((a) => { process.stdout.write('answer=' + a + '\\n'); });\n`);
+    const log = path.join(dir, 'out.log');
+    // script(1) gives the process a pseudo-terminal for stdin and stderr; stdout goes to the file.
+    const { spawn } = await import('node:child_process');
+    const child = spawn('script', ['-qec', `'${process.execPath}' '${js}' > '${log}'`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let seen = '';
+    child.stdout.on('data', (d) => (seen += d));
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    const end = Date.now() + 10_000;
+    while (!seen.includes('Apply?') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    child.stdin.write('yes\r');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    assert.match(seen, /Apply\?/, 'the terminal shows the question');
+    const file = fs.readFileSync(log, 'utf8');
+    assert.doesNotMatch(file, /Apply\?/);
+    assert.match(file, /answer=true/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
