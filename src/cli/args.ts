@@ -1,4 +1,4 @@
-// Minimal argument parser: `--flag`, `--opt value`, `--opt=value`, `-x value`, positionals.
+// Minimal argument parser: `--flag`, `--opt value`, `--opt=value`, `-x value`, `-xvalue`, positionals.
 
 export interface OptionSpec {
   readonly name: string; // long name without dashes
@@ -41,6 +41,12 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
       if (!spec) throw new UsageError(`unknown option --${name}`);
     } else if (a.startsWith('-') && a.length > 1) {
       spec = byShort.get(a.slice(1));
+      // A short option's value may be attached, as getopt and kubectl take it: -ojson, -o=json, -cDIR.
+      const attached = spec ? undefined : byShort.get(a[1]!);
+      if (attached?.value) {
+        spec = attached;
+        inline = a.slice(2).replace(/^=/, '');
+      }
       if (!spec) throw new UsageError(`unknown option ${a}`);
     } else {
       positionals.push(a);

@@ -68,6 +68,10 @@ test('an option whose value is missing does not take the next option as its valu
     // A value that does start with '-' is still given inline.
     const inline = run(['validate', '--config=-nothing-here', '--state-dir', dir]);
     assert.match(inline.stderr, /-nothing-here.*cannot read config directory/);
+    // A short option's value may be attached (-ojson, -o=json, -cDIR), as getopt and kubectl take it.
+    for (const attached of [['-c-nothing-here'], ['-c=-nothing-here']]) assert.match(run(['validate', ...attached, '--state-dir', dir]).stderr, /'-nothing-here'/);
+    assert.match(run(['plan', '-oxml', '--state-dir', dir]).stderr, /-o xml: use text, json or markdown/);
+    assert.match(run(['plan', '-hx']).stderr, /unknown option -hx/, 'a flag takes no attached value');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
