@@ -157,3 +157,14 @@ test('on a terminal with stdout redirected (`apply > plan.log`), the question go
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('docs/cli.md names every command and every option (show --all, recover --abandon were in --help only)', () => {
+  const doc = fs.readFileSync(path.join(repoRoot(), 'docs', 'cli.md'), 'utf8');
+  const { COMMANDS } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'commands.js')) as typeof import('../../src/cli/commands');
+  const { GLOBAL_OPTIONS } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'common.js')) as typeof import('../../src/cli/common');
+  for (const c of COMMANDS) {
+    assert.ok(doc.includes(`| \`${c.name}\` |`), `command ${c.name} is not in docs/cli.md`);
+    for (const o of c.options) assert.ok(doc.includes(`--${o.name}`), `${c.name} --${o.name} is not in docs/cli.md`);
+  }
+  for (const o of GLOBAL_OPTIONS) assert.ok(doc.includes(`--${o.name}`), `--${o.name} is not in docs/cli.md`);
+});
