@@ -1,4 +1,4 @@
-// Minimal argument parser: `--flag`, `--opt value`, `--opt=value`, `-x value`, positionals.
+// Minimal argument parser: `--flag`, `--opt value`, `--opt=value`, `-x value`, `-xvalue`, positionals.
 
 export interface OptionSpec {
   readonly name: string; // long name without dashes
@@ -41,14 +41,19 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
       if (!spec) throw new UsageError(`unknown option --${name}`);
     } else if (a.startsWith('-') && a.length > 1) {
       spec = byShort.get(a.slice(1));
+      // A short option's value may be attached, as getopt and kubectl take it: -ojson, -o=json, -cDIR.
+      const attached = spec ? undefined : byShort.get(a[1]!);
+      if (attached?.value) {
+        spec = attached;
+        inline = a.slice(2).replace(/^=/, '');
+      }
       if (!spec) throw new UsageError(`unknown option ${a}`);
     } else {
       positionals.push(a);
       continue;
     }
     if (spec.value) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`option --${spec.name} needs a value (${spec.value})`);
+      const v = inline ?? valueAfter(argv[++i], spec);
       if (spec.repeat) opts.set(spec.name, [...((opts.get(spec.name) as string[]) ?? []), v]);
       else opts.set(spec.name, v);
     } else {
@@ -57,6 +62,18 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     }
   }
   return { opts, positionals };
+}
+
+/**
+ * The next argument as an option's value. One that looks like an option is not taken: a
+ * forgotten value (`apply -c --auto-approve`) would otherwise become a config dir, state dir or
+ * host named after the next option, and that option would be lost. No value Voltron takes
+ * starts with '-' (a path that does is given as `--config=-dir` or `./-dir`).
+ */
+function valueAfter(v: string | undefined, spec: OptionSpec): string {
+  if (v === undefined) throw new UsageError(`option --${spec.name} needs a value (${spec.value})`);
+  if (v.length > 1 && v.startsWith('-')) throw new UsageError(`option --${spec.name} needs a value (${spec.value}), got the option '${v}' (a value starting with '-' is given as --${spec.name}=VALUE)`);
+  return v;
 }
 
 export function str(p: Parsed, name: string): string | undefined {

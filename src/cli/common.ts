@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, formatConfigError } from '../config';
+import { hasOverlay, overlayHosts } from '../config/load';
 import type { DesiredState } from '../model/types';
 import { KernelSession } from '../kernel/session';
 import { loadInventory, stateDirFor } from '../apply/inventory';
@@ -12,9 +13,9 @@ import { setAllowMapReset } from '../kernel/bpf/exec';
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'config', short: 'c', value: 'DIR', help: 'config directory (default: .)' },
   { name: 'host', value: 'NAME', help: 'host overlay hosts/<NAME>.yaml (default: this machine\'s hostname)' },
-  { name: 'state-dir', value: 'DIR', help: 'inventory, journal and lock directory (default: /var/lib/voltron)' },
-  { name: 'sandbox', value: 'PREFIX', help: 'map the root and every declared namespace onto Voltron-owned namespaces named PREFIX<name>' },
-  { name: 'no-color', help: 'plain output even on a terminal' },
+  { name: 'state-dir', value: 'DIR', help: 'inventory, journal and lock directory (default: $VOLTRON_STATE_DIR, else /var/lib/voltron)' },
+  { name: 'sandbox', value: 'PREFIX', help: 'map the root and every declared namespace onto Voltron-owned namespaces named PREFIX<name> (default: $VOLTRON_SANDBOX, else none)' },
+  { name: 'no-color', help: 'plain output even on a terminal (as does a non-empty NO_COLOR)' },
   { name: 'help', short: 'h', help: 'show help for this command' },
   { name: 'no-recover', help: 'do not roll back an unfinished apply found in the state dir (apply/destroy then refuse)' },
   { name: 'allow-map-reset', help: 'let a bpf update replace pinned maps whose type/key/value size changed (their contents are lost)' },
@@ -30,17 +31,28 @@ export interface Context {
   readonly err: (s: string) => void;
 }
 
+/** An environment variable set to '' counts as unset (as NO_COLOR does). */
+const envValue = (name: string): string | undefined => process.env[name] || undefined;
+
+/** A directory option given as '' is refused: it would be the current directory, unnoticed. */
+function dirOption(p: Parsed, name: string): string | undefined {
+  const v = str(p, name);
+  if (v === '') throw new UsageError(`--${name}: an empty directory name (use . for the current directory)`);
+  return v;
+}
+
 export function makeContext(p: Parsed): Context {
   setAllowMapReset(flag(p, 'allow-map-reset'));
-  const sandbox = str(p, 'sandbox') ?? process.env.VOLTRON_SANDBOX;
+  const sandbox = str(p, 'sandbox') ?? envValue('VOLTRON_SANDBOX');
   // Not starting with '.' or '-', like namespace names: the prefix starts every namespace name,
   // and its state dir is <state-dir>/sandbox/PREFIX ('..' would be the host's own state dir).
   if (sandbox !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,39}$/.test(sandbox)) {
     throw new UsageError(`--sandbox '${sandbox}': a prefix of 1 to 40 letters, digits, '-', '_' or '.', not starting with '.' or '-' (namespaces are named PREFIX<name>)`);
   }
-  const base = str(p, 'state-dir') ?? process.env.VOLTRON_STATE_DIR ?? '/var/lib/voltron';
+  // An empty state dir would put the inventory and its cache in the current directory.
+  const base = dirOption(p, 'state-dir') ?? envValue('VOLTRON_STATE_DIR') ?? '/var/lib/voltron';
   return {
-    configDir: str(p, 'config') ?? '.',
+    configDir: dirOption(p, 'config') ?? '.',
     host: str(p, 'host') ?? os.hostname(),
     stateDir: stateDirFor(base, sandbox),
     sandbox,
@@ -53,10 +65,26 @@ export function makeContext(p: Parsed): Context {
 /** Load and validate the config; on errors print every one and return undefined. */
 export function loadDesired(ctx: Context): DesiredState | undefined {
   const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
-  if (r.ok) return r.desired;
+  if (r.ok) {
+    const note = missingOverlayNote(ctx);
+    if (note) ctx.err(note);
+    return r.desired;
+  }
   for (const e of r.errors) ctx.err(formatConfigError(e));
   ctx.err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${ctx.configDir}; nothing was changed.`);
   return undefined;
+}
+
+/**
+ * Other hosts have overlays, this one none: most likely a mistyped --host (or a renamed
+ * machine), and the plan then deletes what its overlay declared. Said on stderr, as validate says it.
+ */
+export function missingOverlayNote(ctx: Pick<Context, 'configDir' | 'host'>): string | undefined {
+  if (hasOverlay(ctx.configDir, ctx.host)) return undefined;
+  const hosts = overlayHosts(ctx.configDir);
+  if (hosts.length === 0) return undefined;
+  const shown = hosts.length > 10 ? `${hosts.slice(0, 10).join(', ')}, …` : hosts.join(', ');
+  return `Note: host '${ctx.host}' has no overlay (hosts/${ctx.host}.yaml); using the base files only. Overlays exist for: ${shown}.`;
 }
 
 export function openSession(ctx: Context): KernelSession {

@@ -32,15 +32,27 @@ function topHelp(): string {
   ].join('\n');
 }
 
-/** Global options may come before the command: `voltron -c DIR --sandbox P plan`. */
+/**
+ * Options may come before the command: `voltron -c DIR --sandbox P plan`. The values of every
+ * command's options are skipped too: `voltron -o json plan` took `json` for the command.
+ */
 function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
-  const takesValue = new Set(GLOBAL_OPTIONS.filter((o) => o.value).flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const specs = [...GLOBAL_OPTIONS, ...COMMANDS.flatMap((c) => c.options)];
+  const takesValue = new Set(specs.filter((o) => o.value).flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('-')) return [a, [...argv.slice(0, i), ...argv.slice(i + 1)]];
     if (takesValue.has(a)) i++;
   }
   return [argv.find((a) => a === '--help' || a === '-h'), []];
+}
+
+/** Why a command line names no command: an option no command has, or none given at all. */
+function noCommandReason(argv: readonly string[]): string {
+  const known = new Set([...GLOBAL_OPTIONS, ...COMMANDS.flatMap((c) => c.options)].flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+  const unknown = argv.find((a) => a.startsWith('-') && !known.has(a.split('=')[0]!));
+  if (unknown !== undefined) return `unknown option ${unknown.split('=')[0]}`;
+  return 'no command given';
 }
 
 /**
@@ -59,9 +71,15 @@ function ignoreBrokenPipes(): void {
 export async function main(argv: readonly string[]): Promise<number> {
   mark('start-up and module loading');
   ignoreBrokenPipes();
-  const [name, rest] = splitCommand(argv);
+  const [given, rest] = splitCommand(argv);
+  // `voltron help plan` is `voltron plan --help`.
+  const helpFor = given === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+  // `voltron help bogus` is an unknown command, as `voltron bogus` is.
+  const name = helpFor?.name ?? (given === 'help' && rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : given);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    // Asked for: help on stdout, exit 0. Not asked for (no command): a usage error, on stderr.
+    // Asked for: help on stdout, exit 0. Not asked for (no command): a usage error, on stderr,
+    // saying what was wrong (`voltron --version` printed the help and nothing else).
+    if (!name) process.stderr.write(`voltron: ${noCommandReason(argv)}\n\n`);
     (name ? process.stdout : process.stderr).write(`${topHelp()}\n`);
     return name ? 0 : 1;
   }
@@ -73,7 +91,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const specs = [...cmd.options, ...GLOBAL_OPTIONS];
   let parsed: Parsed;
   try {
-    parsed = parseArgs(rest, specs);
+    parsed = helpFor ? parseArgs(['--help'], specs) : parseArgs(rest, specs);
     // No command takes arguments: `voltron plan ./cfg` would otherwise plan the current
     // directory's config (and an apply prune what ./cfg declares).
     const [extra] = parsed.positionals;

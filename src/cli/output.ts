@@ -76,7 +76,10 @@ export async function confirm(question: string, signals?: SignalGuard): Promise<
   // Required here: only an interactive apply asks, and readline costs every start ~1 ms.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const readline = require('node:readline') as typeof import('node:readline');
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  // The question goes where the operator sees it: `voltron apply > plan.log` (or `| tee`) on a
+  // terminal wrote it into the file and left the terminal silent, waiting for an answer.
+  const output = process.stdout.isTTY || !process.stderr.isTTY ? process.stdout : process.stderr;
+  const rl = readline.createInterface({ input: process.stdin, output });
   try {
     const answer = await new Promise<string | undefined>((resolve) => {
       rl.on('close', () => resolve(undefined));
@@ -85,7 +88,7 @@ export async function confirm(question: string, signals?: SignalGuard): Promise<
       rl.question(question, resolve);
     });
     signals?.onSignalWhileWaiting(undefined);
-    if (answer === undefined) process.stdout.write('\n');
+    if (answer === undefined) output.write('\n');
     return answer?.trim() === 'yes';
   } finally {
     rl.close();

@@ -21,11 +21,29 @@ const isYaml = (n: string): boolean => /\.ya?ml$/.test(n);
 // comparison orders UTF-16 code units, which differs for characters beyond the BMP).
 const byName = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
-/** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
 /** A host name usable as hosts/<host>.yaml. */
 export function isHostName(host: string): boolean {
   return /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(host);
 }
+
+/** The hosts with an overlay in `dir`/hosts (sorted, each once); none without that directory. */
+export function overlayHosts(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(dir, 'hosts'));
+  } catch {
+    return [];
+  }
+  const hosts = names.map((n) => /^(.+)\.ya?ml$/.exec(n)?.[1]).filter((h): h is string => h !== undefined && isHostName(h));
+  return [...new Set(hosts)].sort();
+}
+
+/** Whether `dir` has an overlay for `host` (a dangling link counts: it is an overlay that cannot be read). */
+export function hasOverlay(dir: string, host: string): boolean {
+  return [`${host}.yaml`, `${host}.yml`].some((n) => isPresent(path.join(dir, 'hosts', n)));
+}
+
+/** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
 
 export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string }): LoadResult {
   const host = opts.host ?? os.hostname();
@@ -72,17 +90,35 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
     const text = decodeUtf8(bytes);
     files.push(typeof text === 'string' ? { name: full, text } : { name: full, text: '', badUtf8: text });
   }
+  const overlayPath = overlay ? path.join(opts.dir, overlay) : undefined;
   // A file that is not UTF-8 has no text to match a cached config by.
-  if (opts.cacheDir === undefined || files.some((f) => f.badUtf8)) return loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  if (opts.cacheDir === undefined || files.some((f) => f.badUtf8)) return withOverlayBlame(loadFiles(files, overlayPath, opts.dir), files, overlayPath, opts.dir);
   const key = configCacheKey(host, files, opts.dir);
   const hit = readCachedConfig(opts.cacheDir, key, host, opts.dir, files);
   if (hit) {
     registerSources(files);
     return { ok: true, desired: hit.desired, files: hit.files };
   }
-  const r = loadFiles(files, overlay ? path.join(opts.dir, overlay) : undefined, opts.dir);
+  const r = loadFiles(files, overlayPath, opts.dir);
   if (r.ok) writeCachedConfig(opts.cacheDir, key, host, opts.dir, r.desired, r.files, files);
-  return r;
+  return withOverlayBlame(r, files, overlayPath, opts.dir);
+}
+
+const errorId = (e: ConfigError): string => `${e.file}:${e.line}:${e.column}:${e.path}:${e.message}`;
+
+/**
+ * An error in a base file that the base files alone do not have comes from the overlay (it
+ * replaced or removed what the base file refers to): say so, as `validate` does for the other
+ * hosts' overlays. Otherwise `master 'br0' is a macvlan` points at a base file declaring br0 a bridge.
+ */
+function withOverlayBlame(r: LoadResult, files: SourceFile[], overlayPath: string | undefined, dir: string): LoadResult {
+  if (r.ok || overlayPath === undefined) return r;
+  const base = loadFiles(files.filter((f) => f.name !== overlayPath), undefined, dir);
+  const alone = new Set(base.ok ? [] : base.errors.map(errorId));
+  const blame = ` (with ${path.relative(dir, overlayPath)})`;
+  const named = (e: ConfigError): boolean => e.file === overlayPath || e.message.includes(overlayPath); // "(removed by … hosts/h1.yaml:2:5)"
+  const errors = r.errors.map((e) => (named(e) || alone.has(errorId(e)) ? e : { ...e, message: `${e.message}${blame}` }));
+  return { ...r, errors };
 }
 
 /** A symlinked config file counts like a plain one (skipping it would prune what it declares). */

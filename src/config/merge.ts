@@ -124,6 +124,11 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
       for (const [k, v] of Object.entries(f.data.sysctls)) {
         const e: Entry<unknown> = { file, ptr: ptrJoin('/sysctls', k), value: v };
         if (isBad(e.ptr)) continue;
+        // null is the map's `state: absent`: it removes the key an earlier file declared.
+        if (v === null) {
+          sysctls.delete(k);
+          continue;
+        }
         const prev = sysctls.get(k);
         if (prev && !f.overlay && prev.file !== file) dup(e as Entry, `sysctl '${k}'`, prev as Entry, overrideHint);
         else sysctls.set(k, e);

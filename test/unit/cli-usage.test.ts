@@ -49,3 +49,122 @@ test('the confirmation prompt reads end of input as "no" (it left the command ha
   const yes = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', input: 'yes\n' });
   assert.match(yes.stdout, /answer=true/);
 });
+
+test('an option whose value is missing does not take the next option as its value (`apply -c --auto-approve` read a config dir named --auto-approve)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    for (const [args, option, next] of [
+      [['validate', '-c', '--no-color'], 'config', '--no-color'],
+      [['plan', '--state-dir', '--sandbox', 'x'], 'state-dir', '--sandbox'],
+      [['show', '-o', '-n', 'a'], 'output', '-n'],
+      [['apply', '--host', '--auto-approve'], 'host', '--auto-approve'],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.ok(r.stderr.includes(`option --${option} needs a value`) && r.stderr.includes(`got the option '${next}'`), r.stderr);
+    }
+    assert.deepEqual(fs.readdirSync(dir), []);
+    // A value that does start with '-' is still given inline.
+    const inline = run(['validate', '--config=-nothing-here', '--state-dir', dir]);
+    assert.match(inline.stderr, /-nothing-here.*cannot read config directory/);
+    // A short option's value may be attached (-ojson, -o=json, -cDIR), as getopt and kubectl take it.
+    for (const attached of [['-c-nothing-here'], ['-c=-nothing-here']]) assert.match(run(['validate', ...attached, '--state-dir', dir]).stderr, /'-nothing-here'/);
+    assert.match(run(['plan', '-oxml', '--state-dir', dir]).stderr, /-o xml: use text, json or markdown/);
+    assert.match(run(['plan', '-hx']).stderr, /unknown option -hx/, 'a flag takes no attached value');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('no command: the usage error says why (an unknown option such as --version, or none given); `voltron help CMD` is CMD --help', () => {
+  const version = run(['--version']);
+  assert.equal(version.status, 1);
+  assert.match(version.stderr, /^voltron: unknown option --version\n\n.*Usage: voltron <command>/s);
+  const onlyGlobal = run(['-c', 'somewhere']);
+  assert.equal(onlyGlobal.status, 1);
+  assert.match(onlyGlobal.stderr, /^voltron: no command given\n/);
+  const help = run(['help', 'plan']);
+  assert.equal(help.status, 0);
+  assert.equal(help.stdout, run(['plan', '--help']).stdout);
+  // A command's option before the command: its value is not the command.
+  const early = run(['-o', 'json', 'validate']);
+  assert.equal(early.status, 1);
+  assert.match(early.stderr, /^voltron validate: unknown option -o\n/);
+  assert.match(run(['-o', 'json']).stderr, /^voltron: no command given\n/);
+  const bogus = run(['help', 'bogus']);
+  assert.equal(bogus.status, 1);
+  assert.match(bogus.stderr, /unknown command "bogus"/);
+});
+
+test("an empty --state-dir or -c is a usage error and an empty VOLTRON_STATE_DIR / VOLTRON_SANDBOX is unset (the state dir was '', so the cache and inventory went to the current directory)", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-state-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'base.yaml'), 'links:\n  - { name: br0, type: bridge }\n');
+    const inDir = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env } });
+    for (const option of ['--state-dir', '-c']) {
+      const r = inDir(['validate', option, '']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /an empty directory name \(use \. for the current directory\)/);
+    }
+    const env = inDir(['validate', '--state-dir', state], { VOLTRON_SANDBOX: '' });
+    assert.equal(env.status, 0, env.stderr);
+    assert.deepEqual(fs.readdirSync(dir), ['base.yaml']);
+    // In process, so that nothing is written to the default state dir.
+    const { makeContext } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'common.js')) as typeof import('../../src/cli/common');
+    const saved = process.env.VOLTRON_STATE_DIR;
+    try {
+      process.env.VOLTRON_STATE_DIR = '';
+      assert.equal(makeContext({ opts: new Map(), positionals: [] }).stateDir, '/var/lib/voltron');
+    } finally {
+      if (saved === undefined) delete process.env.VOLTRON_STATE_DIR;
+      else process.env.VOLTRON_STATE_DIR = saved;
+    }
+    const set = inDir(['validate'], { VOLTRON_STATE_DIR: state });
+    assert.equal(set.status, 0, set.stderr);
+    assert.ok(fs.existsSync(path.join(state, 'cache')), 'VOLTRON_STATE_DIR is the state dir');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test('on a terminal with stdout redirected (`apply > plan.log`), the question goes to the terminal (stderr), not into the file', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    const output = path.join(repoRoot(), 'dist', 'src', 'cli', 'output.js');
+    const js = path.join(dir, 'ask.js');
+    fs.writeFileSync(js, `require(${JSON.stringify(output)}).confirm('Apply? ').then((a) => { process.stdout.write('answer=' + a + '\\n'); });\n`);
+    const log = path.join(dir, 'out.log');
+    // script(1) gives the process a pseudo-terminal for stdin and stderr; stdout goes to the file.
+    const { spawn } = await import('node:child_process');
+    const child = spawn('script', ['-qec', `'${process.execPath}' '${js}' > '${log}'`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let seen = '';
+    child.stdout.on('data', (d) => (seen += d));
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    const end = Date.now() + 10_000;
+    while (!seen.includes('Apply?') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    child.stdin.write('yes\r');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    assert.match(seen, /Apply\?/, 'the terminal shows the question');
+    const file = fs.readFileSync(log, 'utf8');
+    assert.doesNotMatch(file, /Apply\?/);
+    assert.match(file, /answer=true/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('docs/cli.md names every command and every option (show --all, recover --abandon were in --help only)', () => {
+  const doc = fs.readFileSync(path.join(repoRoot(), 'docs', 'cli.md'), 'utf8');
+  const { COMMANDS } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'commands.js')) as typeof import('../../src/cli/commands');
+  const { GLOBAL_OPTIONS } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'common.js')) as typeof import('../../src/cli/common');
+  for (const c of COMMANDS) {
+    assert.ok(doc.includes(`| \`${c.name}\` |`), `command ${c.name} is not in docs/cli.md`);
+    for (const o of c.options) assert.ok(doc.includes(`--${o.name}`), `${c.name} --${o.name} is not in docs/cli.md`);
+  }
+  for (const o of GLOBAL_OPTIONS) assert.ok(doc.includes(`--${o.name}`), `--${o.name} is not in docs/cli.md`);
+});

@@ -186,6 +186,17 @@ test('base files may not redeclare each other; later base files may remove with 
   assert.deepEqual([...d.resources.keys()], ['link:/br1']);
 });
 
+test('a root sysctl set to null removes the key an earlier file declared (the overlay could override it, never remove it)', () => {
+  const base = { name: 'base.yaml', text: 'sysctls:\n  net.ipv4.ip_forward: 1\n  net.ipv6.conf.all.forwarding: 1\n' };
+  const d = ok([base, { name: 'hosts/h1.yaml', text: 'sysctls:\n  net.ipv4.ip_forward: null\n  net.ipv6.conf.all.forwarding: ~\n  net.ipv4.conf.all.rp_filter:\n' }]);
+  assert.deepEqual([...d.resources.keys()].filter((k) => k.startsWith('sysctl:')), []);
+  // A later base file may remove it too (as with state: absent); null matching nothing is ignored.
+  const later = ok([base, { name: 'z.yaml', text: 'sysctls: { net.ipv4.ip_forward: null }\n' }]);
+  assert.deepEqual([...later.resources.keys()].filter((k) => k.startsWith('sysctl:')), ['sysctl:/net.ipv6.conf.all.forwarding']);
+  // A namespace's sysctls belong to the namespace object, replaced wholesale: null stays an error.
+  assert.deepEqual(errs('namespaces: [ { name: a, sysctls: { net.ipv4.ip_forward: null } } ]\n').map(short), ['a.yaml:1:58 /namespaces/0/sysctls/net.ipv4.ip_forward']);
+});
+
 test('a reference to an object removed by the overlay is reported in the base file', () => {
   const e = errs([
     { name: 'base.yaml', text: BASE.replace('dev: br0, namespace: a }', 'dev: br1, namespace: a }') },

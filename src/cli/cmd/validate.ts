@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { formatConfigError, loadConfig } from '../../config';
-import { isHostName } from '../../config/load';
+import { isHostName, overlayHosts } from '../../config/load';
 import type { Context } from '../common';
 import type { Command } from '../main';
 import { isPresent } from '../../util/fsx';
@@ -55,7 +54,8 @@ function checkOtherHosts(ctx: Context, shown: Set<string>): boolean {
       const l = formatConfigError(e);
       if (shown.has(l)) continue;
       shown.add(l);
-      ctx.err(own.has(e.file) ? l : `${l} (with hosts/${host}.yaml)`);
+      const blame = ` (with hosts/${host}.yaml)`;
+      ctx.err(own.has(e.file) || l.endsWith(blame) ? l : `${l}${blame}`);
     }
     verdicts.push(`${host} (${r.errors.length} error${r.errors.length === 1 ? '' : 's'})`);
   }
@@ -65,12 +65,5 @@ function checkOtherHosts(ctx: Context, shown: Set<string>): boolean {
 
 /** Host names with an overlay in hosts/, other than `host`. */
 function otherHosts(dir: string, host: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(path.join(dir, 'hosts'));
-  } catch {
-    return [];
-  }
-  const hosts = names.map((n) => /^([A-Za-z0-9_][A-Za-z0-9_.-]*)\.ya?ml$/.exec(n)?.[1]).filter((h): h is string => h !== undefined && h !== host);
-  return [...new Set(hosts)].sort();
+  return overlayHosts(dir).filter((h) => h !== host);
 }
