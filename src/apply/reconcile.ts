@@ -295,6 +295,8 @@ const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot',
  * table and metric. Unlike rules, the kernel keeps one route per such key whatever its protocol:
  * the create would fail (EEXIST), an append would be shadowed by the foreign route (IPv4) or
  * merge into it as a multipath route (IPv6), and Voltron never replaces a foreign route.
+ * A foreign multipath route holds the key too (set aside even at a key Voltron never owned); a
+ * TOS or source-prefix route does not.
  */
 function foreignRouteClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>): string[] {
   const creates = new Map(plan.changes.filter((c) => c.kind === 'route' && c.action === 'create').map((c) => [c.key, c]));
@@ -305,13 +307,17 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
     const hash = k.lastIndexOf('#');
     if (r.kind !== 'route' || hash < 0) continue;
     const c = creates.get(k.slice(0, hash));
+    // A TOS or source-prefix selector puts a route under another kernel key: it stays beside ours.
+    if (!c || (r.unmodelled !== undefined && r.unmodelled !== 'multipath')) continue;
     // A foreign route the plan's own changes remove (with its link) frees the key first.
-    if (!c || removed.some((x) => x.startsWith(`${c.label} (`))) continue;
+    if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
     const proto = RTPROT_NAMES[r.protocol ?? 0] ?? String(r.protocol);
-    const what = [r.type !== 'unicast' ? r.type : '', r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : '', `proto ${proto}`].filter((x) => x).join(' ');
+    const what = [r.unmodelled ?? '', r.type !== 'unicast' ? r.type : '', r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : '', `proto ${proto}`].filter((x) => x).join(' ');
     const ns = ipNetnsOption(session, r.namespace);
+    // A multipath route is never adopted (its nexthops are not modelled), so it may hold a key Voltron never had.
+    const where = r.unmodelled === 'multipath' ? '' : ", where Voltron's route was";
     out.push(
-      `${c.label}: a foreign route (${what}) holds its destination, table and metric, where Voltron's route was; ` +
+      `${c.label}: a foreign route (${what}) holds its destination, table and metric${where}; ` +
         `the kernel keeps one route per destination, table and metric whatever its protocol, and Voltron never replaces a foreign route ` +
         `(delete it yourself: ip${ns} route del ${r.to} table ${r.table} metric ${r.metric} proto ${proto}; or declare the route with another metric)`,
     );

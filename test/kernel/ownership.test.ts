@@ -165,6 +165,53 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(routes(), foreign, 'the foreign routes are not pruned');
   });
 
+  it('a foreign TOS or source-prefix route at a declared route\'s destination and metric is another kernel key: ours is created beside it, and pruned alone', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n  - { address: "2001:db8:60::1/64", dev: b0 }\n';
+    const withRoutes = `${base}routes:\n  - { to: 10.61.0.0/16, via: 10.60.0.2, metric: 5 }\n  - { to: "2001:db8:61::/64", via: "2001:db8:60::2" }\n`;
+    const sb = make('fts', base);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['route', 'add', '10.61.0.0/16', 'tos', '0x04', 'via', '10.60.0.3', 'metric', '5', 'proto', 'static']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:61::/64', 'from', '2001:db8:99::/64', 'via', '2001:db8:60::3', 'proto', 'static']);
+    const routes = () =>
+      [...sb.ipj('', ['route', 'show', '10.61.0.0/16']), ...sb.ipj('', ['-6', 'route', 'show', '2001:db8:61::/64'])].map((r: { gateway: string; protocol: string }) => `${r.gateway}:${r.protocol}`).sort();
+    const foreign = ['10.60.0.3:static', '2001:db8:60::3:static'];
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), withRoutes);
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    assert.deepEqual(JSON.parse(p.stdout).summary, { create: 2, update: 0, replace: 0, delete: 0 });
+    const c = sb.run(['apply', '--auto-approve']);
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.deepEqual(routes(), [...foreign, '10.60.0.2:194', '2001:db8:60::2:194'].sort());
+    const again = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const show = sb.run(['show', '-o', 'json']);
+    assert.equal(show.code, 0, show.stdout + show.stderr);
+    assert.deepEqual(JSON.parse(show.stdout)['x-unmanaged-routes'].map((r: { form: string }) => r.form).sort(), ['from 2001:db8:99::/64', 'tos 0x04']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), base);
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(routes(), foreign, 'only ours were pruned');
+  });
+
+  it('a foreign multipath route at a declared route\'s key is refused by plan and apply before any write, not met mid-apply (EEXIST)', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n';
+    const sb = make('fmp', base);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['route', 'add', '10.61.0.0/16', 'proto', 'static', 'nexthop', 'via', '10.60.0.2', 'nexthop', 'via', '10.60.0.3']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), `${base}routes:\n  - { to: 10.61.0.0/16, via: 10.60.0.4 }\n  - { to: 10.62.0.0/16, via: 10.60.0.4 }\n`);
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /route \(root\) 10\.61\.0\.0\/16: a foreign route \(multipath proto static\) holds its destination, table and metric;/);
+      assert.match(r.stderr, /delete it yourself: ip -n \S+ route del 10\.61\.0\.0\/16 table 254 metric 0 proto static/);
+      assert.doesNotMatch(r.stdout + r.stderr, /EEXIST|Rolling back/);
+    }
+    assert.equal(sb.ipj('', ['route', 'show', '10.61.0.0/16'])[0].nexthops.length, 2, 'the multipath route is untouched');
+    assert.deepEqual(sb.ipj('', ['route', 'show', '10.62.0.0/16']), [], 'nothing was written');
+  });
+
   it('a declared sysctl found at its value is taken over with it: a repaired drift is not restored on removal, then it is released', () => {
     const sb = make('fsy', 'namespaces:\n  - name: s\n    sysctls:\n      net.ipv4.ip_forward: 1\n');
     execFileSync('ip', ['netns', 'add', sb.ns('s')]);
