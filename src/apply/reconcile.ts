@@ -217,8 +217,10 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   for (const c of plan.changes) {
     // Never destroy what Voltron did not create, even if the config now declares it differently.
     // In a sandbox too: its namespaces may hold objects someone else put there.
-    if (c.action === 'replace' && c.before && !inventory.owned[c.key]) {
-      problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; replacing it would destroy a foreign object (delete or rename it yourself)`);
+    // A delete of a declared object happens only to free a veth end's name (see coupleVeths).
+    if ((c.action === 'replace' || c.action === 'delete') && c.before && !inventory.owned[c.key]) {
+      const verb = c.action === 'replace' ? 'replacing' : 'deleting';
+      problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; ${verb} it would destroy a foreign object (delete or rename it yourself)`);
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));

@@ -44,6 +44,20 @@ describe('ownership in a sandbox', () => {
     assert.equal(sb.ipj('', ['link', 'show', 'fb']).length, 1);
   });
 
+  it('a foreign link holding a declared veth peer end\'s name is refused, not deleted to free the name', () => {
+    const sb = make('fvp', 'namespaces: [ { name: n1 } ]\nlinks:\n  - { name: va, type: veth, peer: { name: vb, namespace: n1 } }\n');
+    execFileSync('ip', ['netns', 'add', sb.ns('')]);
+    execFileSync('ip', ['netns', 'add', sb.ns('n1')]);
+    sb.ip('n1', ['link', 'add', 'vb', 'type', 'bridge']);
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /link n1\/vb \(bridge\): exists in the kernel but was not created by Voltron, and its name is taken.*deleting it would destroy a foreign object/);
+    }
+    assert.equal(sb.ipj('n1', ['-d', 'link', 'show', 'vb'])[0].linkinfo.info_kind, 'bridge', 'the foreign bridge is still there');
+    assert.equal(sb.exec('', ['ip', 'link', 'show', 'va']).code, 1, 'nothing was created');
+  });
+
   it('destroy lists the foreign objects the kernel removes with the namespaces it deletes', () => {
     const sb = make('frd', 'links:\n  - { name: br0, type: bridge }\naddresses:\n  - { address: 10.61.0.1/24, dev: br0 }\n');
     const a = sb.run(['apply', '--auto-approve']);
