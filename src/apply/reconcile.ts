@@ -4,6 +4,7 @@ import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model
 import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
+import { downWriters } from '../plan/link-down';
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
@@ -76,9 +77,12 @@ function prunesContainers(desired: StateMap, inventory: Inventory): boolean {
   return Object.entries(inventory.owned).some(([k, r]) => CONTAINER_KINDS.has(r.kind) && !desired.has(k));
 }
 
-/** Whether the plan removes a link or tc object from the kernel (delete, or a self-executed replace). */
+/**
+ * Whether the plan removes a link or tc object from the kernel (delete, or a self-executed
+ * replace), or sets a link down (the kernel removes the routes over it and its IPv6 addresses).
+ */
 function removesContainers(plan: Plan): boolean {
-  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && removesLive(c));
+  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && removesLive(c)) || downWriters(plan.changes).size > 0;
 }
 
 /** Logical namespaces to read: declared ones plus any the inventory mentions. */

@@ -94,6 +94,31 @@ describe('ownership in a sandbox', () => {
     }
   });
 
+  it('a link the plan sets down lists the foreign routes over it and its IPv6 addresses, which the kernel removes', () => {
+    const yaml = (state: string) => `links:\n  - { name: b0, type: bridge, state: ${state} }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n`;
+    const sb = make('fdn', yaml('up'));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    // No route or IPv6 object is declared: the plan's read skips them unless it reads in full.
+    sb.ip('', ['-6', 'addr', 'add', '2001:db8:60::1/64', 'dev', 'b0', 'nodad']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:61::/64', 'via', '2001:db8:60::2', 'proto', 'static']);
+    sb.ip('', ['route', 'add', '10.61.0.0/16', 'via', '10.60.0.2', 'table', '7', 'proto', 'static']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml('down'));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const removed: string[] = JSON.parse(p.stdout).foreign_removed ?? [];
+    const expected = ['address (root)/b0 2001:db8:60::1/64', 'route (root) 10.61.0.0/16 table 7', 'route (root) 2001:db8:61::/64'];
+    assert.deepEqual(removed, expected.map((x) => `${x} (with link (root)/b0 (bridge) set down)`));
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /Warning: 3 live objects not owned by Voltron will be removed by the kernel/);
+    // The oracle: what the plan named is gone, the IPv4 address stays.
+    assert.deepEqual(sb.ipj('', ['-6', 'addr', 'show', 'dev', 'b0', 'scope', 'global']).flatMap((l: { addr_info: unknown[] }) => l.addr_info), []);
+    assert.deepEqual(sb.ipj('', ['-6', 'route', 'show', '2001:db8:61::/64']), []);
+    assert.deepEqual(sb.ipj('', ['route', 'show', 'table', '7']), []);
+    assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'dev', 'b0'])[0].addr_info.length, 1);
+  });
+
   it('a foreign rule at an owned rule\'s priority is neither replaced nor taken for it', () => {
     const sb = make('fru', 'rules:\n  - { priority: 100, fwmark: 1, table: 100 }\n');
     const a = sb.run(['apply', '--auto-approve']);
