@@ -4,7 +4,7 @@ import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model
 import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
-import { downWriters } from '../plan/link-down';
+import { strippingUpdates } from '../plan/stripping';
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
@@ -79,10 +79,11 @@ function prunesContainers(desired: StateMap, inventory: Inventory): boolean {
 
 /**
  * Whether the plan removes a link or tc object from the kernel (delete, or a self-executed
- * replace), or sets a link down (the kernel removes the routes over it and its IPv6 addresses).
+ * replace), or strips a link (sets it down, or its mtu below IPv6's: the kernel removes routes
+ * and addresses on it).
  */
 function removesContainers(plan: Plan): boolean {
-  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && removesLive(c)) || downWriters(plan.changes).size > 0;
+  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && removesLive(c)) || strippingUpdates(plan.changes).size > 0;
 }
 
 /** Logical namespaces to read: declared ones plus any the inventory mentions. */

@@ -5,7 +5,7 @@ import { resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
 import { pinBridgeMtus } from './bridge-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
-import { linkDownCollateral } from './link-down';
+import { strippedCollateral } from './stripping';
 import { rewriteAfterBroadcasts } from './sysctl-all';
 import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
@@ -317,8 +317,9 @@ export function computePlan(input: PlanInput): Plan {
   const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);
   const removed = collateral(changes, kernel, ignoredLive, owned, removedWith);
   const gone = new Set(removed.map((x) => x.key));
-  // Gone without a delete too: IPv6 objects with all.disable_ipv6, what goes through a link set down.
-  for (const x of [...ipv6OffCollateral(changes, kernel, ignoredLive, owned), ...linkDownCollateral(changes, kernel, ignoredLive, owned)]) {
+  // Gone without a delete too: IPv6 objects with all.disable_ipv6; what goes through a link set down
+  // or whose mtu turns IPv6 off.
+  for (const x of [...ipv6OffCollateral(changes, kernel, ignoredLive, owned), ...strippedCollateral(changes, kernel, ignoredLive, owned)]) {
     if (gone.has(x.key)) continue;
     gone.add(x.key);
     removed.push({ ...x, listed: !kernelMade(x.r) });
