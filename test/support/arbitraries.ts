@@ -379,7 +379,17 @@ export function buildWorld(u: Universe, side: 0 | 1): Resource[] {
       tag: b.tag,
     });
   }
-  return out;
+  return side === 0 ? out.filter((r) => !onDownLink(r, links)) : out;
+}
+
+/**
+ * What validation refuses in a config: a route over a link declared down, or an IPv6 address on
+ * one (the kernel removes both when the link goes down, so such a plan would never converge).
+ */
+function onDownLink(r: Resource, links: ReadonlyMap<string, LinkRes>): boolean {
+  const down = (ns: string, dev: string) => links.get(`${ns}/${dev}`)?.state === 'down';
+  if (r.kind === 'route') return r.dev !== undefined && down(r.namespace, r.dev);
+  return r.kind === 'address' && r.address.includes(':') && down(r.namespace, r.dev);
 }
 
 /** Objects of other owners that a live system typically has. */

@@ -463,6 +463,26 @@ function checkIpv6On(state: MemState, r: Resource): void {
   if (dev !== undefined && off.has(`${resourceNamespace(r)}/${dev}`)) throw new KernelError('EACCES', `${resourceKey(r)}: IPv6 is disabled on ${dev}`);
 }
 
+/**
+ * fib_disable_ip, rt6_sync_down_dev, addrconf_ifdown: a link set down loses the routes over it
+ * (both families) and its IPv6 addresses; one whose mtu drops below 1280 loses its IPv6 objects.
+ * (A kernel read gives every unicast route its `dev`.)
+ */
+function stripLink(state: MemState, change: Change): void {
+  const b = change.before;
+  const a = change.after;
+  if (b?.kind !== 'link' || a?.kind !== 'link') return;
+  const down = b.state === 'up' && a.state === 'down';
+  const off6 = (b.mtu ?? 1280) >= 1280 && a.mtu !== undefined && a.mtu < 1280;
+  if (!down && !off6) return;
+  for (const [k, x] of [...state]) {
+    if (resourceNamespace(x) !== a.namespace) continue;
+    const addr6 = x.kind === 'address' && x.dev === a.name && x.address.includes(':');
+    const route = x.kind === 'route' && x.dev === a.name && (down || x.family === 6);
+    if (addr6 || route) state.delete(k);
+  }
+}
+
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
   const broadcast = disable6Broadcast(state, change);
@@ -486,7 +506,10 @@ function applyOne(state: MemState, change: Change): void {
       if (change.pairedPeer) state.set(resourceKey(change.pairedPeer), newLink(state, change.pairedPeer));
       return;
     case 'update':
-      modify(state, key, change);
+      // A route update is an NLM_F_CREATE|NLM_F_REPLACE: it also adds a route the kernel removed.
+      if (change.kind === 'route' && !state.has(key)) create(state, change.after!);
+      else modify(state, key, change);
+      stripLink(state, change);
       return;
     case 'replace':
       if (change.createdBy !== undefined) {
@@ -501,6 +524,7 @@ function applyOne(state: MemState, change: Change): void {
       return;
     case 'delete': {
       const cur = state.get(key);
+      if (!cur && change.kind === 'route') return; // the executor ignores a route already gone (ESRCH)
       if (!cur) throw new KernelError('ENOENT', `delete: ${key} does not exist`);
       if (cur.kind === 'sysctl' || cur.kind === 'tunsrc') {
         if (!change.restore) throw new KernelError('EINVAL', `${key}: a ${cur.kind} cannot be deleted, only restored`);
