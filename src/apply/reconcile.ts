@@ -314,19 +314,30 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
     const hash = k.lastIndexOf('#');
     if (r.kind !== 'route' || hash < 0) continue;
     const c = creates.get(k.slice(0, hash));
+    const multipath = r.unmodelled?.startsWith('multipath') === true;
     // A TOS or source-prefix selector puts a route under another kernel key: it stays beside ours.
-    if (!c || (r.unmodelled !== undefined && r.unmodelled !== 'multipath')) continue;
+    if (!c || (r.unmodelled !== undefined && !multipath)) continue;
     // A foreign route the plan's own changes remove (with its link) frees the key first.
     if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
     const proto = RTPROT_NAMES[r.protocol ?? 0] ?? String(r.protocol);
     const what = [r.unmodelled ?? '', r.type !== 'unicast' ? r.type : '', r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : '', `proto ${proto}`].filter((x) => x).join(' ');
     const ns = ipNetnsOption(session, r.namespace);
+    const del = `ip${ns} route del ${r.to} table ${r.table} metric ${r.metric} proto ${proto}`;
+    if (multipath && r.protocol === VOLTRON_RTPROT) {
+      // IPv6 merges a route added with `ip -6 route append` into the one at its key: ours became multipath.
+      out.push(
+        `${c.label}: another route was merged into Voltron's, which is now a multipath route (${what}: an \`ip -6 route append\`); ` +
+          `Voltron does not manage multipath routes and never changes a nexthop it did not add ` +
+          `(delete the other nexthop yourself: ip${ns} route del ${r.to} via <its gateway> metric ${r.metric}; or the whole route: ${del}, and Voltron adds its own)`,
+      );
+      continue;
+    }
     // A multipath route is never adopted (its nexthops are not modelled), so it may hold a key Voltron never had.
-    const where = r.unmodelled === 'multipath' ? '' : ", where Voltron's route was";
+    const where = multipath ? '' : ", where Voltron's route was";
     out.push(
       `${c.label}: a foreign route (${what}) holds its destination, table and metric${where}; ` +
         `the kernel keeps one route per destination, table and metric whatever its protocol, and Voltron never replaces a foreign route ` +
-        `(delete it yourself: ip${ns} route del ${r.to} table ${r.table} metric ${r.metric} proto ${proto}; or declare the route with another metric)`,
+        `(delete it yourself: ${del}; or declare the route with another metric)`,
     );
   }
   return out;

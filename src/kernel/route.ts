@@ -56,7 +56,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         mtu: metrics?.u32(R.RTAX_MTU),
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
-        unmodelled: unmodelledForm(h, a),
+        unmodelled: unmodelledForm(h, a, names),
       }),
     );
   }
@@ -68,13 +68,28 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
  * TOS or source-prefix selector (the kernel keys it apart from the plain route to the same
  * destination, table and metric, which may live beside it).
  */
-function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs): string | undefined {
+function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>): string | undefined {
+  const mp = a.get(R.RTA_MULTIPATH);
   const form = [
-    a.has(R.RTA_MULTIPATH) ? 'multipath' : '',
+    mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
     h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
     h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
+}
+
+/** A multipath route's nexthops as `ip` shows them (`via GW dev DEV`): struct rtnexthop, then its attributes. */
+function nexthops(b: Buffer, names: ReadonlyMap<number, string>): string[] {
+  const out: string[] = [];
+  for (let off = 0; off + 8 <= b.length; ) {
+    const len = b.readUInt16LE(off);
+    if (len < 8 || off + len > b.length) break;
+    const gw = Attrs.parse(b, off + 8, off + len).get(R.RTA_GATEWAY);
+    const dev = names.get(b.readInt32LE(off + 4));
+    out.push([gw ? `via ${bufferToIp(gw)}` : '', dev ? `dev ${dev}` : ''].filter((x) => x).join(' '));
+    off += (len + 3) & ~3;
+  }
+  return out;
 }
 
 /**

@@ -243,12 +243,27 @@ describe('ownership in a sandbox', () => {
     for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
       const r = sb.run(cmd);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(r.stderr, /route \(root\) 10\.61\.0\.0\/16: a foreign route \(multipath proto static\) holds its destination, table and metric;/);
+      assert.match(r.stderr, /route \(root\) 10\.61\.0\.0\/16: a foreign route \(multipath \(via 10\.60\.0\.2 dev b0, via 10\.60\.0\.3 dev b0\) proto static\) holds its destination, table and metric;/);
       assert.match(r.stderr, /delete it yourself: ip -n \S+ route del 10\.61\.0\.0\/16 table 254 metric 0 proto static/);
       assert.doesNotMatch(r.stdout + r.stderr, /EEXIST|Rolling back/);
     }
     assert.equal(sb.ipj('', ['route', 'show', '10.61.0.0/16'])[0].nexthops.length, 2, 'the multipath route is untouched');
     assert.deepEqual(sb.ipj('', ['route', 'show', '10.62.0.0/16']), [], 'nothing was written');
+  });
+
+  it('an IPv6 route appended to Voltron\'s (the kernel merges them into a multipath route) is named as such, not taken for a foreign route in its place', () => {
+    const yaml = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: "2001:db8:60::1/64", dev: b0 }\nroutes:\n  - { to: "2001:db8:61::/64", via: "2001:db8:60::2" }\n';
+    const sb = make('fma', yaml);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['-6', 'route', 'append', '2001:db8:61::/64', 'via', '2001:db8:60::3', 'proto', 'static']);
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /route \(root\) 2001:db8:61::\/64: another route was merged into Voltron's, which is now a multipath route \(multipath \(via 2001:db8:60::2 dev b0, via 2001:db8:60::3 dev b0\) proto 194: an `ip -6 route append`\)/);
+    assert.match(p.stderr, /delete the other nexthop yourself: ip -n \S+ route del 2001:db8:61::\/64 via <its gateway> metric 1024/);
+    sb.ip('', ['-6', 'route', 'del', '2001:db8:61::/64', 'via', '2001:db8:60::3']);
+    const again = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
   });
 
   it('a declared sysctl found at its value is taken over with it: a repaired drift is not restored on removal, then it is released', () => {
