@@ -387,6 +387,14 @@ function kernelMade(r: Resource): boolean {
 }
 
 /**
+ * A veth end whose peer lives in a namespace the plan does not read (another container's, the
+ * host's outside a sandbox): the kernel deletes the peer with it, and only this can name it.
+ */
+function unseenPeer(r: Resource): string {
+  return r.kind === 'link' && r.veth?.peer.namespace === '?' ? '; its veth peer, in a namespace Voltron does not read, goes too' : '';
+}
+
+/**
  * Live objects Voltron does not own that go with the plan's deletes and replaces: a plan must
  * say so rather than count them as "left untouched".
  */
@@ -413,7 +421,7 @@ function collateral(
       if (seen.has(k) || (!isIgnored && owned(k))) continue;
       seen.add(k);
       const listed = !kernelMade(r);
-      out.push({ key: k, text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${c.label})`, ignored: isIgnored, listed });
+      out.push({ key: k, text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${c.label}${unseenPeer(r)})`, ignored: isIgnored, listed });
     }
   }
   return out;

@@ -75,6 +75,18 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 
+  it('a foreign veth end in a namespace the plan deletes names its peer in a namespace Voltron does not read, which goes too', () => {
+    const sb = make('fvo', 'namespaces: [ { name: n1 } ]\n');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    execFileSync('ip', ['netns', 'add', sb.ns('other')]); // not declared: never read
+    sb.ip('n1', ['link', 'add', 'xa', 'type', 'veth', 'peer', 'name', 'xo', 'netns', sb.ns('other')]);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.ok(d.stdout.includes('link n1/xa (veth) (with namespace n1; its veth peer, in a namespace Voltron does not read, goes too)'), d.stdout);
+    assert.equal(sb.exec('other', ['ip', 'link', 'show', 'xo']).code, 1, 'the kernel deleted the peer');
+  });
+
   it('a link the plan removes lists the foreign objects on it, also of kinds and families the config does not use', () => {
     const yaml = (peer: string) =>
       `namespaces: [ { name: n1 } ]\nlinks:\n  - { name: d0, type: veth, peer: { name: ${peer}, namespace: n1 } }\n  - { name: vx0, type: vxlan, vxlan: { vni: 5, local: 192.0.2.1 } }\n`;
