@@ -39,6 +39,9 @@ function parseInventory(p: string, text: string): Inventory {
   if (!isPlainObject(data)) throw damaged('not a JSON object');
   if (data.version !== 1) throw new Error(`${p}: unsupported inventory version ${String(data.version)}`);
   if (!isPlainObject(data.owned)) throw damaged('no "owned" object');
+  // A hand-edited entry (null, a number) would otherwise fail later as a bare TypeError.
+  const bad = Object.entries(data.owned).find(([, r]) => !isPlainObject(r) || typeof r.kind !== 'string');
+  if (bad) throw damaged(`"owned" entry ${JSON.stringify(bad[0])} is not an object with a "kind"`);
   if (data.original !== undefined && !isPlainObject(data.original)) throw damaged('"original" is not an object');
   if (data.ifindex !== undefined && !isPlainObject(data.ifindex)) throw damaged('"ifindex" is not an object');
   if (data.netnsCookie !== undefined && !isCookieMap(data.netnsCookie)) throw damaged('"netnsCookie" is not an object of decimal strings');

@@ -4,6 +4,7 @@ import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model
 import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
+import { strippingUpdates } from '../plan/stripping';
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
@@ -19,7 +20,6 @@ import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { missingSysctls, refusedSysctlValues } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
-import { linkOffEffect } from '../plan/link-off';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -77,9 +77,13 @@ function prunesContainers(desired: StateMap, inventory: Inventory): boolean {
   return Object.entries(inventory.owned).some(([k, r]) => CONTAINER_KINDS.has(r.kind) && !desired.has(k));
 }
 
-/** Whether the plan removes a link or tc object from the kernel (delete, or a self-executed replace), or takes a link off (link-off.ts). */
+/**
+ * Whether the plan removes a link or tc object from the kernel (delete, or a self-executed
+ * replace), or strips a link (sets it down, or its mtu below IPv6's: the kernel removes routes
+ * and addresses on it).
+ */
 function removesContainers(plan: Plan): boolean {
-  return plan.changes.some((c) => (CONTAINER_KINDS.has(c.kind) && removesLive(c)) || linkOffEffect(c) !== undefined);
+  return plan.changes.some((c) => CONTAINER_KINDS.has(c.kind) && removesLive(c)) || strippingUpdates(plan.changes).size > 0;
 }
 
 /** Logical namespaces to read: declared ones plus any the inventory mentions. */
@@ -218,8 +222,10 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   for (const c of plan.changes) {
     // Never destroy what Voltron did not create, even if the config now declares it differently.
     // In a sandbox too: its namespaces may hold objects someone else put there.
-    if (c.action === 'replace' && c.before && !inventory.owned[c.key]) {
-      problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; replacing it would destroy a foreign object (delete or rename it yourself)`);
+    // A delete of a declared object happens only to free a veth end's name (see coupleVeths).
+    if ((c.action === 'replace' || c.action === 'delete') && c.before && !inventory.owned[c.key]) {
+      const verb = c.action === 'replace' ? 'replacing' : 'deleting';
+      problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; ${verb} it would destroy a foreign object (delete or rename it yourself)`);
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));
@@ -310,6 +316,8 @@ const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot',
  * table and metric. Unlike rules, the kernel keeps one route per such key whatever its protocol:
  * the create would fail (EEXIST), an append would be shadowed by the foreign route (IPv4) or
  * merge into it as a multipath route (IPv6), and Voltron never replaces a foreign route.
+ * A foreign multipath route holds the key too (set aside even at a key Voltron never owned); a
+ * TOS or source-prefix route does not.
  */
 function foreignRouteClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>): string[] {
   const creates = new Map(plan.changes.filter((c) => c.kind === 'route' && c.action === 'create').map((c) => [c.key, c]));
@@ -320,15 +328,30 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
     const hash = k.lastIndexOf('#');
     if (r.kind !== 'route' || hash < 0) continue;
     const c = creates.get(k.slice(0, hash));
+    const multipath = r.unmodelled?.startsWith('multipath') === true;
+    // A TOS or source-prefix selector puts a route under another kernel key: it stays beside ours.
+    if (!c || (r.unmodelled !== undefined && !multipath)) continue;
     // A foreign route the plan's own changes remove (with its link) frees the key first.
-    if (!c || removed.some((x) => x.startsWith(`${c.label} (`))) continue;
+    if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
     const proto = RTPROT_NAMES[r.protocol ?? 0] ?? String(r.protocol);
-    const what = [r.type !== 'unicast' ? r.type : '', r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : '', `proto ${proto}`].filter((x) => x).join(' ');
+    const what = [r.unmodelled ?? '', r.type !== 'unicast' ? r.type : '', r.via ? `via ${r.via}` : '', r.dev ? `dev ${r.dev}` : '', `proto ${proto}`].filter((x) => x).join(' ');
     const ns = ipNetnsOption(session, r.namespace);
+    const del = `ip${ns} route del ${r.to} table ${r.table} metric ${r.metric} proto ${proto}`;
+    if (multipath && r.protocol === VOLTRON_RTPROT) {
+      // IPv6 merges a route added with `ip -6 route append` into the one at its key: ours became multipath.
+      out.push(
+        `${c.label}: another route was merged into Voltron's, which is now a multipath route (${what}: an \`ip -6 route append\`); ` +
+          `Voltron does not manage multipath routes and never changes a nexthop it did not add ` +
+          `(delete the other nexthop yourself: ip${ns} route del ${r.to} via <its gateway> metric ${r.metric}; or the whole route: ${del}, and Voltron adds its own)`,
+      );
+      continue;
+    }
+    // A multipath route is never adopted (its nexthops are not modelled), so it may hold a key Voltron never had.
+    const where = multipath ? '' : ", where Voltron's route was";
     out.push(
-      `${c.label}: a foreign route (${what}) holds its destination, table and metric, where Voltron's route was; ` +
+      `${c.label}: a foreign route (${what}) holds its destination, table and metric${where}; ` +
         `the kernel keeps one route per destination, table and metric whatever its protocol, and Voltron never replaces a foreign route ` +
-        `(delete it yourself: ip${ns} route del ${r.to} table ${r.table} metric ${r.metric} proto ${proto}; or declare the route with another metric)`,
+        `(delete it yourself: ${del}; or declare the route with another metric)`,
     );
   }
   return out;

@@ -41,7 +41,8 @@ export interface ShowDoc {
   /**
    * Objects the config format cannot declare, by kind (`links`: other kinds, veths whose peer is
    * not visible; `qdiscs`: other kinds, or under a class that is not an htb class; `filters`:
-   * programs that are not a declared bpf program). Printed under `x-unmanaged-<kind>`.
+   * programs that are not a declared bpf program; `routes`: multipath, TOS or source-prefix
+   * routes). Printed under `x-unmanaged-<kind>`.
    */
   readonly unmanaged: ReadonlyMap<string, readonly Item[]>;
 }
@@ -368,6 +369,8 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const managed = shownPrograms.has(r.program);
       if (managed) push('filters', filterItem(r, true), owned);
       else addUnmanaged('filters', filterItem(r, false));
+    } else if (r.kind === 'route' && r.unmodelled !== undefined) {
+      addUnmanaged('routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form: r.unmodelled, via: r.via, dev: r.dev }), r.namespace));
     } else {
       const c = listItem(r);
       if (c) push(c[0], c[1], owned);

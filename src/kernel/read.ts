@@ -88,6 +88,12 @@ function nsidOf(session: KernelSession, ctx: NsContext, other: string): number |
  */
 function addKeepingOurs(out: Map<string, Resource>, r: RuleRes | RouteRes): void {
   const key = resourceKey(r);
+  // A route Voltron never makes (multipath, TOS, source prefix) is never the one at the key,
+  // even where no other is: a plan would take it for the declared route and update or delete it.
+  if (r.kind === 'route' && r.unmodelled !== undefined) {
+    setAside(out, key, r);
+    return;
+  }
   // Kernel-made routes (connected, IPv6 link-local prefixes: one per link under one key) are
   // never anyone's to change: the last read stands for them, as before.
   if (r.kind === 'route' && r.protocol === RTPROT_KERNEL) {

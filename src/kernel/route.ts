@@ -29,7 +29,6 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
     if (!type) continue; // local, broadcast, multicast...: kernel-owned, never managed
     if (h.family !== R.AF_INET && h.family !== R.AF_INET6) continue;
     const a = Attrs.parse(m.data, 12);
-    if (a.has(R.RTA_MULTIPATH)) continue; // multipath routes are not modelled (left alone)
     const table = a.u32(R.RTA_TABLE) ?? h.table;
     if (table === 255) continue;
     const family = h.family === R.AF_INET ? 4 : 6;
@@ -57,8 +56,38 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         mtu: metrics?.u32(R.RTAX_MTU),
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
+        unmodelled: unmodelledForm(h, a, names),
       }),
     );
+  }
+  return out;
+}
+
+/**
+ * What Voltron never makes: a multipath route (its nexthops are not modelled), or a route with a
+ * TOS or source-prefix selector (the kernel keys it apart from the plain route to the same
+ * destination, table and metric, which may live beside it).
+ */
+function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>): string | undefined {
+  const mp = a.get(R.RTA_MULTIPATH);
+  const form = [
+    mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
+    h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
+    h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
+  ].filter((x) => x);
+  return form.length > 0 ? form.join(' ') : undefined;
+}
+
+/** A multipath route's nexthops as `ip` shows them (`via GW dev DEV`): struct rtnexthop, then its attributes. */
+function nexthops(b: Buffer, names: ReadonlyMap<number, string>): string[] {
+  const out: string[] = [];
+  for (let off = 0; off + 8 <= b.length; ) {
+    const len = b.readUInt16LE(off);
+    if (len < 8 || off + len > b.length) break;
+    const gw = Attrs.parse(b, off + 8, off + len).get(R.RTA_GATEWAY);
+    const dev = names.get(b.readInt32LE(off + 4));
+    out.push([gw ? `via ${bufferToIp(gw)}` : '', dev ? `dev ${dev}` : ''].filter((x) => x).join(' '));
+    off += (len + 3) & ~3;
   }
   return out;
 }

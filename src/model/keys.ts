@@ -68,7 +68,7 @@ function rawLabel(r: Resource): string {
     case 'route':
       return `route ${ns} ${r.to}${r.table !== 254 ? ` table ${r.table}` : ''}${
         r.metric !== (r.family === 6 ? 1024 : 0) ? ` metric ${r.metric}` : ''
-      }`;
+      }${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'rule':
       return `rule ${ns} ipv${r.family} priority ${r.priority}`;
     case 'sysctl':

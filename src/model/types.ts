@@ -182,6 +182,11 @@ export interface RouteRes {
   readonly poolRef?: PoolPathRef;
   /** rtm_protocol as read from the kernel (not declared; VOLTRON_RTPROT marks ours). */
   readonly protocol?: number;
+  /**
+   * As read: what makes this a route Voltron never makes nor models (`multipath`, `tos 0x04`,
+   * `from 2001:db8::/64`). Such a route is someone else's and is never taken for a declared one.
+   */
+  readonly unmodelled?: string;
   readonly source?: SourceRef;
 }
 

@@ -5,7 +5,7 @@ import { resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
 import { pinBridgeMtus } from './bridge-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
-import { linkOffCollateral } from './link-off';
+import { strippedCollateral } from './stripping';
 import { rewriteAfterBroadcasts } from './sysctl-all';
 import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
@@ -317,7 +317,9 @@ export function computePlan(input: PlanInput): Plan {
   const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);
   const removed = collateral(changes, kernel, ignoredLive, owned, removedWith);
   const gone = new Set(removed.map((x) => x.key));
-  for (const x of [...ipv6OffCollateral(changes, kernel, ignoredLive, owned), ...linkOffCollateral(changes, kernel, owned)]) {
+  // Gone without a delete too: IPv6 objects with all.disable_ipv6; what goes through a link set down
+  // or whose mtu turns IPv6 off.
+  for (const x of [...ipv6OffCollateral(changes, kernel, ignoredLive, owned), ...strippedCollateral(changes, kernel, ignoredLive, owned)]) {
     if (gone.has(x.key)) continue;
     gone.add(x.key);
     removed.push({ ...x, listed: !kernelMade(x.r) });
@@ -385,6 +387,14 @@ function kernelMade(r: Resource): boolean {
 }
 
 /**
+ * A veth end whose peer lives in a namespace the plan does not read (another container's, the
+ * host's outside a sandbox): the kernel deletes the peer with it, and only this can name it.
+ */
+function unseenPeer(r: Resource): string {
+  return r.kind === 'link' && r.veth?.peer.namespace === '?' ? '; its veth peer, in a namespace Voltron does not read, goes too' : '';
+}
+
+/**
  * Live objects Voltron does not own that go with the plan's deletes and replaces: a plan must
  * say so rather than count them as "left untouched".
  */
@@ -411,7 +421,7 @@ function collateral(
       if (seen.has(k) || (!isIgnored && owned(k))) continue;
       seen.add(k);
       const listed = !kernelMade(r);
-      out.push({ key: k, text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${c.label})`, ignored: isIgnored, listed });
+      out.push({ key: k, text: `${resourceLabel(r)}${isIgnored ? ' [ignored]' : ''} (with ${c.label}${unseenPeer(r)})`, ignored: isIgnored, listed });
     }
   }
   return out;

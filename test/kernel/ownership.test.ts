@@ -44,6 +44,20 @@ describe('ownership in a sandbox', () => {
     assert.equal(sb.ipj('', ['link', 'show', 'fb']).length, 1);
   });
 
+  it('a foreign link holding a declared veth peer end\'s name is refused, not deleted to free the name', () => {
+    const sb = make('fvp', 'namespaces: [ { name: n1 } ]\nlinks:\n  - { name: va, type: veth, peer: { name: vb, namespace: n1 } }\n');
+    execFileSync('ip', ['netns', 'add', sb.ns('')]);
+    execFileSync('ip', ['netns', 'add', sb.ns('n1')]);
+    sb.ip('n1', ['link', 'add', 'vb', 'type', 'bridge']);
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /link n1\/vb \(bridge\): exists in the kernel but was not created by Voltron, and its name is taken.*deleting it would destroy a foreign object/);
+    }
+    assert.equal(sb.ipj('n1', ['-d', 'link', 'show', 'vb'])[0].linkinfo.info_kind, 'bridge', 'the foreign bridge is still there');
+    assert.equal(sb.exec('', ['ip', 'link', 'show', 'va']).code, 1, 'nothing was created');
+  });
+
   it('destroy lists the foreign objects the kernel removes with the namespaces it deletes', () => {
     const sb = make('frd', 'links:\n  - { name: br0, type: bridge }\naddresses:\n  - { address: 10.61.0.1/24, dev: br0 }\n');
     const a = sb.run(['apply', '--auto-approve']);
@@ -59,6 +73,18 @@ describe('ownership in a sandbox', () => {
     for (const what of ['link (root)/fx (veth)', 'link (root)/fy (veth)', '10.62.0.0/16']) assert.ok(d.stdout.includes(what), `${what} listed:\n${d.stdout}`);
     assert.doesNotMatch(d.stdout, /left untouched/);
     assert.deepEqual(sb.namespaces(), []);
+  });
+
+  it('a foreign veth end in a namespace the plan deletes names its peer in a namespace Voltron does not read, which goes too', () => {
+    const sb = make('fvo', 'namespaces: [ { name: n1 } ]\n');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    execFileSync('ip', ['netns', 'add', sb.ns('other')]); // not declared: never read
+    sb.ip('n1', ['link', 'add', 'xa', 'type', 'veth', 'peer', 'name', 'xo', 'netns', sb.ns('other')]);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.ok(d.stdout.includes('link n1/xa (veth) (with namespace n1; its veth peer, in a namespace Voltron does not read, goes too)'), d.stdout);
+    assert.equal(sb.exec('other', ['ip', 'link', 'show', 'xo']).code, 1, 'the kernel deleted the peer');
   });
 
   it('a link the plan removes lists the foreign objects on it, also of kinds and families the config does not use', () => {
@@ -82,7 +108,7 @@ describe('ownership in a sandbox', () => {
 
   it('a link the plan sets down, or below mtu 1280, lists the foreign routes and IPv6 addresses the kernel removes with it', () => {
     const yaml = (b0: string, b1: string) => `links:\n  - { name: b0, type: bridge${b0} }\n  - { name: b1, type: bridge${b1} }\n`;
-    const sb = make('fdn', yaml('', ''));
+    const sb = make('fdm', yaml('', ''));
     const a = sb.run(['apply', '--auto-approve']);
     assert.equal(a.code, 0, a.stdout + a.stderr);
     // Someone else's addresses and routes on the two bridges (the config declares none).
@@ -132,6 +158,31 @@ describe('ownership in a sandbox', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(sb.ipj('', ['rule', 'show', 'priority', '100']), []);
     assert.deepEqual(sb.ipj('', ['route', 'show', '10.69.0.0/16']), []);
+  });
+
+  it('a link the plan sets down lists the foreign routes over it and its IPv6 addresses, which the kernel removes', () => {
+    const yaml = (state: string) => `links:\n  - { name: b0, type: bridge, state: ${state} }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n`;
+    const sb = make('fdn', yaml('up'));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    // No route or IPv6 object is declared: the plan's read skips them unless it reads in full.
+    sb.ip('', ['-6', 'addr', 'add', '2001:db8:60::1/64', 'dev', 'b0', 'nodad']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:61::/64', 'via', '2001:db8:60::2', 'proto', 'static']);
+    sb.ip('', ['route', 'add', '10.61.0.0/16', 'via', '10.60.0.2', 'table', '7', 'proto', 'static']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml('down'));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const removed: string[] = JSON.parse(p.stdout).foreign_removed ?? [];
+    const expected = ['address (root)/b0 2001:db8:60::1/64', 'route (root) 10.61.0.0/16 table 7', 'route (root) 2001:db8:61::/64'];
+    assert.deepEqual(removed, expected.map((x) => `${x} (with link (root)/b0 (bridge) set down)`));
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /Warning: 3 live objects not owned by Voltron will be removed by the kernel/);
+    // The oracle: what the plan named is gone, the IPv4 address stays.
+    assert.deepEqual(sb.ipj('', ['-6', 'addr', 'show', 'dev', 'b0', 'scope', 'global']).flatMap((l: { addr_info: unknown[] }) => l.addr_info), []);
+    assert.deepEqual(sb.ipj('', ['-6', 'route', 'show', '2001:db8:61::/64']), []);
+    assert.deepEqual(sb.ipj('', ['route', 'show', 'table', '7']), []);
+    assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'dev', 'b0'])[0].addr_info.length, 1);
   });
 
   it('a foreign rule at an owned rule\'s priority is neither replaced nor taken for it', () => {
@@ -217,6 +268,68 @@ describe('ownership in a sandbox', () => {
     const d = sb.run(['apply', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.deepEqual(routes(), foreign, 'the foreign routes are not pruned');
+  });
+
+  it('a foreign TOS or source-prefix route at a declared route\'s destination and metric is another kernel key: ours is created beside it, and pruned alone', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n  - { address: "2001:db8:60::1/64", dev: b0 }\n';
+    const withRoutes = `${base}routes:\n  - { to: 10.61.0.0/16, via: 10.60.0.2, metric: 5 }\n  - { to: "2001:db8:61::/64", via: "2001:db8:60::2" }\n`;
+    const sb = make('fts', base);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['route', 'add', '10.61.0.0/16', 'tos', '0x04', 'via', '10.60.0.3', 'metric', '5', 'proto', 'static']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:61::/64', 'from', '2001:db8:99::/64', 'via', '2001:db8:60::3', 'proto', 'static']);
+    const routes = () =>
+      [...sb.ipj('', ['route', 'show', '10.61.0.0/16']), ...sb.ipj('', ['-6', 'route', 'show', '2001:db8:61::/64'])].map((r: { gateway: string; protocol: string }) => `${r.gateway}:${r.protocol}`).sort();
+    const foreign = ['10.60.0.3:static', '2001:db8:60::3:static'];
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), withRoutes);
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    assert.deepEqual(JSON.parse(p.stdout).summary, { create: 2, update: 0, replace: 0, delete: 0 });
+    const c = sb.run(['apply', '--auto-approve']);
+    assert.equal(c.code, 0, c.stdout + c.stderr);
+    assert.deepEqual(routes(), [...foreign, '10.60.0.2:194', '2001:db8:60::2:194'].sort());
+    const again = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const show = sb.run(['show', '-o', 'json']);
+    assert.equal(show.code, 0, show.stdout + show.stderr);
+    assert.deepEqual(JSON.parse(show.stdout)['x-unmanaged-routes'].map((r: { form: string }) => r.form).sort(), ['from 2001:db8:99::/64', 'tos 0x04']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), base);
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.deepEqual(routes(), foreign, 'only ours were pruned');
+  });
+
+  it('a foreign multipath route at a declared route\'s key is refused by plan and apply before any write, not met mid-apply (EEXIST)', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.60.0.1/24, dev: b0 }\n';
+    const sb = make('fmp', base);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['route', 'add', '10.61.0.0/16', 'proto', 'static', 'nexthop', 'via', '10.60.0.2', 'nexthop', 'via', '10.60.0.3']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), `${base}routes:\n  - { to: 10.61.0.0/16, via: 10.60.0.4 }\n  - { to: 10.62.0.0/16, via: 10.60.0.4 }\n`);
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /route \(root\) 10\.61\.0\.0\/16: a foreign route \(multipath \(via 10\.60\.0\.2 dev b0, via 10\.60\.0\.3 dev b0\) proto static\) holds its destination, table and metric;/);
+      assert.match(r.stderr, /delete it yourself: ip -n \S+ route del 10\.61\.0\.0\/16 table 254 metric 0 proto static/);
+      assert.doesNotMatch(r.stdout + r.stderr, /EEXIST|Rolling back/);
+    }
+    assert.equal(sb.ipj('', ['route', 'show', '10.61.0.0/16'])[0].nexthops.length, 2, 'the multipath route is untouched');
+    assert.deepEqual(sb.ipj('', ['route', 'show', '10.62.0.0/16']), [], 'nothing was written');
+  });
+
+  it('an IPv6 route appended to Voltron\'s (the kernel merges them into a multipath route) is named as such, not taken for a foreign route in its place', () => {
+    const yaml = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: "2001:db8:60::1/64", dev: b0 }\nroutes:\n  - { to: "2001:db8:61::/64", via: "2001:db8:60::2" }\n';
+    const sb = make('fma', yaml);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['-6', 'route', 'append', '2001:db8:61::/64', 'via', '2001:db8:60::3', 'proto', 'static']);
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /route \(root\) 2001:db8:61::\/64: another route was merged into Voltron's, which is now a multipath route \(multipath \(via 2001:db8:60::2 dev b0, via 2001:db8:60::3 dev b0\) proto 194: an `ip -6 route append`\)/);
+    assert.match(p.stderr, /delete the other nexthop yourself: ip -n \S+ route del 2001:db8:61::\/64 via <its gateway> metric 1024/);
+    sb.ip('', ['-6', 'route', 'del', '2001:db8:61::/64', 'via', '2001:db8:60::3']);
+    const again = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
   });
 
   it('a declared sysctl found at its value is taken over with it: a repaired drift is not restored on removal, then it is released', () => {
@@ -576,8 +689,9 @@ describe('ownership in a sandbox', () => {
     const dir = configDir('links:\n  - { name: b1, type: bridge }\n');
     dirs.push(dir);
     // '..' would share the host's state dir (<state-dir>/sandbox/..), '.' the sandboxes' parent.
+    // (`--sandbox=VALUE`: a separate value starting with '-' is taken for a missing value.)
     for (const bad of ['vt/x', '', 'v'.repeat(41), '..', '.', '.v', '-v']) {
-      const r = spawnSync(process.execPath, [path.join(REPO, 'bin/voltron'), 'plan', '-c', dir, '--sandbox', bad, '--state-dir', dir], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [path.join(REPO, 'bin/voltron'), 'plan', '-c', dir, `--sandbox=${bad}`, '--state-dir', dir], { encoding: 'utf8' });
       assert.equal(r.status, 1, r.stdout + r.stderr);
       assert.match(r.stderr, /^voltron plan: --sandbox '.*': a prefix of 1 to 40 letters, digits/);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');

@@ -267,10 +267,7 @@ export function buildWorld(u: Universe, side: 0 | 1): Resource[] {
     ALL_NAMES.forEach((dev, di) => {
       const tags = pick(u.addrs[ni * ALL_NAMES.length + di]!);
       if (!tags || !links.has(lk(ns, dev))) return;
-      // As validation: no IPv6 address on a link declared down (the kernel removes it).
-      const down = links.get(lk(ns, dev))!.state === 'down';
       for (const t of tags) {
-        if (down && t === '6a') continue;
         const address = t === '4a' ? `${v4(ns, dev, 1)}/24` : t === '4b' ? `${v4(ns, dev, 2)}/24` : `${v6(ns, dev, '1')}/64`;
         out.push({ kind: 'address', namespace: ns, dev, address } satisfies AddressRes);
         addrs.add(`${ns}/${dev}/${t}`);
@@ -284,8 +281,7 @@ export function buildWorld(u: Universe, side: 0 | 1): Resource[] {
     for (let slot = 0; slot < 5; slot++) {
       const s = pick(u.routes[ni * 5 + slot]!);
       if (!s) continue;
-      // As validation: no route over a link declared down (the kernel refuses it).
-      const hasDev = links.has(lk(ns, s.dev)) && links.get(lk(ns, s.dev))!.state !== 'down';
+      const hasDev = links.has(lk(ns, s.dev));
       const has = (t: AddrTag) => addrs.has(`${ns}/${s.dev}/${t}`);
       const v4src = has('4a') ? v4(ns, s.dev, 1) : undefined;
       let r: Record<string, unknown> | undefined;
@@ -383,7 +379,17 @@ export function buildWorld(u: Universe, side: 0 | 1): Resource[] {
       tag: b.tag,
     });
   }
-  return out;
+  return side === 0 ? out.filter((r) => !onDownLink(r, links)) : out;
+}
+
+/**
+ * What validation refuses in a config: a route over a link declared down, or an IPv6 address on
+ * one (the kernel removes both when the link goes down, so such a plan would never converge).
+ */
+function onDownLink(r: Resource, links: ReadonlyMap<string, LinkRes>): boolean {
+  const down = (ns: string, dev: string) => links.get(`${ns}/${dev}`)?.state === 'down';
+  if (r.kind === 'route') return r.dev !== undefined && down(r.namespace, r.dev);
+  return r.kind === 'address' && r.address.includes(':') && down(r.namespace, r.dev);
 }
 
 /** Objects of other owners that a live system typically has. */

@@ -464,36 +464,31 @@ function checkIpv6On(state: MemState, r: Resource): void {
 }
 
 /**
- * A link set down loses every IPv4 route through it (any table, any protocol; its IPv4 addresses
- * stay) and its IPv6 addresses and routes; below mtu 1280 only the IPv6 ones go (addrconf).
+ * fib_disable_ip, rt6_sync_down_dev, addrconf_ifdown: a link set down loses the routes over it
+ * (both families) and its IPv6 addresses; one whose mtu drops below 1280 loses its IPv6 objects.
+ * (A kernel read gives every unicast route its `dev`.)
  */
-function linkOff(state: MemState, change: Change): (() => void) | undefined {
-  const was = state.get(change.key);
-  if (change.kind !== 'link' || change.action !== 'update' || was?.kind !== 'link') return undefined;
-  const { namespace: ns, name } = was;
-  return () => {
-    const now = state.get(change.key);
-    if (now?.kind !== 'link') return;
-    const down = was.state !== 'down' && now.state === 'down';
-    const v6off = down || ((was.mtu ?? 1500) >= 1280 && (now.mtu ?? 1500) < 1280);
-    if (!v6off) return;
-    const addrs = addressesOf(state, ns);
-    const through = (r: RouteRes) => (r.dev ?? (r.type === 'unicast' && r.via ? addrs.find((a) => inPrefix(r.via!, a.address))?.dev : undefined)) === name;
-    for (const [k, x] of [...state]) {
-      if (x.kind === 'route' && x.namespace === ns && through(x) && (x.family === 6 || down)) state.delete(k);
-      if (x.kind === 'address' && x.namespace === ns && x.dev === name && x.address.includes(':')) state.delete(k);
-    }
-  };
+function stripLink(state: MemState, change: Change): void {
+  const b = change.before;
+  const a = change.after;
+  if (b?.kind !== 'link' || a?.kind !== 'link') return;
+  const down = b.state === 'up' && a.state === 'down';
+  const off6 = (b.mtu ?? 1280) >= 1280 && a.mtu !== undefined && a.mtu < 1280;
+  if (!down && !off6) return;
+  for (const [k, x] of [...state]) {
+    if (resourceNamespace(x) !== a.namespace) continue;
+    const addr6 = x.kind === 'address' && x.dev === a.name && x.address.includes(':');
+    const route = x.kind === 'route' && x.dev === a.name && (down || x.family === 6);
+    if (addr6 || route) state.delete(k);
+  }
 }
 
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
   const broadcast = disable6Broadcast(state, change);
-  const off = linkOff(state, change);
   if (change.action !== 'delete' && change.after) checkIpv6On(state, change.after);
   applyOne(state, change);
   broadcast?.();
-  off?.();
   noteDisable6(state, change);
   noteAutoMtu(state, change);
   adjustBridgeMtus(state);
@@ -511,9 +506,10 @@ function applyOne(state: MemState, change: Change): void {
       if (change.pairedPeer) state.set(resourceKey(change.pairedPeer), newLink(state, change.pairedPeer));
       return;
     case 'update':
-      // A route update is NLM_F_CREATE|NLM_F_REPLACE: it recreates one the kernel removed (its old link went down).
+      // A route update is an NLM_F_CREATE|NLM_F_REPLACE: it also adds a route the kernel removed.
       if (change.kind === 'route' && !state.has(key)) create(state, change.after!);
       else modify(state, key, change);
+      stripLink(state, change);
       return;
     case 'replace':
       if (change.createdBy !== undefined) {
@@ -528,6 +524,7 @@ function applyOne(state: MemState, change: Change): void {
       return;
     case 'delete': {
       const cur = state.get(key);
+      if (!cur && change.kind === 'route') return; // the executor ignores a route already gone (ESRCH)
       if (!cur) throw new KernelError('ENOENT', `delete: ${key} does not exist`);
       if (cur.kind === 'sysctl' || cur.kind === 'tunsrc') {
         if (!change.restore) throw new KernelError('EINVAL', `${key}: a ${cur.kind} cannot be deleted, only restored`);

@@ -227,7 +227,8 @@ describe('inventory', () => {
 
   it('a damaged inventory is an error naming the file, never an empty inventory', () => {
     const d = tmp();
-    for (const text of ['', '{"version":1,"owned":{"link:/br0"', 'null', '[]', '{"version":1}']) {
+    const entries = ['null', '7', '{"name":"br0"}'].map((e) => `{"version":1,"owned":{"link:/br0":${e}}}`);
+    for (const text of ['', '{"version":1,"owned":{"link:/br0"', 'null', '[]', '{"version":1}', ...entries]) {
       fs.writeFileSync(inventoryPath(d), text);
       assert.throws(() => loadInventory(d), (e: Error) => e.message.startsWith(`${inventoryPath(d)}: damaged inventory`), JSON.stringify(text));
     }

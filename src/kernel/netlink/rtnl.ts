@@ -100,6 +100,7 @@ export const IFA_F_NODAD = 0x02;
 export const IFA_F_PERMANENT = 0x80;
 
 export const RTA_DST = 1;
+export const RTA_SRC = 2;
 export const RTA_OIF = 4;
 export const RTA_GATEWAY = 5;
 export const RTA_PRIORITY = 6;
