@@ -22,6 +22,8 @@ export interface ExecContext {
    * namespace or device existed has no before-state, yet removing it must restore that value.
    */
   readonly found?: Map<string, string>;
+  /** Bridges (`ns/name`) whose ports the plan changes: their MTU writes are pins (see execLink). */
+  readonly portsMove?: ReadonlySet<string>;
 }
 
 export type KindExecutor = (change: Change, ctx: ExecContext) => void;
@@ -91,8 +93,11 @@ function execLink(c: Change, ctx: ExecContext): void {
     return;
   }
   const fields = c.fields.map((f) => f.field);
-  // The same MTU before and after: a bridge's pin (src/plan/bridge-mtu.ts).
-  const pin = after!.type === 'bridge' && c.fields.some((f) => f.field === 'mtu' && f.before === f.after);
+  // The same MTU before and after: a bridge's pin (src/plan/bridge-mtu.ts). A changed MTU too when
+  // the bridge's ports move: ports deleted earlier in the plan may already have brought the bridge
+  // to the declared MTU, and the kernel ignores (and does not mark) a write of the MTU it has.
+  const moving = ctx.portsMove?.has(`${after!.namespace}/${after!.name}`) === true;
+  const pin = after!.type === 'bridge' && c.fields.some((f) => f.field === 'mtu' && (f.before === f.after || moving));
   if (pin) pinBridgeMtu(s, after!);
   updateLink(s, after!, fields.filter((f) => !f.startsWith('vlans') && !f.startsWith('vnis') && !(pin && f === 'mtu')));
   if (fields.some((f) => f.startsWith('vlans') || f.startsWith('vnis'))) syncLinkExtras(ctx, after!, before);

@@ -3,6 +3,7 @@
 import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
 import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
+import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
 import { strippingUpdates } from '../plan/stripping';
 import { readState, setAside } from '../kernel/read';
@@ -545,6 +546,7 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
   const found = new Map<string, string>();
   const executed: Change[] = [];
   const changes = plan.changes;
+  const portsMove = bridgesWithPortChanges(changes);
   const confirm = (i: number): void => {
     const c = changes[i]!;
     faultAfter(fault, i);
@@ -594,7 +596,7 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
             pipeline.step = i;
             pipeline.posting = true;
           }
-          if (!faultSkips(fault, i)) executeChange(c, { session, inventory, found });
+          if (!faultSkips(fault, i)) executeChange(c, { session, inventory, found, portsMove });
         } catch (e) {
           // A failure of an earlier posted request (found by a drain inside this step) comes first.
           failure = (e instanceof PipelineFailed || posted.length ? settle() : undefined) ?? { step: i, error: e as Error };

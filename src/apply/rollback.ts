@@ -13,6 +13,7 @@
 import { resourceLabel } from '../model/keys';
 import { vxlanIsV6, type LinkRes, type Resource, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
+import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import type { Change, Inventory, Plan } from '../plan/types';
 import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
@@ -201,9 +202,10 @@ export function restore(session: KernelSession, target: RestoreTarget, preInvent
   const main = computePlan(first);
   // Clearing runs after the main plan (which recreates what is missing) on a fresh read.
   const run = (changes: readonly Change[], inventory: Inventory) => {
+    const portsMove = bridgesWithPortChanges(changes);
     for (const c of changes) {
       try {
-        executeChange(c, { session, inventory });
+        executeChange(c, { session, inventory, portsMove });
         executed.push(c);
       } catch (e) {
         errors.push({ change: c, error: e as Error });

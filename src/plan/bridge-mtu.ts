@@ -11,10 +11,18 @@ import type { LinkRes, Resource } from '../model/types';
 import { isLink, type Draft } from './drafts';
 import { linkKey } from './refs';
 
-/** Bridges (`ns/name`) whose ports a draft adds, removes or re-sizes. */
-function bridgesWithPortChanges(drafts: ReadonlyMap<string, Draft>): Set<string> {
+/** The part of a draft or a planned change that tells whether it moves a bridge's ports. */
+type PortChange = Pick<Draft, 'kind' | 'action' | 'before' | 'after'> & { readonly fields: readonly { readonly field: string }[] };
+
+/**
+ * Bridges (`ns/name`) whose ports a draft or change adds, removes or re-sizes. The executor
+ * pins (src/apply/execute.ts) the MTU writes of these bridges even when they change the value:
+ * the kernel may already have moved the bridge to it by then (its ports, deleted earlier in the
+ * plan, leave), and a write of the MTU a link has does not mark it.
+ */
+export function bridgesWithPortChanges(changes: Iterable<PortChange>): Set<string> {
   const out = new Set<string>();
-  for (const x of drafts.values()) {
+  for (const x of changes) {
     if (x.kind !== 'link') continue;
     if (x.action === 'update' && !x.fields.some((f) => f.field === 'master' || f.field === 'mtu')) continue;
     for (const r of [x.before, x.after]) if (isLink(r) && r.master !== undefined) out.add(`${r.namespace}/${r.master}`);
@@ -37,7 +45,7 @@ function rewrite(drafts: Map<string, Draft>, key: string, live: LinkRes, d: Link
 }
 
 export function pinBridgeMtus(drafts: Map<string, Draft>, desired: ReadonlyMap<string, Resource>, current: ReadonlyMap<string, Resource>): void {
-  const touched = bridgesWithPortChanges(drafts);
+  const touched = bridgesWithPortChanges(drafts.values());
   if (touched.size === 0) return;
   const deleted = new Set<string>();
   for (const x of drafts.values()) if (x.action === 'delete' && isLink(x.before) && x.before.master !== undefined) deleted.add(`${x.before.namespace}/${x.before.master}`);
@@ -45,7 +53,8 @@ export function pinBridgeMtus(drafts: Map<string, Draft>, desired: ReadonlyMap<s
     if (!isLink(d) || d.type !== 'bridge' || d.mtu === undefined) continue;
     const live = current.get(key) as LinkRes | undefined;
     const own = drafts.get(key);
-    // A created bridge is pinned by its creation; a differing MTU is changed, which pins it.
+    // A created bridge is pinned by its creation; a differing MTU's write is a pin (the executor
+    // pins the MTU writes of the bridges bridgesWithPortChanges names).
     if (live === undefined || (own && own.action !== 'update') || own?.fields.some((f) => f.field === 'mtu')) continue;
     if (!touched.has(`${d.namespace}/${d.name}`)) continue;
     rewrite(drafts, key, live, d, 'mtu', `its ports change: the declared mtu is written (off and back) so that the kernel stops making the bridge follow its ports' mtu`);

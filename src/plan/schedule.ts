@@ -113,6 +113,8 @@ export function schedule(
   }
   /** Waits that matter only where they can be met (see below): [waiter, awaited]. */
   const soft: [string, string][] = [];
+  /** Soft waits without which the kernel refuses for certain (EBUSY): they go first, see below. */
+  const busy: [string, string][] = [];
   const tcD = new TcIndex(desired);
   const upAddr = byNs(ups, 'address', 'after');
   const upRoute = byNs(ups, 'route', 'after');
@@ -136,7 +138,7 @@ export function schedule(
     if (x.action === 'update' && isLink(r) && r.master !== undefined && r.master !== (x.before as { master?: string } | undefined)?.master) {
       for (const k of macvlansOn.get(linkKey(r.namespace, r.name)) ?? []) {
         const m = drafts.get(k)?.after;
-        if (upKeys.has(k) && isLink(m) && m.macvlan?.parent !== r.name) soft.push([x.key, k]);
+        if (upKeys.has(k) && isLink(m) && m.macvlan?.parent !== r.name) busy.push([x.key, k]);
       }
     }
     // A passthru macvlan takes its parent's MAC when it comes up; a bridge has none (all-zero,
@@ -154,8 +156,11 @@ export function schedule(
 
   // A soft wait is added unless the awaited change itself needs the waiter (the new macvlan, or
   // a link replacing it, stacked on the joining link): that order is not possible, and the
-  // kernel's answer at apply beats a plan refused for a cycle.
-  for (const [a, b] of soft) if (!reaches(deps, b, a)) deps.get(a)!.add(b);
+  // kernel's answer at apply beats a plan refused for a cycle. The EBUSY waits first: a macvlan
+  // moved off a link onto the bridge the link joins, in passthru mode, waits both for the link
+  // to join and the link for it to leave; only the passthru wait can be met without (the
+  // bridge has a MAC unless all its ports left, and then neither order works).
+  for (const [a, b] of [...busy, ...soft]) if (!reaches(deps, b, a)) deps.get(a)!.add(b);
 
   // Deletes: reversed — an object goes before what it refers to.
   const tcK = new TcIndex(kernel);

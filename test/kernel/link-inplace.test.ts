@@ -206,6 +206,38 @@ links:
   });
 });
 
+describe('a bridge MTU change holds when the ports deleted before it bring the bridge to it (real kernel)', () => {
+  // br0 has no declared MTU: it follows its port down to 1400. Declaring 1500 while swapping the
+  // port: deletes run first, pa0 leaving brings br0 back to 1500 by itself, the write of 1500 is
+  // then a no-op that does not mark br0, and pb0 joining dragged it to 1400 again: the apply
+  // failed to verify and rolled back. Found by AGREEMENT_SEED=132.
+  const { sb, edit } = editableSandbox('lbs', `
+links:
+  - { name: br0, type: bridge }
+  - { name: pa0, type: veth, mtu: 1400, master: br0, peer: { name: pa1 } }
+`);
+  const mtu = (name: string): number => sb.ipj('', ['link', 'show', name])[0].mtu;
+
+  it('br0 at 1400 from pa0 -> declared 1500 with pb0 (1400) instead of pa0: br0 stays at 1500', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(mtu('br0'), 1400);
+    edit('{ name: br0, type: bridge }', '{ name: br0, type: bridge, mtu: 1500 }');
+    edit('{ name: pa0, type: veth, mtu: 1400, master: br0, peer: { name: pa1 } }', '{ name: pb0, type: veth, mtu: 1400, master: br0, peer: { name: pb1 } }');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(mtu('br0'), 1500);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // Marked: a port MTU change behind Voltron's back no longer moves the bridge.
+    sb.ip('', ['link', 'set', 'pb0', 'mtu', '1300']);
+    assert.equal(mtu('br0'), 1500);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
 describe('a VXLAN leaves a bridge and moves onto it in one update (real kernel)', () => {
   // The kernel runs changelink (the device move) before the master change of the same request,
   // and refuses to stack vx0 on br0 while br0 is its master (EBUSY). Found by the rollback property.
