@@ -33,12 +33,15 @@ export function verifyDeletes(session: KernelSession, desired: StateMap, invento
   const deletes = matchDeletes(executed);
   if (deletes.length === 0) return [];
   const owned = { ...inventory.owned, ...Object.fromEntries(deletes.map((c) => [c.key, c.before!])) };
-  return lingeringDeletes(deletes, readCurrent(session, desired, { ...inventory, owned }));
+  return stillHeld(deletes, readCurrent(session, desired, { ...inventory, owned }));
 }
 
 /** Labels of deleted routes and rules the re-read (`current`) still holds, unchanged. */
 export function lingeringDeletes(executed: readonly Change[], current: ReadonlyMap<string, Resource>): string[] {
-  const deletes = matchDeletes(executed);
+  return stillHeld(matchDeletes(executed), current);
+}
+
+function stillHeld(deletes: readonly Change[], current: ReadonlyMap<string, Resource>): string[] {
   if (deletes.length === 0) return [];
   const namesakes = new Map<string, Resource[]>();
   for (const [k, r] of current) {
