@@ -126,7 +126,7 @@ export function executeChange(c: Change, ctx: ExecContext): void {
       if (c.action !== 'delete') createAddress(s, c.after as never);
       return;
     case 'route':
-      if (c.action === 'update') return replaceRoute(s, c.after as never);
+      if (c.action === 'update') return replaceRoute(s, c.after as never, c.before as never);
       if (c.action !== 'create') ignoringGone(() => deleteRoute(s, c.before as never));
       if (c.action !== 'delete') createRoute(s, c.after as never);
       return;

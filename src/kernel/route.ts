@@ -109,14 +109,15 @@ function dumpRoutes(ctx: NsContext, tables: readonly number[] | undefined, famil
   }
 }
 
-function routeMsg(ctx: NsContext, r: RouteRes, forDelete: boolean): Buffer {
+function routeMsg(ctx: NsContext, r: RouteRes, forDelete: boolean, keepProtocol?: number): Buffer {
   const [ip, len] = r.to.split('/') as [string, string];
   const family = r.family === 4 ? R.AF_INET : R.AF_INET6;
   const scope = forDelete ? R.RT_SCOPE_NOWHERE : r.type === 'unicast' && !r.via && r.dev && r.family === 4 && !r.encap ? R.RT_SCOPE_LINK : R.RT_SCOPE_UNIVERSE;
   // A delete names the protocol of the route it means (as read; Voltron's own otherwise): the
   // kernel allows several routes under one key (`ip route append`), and a delete without it
   // removes whichever comes first, maybe someone else's.
-  const protocol = forDelete ? (r.protocol ?? VOLTRON_RTPROT) : VOLTRON_RTPROT;
+  // A replace keeps the protocol of the route it changes (see replaceRoute).
+  const protocol = forDelete ? (r.protocol ?? VOLTRON_RTPROT) : (keepProtocol ?? VOLTRON_RTPROT);
   const hdr = R.rtmsg({ family, dstLen: Number(len), table: r.table, protocol, scope, type: forDelete ? 0 : TYPE_NUM[r.type] });
   const w = new AttrWriter();
   if (Number(len) > 0) w.raw(R.RTA_DST, ipToBuffer(ip));
@@ -147,10 +148,14 @@ export function createRoute(session: KernelSession, r: RouteRes): void {
   ctx.sock.request(R.RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, routeMsg(ctx, r, false), `add ${describe(r)}`);
 }
 
-/** Atomic in-place replacement: the route is never absent. */
-export function replaceRoute(session: KernelSession, r: RouteRes): void {
+/**
+ * Atomic in-place replacement: the route is never absent. It keeps its protocol (`was`, as read):
+ * Voltron marks the routes it installs, and a declared route it adopted stays the other tool's
+ * (`proto static` ...) when Voltron changes an attribute of it, and after it leaves the config.
+ */
+export function replaceRoute(session: KernelSession, r: RouteRes, was?: RouteRes): void {
   const ctx = session.ns(r.namespace);
-  ctx.sock.request(R.RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, routeMsg(ctx, r, false), `replace ${describe(r)}`);
+  ctx.sock.request(R.RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, routeMsg(ctx, r, false, r.protocol ?? was?.protocol), `replace ${describe(r)}`);
 }
 
 export function deleteRoute(session: KernelSession, r: RouteRes): void {

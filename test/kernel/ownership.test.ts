@@ -390,6 +390,32 @@ describe('ownership in a sandbox', () => {
     assert.equal(p.code, 2, p.stdout + p.stderr); // the address is still to add; no journal blocks it
   });
 
+  it('a declared route Voltron adopted keeps its protocol when Voltron changes it, and after it leaves the config; a rollback puts its attributes back', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.71.0.1/24, dev: b0 }\n';
+    const sb = make('fap', base);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['route', 'add', '10.72.0.0/16', 'via', '10.71.0.2', 'proto', 'static']);
+    const route = () => sb.ipj('', ['-d', 'route', 'show', '10.72.0.0/16']).map((r: { gateway: string; protocol: string; metrics?: { mtu?: number }[] }) => `${r.gateway}:${r.protocol}:mtu=${r.metrics?.find((m) => m.mtu !== undefined)?.mtu ?? '-'}`);
+    const declared = (via: string, mtu: number) => `${base}routes:\n  - { to: 10.72.0.0/16, via: ${via}, mtu: ${mtu} }\n`;
+    // A failed apply that had changed it: the rollback restores its attributes and protocol.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), `${declared('10.71.0.3', 1400)}  - { to: 10.73.0.0/16, via: 10.71.0.2 }\n`);
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=1,errno=22' } });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /rolled back; nothing changed/, f.stderr);
+    assert.deepEqual(route(), ['10.71.0.2:static:mtu=-']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), declared('10.71.0.3', 1400));
+    const u = sb.run(['apply', '--auto-approve']);
+    assert.equal(u.code, 0, u.stdout + u.stderr);
+    assert.match(u.stdout, /~ route \(root\) 10\.72\.0\.0\/16/);
+    assert.deepEqual(route(), ['10.71.0.3:static:mtu=1400'], 'changed in place, still the other tool\'s route');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), base);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(route(), ['10.71.0.3:static:mtu=1400'], 'released as it was: neither deleted nor marked as Voltron\'s');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
   it('a no-op apply records the identities an inventory lacks (older version, abandoned apply)', () => {
     const sb = make('fid', 'namespaces:\n  - name: s\nlinks:\n  - { name: b0, type: bridge }\n');
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
