@@ -57,6 +57,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
         unmodelled: unmodelledForm(h, a, names),
+        nexthopDevs: multipathDevs(a, names),
       }),
     );
   }
@@ -78,15 +79,26 @@ function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: Rea
   return form.length > 0 ? form.join(' ') : undefined;
 }
 
-/** A multipath route's nexthops as `ip` shows them (`via GW dev DEV`): struct rtnexthop, then its attributes. */
+/** A multipath route's nexthops as `ip` shows them (`via GW dev DEV`). */
 function nexthops(b: Buffer, names: ReadonlyMap<number, string>): string[] {
-  const out: string[] = [];
+  return decodeNexthops(b, names).map(({ gw, dev }) => [gw ? `via ${gw}` : '', dev ? `dev ${dev}` : ''].filter((x) => x).join(' '));
+}
+
+/** The devices of a multipath route's nexthops, each once (a link delete takes the whole IPv4 route). */
+function multipathDevs(a: Attrs, names: ReadonlyMap<number, string>): string[] | undefined {
+  const mp = a.get(R.RTA_MULTIPATH);
+  if (!mp) return undefined;
+  return [...new Set(decodeNexthops(mp, names).flatMap(({ dev }) => (dev ? [dev] : [])))];
+}
+
+/** RTA_MULTIPATH: struct rtnexthop (len, flags, hops, ifindex), then the nexthop's attributes. */
+function decodeNexthops(b: Buffer, names: ReadonlyMap<number, string>): { gw?: string; dev?: string }[] {
+  const out: { gw?: string; dev?: string }[] = [];
   for (let off = 0; off + 8 <= b.length; ) {
     const len = b.readUInt16LE(off);
     if (len < 8 || off + len > b.length) break;
     const gw = Attrs.parse(b, off + 8, off + len).get(R.RTA_GATEWAY);
-    const dev = names.get(b.readInt32LE(off + 4));
-    out.push([gw ? `via ${bufferToIp(gw)}` : '', dev ? `dev ${dev}` : ''].filter((x) => x).join(' '));
+    out.push({ gw: gw ? bufferToIp(gw) : undefined, dev: names.get(b.readInt32LE(off + 4)) });
     off += (len + 3) & ~3;
   }
   return out;

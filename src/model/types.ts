@@ -187,6 +187,8 @@ export interface RouteRes {
    * `from 2001:db8::/64`). Such a route is someone else's and is never taken for a declared one.
    */
   readonly unmodelled?: string;
+  /** As read, for a multipath route: its nexthops' devices (deleting one removes an IPv4 route). */
+  readonly nexthopDevs?: readonly string[];
   readonly source?: SourceRef;
 }
 

@@ -1,7 +1,8 @@
 // What the kernel removes by itself when an object goes: deleting a namespace removes everything in
-// it; deleting a link removes its addresses, routes, tc objects, per-device sysctls and tc/xdp bpf
-// attachments, its veth peer end, and the vxlan/macvlan devices stacked on it; deleting a qdisc
-// removes its classes and the qdiscs below them (clsact: its filters and clsact bpf programs).
+// it; deleting a link removes its addresses, routes (IPv4 multipath ones with a nexthop over it),
+// tc objects, per-device sysctls and tc/xdp bpf attachments, its veth peer end, and the
+// vxlan/macvlan devices stacked on it; deleting a qdisc removes its classes and the qdiscs below
+// them (clsact: its filters and clsact bpf programs).
 // Deleting an IPv4 address removes the routes that use it as their source, and deleting the last
 // IPv4 address of a link removes every IPv4 route over that link (fib_del_ifaddr,
 // fib_disable_ip): which is the last depends on what else the plan deletes. Deleting a primary
@@ -38,6 +39,9 @@ export class KernelGraph {
       }
       const dev = deviceOf(r);
       if (dev) push(this.onDev, linkKey(dev[0], dev[1]), key);
+      // A link delete takes a whole IPv4 multipath route with a nexthop over the link
+      // (fib_sync_down_dev on NETDEV_UNREGISTER); IPv6 drops only that nexthop.
+      if (r.kind === 'route' && r.family === 4 && r.nexthopDevs) for (const d of r.nexthopDevs) push(this.onDev, linkKey(r.namespace, d), key);
       if (r.kind === 'address' && isV4(r.address)) {
         push(this.v4AddrsOnDev, linkKey(r.namespace, r.dev), key);
         push(this.v4AddrsByIp, `${r.namespace}|${ipOf(r.address)}`, key);

@@ -106,6 +106,29 @@ describe('ownership in a sandbox', () => {
     }
   });
 
+  it('a link the plan removes lists a foreign IPv4 multipath route with a nexthop over it (the kernel removes it whole), not an IPv6 one (it loses that nexthop)', () => {
+    const link = (n: number) => `  - { name: b${n}, type: bridge }\n`;
+    const addrs = (n: number) => `  - { address: 10.8${n}.0.1/24, dev: b${n} }\n  - { address: "2001:db8:8${n}::1/64", dev: b${n} }\n`;
+    const yaml = (ns: number[]) => `links:\n${ns.map(link).join('')}addresses:\n${ns.map(addrs).join('')}`;
+    const sb = make('fmp', yaml([0, 1]));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('', ['route', 'add', '10.89.0.0/16', 'proto', 'static', 'nexthop', 'via', '10.80.0.2', 'dev', 'b0', 'nexthop', 'via', '10.81.0.2', 'dev', 'b1']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:89::/48', 'proto', 'static', 'nexthop', 'via', '2001:db8:80::2', 'dev', 'b0', 'nexthop', 'via', '2001:db8:81::2', 'dev', 'b1']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml([0]));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const removed: string[] = JSON.parse(p.stdout).foreign_removed;
+    assert.ok(removed.some((x) => x.startsWith('route (root) 10.89.0.0/16 multipath') && x.endsWith('(with link (root)/b1 (bridge))')), JSON.stringify(removed));
+    assert.ok(!removed.some((x) => x.includes('2001:db8:89::')), JSON.stringify(removed));
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    // The oracle: what the plan named is what the kernel removed.
+    assert.equal(sb.ipj('', ['route', 'show', '10.89.0.0/16']).length, 0);
+    const v6 = sb.ipj('', ['-6', 'route', 'show', '2001:db8:89::/48']);
+    assert.equal(v6.length, 1, JSON.stringify(v6));
+  });
+
   it('a link the plan sets down, or below mtu 1280, lists the foreign routes and IPv6 addresses the kernel removes with it', () => {
     const yaml = (b0: string, b1: string) => `links:\n  - { name: b0, type: bridge${b0} }\n  - { name: b1, type: bridge${b1} }\n`;
     const sb = make('fdm', yaml('', ''));
