@@ -129,6 +129,18 @@ describe('ownership in a sandbox', () => {
     assert.equal(v6.length, 1, JSON.stringify(v6));
   });
 
+  it('a VXLAN moved by hand to another namespace keeps its VNI where it was made: the failed create says so, and rolls back', () => {
+    const sb = make('fmv', 'links:\n  - { name: vx0, type: vxlan, vxlan: { vni: 5, local: 192.0.2.1 } }\n  - { name: b0, type: bridge }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    execFileSync('ip', ['netns', 'add', sb.ns('elsewhere')]);
+    sb.ip('', ['link', 'set', 'vx0', 'netns', sb.ns('elsewhere')]);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 1, a.stdout + a.stderr);
+    assert.match(a.stderr, /create link vx0: EEXIST: A VXLAN device with the specified VNI already exists\nhint: .*moved to another .*ip -all netns exec ip -d link show type vxlan/);
+    assert.match(a.stderr, /rolled back; nothing changed/);
+    assert.equal(sb.ipj('elsewhere', ['link', 'show', 'vx0']).length, 1, 'the moved VXLAN is untouched');
+  });
+
   it('a link the plan sets down, or below mtu 1280, lists the foreign routes and IPv6 addresses the kernel removes with it', () => {
     const yaml = (b0: string, b1: string) => `links:\n  - { name: b0, type: bridge${b0} }\n  - { name: b1, type: bridge${b1} }\n`;
     const sb = make('fdm', yaml('', ''));

@@ -3,6 +3,7 @@ import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
 import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
+import { failureHint } from '../../apply/failure-hints';
 import { verifyDeletes } from '../../apply/lingering';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, sameIdentities, withIdentities } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
@@ -136,7 +137,8 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       inv = outcome.inventory;
       mark('execute');
       if (outcome.failed) {
-        failure = `${outcome.failed.change.label}: ${outcome.failed.error.message}\n${outcome.executed.length} of ${plan.changes.length} changes were applied before the failure.`;
+        const hint = failureHint(outcome.failed.change, outcome.failed.error);
+        failure = `${outcome.failed.change.label}: ${outcome.failed.error.message}${hint ? `\n${hint}` : ''}\n${outcome.executed.length} of ${plan.changes.length} changes were applied before the failure.`;
       } else {
         // Verify: re-read everything and re-plan; anything left is a failure naming what did not converge.
         // makePlan reads the kernel once; its `current` also prunes the inventory.

@@ -1,0 +1,19 @@
+// What a kernel refusal met mid-apply most likely means, where the plan could not see it coming
+// (the cause is outside what Voltron reads): a line for the user after the error.
+import { NetlinkError } from '../kernel/netlink/socket';
+import type { Change } from '../plan/types';
+
+const EEXIST = 17;
+
+export function failureHint(change: Change, error: unknown): string | undefined {
+  if (!(error instanceof NetlinkError)) return undefined;
+  if (change.kind === 'link' && error.errno === EEXIST && /VXLAN device with the specified VNI already exists/.test(error.extack ?? '')) {
+    // The VNI is claimed in the namespace a VXLAN was created in, wherever it lives now.
+    return (
+      'hint: no VXLAN with this VNI and port is in this namespace, so one created here was probably moved to another ' +
+      '(`ip link set DEV netns NS`): it keeps its VNI here. Find it with `ip -all netns exec ip -d link show type vxlan`, ' +
+      'and delete it or move it back.'
+    );
+  }
+  return undefined;
+}
