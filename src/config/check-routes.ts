@@ -46,7 +46,8 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   // in Voltron's own namespaces. The root namespace has host devices and addresses it does not
   // manage. A config with errors in links, addresses or routes is not complete enough to judge,
   // nor one that ignores objects (an ignored, DHCP-run uplink may be what reaches a gateway).
-  if (incomplete(ctx)) return;
+  // Everything below judges routes: with none, skip indexing every address (3000 at times).
+  if (routes.length === 0 || incomplete(ctx)) return;
   prefixRouteClashes(ctx, addresses, routes, down);
   if (ignoring) return;
   const l3 = l3ByNamespace(addresses, declared, down);
@@ -95,7 +96,7 @@ function prefixRouteClashes(ctx: Ctx, addresses: readonly AddressRes[], routes: 
 function kernelPrefixRoute(a: AddressRes, down: ReadonlySet<string>): string | undefined {
   const net = networkOf(a.address);
   if (net === undefined) return undefined;
-  if (ipFamily(net.slice(0, net.indexOf('/'))) === 6) return `${a.namespace}|${net}|256`;
+  if (net.includes(':')) return `${a.namespace}|${net}|256`; // canonical: only IPv6 has ':'
   if (down.has(`${a.namespace}/${a.dev}`) || net.endsWith('/32') || net.startsWith('0.0.0.0/')) return undefined;
   return `${a.namespace}|${net}|0`;
 }
@@ -153,7 +154,9 @@ function l3ByNamespace(addresses: readonly AddressRes[], routes: readonly RouteR
     const ns = get(a.namespace);
     const ip = a.address.slice(0, a.address.indexOf('/'));
     ns.local.add(ip);
-    ns.devsOf.set(ip, [...(ns.devsOf.get(ip) ?? []), a.dev]);
+    const devs = ns.devsOf.get(ip);
+    if (devs) devs.push(a.dev);
+    else ns.devsOf.set(ip, [a.dev]);
     // A link that is down has its local address but no connected prefix.
     if (down.has(`${a.namespace}/${a.dev}`)) continue;
     ns.onLink.push({ dev: a.dev, cidr: a.address });

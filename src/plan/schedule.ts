@@ -37,7 +37,14 @@ function listedDeps(d: ReadonlySet<string>, barriers: ReadonlyMap<string, { memb
     if (b === undefined) out.push(k);
     else if (b.members.length <= LISTED_LAYER_MAX) out.push(...b.members);
   }
-  return [...new Set(out)].sort();
+  return out.length < 2 ? out : [...new Set(out)].sort();
+}
+
+/** Append to a list in a map (one array per key, not a copy per element). */
+function pushTo(m: Map<string, string[]>, k: string, v: string): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
 }
 
 export function schedule(
@@ -102,14 +109,14 @@ export function schedule(
   for (const [k, r] of kernel) {
     if (!isLink(r) || r.macvlan === undefined) continue;
     const pk = linkKey(r.namespace, r.macvlan.parent);
-    macvlansOn.set(pk, [...(macvlansOn.get(pk) ?? []), k]);
+    pushTo(macvlansOn, pk, k);
   }
   const joining = new Map<string, string[]>(); // bridge → changes making a link its port
   for (const x of ups) {
     const r = x.after!;
     if (!isLink(r) || r.master === undefined || (x.action === 'update' && (x.before as { master?: string } | undefined)?.master === r.master)) continue;
     const bk = linkKey(r.namespace, r.master);
-    joining.set(bk, [...(joining.get(bk) ?? []), x.key]);
+    pushTo(joining, bk, x.key);
   }
   /** Waits that matter only where they can be met (see below): [waiter, awaited]. */
   const soft: [string, string][] = [];
@@ -169,9 +176,7 @@ export function schedule(
     const r = x.before!;
     for (const k of references(r, tcK)) if (delKeys.has(k)) deps.get(k)!.add(x.key);
     if (r.kind === 'route' || r.kind === 'rule') {
-      const members = delMembers.get(`${r.kind}/${r.namespace}`);
-      if (members) members.push(x.key);
-      else delMembers.set(`${r.kind}/${r.namespace}`, [x.key]);
+      pushTo(delMembers, `${r.kind}/${r.namespace}`, x.key);
     }
   }
   // Address deletes after the namespace's route deletes, route deletes after its rule deletes.
@@ -182,7 +187,8 @@ export function schedule(
     if (r.kind === 'route') addBarrier(deps.get(x.key)!, `deleted-rules/${ns}`, delMembers.get(`rule/${ns}`), ruleRank, true);
   }
 
-  const rank = new Map(all.map((x) => [x.key, KIND_RANK[x.kind]]));
+  // Ranks order the deletes only (creates are ordered by upOrder below).
+  const rank = new Map(dels.map((x) => [x.key, KIND_RANK[x.kind]]));
   const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   // Creates: namespaces and settings first; then links and addresses grouped by link (a bridge,
   // its ports, their addresses; see groupOf); then routes, rules, tc and BPF, kind by kind.

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { isIP } from 'node:net';
 import {
   canonicalCidr, canonicalIp, canonicalMac, hasHostBits, ipFamily, ipFromBytes, ipToBytes, isMulticastIp, isValidMac, networkOf, parseCidr,
 } from '../../src/model/net';
@@ -84,6 +85,29 @@ test('parseCidr / networkOf / canonicalCidr', () => {
       const n = networkOf(`${ipFromBytes(b)}/${p}`)!;
       assert.equal(networkOf(n), n, 'idempotent');
       assert.equal(hasHostBits(n), false);
+    }),
+  );
+});
+
+// parseV4 and the prefix are hand-parsed (for speed): they must accept exactly the strict forms.
+test('dotted quads and prefix lengths: exactly what isIP and the strict decimal form accept', () => {
+  const token = fc.oneof(fc.integer({ min: 0, max: 999 }).map(String), fc.constantFrom('', '0', '00', '01', '255', '256', '1a', ' 1', '+1', '-1', '1e2', '٣'));
+  fc.assert(
+    fc.property(fc.array(token, { minLength: 1, maxLength: 6 }), token, fc.boolean(), (parts, p, withPrefix) => {
+      const ip = parts.join('.');
+      assert.equal(ipFamily(ip) === 4, isIP(ip) === 4, ip);
+      const strict = /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 32;
+      if (withPrefix && isIP(ip) === 4) assert.equal(parseCidr(`${ip}/${p}`)?.prefix, strict ? Number(p) : undefined, `${ip}/${p}`);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('networkOf clears exactly the bits past the prefix (IPv6)', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 128 }), (b, p) => {
+      const masked = b.map((x, i) => x & (0xff00 >> Math.min(Math.max(p - 8 * i, 0), 8)));
+      assert.equal(networkOf(`${ipFromBytes(b)}/${p}`), `${ipFromBytes(masked)}/${p}`);
     }),
   );
 });
