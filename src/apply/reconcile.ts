@@ -231,7 +231,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));
-  problems.push(...rootRouteProblems(session, plan, desired, desiredState.ignore));
+  problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));

@@ -14,7 +14,7 @@ import type { KernelSession, NsContext } from '../kernel/session';
 import { resourceKey, resourceLabel } from '../model/keys';
 import { inCidr } from '../model/net';
 import type { AddressRes, LinkRes, Resource, RouteRes, RuleRes, StateMap } from '../model/types';
-import type { Change, Plan } from '../plan/types';
+import type { Change, Inventory, Plan } from '../plan/types';
 
 const RTPROT_KERNEL = 2;
 const MAIN = 254;
@@ -43,7 +43,7 @@ interface RootL3 {
  * is no local address ("Invalid prefsrc address"). Not judged when the config ignores links (an
  * ignored uplink may be what reaches a gateway, and its changes are not in the plan).
  */
-export function rootRouteProblems(session: KernelSession, plan: Plan, desired: StateMap, ignore: readonly string[]): string[] {
+export function rootRouteProblems(session: KernelSession, plan: Plan, desired: StateMap, inventory: Inventory, ignore: readonly string[]): string[] {
   if (ignore.length > 0) return [];
   const writes = plan.changes.filter((c) => c.action !== 'delete' && isJudged(c.after));
   if (writes.length === 0) return [];
@@ -52,7 +52,7 @@ export function rootRouteProblems(session: KernelSession, plan: Plan, desired: S
     const mine = writes.filter((c) => (c.after as RouteRes).family === family);
     if (mine.length === 0) continue;
     const tables = new Set(mine.map((c) => (c.after as RouteRes).table));
-    const root = rootAfterPlan(session, plan, desired, family, tables);
+    const root = rootAfterPlan(session, plan, desired, inventory, family, tables);
     for (const c of mine) out.push(...routeProblems(c, c.after as RouteRes, root));
   }
   return out;
@@ -96,11 +96,11 @@ function gatewayReachable(root: RootL3, r: RouteRes): boolean {
 }
 
 /** The live root of one family (links, addresses, device routes of `tables` and the lookup tables), with the plan laid over it. */
-function rootAfterPlan(session: KernelSession, plan: Plan, desired: StateMap, family: 4 | 6, tables: ReadonlySet<number>): RootL3 {
+function rootAfterPlan(session: KernelSession, plan: Plan, desired: StateMap, inventory: Inventory, family: 4 | 6, tables: ReadonlySet<number>): RootL3 {
   const live = session.exists('') ? readRoot(session.ns(''), family, tables) : { links: [], addresses: [], routes: [], rules: [] };
   const declared = [...desired.values()].filter((r) => resourceNamespaceIsRoot(r));
   const lookupTables = new Set([MAIN, DEFAULT, ...ruleTables([...live.rules, ...declared.filter((r): r is RuleRes => r.kind === 'rule' && r.family === family)])]);
-  const gone = goneAfterPlan(plan);
+  const gone = goneAfterPlan(plan, desired, inventory);
   const stays = (r: Resource) => !gone(r);
   // Links: the live ones the plan leaves, in the state the plan gives them.
   const state = new Map<string, boolean>([['lo', true]]); // Voltron brings lo up in a namespace it creates
@@ -149,14 +149,16 @@ function ruleTables(rules: readonly RuleRes[]): number[] {
 }
 
 /** Whether a live object is gone after the plan: deleted by it, or by the kernel with something it deletes or replaces. */
-function goneAfterPlan(plan: Plan): (r: Resource) => boolean {
+function goneAfterPlan(plan: Plan, desired: StateMap, inventory: Inventory): (r: Resource) => boolean {
   const deleted = new Set(plan.changes.filter((c) => c.action === 'delete').map((c) => c.key));
   const removed = plan.foreignRemoved ?? [];
   const goneLinks = new Set(
     plan.changes.flatMap((c) => (c.before?.kind === 'link' && c.before.namespace === '' && (c.action === 'delete' || c.action === 'replace') ? [c.before.name] : [])),
   );
   return (r) => {
-    if (deleted.has(resourceKey(r))) return true;
+    const key = resourceKey(r);
+    // Owned and no longer declared: deleted, or folded into a delete the kernel does it with.
+    if (deleted.has(key) || (inventory.owned[key] !== undefined && !desired.has(key))) return true;
     if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) return true;
     // A link replaced or deleted takes its addresses and routes (the declared ones come back).
     const held = r.kind === 'address' || r.kind === 'route' ? r : undefined;

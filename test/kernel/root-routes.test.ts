@@ -103,4 +103,16 @@ describe('root routes the kernel would refuse are refused at plan time', () => {
     assert.match(r.stderr, /\/routes\/1\/via: .*gateway '10\.70\.0\.2'/);
     assert.equal(sb.ipj('', ['link', 'show', 'br0'])[0].flags.includes('UP'), true, 'nothing was written');
   });
+
+  it('a gateway reachable only through a device route the plan drops (folded into its address delete) is refused', () => {
+    const sb = make('fld', ['  - { to: 10.80.0.0/24, dev: br0 }', '  - { to: 198.51.101.0/24, via: 10.80.0.2 }']);
+    accepted(sb, 2);
+    // Without br0's last address the kernel flushes its routes: the plan folds the device route's delete into the address's.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: br0, type: bridge }\nroutes:\n  - { to: 198.51.101.0/24, via: 10.80.0.2, metric: 5 }\n');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /network\.yaml:4:\d+: \/routes\/0\/via: route \(root\) 198\.51\.101\.0\/24 metric 5: gateway '10\.80\.0\.2'/);
+    assert.equal(ours(sb, '-4').length, 2, 'nothing was written');
+    assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'br0'])[0].addr_info.length, 1);
+  });
 });
