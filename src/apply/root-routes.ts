@@ -113,13 +113,15 @@ function rootAfterPlan(session: KernelSession, plan: Plan, desired: StateMap, in
   }
   const there = (dev: string) => state.has(dev);
   const addresses = [...live.addresses.filter(stays), ...declared.filter((r): r is AddressRes => r.kind === 'address' && isFamily(r.address, family))].filter((a) => there(a.dev));
-  // Kernel-made prefix routes are recomputed from the addresses that stay.
-  const devRoutes = [...live.routes.filter((r) => r.protocol !== RTPROT_KERNEL && stays(r)), ...declared.filter((r): r is RouteRes => r.kind === 'route' && r.family === family)].filter(
+  // A kernel-made route (an address's prefix; a point-to-point address's peer) goes with its address.
+  const local = new Set(addresses.map((a) => a.address.slice(0, a.address.indexOf('/'))));
+  const kept = (r: RouteRes) => stays(r) && (r.protocol !== RTPROT_KERNEL || (r.src !== undefined ? local.has(r.src) : addresses.some((a) => a.dev === r.dev)));
+  const devRoutes = [...live.routes.filter(kept), ...declared.filter((r): r is RouteRes => r.kind === 'route' && r.family === family)].filter(
     (r) => r.type === 'unicast' && r.via === undefined && r.dev !== undefined && there(r.dev),
   );
   return {
     up: new Set([...state].filter(([, up]) => up).map(([name]) => name)),
-    local: new Set(addresses.map((a) => a.address.slice(0, a.address.indexOf('/')))),
+    local,
     onLink: [
       { dev: 'lo', cidr: family === 4 ? '127.0.0.0/8' : '::1/128' },
       ...addresses.map((a) => ({ dev: a.dev, cidr: a.address })),

@@ -104,6 +104,13 @@ describe('root routes the kernel would refuse are refused at plan time', () => {
     assert.equal(sb.ipj('', ['link', 'show', 'br0'])[0].flags.includes('UP'), true, 'nothing was written');
   });
 
+  it('a host point-to-point address reaches its peer (the kernel\'s route for it counts, not only the address\'s prefix)', () => {
+    const sb = make('ptp', ['  - { to: 198.51.100.0/24, via: 10.0.0.2 }', '  - { to: "2001:db8:77::/64", via: "2001:db8:5::2" }']);
+    sb.ip('', ['addr', 'add', '10.0.0.1', 'peer', '10.0.0.2/32', 'dev', 'eth0']);
+    sb.ip('', ['addr', 'add', '2001:db8:5::1', 'peer', '2001:db8:5::2/128', 'dev', 'eth0', 'nodad']);
+    accepted(sb, 2);
+  });
+
   it('a gateway reachable only through a device route the plan drops (folded into its address delete) is refused', () => {
     const sb = make('fld', ['  - { to: 10.80.0.0/24, dev: br0 }', '  - { to: 198.51.101.0/24, via: 10.80.0.2 }']);
     accepted(sb, 2);
