@@ -11,6 +11,7 @@ import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
+import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { mergeRanges, rangeItem, type Range } from '../util/ranges';
@@ -230,6 +231,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));
+  problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));

@@ -125,10 +125,13 @@ describe('link kinds, rules and sysctls on the real kernel', () => {
   });
 
   it('reports kernel errors with errno and extended ack, and verify catches nothing else', () => {
-    // A route via a gateway that is not on any connected network: the kernel refuses it. In
-    // the root namespace (the sandbox's root here) the config cannot know the host's addresses,
-    // so it is left to the kernel (in a declared namespace it is a config error).
-    fs.writeFileSync(path.join(dir, 'bad-route.yaml'), 'routes:\n  - { to: 10.50.0.0/16, via: 172.31.255.1 }\n');
+    // A route via the broadcast address of a connected subnet: the kernel refuses it (EINVAL).
+    // In the root namespace (the sandbox's root here) neither the config nor the plan judges
+    // that (the host may have a device route for it in the route's table), so the kernel does.
+    fs.writeFileSync(
+      path.join(dir, 'bad-route.yaml'),
+      'links:\n  - { name: bx0, type: bridge }\naddresses:\n  - { address: 172.31.255.1/24, dev: bx0 }\nroutes:\n  - { to: 10.50.0.0/16, via: 172.31.255.255 }\n',
+    );
     const r = sb.run(['apply', '--auto-approve']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /ENETUNREACH|EINVAL/);
