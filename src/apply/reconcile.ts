@@ -11,6 +11,7 @@ import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
+import { missingHostDeviceProblems } from './host-devices';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
 import { mark } from '../util/timing';
@@ -231,6 +232,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));
+  problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore));
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));

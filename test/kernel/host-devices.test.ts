@@ -1,0 +1,62 @@
+// Real kernel: links the config names in the root namespace without declaring them (an address's
+// or route's dev, a macvlan's parent, a VXLAN's underlay) are host devices (eth0, a host bridge). Only the live root says whether they are there: one that is not
+// is refused at plan time, naming the file, line and field, before any kernel write (it used to
+// fail mid-apply, ENODEV, and roll back). Once the devices exist, the same config applies, and
+// destroy leaves them.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sandbox } from '../support/sandbox';
+
+const CONFIG = [
+  'links:',
+  '  - { name: m0, type: macvlan, macvlan: { parent: eth9, mode: bridge } }',
+  '  - { name: vx0, type: vxlan, vxlan: { vni: 7, dev: hostbr, remote: 10.91.0.2 } }',
+  'addresses:',
+  '  - { address: 10.91.0.1/24, dev: eth9 }',
+  'routes:',
+  '  - { to: 10.92.0.0/16, dev: eth9 }',
+  '',
+].join('\n');
+
+describe('host devices named in the root namespace', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-hd-'));
+  fs.writeFileSync(path.join(dir, 'network.yaml'), CONFIG);
+  const sb = new Sandbox('hdv', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a host device that is not there is refused at plan time with file:line and field, before any write; once it is, the config applies and destroy leaves it', () => {
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /refusing to plan/);
+      assert.match(r.stderr, /network\.yaml:2:\d+: \/links\/0\/macvlan\/parent: link \(root\)\/m0 \(macvlan\): link 'eth9' is neither declared nor in the root namespace.*\(ENODEV\)/);
+      assert.match(r.stderr, /network\.yaml:3:\d+: \/links\/1\/vxlan\/dev: link \(root\)\/vx0 \(vxlan\): link 'hostbr' is neither declared/);
+      assert.match(r.stderr, /network\.yaml:5:\d+: \/addresses\/0\/dev: address \(root\)\/eth9 10\.91\.0\.1\/24: link 'eth9'/);
+      assert.match(r.stderr, /network\.yaml:7:\d+: \/routes\/0\/dev: route \(root\) 10\.92\.0\.0\/16: link 'eth9'/);
+      assert.deepEqual(sb.namespaces(), [], 'nothing was written: not even the sandbox namespace');
+    }
+    // The host: its uplink and its bridge exist, made by someone else.
+    execFileSync('ip', ['netns', 'add', sb.ns('')]);
+    sb.ip('', ['link', 'add', 'eth9', 'type', 'veth', 'peer', 'name', 'eth9p']);
+    sb.ip('', ['link', 'add', 'hostbr', 'type', 'bridge']);
+    for (const l of ['eth9', 'eth9p', 'hostbr']) sb.ip('', ['link', 'set', l, 'up']);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(sb.ipj('', ['-4', 'addr', 'show', 'eth9']).flatMap((l: { addr_info: { local: string }[] }) => l.addr_info.map((x) => x.local)), ['10.91.0.1']);
+    assert.equal(sb.ipj('', ['-d', 'link', 'show', 'vx0'])[0].linkinfo.info_data.link, 'hostbr');
+    assert.equal(sb.ipj('', ['-d', 'link', 'show', 'm0'])[0].link, 'eth9');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.equal(sb.ipj('', ['link', 'show', 'eth9']).length, 1, 'the host devices stay');
+    assert.equal(sb.ipj('', ['link', 'show', 'hostbr']).length, 1);
+    assert.deepEqual(sb.ipj('', ['-4', 'addr', 'show', 'eth9']).flatMap((l: { addr_info: unknown[] }) => l.addr_info), [], 'Voltron\'s address is gone');
+  });
+});
