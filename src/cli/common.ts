@@ -17,6 +17,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'sandbox', value: 'PREFIX', help: 'map the root and every declared namespace onto Voltron-owned namespaces named PREFIX<name> (default: $VOLTRON_SANDBOX, else none)' },
   { name: 'no-color', help: 'plain output even on a terminal (as does a non-empty NO_COLOR)' },
   { name: 'help', short: 'h', help: 'show help for this command' },
+  { name: 'version', short: 'V', help: "print Voltron's version and exit" },
   { name: 'no-recover', help: 'do not roll back an unfinished apply found in the state dir (apply/destroy then refuse)' },
   { name: 'allow-map-reset', help: 'let a bpf update replace pinned maps whose type/key/value size changed (their contents are lost)' },
 ];

@@ -77,10 +77,10 @@ test('an option whose value is missing does not take the next option as its valu
   }
 });
 
-test('no command: the usage error says why (an unknown option such as --version, or none given); `voltron help CMD` is CMD --help', () => {
-  const version = run(['--version']);
-  assert.equal(version.status, 1);
-  assert.match(version.stderr, /^voltron: unknown option --version\n\n.*Usage: voltron <command>/s);
+test('no command: the usage error says why (an unknown option, or none given); `voltron help CMD` is CMD --help', () => {
+  const unknown = run(['--verbose']);
+  assert.equal(unknown.status, 1);
+  assert.equal(unknown.stderr, "voltron: unknown option --verbose\nRun 'voltron --help' for the list of commands and options.\n");
   const onlyGlobal = run(['-c', 'somewhere']);
   assert.equal(onlyGlobal.status, 1);
   assert.match(onlyGlobal.stderr, /^voltron: no command given\n/);
@@ -95,6 +95,32 @@ test('no command: the usage error says why (an unknown option such as --version,
   const bogus = run(['help', 'bogus']);
   assert.equal(bogus.status, 1);
   assert.match(bogus.stderr, /unknown command "bogus"/);
+});
+
+test('--version, -V and `voltron version` print the package version on stdout, exit 0 (--version was an unknown option)', () => {
+  const { version } = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string };
+  for (const args of [['--version'], ['-V'], ['version'], ['plan', '--version'], ['-c', 'nowhere', '-V']]) {
+    const r = run(args);
+    assert.equal(r.status, 0, args.join(' '));
+    assert.equal(r.stdout, `voltron ${version}\n`, args.join(' '));
+    assert.equal(r.stderr, '', args.join(' '));
+  }
+  assert.match(run(['--help']).stdout, /^ {2}version {2,}/m, 'the command is listed');
+});
+
+test('an unknown command or option says so in one line and where help is, with the exit code 1 (the whole help buried the reason)', () => {
+  const typo = run(['aply', '-c', 'x']);
+  assert.equal(typo.status, 1);
+  assert.equal(typo.stdout, '');
+  assert.equal(typo.stderr, "voltron: unknown command \"aply\" (did you mean 'apply'?)\nRun 'voltron --help' for the list of commands and options.\n");
+  assert.equal(run(['frobnicate']).stderr, "voltron: unknown command \"frobnicate\"\nRun 'voltron --help' for the list of commands and options.\n");
+  const option = run(['plan', '--bogus']);
+  assert.equal(option.status, 1);
+  assert.equal(option.stderr, "voltron plan: unknown option --bogus\nUsage: voltron plan [-o text|json|markdown] [--detailed-exitcode]\nRun 'voltron plan --help' for its options.\n");
+  // A bare `voltron` still shows the whole help (on stderr, exit 1): nothing was typed wrong.
+  const bare = run([]);
+  assert.equal(bare.status, 1);
+  assert.match(bare.stderr, /^voltron: declarative reconciler.*Usage: voltron <command>/s);
 });
 
 test("an empty --state-dir or -c is a usage error and an empty VOLTRON_STATE_DIR / VOLTRON_SANDBOX is unset (the state dir was '', so the cache and inventory went to the current directory)", () => {
