@@ -3,6 +3,7 @@ import { UsageError, formatOptions, parseArgs, type OptionSpec, type Parsed } fr
 import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
 import { COMMANDS } from './commands';
 import { versionLine } from './cmd/version';
+import { privilegeError } from './privileges';
 import { PlanRefused } from '../apply/reconcile';
 import '../kernel/tc/register';
 import { mark } from '../util/timing';
@@ -13,6 +14,8 @@ export interface Command {
   readonly usage: string;
   readonly options: readonly OptionSpec[];
   readonly needsConfig?: boolean;
+  /** Reads or changes the kernel: refused up front without the capabilities for it. */
+  readonly needsRoot?: boolean;
   run(ctx: Context, args: Parsed): Promise<number>;
 }
 
@@ -141,6 +144,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (parsed.opts.get('version')) {
     process.stdout.write(`${versionLine()}\n`);
     return 0;
+  }
+  const unprivileged = cmd.needsRoot ? privilegeError(cmd.name) : undefined;
+  if (unprivileged) {
+    process.stderr.write(`${unprivileged}\n`);
+    return 1;
   }
   let ctx: Context;
   try {

@@ -193,6 +193,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
 
 export const applyCommand: Command = {
   name: 'apply',
+  needsRoot: true,
   summary: 'Plan, confirm, apply in dependency order, then verify by re-reading (rolls back on failure)',
   usage: 'voltron apply [--auto-approve] [--no-rollback] [--confirm-within DURATION]',
   options: [
@@ -207,6 +208,7 @@ export const applyCommand: Command = {
 
 export const destroyCommand: Command = {
   name: 'destroy',
+  needsRoot: true,
   summary: 'Remove everything Voltron owns (per its inventory); foreign objects are untouched',
   usage: 'voltron destroy [--auto-approve] [--no-rollback]',
   options: [

@@ -9,6 +9,7 @@ import { showState } from '../show';
 
 export const showCommand: Command = {
   name: 'show',
+  needsRoot: true,
   summary: 'Show live state in the config format (owned objects marked)',
   usage: 'voltron show [-n NS] [-o yaml|json] [--all]',
   options: [
