@@ -194,3 +194,50 @@ test('docs/cli.md names every command and every option (show --all, recover --ab
   }
   for (const o of GLOBAL_OPTIONS) assert.ok(doc.includes(`--${o.name}`), `--${o.name} is not in docs/cli.md`);
 });
+
+test('without root, kernel commands refuse up front saying to run as root (a plan showed `tag: rejected:EPERM`, an apply rolled back after `mount --bind /run/netns: EPERM`)', () => {
+  const { missingCapabilities } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'privileges.js')) as typeof import('../../src/cli/privileges');
+  assert.deepEqual(missingCapabilities('Name:\tnode\nCapEff:\t000001fffeffffff\n'), []);
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000000000\n'), ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN']);
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000201000\n'), [], 'bits 12 and 21');
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000200000\n'), ['CAP_NET_ADMIN']);
+  assert.deepEqual(missingCapabilities('no such line\n'), []);
+  if (process.getuid?.() !== 0) return; // dropping to nobody needs root
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(path.join(dir, 'base.yaml'), 'links:\n  - { name: br0, type: bridge }\n', { mode: 0o644 });
+    const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8', cwd: dir });
+    for (const cmd of ['plan', 'apply', 'destroy', 'show', 'recover', 'confirm']) {
+      const r = asNobody([cmd, '-c', dir, '--state-dir', path.join(dir, 'state'), '--sandbox', 'vqjx-']);
+      assert.equal(r.status, 1, cmd);
+      assert.equal(r.stderr, `voltron ${cmd}: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN missing): it reads and changes network namespaces. Run it as root, e.g. \`sudo voltron ${cmd} ...\`; \`voltron validate\` needs no privileges.\n`);
+    }
+    assert.deepEqual(fs.readdirSync(dir), ['base.yaml'], 'nothing was written');
+    assert.equal(asNobody(['validate', '-c', dir, '--state-dir', path.join(os.tmpdir(), 'nowhere-qj', 'state')]).status, 0);
+    assert.equal(asNobody(['plan', '--help']).status, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing config dir, a file given as -c and a dir without yaml files each say what to do (raw ENOENT/ENOTDIR before)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    const state = path.join(dir, 'state');
+    const missing = run(['validate', '-c', path.join(dir, 'net'), '--state-dir', state]);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stdout, '', 'no line about the host overlay of a directory that does not exist');
+    assert.match(missing.stderr, /cannot read config directory: '\S+\/net' does not exist \(give the config directory with -c DIR; default: the current directory\)/);
+    fs.writeFileSync(path.join(dir, 'net.yaml'), 'links: []\n');
+    const file = run(['validate', '-c', path.join(dir, 'net.yaml'), '--state-dir', state]);
+    assert.equal(file.status, 1);
+    assert.ok(file.stderr.includes(`net.yaml' is a file, not a directory (-c takes the directory holding the *.yaml files: ${dir})`), file.stderr);
+    fs.mkdirSync(path.join(dir, 'empty'));
+    const empty = spawnSync(process.execPath, [BIN, 'validate', '--state-dir', state], { encoding: 'utf8', cwd: path.join(dir, 'empty') });
+    assert.equal(empty.status, 1);
+    assert.match(empty.stderr, /no \*\.yaml or \*\.yml files in config directory \.: give the config directory with -c DIR \(default: the current directory\); to remove everything Voltron owns, run 'voltron destroy'/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { formatConfigError, loadConfig } from '../../config';
 import { isHostName, overlayHosts } from '../../config/load';
@@ -17,8 +18,8 @@ export const validateCommand: Command = {
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
     // A mistyped --host silently means "base only": say which overlay was used (a dangling link counts).
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
-    // A bad host name is an error of its own (above): no line about its overlay.
-    if (isHostName(ctx.host)) ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
+    // A bad host name, or a config dir that cannot be listed, is an error of its own (above): no line about its overlay.
+    if (isHostName(ctx.host) && isDirectory(ctx.configDir)) ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
     const others = checkOtherHosts(ctx, shown);
     const count = shown.size;
     if (count === 0) return 0;
@@ -26,6 +27,14 @@ export const validateCommand: Command = {
     return 1;
   },
 };
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 function remember(shown: Set<string>, line: string): string {
   shown.add(line);
