@@ -180,7 +180,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       writeTryPending(ctx.stateDir, { deadline: new Date(Date.now() + confirmWithinMs).toISOString(), confirmWithinMs, startedAt: new Date().toISOString() });
       const pid = spawnWatchdog(ctx.stateDir);
       lock.transfer(pid, `watchdog for ${lock.info.command}`);
-      ctx.out(`Try mode: run \`voltron confirm\` within ${tryWindow} to keep this; otherwise watchdog pid ${pid} reverts to the pre-apply state.`);
+      ctx.out(`Try mode: run \`voltron confirm${ctx.stateArgs}\` within ${tryWindow} to keep this; otherwise watchdog pid ${pid} reverts to the pre-apply state.`);
       return 0;
     }
     removeJournal(ctx.stateDir);
