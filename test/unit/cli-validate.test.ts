@@ -27,7 +27,7 @@ test('validate names the host overlay it applied, or says there is none', () => 
     assert.match(h1.stdout, /Host 'h1': overlay hosts\/h1\.yaml applied\./);
     const typo = run('hl');
     assert.equal(typo.status, 0, typo.stderr);
-    assert.match(typo.stdout, /is valid: 1 objects/);
+    assert.match(typo.stdout, /is valid: 1 object in 1 namespace\./);
     assert.match(typo.stdout, /Host 'hl': no overlay \(hosts\/hl\.yaml\): base files only\./);
     assert.match(typo.stdout, /Other host overlays checked: h1 \(valid\)\./, 'the overlays that exist are named');
     const bad = run('../x');

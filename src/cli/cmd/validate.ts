@@ -14,7 +14,7 @@ export const validateCommand: Command = {
   async run(ctx) {
     const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
     const shown = new Set<string>();
-    if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${r.desired.resources.size} objects in ${r.desired.namespaces.length} namespace(s).`);
+    if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${counted(r.desired.resources.size, 'object')} in ${counted(r.desired.namespaces.length, 'namespace')}.`);
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
     // A mistyped --host silently means "base only": say which overlay was used (a dangling link counts).
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
@@ -27,6 +27,8 @@ export const validateCommand: Command = {
     return 1;
   },
 };
+
+const counted = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 function isDirectory(dir: string): boolean {
   try {
