@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO, Sandbox, copyConfig } from '../support/sandbox';
+import { bpfRoot } from '../../src/kernel/bpf';
 
 describe('examples/overlay-host on the real kernel', () => {
   const sb = new Sandbox('ovl', path.join(REPO, 'examples/overlay-host'));
@@ -129,5 +130,31 @@ describe('examples/srv6-lab on the real kernel', () => {
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+// The third example: cli-output.test.ts only round-trips its `show`; here the user's own cycle.
+describe('examples/bpf-counter on the real kernel', () => {
+  const sb = new Sandbox('bpc', path.join(REPO, 'examples/bpf-counter'));
+  const root = bpfRoot(sb.prefix);
+  after(() => {
+    sb.run(['destroy', '--auto-approve']);
+    sb.cleanup();
+  });
+
+  it('applies, re-plans empty, counts pings, and destroy leaves no namespace and no bpffs pins', () => {
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /created: bpf program counter/);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const ping = sb.pingUntil('vbpf-b', ['10.99.0.1']);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    assert.ok(fs.existsSync(path.join(root, 'counter', 'maps', 'counters')), `the map is pinned under ${root}`);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /Destroy complete: \d+ change\(s\), [1-9]\d* kernel write\(s\)/);
+    assert.deepEqual(sb.namespaces(), []);
+    assert.equal(fs.existsSync(root), false, `${root} removed`);
   });
 });
