@@ -180,6 +180,16 @@ export class PlanRefused extends Error {
   }
 }
 
+/**
+ * destroy plans against an empty config, so its deletes read "no longer declared" while the
+ * config still declares them: say "destroyed" instead. Only the reason's words change.
+ */
+function destroyReasons(plan: Plan): Plan {
+  const prefix = 'no longer declared';
+  const changes = plan.changes.map((c) => (c.action === 'delete' && c.reason.startsWith(prefix) ? { ...c, reason: `destroyed${c.reason.slice(prefix.length)}` } : c));
+  return { ...plan, changes };
+}
+
 export function makePlan(session: KernelSession, desiredState: DesiredState, inventory: Inventory, destroying = false): PlanResult {
   // BPF programs are compared by the tag of the program in the declared object file.
   const clash = sandboxClashes(desiredState, session);
@@ -239,7 +249,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));
   if (problems.length) throw new PlanRefused(problems);
-  return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
+  return { plan: destroying ? destroyReasons(plan) : plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
 }
 
 /**

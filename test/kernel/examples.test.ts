@@ -112,6 +112,9 @@ describe('examples/overlay-host on the real kernel', () => {
   it('destroy removes everything it owns', () => {
     const r = sb.run(['destroy', '--auto-approve']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The config still declares them: the plan says why they go, not "no longer declared".
+    assert.match(r.stdout, /- namespace vovl-a {2}\[disruptive\]\n\s+# \(destroyed \(owned since a previous apply\)\)/);
+    assert.doesNotMatch(r.stdout, /no longer declared/);
     assert.deepEqual(sb.namespaces(), []);
   });
 });
