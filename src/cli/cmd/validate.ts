@@ -5,6 +5,7 @@ import { isHostName, overlayHosts } from '../../config/load';
 import type { Context } from '../common';
 import type { Command } from '../main';
 import { isPresent } from '../../util/fsx';
+import { unsupportedFilters } from '../../apply/preflight';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -15,6 +16,7 @@ export const validateCommand: Command = {
     const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
     const shown = new Set<string>();
     if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${counted(r.desired.resources.size, 'object')} in ${counted(r.desired.namespaces.length, 'namespace')}.`);
+    if (r.ok) for (const w of unsupportedFilters(r.desired.resources)) ctx.err(`Warning: ${w} (plan and apply refuse it)`);
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
     // A mistyped --host silently means "base only": say which overlay was used (a dangling link counts).
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
