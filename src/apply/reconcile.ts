@@ -11,7 +11,7 @@ import type { KernelSession } from '../kernel/session';
 import { executeChange } from './execute';
 import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
-import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
+import { bpfMapResetProblems, enrichDesiredBpf, missingBpfObjectProblems } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { mergeRanges, rangeItem, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
@@ -245,6 +245,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
   problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
+  problems.push(...missingBpfObjectProblems(plan));
   const missing = missingSysctlProblems(session, plan);
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));

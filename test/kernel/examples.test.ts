@@ -145,6 +145,22 @@ describe('examples/bpf-counter on the real kernel', () => {
     sb.cleanup();
   });
 
+  it('an object file that is not there (not built yet) is refused before any write (the apply made 7 of 8 changes, then rolled back)', () => {
+    const cfg = copyConfig(path.join(REPO, 'examples/bpf-counter'));
+    try {
+      const file = path.join(cfg, 'network.yaml');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('../../dist/bpf/counter.bpf.o', 'not-built.bpf.o'));
+      for (const cmd of ['plan', 'apply']) {
+        const r = sb.run([cmd, '--auto-approve'].slice(0, cmd === 'apply' ? 2 : 1), { config: cfg });
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.ok(r.stderr.includes(`/bpf/programs/0: bpf program counter: object file ${path.join(cfg, 'not-built.bpf.o')} does not exist`), r.stderr);
+      }
+      assert.deepEqual(sb.namespaces(), [], 'nothing was created');
+    } finally {
+      fs.rmSync(cfg, { recursive: true, force: true });
+    }
+  });
+
   it('applies, re-plans empty, counts pings, and destroy leaves no namespace and no bpffs pins', () => {
     const r = sb.run(['apply', '--auto-approve']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
