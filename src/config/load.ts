@@ -50,6 +50,30 @@ function unreadableDirMessage(dir: string, err: NodeJS.ErrnoException): string {
   return `cannot read config directory: ${err.message}`;
 }
 
+/** What to do about a config dir without YAML: a subdirectory that has some is likely the one meant. */
+function emptyDirHint(dir: string): string {
+  let subs: string[] = [];
+  try {
+    subs = fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'hosts' && !d.name.startsWith('.'))
+      .map((d) => d.name)
+      .filter((n) => {
+        try {
+          return fs.readdirSync(path.join(dir, n)).some(isYaml);
+        } catch {
+          return false;
+        }
+      })
+      .sort(byName);
+  } catch {
+    // unreadable: no hint
+  }
+  if (subs.length === 1) return `${subs[0]}/ has some: use -c ${path.join(dir, subs[0]!)}`;
+  if (subs.length > 1) return `${subs.map((n) => `${n}/`).join(', ')} have some: give one of them with -c DIR`;
+  return 'give the config directory with -c DIR (default: the current directory)';
+}
+
 /** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
 
 export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string }): LoadResult {
@@ -84,7 +108,7 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
   const overlay = overlays[0];
   const rel = overlay ? [...names, overlay] : names;
   // An empty desired state would delete everything owned: refused, and the way to do that named.
-  if (rel.length === 0) return fail(`no *.yaml or *.yml files in config directory ${opts.dir}: give the config directory with -c DIR (default: the current directory); to remove everything Voltron owns, run 'voltron destroy'`);
+  if (rel.length === 0) return fail(`no *.yaml or *.yml files in config directory ${opts.dir}: ${emptyDirHint(opts.dir)}; to remove everything Voltron owns, run 'voltron destroy'`);
   const files: SourceFile[] = [];
   for (const n of rel) {
     const full = path.join(opts.dir, n);

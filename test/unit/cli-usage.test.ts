@@ -239,6 +239,12 @@ test('a missing config dir, a file given as -c and a dir without yaml files each
     const empty = spawnSync(process.execPath, [BIN, 'validate', '--state-dir', state], { encoding: 'utf8', cwd: path.join(dir, 'empty') });
     assert.equal(empty.status, 1);
     assert.match(empty.stderr, /no \*\.yaml or \*\.yml files in config directory \.: give the config directory with -c DIR \(default: the current directory\); to remove everything Voltron owns, run 'voltron destroy'/);
+    // The YAML is one level down (`voltron validate` run from the repository root): name it.
+    fs.mkdirSync(path.join(dir, 'empty', 'net'));
+    fs.writeFileSync(path.join(dir, 'empty', 'net', 'links.yaml'), 'links: []\n');
+    const below = spawnSync(process.execPath, [BIN, 'validate', '--state-dir', state], { encoding: 'utf8', cwd: path.join(dir, 'empty') });
+    assert.equal(below.status, 1);
+    assert.match(below.stderr, /no \*\.yaml or \*\.yml files in config directory \.: net\/ has some: use -c net;/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
