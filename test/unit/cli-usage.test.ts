@@ -249,3 +249,16 @@ test('a missing config dir, a file given as -c and a dir without yaml files each
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('run before a build, bin/voltron says to build first (a MODULE_NOT_FOUND stack trace)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-unbuilt-'));
+  try {
+    fs.cpSync(path.join(repoRoot(), 'bin'), path.join(dir, 'bin'), { recursive: true });
+    const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'voltron'), '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `voltron: not built yet (no ${path.join(dir, 'dist', 'src', 'cli', 'main.js')}): run \`npm run build\` in ${dir} first\n`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
