@@ -30,11 +30,20 @@ export function capabilityErrors(desired: StateMap): string[] {
       const c = qdiscCapability(r.qdisc);
       if (c) need(r, c, `qdisc ${r.qdisc}`);
     }
-    // Known gap: nothing yet gives a `filters:` entry its program's fd, so its create would fail
-    // mid-apply (and roll back). Refuse before any write, and name the way that works.
-    if (r.kind === 'tfilter' && !hasFilterProgramResolver()) {
-      out.push(`${where(r)}${resourceLabel(r)}: \`filters:\` entries are not supported yet; declare the program under bpf.programs with attach: { type: clsact, ... } instead`);
-    }
+  }
+  return [...out, ...unsupportedFilters(desired)];
+}
+
+/**
+ * Known gap: nothing yet gives a `filters:` entry its program's fd, so its create would fail
+ * mid-apply (and roll back). Refused before any write, naming the way that works; `validate`
+ * warns with the same words (it passed a config that every plan then refused).
+ */
+export function unsupportedFilters(desired: StateMap): string[] {
+  if (hasFilterProgramResolver()) return [];
+  const out: string[] = [];
+  for (const r of desired.values()) {
+    if (r.kind === 'tfilter') out.push(`${where(r)}${resourceLabel(r)}: \`filters:\` entries are not supported yet; declare the program under bpf.programs with attach: { type: clsact, ... } instead`);
   }
   return out;
 }

@@ -13,7 +13,7 @@ import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
 import { missingHostDeviceProblems } from './host-devices';
 import { rootRouteProblems } from './root-routes';
-import { bpfMapResetProblems, enrichDesiredBpf } from '../kernel/bpf';
+import { bpfMapResetProblems, enrichDesiredBpf, missingBpfObjectProblems } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { mergeRanges, rangeItem, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
@@ -182,6 +182,16 @@ export class PlanRefused extends Error {
   }
 }
 
+/**
+ * destroy plans against an empty config, so its deletes read "no longer declared" while the
+ * config still declares them: say "destroyed" instead. Only the reason's words change.
+ */
+function destroyReasons(plan: Plan): Plan {
+  const prefix = 'no longer declared';
+  const changes = plan.changes.map((c) => (c.action === 'delete' && c.reason.startsWith(prefix) ? { ...c, reason: `destroyed${c.reason.slice(prefix.length)}` } : c));
+  return { ...plan, changes };
+}
+
 export function makePlan(session: KernelSession, desiredState: DesiredState, inventory: Inventory, destroying = false): PlanResult {
   // BPF programs are compared by the tag of the program in the declared object file.
   const clash = sandboxClashes(desiredState, session);
@@ -239,11 +249,12 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
   problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
+  problems.push(...missingBpfObjectProblems(plan));
   const missing = missingSysctlProblems(session, plan);
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));
   if (problems.length) throw new PlanRefused(problems);
-  return { plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
+  return { plan: destroying ? destroyReasons(plan) : plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
 }
 
 /**

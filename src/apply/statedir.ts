@@ -69,7 +69,9 @@ export function checkStateDir(dir: string): void {
       fs.closeSync(fd);
     }
   } catch (e) {
-    throw stateDirError(dir, e, 'write in it');
+    // Say what to do too: before the first write, a new user has just given a bad --state-dir.
+    const err = stateDirError(dir, e, 'write in it');
+    throw new StateDirError(`${err.message}; the state dir (--state-dir DIR, default /var/lib/voltron) must be a writable directory`);
   } finally {
     removeQuietly(probe);
   }

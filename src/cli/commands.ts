@@ -9,7 +9,8 @@ export const COMMANDS: Command[] = [validateCommand, planCommand, applyCommand, 
 // Safe apply (issue 4): recover/confirm commands; plan first recovers an unfinished apply.
 import { recoverCommand, withRecovery } from './cmd/recover';
 import { confirmCommand } from './cmd/confirm';
-COMMANDS.push(recoverCommand, confirmCommand);
+import { versionCommand } from './cmd/version';
+COMMANDS.push(recoverCommand, confirmCommand, versionCommand);
 COMMANDS.splice(COMMANDS.indexOf(planCommand), 1, withRecovery(planCommand));
 
 // Side-effect import: registers the bpf global reader and executor (bpf.programs[]).

@@ -17,6 +17,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'sandbox', value: 'PREFIX', help: 'map the root and every declared namespace onto Voltron-owned namespaces named PREFIX<name> (default: $VOLTRON_SANDBOX, else none)' },
   { name: 'no-color', help: 'plain output even on a terminal (as does a non-empty NO_COLOR)' },
   { name: 'help', short: 'h', help: 'show help for this command' },
+  { name: 'version', short: 'V', help: "print Voltron's version and exit" },
   { name: 'no-recover', help: 'do not roll back an unfinished apply found in the state dir (apply/destroy then refuse)' },
   { name: 'allow-map-reset', help: 'let a bpf update replace pinned maps whose type/key/value size changed (their contents are lost)' },
 ];
@@ -26,6 +27,8 @@ export interface Context {
   readonly host: string;
   readonly stateDir: string;
   readonly sandbox: string | undefined;
+  /** The command-line options that chose this state dir (` --sandbox P --state-dir D`, or ''), for commands we tell the user to run. */
+  readonly stateArgs: string;
   readonly color: boolean;
   readonly out: (s: string) => void;
   readonly err: (s: string) => void;
@@ -39,6 +42,22 @@ function dirOption(p: Parsed, name: string): string | undefined {
   const v = str(p, name);
   if (v === '') throw new UsageError(`--${name}: an empty directory name (use . for the current directory)`);
   return v;
+}
+
+/** A word as the shell reads it back: quoted only when it needs to be. */
+const shellWord = (w: string): string => (/^[\w./:=+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The options a follow-up command (`voltron confirm`) needs to find the same state dir. Only
+ * those given on the command line: VOLTRON_SANDBOX / VOLTRON_STATE_DIR are in the user's shell.
+ */
+function stateArgsOf(p: Parsed): string {
+  const args: string[] = [];
+  for (const name of ['sandbox', 'state-dir']) {
+    const v = str(p, name);
+    if (v !== undefined) args.push(` --${name} ${shellWord(v)}`);
+  }
+  return args.join('');
 }
 
 export function makeContext(p: Parsed): Context {
@@ -56,6 +75,7 @@ export function makeContext(p: Parsed): Context {
     host: str(p, 'host') ?? os.hostname(),
     stateDir: stateDirFor(base, sandbox),
     sandbox,
+    stateArgs: stateArgsOf(p),
     color: !flag(p, 'no-color') && !process.env.NO_COLOR && process.stdout.isTTY === true,
     out: (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`),
     err: (s) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`),

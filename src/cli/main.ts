@@ -2,6 +2,8 @@
 import { UsageError, formatOptions, parseArgs, type OptionSpec, type Parsed } from './args';
 import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
 import { COMMANDS } from './commands';
+import { versionLine } from './cmd/version';
+import { privilegeError } from './privileges';
 import { PlanRefused } from '../apply/reconcile';
 import '../kernel/tc/register';
 import { mark } from '../util/timing';
@@ -12,6 +14,8 @@ export interface Command {
   readonly usage: string;
   readonly options: readonly OptionSpec[];
   readonly needsConfig?: boolean;
+  /** Reads or changes the kernel: refused up front without the capabilities for it. */
+  readonly needsRoot?: boolean;
   run(ctx: Context, args: Parsed): Promise<number>;
 }
 
@@ -44,7 +48,32 @@ function splitCommand(argv: readonly string[]): [string | undefined, string[]] {
     if (!a.startsWith('-')) return [a, [...argv.slice(0, i), ...argv.slice(i + 1)]];
     if (takesValue.has(a)) i++;
   }
-  return [argv.find((a) => a === '--help' || a === '-h'), []];
+  return [argv.find((a) => HELP.has(a) || VERSION_FLAGS.has(a)), []];
+}
+
+const HELP = new Set(['--help', '-h']);
+const VERSION_FLAGS = new Set(['--version', '-V']);
+
+/** Edit distance, for "did you mean": commands are short, so the quadratic table is nothing. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * A usage error without a command: one line saying what was wrong and where help is, as git
+ * and terraform do, not the whole help (the reason scrolled off above it). A mistyped command
+ * gets the nearest one.
+ */
+function noCommandError(reason: string, typed?: string): string {
+  const near = typed === undefined ? undefined : COMMANDS.map((c) => c.name).find((n) => distance(typed, n) <= 2 || (typed.length >= 3 && n.startsWith(typed)));
+  const hint = near ? ` (did you mean '${near}'?)` : '';
+  return `voltron: ${reason}${hint}\nRun 'voltron --help' for the list of commands and options.\n`;
 }
 
 /** Why a command line names no command: an option no command has, or none given at all. */
@@ -76,16 +105,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   const helpFor = given === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
   // `voltron help bogus` is an unknown command, as `voltron bogus` is.
   const name = helpFor?.name ?? (given === 'help' && rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : given);
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    // Asked for: help on stdout, exit 0. Not asked for (no command): a usage error, on stderr,
-    // saying what was wrong (`voltron --version` printed the help and nothing else).
-    if (!name) process.stderr.write(`voltron: ${noCommandReason(argv)}\n\n`);
-    (name ? process.stdout : process.stderr).write(`${topHelp()}\n`);
+  if (name !== undefined && VERSION_FLAGS.has(name)) {
+    process.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
+  if (!name || HELP.has(name) || name === 'help') {
+    // Asked for: help on stdout, exit 0. A bare `voltron`: the help on stderr, exit 1. Options
+    // but no command: a usage error saying what was wrong.
+    if (name) process.stdout.write(`${topHelp()}\n`);
+    else if (argv.length === 0) process.stderr.write(`${topHelp()}\n`);
+    else process.stderr.write(noCommandError(noCommandReason(argv)));
     return name ? 0 : 1;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) {
-    process.stderr.write(`voltron: unknown command "${name}"\n\n${topHelp()}\n`);
+    process.stderr.write(noCommandError(`unknown command "${name}"`, name));
     return 1;
   }
   const specs = [...cmd.options, ...GLOBAL_OPTIONS];
@@ -98,7 +132,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}' (the config directory is given with -c DIR)`);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`voltron ${cmd.name}: ${e.message}\n${cmd.usage}\n`);
+      process.stderr.write(`voltron ${cmd.name}: ${e.message}\nUsage: ${cmd.usage}\nRun 'voltron ${cmd.name} --help' for its options.\n`);
       return 1;
     }
     throw e;
@@ -106,6 +140,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (parsed.opts.get('help')) {
     process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n\nOptions:\n${formatOptions(specs)}\n`);
     return 0;
+  }
+  if (parsed.opts.get('version')) {
+    process.stdout.write(`${versionLine()}\n`);
+    return 0;
+  }
+  const unprivileged = cmd.needsRoot ? privilegeError(cmd.name) : undefined;
+  if (unprivileged) {
+    process.stderr.write(`${unprivileged}\n`);
+    return 1;
   }
   let ctx: Context;
   try {

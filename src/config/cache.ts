@@ -10,9 +10,8 @@ import type { DesiredState, Resource, SrhPool } from '../model/types';
 import { configSchemaJson } from './schema-json';
 import { hash64, sampleOf } from '../util/hash';
 import { ensureDir, removeQuietly } from '../util/fsx';
+import { VERSION } from '../util/version';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const VERSION: string = (require('../../../package.json') as { version: string }).version;
 const KEEP = 4;
 
 type Source = { readonly name: string; readonly text: string };

@@ -43,6 +43,37 @@ export function hasOverlay(dir: string, host: string): boolean {
   return [`${host}.yaml`, `${host}.yml`].some((n) => isPresent(path.join(dir, 'hosts', n)));
 }
 
+/** Why the config directory cannot be listed, and what to do: the first error a new user meets. */
+function unreadableDirMessage(dir: string, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return `cannot read config directory: '${dir}' does not exist (give the config directory with -c DIR; default: the current directory)`;
+  if (err.code === 'ENOTDIR') return `cannot read config directory: '${dir}' is a file, not a directory (-c takes the directory holding the *.yaml files: ${path.dirname(dir)})`;
+  return `cannot read config directory: ${err.message}`;
+}
+
+/** What to do about a config dir without YAML: a subdirectory that has some is likely the one meant. */
+function emptyDirHint(dir: string): string {
+  let subs: string[] = [];
+  try {
+    subs = fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'hosts' && !d.name.startsWith('.'))
+      .map((d) => d.name)
+      .filter((n) => {
+        try {
+          return fs.readdirSync(path.join(dir, n)).some(isYaml);
+        } catch {
+          return false;
+        }
+      })
+      .sort(byName);
+  } catch {
+    // unreadable: no hint
+  }
+  if (subs.length === 1) return `${subs[0]}/ has some: use -c ${path.join(dir, subs[0]!)}`;
+  if (subs.length > 1) return `${subs.map((n) => `${n}/`).join(', ')} have some: give one of them with -c DIR`;
+  return 'give the config directory with -c DIR (default: the current directory)';
+}
+
 /** Load `dir`: top-level *.yaml/*.yml in name order, then hosts/<host>.yaml (or .yml). */
 
 export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string }): LoadResult {
@@ -65,7 +96,7 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
       .map((d) => d.name)
       .sort(byName);
   } catch (err) {
-    return fail(`cannot read config directory: ${(err as Error).message}`);
+    return fail(unreadableDirMessage(opts.dir, err as NodeJS.ErrnoException));
   }
   // Skipped, what the file declares would be pruned: refuse instead.
   if (dangling.length > 0) return { ok: false, errors: dangling.sort(byName).map((n) => danglingError(path.join(opts.dir, n))), files: [] };
@@ -76,7 +107,8 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
     return { ok: false, errors: [{ file: path.join(opts.dir, overlays[1]!), line: 1, column: 1, path: '', message: `${overlays[0]} exists too: keep one overlay for host '${host}'` }], files: [] };
   const overlay = overlays[0];
   const rel = overlay ? [...names, overlay] : names;
-  if (rel.length === 0) return fail(`no *.yaml files in config directory (refusing an empty desired state)`);
+  // An empty desired state would delete everything owned: refused, and the way to do that named.
+  if (rel.length === 0) return fail(`no *.yaml or *.yml files in config directory ${opts.dir}: ${emptyDirHint(opts.dir)}; to remove everything Voltron owns, run 'voltron destroy'`);
   const files: SourceFile[] = [];
   for (const n of rel) {
     const full = path.join(opts.dir, n);

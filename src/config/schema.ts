@@ -100,7 +100,7 @@ function describe(e: ErrorObject): { path: string; key: boolean; message: string
     case 'required':
       return { path: e.instancePath, key: false, message: `missing required key '${String(p.missingProperty)}'` };
     case 'type':
-      return { path: e.instancePath, key: false, message: `must be ${TYPE_WORDS[String(p.type)] ?? String(p.type)}${got(e)}` };
+      return { path: e.instancePath, key: false, message: `must be ${TYPE_WORDS[String(p.type)] ?? String(p.type)}${got(e)}${nameHint(e)}` };
     case 'enum':
       return {
         path: e.instancePath,
@@ -129,6 +129,13 @@ function nestedOwners(k: string, props: Record<string, unknown>): string[] {
   return Object.entries(props)
     .filter(([, sub]) => sub !== null && typeof sub === 'object' && Object.hasOwn(resolve(sub as SchemaNode).properties ?? {}, k))
     .map(([name]) => name);
+}
+
+/** A list entry written as its bare name (`namespaces: [ vovl-a ]`): show the mapping it must be. */
+function nameHint(e: ErrorObject): string {
+  const required = (e.parentSchema as { required?: string[] } | undefined)?.required ?? [];
+  if ((e.params as { type?: string }).type !== 'object' || typeof e.data !== 'string' || !required.includes('name')) return '';
+  return `, e.g. { name: ${JSON.stringify(e.data)} }`;
 }
 
 /** " (got X)" for scalars, to make the message stand alone. */

@@ -204,6 +204,7 @@ describe('bpf.programs as declared resources (real kernel, via the CLI)', () => 
     await done;
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /updated: bpf program counter/);
+    assert.match(r.stdout, /Apply complete: 1 change\(s\), 1 kernel write\(s\)/, 'the program swap counts as a kernel write');
     const received = Number(/(\d+) received/.exec(out)?.[1] ?? '0');
     assert.ok(received >= 250, `ping received ${received}/300`);
     const counted = packets(root, 0) - before;

@@ -227,3 +227,27 @@ describe('show output round-trips as a config', () => {
     );
   });
 });
+
+// show reads the live state; a config that does not load was printed as its errors ending in
+// "nothing was changed", above the document and with exit 0.
+describe('show with a config that does not load', () => {
+  const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-show-bad-'));
+  fs.writeFileSync(path.join(cfg, 'net.yaml'), 'namespaces: [ { name: a } ]\nlinks:\n  - { name: br0, namespace: a, type: bridge }\n');
+  const sb = new Sandbox('shb', cfg);
+  after(() => {
+    sb.run(['destroy', '--auto-approve']);
+    sb.cleanup();
+    fs.rmSync(cfg, { recursive: true, force: true });
+  });
+
+  it('shows the live state with one note saying so', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const broken = path.join(cfg, 'broken');
+    fs.mkdirSync(broken);
+    fs.writeFileSync(path.join(broken, 'net.yaml'), 'links:\n  - { name: x, type: dummy }\n');
+    const s = sb.run(['show'], { config: broken });
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /- name: br0\n\s+type: bridge/);
+    assert.equal(s.stderr, `Note: the config in ${broken} does not load (1 error: see \`voltron validate -c ${broken}\`); showing the live state without it (no ignore: list applied).\n`);
+  });
+});

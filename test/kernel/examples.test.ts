@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO, Sandbox, copyConfig } from '../support/sandbox';
+import { bpfRoot } from '../../src/kernel/bpf';
 
 describe('examples/overlay-host on the real kernel', () => {
   const sb = new Sandbox('ovl', path.join(REPO, 'examples/overlay-host'));
@@ -111,6 +112,9 @@ describe('examples/overlay-host on the real kernel', () => {
   it('destroy removes everything it owns', () => {
     const r = sb.run(['destroy', '--auto-approve']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The config still declares them: the plan says why they go, not "no longer declared".
+    assert.match(r.stdout, /- namespace vovl-a {2}\[disruptive\]\n\s+# \(destroyed \(owned since a previous apply\)\)/);
+    assert.doesNotMatch(r.stdout, /no longer declared/);
     assert.deepEqual(sb.namespaces(), []);
   });
 });
@@ -129,5 +133,47 @@ describe('examples/srv6-lab on the real kernel', () => {
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+// The third example: cli-output.test.ts only round-trips its `show`; here the user's own cycle.
+describe('examples/bpf-counter on the real kernel', () => {
+  const sb = new Sandbox('bpc', path.join(REPO, 'examples/bpf-counter'));
+  const root = bpfRoot(sb.prefix);
+  after(() => {
+    sb.run(['destroy', '--auto-approve']);
+    sb.cleanup();
+  });
+
+  it('an object file that is not there (not built yet) is refused before any write (the apply made 7 of 8 changes, then rolled back)', () => {
+    const cfg = copyConfig(path.join(REPO, 'examples/bpf-counter'));
+    try {
+      const file = path.join(cfg, 'network.yaml');
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('../../dist/bpf/counter.bpf.o', 'not-built.bpf.o'));
+      for (const cmd of ['plan', 'apply']) {
+        const r = sb.run([cmd, '--auto-approve'].slice(0, cmd === 'apply' ? 2 : 1), { config: cfg });
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.ok(r.stderr.includes(`/bpf/programs/0: bpf program counter: object file ${path.join(cfg, 'not-built.bpf.o')} does not exist`), r.stderr);
+      }
+      assert.deepEqual(sb.namespaces(), [], 'nothing was created');
+    } finally {
+      fs.rmSync(cfg, { recursive: true, force: true });
+    }
+  });
+
+  it('applies, re-plans empty, counts pings, and destroy leaves no namespace and no bpffs pins', () => {
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /created: bpf program counter/);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const ping = sb.pingUntil('vbpf-b', ['10.99.0.1']);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    assert.ok(fs.existsSync(path.join(root, 'counter', 'maps', 'counters')), `the map is pinned under ${root}`);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stdout, /Destroy complete: \d+ change\(s\), [1-9]\d* kernel write\(s\)/);
+    assert.deepEqual(sb.namespaces(), []);
+    assert.equal(fs.existsSync(root), false, `${root} removed`);
   });
 });

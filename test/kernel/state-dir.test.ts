@@ -47,6 +47,7 @@ describe('state dir problems', () => {
     assert.equal(r.signal, null, `killed: the apply hung (${r.stderr})`);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /^Error: state dir [^\n]+: cannot write in it: [^\n]+\n$/, r.stderr);
+    assert.match(r.stderr, /; the state dir \(--state-dir DIR, default \/var\/lib\/voltron\) must be a writable directory\n$/, 'says what to do');
     assert.match(r.stderr, why);
     assert.deepEqual(sb.namespaces(), [], 'a kernel write happened');
   };

@@ -77,10 +77,10 @@ test('an option whose value is missing does not take the next option as its valu
   }
 });
 
-test('no command: the usage error says why (an unknown option such as --version, or none given); `voltron help CMD` is CMD --help', () => {
-  const version = run(['--version']);
-  assert.equal(version.status, 1);
-  assert.match(version.stderr, /^voltron: unknown option --version\n\n.*Usage: voltron <command>/s);
+test('no command: the usage error says why (an unknown option, or none given); `voltron help CMD` is CMD --help', () => {
+  const unknown = run(['--verbose']);
+  assert.equal(unknown.status, 1);
+  assert.equal(unknown.stderr, "voltron: unknown option --verbose\nRun 'voltron --help' for the list of commands and options.\n");
   const onlyGlobal = run(['-c', 'somewhere']);
   assert.equal(onlyGlobal.status, 1);
   assert.match(onlyGlobal.stderr, /^voltron: no command given\n/);
@@ -95,6 +95,32 @@ test('no command: the usage error says why (an unknown option such as --version,
   const bogus = run(['help', 'bogus']);
   assert.equal(bogus.status, 1);
   assert.match(bogus.stderr, /unknown command "bogus"/);
+});
+
+test('--version, -V and `voltron version` print the package version on stdout, exit 0 (--version was an unknown option)', () => {
+  const { version } = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string };
+  for (const args of [['--version'], ['-V'], ['version'], ['plan', '--version'], ['-c', 'nowhere', '-V']]) {
+    const r = run(args);
+    assert.equal(r.status, 0, args.join(' '));
+    assert.equal(r.stdout, `voltron ${version}\n`, args.join(' '));
+    assert.equal(r.stderr, '', args.join(' '));
+  }
+  assert.match(run(['--help']).stdout, /^ {2}version {2,}/m, 'the command is listed');
+});
+
+test('an unknown command or option says so in one line and where help is, with the exit code 1 (the whole help buried the reason)', () => {
+  const typo = run(['aply', '-c', 'x']);
+  assert.equal(typo.status, 1);
+  assert.equal(typo.stdout, '');
+  assert.equal(typo.stderr, "voltron: unknown command \"aply\" (did you mean 'apply'?)\nRun 'voltron --help' for the list of commands and options.\n");
+  assert.equal(run(['frobnicate']).stderr, "voltron: unknown command \"frobnicate\"\nRun 'voltron --help' for the list of commands and options.\n");
+  const option = run(['plan', '--bogus']);
+  assert.equal(option.status, 1);
+  assert.equal(option.stderr, "voltron plan: unknown option --bogus\nUsage: voltron plan [-o text|json|markdown] [--detailed-exitcode]\nRun 'voltron plan --help' for its options.\n");
+  // A bare `voltron` still shows the whole help (on stderr, exit 1): nothing was typed wrong.
+  const bare = run([]);
+  assert.equal(bare.status, 1);
+  assert.match(bare.stderr, /^voltron: declarative reconciler.*Usage: voltron <command>/s);
 });
 
 test("an empty --state-dir or -c is a usage error and an empty VOLTRON_STATE_DIR / VOLTRON_SANDBOX is unset (the state dir was '', so the cache and inventory went to the current directory)", () => {
@@ -167,4 +193,72 @@ test('docs/cli.md names every command and every option (show --all, recover --ab
     for (const o of c.options) assert.ok(doc.includes(`--${o.name}`), `${c.name} --${o.name} is not in docs/cli.md`);
   }
   for (const o of GLOBAL_OPTIONS) assert.ok(doc.includes(`--${o.name}`), `--${o.name} is not in docs/cli.md`);
+});
+
+test('without root, kernel commands refuse up front saying to run as root (a plan showed `tag: rejected:EPERM`, an apply rolled back after `mount --bind /run/netns: EPERM`)', () => {
+  const { missingCapabilities } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'privileges.js')) as typeof import('../../src/cli/privileges');
+  assert.deepEqual(missingCapabilities('Name:\tnode\nCapEff:\t000001fffeffffff\n'), []);
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000000000\n'), ['CAP_NET_ADMIN']);
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000001000\n'), [], 'bit 12 (a container granted NET_ADMIN only may manage root-namespace links)');
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000200000\n'), ['CAP_NET_ADMIN']);
+  assert.deepEqual(missingCapabilities('no such line\n'), []);
+  if (process.getuid?.() !== 0) return; // dropping to nobody needs root
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(path.join(dir, 'base.yaml'), 'links:\n  - { name: br0, type: bridge }\n', { mode: 0o644 });
+    const asNobody = (args: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { encoding: 'utf8', cwd: dir });
+    for (const cmd of ['plan', 'apply', 'destroy', 'show', 'recover', 'confirm']) {
+      const r = asNobody([cmd, '-c', dir, '--state-dir', path.join(dir, 'state'), '--sandbox', 'vqjx-']);
+      assert.equal(r.status, 1, cmd);
+      assert.equal(r.stderr, `voltron ${cmd}: needs root (CAP_NET_ADMIN missing): it reads and changes network namespaces. Run it as root, e.g. \`sudo voltron ${cmd} ...\`; \`voltron validate\` needs no privileges.\n`);
+    }
+    assert.deepEqual(fs.readdirSync(dir), ['base.yaml'], 'nothing was written');
+    // validate needs no privileges (its cache is skipped where the state dir cannot be written).
+    const v = asNobody(['validate', '-c', dir, '--state-dir', path.join(dir, 'state')]);
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(asNobody(['plan', '--help']).status, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing config dir, a file given as -c and a dir without yaml files each say what to do (raw ENOENT/ENOTDIR before)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
+  try {
+    const state = path.join(dir, 'state');
+    const missing = run(['validate', '-c', path.join(dir, 'net'), '--state-dir', state]);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stdout, '', 'no line about the host overlay of a directory that does not exist');
+    assert.match(missing.stderr, /cannot read config directory: '\S+\/net' does not exist \(give the config directory with -c DIR; default: the current directory\)/);
+    fs.writeFileSync(path.join(dir, 'net.yaml'), 'links: []\n');
+    const file = run(['validate', '-c', path.join(dir, 'net.yaml'), '--state-dir', state]);
+    assert.equal(file.status, 1);
+    assert.ok(file.stderr.includes(`net.yaml' is a file, not a directory (-c takes the directory holding the *.yaml files: ${dir})`), file.stderr);
+    fs.mkdirSync(path.join(dir, 'empty'));
+    const empty = spawnSync(process.execPath, [BIN, 'validate', '--state-dir', state], { encoding: 'utf8', cwd: path.join(dir, 'empty') });
+    assert.equal(empty.status, 1);
+    assert.match(empty.stderr, /no \*\.yaml or \*\.yml files in config directory \.: give the config directory with -c DIR \(default: the current directory\); to remove everything Voltron owns, run 'voltron destroy'/);
+    // The YAML is one level down (`voltron validate` run from the repository root): name it.
+    fs.mkdirSync(path.join(dir, 'empty', 'net'));
+    fs.writeFileSync(path.join(dir, 'empty', 'net', 'links.yaml'), 'links: []\n');
+    const below = spawnSync(process.execPath, [BIN, 'validate', '--state-dir', state], { encoding: 'utf8', cwd: path.join(dir, 'empty') });
+    assert.equal(below.status, 1);
+    assert.match(below.stderr, /no \*\.yaml or \*\.yml files in config directory \.: net\/ has some: use -c net;/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run before a build, bin/voltron says to build first (a MODULE_NOT_FOUND stack trace)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-unbuilt-'));
+  try {
+    fs.cpSync(path.join(repoRoot(), 'bin'), path.join(dir, 'bin'), { recursive: true });
+    const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'voltron'), '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `voltron: not built yet (no ${path.join(dir, 'dist', 'src', 'cli', 'main.js')}): run \`npm run build\` in ${dir} first\n`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

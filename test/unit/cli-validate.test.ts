@@ -27,7 +27,7 @@ test('validate names the host overlay it applied, or says there is none', () => 
     assert.match(h1.stdout, /Host 'h1': overlay hosts\/h1\.yaml applied\./);
     const typo = run('hl');
     assert.equal(typo.status, 0, typo.stderr);
-    assert.match(typo.stdout, /is valid: 1 objects/);
+    assert.match(typo.stdout, /is valid: 1 object in 1 namespace\./);
     assert.match(typo.stdout, /Host 'hl': no overlay \(hosts\/hl\.yaml\): base files only\./);
     assert.match(typo.stdout, /Other host overlays checked: h1 \(valid\)\./, 'the overlays that exist are named');
     const bad = run('../x');
@@ -65,5 +65,21 @@ test("validate checks every host's overlay, so a CI machine (no overlay of its o
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(state, { recursive: true, force: true });
+  }
+});
+
+test('validate warns, with the file and line, about `filters:` entries that every plan refuses (it passed them silently)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-validate-'));
+  try {
+    fs.writeFileSync(
+      path.join(dir, 'net.yaml'),
+      'namespaces: [ { name: a } ]\nlinks:\n  - { name: v0, namespace: a, type: veth, peer: { name: v1 } }\nqdiscs:\n  - { namespace: a, dev: v0, kind: clsact }\nfilters:\n  - { namespace: a, dev: v0, direction: egress, priority: 1, program: "counter.bpf.o:tc" }\n',
+    );
+    const r = spawnSync(process.execPath, [path.join(repoRoot(), 'bin', 'voltron'), 'validate', '-c', dir, '--host', 'h1', '--state-dir', path.join(dir, 'state')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /is valid/);
+    assert.match(r.stderr, /^Warning: \S+net\.yaml:7:5: \/filters\/0: filter a\/v0 egress pref 1: `filters:` entries are not supported yet; declare the program under bpf\.programs with attach: \{ type: clsact, \.\.\. \} instead \(plan and apply refuse it\)\n$/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -428,7 +428,7 @@ test('loadConfig refuses a missing or empty directory', () => {
   try {
     const empty = loadConfig({ dir, host: 'h1' });
     assert.equal(empty.ok, false);
-    if (!empty.ok) assert.match(empty.errors[0]!.message, /no \*\.yaml files/);
+    if (!empty.ok) assert.match(empty.errors[0]!.message, /no \*\.yaml or \*\.yml files/);
     const missing = loadConfig({ dir: path.join(dir, 'nope'), host: 'h1' });
     assert.equal(missing.ok, false);
     if (!missing.ok) assert.match(missing.errors[0]!.message, /cannot read config directory/);

@@ -182,7 +182,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       writeTryPending(ctx.stateDir, { deadline: new Date(Date.now() + confirmWithinMs).toISOString(), confirmWithinMs, startedAt: new Date().toISOString() });
       const pid = spawnWatchdog(ctx.stateDir);
       lock.transfer(pid, `watchdog for ${lock.info.command}`);
-      ctx.out(`Try mode: run \`voltron confirm\` within ${tryWindow} to keep this; otherwise watchdog pid ${pid} reverts to the pre-apply state.`);
+      ctx.out(`Try mode: run \`voltron confirm${ctx.stateArgs}\` within ${tryWindow} to keep this; otherwise watchdog pid ${pid} reverts to the pre-apply state.`);
       return 0;
     }
     removeJournal(ctx.stateDir);
@@ -195,6 +195,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
 
 export const applyCommand: Command = {
   name: 'apply',
+  needsRoot: true,
   summary: 'Plan, confirm, apply in dependency order, then verify by re-reading (rolls back on failure)',
   usage: 'voltron apply [--auto-approve] [--no-rollback] [--confirm-within DURATION]',
   options: [
@@ -209,6 +210,7 @@ export const applyCommand: Command = {
 
 export const destroyCommand: Command = {
   name: 'destroy',
+  needsRoot: true,
   summary: 'Remove everything Voltron owns (per its inventory); foreign objects are untouched',
   usage: 'voltron destroy [--auto-approve] [--no-rollback]',
   options: [

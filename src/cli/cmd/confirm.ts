@@ -10,6 +10,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const confirmCommand: Command = {
   name: 'confirm',
+  needsRoot: true,
   summary: 'Keep the state applied by `apply --confirm-within` (stops its automatic revert)',
   usage: 'voltron confirm',
   options: [],

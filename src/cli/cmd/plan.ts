@@ -7,6 +7,7 @@ import { mark } from '../../util/timing';
 
 export const planCommand: Command = {
   name: 'plan',
+  needsRoot: true,
   summary: 'Show what apply would change (exit 0: no changes, 2 with --detailed-exitcode: changes, 1: error)',
   usage: 'voltron plan [-o text|json|markdown] [--detailed-exitcode]',
   options: [

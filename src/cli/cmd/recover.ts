@@ -10,6 +10,7 @@ import { withSignalsHeld } from '../signals';
 
 export const recoverCommand: Command = {
   name: 'recover',
+  needsRoot: true,
   summary: 'Finish an interrupted apply: restore the pre-apply state recorded in the journal',
   usage: 'voltron recover [--abandon]',
   options: [{ name: 'abandon', help: 'do not restore: leave the kernel as it is, keep ownership of what the apply made, set the journal aside' }],

@@ -1,14 +1,17 @@
 import { flag, str } from '../args';
-import { inventoryOf, loadDesired, openSession } from '../common';
+import path from 'node:path';
+import { inventoryOf, missingOverlayNote, openSession, type Context } from '../common';
+import { loadConfig } from '../../config';
 import type { Command } from '../main';
 import { effectiveDesired, readCurrent, setAsideStale } from '../../apply/reconcile';
 import { readNamespaces } from '../../kernel/namespace';
 import { resourceKey } from '../../model/keys';
-import type { Resource } from '../../model/types';
+import type { DesiredState, Resource } from '../../model/types';
 import { showState } from '../show';
 
 export const showCommand: Command = {
   name: 'show',
+  needsRoot: true,
   summary: 'Show live state in the config format (owned objects marked)',
   usage: 'voltron show [-n NS] [-o yaml|json] [--all]',
   options: [
@@ -20,7 +23,7 @@ export const showCommand: Command = {
     const format = str(p, 'output') ?? 'yaml';
     if (format !== 'yaml' && format !== 'json') throw new Error(`-o ${format}: use yaml or json`);
     const only = str(p, 'namespace');
-    const desired = loadDesired(ctx);
+    const desired = desiredForShow(ctx);
     const session = openSession(ctx);
     try {
       const inventory = inventoryOf(ctx);
@@ -43,3 +46,20 @@ export const showCommand: Command = {
     }
   },
 };
+
+/**
+ * show reads the live state; the config only adds its ignore: list and which veth end created
+ * a pair. One that does not load is one note, not its errors ending in "nothing was changed"
+ * above a document printed with exit 0.
+ */
+function desiredForShow(ctx: Context): DesiredState | undefined {
+  const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
+  if (r.ok) {
+    const note = missingOverlayNote(ctx);
+    if (note) ctx.err(note);
+    return r.desired;
+  }
+  const n = r.errors.length;
+  ctx.err(`Note: the config in ${ctx.configDir} does not load (${n} error${n === 1 ? '' : 's'}: see \`voltron validate -c ${ctx.configDir}\`); showing the live state without it (no ignore: list applied).`);
+  return undefined;
+}

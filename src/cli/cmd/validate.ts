@@ -1,9 +1,11 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { formatConfigError, loadConfig } from '../../config';
 import { isHostName, overlayHosts } from '../../config/load';
 import type { Context } from '../common';
 import type { Command } from '../main';
 import { isPresent } from '../../util/fsx';
+import { unsupportedFilters } from '../../apply/preflight';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -13,12 +15,13 @@ export const validateCommand: Command = {
   async run(ctx) {
     const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
     const shown = new Set<string>();
-    if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${r.desired.resources.size} objects in ${r.desired.namespaces.length} namespace(s).`);
+    if (r.ok) ctx.out(`Config in ${ctx.configDir} is valid: ${counted(r.desired.resources.size, 'object')} in ${counted(r.desired.namespaces.length, 'namespace')}.`);
+    if (r.ok) for (const w of unsupportedFilters(r.desired.resources)) ctx.err(`Warning: ${w} (plan and apply refuse it)`);
     else for (const e of r.errors) ctx.err(remember(shown, formatConfigError(e)));
     // A mistyped --host silently means "base only": say which overlay was used (a dangling link counts).
     const overlay = ['yaml', 'yml'].map((ext) => path.join('hosts', `${ctx.host}.${ext}`)).find((f) => isPresent(path.join(ctx.configDir, f)));
-    // A bad host name is an error of its own (above): no line about its overlay.
-    if (isHostName(ctx.host)) ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
+    // A bad host name, or a config dir that cannot be listed, is an error of its own (above): no line about its overlay.
+    if (isHostName(ctx.host) && isDirectory(ctx.configDir)) ctx.out(overlay ? `Host '${ctx.host}': overlay ${overlay} applied.` : `Host '${ctx.host}': no overlay (hosts/${ctx.host}.yaml): base files only.`);
     const others = checkOtherHosts(ctx, shown);
     const count = shown.size;
     if (count === 0) return 0;
@@ -26,6 +29,16 @@ export const validateCommand: Command = {
     return 1;
   },
 };
+
+const counted = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 function remember(shown: Set<string>, line: string): string {
   shown.add(line);

@@ -3,6 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BpfProgramRes, StateMap } from '../../model/types';
+import type { Plan } from '../../plan/types';
+import { sourceWhere } from '../../config/positions';
+import { TAG_MISSING } from './tag';
 import { BpfMap, BpfObject } from '../libbpf';
 import type { KernelSession } from '../session';
 import { describeShape, mapResetAllowed } from './exec';
@@ -46,6 +49,21 @@ export function bpfMapResetProblems(session: KernelSession, desired: StateMap): 
     } finally {
       obj.close();
     }
+  }
+  return out;
+}
+
+/**
+ * A program whose object file does not exist cannot be created or updated: the apply failed at
+ * its step, after every other write, and rolled them back. Refused before any write instead.
+ */
+export function missingBpfObjectProblems(plan: Plan): string[] {
+  const out: string[] = [];
+  for (const c of plan.changes) {
+    const res = c.after as BpfProgramRes | undefined;
+    if (c.kind !== 'bpf' || !res || res.tag !== TAG_MISSING) continue;
+    const where = res.source ? `${sourceWhere(res.source)}: ${res.source.path}: ` : '';
+    out.push(`${where}bpf program ${res.name}: object file ${res.object} does not exist (a relative object: is resolved against the config directory)`);
   }
   return out;
 }

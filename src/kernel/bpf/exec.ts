@@ -413,6 +413,9 @@ export function removeProgram(session: KernelSession, name: string): void {
 }
 
 export function executeBpf(c: Change, session: KernelSession): void {
+  // bpf(2) calls are not netlink, so no socket counts them: one write per change, else the
+  // apply summary said "0 kernel write(s)" after swapping a program.
+  session.extraWrites++;
   if (c.action === 'delete') return removeProgram(session, (c.before as BpfProgramRes).name);
   const res = c.after as BpfProgramRes;
   const dir = programDir(bpfRoot(session.sandbox), res.name);
