@@ -13,7 +13,7 @@ import { Sandbox } from '../support/sandbox';
 import { srhsFromPcap } from '../support/pcap';
 
 const CONFIG = `namespaces:
-  - { name: na }
+  - { name: na, sysctls: { net.ipv6.conf.all.forwarding: 1 } }
 links:
   - { name: va0, type: veth, peer: { name: vb0, namespace: na } }
 addresses:
@@ -21,6 +21,8 @@ addresses:
   - { address: 2001:db8:1::2/64, dev: vb0, namespace: na }
 routes:
   - { to: "fc00::/16", via: "2001:db8:1::2", dev: va0 }
+  - { to: "2001:db8:22::/64", via: "2001:db8:1::2", dev: va0, encap: { type: seg6, mode: inline, segments: [ "fc00:b6::1" ] } }
+  - { namespace: na, to: "fc00:b::/32", via: "2001:db8:1::1", dev: vb0 }
   - { to: "2001:db8:21::/64", via: "2001:db8:1::2", dev: va0, encap: { type: seg6, mode: inline, segments: [ "fc00:9::e", "fc00:8::e" ] } }
   - { namespace: na, to: "fc00:b6::1/128", dev: vb0, encap: { type: seg6local, action: End.B6, segments: [ "fc00:b::1", "fc00:b::2" ] } }
 `;
@@ -48,21 +50,35 @@ describe('an inserted SRH (seg6 inline, End.B6) keeps every declared segment (re
     assert.equal(p.code, 0, p.stdout + p.stderr);
   });
 
-  it('a packet on the inline route visits both declared segments, then its destination', async () => {
+  /** The first SR packet received on `ns`/`dev` while a ping (never answered) goes from the root to `to`. */
+  async function captureOne(ns: string, dev: string, to: string) {
     assert.equal(sb.pingUntil('', ['-6', '2001:db8:1::2']).code, 0, 'the gateway answers');
-    const file = path.join(dir, 'cap.pcap');
-    const td = spawn('ip', ['netns', 'exec', sb.ns('na'), 'timeout', '10', 'tcpdump', '-i', 'vb0', '-Q', 'in', '-n', '-U', '-c', '1', '-w', file, 'ip6[6] == 43'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const file = path.join(dir, `${ns}-${dev}.pcap`);
+    const td = spawn('ip', ['netns', 'exec', sb.ns(ns), 'timeout', '10', 'tcpdump', '-i', dev, '-Q', 'in', '-n', '-U', '-c', '1', '-w', file, 'ip6[6] == 43'], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(td);
     let err = '';
     td.stderr!.on('data', (d) => (err += d));
     for (let i = 0; i < 50 && !/listening on/.test(err); i++) await sleep(100);
     assert.match(err, /listening on/, 'tcpdump started');
-    sb.exec('', ['ping', '-6', '-c', '1', '-W', '1', '2001:db8:21::5']); // no answer: only the request matters
+    sb.exec('', ['ping', '-6', '-c', '1', '-W', '1', to]); // no answer: only the request matters
     await new Promise<void>((r) => (td.exitCode !== null || td.signalCode !== null ? r() : td.once('exit', () => r())));
     const [srh] = srhsFromPcap(file);
-    assert.ok(srh, 'an SR packet was captured');
+    assert.ok(srh, `an SR packet was captured on ${ns}/${dev}`);
+    return srh;
+  }
+
+  it('a packet on the inline route visits both declared segments, then its destination', async () => {
+    const srh = await captureOne('na', 'vb0', '2001:db8:21::5');
     assert.equal(srh.dst, 'fc00:9::e', 'first hop: the first declared segment');
     assert.deepEqual(srh.segments, ['fc00:9::e', 'fc00:8::e', '2001:db8:21::5']);
+    assert.equal(srh.segmentsLeft, 2);
+  });
+
+  it('End.B6 inserts an SRH that visits both its segments, then the SID (back in the root)', async () => {
+    // Root -> (inline, SID fc00:b6::1) -> na: End.B6 inserts its SRH and forwards to fc00:b::1 via the root.
+    const srh = await captureOne('', 'va0', '2001:db8:22::5');
+    assert.equal(srh.dst, 'fc00:b::1');
+    assert.deepEqual(srh.segments, ['fc00:b::1', 'fc00:b::2', 'fc00:b6::1']);
     assert.equal(srh.segmentsLeft, 2);
   });
 
