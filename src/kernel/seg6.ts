@@ -53,8 +53,20 @@ export function decodeSrh(b: Buffer): string[] {
   return out.reverse();
 }
 
+/**
+ * An SRH the kernel inserts into the packet (seg6 `inline` mode, seg6local End.B6) gets the
+ * packet's destination written over its segments[0] (seg6_do_srh_inline), so that slot is
+ * reserved: iproute2 adds an all-zero one there, after the declared segments in travel order.
+ * Without it the last declared segment would be overwritten and never visited.
+ */
+const RESERVED = '::';
+const withReserved = (segments: readonly string[]): string[] => [...segments, RESERVED];
+/** The declared segments of an inserted SRH as read: without the reserved slot (whatever it holds). */
+const withoutReserved = (segments: readonly string[]): string[] => segments.slice(0, -1);
+
 export function encodeSeg6(e: Seg6Encap): Buffer {
-  const payload = Buffer.concat([Buffer.alloc(4), encodeSrh(e.segments)]);
+  const segments = e.mode === 'inline' ? withReserved(e.segments) : e.segments;
+  const payload = Buffer.concat([Buffer.alloc(4), encodeSrh(segments)]);
   payload.writeInt32LE(MODES[e.mode], 0);
   return new AttrWriter().raw(SEG6_IPTUNNEL_SRH, payload).toBuffer();
 }
@@ -66,7 +78,7 @@ export function encodeSeg6Local(e: Seg6LocalEncap, ifindex: (name: string) => nu
   if (e.nh4 !== undefined) w.raw(SEG6_LOCAL_NH4, ipToBuffer(e.nh4));
   if (e.nh6 !== undefined) w.raw(SEG6_LOCAL_NH6, ipToBuffer(e.nh6));
   if (e.oif !== undefined) w.u32(SEG6_LOCAL_OIF, ifindex(e.oif));
-  if (e.segments !== undefined) w.raw(SEG6_LOCAL_SRH, encodeSrh(e.segments));
+  if (e.segments !== undefined) w.raw(SEG6_LOCAL_SRH, encodeSrh(e.action === 'End.B6' ? withReserved(e.segments) : e.segments));
   return w.toBuffer();
 }
 
@@ -75,7 +87,9 @@ export function decodeEncap(type: number, buf: Buffer, names: ReadonlyMap<number
   if (type === 5) {
     const srh = a.get(SEG6_IPTUNNEL_SRH);
     if (!srh) return undefined;
-    return { type: 'seg6', mode: MODE_NAMES[srh.readInt32LE(0)] ?? 'encap', segments: decodeSrh(srh.subarray(4)) };
+    const mode = MODE_NAMES[srh.readInt32LE(0)] ?? 'encap';
+    const segments = decodeSrh(srh.subarray(4));
+    return { type: 'seg6', mode, segments: mode === 'inline' ? withoutReserved(segments) : segments };
   }
   if (type === 7) {
     const action = ACTION_NAMES[a.u32(SEG6_LOCAL_ACTION) ?? 0];
@@ -92,7 +106,7 @@ export function decodeEncap(type: number, buf: Buffer, names: ReadonlyMap<number
     const oif = a.u32(SEG6_LOCAL_OIF);
     if (oif !== undefined) e.oif = names.get(oif) ?? `if${oif}`;
     const srh = a.get(SEG6_LOCAL_SRH);
-    if (srh) e.segments = decodeSrh(srh);
+    if (srh) e.segments = action === 'End.B6' ? withoutReserved(decodeSrh(srh)) : decodeSrh(srh);
     return e;
   }
   return undefined;

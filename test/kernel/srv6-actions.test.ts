@@ -34,7 +34,8 @@ const CASES: { action: string; params: string; shown: Record<string, unknown> }[
   { action: 'End.DT6', params: ', table: 100', shown: { table: '100' } },
   { action: 'End.DT6', params: ', vrf_table: 100', shown: { vrftable: '100' } },
   { action: 'End.DT46', params: ', vrf_table: 100', shown: { vrftable: '100' } },
-  { action: 'End.B6', params: ', segments: [ "fc00:b::1", "fc00:b::2" ]', shown: { srh: { segs: ['fc00:b::1', 'fc00:b::2'] } } },
+  // End.B6 inserts its SRH: the kernel writes the packet's destination into a reserved last slot.
+  { action: 'End.B6', params: ', segments: [ "fc00:b::1", "fc00:b::2" ]', shown: { srh: { segs: ['fc00:b::1', 'fc00:b::2', '::'] } } },
   { action: 'End.B6.Encaps', params: ', segments: [ "fc00:b::1", "fc00:b::2" ]', shown: { srh: { segs: ['fc00:b::1', 'fc00:b::2'] } } },
 ];
 
