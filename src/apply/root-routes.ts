@@ -12,7 +12,7 @@ import { readRoutes } from '../kernel/route';
 import { readRules } from '../kernel/rule';
 import type { KernelSession, NsContext } from '../kernel/session';
 import { resourceKey, resourceLabel } from '../model/keys';
-import { inCidr } from '../model/net';
+import { inCidr, isLinkLocal6 } from '../model/net';
 import type { AddressRes, LinkRes, Resource, RouteRes, RuleRes, StateMap } from '../model/types';
 import type { Change, Inventory, Plan } from '../plan/types';
 
@@ -179,8 +179,4 @@ function isFamily(cidr: string, family: 4 | 6): boolean {
 /** IPv6 link-local and loopback sources, IPv4 127/8: judged by the config checks, or always local. */
 function isScoped(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1' || isLinkLocal6(ip);
-}
-
-function isLinkLocal6(ip: string): boolean {
-  return /^fe[89ab][0-9a-f]:/i.test(ip);
 }

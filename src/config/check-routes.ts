@@ -3,7 +3,7 @@
 // (ENETUNREACH "Nexthop has invalid gateway", EINVAL "Invalid prefsrc address", "Egress device
 // not specified", ENETDOWN "Device for nexthop is not up") is reported here instead.
 import { nsLabel } from '../model/keys';
-import { inCidr, ipFamily, networkOf, parseCidr } from '../model/net';
+import { inCidr, ipFamily, isLinkLocal6, networkOf, parseCidr } from '../model/net';
 import type { AddressRes, LinkRes, RouteRes } from '../model/types';
 import type { Ctx } from './ctx';
 import { ptrJoin } from './types';
@@ -193,8 +193,4 @@ function subnetBroadcast(cidr: string): string | undefined {
 /** ::1 and fe80::/10: host and link scope, valid only on their own device. */
 function isScoped6(ip: string): boolean {
   return ip === '::1' || isLinkLocal6(ip);
-}
-
-function isLinkLocal6(ip: string): boolean {
-  return /^fe[89ab][0-9a-f]:/i.test(ip);
 }

@@ -240,3 +240,8 @@ export function isMulticastIp(s: string): boolean {
   if (!b) return false;
   return b.length === 4 ? (b[0]! & 0xf0) === 0xe0 : b[0] === 0xff;
 }
+
+/** An IPv6 link-local address (fe80::/10): valid only together with its device. */
+export function isLinkLocal6(ip: string): boolean {
+  return /^fe[89ab][0-9a-f]:/i.test(ip);
+}
