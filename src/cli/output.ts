@@ -7,6 +7,7 @@ import { resourceLabel } from '../model/keys';
 import { visible } from '../util/visible';
 import { VOLTRON_RTPROT, type Resource } from '../model/types';
 import type { Context } from './common';
+import type { KernelSession } from '../kernel/session';
 import type { SignalGuard } from './signals';
 
 /** The config directory as recorded in the inventory (symlinks resolved where it exists). */
@@ -59,6 +60,17 @@ export function namesakeNote(inventory: Inventory, why: ReadonlyMap<string, stri
   });
   const more = why.size > shown.length ? `, and ${why.size - shown.length} more` : '';
   return `Note: ${why.size} object(s) Voltron created are gone, and objects it did not create now hold their names or keys; those are left alone and not counted as Voltron's: ${shown.join('; ')}${more}.`;
+}
+
+/**
+ * Where a sandboxed plan's namespaces really are: the plan names them as the config does, and a
+ * user checking the result with `ip` needs the prefixed names. Shown with changes only.
+ */
+export function sandboxNote(session: Pick<KernelSession, 'sandbox' | 'physical'>, namespaces: readonly string[]): string | undefined {
+  if (session.sandbox === undefined) return undefined;
+  const shown = ['', ...namespaces.filter((n) => n !== '')].slice(0, 4).map((n) => `${n === '' ? '(root)' : visible(n)} is ${visible(session.physical(n) ?? '')}`);
+  const more = namespaces.filter((n) => n !== '').length > 3 ? ', …' : '';
+  return `Sandbox ${visible(session.sandbox)}: ${shown.join(', ')}${more} (namespaces as named in the kernel); look with \`ip -n ${visible(session.physical('') ?? '')} link\`.`;
 }
 
 export function printPlan(ctx: Context, plan: Plan, format: string): void {

@@ -1,7 +1,7 @@
 import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
-import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan } from '../output';
+import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan, sandboxNote } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
 import { failureHint } from '../../apply/failure-hints';
 import { verifyDeletes } from '../../apply/lingering';
@@ -77,7 +77,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     // What is still Voltron's (less what it made in adopted namespaces recreated since).
     const { plan, desired: eff, inventory } = pr;
     printPlan(ctx, plan, 'text');
-    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(recordedInventory, pr.notOursWhy)];
+    const warnings = [plan.changes.length > 0 ? sandboxNote(session, desired.namespaces) : undefined, destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(recordedInventory, pr.notOursWhy)];
     for (const w of warnings) if (w) ctx.err(w);
     mark('print plan');
     if (plan.changes.length === 0) {
