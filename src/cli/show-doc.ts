@@ -41,8 +41,9 @@ export interface ShowDoc {
   /**
    * Objects the config format cannot declare, by kind (`links`: other kinds, veths whose peer is
    * not visible; `qdiscs`: other kinds, or under a class that is not an htb class; `filters`:
-   * programs that are not a declared bpf program; `routes`: multipath, TOS or source-prefix
-   * routes). Printed under `x-unmanaged-<kind>`.
+   * programs that are not a declared bpf program; `routes`: multipath, TOS, source-prefix or
+   * onlink routes, or with metrics the config lacks; `rules`: inverted, goto, uidrange, ...).
+   * Printed under `x-unmanaged-<kind>`.
    */
   readonly unmanaged: ReadonlyMap<string, readonly Item[]>;
 }
@@ -369,6 +370,8 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const managed = shownPrograms.has(r.program);
       if (managed) push('filters', filterItem(r, true), owned);
       else addUnmanaged('filters', filterItem(r, false));
+    } else if (r.kind === 'rule' && r.unmodelled !== undefined) {
+      addUnmanaged('rules', withNs(clean({ priority: r.priority, family: r.family, form: r.unmodelled, table: r.table, from: r.from, to: r.to, fwmark: r.fwmark, fwmask: r.fwmask, iif: r.iif, oif: r.oif }), r.namespace));
     } else if (r.kind === 'route' && r.unmodelled !== undefined) {
       addUnmanaged('routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form: r.unmodelled, via: r.via, dev: r.dev }), r.namespace));
     } else {
