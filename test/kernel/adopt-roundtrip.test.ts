@@ -56,14 +56,17 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     sh('a', 'rule', 'add', 'priority', '140', 'table', 'main', 'suppress_prefixlength', '0');
     sh('a', 'rule', 'add', 'priority', '150', 'uidrange', '1000-2000', 'table', '100');
     sh('a', 'rule', 'add', 'priority', '160', 'not', 'from', '10.0.0.0/8', 'table', '100');
+    // Two rules at one priority: the config declares one per priority, the other is listed apart.
+    sh('a', 'rule', 'add', 'priority', '200', 'from', '10.50.0.0/16', 'table', '100');
+    sh('a', 'rule', 'add', 'priority', '200', 'from', '10.51.0.0/16', 'table', '101');
 
     const s = sb.run(['show']);
     assert.equal(s.code, 0, s.stderr);
     const doc = YAML.parse(s.stdout);
     const rules = (doc.rules ?? []).map((r: any) => r.priority);
-    assert.deepEqual(rules, [100], 'only the rule the config can spell is a rule entry');
+    assert.deepEqual(rules, [100, 200], 'only the rules the config can spell are rule entries, one per priority');
     const forms = (doc['x-unmanaged-rules'] ?? []).map((r: any) => `${r.priority} ${r.form}`);
-    assert.deepEqual(forms, ['130 goto 150', '140 suppress_prefixlength 0', '150 uidrange 1000-2000', '160 not']);
+    assert.deepEqual(forms, ['130 goto 150', '140 suppress_prefixlength 0', '150 uidrange 1000-2000', '160 not', '200 another at the same key (the config declares one per key)']);
     const routes = (doc.routes ?? []).map((r: any) => r.to);
     assert.deepEqual(routes, ['10.10.0.0/16']);
     const unmanaged = (doc['x-unmanaged-routes'] ?? []).map((r: any) => `${r.to} ${r.form}`);
