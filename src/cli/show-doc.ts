@@ -41,8 +41,9 @@ export interface ShowDoc {
   /**
    * Objects the config format cannot declare, by kind (`links`: other kinds, veths whose peer is
    * not visible; `qdiscs`: other kinds, or under a class that is not an htb class; `filters`:
-   * programs that are not a declared bpf program; `routes`: multipath, TOS or source-prefix
-   * routes). Printed under `x-unmanaged-<kind>`.
+   * programs that are not a declared bpf program; `routes`: multipath, TOS, source-prefix or
+   * onlink routes, or with metrics the config lacks; `rules`: inverted, goto, uidrange, ...).
+   * Printed under `x-unmanaged-<kind>`.
    */
   readonly unmanaged: ReadonlyMap<string, readonly Item[]>;
 }
@@ -294,6 +295,9 @@ function filterItem(r: TcFilterRes, managed: boolean): Item {
   return withNs(clean({ dev: r.dev, direction: r.direction, priority: r.priority, program: r.program, tag: managed ? undefined : r.tag }), r.namespace);
 }
 
+/** Why a rule or route set aside at another's key is not a list entry: the config takes one per key. */
+const SAME_KEY = 'another at the same key (the config declares one per key)';
+
 interface NsAcc {
   readonly item: Item & { sysctls?: Record<string, string | number>; seg6?: { tunsrc: string } };
   owned: boolean;
@@ -369,8 +373,13 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const managed = shownPrograms.has(r.program);
       if (managed) push('filters', filterItem(r, true), owned);
       else addUnmanaged('filters', filterItem(r, false));
-    } else if (r.kind === 'route' && r.unmodelled !== undefined) {
-      addUnmanaged('routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form: r.unmodelled, via: r.via, dev: r.dev }), r.namespace));
+    } else if (r.kind === 'rule' && (r.unmodelled !== undefined || aliased.has(r))) {
+      // Set aside (kernel/read): printed as a rule it would repeat another's identity (priority).
+      const form = r.unmodelled ?? SAME_KEY;
+      addUnmanaged('rules', withNs(clean({ priority: r.priority, family: r.family, form, table: r.table, from: r.from, to: r.to, fwmark: r.fwmark, fwmask: r.fwmask, iif: r.iif, oif: r.oif }), r.namespace));
+    } else if (r.kind === 'route' && (r.unmodelled !== undefined || aliased.has(r))) {
+      const form = r.unmodelled ?? SAME_KEY;
+      addUnmanaged('routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form, via: r.via, dev: r.dev }), r.namespace));
     } else {
       const c = listItem(r);
       if (c) push(c[0], c[1], owned);

@@ -18,6 +18,8 @@ const UNMANAGED_COMMENT: Record<string, string> = {
   links: ' links of kinds the config cannot declare (never managed; the loader ignores x- keys)',
   qdiscs: ' qdiscs the config cannot declare (other kinds, or under a class of one): never managed',
   filters: ' tc filters whose program is not a declared bpf program: never managed',
+  routes: ' routes the config cannot declare (multipath, tos, from, onlink, other metrics): never managed',
+  rules: ' rules the config cannot declare (not, goto, uidrange, suppress_prefixlength, ...): never managed',
 };
 
 /** The list of a section inside the document: `bpf` programs live under `bpf.programs`. */

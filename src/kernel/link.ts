@@ -35,7 +35,9 @@ function parseBridge(d: Attrs): BridgeOptions {
     vlanFiltering: d.u8At(at[R.IFLA_BR_VLAN_FILTERING]!) === 1,
     stp: (d.u32At(at[R.IFLA_BR_STP_STATE]!) ?? 0) !== 0,
     vlanDefaultPvid: d.u16At(at[R.IFLA_BR_VLAN_DEFAULT_PVID]!),
-    ageingTime: d.u32At(at[R.IFLA_BR_AGEING_TIME]!),
+    // During an STP topology change the kernel ages entries out after twice the forward delay
+    // and reports that instead of the configured ageing time (unreadable until it ends): unknown.
+    ageingTime: d.u8At(at[R.IFLA_BR_TOPOLOGY_CHANGE]!) === 1 ? undefined : d.u32At(at[R.IFLA_BR_AGEING_TIME]!),
     forwardDelay: d.u32At(at[R.IFLA_BR_FORWARD_DELAY]!),
     multicastSnooping: d.u8At(at[R.IFLA_BR_MCAST_SNOOPING]!) === 1,
   };

@@ -67,16 +67,38 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
 /**
  * What Voltron never makes: a multipath route (its nexthops are not modelled), or a route with a
  * TOS or source-prefix selector (the kernel keys it apart from the plain route to the same
- * destination, table and metric, which may live beside it).
+ * destination, table and metric, which may live beside it); or one the config cannot spell:
+ * `onlink` (without it the gateway is refused or means another nexthop), a locked or other
+ * metric than `mtu`, an IPv6 `pref` other than medium. Declared as read, such a route would be
+ * rewritten without them (an update is a whole-route replace): it is never taken for a declared one.
  */
 function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>): string | undefined {
   const mp = a.get(R.RTA_MULTIPATH);
+  const pref = h.family === R.AF_INET6 ? a.u8(R.RTA_PREF) : undefined;
   const form = [
     mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
     h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
     h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
+    (h.flags & R.RTNH_F_ONLINK) !== 0 ? 'onlink' : '',
+    ...otherMetrics(a.get(R.RTA_METRICS)),
+    pref !== undefined && pref !== 0 ? `pref ${pref === 1 ? 'high' : pref === 3 ? 'low' : pref}` : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
+}
+
+/** Route metrics but a plain `mtu` (the one the config has), as `ip route` names them. */
+function otherMetrics(b: Buffer | undefined): string[] {
+  if (!b) return [];
+  return Attrs.parse(b)
+    .list.filter(([t]) => t !== R.RTAX_MTU)
+    .map(([t, v]) => (t === R.RTAX_LOCK ? lockedMetrics(v) : `${R.RTAX_NAMES[t] ?? `metric${t}`}${v.length >= 4 ? ` ${v.readUInt32LE(0)}` : ''}`));
+}
+
+/** RTAX_LOCK's bit mask (bit N: metric N) as `lock mtu`. */
+function lockedMetrics(v: Buffer): string {
+  const mask = v.length >= 4 ? v.readUInt32LE(0) : 0;
+  const names = R.RTAX_NAMES.flatMap((n, i) => (i > 0 && (mask & (1 << i)) !== 0 ? [n] : []));
+  return `lock ${names.join(' ') || `0x${mask.toString(16)}`}`;
 }
 
 /** A multipath route's nexthops as `ip` shows them (`via GW dev DEV`). */

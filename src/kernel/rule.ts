@@ -32,7 +32,10 @@ export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
     const family = fam === R.AF_INET ? 4 : 6;
     const dstLen = m.data.readUInt8(1);
     const srcLen = m.data.readUInt8(2);
-    const action = ACTIONS[m.data.readUInt8(7)];
+    const actionNum = m.data.readUInt8(7);
+    const jump = actionNum === R.FR_ACT_GOTO || actionNum === R.FR_ACT_NOP;
+    // A goto or nop rule is read (show lists it as unmanaged) under no action of the config's.
+    const action = jump ? 'lookup' : ACTIONS[actionNum];
     if (!action) continue;
     const a = Attrs.parse(m.data, 12);
     const src = a.get(R.FRA_SRC);
@@ -44,7 +47,7 @@ export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
         family,
         priority: a.u32(R.FRA_PRIORITY) ?? 0,
         action,
-        table: action === 'lookup' ? a.u32(R.FRA_TABLE) ?? m.data.readUInt8(4) : undefined,
+        table: action === 'lookup' && !jump ? a.u32(R.FRA_TABLE) ?? m.data.readUInt8(4) : undefined,
         from: src ? `${bufferToIp(src)}/${srcLen}` : undefined,
         to: dst ? `${bufferToIp(dst)}/${dstLen}` : undefined,
         // The kernel leaves out a zero mark but keeps its mask (`fwmark 0/0xff`).
@@ -53,10 +56,45 @@ export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
         iif: a.str(R.FRA_IIFNAME),
         oif: a.str(R.FRA_OIFNAME),
         protocol: a.u8(R.FRA_PROTOCOL),
+        unmodelled: unmodelledRule(m.data, a, actionNum),
       }),
     );
   }
   return out;
+}
+
+/** A port range attribute (struct fib_rule_port_range) as `ip rule` prints it. */
+function portRange(b: Buffer | undefined): string | undefined {
+  if (!b || b.length < 4) return undefined;
+  const lo = b.readUInt16LE(0);
+  const hi = b.readUInt16LE(2);
+  return lo === hi ? `${lo}` : `${lo}-${hi}`;
+}
+
+/**
+ * What the config cannot declare about a rule, in `ip rule` words, or undefined: an inverted
+ * match, a TOS, goto/nop, and the selectors and options the model lacks. Read back as a plain
+ * rule such a rule would mean something else (a `uidrange` rule would match every packet), so
+ * it is never taken for a declared one and `show` lists it apart.
+ */
+function unmodelledRule(hdr: Buffer, a: Attrs, action: number): string | undefined {
+  const uid = a.get(R.FRA_UID_RANGE);
+  const form = [
+    (hdr.readUInt32LE(8) & R.FIB_RULE_INVERT) !== 0 ? 'not' : '',
+    hdr.readUInt8(3) !== 0 ? `tos 0x${hdr.readUInt8(3).toString(16).padStart(2, '0')}` : '',
+    action === R.FR_ACT_GOTO ? `goto ${a.u32(R.FRA_GOTO) ?? '?'}` : '',
+    action === R.FR_ACT_NOP ? 'nop' : '',
+    a.u32(R.FRA_SUPPRESS_PREFIXLEN) !== undefined && a.u32(R.FRA_SUPPRESS_PREFIXLEN) !== 0xffffffff ? `suppress_prefixlength ${a.u32(R.FRA_SUPPRESS_PREFIXLEN)}` : '',
+    a.u32(R.FRA_SUPPRESS_IFGROUP) !== undefined && a.u32(R.FRA_SUPPRESS_IFGROUP) !== 0xffffffff ? `suppress_ifgroup ${a.u32(R.FRA_SUPPRESS_IFGROUP)}` : '',
+    uid && uid.length >= 8 ? `uidrange ${uid.readUInt32LE(0)}-${uid.readUInt32LE(4)}` : '',
+    a.u8(R.FRA_L3MDEV) ? 'l3mdev' : '',
+    a.u32(R.FRA_FLOW) ? `realms 0x${a.u32(R.FRA_FLOW)!.toString(16)}` : '',
+    a.get(R.FRA_TUN_ID) ? 'tun_id' : '',
+    a.u8(R.FRA_IP_PROTO) ? `ipproto ${a.u8(R.FRA_IP_PROTO)}` : '',
+    portRange(a.get(R.FRA_SPORT_RANGE)) ? `sport ${portRange(a.get(R.FRA_SPORT_RANGE))}` : '',
+    portRange(a.get(R.FRA_DPORT_RANGE)) ? `dport ${portRange(a.get(R.FRA_DPORT_RANGE))}` : '',
+  ].filter((x) => x);
+  return form.length > 0 ? form.join(' ') : undefined;
 }
 
 function ruleMsg(r: RuleRes, protocol: number): Buffer {

@@ -209,6 +209,11 @@ export interface RuleRes {
   readonly oif?: string;
   /** As read from the kernel (not declared; VOLTRON_RTPROT marks ours). */
   readonly protocol?: number;
+  /**
+   * Read only: what the config cannot declare about a live rule (`not`, `uidrange 1000-2000`,
+   * `goto 150`, `suppress_prefixlength 0`, ...). Such a rule is never Voltron's (kernel/read).
+   */
+  readonly unmodelled?: string;
   readonly source?: SourceRef;
 }
 

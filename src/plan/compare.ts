@@ -66,7 +66,8 @@ const UNCOMPARED = new Set(['veth.primary']);
  * jiffies and may read back a little lower (src/model/jiffies.ts), which is still in sync.
  */
 const IN_SYNC: Readonly<Record<string, (d: number, c: unknown) => boolean>> = {
-  'bridge.ageingTime': bridgeTimerInSync,
+  // Not read during an STP topology change (kernel/link.ts): not known to differ, so not rewritten.
+  'bridge.ageingTime': (d, c) => c === undefined || bridgeTimerInSync(d, c),
   'bridge.forwardDelay': bridgeTimerInSync,
 };
 
