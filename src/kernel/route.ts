@@ -6,7 +6,7 @@ import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './netlink/socket';
 import type { KernelSession, NsContext } from './session';
-import { decodeEncap, encodeSeg6, encodeSeg6Local } from './seg6';
+import { decodeEncap, encodeSeg6, encodeSeg6Local, unmodelledEncap } from './seg6';
 import { stripUndefined } from './link';
 
 const RTM_F_CLONED = 0x200;
@@ -56,7 +56,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         mtu: metrics?.u32(R.RTAX_MTU),
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
-        unmodelled: unmodelledForm(h, a, names),
+        unmodelled: unmodelledForm(h, a, names, encapType !== undefined && encapBuf ? unmodelledEncap(encapType, encapBuf) : undefined),
         nexthopDevs: multipathDevs(a, names),
       }),
     );
@@ -65,18 +65,25 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
 }
 
 /**
- * What Voltron never makes: a multipath route (its nexthops are not modelled), or a route with a
- * TOS or source-prefix selector (the kernel keys it apart from the plain route to the same
- * destination, table and metric, which may live beside it).
+ * What Voltron never makes: a multipath route (its nexthops are not modelled), a route with an
+ * encap it does not model (`encap`: see unmodelledEncap), or a route with a TOS or source-prefix
+ * selector (the kernel keys it apart from the plain route to the same destination, table and
+ * metric, which may live beside it: see hasKeySelector).
  */
-function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>): string | undefined {
+function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>, encap: string | undefined): string | undefined {
   const mp = a.get(R.RTA_MULTIPATH);
   const form = [
     mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
+    encap ?? '',
     h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
     h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
+}
+
+/** Whether an unmodelled form has a TOS or source-prefix selector: such a route is under another kernel key. */
+export function hasKeySelector(unmodelled: string): boolean {
+  return /(^| )(tos 0x[0-9a-f]{2}|from \S+\/\d+)$/.test(unmodelled); // selectors come last (see unmodelledForm)
 }
 
 /** A multipath route's nexthops as `ip` shows them (`via GW dev DEV`). */

@@ -85,6 +85,43 @@ export function encodeSeg6Local(e: Seg6LocalEncap, ifindex: (name: string) => nu
   return w.toBuffer();
 }
 
+// lwtunnel encap types (uapi lwtunnel.h): only seg6 and seg6local are modelled.
+const LWT_NAMES: Record<number, string> = { 1: 'mpls', 2: 'ip', 3: 'ila', 4: 'ip6', 5: 'seg6', 6: 'bpf', 7: 'seg6local', 8: 'rpl', 9: 'ioam6', 10: 'xfrm' };
+const SEG6_LOCAL_IIF = 6;
+const SEG6_LOCAL_BPF = 8;
+const SEG6_LOCAL_FLAVORS = 11;
+
+/**
+ * What of a route's encap Voltron does not model, as `ip route` words (`encap mpls`, `encap seg6
+ * hmac`, `encap seg6local End flavors`), or undefined. Read as if absent, such a route passed for
+ * the declared one without it (a plan said "no changes" over an MPLS push or an HMAC'd SRH).
+ */
+export function unmodelledEncap(type: number, buf: Buffer): string | undefined {
+  if (type !== 5 && type !== 7) return `encap ${LWT_NAMES[type] ?? type}`;
+  const a = Attrs.parse(buf);
+  if (type === 5) {
+    const srh = a.get(SEG6_IPTUNNEL_SRH);
+    return srh && srh.length > 4 && hasSrhExtras(srh.subarray(4)) ? 'encap seg6 hmac' : undefined;
+  }
+  const n = a.u32(SEG6_LOCAL_ACTION) ?? 0;
+  const action = ACTION_NAMES[n];
+  if (!action) return `encap seg6local action ${n}`;
+  const srh = a.get(SEG6_LOCAL_SRH);
+  const extra = [
+    srh && hasSrhExtras(srh) ? 'hmac' : '',
+    a.get(SEG6_LOCAL_IIF) ? 'iif' : '',
+    a.get(SEG6_LOCAL_BPF) ? 'bpf' : '',
+    a.get(SEG6_LOCAL_FLAVORS) ? 'flavors' : '',
+  ].filter((x) => x);
+  return extra.length > 0 ? `encap seg6local ${action} ${extra.join(' ')}` : undefined;
+}
+
+/** An SRH with flags or TLVs past its segments (iproute2's `hmac KEYID` sets both): Voltron writes neither. */
+function hasSrhExtras(srh: Buffer): boolean {
+  if (srh.length < 8) return false;
+  return srh.readUInt8(5) !== 0 || srh.readUInt8(1) !== 2 * (srh.readUInt8(4) + 1);
+}
+
 export function decodeEncap(type: number, buf: Buffer, names: ReadonlyMap<number, string>): RouteEncap | undefined {
   const a = Attrs.parse(buf);
   if (type === 5) {

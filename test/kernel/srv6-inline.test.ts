@@ -109,6 +109,20 @@ describe('an inserted SRH (seg6 inline, End.B6) keeps every declared segment (re
     assert.equal(after.mode, 'encap', JSON.stringify(after));
   });
 
+  it('a route with an SRH Voltron does not model (hmac) never passes for the declared one: the plan names it', () => {
+    const to = '2001:db8:25::/64';
+    sb.ip('', ['-6', 'route', 'add', to, 'via', '2001:db8:1::2', 'dev', 'va0', 'mtu', '1452', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:9::e', 'hmac', '5']);
+    const declared = `  - { to: "${to}", via: "2001:db8:1::2", dev: va0, mtu: 1452, encap: { type: seg6, mode: encap, segments: [ "fc00:9::e" ] } }\n`;
+    const before = fs.readFileSync(path.join(dir, 'net.yaml'), 'utf8');
+    fs.writeFileSync(path.join(dir, 'net.yaml'), before + declared);
+    // Before: read without its HMAC, it matched the declaration ("No changes").
+    const p = sb.run(['plan']);
+    assert.notEqual(p.code, 0, p.stdout + p.stderr);
+    assert.match(p.stderr, /a foreign route \(encap seg6 hmac via 2001:db8:1::2 dev va0 proto boot\) holds its destination/, p.stdout + p.stderr);
+    sb.ip('', ['-6', 'route', 'del', to]);
+    fs.writeFileSync(path.join(dir, 'net.yaml'), before);
+  });
+
   it('destroy leaves nothing', () => {
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
