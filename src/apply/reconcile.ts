@@ -12,6 +12,7 @@ import { executeChange } from './execute';
 import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
 import { missingHostDeviceProblems } from './host-devices';
+import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, missingBpfObjectProblems } from '../kernel/bpf';
 import { mark } from '../util/timing';
@@ -332,8 +333,8 @@ const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot',
  * table and metric. Unlike rules, the kernel keeps one route per such key whatever its protocol:
  * the create would fail (EEXIST), an append would be shadowed by the foreign route (IPv4) or
  * merge into it as a multipath route (IPv6), and Voltron never replaces a foreign route.
- * A foreign multipath route holds the key too (set aside even at a key Voltron never owned), as
- * does an onlink one or one with metrics the config lacks; a TOS or source-prefix route does not.
+ * A foreign multipath route, or one with an encap, onlink flag or metrics Voltron does not model,
+ * holds the key too (set aside even at a key Voltron never owned); a TOS or source-prefix route does not.
  */
 function foreignRouteClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>): string[] {
   const creates = new Map(plan.changes.filter((c) => c.kind === 'route' && c.action === 'create').map((c) => [c.key, c]));
@@ -346,8 +347,7 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
     const c = creates.get(k.slice(0, hash));
     const multipath = r.unmodelled?.startsWith('multipath') === true;
     // A TOS or source-prefix selector puts a route under another kernel key: it stays beside ours.
-    // (An onlink one, or with metrics the config lacks, holds the key like a multipath route.)
-    if (!c || (r.unmodelled !== undefined && /(^| )(tos 0x|from )/.test(r.unmodelled))) continue;
+    if (!c || (r.unmodelled !== undefined && hasKeySelector(r.unmodelled))) continue;
     // A foreign route the plan's own changes remove (with its link) frees the key first.
     if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
     const proto = RTPROT_NAMES[r.protocol ?? 0] ?? String(r.protocol);
@@ -363,7 +363,7 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
       );
       continue;
     }
-    // A multipath (onlink, ...) route is never adopted (not modelled), so it may hold a key Voltron never had.
+    // A multipath route, or one with an encap (onlink, metrics) Voltron does not model, is never adopted, so it may hold a key Voltron never had.
     const where = r.unmodelled !== undefined ? '' : ", where Voltron's route was";
     out.push(
       `${c.label}: a foreign route (${what}) holds its destination, table and metric${where}; ` +

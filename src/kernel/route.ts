@@ -6,7 +6,7 @@ import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './netlink/socket';
 import type { KernelSession, NsContext } from './session';
-import { decodeEncap, encodeSeg6, encodeSeg6Local } from './seg6';
+import { decodeEncap, encodeSeg6, encodeSeg6Local, unmodelledEncap } from './seg6';
 import { stripUndefined } from './link';
 
 const RTM_F_CLONED = 0x200;
@@ -56,7 +56,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         mtu: metrics?.u32(R.RTAX_MTU),
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
-        unmodelled: unmodelledForm(h, a, names),
+        unmodelled: unmodelledForm(h, a, names, encapType !== undefined && encapBuf ? unmodelledEncap(encapType, encapBuf) : undefined),
         nexthopDevs: multipathDevs(a, names),
       }),
     );
@@ -65,23 +65,26 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
 }
 
 /**
- * What Voltron never makes: a multipath route (its nexthops are not modelled), or a route with a
- * TOS or source-prefix selector (the kernel keys it apart from the plain route to the same
- * destination, table and metric, which may live beside it); or one the config cannot spell:
+ * What Voltron never makes: a multipath route (its nexthops are not modelled), a route with an
+ * encap it does not model (`encap`: see unmodelledEncap), or a route with a TOS or source-prefix
+ * selector (the kernel keys it apart from the plain route to the same destination, table and
+ * metric, which may live beside it: see hasKeySelector); or one the config cannot spell:
  * `onlink` (without it the gateway is refused or means another nexthop), a locked or other
  * metric than `mtu`, an IPv6 `pref` other than medium. Declared as read, such a route would be
  * rewritten without them (an update is a whole-route replace): it is never taken for a declared one.
  */
-function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>): string | undefined {
+function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>, encap: string | undefined): string | undefined {
   const mp = a.get(R.RTA_MULTIPATH);
   const pref = h.family === R.AF_INET6 ? a.u8(R.RTA_PREF) : undefined;
   const form = [
     mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
-    h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
-    h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
+    encap ?? '',
     (h.flags & R.RTNH_F_ONLINK) !== 0 ? 'onlink' : '',
     ...otherMetrics(a.get(R.RTA_METRICS)),
     pref !== undefined && pref !== 0 ? `pref ${pref === 1 ? 'high' : pref === 3 ? 'low' : pref}` : '',
+    // The key selectors come last (hasKeySelector looks at the end).
+    h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
+    h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
 }
@@ -99,6 +102,11 @@ function lockedMetrics(v: Buffer): string {
   const mask = v.length >= 4 ? v.readUInt32LE(0) : 0;
   const names = R.RTAX_NAMES.flatMap((n, i) => (i > 0 && (mask & (1 << i)) !== 0 ? [n] : []));
   return `lock ${names.join(' ') || `0x${mask.toString(16)}`}`;
+}
+
+/** Whether an unmodelled form has a TOS or source-prefix selector: such a route is under another kernel key. */
+export function hasKeySelector(unmodelled: string): boolean {
+  return /(^| )(tos 0x[0-9a-f]{2}|from \S+\/\d+)$/.test(unmodelled); // selectors come last (see unmodelledForm)
 }
 
 /** A multipath route's nexthops as `ip` shows them (`via GW dev DEV`). */

@@ -1,11 +1,14 @@
 // SRv6 lightweight-tunnel encodings: seg6 (SRH push) and seg6local (SID behaviours).
 // Typed in the model; only this file knows the byte layout.
-import type { RouteEncap, Seg6Encap, Seg6LocalAction, Seg6LocalEncap, Seg6Mode } from '../model/types';
+import type { RouteEncap, Seg6Encap, Seg6LiveMode, Seg6LocalAction, Seg6LocalEncap } from '../model/types';
 import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
 
 const SEG6_IPTUNNEL_SRH = 1;
-const MODES: Record<Seg6Mode, number> = { inline: 0, encap: 1, l2encap: 2 };
-const MODE_NAMES: Record<number, Seg6Mode> = { 0: 'inline', 1: 'encap', 2: 'l2encap' };
+// Every mode the kernel has (uapi seg6_iptunnel.h), not only the declared ones: a reduced
+// encapsulation read as `encap` would pass for a declared `encap` route, and never be repaired.
+const MODES: Record<Exclude<Seg6LiveMode, `mode-${number}`>, number> = { inline: 0, encap: 1, l2encap: 2, 'encap.red': 3, 'l2encap.red': 4 };
+const MODE_NAMES = Object.fromEntries(Object.entries(MODES).map(([k, v]) => [v, k])) as Record<number, Seg6LiveMode>;
+const modeNumber = (m: Seg6LiveMode): number => (m.startsWith('mode-') ? Number(m.slice(5)) : MODES[m as keyof typeof MODES]);
 
 const SEG6_LOCAL_ACTION = 1;
 const SEG6_LOCAL_SRH = 2;
@@ -67,7 +70,7 @@ const withoutReserved = (segments: readonly string[]): string[] => segments.slic
 export function encodeSeg6(e: Seg6Encap): Buffer {
   const segments = e.mode === 'inline' ? withReserved(e.segments) : e.segments;
   const payload = Buffer.concat([Buffer.alloc(4), encodeSrh(segments)]);
-  payload.writeInt32LE(MODES[e.mode], 0);
+  payload.writeInt32LE(modeNumber(e.mode), 0);
   return new AttrWriter().raw(SEG6_IPTUNNEL_SRH, payload).toBuffer();
 }
 
@@ -82,12 +85,50 @@ export function encodeSeg6Local(e: Seg6LocalEncap, ifindex: (name: string) => nu
   return w.toBuffer();
 }
 
+// lwtunnel encap types (uapi lwtunnel.h): only seg6 and seg6local are modelled.
+const LWT_NAMES: Record<number, string> = { 1: 'mpls', 2: 'ip', 3: 'ila', 4: 'ip6', 5: 'seg6', 6: 'bpf', 7: 'seg6local', 8: 'rpl', 9: 'ioam6', 10: 'xfrm' };
+const SEG6_LOCAL_IIF = 6;
+const SEG6_LOCAL_BPF = 8;
+const SEG6_LOCAL_FLAVORS = 11;
+
+/**
+ * What of a route's encap Voltron does not model, as `ip route` words (`encap mpls`, `encap seg6
+ * hmac`, `encap seg6local End flavors`), or undefined. Read as if absent, such a route passed for
+ * the declared one without it (a plan said "no changes" over an MPLS push or an HMAC'd SRH).
+ */
+export function unmodelledEncap(type: number, buf: Buffer): string | undefined {
+  if (type !== 5 && type !== 7) return `encap ${LWT_NAMES[type] ?? type}`;
+  const a = Attrs.parse(buf);
+  if (type === 5) {
+    const srh = a.get(SEG6_IPTUNNEL_SRH);
+    return srh && srh.length > 4 && hasSrhExtras(srh.subarray(4)) ? 'encap seg6 hmac' : undefined;
+  }
+  const n = a.u32(SEG6_LOCAL_ACTION) ?? 0;
+  const action = ACTION_NAMES[n];
+  if (!action) return `encap seg6local action ${n}`;
+  const srh = a.get(SEG6_LOCAL_SRH);
+  const extra = [
+    srh && hasSrhExtras(srh) ? 'hmac' : '',
+    a.get(SEG6_LOCAL_IIF) ? 'iif' : '',
+    a.get(SEG6_LOCAL_BPF) ? 'bpf' : '',
+    a.get(SEG6_LOCAL_FLAVORS) ? 'flavors' : '',
+  ].filter((x) => x);
+  return extra.length > 0 ? `encap seg6local ${action} ${extra.join(' ')}` : undefined;
+}
+
+/** An SRH with flags or TLVs past its segments (iproute2's `hmac KEYID` sets both): Voltron writes neither. */
+function hasSrhExtras(srh: Buffer): boolean {
+  if (srh.length < 8) return false;
+  return srh.readUInt8(5) !== 0 || srh.readUInt8(1) !== 2 * (srh.readUInt8(4) + 1);
+}
+
 export function decodeEncap(type: number, buf: Buffer, names: ReadonlyMap<number, string>): RouteEncap | undefined {
   const a = Attrs.parse(buf);
   if (type === 5) {
     const srh = a.get(SEG6_IPTUNNEL_SRH);
     if (!srh) return undefined;
-    const mode = MODE_NAMES[srh.readInt32LE(0)] ?? 'encap';
+    const n = srh.readInt32LE(0);
+    const mode = MODE_NAMES[n] ?? (`mode-${n}` as const);
     const segments = decodeSrh(srh.subarray(4));
     return { type: 'seg6', mode, segments: mode === 'inline' ? withoutReserved(segments) : segments };
   }

@@ -101,8 +101,9 @@ function formatV6(w: readonly number[]): string {
     i = j;
   }
   if (bestLen < 2) best = -1;
-  // glibc prints IPv4-compatible and IPv4-mapped addresses with a dotted tail.
-  if (best === 0 && (bestLen === 6 || (bestLen === 7 && w[7] !== 1) || (bestLen === 5 && w[5] === 0xffff))) {
+  // glibc prints IPv4-compatible and IPv4-mapped addresses with a dotted tail: with six leading
+  // zero words, or five and ffff. Not with seven (`::9`, as `ip` prints it, not `::0.0.0.9`).
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
     const v4 = `${w[6]! >> 8}.${w[6]! & 255}.${w[7]! >> 8}.${w[7]! & 255}`;
     return bestLen === 5 ? `::ffff:${v4}` : `::${v4}`;
   }

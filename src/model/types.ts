@@ -127,10 +127,15 @@ export interface AddressRes {
 
 export type RouteType = 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
 export type Seg6Mode = 'encap' | 'inline' | 'l2encap';
+/**
+ * A mode as read: the declared ones, the kernel's reduced encapsulations (`ip` writes them as
+ * `encap.red`, `l2encap.red`), or the number of one this code does not know. Never declared.
+ */
+export type Seg6LiveMode = Seg6Mode | 'encap.red' | 'l2encap.red' | `mode-${number}`;
 
 export interface Seg6Encap {
   readonly type: 'seg6';
-  readonly mode: Seg6Mode;
+  readonly mode: Seg6LiveMode;
   readonly segments: readonly string[]; // in travel order: segments[0] is visited first
 }
 

@@ -92,6 +92,37 @@ describe('an inserted SRH (seg6 inline, End.B6) keeps every declared segment (re
     assert.deepEqual(r.encap?.segments, ['fc00:9::e', 'fc00:8::e']);
   });
 
+  it('a route iproute2 wrote in a reduced mode (encap.red) reads as such, and a declared encap repairs it', () => {
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:24::/64', 'via', '2001:db8:1::2', 'dev', 'va0', 'encap', 'seg6', 'mode', 'encap.red', 'segs', 'fc00:9::e']);
+    const s = sb.run(['show', '-o', 'json']);
+    assert.equal(s.code, 0, s.stdout + s.stderr);
+    const r = (JSON.parse(s.stdout).routes as { to: string; encap?: { mode?: string } }[]).find((x) => x.to === '2001:db8:24::/64');
+    assert.equal(r?.encap?.mode, 'encap.red', s.stdout);
+    // Declared with mode encap (and the MTU it implies): before, the live route passed for it.
+    const declared = `  - { to: "2001:db8:24::/64", via: "2001:db8:1::2", dev: va0, mtu: 1500, encap: { type: seg6, mode: encap, segments: [ "fc00:9::e" ] } }\n`;
+    sb.ip('', ['-6', 'route', 'change', '2001:db8:24::/64', 'via', '2001:db8:1::2', 'dev', 'va0', 'mtu', '1500', 'encap', 'seg6', 'mode', 'encap.red', 'segs', 'fc00:9::e']);
+    fs.writeFileSync(path.join(dir, 'net.yaml'), CONFIG + declared);
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /encap\.mode: encap\.red → encap/, p.stdout + p.stderr);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const [after] = sb.ipj('', ['-6', 'route', 'show', '2001:db8:24::/64']);
+    assert.equal(after.mode, 'encap', JSON.stringify(after));
+  });
+
+  it('a route with an SRH Voltron does not model (hmac) never passes for the declared one: the plan names it', () => {
+    const to = '2001:db8:25::/64';
+    sb.ip('', ['-6', 'route', 'add', to, 'via', '2001:db8:1::2', 'dev', 'va0', 'mtu', '1452', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00:9::e', 'hmac', '5']);
+    const declared = `  - { to: "${to}", via: "2001:db8:1::2", dev: va0, mtu: 1452, encap: { type: seg6, mode: encap, segments: [ "fc00:9::e" ] } }\n`;
+    const before = fs.readFileSync(path.join(dir, 'net.yaml'), 'utf8');
+    fs.writeFileSync(path.join(dir, 'net.yaml'), before + declared);
+    // Before: read without its HMAC, it matched the declaration ("No changes").
+    const p = sb.run(['plan']);
+    assert.notEqual(p.code, 0, p.stdout + p.stderr);
+    assert.match(p.stderr, /a foreign route \(encap seg6 hmac via 2001:db8:1::2 dev va0 proto boot\) holds its destination/, p.stdout + p.stderr);
+    sb.ip('', ['-6', 'route', 'del', to]);
+    fs.writeFileSync(path.join(dir, 'net.yaml'), before);
+  });
+
   it('destroy leaves nothing', () => {
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);

@@ -19,6 +19,12 @@ test('canonicalIp: RFC 5952 / inet_ntop forms', () => {
     ['::1', '::1'],
     ['0:0:0:0:0:ffff:c000:0201', '::ffff:192.0.2.1'],
     ['::ffff:192.0.2.1', '::ffff:192.0.2.1'],
+    // As glibc's inet_ntop (and so `ip`) prints them: seven leading zero words stay hex.
+    ['::9', '::9'],
+    ['::ffff', '::ffff'],
+    ['::0.0.0.9', '::9'],
+    ['::2:3', '::0.2.0.3'],
+    ['::ffff:0', '::255.255.0.0'],
     ['fe80::1:2', 'fe80::1:2'],
     ['10.0.0.1', '10.0.0.1'],
     ['010.0.0.1', undefined],
