@@ -208,6 +208,74 @@ routes:
     ],
   },
   {
+    // (End.DT4 and End.DT46 need a VRF device: left out, not in every kernel.)
+    name: 'SRv6: seg6 encap modes (IPv6, IPv4 in IPv6), seg6local actions',
+    config: `links:
+  - { name: s0, type: veth, peer: { name: s1 } }
+addresses:
+  - { address: "2001:db8:9::1/64", dev: s0 }
+  - { address: 10.9.0.1/24, dev: s0 }
+routes:
+  - { to: "2001:db8:a::/64", dev: s0, mtu: 1400, encap: { type: seg6, mode: encap, segments: [ "fc00:1::1", "fc00:2::1" ] } }
+  - { to: "2001:db8:b::/64", via: "2001:db8:9::2", dev: s0, mtu: 1400, encap: { type: seg6, mode: inline, segments: [ "fc00:1::1" ] } }
+  - { to: 10.50.0.0/16, dev: s0, mtu: 1400, encap: { type: seg6, mode: encap, segments: [ "fc00:1::1" ] } }
+  - { to: 10.51.0.0/16, via: 10.50.0.1 }
+  - { to: "fc00:a::1", dev: s0, encap: { type: seg6local, action: End } }
+  - { to: "fc00:a::2", dev: s0, encap: { type: seg6local, action: End.X, nh6: "2001:db8:9::2" } }
+  - { to: "fc00:a::3", dev: s0, encap: { type: seg6local, action: End.T, table: 100 } }
+  - { to: "fc00:a::4", dev: s0, encap: { type: seg6local, action: End.DX2, oif: s1 } }
+  - { to: "fc00:a::5", dev: s0, encap: { type: seg6local, action: End.DX4, nh4: 10.9.0.2 } }
+  - { to: "fc00:a::6", dev: s0, encap: { type: seg6local, action: End.DX6, nh6: "2001:db8:9::2" } }
+  - { to: "fc00:a::7", dev: s0, encap: { type: seg6local, action: End.DT6, table: 100 } }
+  - { to: "fc00:a::8", dev: s0, encap: { type: seg6local, action: End.B6, segments: [ "fc00:b::1", "fc00:b::2" ] } }
+  - { to: "fc00:a::9", dev: s0, encap: { type: seg6local, action: End.B6.Encaps, segments: [ "fc00:b::1", "fc00:b::2" ] } }
+`,
+    ip: [
+      'ip -n {root} link add s0 type veth peer name s1',
+      'ip -n {root} link set s0 up',
+      'ip -n {root} link set s1 up',
+      'ip -n {root} addr add 2001:db8:9::1/64 dev s0 nodad',
+      'ip -n {root} addr add 10.9.0.1/24 dev s0',
+      'ip -n {root} -6 route add 2001:db8:a::/64 encap seg6 mode encap segs fc00:1::1,fc00:2::1 dev s0 mtu 1400',
+      'ip -n {root} -6 route add 2001:db8:b::/64 encap seg6 mode inline segs fc00:1::1 via 2001:db8:9::2 dev s0 mtu 1400',
+      'ip -n {root} route add 10.50.0.0/16 encap seg6 mode encap segs fc00:1::1 dev s0 mtu 1400',
+      // A gateway reached through the encap route: the kernel takes it only through a scope link route.
+      'ip -n {root} route add 10.51.0.0/16 via 10.50.0.1',
+      'ip -n {root} -6 route add fc00:a::1/128 encap seg6local action End dev s0',
+      'ip -n {root} -6 route add fc00:a::2/128 encap seg6local action End.X nh6 2001:db8:9::2 dev s0',
+      'ip -n {root} -6 route add fc00:a::3/128 encap seg6local action End.T table 100 dev s0',
+      'ip -n {root} -6 route add fc00:a::4/128 encap seg6local action End.DX2 oif s1 dev s0',
+      'ip -n {root} -6 route add fc00:a::5/128 encap seg6local action End.DX4 nh4 10.9.0.2 dev s0',
+      'ip -n {root} -6 route add fc00:a::6/128 encap seg6local action End.DX6 nh6 2001:db8:9::2 dev s0',
+      'ip -n {root} -6 route add fc00:a::7/128 encap seg6local action End.DT6 table 100 dev s0',
+      'ip -n {root} -6 route add fc00:a::8/128 encap seg6local action End.B6 srh segs fc00:b::1,fc00:b::2 dev s0',
+      'ip -n {root} -6 route add fc00:a::9/128 encap seg6local action End.B6.Encaps srh segs fc00:b::1,fc00:b::2 dev s0',
+    ],
+  },
+  {
+    name: 'routes via an IPv6 link-local gateway, IPv6 host routes, IPv4 /32 gateway route',
+    config: `links:
+  - { name: g0, type: veth, peer: { name: g1 } }
+addresses:
+  - { address: 10.12.0.1/24, dev: g0 }
+routes:
+  - { to: "2001:db8:c::/48", via: "fe80::1", dev: g0 }
+  - { to: "2001:db8:d::1", dev: g0, metric: 5 }
+  - { to: 10.13.0.1, dev: g0 }
+  - { to: 10.14.0.0/16, via: 10.13.0.1, dev: g0, table: 7 }
+`,
+    ip: [
+      'ip -n {root} link add g0 type veth peer name g1',
+      'ip -n {root} link set g0 up',
+      'ip -n {root} link set g1 up',
+      'ip -n {root} addr add 10.12.0.1/24 dev g0',
+      'ip -n {root} -6 route add 2001:db8:c::/48 via fe80::1 dev g0',
+      'ip -n {root} -6 route add 2001:db8:d::1 dev g0 metric 5',
+      'ip -n {root} route add 10.13.0.1 dev g0',
+      'ip -n {root} route add 10.14.0.0/16 via 10.13.0.1 dev g0 table 7',
+    ],
+  },
+  {
     name: 'rules with every selector and action',
     config: `links:
   - { name: q0, type: veth, peer: { name: q1 } }
