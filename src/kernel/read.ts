@@ -88,9 +88,9 @@ function nsidOf(session: KernelSession, ctx: NsContext, other: string): number |
  */
 function addKeepingOurs(out: Map<string, Resource>, r: RuleRes | RouteRes): void {
   const key = resourceKey(r);
-  // A route Voltron never makes (multipath, TOS, source prefix) is never the one at the key,
+  // A route or rule Voltron never makes (multipath, TOS, source prefix; `not`, ipproto ...) is never the one at the key,
   // even where no other is: a plan would take it for the declared route and update or delete it.
-  if (r.kind === 'route' && r.unmodelled !== undefined) {
+  if (r.unmodelled !== undefined) {
     setAside(out, key, r);
     return;
   }

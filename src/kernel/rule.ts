@@ -53,10 +53,61 @@ export function readRules(ctx: NsContext, family?: 4 | 6): RuleRes[] {
         iif: a.str(R.FRA_IIFNAME),
         oif: a.str(R.FRA_OIFNAME),
         protocol: a.u8(R.FRA_PROTOCOL),
+        unmodelled: unmodelledRule(m.data, a),
       }),
     );
   }
   return out;
+}
+
+const FIB_RULE_INVERT = 0x2;
+const FRA_FLOW = 11;
+const FRA_TUN_ID = 12;
+const FRA_SUPPRESS_IFGROUP = 13;
+const FRA_SUPPRESS_PREFIXLEN = 14;
+const FRA_L3MDEV = 19;
+const FRA_UID_RANGE = 20;
+const FRA_IP_PROTO = 22;
+const FRA_SPORT_RANGE = 23;
+const FRA_DPORT_RANGE = 24;
+const FRA_DSCP = 25;
+const FRA_FLOWLABEL = 26;
+const UNSET = 0xffffffff;
+
+/**
+ * What Voltron never writes, as ip(8) shows it: `not` (the selectors inverted), a TOS/DSCP, an
+ * IP protocol, ports, a uid range, l3mdev, suppressors, realms, a tunnel id, a flow label. Each
+ * is dumped only when set. Such a rule is another rule than the one its modelled fields describe
+ * (`not from 10.0.0.0/8` is not `from 10.0.0.0/8`): never taken for a declared one.
+ */
+function unmodelledRule(hdr: Buffer, a: Attrs): string | undefined {
+  const range = (t: number): string | undefined => {
+    const b = a.get(t);
+    if (!b || b.length < 4) return undefined;
+    const lo = b.readUInt16LE(0);
+    const hi = b.readUInt16LE(2);
+    return lo === hi ? `${lo}` : `${lo}-${hi}`;
+  };
+  // Some kernels dump the suppressors unset too, as -1.
+  const set = (t: number): boolean => (a.u32(t) ?? UNSET) !== UNSET;
+  const uid = a.get(FRA_UID_RANGE);
+  const tos = hdr.readUInt8(3);
+  const form = [
+    hdr.readUInt32LE(8) & FIB_RULE_INVERT ? 'not' : '',
+    tos !== 0 ? `tos 0x${tos.toString(16).padStart(2, '0')}` : '',
+    a.get(FRA_DSCP) && tos === 0 ? `dscp ${a.u8(FRA_DSCP)}` : '',
+    a.get(FRA_IP_PROTO) ? `ipproto ${a.u8(FRA_IP_PROTO)}` : '',
+    a.get(FRA_SPORT_RANGE) ? `sport ${range(FRA_SPORT_RANGE)}` : '',
+    a.get(FRA_DPORT_RANGE) ? `dport ${range(FRA_DPORT_RANGE)}` : '',
+    uid && uid.length >= 8 ? `uidrange ${uid.readUInt32LE(0)}-${uid.readUInt32LE(4)}` : '',
+    a.u8(FRA_L3MDEV) ? 'l3mdev' : '',
+    set(FRA_SUPPRESS_PREFIXLEN) ? `suppress_prefixlength ${a.u32(FRA_SUPPRESS_PREFIXLEN)}` : '',
+    set(FRA_SUPPRESS_IFGROUP) ? `suppress_ifgroup ${a.u32(FRA_SUPPRESS_IFGROUP)}` : '',
+    a.get(FRA_FLOW) ? 'realms' : '',
+    a.get(FRA_TUN_ID) ? 'tun_id' : '',
+    a.get(FRA_FLOWLABEL) ? 'flowlabel' : '',
+  ].filter((x) => x);
+  return form.length > 0 ? form.join(' ') : undefined;
 }
 
 function ruleMsg(r: RuleRes, protocol: number): Buffer {

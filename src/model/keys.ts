@@ -70,7 +70,7 @@ function rawLabel(r: Resource): string {
         r.metric !== (r.family === 6 ? 1024 : 0) ? ` metric ${r.metric}` : ''
       }${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'rule':
-      return `rule ${ns} ipv${r.family} priority ${r.priority}`;
+      return `rule ${ns} ipv${r.family} priority ${r.priority}${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'sysctl':
       return `sysctl ${ns} ${r.key}`;
     case 'tunsrc':

@@ -209,6 +209,8 @@ export interface RuleRes {
   readonly oif?: string;
   /** As read from the kernel (not declared; VOLTRON_RTPROT marks ours). */
   readonly protocol?: number;
+  /** Read only: what Voltron never writes (`not`, ipproto, ports, tos, ...), as ip shows it; such a rule is foreign. */
+  readonly unmodelled?: string;
   readonly source?: SourceRef;
 }
 
