@@ -21,6 +21,7 @@ import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
+import { holdsPlainKey } from '../kernel/route';
 import { missingSysctls, refusedSysctlValues } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
 
@@ -345,8 +346,9 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
     if (r.kind !== 'route' || hash < 0) continue;
     const c = creates.get(k.slice(0, hash));
     const multipath = r.unmodelled?.startsWith('multipath') === true;
+    const neverOurs = holdsPlainKey(r); // multipath, or an encap Voltron never writes
     // A TOS or source-prefix selector puts a route under another kernel key: it stays beside ours.
-    if (!c || (r.unmodelled !== undefined && !multipath)) continue;
+    if (!c || (r.unmodelled !== undefined && !neverOurs)) continue;
     // A foreign route the plan's own changes remove (with its link) frees the key first.
     if (removed.some((x) => x.startsWith(`${resourceLabel(r)} (`))) continue;
     const proto = RTPROT_NAMES[r.protocol ?? 0] ?? String(r.protocol);
@@ -362,8 +364,8 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
       );
       continue;
     }
-    // A multipath route is never adopted (its nexthops are not modelled), so it may hold a key Voltron never had.
-    const where = multipath ? '' : ", where Voltron's route was";
+    // A multipath route, or one with an encap Voltron never writes, is never adopted, so it may hold a key Voltron never had.
+    const where = neverOurs ? '' : ", where Voltron's route was";
     out.push(
       `${c.label}: a foreign route (${what}) holds its destination, table and metric${where}; ` +
         `the kernel keeps one route per destination, table and metric whatever its protocol, and Voltron never replaces a foreign route ` +

@@ -6,7 +6,7 @@ import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './netlink/socket';
 import type { KernelSession, NsContext } from './session';
-import { decodeEncap, encodeSeg6, encodeSeg6Local } from './seg6';
+import { decodeEncap, encodeSeg6, encodeSeg6Local, unmodelledEncap } from './seg6';
 import { stripUndefined } from './link';
 
 const RTM_F_CLONED = 0x200;
@@ -65,14 +65,17 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
 }
 
 /**
- * What Voltron never makes: a multipath route (its nexthops are not modelled), or a route with a
- * TOS or source-prefix selector (the kernel keys it apart from the plain route to the same
- * destination, table and metric, which may live beside it).
+ * What Voltron never makes: a multipath route (its nexthops are not modelled), an encap it never
+ * writes (see unmodelledEncap), or a route with a TOS or source-prefix selector (the kernel keys
+ * it apart from the plain route to the same destination, table and metric, which may live beside it).
  */
 function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>): string | undefined {
   const mp = a.get(R.RTA_MULTIPATH);
+  const encapType = a.u16(R.RTA_ENCAP_TYPE);
+  const encap = encapType !== undefined ? unmodelledEncap(encapType, a.get(R.RTA_ENCAP) ?? Buffer.alloc(0)) : undefined;
   const form = [
     mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
+    encap ?? '',
     h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
     h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
   ].filter((x) => x);
@@ -175,4 +178,9 @@ export function replaceRoute(session: KernelSession, r: RouteRes, was?: RouteRes
 export function deleteRoute(session: KernelSession, r: RouteRes): void {
   const ctx = session.ns(r.namespace);
   ctx.sock.request(R.RTM_DELROUTE, 0, routeMsg(ctx, r, true), `delete ${describe(r)}`);
+}
+
+/** Whether a route Voltron never makes holds the kernel key of the plain route (no TOS or source-prefix selector). */
+export function holdsPlainKey(r: RouteRes): boolean {
+  return r.unmodelled !== undefined && !/(^| )(tos 0x|from )/.test(r.unmodelled);
 }
