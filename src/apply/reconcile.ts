@@ -243,6 +243,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));
+  problems.push(...foreignAddressClashes(session, plan, current));
   problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore));
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
@@ -324,6 +325,29 @@ function refusedSysctlProblems(plan: Plan, missing: readonly string[]): string[]
     (c.action === 'create' || c.action === 'update') && c.after?.kind === 'sysctl' && !missing.includes(c.key) ? [{ key: c.after.key, value: c.after.value, device: sysctlDevice(c.after.key), change: c }] : [],
   );
   return [...refusedSysctlValues(writes)].map(([{ change: c }, why]) => `${c.after?.source ? `${sourceWhere(c.after.source)}: ` : ''}${c.label}: ${why}`);
+}
+
+/**
+ * Addresses Voltron must create where one it never writes (set aside by the read: noprefixroute,
+ * a scope, a lifetime ...) holds the same device and address: the kernel would refuse the create
+ * (EEXIST) in the middle of the apply, and Voltron never changes an address it did not write.
+ */
+function foreignAddressClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>): string[] {
+  const creates = new Map(plan.changes.filter((c) => c.kind === 'address' && c.action === 'create').map((c) => [c.key, c]));
+  if (creates.size === 0) return [];
+  const out: string[] = [];
+  for (const [k, r] of current) {
+    const hash = k.lastIndexOf('#');
+    if (r.kind !== 'address' || hash < 0 || r.unmodelled === undefined) continue;
+    const c = creates.get(k.slice(0, hash));
+    if (!c) continue;
+    const ns = ipNetnsOption(session, r.namespace);
+    out.push(
+      `${c.label}: the address is there with what Voltron never writes (${r.unmodelled}); Voltron never changes an address it did not write ` +
+        `(delete it yourself: ip${ns} addr del ${r.address} dev ${r.dev}; Voltron then adds its own)`,
+    );
+  }
+  return out;
 }
 
 const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };

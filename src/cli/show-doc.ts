@@ -369,6 +369,8 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const managed = shownPrograms.has(r.program);
       if (managed) push('filters', filterItem(r, true), owned);
       else addUnmanaged('filters', filterItem(r, false));
+    } else if (r.kind === 'address' && r.unmodelled !== undefined) {
+      addUnmanaged('addresses', withNs(clean({ address: r.address, dev: r.dev, form: r.unmodelled }), r.namespace));
     } else if (r.kind === 'rule' && r.unmodelled !== undefined) {
       addUnmanaged('rules', withNs(clean({ priority: r.priority, family: r.family, form: r.unmodelled, from: r.from, to: r.to, table: r.table }), r.namespace));
     } else if (r.kind === 'route' && r.unmodelled !== undefined) {

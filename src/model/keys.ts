@@ -64,7 +64,7 @@ function rawLabel(r: Resource): string {
     case 'link':
       return `link ${ns}/${r.name} (${r.type})`;
     case 'address':
-      return `address ${ns}/${r.dev} ${r.address}`;
+      return `address ${ns}/${r.dev} ${r.address}${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'route':
       return `route ${ns} ${r.to}${r.table !== 254 ? ` table ${r.table}` : ''}${
         r.metric !== (r.family === 6 ? 1024 : 0) ? ` metric ${r.metric}` : ''
