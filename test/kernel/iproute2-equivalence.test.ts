@@ -121,6 +121,31 @@ addresses:
     ],
   },
   {
+    name: 'vxlan IPv6 unicast remote with ttl and a port; a bridge and its port in a namespace; a macvlan mtu',
+    ns: ['na'],
+    config: `namespaces: [ { name: na } ]
+links:
+  - { name: u0, type: veth, mtu: 9000, peer: { name: u1, namespace: na, master: brn, mtu: 9000 } }
+  - { name: brn, type: bridge, namespace: na, bridge: { ageing_time: 1000 } }
+  - { name: vx6, type: vxlan, mtu: 8930, vxlan: { vni: 8, local: "2001:db8:7::1", remote: "2001:db8:7::2", dev: u0, ttl: 10, dstport: 4790, learning: false } }
+  - { name: mvn, type: macvlan, namespace: na, mtu: 1400, macvlan: { parent: brn, mode: bridge }, mac: 02:00:00:00:04:01 }
+addresses:
+  - { address: "2001:db8:7::1/64", dev: u0 }
+`,
+    ip: [
+      'ip -n {root} link add u0 mtu 9000 type veth peer name u1 netns {na} mtu 9000',
+      'ip -n {root} link set u0 up',
+      'ip -n {root} addr add 2001:db8:7::1/64 dev u0 nodad',
+      'ip -n {na} link add brn type bridge ageing_time 1000',
+      'ip -n {na} link set brn up',
+      'ip -n {na} link set u1 master brn up',
+      'ip -n {root} link add vx6 mtu 8930 type vxlan id 8 local 2001:db8:7::1 remote 2001:db8:7::2 dev u0 ttl 10 dstport 4790 nolearning',
+      'ip -n {root} link set vx6 up',
+      'ip -n {na} link add mvn mtu 1400 link brn address 02:00:00:00:04:01 type macvlan mode bridge',
+      'ip -n {na} link set mvn up',
+    ],
+  },
+  {
     name: 'macvlan in every mode',
     config: `links:
   - { name: m0, type: veth, peer: { name: m1 } }
