@@ -632,6 +632,14 @@ describe('Voltron writes what iproute2 writes (real kernel, ip -j as the oracle)
       // Adopting the hand-made state plans nothing.
       const plan = b.run(['plan', '--detailed-exitcode']);
       assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+      // And it reads back as a config that would write it: what `show` prints plans nothing either.
+      const shown = b.run(['show']);
+      assert.equal(shown.code, 0, shown.stderr);
+      const showDir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-iproute2-show-'));
+      dirs.push(showDir);
+      fs.writeFileSync(path.join(showDir, 'net.yaml'), shown.stdout);
+      const again = b.run(['plan', '--detailed-exitcode'], { config: showDir });
+      assert.equal(again.code, 0, `${again.stdout}${again.stderr}\n--- show:\n${shown.stdout}`);
     });
   });
 });
