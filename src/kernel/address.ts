@@ -65,8 +65,8 @@ function unmodelledAddress(v4: boolean, ip: string, scope: number, flags: number
     v4 && scope !== ownScope ? `scope ${SCOPES[scope] ?? scope}` : '',
     flags & IFA_F_NOPREFIXROUTE ? 'noprefixroute' : '',
     flags & IFA_F_MANAGETEMPADDR ? 'mngtmpaddr' : '',
-    // IPv6 ones are the kernel's (SLAAC, temporary): kernelMade.
-    v4 && !(flags & R.IFA_F_PERMANENT) ? 'dynamic' : '',
+    // Also IPv6 (SLAAC and temporary ones are read only where declared: see kernelMade).
+    !(flags & R.IFA_F_PERMANENT) ? 'dynamic' : '',
     metric !== 0 ? `metric ${metric}` : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;

@@ -19,6 +19,7 @@ const CASES = [
   { address: '10.4.0.1/24', opts: ['valid_lft', '3000', 'preferred_lft', '3000'], form: 'dynamic' },
   { address: '10.6.0.1/24', opts: ['metric', '50'], form: 'metric 50' },
   { address: '2001:db8:1::1/64', opts: ['nodad', 'noprefixroute'], form: 'noprefixroute' },
+  { address: '2001:db8:2::1/64', opts: ['nodad', 'valid_lft', '3000', 'preferred_lft', '3000'], form: 'dynamic' },
 ];
 
 describe('addresses with what Voltron never writes are foreign (real kernel)', () => {
