@@ -76,8 +76,8 @@ const UNSET = 0xffffffff;
 
 /**
  * What Voltron never writes, as ip(8) shows it: `not` (the selectors inverted), a TOS/DSCP, an
- * IP protocol, ports, a uid range, l3mdev, suppressors, realms, a tunnel id, a flow label. Each
- * is dumped only when set. Such a rule is another rule than the one its modelled fields describe
+ * IP protocol, ports, a uid range, l3mdev, suppressors, realms, a tunnel id, a flow label (each
+ * dumped only when set, but the suppressors: -1 when not). Such a rule is another rule than the one its modelled fields describe
  * (`not from 10.0.0.0/8` is not `from 10.0.0.0/8`): never taken for a declared one.
  */
 function unmodelledRule(hdr: Buffer, a: Attrs): string | undefined {
@@ -88,7 +88,6 @@ function unmodelledRule(hdr: Buffer, a: Attrs): string | undefined {
     const hi = b.readUInt16LE(2);
     return lo === hi ? `${lo}` : `${lo}-${hi}`;
   };
-  // Some kernels dump the suppressors unset too, as -1.
   const set = (t: number): boolean => (a.u32(t) ?? UNSET) !== UNSET;
   const uid = a.get(FRA_UID_RANGE);
   const tos = hdr.readUInt8(3);
