@@ -243,6 +243,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     }
   }
   problems.push(...foreignRouteClashes(session, plan, current));
+  problems.push(...foreignAddressClashes(session, plan, current));
   problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore));
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
@@ -324,6 +325,29 @@ function refusedSysctlProblems(plan: Plan, missing: readonly string[]): string[]
     (c.action === 'create' || c.action === 'update') && c.after?.kind === 'sysctl' && !missing.includes(c.key) ? [{ key: c.after.key, value: c.after.value, device: sysctlDevice(c.after.key), change: c }] : [],
   );
   return [...refusedSysctlValues(writes)].map(([{ change: c }, why]) => `${c.after?.source ? `${sourceWhere(c.after.source)}: ` : ''}${c.label}: ${why}`);
+}
+
+/**
+ * Addresses Voltron must create where one it never writes (set aside by the read: noprefixroute,
+ * a scope, a lifetime ...) holds the same device and address: the kernel would refuse the create
+ * (EEXIST) in the middle of the apply, and Voltron never changes an address it did not write.
+ */
+function foreignAddressClashes(session: KernelSession, plan: Plan, current: ReadonlyMap<string, Resource>): string[] {
+  const creates = new Map(plan.changes.filter((c) => c.kind === 'address' && c.action === 'create').map((c) => [c.key, c]));
+  if (creates.size === 0) return [];
+  const out: string[] = [];
+  for (const [k, r] of current) {
+    const hash = k.lastIndexOf('#');
+    if (r.kind !== 'address' || hash < 0 || r.unmodelled === undefined) continue;
+    const c = creates.get(k.slice(0, hash));
+    if (!c) continue;
+    const ns = ipNetnsOption(session, r.namespace);
+    out.push(
+      `${c.label}: the address is there with what Voltron never writes (${r.unmodelled}); Voltron never changes an address it did not write ` +
+        `(delete it yourself: ip${ns} addr del ${r.address} dev ${r.dev}; Voltron then adds its own)`,
+    );
+  }
+  return out;
 }
 
 const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };
@@ -503,6 +527,10 @@ function mtuAboveLowerDevice(plan: Plan, current: ReadonlyMap<string, Resource>,
     const live = current.get(pk) as LinkRes | undefined;
     if (declared?.mtu !== undefined || mtuWritten.has(pk)) continue;
     const lower = made.has(pk) ? declared : live;
+    if (lower?.type === 'bridge' && made.has(pk)) {
+      out.push(...aboveNewBridge(c, m, lower, made, current, desired));
+      continue;
+    }
     const lowerMtu = made.has(pk) ? defaultMtu(declared) : live?.type === 'bridge' ? undefined : live?.mtu;
     if (lower === undefined || lowerMtu === undefined) continue;
     const headroom = m.vxlan ? (vxlanIsV6(m.vxlan) ? 70 : 50) : 0;
@@ -514,6 +542,36 @@ function mtuAboveLowerDevice(plan: Plan, current: ReadonlyMap<string, Resource>,
   }
   return out;
 }
+
+/**
+ * A macvlan on a bridge the plan creates (or recreates) without an mtu: the kernel gives the
+ * bridge its ports' lowest mtu, so a port whose mtu the config does not declare, and which keeps
+ * its live one (or gets its type's default), caps the macvlan too (validation judges declared
+ * ones). A port whose mtu is not known here (a VXLAN on a device) is left out.
+ */
+function aboveNewBridge(c: Change, m: LinkRes, bridge: LinkRes, made: ReadonlySet<string>, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
+  if (m.macvlan === undefined || m.mtu === undefined) return [];
+  const out: string[] = [];
+  const ports = [...desired.values()].filter((r) => r.kind === 'link' && r.namespace === bridge.namespace && r.master === bridge.name);
+  if (ports.length === 0 && m.mtu > NEW_BRIDGE_MTU) {
+    out.push(`${c.label}: mtu ${m.mtu} is above the mtu ${NEW_BRIDGE_MTU} its parent ${bridge.name} will have when created (a bridge without ports; the config declares no mtu for it), and the kernel refuses it (EINVAL): declare the bridge's mtu, or a lower one here`);
+  }
+  for (const [k, r] of desired) {
+    if (r.kind !== 'link' || r.namespace !== bridge.namespace || r.master !== bridge.name || r.mtu !== undefined) continue;
+    const live = current.get(k) as LinkRes | undefined;
+    const mtu = made.has(k) || live === undefined ? defaultMtu(r) : live.mtu;
+    if (mtu === undefined || m.mtu <= mtu) continue;
+    const has = made.has(k) || live === undefined ? `will have when created (the kernel's default for a ${r.type})` : 'has';
+    out.push(
+      `${c.label}: mtu ${m.mtu} is above the mtu ${mtu} its port ${r.name} ${has}, the config declaring none for it: the bridge ${bridge.name} the plan creates takes its ports' lowest mtu, ` +
+        `and the kernel refuses the macvlan (EINVAL): declare the port's or the bridge's mtu, or a lower one here`,
+    );
+  }
+  return out;
+}
+
+/** A new bridge's mtu, and that of one without ports (br_mtu_min: ETH_DATA_LEN). */
+const NEW_BRIDGE_MTU = 1500;
 
 /** The mtu the kernel gives a new link of this kind when none is declared, where it is fixed. */
 function defaultMtu(l: LinkRes | undefined): number | undefined {

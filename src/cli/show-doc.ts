@@ -373,6 +373,8 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const managed = shownPrograms.has(r.program);
       if (managed) push('filters', filterItem(r, true), owned);
       else addUnmanaged('filters', filterItem(r, false));
+    } else if (r.kind === 'address' && r.unmodelled !== undefined) {
+      addUnmanaged('addresses', withNs(clean({ address: r.address, dev: r.dev, form: r.unmodelled }), r.namespace));
     } else if (r.kind === 'rule' && (r.unmodelled !== undefined || aliased.has(r))) {
       // Set aside (kernel/read): printed as a rule it would repeat another's identity (priority).
       const form = r.unmodelled ?? SAME_KEY;

@@ -189,7 +189,9 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
     group: ips.group,
     dev: x.dev,
     dstport: x.dstport ?? 4789,
-    learning: x.learning ?? true,
+    // iproute2's default: `external` turns learning off (a collect-metadata device's FDB is
+    // filled by its control plane), so a device `ip link add ... external` made reads back as declared.
+    learning: x.learning ?? !external,
     ttl: x.ttl,
     external,
     vnifilter,

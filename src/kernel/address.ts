@@ -30,7 +30,9 @@ export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>
     if (!raw || !dev) continue;
     const flags = a.u32(R.IFA_FLAGS) ?? m.data.readUInt8(2);
     const ip = bufferToIp(raw);
-    const res: AddressRes = { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}` };
+    const base: AddressRes = { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}` };
+    const unmodelled = unmodelledAddress(family === R.AF_INET, ip, m.data.readUInt8(3), flags, a);
+    const res = unmodelled === undefined ? base : { ...base, unmodelled };
     out.push({
       res: family === R.AF_INET && flags & IFA_F_SECONDARY ? { ...res, secondary: true } : res,
       // Not permanent (SLAAC, temporary), or tagged by the kernel itself (IFA_PROTO, Linux 6.3+:
@@ -39,6 +41,35 @@ export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>
     });
   }
   return out;
+}
+
+const IFA_RT_PRIORITY = 9;
+const IFA_F_MANAGETEMPADDR = 0x100;
+const IFA_F_NOPREFIXROUTE = 0x200;
+const SCOPES: Record<number, string> = { 200: 'site', 253: 'link', 254: 'host' };
+
+/**
+ * What Voltron never writes on an address, as ip shows it: a peer, another scope than ip's own
+ * (host for 127/8, global otherwise), `noprefixroute` (no subnet route: the neighbours are
+ * unreachable), `mngtmpaddr`, a lifetime (`dynamic`: it goes when it expires), a prefix route
+ * metric. Such an address is not the declared one, though its key is.
+ */
+function unmodelledAddress(v4: boolean, ip: string, scope: number, flags: number, a: Attrs): string | undefined {
+  const peer = a.get(R.IFA_ADDRESS);
+  const local = a.get(R.IFA_LOCAL);
+  const metric = a.u32(IFA_RT_PRIORITY) ?? 0;
+  const ownScope = ip.startsWith('127.') ? R.RT_SCOPE_HOST : R.RT_SCOPE_UNIVERSE;
+  const form = [
+    peer && local && !peer.equals(local) ? `peer ${bufferToIp(peer)}` : '',
+    // IPv6 scopes follow from the address itself (the kernel's own choice).
+    v4 && scope !== ownScope ? `scope ${SCOPES[scope] ?? scope}` : '',
+    flags & IFA_F_NOPREFIXROUTE ? 'noprefixroute' : '',
+    flags & IFA_F_MANAGETEMPADDR ? 'mngtmpaddr' : '',
+    // Also IPv6 (SLAAC and temporary ones are read only where declared: see kernelMade).
+    !(flags & R.IFA_F_PERMANENT) ? 'dynamic' : '',
+    metric !== 0 ? `metric ${metric}` : '',
+  ].filter((x) => x);
+  return form.length > 0 ? form.join(' ') : undefined;
 }
 
 function addrMsg(ctx: NsContext, a: AddressRes): Buffer[] {

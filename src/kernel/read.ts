@@ -163,7 +163,9 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     // Kernel-made addresses only matter if the config or inventory names one (then it is adopted).
     for (const f of familiesFor(req, ns, 'address')) {
       const addrs = readAddresses(ctx, names, f).filter((a) => !a.kernelMade || req.interesting?.(resourceKey(a.res)));
-      for (const a of markPromoting(session, ns, addrs.map((x) => x.res))) add(a);
+      // One Voltron never writes (noprefixroute, a peer ...) is never taken for the declared one.
+      for (const a of markPromoting(session, ns, addrs.map((x) => x.res))) if (a.unmodelled === undefined) add(a);
+      else setAside(out, resourceKey(a), a);
     }
     for (const f of familiesFor(req, ns, 'route')) for (const r of readRoutes(ctx, names, req.interesting, req.routeTables, f)) addKeepingOurs(out, r);
     for (const f of familiesFor(req, ns, 'rule')) for (const r of readRules(ctx, f)) addKeepingOurs(out, r);

@@ -154,7 +154,9 @@ function dumpRoutes(ctx: NsContext, tables: readonly number[] | undefined, famil
 function routeMsg(ctx: NsContext, r: RouteRes, forDelete: boolean, keepProtocol?: number): Buffer {
   const [ip, len] = r.to.split('/') as [string, string];
   const family = r.family === 4 ? R.AF_INET : R.AF_INET6;
-  const scope = forDelete ? R.RT_SCOPE_NOWHERE : r.type === 'unicast' && !r.via && r.dev && r.family === 4 && !r.encap ? R.RT_SCOPE_LINK : R.RT_SCOPE_UNIVERSE;
+  // Scope link for an IPv4 unicast route without a gateway, as ip(8) sets it, also with an encap:
+  // the kernel accepts a gateway of another route only through a route of scope link or narrower.
+  const scope = forDelete ? R.RT_SCOPE_NOWHERE : r.type === 'unicast' && !r.via && r.dev && r.family === 4 ? R.RT_SCOPE_LINK : R.RT_SCOPE_UNIVERSE;
   // A delete names the protocol of the route it means (as read; Voltron's own otherwise): the
   // kernel allows several routes under one key (`ip route append`), and a delete without it
   // removes whichever comes first, maybe someone else's.

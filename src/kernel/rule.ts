@@ -93,6 +93,9 @@ function unmodelledRule(hdr: Buffer, a: Attrs, action: number): string | undefin
     a.u8(R.FRA_IP_PROTO) ? `ipproto ${a.u8(R.FRA_IP_PROTO)}` : '',
     portRange(a.get(R.FRA_SPORT_RANGE)) ? `sport ${portRange(a.get(R.FRA_SPORT_RANGE))}` : '',
     portRange(a.get(R.FRA_DPORT_RANGE)) ? `dport ${portRange(a.get(R.FRA_DPORT_RANGE))}` : '',
+    // DSCP is dumped beside a TOS too (the same bits): named only when no TOS was.
+    a.get(R.FRA_DSCP) && hdr.readUInt8(3) === 0 ? `dscp ${a.u8(R.FRA_DSCP)}` : '',
+    a.get(R.FRA_FLOWLABEL) ? 'flowlabel' : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
 }

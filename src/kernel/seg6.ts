@@ -15,8 +15,11 @@ const SEG6_LOCAL_SRH = 2;
 const SEG6_LOCAL_TABLE = 3;
 const SEG6_LOCAL_NH4 = 4;
 const SEG6_LOCAL_NH6 = 5;
+const SEG6_LOCAL_IIF = 6;
 const SEG6_LOCAL_OIF = 7;
+const SEG6_LOCAL_BPF = 8;
 const SEG6_LOCAL_VRFTABLE = 9;
+const SEG6_LOCAL_FLAVORS = 11;
 
 export const SEG6LOCAL_ACTIONS: Record<Seg6LocalAction, number> = {
   End: 1,
@@ -87,10 +90,6 @@ export function encodeSeg6Local(e: Seg6LocalEncap, ifindex: (name: string) => nu
 
 // lwtunnel encap types (uapi lwtunnel.h): only seg6 and seg6local are modelled.
 const LWT_NAMES: Record<number, string> = { 1: 'mpls', 2: 'ip', 3: 'ila', 4: 'ip6', 5: 'seg6', 6: 'bpf', 7: 'seg6local', 8: 'rpl', 9: 'ioam6', 10: 'xfrm' };
-const SEG6_LOCAL_IIF = 6;
-const SEG6_LOCAL_BPF = 8;
-const SEG6_LOCAL_FLAVORS = 11;
-
 /**
  * What of a route's encap Voltron does not model, as `ip route` words (`encap mpls`, `encap seg6
  * hmac`, `encap seg6local End flavors`), or undefined. Read as if absent, such a route passed for

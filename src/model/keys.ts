@@ -64,13 +64,13 @@ function rawLabel(r: Resource): string {
     case 'link':
       return `link ${ns}/${r.name} (${r.type})`;
     case 'address':
-      return `address ${ns}/${r.dev} ${r.address}`;
+      return `address ${ns}/${r.dev} ${r.address}${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'route':
       return `route ${ns} ${r.to}${r.table !== 254 ? ` table ${r.table}` : ''}${
         r.metric !== (r.family === 6 ? 1024 : 0) ? ` metric ${r.metric}` : ''
       }${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'rule':
-      return `rule ${ns} ipv${r.family} priority ${r.priority}`;
+      return `rule ${ns} ipv${r.family} priority ${r.priority}${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'sysctl':
       return `sysctl ${ns} ${r.key}`;
     case 'tunsrc':

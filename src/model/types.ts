@@ -122,6 +122,8 @@ export interface AddressRes {
   readonly secondary?: boolean;
   /** As read, on an IPv4 primary: its device promotes a secondary when it goes (promote_secondaries). */
   readonly promotes?: boolean;
+  /** Read only: what Voltron never writes (`noprefixroute`, a peer, a scope, a lifetime ...), as ip shows it; such an address is foreign. */
+  readonly unmodelled?: string;
   readonly source?: SourceRef;
 }
 

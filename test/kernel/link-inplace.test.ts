@@ -372,3 +372,37 @@ links:
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('a macvlan mtu above the mtu a bridge the apply creates takes from its ports (real kernel)', () => {
+  // Found by AGREEMENT_SEED=602: va0 keeps its live 1400 once its mtu is no longer declared, and
+  // joins br0, a new bridge without an mtu, which takes it: mv0's 1500 was refused (EINVAL) mid-apply.
+  const { sb, edit } = editableSandbox('lmb', `
+links:
+  - { name: va0, type: veth, mtu: 1400, peer: { name: vb0 } }
+`);
+
+  it('plan and apply refuse it, naming the port and its mtu, with no kernel write', () => {
+    const first = sb.run(['apply', '--auto-approve']);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    edit('{ name: va0, type: veth, mtu: 1400, peer: { name: vb0 } }', `{ name: va0, type: veth, master: br0, peer: { name: vb0 } }
+  - { name: br0, type: bridge }
+  - { name: mv0, type: macvlan, mtu: 1500, macvlan: { parent: br0, mode: bridge } }
+  - { name: br1, type: bridge }
+  - { name: mv1, type: macvlan, mtu: 9000, macvlan: { parent: br1, mode: bridge } }`);
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /mv0 \(macvlan\): mtu 1500 is above the mtu 1400 its port va0 has, the config declaring none for it: the bridge br0 the plan creates takes its ports' lowest mtu/);
+    assert.match(p.stderr, /mv1 \(macvlan\): mtu 9000 is above the mtu 1500 its parent br1 will have when created \(a bridge without ports/);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 1);
+    assert.equal(sb.ipj('', ['link', 'show']).filter((l: { ifname: string }) => l.ifname === 'br0').length, 0, 'nothing written');
+  });
+
+  it('with mtus the bridges allow, it applies', () => {
+    edit('mtu: 1500, macvlan', 'mtu: 1400, macvlan');
+    edit('mtu: 9000, macvlan', 'mtu: 1500, macvlan');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(sb.ipj('', ['link', 'show', 'mv0'])[0].mtu, 1400);
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+  });
+});

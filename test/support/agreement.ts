@@ -27,6 +27,8 @@ export function assertLivePlanIsPure(sb: Sandbox, desired: ReadonlyMap<string, R
 export type Excuse = (stderr: string, desired: ReadonlyMap<string, Resource>, mem: MemState) => boolean;
 
 const MACVLAN_MTU = /^ {2}link (\S+)\/(\S+) \(macvlan\): mtu (\d+) is above the mtu (\d+) its parent (\S+) has \(the config declares none for it\)/;
+/** The same through a port that keeps its mtu and joins a bridge the plan creates (which takes its ports' lowest). */
+const MACVLAN_PORT_MTU = /^ {2}link (\S+)\/(\S+) \(macvlan\): mtu (\d+) is above the mtu (\d+) its port (\S+) has, the config declaring none for it: the bridge (\S+) the plan creates/;
 
 /**
  * A state valid on its own may not be from the previous one: a parent whose mtu the config no
@@ -39,6 +41,8 @@ export const macvlanMtuFromHistory: Excuse = (stderr, desired, mem) => {
   return (
     problems.length > 0 &&
     problems.every((line) => {
+      const viaPort = MACVLAN_PORT_MTU.exec(line);
+      if (viaPort) return portExplains(viaPort as unknown as string[], desired, mem);
       const m = MACVLAN_MTU.exec(line);
       if (!m) return false;
       const [, nsLabel, name, mtu, parentMtu, parent] = m as unknown as [string, string, string, string, string, string];
@@ -54,3 +58,17 @@ export const macvlanMtuFromHistory: Excuse = (stderr, desired, mem) => {
     })
   );
 };
+
+/** A port the config declares on the bridge without an mtu, which kept a lower one from an earlier state (the memkernel agrees). */
+function portExplains(m: readonly string[], desired: ReadonlyMap<string, Resource>, mem: MemState): boolean {
+  const [, nsLabel, name, mtu, portMtu, port, bridge] = m as [string, string, string, string, string, string, string];
+  const ns = nsLabel === '(root)' ? '' : nsLabel;
+  const mv = desired.get(`link:${ns}/${name}`);
+  const declared = desired.get(`link:${ns}/${port}`);
+  const had = mem.get(`link:${ns}/${port}`);
+  return (
+    mv?.kind === 'link' && mv.mtu === Number(mtu) && mv.macvlan?.parent === bridge &&
+    declared?.kind === 'link' && declared.mtu === undefined && declared.master === bridge &&
+    had?.kind === 'link' && had.mtu === Number(portMtu) && Number(mtu) > Number(portMtu)
+  );
+}

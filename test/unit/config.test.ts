@@ -304,6 +304,15 @@ test('vlan and vni ranges expand and sort', () => {
   assert.deepEqual(get<LinkRes>(d, 'link:/vx0').vnis, [[7, 7], [100, 102], [300, 300]]);
 });
 
+test('an external vxlan learns nothing unless declared, as iproute2 makes it (`ip link add ... external`)', () => {
+  const d = ok(`links:
+  - { name: vx0, type: vxlan, vxlan: { external: true } }
+  - { name: vx1, type: vxlan, vxlan: { external: true, dstport: 4790, learning: true } }
+`);
+  assert.equal(get<LinkRes>(d, 'link:/vx0').vxlan?.learning, false);
+  assert.equal(get<LinkRes>(d, 'link:/vx1').vxlan?.learning, true);
+});
+
 test('defaults: routes, rules, links', () => {
   const d = ok(`links:
   - { name: br0, type: bridge }
