@@ -154,11 +154,14 @@ export function schedule(
     if ((x.action === 'create' || x.action === 'replace') && isLink(r) && r.macvlan?.mode === 'passthru') {
       for (const k of joining.get(linkKey(r.namespace, r.macvlan.parent)) ?? []) soft.push([x.key, k]);
     }
-    // A macvlan mtu is at most its parent's: on a bridge, which follows its ports' lowest mtu
-    // (br_mtu_auto_adjust), a declared one may be reachable only once a low-mtu port has left or
-    // grown. It waits for the ports' changes (else EINVAL, as a name order would give).
-    if (isLink(r) && r.macvlan !== undefined && r.mtu !== undefined && (x.action !== 'update' || x.fields.some((f) => f.field === 'mtu'))) {
-      for (const k of portsResized.get(linkKey(r.namespace, r.macvlan.parent)) ?? []) if (k !== x.key) soft.push([x.key, k]);
+    // A macvlan's mtu is at most its parent's, a VXLAN's its dev's less its headers: on a bridge,
+    // which follows its ports' lowest mtu (br_mtu_auto_adjust), a declared one may be reachable
+    // only once a low-mtu port has left or grown. It waits for the ports' changes (else EINVAL,
+    // as a name order would give).
+    if (isLink(r) && r.mtu !== undefined && (x.action !== 'update' || x.fields.some((f) => f.field === 'mtu'))) {
+      const lower = r.macvlan?.parent ?? r.vxlan?.dev;
+      const ports = lower === undefined ? undefined : portsResized.get(linkKey(r.namespace, lower));
+      for (const k of ports ?? []) if (k !== x.key) soft.push([x.key, k]);
     }
     // A (re)created object whose name is freed by a delete in this plan waits for that delete.
     if (x.action === 'create' || x.action === 'replace') {

@@ -281,6 +281,33 @@ links:
   });
 });
 
+describe('a VXLAN mtu raised to what its bridge dev gets when a low-mtu port leaves (real kernel)', () => {
+  // The same for a VXLAN on br0 as `dev` (its mtu at most br0's less 50).
+  const { sb, edit } = editableSandbox('lmv', `
+links:
+  - { name: br0, type: bridge }
+  - { name: zz0, type: veth, mtu: 1400, master: br0, peer: { name: zz1 } }
+  - { name: vx0, type: vxlan, vxlan: { vni: 5, dev: br0 } }
+`);
+  const mtu = (name: string): number => sb.ipj('', ['link', 'show', name])[0].mtu;
+
+  it('vx0 goes from the 1350 it had to 1450 as zz0 (1400) leaves br0', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(mtu('vx0'), 1350);
+    edit('{ name: zz0, type: veth, mtu: 1400, master: br0,', '{ name: zz0, type: veth, mtu: 1400,');
+    edit('{ name: vx0, type: vxlan,', '{ name: vx0, type: vxlan, mtu: 1450,');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(mtu('vx0'), 1450);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
 describe('a VXLAN leaves a bridge and moves onto it in one update (real kernel)', () => {
   // The kernel runs changelink (the device move) before the master change of the same request,
   // and refuses to stack vx0 on br0 while br0 is its master (EBUSY). Found by the rollback property.
