@@ -61,7 +61,7 @@ export interface Choices {
   routes: ({ metric: number; src: boolean; mtu: boolean; table: boolean } | undefined)[];
   rules: ({ fwmark: boolean; mask: boolean; from: boolean; to: boolean; table: number } | undefined)[];
   // The veth peer end's own state and master (a port of the namespace's bridge br1, the usual
-  // way a container's end is bridged). Drawn last, so the keys above draw as they did before.
+  // way a container's end is bridged). Drawn last: the keys above take the values they took before.
   vb0?: { state?: 'up' | 'down'; master?: boolean };
 }
 
