@@ -118,6 +118,7 @@ export function schedule(
     const bk = linkKey(r.namespace, r.master);
     pushTo(joining, bk, x.key);
   }
+  const portsResized = portsLeavingOrResized(ups);
   /** Waits that matter only where they can be met (see below): [waiter, awaited]. */
   const soft: [string, string][] = [];
   /** Soft waits without which the kernel refuses for certain (EBUSY): they go first, see below. */
@@ -152,6 +153,15 @@ export function schedule(
     // EADDRNOTAVAIL) while its ports are gone (deletes run first): it waits for ports joining.
     if ((x.action === 'create' || x.action === 'replace') && isLink(r) && r.macvlan?.mode === 'passthru') {
       for (const k of joining.get(linkKey(r.namespace, r.macvlan.parent)) ?? []) soft.push([x.key, k]);
+    }
+    // A macvlan's mtu is at most its parent's, a VXLAN's its dev's less its headers: on a bridge,
+    // which follows its ports' lowest mtu (br_mtu_auto_adjust), a declared one may be reachable
+    // only once a low-mtu port has left or grown. It waits for the ports' changes (else EINVAL,
+    // as a name order would give).
+    if (isLink(r) && r.mtu !== undefined && (x.action !== 'update' || x.fields.some((f) => f.field === 'mtu'))) {
+      const lower = r.macvlan?.parent ?? r.vxlan?.dev;
+      const ports = lower === undefined ? undefined : portsResized.get(linkKey(r.namespace, lower));
+      for (const k of ports ?? []) if (k !== x.key) soft.push([x.key, k]);
     }
     // A (re)created object whose name is freed by a delete in this plan waits for that delete.
     if (x.action === 'create' || x.action === 'replace') {
@@ -234,6 +244,21 @@ export function schedule(
     if (x.pairedPeer !== undefined) c.pairedPeer = x.pairedPeer;
     if (x.restore) c.restore = x.restore;
     out.push(c as Change);
+  }
+  return out;
+}
+
+/**
+ * Bridge (live key) → the changes that take a live port of it away (replaced, or its master
+ * changed) or change its mtu: the bridge's own mtu may rise after them.
+ */
+function portsLeavingOrResized(ups: readonly Draft[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const x of ups) {
+    const b = x.before;
+    if (!isLink(b) || b.master === undefined) continue;
+    if (x.action === 'update' && !x.fields.some((f) => f.field === 'master' || f.field === 'mtu')) continue;
+    pushTo(out, linkKey(b.namespace, b.master), x.key);
   }
   return out;
 }

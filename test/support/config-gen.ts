@@ -1,6 +1,7 @@
 // A generator of random configs for real-kernel property tests (agreement, drift, rollback): a
 // small shared universe (the sandbox root and two declared namespaces; bridges with their timers
-// and options, VXLANs (one with a VNI filter), a macvlan, veths across namespaces, MACs and
+// and options, VXLANs (one with a VNI filter), a macvlan, veths across namespaces (a peer end
+// with its own state, or a port of the bridge in its namespace), MACs and
 // aliases, IPv4/IPv6 addresses, routes, rules, namespace and per-device sysctls), rendered as
 // config text. Not every draw is valid: `desiredOf` keeps the ones the loader accepts.
 // Not drawn: bridge VLANs (`vlan_filtering`, `vlans`, `vlan_default_pvid`): the test kernel has
@@ -59,6 +60,9 @@ export interface Choices {
   addrs: boolean[];
   routes: ({ metric: number; src: boolean; mtu: boolean; table: boolean } | undefined)[];
   rules: ({ fwmark: boolean; mask: boolean; from: boolean; to: boolean; table: number } | undefined)[];
+  // The veth peer end's own state and master (a port of the namespace's bridge br1, the usual
+  // way a container's end is bridged). Drawn last: the keys above take the values they took before.
+  vb0?: { state?: 'up' | 'down'; master?: boolean };
 }
 
 /** An optional key drawn in one draw of three (each adds a dimension; most draws keep the defaults). */
@@ -148,6 +152,7 @@ export const choicesArb: fc.Arbitrary<Choices> = fc.record({
   addrs: fc.array(fc.boolean(), { minLength: ADDRESSES.length, maxLength: ADDRESSES.length }),
   routes: fc.array(opt(fc.record({ metric: fc.constantFrom(0, 10), src: fc.boolean(), mtu: fc.boolean(), table: fc.boolean() })), { minLength: 6, maxLength: 6 }),
   rules: fc.array(opt(fc.record({ fwmark: fc.boolean(), mask: fc.boolean(), from: fc.boolean(), to: fc.boolean(), table: fc.constantFrom(100, 254) })), { minLength: 3, maxLength: 3 }),
+  vb0: fc.record({ state: rare(fc.constantFrom<'up' | 'down'>('up', 'down')), master: fc.boolean() }, { requiredKeys: ['master'] }),
 });
 
 type Obj = Record<string, unknown>;
@@ -174,11 +179,14 @@ export function render(c: Choices): string {
     where.set('br1', 'na');
   }
   if (c.va0 && has(c.va0.peerNs)) {
-    const peer = strip({ name: 'vb0', ...nsKey(c.va0.peerNs), mtu: c.va0.peerMtu, alias: c.va0.peerAlias, mac: c.va0.peerMac });
+    // The peer end is a port of br1 only in br1's namespace (a master is a bridge of its own namespace).
+    const peerMaster = c.vb0?.master && c.va0.peerNs === 'na' && where.has('br1') ? 'br1' : undefined;
+    const peer = strip({ name: 'vb0', ...nsKey(c.va0.peerNs), mtu: c.va0.peerMtu, alias: c.va0.peerAlias, mac: c.va0.peerMac, state: c.vb0?.state, master: peerMaster });
     links.push(strip({ name: 'va0', type: 'veth', mtu: c.va0.mtu, mac: c.va0.mac, alias: c.va0.alias, state: c.va0.state, master: c.va0.master && where.has('br0') ? 'br0' : undefined, peer }));
     where.set('va0', '');
     where.set('vb0', c.va0.peerNs);
     state.set('va0', c.va0.state ?? 'up');
+    state.set('vb0', c.vb0?.state ?? 'up');
   }
   if (c.va1 && has('na') && has(c.va1.peerNs)) {
     const peer = strip({ name: 'vb1', namespace: c.va1.peerNs, alias: c.va1.peerAlias });
@@ -237,7 +245,7 @@ export function render(c: Choices): string {
   if (r[4] && where.get('br1') === 'na') {
     routes.push(strip({ to: '10.70.0.0/16', namespace: 'na', dev: 'br1', via: r[4].src && br1v4 ? '10.3.0.254' : undefined, src: r[4].mtu && br1v4 ? '10.3.0.1' : undefined, metric: r[4].metric, table: r[4].table ? 100 : undefined }));
   }
-  if (r[5] && where.get('vb0') === 'na' && addrOn.has('vb0 10.2.0.2/24')) {
+  if (r[5] && where.get('vb0') === 'na' && addrOn.has('vb0 10.2.0.2/24') && up('vb0')) {
     routes.push(strip({ to: 'default', namespace: 'na', via: '10.2.0.1', dev: 'vb0', metric: r[5].metric }));
   }
 
