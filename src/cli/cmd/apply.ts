@@ -77,7 +77,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     // What is still Voltron's (less what it made in adopted namespaces recreated since).
     const { plan, desired: eff, inventory } = pr;
     printPlan(ctx, plan, 'text');
-    const warnings = [plan.changes.length > 0 ? sandboxNote(session, desired.namespaces) : undefined, destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(recordedInventory, pr.notOursWhy)];
+    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(recordedInventory, pr.notOursWhy)];
     for (const w of warnings) if (w) ctx.err(w);
     mark('print plan');
     if (plan.changes.length === 0) {
@@ -177,6 +177,9 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const what = verb === 'destroy' ? 'Destroy' : 'Apply';
     ctx.out(`\n${what} complete: ${plan.changes.length} change(s), ${session.writes - writesBefore} kernel write(s), ${ms.toFixed(0)} ms. Verified: the kernel matches the desired state.`);
+    // Where to look at the result (after it, so that an apply's errors come first on stderr).
+    const where = destroying ? undefined : sandboxNote(session, desired.namespaces);
+    if (where) ctx.err(where);
     if (confirmWithinMs !== undefined) {
       // Pending must be on disk before the watchdog starts; the journal stays until confirmed.
       writeTryPending(ctx.stateDir, { deadline: new Date(Date.now() + confirmWithinMs).toISOString(), confirmWithinMs, startedAt: new Date().toISOString() });
