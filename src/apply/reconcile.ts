@@ -248,6 +248,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
+  problems.push(...unmodelledLinkProblems(session, current, desired));
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
   problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
@@ -436,6 +437,26 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
           `the kernel refuses a second one (delete it yourself: ip${ns} link del ${r.name}; or declare another vni or dstport)`,
       );
     }
+  }
+  return out;
+}
+
+/**
+ * Declared links whose live namesake has what Voltron never writes and that changes its traffic
+ * (a VXLAN with `gbp`: another packet format). Taken for the declared link, it would be
+ * adopted as in sync; replacing it would destroy something Voltron did not make (and Voltron
+ * never writes gbp, so it never made it). Refused, also with nothing else to change.
+ */
+function unmodelledLinkProblems(session: KernelSession, current: ReadonlyMap<string, Resource>, desired: StateMap): string[] {
+  const out: string[] = [];
+  for (const [k, d] of desired) {
+    if (d.kind !== 'link') continue;
+    const c = current.get(k);
+    if (c?.kind !== 'link' || c.unmodelled === undefined) continue;
+    out.push(
+      `${resourceLabel(d)}: the ${c.type} there has what Voltron never writes (${c.unmodelled}), which changes its packets; Voltron does not take it over ` +
+        `(delete it yourself: ip${ipNetnsOption(session, c.namespace)} link del ${c.name}; Voltron then creates its own, or stop declaring it)`,
+    );
   }
   return out;
 }

@@ -150,7 +150,7 @@ function linkItem(r: LinkRes, view: VethView | undefined): Item {
 /** A link the config format cannot declare, kept under `x-unmanaged-links` (ignored by the loader). */
 function unmanagedItem(r: LinkRes): Item {
   const kind = r.type === 'other' ? r.otherKind || 'device' : r.type;
-  return withNs(clean({ name: r.name, kind, peer: r.veth ? `${r.veth.peer.namespace}/${r.veth.peer.name} (not visible)` : undefined }), r.namespace);
+  return withNs(clean({ name: r.name, kind, form: r.unmodelled, peer: r.veth ? `${r.veth.peer.namespace}/${r.veth.peer.name} (not visible)` : undefined }), r.namespace);
 }
 
 /** A route encap in config spelling (the model's `vrfTable` is `vrf_table`). */
@@ -352,7 +352,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       a.item.seg6 = { tunsrc: r.address };
       a.ownedSeg6 = owned;
     } else if (r.kind === 'link') {
-      if (r.type === 'other') {
+      if (r.type === 'other' || r.unmodelled !== undefined) {
         addUnmanaged('links', unmanagedItem(r));
       } else if (r.veth) {
         if (r.veth.peer.namespace === '?') addUnmanaged('links', unmanagedItem(r));

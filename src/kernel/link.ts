@@ -69,6 +69,23 @@ function parseVxlan(d: Attrs, names: Map<number, string>): VxlanOptions {
   return stripUndefined(o);
 }
 
+/**
+ * A VXLAN's options that change the packet format, as `ip -d link` names them, or undefined:
+ * Voltron never writes them, and read as a plain VXLAN such a device passed for a declared one.
+ * (Uses the attribute table parseVxlan just filled.)
+ */
+function vxlanUnmodelled(d: Attrs): string | undefined {
+  const at = VX_AT;
+  const form = [
+    d.bufAt(at[R.IFLA_VXLAN_GBP]!) ? 'gbp' : '',
+    d.bufAt(at[R.IFLA_VXLAN_GPE]!) ? 'gpe' : '',
+    d.u8At(at[R.IFLA_VXLAN_REMCSUM_TX]!) === 1 ? 'remcsumtx' : '',
+    d.u8At(at[R.IFLA_VXLAN_REMCSUM_RX]!) === 1 ? 'remcsumrx' : '',
+    d.bufAt(at[R.IFLA_VXLAN_REMCSUM_NOPARTIAL]!) ? 'remcsum_nopartial' : '',
+  ].filter((x) => x);
+  return form.length > 0 ? form.join(' ') : undefined;
+}
+
 /** Dump every link of a namespace. */
 export function readLinks(ctx: NsContext): RawLink[] {
   const msgs = ctx.sock.dump(R.RTM_GETLINK, R.linkDumpRequest(), 'dump links');
@@ -111,7 +128,11 @@ export function readLinks(ctx: NsContext): RawLink[] {
     if (alias) res.alias = alias;
     if (type === 'other') res.otherKind = kind;
     if (type === 'bridge' && data) res.bridge = parseBridge(data);
-    if (type === 'vxlan' && data) res.vxlan = parseVxlan(data, names);
+    if (type === 'vxlan' && data) {
+      res.vxlan = parseVxlan(data, names);
+      const u = vxlanUnmodelled(data);
+      if (u !== undefined) res.unmodelled = u;
+    }
     if (type === 'macvlan') {
       res.macvlan = { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent: linkIndex ? names.get(linkIndex) ?? `if${linkIndex}` : '' };
     }

@@ -107,6 +107,12 @@ export interface LinkRes {
    * overlap or touch): a filter may hold all 2^24 VNIs, so it is never expanded VNI by VNI.
    */
   readonly vnis?: readonly VniRange[];
+  /**
+   * Read only: what the config cannot declare about a live link and that changes its traffic
+   * (a VXLAN's `gbp`, `gpe`, remote checksum offload: another packet format). Such a link is
+   * never taken for a declared one (plan refuses; `show` lists it under x-unmanaged-links).
+   */
+  readonly unmodelled?: string;
   readonly source?: SourceRef;
 }
 

@@ -78,6 +78,12 @@ export const IFLA_VXLAN_PORT = 15;
 export const IFLA_VXLAN_GROUP6 = 16;
 export const IFLA_VXLAN_LOCAL6 = 17;
 export const IFLA_VXLAN_COLLECT_METADATA = 25;
+// Options that change the packet format (Voltron never writes them; read to tell such VXLANs apart).
+export const IFLA_VXLAN_REMCSUM_TX = 21;
+export const IFLA_VXLAN_REMCSUM_RX = 22;
+export const IFLA_VXLAN_GBP = 23;
+export const IFLA_VXLAN_REMCSUM_NOPARTIAL = 24;
+export const IFLA_VXLAN_GPE = 27;
 export const IFLA_VXLAN_VNIFILTER = 30;
 
 export const IFLA_MACVLAN_MODE = 1;
