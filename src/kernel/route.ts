@@ -56,7 +56,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         mtu: metrics?.u32(R.RTAX_MTU),
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
-        unmodelled: unmodelledForm(h, a, names, encapType !== undefined && encapBuf ? unmodelledEncap(encapType, encapBuf) : undefined),
+        unmodelled: unmodelledForm(h, a, metrics, names, encapType !== undefined && encapBuf ? unmodelledEncap(encapType, encapBuf) : undefined),
         nexthopDevs: multipathDevs(a, names),
       }),
     );
@@ -73,14 +73,14 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
  * metric than `mtu`, an IPv6 `pref` other than medium. Declared as read, such a route would be
  * rewritten without them (an update is a whole-route replace): it is never taken for a declared one.
  */
-function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: ReadonlyMap<number, string>, encap: string | undefined): string | undefined {
+function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, metrics: Attrs | undefined, names: ReadonlyMap<number, string>, encap: string | undefined): string | undefined {
   const mp = a.get(R.RTA_MULTIPATH);
   const pref = h.family === R.AF_INET6 ? a.u8(R.RTA_PREF) : undefined;
   const form = [
     mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
     encap ?? '',
     (h.flags & R.RTNH_F_ONLINK) !== 0 ? 'onlink' : '',
-    ...otherMetrics(a.get(R.RTA_METRICS)),
+    ...otherMetrics(metrics),
     pref !== undefined && pref !== 0 ? `pref ${pref === 1 ? 'high' : pref === 3 ? 'low' : pref}` : '',
     // The key selectors come last (hasKeySelector looks at the end).
     h.tos !== 0 ? `tos 0x${h.tos.toString(16).padStart(2, '0')}` : '',
@@ -90,10 +90,9 @@ function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, names: Rea
 }
 
 /** Route metrics but a plain `mtu` (the one the config has), as `ip route` names them. */
-function otherMetrics(b: Buffer | undefined): string[] {
-  if (!b) return [];
-  return Attrs.parse(b)
-    .list.filter(([t]) => t !== R.RTAX_MTU)
+function otherMetrics(metrics: Attrs | undefined): string[] {
+  if (!metrics) return [];
+  return metrics.list.filter(([t]) => t !== R.RTAX_MTU)
     .map(([t, v]) => (t === R.RTAX_LOCK ? lockedMetrics(v) : `${R.RTAX_NAMES[t] ?? `metric${t}`}${v.length >= 4 ? ` ${v.readUInt32LE(0)}` : ''}`));
 }
 

@@ -79,20 +79,25 @@ function portRange(b: Buffer | undefined): string | undefined {
  */
 function unmodelledRule(hdr: Buffer, a: Attrs, action: number): string | undefined {
   const uid = a.get(R.FRA_UID_RANGE);
+  // The kernel dumps the suppressors as -1 when unset.
+  const suppressPrefix = a.u32(R.FRA_SUPPRESS_PREFIXLEN) ?? 0xffffffff;
+  const suppressGroup = a.u32(R.FRA_SUPPRESS_IFGROUP) ?? 0xffffffff;
+  const sport = portRange(a.get(R.FRA_SPORT_RANGE));
+  const dport = portRange(a.get(R.FRA_DPORT_RANGE));
   const form = [
     (hdr.readUInt32LE(8) & R.FIB_RULE_INVERT) !== 0 ? 'not' : '',
     hdr.readUInt8(3) !== 0 ? `tos 0x${hdr.readUInt8(3).toString(16).padStart(2, '0')}` : '',
     action === R.FR_ACT_GOTO ? `goto ${a.u32(R.FRA_GOTO) ?? '?'}` : '',
     action === R.FR_ACT_NOP ? 'nop' : '',
-    a.u32(R.FRA_SUPPRESS_PREFIXLEN) !== undefined && a.u32(R.FRA_SUPPRESS_PREFIXLEN) !== 0xffffffff ? `suppress_prefixlength ${a.u32(R.FRA_SUPPRESS_PREFIXLEN)}` : '',
-    a.u32(R.FRA_SUPPRESS_IFGROUP) !== undefined && a.u32(R.FRA_SUPPRESS_IFGROUP) !== 0xffffffff ? `suppress_ifgroup ${a.u32(R.FRA_SUPPRESS_IFGROUP)}` : '',
+    suppressPrefix !== 0xffffffff ? `suppress_prefixlength ${suppressPrefix}` : '',
+    suppressGroup !== 0xffffffff ? `suppress_ifgroup ${suppressGroup}` : '',
     uid && uid.length >= 8 ? `uidrange ${uid.readUInt32LE(0)}-${uid.readUInt32LE(4)}` : '',
     a.u8(R.FRA_L3MDEV) ? 'l3mdev' : '',
     a.u32(R.FRA_FLOW) ? `realms 0x${a.u32(R.FRA_FLOW)!.toString(16)}` : '',
     a.get(R.FRA_TUN_ID) ? 'tun_id' : '',
     a.u8(R.FRA_IP_PROTO) ? `ipproto ${a.u8(R.FRA_IP_PROTO)}` : '',
-    portRange(a.get(R.FRA_SPORT_RANGE)) ? `sport ${portRange(a.get(R.FRA_SPORT_RANGE))}` : '',
-    portRange(a.get(R.FRA_DPORT_RANGE)) ? `dport ${portRange(a.get(R.FRA_DPORT_RANGE))}` : '',
+    sport ? `sport ${sport}` : '',
+    dport ? `dport ${dport}` : '',
     // DSCP is dumped beside a TOS too (the same bits): named only when no TOS was.
     a.get(R.FRA_DSCP) && hdr.readUInt8(3) === 0 ? `dscp ${a.u8(R.FRA_DSCP)}` : '',
     a.get(R.FRA_FLOWLABEL) ? 'flowlabel' : '',
