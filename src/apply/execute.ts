@@ -3,6 +3,7 @@
 import type { LinkRes, Resource } from '../model/types';
 import type { Change, Inventory } from '../plan/types';
 import { createAddress, deleteAddress } from '../kernel/address';
+import { releaseBridgePorts } from '../kernel/bridge-stp';
 import { createLink, deleteLink, pinBridgeMtu, updateLink } from '../kernel/link';
 import { createNamespace, deleteNamespace } from '../kernel/namespace';
 import { NetlinkError } from '../kernel/netlink/socket';
@@ -100,6 +101,7 @@ function execLink(c: Change, ctx: ExecContext): void {
   const pin = after!.type === 'bridge' && c.fields.some((f) => f.field === 'mtu' && (f.before === f.after || moving));
   if (pin) pinBridgeMtu(s, after!);
   updateLink(s, after!, fields.filter((f) => !f.startsWith('vlans') && !f.startsWith('vnis') && !(pin && f === 'mtu')));
+  if (after!.type === 'bridge' && fields.includes('bridge.stp') && !after!.bridge?.stp) releaseBridgePorts(s.ns(after!.namespace), after!.name);
   if (fields.some((f) => f.startsWith('vlans') || f.startsWith('vnis'))) syncLinkExtras(ctx, after!, before);
 }
 

@@ -46,7 +46,7 @@ export function setBridgeVlans(ctx: NsContext, dev: string, self: boolean, add: 
     ctx.sock.request(type, 0, [R.ifinfomsg({ family: R.AF_BRIDGE, index }), w.view()], `${op} vlans on ${dev}`);
   };
   send(R.RTM_DELLINK, remove, 'remove');
-  send(19 /* RTM_SETLINK */, add, 'add');
+  send(R.RTM_SETLINK, add, 'add');
 }
 
 function tunnelMsg(ifindex: number): Buffer {

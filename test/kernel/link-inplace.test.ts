@@ -404,6 +404,41 @@ describe('a bridge turning STP off with a forward delay below 2 s (real kernel)'
   });
 });
 
+describe('a bridge turning STP off releases its ports at once (real kernel)', () => {
+  // The kernel turns STP off but leaves listening and learning ports to run out their timers
+  // (twice the forward delay: 30 s here), while apply reported the bridge converged.
+  const { sb, edit } = editableSandbox('lsr', `
+links:
+  - { name: br0, type: bridge, bridge: { stp: true, forward_delay: 1500 } }
+  - { name: p0, type: veth, master: br0, peer: { name: p1 } }
+  - { name: q0, type: veth, master: br0, state: down, peer: { name: q1 } }
+`);
+  const portState = (dev: string): string => {
+    const r = sb.exec('', ['bridge', '-j', 'link', 'show', 'dev', dev]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout)[0].state;
+  };
+
+  it('sets the held port forwarding and leaves the down port alone', () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(portState('p0'), 'listening', 'STP holds a new port for the forward delay');
+    assert.equal(portState('q0'), 'disabled');
+    edit('stp: true, forward_delay: 1500', 'stp: false, forward_delay: 1500');
+    const b = sb.run(['apply', '--auto-approve']);
+    assert.equal(b.code, 0, b.stdout + b.stderr);
+    assert.equal(portState('p0'), 'forwarding');
+    assert.equal(portState('q0'), 'disabled');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // A port brought up later forwards at once, as the kernel does with STP off.
+    edit('master: br0, state: down', 'master: br0');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(portState('q0'), 'forwarding');
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
 describe('a macvlan or VXLAN mtu above the default mtu of a lower device the apply creates (real kernel)', () => {
   // va0 declares no mtu and does not exist yet: the kernel creates it with 1500, then refused
   // mv0's 9000 (EINVAL) and lowered vx0's 1500 to 1450 (never verified), mid-apply.

@@ -15,6 +15,7 @@ export function afOf(family: 4 | 6 | undefined): number {
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
+export const RTM_SETLINK = 19;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
@@ -47,12 +48,22 @@ export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
 export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
+export const IFLA_PROTINFO = 12;
+export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 export const IFLA_IFALIAS = 20;
 export const IFLA_AF_SPEC = 26;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
 export const IFLA_LINK_NETNSID = 37;
+
+export const IF_OPER_UP = 6;
+/** IFLA_PROTINFO of a bridge port (AF_BRIDGE): its STP state (BR_STATE_*). */
+export const IFLA_BRPORT_STATE = 1;
+export const BR_STATE_LISTENING = 1;
+export const BR_STATE_LEARNING = 2;
+export const BR_STATE_FORWARDING = 3;
+export const BR_STATE_BLOCKING = 4;
 
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
