@@ -16,7 +16,9 @@ type SourceFile = { name: string; text: string; badUtf8?: { line: number; column
 
 export type LoadResult = { ok: true; desired: DesiredState; files: string[] } | { ok: false; errors: ConfigError[]; files: string[] };
 
-const isYaml = (n: string): boolean => /\.ya?ml$/.test(n);
+// Hidden files are not config, as for the shell's `*.yaml`: a repository's `.pre-commit-config.yaml`
+// or `.sops.yaml`, an editor's temporary or lock file (Emacs leaves a dangling `.#net.yaml` link).
+const isConfigName = (n: string): boolean => !n.startsWith('.') && /\.ya?ml$/.test(n);
 // Byte order of the UTF-8 names, as `ls` in the C locale and git list them (a JavaScript string
 // comparison orders UTF-16 code units, which differs for characters beyond the BMP).
 const byName = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -60,7 +62,7 @@ function emptyDirHint(dir: string): string {
       .map((d) => d.name)
       .filter((n) => {
         try {
-          return fs.readdirSync(path.join(dir, n)).some(isYaml);
+          return fs.readdirSync(path.join(dir, n)).some(isConfigName);
         } catch {
           return false;
         }
@@ -86,11 +88,11 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
     names = fs
       .readdirSync(opts.dir, { withFileTypes: true })
       .filter((d) => {
-        if (!isYaml(d.name)) return false;
+        if (!isConfigName(d.name)) return false;
         if (d.isFile()) return true;
         if (!d.isSymbolicLink()) return false;
         const behind = fileBehindLink(path.join(opts.dir, d.name));
-        if (behind === 'missing' && !isEditorLock(d.name)) dangling.push(d.name);
+        if (behind === 'missing') dangling.push(d.name);
         return behind === 'file';
       })
       .map((d) => d.name)
@@ -162,9 +164,6 @@ function fileBehindLink(p: string): 'file' | 'other' | 'missing' {
   }
 }
 
-/** Emacs keeps its lock as a dangling symlink `.#<file>` next to the file being edited. */
-const isEditorLock = (n: string): boolean => n.startsWith('.#');
-
 function danglingError(p: string): ConfigError {
   let target = '?';
   try {
@@ -220,11 +219,11 @@ function utf8SeqLength(b: Buffer, i: number): number {
 }
 
 /**
- * Same as loadConfig on in-memory files. Names without '/' are base files (merged in name
+ * Same as loadConfig on in-memory files. Names without '/' (and not hidden) are base files (merged in name
  * order); `hosts/<host>.yaml` is the overlay; other names are ignored.
  */
 export function loadConfigFromStrings(files: { name: string; text: string }[], host: string = os.hostname()): LoadResult {
-  const base = files.filter((f) => !f.name.includes('/') && isYaml(f.name)).sort((a, b) => byName(a.name, b.name));
+  const base = files.filter((f) => !f.name.includes('/') && isConfigName(f.name)).sort((a, b) => byName(a.name, b.name));
   const overlay = files.find((f) => f.name === `hosts/${host}.yaml` || f.name === `hosts/${host}.yml`);
   return loadFiles(overlay ? [...base, overlay] : base, overlay?.name);
 }
