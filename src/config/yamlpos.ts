@@ -23,9 +23,12 @@ export class YamlFile {
 
   /** `yaml`'s Document, parsed on first use (positions and error reports only). */
   get doc(): Document {
-    // uniqueKeys (default) makes duplicate mapping keys a syntax error with a position.
+    // uniqueKeys (default) makes duplicate mapping keys a syntax error with a position. The
+    // core schema always (a `%YAML 1.1` directive would switch to 1.1's `yes`, octal `0755` and
+    // `<<`), and no 1.1 tags: `!!omap`/`!!set` became a JS Map/Set, whose entries the schema
+    // never saw (silently nothing). Such documents are refused in syntaxErrors.
     if (!this.parsed) {
-      this.parsed = yaml().parseDocument(this.text, { prettyErrors: false, logLevel: 'error' });
+      this.parsed = yaml().parseDocument(this.text, { prettyErrors: false, logLevel: 'error', schema: 'core', resolveKnownTags: false });
     }
     return this.parsed;
   }
@@ -67,15 +70,21 @@ export class YamlFile {
     return { file: this.name, ...this.offsetPos(rangeStart(at) ?? 0), path: '', message };
   }
 
-  /** YAML syntax errors, positioned. */
+  /** YAML syntax errors, positioned; also what would give the file another meaning than YAML 1.2 core. */
   syntaxErrors(): ConfigError[] {
     const seen = new Set<string>();
     const out: ConfigError[] = [];
-    for (const e of this.doc.errors) {
+    const version = this.versionDirective();
+    if (version) out.push({ file: this.name, ...this.offsetPos(version.offset), path: '', message: `YAML: '%YAML ${version.version}' is not supported: a config file is YAML 1.2 (core schema), where 'yes' is text, 0755 is 755 and '<<' is a plain key; remove the directive` });
+    // Warnings that change the meaning: an unresolved tag keeps its text as if untagged (an
+    // `!include f.yaml` or `!vault` value would be taken literally), an unknown directive is skipped.
+    const refused = this.doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED' || w.code === 'BAD_DIRECTIVE');
+    for (const e of [...this.doc.errors, ...refused]) {
       const dupKey = e.code === 'DUPLICATE_KEY' ? this.keyPathAt(e.pos[0]) : undefined;
+      const tag = e.code === 'TAG_RESOLVE_FAILED';
       const err = dupKey
         ? { file: this.name, ...this.offsetPos(e.pos[0]), path: dupKey, message: `YAML: duplicate key '${ptrSplit(dupKey).pop()}' (keys of a mapping must be unique)` }
-        : { file: this.name, ...this.offsetPos(e.pos[0]), path: '', message: `YAML: ${yamlMessage(e)}` };
+        : { file: this.name, ...this.offsetPos(e.pos[0]), path: (tag && this.taggedPathAt(e.pos[0])) || '', message: `YAML: ${tag ? this.tagMessage(e.pos[0]) : yamlMessage(e)}` };
       // One per line and message: deep nesting makes `yaml` repeat a message thousands of times.
       const id = `${err.line}\0${err.message}`;
       if (seen.has(id)) continue;
@@ -85,6 +94,19 @@ export class YamlFile {
     return out;
   }
 
+  /** A `%YAML` directive of another version than 1.2 (yaml itself honours 1.1), with its offset. */
+  private versionDirective(): { version: string; offset: number } | undefined {
+    const v = this.doc.directives?.yaml;
+    if (!v?.explicit || v.version === '1.2') return undefined;
+    const m = /^%YAML[ \t]/m.exec(this.text);
+    return { version: v.version, offset: m?.index ?? 0 };
+  }
+
+  private tagMessage(offset: number): string {
+    const tag = /^![^\s,[\]{}]*/.exec(this.text.slice(offset))?.[0] ?? '!';
+    return `tag '${tag}' is not supported (a config file is plain YAML 1.2: only the core schema's !!str, !!int, !!float, !!bool, !!null, !!seq, !!map)`;
+  }
+
   /** JSON pointer of the mapping key starting at `offset` (a duplicate key), if there is one. */
   private keyPathAt(offset: number): string | undefined {
     const Y = yaml();
@@ -92,13 +114,21 @@ export class YamlFile {
     Y.visit(this.doc, {
       Pair: (_k, pair, ancestors) => {
         if (rangeStart(pair.key) !== offset) return undefined;
-        const segs: string[] = [];
-        const chain = [...ancestors, pair];
-        chain.forEach((a, i) => {
-          if (Y.isSeq(a)) segs.push(String(a.items.indexOf(chain[i + 1] as never)));
-          else if (Y.isPair(a)) segs.push(keyString(a.key) ?? '?');
-        });
-        found = ptrJoin('', ...segs);
+        found = pathOf([...ancestors, pair]);
+        return Y.visit.BREAK;
+      },
+    });
+    return found;
+  }
+
+  /** JSON pointer of the first tagged node at or after `offset` (the tag precedes its node's range). */
+  private taggedPathAt(offset: number): string | undefined {
+    const Y = yaml();
+    let found: string | undefined;
+    Y.visit(this.doc, {
+      Node: (_k, node, ancestors) => {
+        if (!(node as { tag?: string }).tag || (rangeStart(node) ?? -1) < offset) return undefined;
+        found = pathOf([...ancestors, node]);
         return Y.visit.BREAK;
       },
     });
@@ -166,6 +196,17 @@ export class YamlFile {
 function yamlMessage(e: { code: string; message: string }): string {
   if (e.code === 'MULTIPLE_DOCS') return `a config file holds one YAML document (this one has another after '---' or '...')`;
   return e.message.split('\n')[0]!;
+}
+
+/** JSON pointer of the last node of a visitor's ancestor chain. */
+function pathOf(chain: readonly unknown[]): string {
+  const Y = yaml();
+  const segs: string[] = [];
+  chain.forEach((a, i) => {
+    if (Y.isSeq(a) && i + 1 < chain.length) segs.push(String(a.items.indexOf(chain[i + 1] as never)));
+    else if (Y.isPair(a)) segs.push(keyString(a.key) ?? '?');
+  });
+  return ptrJoin('', ...segs);
 }
 
 function keyString(k: unknown): string | undefined {
