@@ -175,6 +175,8 @@ function danglingError(p: string): ConfigError {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** Counts the columns before a bad byte: a leading BOM is none (editors do not show it). */
+const COLUMNS = new TextDecoder('utf-8');
 
 /** The text of a UTF-8 file (a BOM is kept: YAML skips it), or the position of its first bad byte. */
 function decodeUtf8(b: Buffer): string | { line: number; column: number } {
@@ -195,7 +197,7 @@ function firstBadUtf8(b: Buffer): { line: number; column: number } {
       continue;
     }
     const n = utf8SeqLength(b, i);
-    if (n === 0) return { line, column: UTF8.decode(b.subarray(start, i)).length + 1 };
+    if (n === 0) return { line, column: COLUMNS.decode(b.subarray(start, i)).length + 1 };
     i += n;
   }
   return { line: 1, column: 1 };

@@ -154,7 +154,9 @@ export class YamlFile {
       if (starts[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, column: offset - starts[lo]! + 1 };
+    // A leading BOM is no column: editors do not show it.
+    const bom = lo === 0 && offset > 0 && this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    return { line: lo + 1, column: offset - starts[lo]! + 1 - bom };
   }
 
   /**
