@@ -11,8 +11,8 @@ import { registerSources } from './positions';
 import { visible } from '../util/visible';
 import { isPresent } from '../util/fsx';
 
-/** A file's text; `badUtf8` (then `text` is empty) where it is not UTF-8. */
-type SourceFile = { name: string; text: string; badUtf8?: { line: number; column: number } };
+/** A file's text; `badUtf8` where it is not UTF-8, `unreadable` (why) where it cannot be read (then `text` is empty). */
+type SourceFile = { name: string; text: string; badUtf8?: { line: number; column: number }; unreadable?: string };
 
 export type LoadResult = { ok: true; desired: DesiredState; files: string[] } | { ok: false; errors: ConfigError[]; files: string[] };
 
@@ -119,14 +119,16 @@ export function loadConfig(opts: { dir: string; host?: string; cacheDir?: string
       bytes = fs.readFileSync(full);
     } catch (err) {
       if (fileBehindLink(full) === 'missing') return { ok: false, errors: [danglingError(full)], files: [] };
-      return fail(`cannot read ${full}: ${(err as Error).message}`);
+      // An error of that file (not of the directory), reported with the other files' errors.
+      files.push({ name: full, text: '', unreadable: `cannot read this file: ${(err as Error).message}` });
+      continue;
     }
     const text = decodeUtf8(bytes);
     files.push(typeof text === 'string' ? { name: full, text } : { name: full, text: '', badUtf8: text });
   }
   const overlayPath = overlay ? path.join(opts.dir, overlay) : undefined;
-  // A file that is not UTF-8 has no text to match a cached config by.
-  if (opts.cacheDir === undefined || files.some((f) => f.badUtf8)) return withOverlayBlame(loadFiles(files, overlayPath, opts.dir), files, overlayPath, opts.dir);
+  // A file that is not UTF-8 (or not read) has no text to match a cached config by.
+  if (opts.cacheDir === undefined || files.some((f) => f.badUtf8 || f.unreadable)) return withOverlayBlame(loadFiles(files, overlayPath, opts.dir), files, overlayPath, opts.dir);
   const key = configCacheKey(host, files, opts.dir);
   const hit = readCachedConfig(opts.cacheDir, key, host, opts.dir, files);
   if (hit) {
@@ -245,8 +247,9 @@ function loadFiles(files: SourceFile[], overlayName: string | undefined, baseDir
   const inputs: FileInput[] = [];
   const yamls = new Map<string, YamlFile>();
   for (const f of files) {
-    if (f.badUtf8) {
-      errors.push({ file: f.name, ...f.badUtf8, path: '', message: 'not valid UTF-8 (a config file must be UTF-8 text)' });
+    if (f.badUtf8 || f.unreadable) {
+      const message = f.unreadable ?? 'not valid UTF-8 (a config file must be UTF-8 text)';
+      errors.push({ file: f.name, ...(f.badUtf8 ?? { line: 1, column: 1 }), path: '', message });
       poison.all = true;
       continue;
     }

@@ -446,6 +446,21 @@ test('loadConfig refuses a missing or empty directory', () => {
   }
 });
 
+test('a file that cannot be read is an error of that file, reported with the other files\' errors', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vt-config-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'a.yaml'), 'links:\n  - { name: br0, type: bridge, mtu: 1 }\n');
+    fs.mkdirSync(path.join(dir, 'hosts', 'h1.yaml'), { recursive: true }); // EISDIR (as root, no EACCES)
+    const r = loadConfig({ dir, host: 'h1' });
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    const shown = r.errors.map((e) => formatConfigError({ ...e, file: path.relative(dir, e.file) }));
+    assert.deepEqual(shown, ['a.yaml:2:37: /links/0/mtu: must be >= 68 (got 1)', 'hosts/h1.yaml:1:1: /: cannot read this file: EISDIR: illegal operation on a directory, read']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an empty file is an empty config', () => {
   const d = ok('');
   assert.equal(d.resources.size, 0);
