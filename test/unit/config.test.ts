@@ -266,6 +266,30 @@ routes:
   assert.deepEqual(d.pools.get('f')!.bsids, { three: { sid: 'fc00:ff::3', namespace: 'a' } });
 });
 
+test('an overlay may add only bsids to a pool (pools merge path by path and bsid by bsid)', () => {
+  const base = `namespaces: [ { name: a } ]
+links: [ { name: eth0, namespace: a, type: bridge } ]
+srv6:
+  pools:
+    f:
+      paths:
+        one: { segments: [ "fc00::1", "fc00::2" ] }
+`;
+  const overlay = `srv6:
+  pools:
+    f:
+      bsids:
+        one: { sid: "fc00:ff::1", namespace: a }
+`;
+  const d = ok([
+    { name: 'base.yaml', text: base },
+    { name: 'hosts/h1.yaml', text: overlay },
+  ]);
+  assert.deepEqual(d.pools.get('f')!.paths.map((p) => p.name), ['one']);
+  assert.deepEqual(d.pools.get('f')!.bsids, { one: { sid: 'fc00:ff::1', namespace: 'a' } });
+  assert.ok(d.resources.has('route:a/ipv6/t254/fc00:ff::1/128/m1024'));
+});
+
 test('IPv6 is canonicalised, so differently written duplicates are caught', () => {
   const d = ok(`namespaces: [ { name: a } ]
 links: [ { name: br0, namespace: a, type: bridge } ]
