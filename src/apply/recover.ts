@@ -11,8 +11,8 @@ import path from 'node:path';
 import { KernelSession } from '../kernel/session';
 import { InventoryBuilder, saveInventory, saveInventoryIfChanged } from './inventory';
 import { journalPath, markJournal, readJournal, removeJournal, type JournalState } from './journal';
-import { restore, type RestoreOutcome } from './rollback';
-import { withIdentities } from './reconcile';
+import { restore, type RestoreOutcome, type RestoreTarget } from './rollback';
+import { SETTING_KINDS, withIdentities } from './reconcile';
 import type { Inventory } from '../plan/types';
 import { fromEarlierBoot } from '../util/boot';
 
@@ -55,6 +55,27 @@ export function resolvesForward(stateDir: string, j: JournalState): boolean {
   return j.begin.confirmWithinMs === undefined || fs.existsSync(tryFile(stateDir, TRY_CONFIRMED));
 }
 
+/**
+ * The journal's restore target, with the keys its apply never created counted as someone else's:
+ * after a failed step (journal `failed`), the creates after it (never sent) and its own create
+ * if the kernel refused it because the object exists. The plan saw those keys free, so a live
+ * object under one was made by another process while the apply ran: the restore used to remove
+ * it as the apply's own. Settings are not objects anyone makes: left as they were.
+ */
+export function restoreTargetOfJournal(j: JournalState): RestoreTarget {
+  const f = j.failed;
+  const t = j.begin.target;
+  if (!f) return t;
+  const made = new Set<string>();
+  for (const s of j.steps) if (s.i < f.i || (s.i === f.i && !f.refused)) made.add(s.change.key);
+  // A veth end comes with its pair: made if the change creating the pair may have run.
+  for (const s of j.steps) if (s.change.createdBy !== undefined && made.has(s.change.createdBy)) made.add(s.change.key);
+  const never = Object.entries(t.scope)
+    .filter(([k, r]) => !made.has(k) && t.objects[k] === undefined && !SETTING_KINDS.has(r.kind))
+    .map(([k]) => k);
+  return never.length === 0 ? t : { ...t, notOurs: [...(t.notOurs ?? []), ...never] };
+}
+
 /** Finish what the journal says. The caller holds the state dir's lock. */
 export function recoverJournal(stateDir: string, log: Log, j: JournalState | undefined = readJournal(stateDir)): RecoverResult {
   if (!j) {
@@ -79,7 +100,7 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   let outcome: RestoreOutcome;
   let restored: Inventory;
   try {
-    outcome = restore(session, j.begin.target, j.begin.preInventory);
+    outcome = restore(session, restoreTargetOfJournal(j), j.begin.preInventory);
     // Links and namespaces the restore recreated have new ifindexes and cookies: record the live ones.
     restored = withIdentities(j.begin.preInventory, outcome.current, session);
   } finally {
