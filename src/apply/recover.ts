@@ -9,6 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { KernelSession } from '../kernel/session';
+import { deleteNetns, isNetnsStub, netnsPath } from '../kernel/netns';
+import type { NamespaceRes } from '../model/types';
 import { InventoryBuilder, saveInventory, saveInventoryIfChanged } from './inventory';
 import { journalPath, markJournal, readJournal, removeJournal, type JournalState } from './journal';
 import { restore, type RestoreOutcome, type RestoreTarget } from './rollback';
@@ -76,6 +78,26 @@ export function restoreTargetOfJournal(j: JournalState): RestoreTarget {
   return never.length === 0 ? t : { ...t, notOurs: [...(t.notOurs ?? []), ...never] };
 }
 
+/**
+ * Remove the /run/netns files of namespaces the apply was creating when it was killed between
+ * the file and the mount on it (isNetnsStub): no namespace, yet every read of it fails. Only the
+ * journal's own creates that may have run (a refused one is someone else's create in progress).
+ * Returns the paths removed.
+ */
+function removeNamespaceStubs(session: KernelSession, j: JournalState, target: RestoreTarget): string[] {
+  const notOurs = new Set(target.notOurs ?? []);
+  const out: string[] = [];
+  for (const st of j.steps) {
+    const c = st.change;
+    if (c.kind !== 'namespace' || c.action !== 'create' || notOurs.has(c.key)) continue;
+    const p = session.physical((c.after as NamespaceRes).name);
+    if (p === null || !isNetnsStub(p)) continue;
+    deleteNetns(p);
+    out.push(netnsPath(p));
+  }
+  return out;
+}
+
 /** Finish what the journal says. The caller holds the state dir's lock. */
 export function recoverJournal(stateDir: string, log: Log, j: JournalState | undefined = readJournal(stateDir)): RecoverResult {
   if (!j) {
@@ -100,7 +122,9 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   let outcome: RestoreOutcome;
   let restored: Inventory;
   try {
-    outcome = restore(session, restoreTargetOfJournal(j), j.begin.preInventory);
+    const target = restoreTargetOfJournal(j);
+    for (const p of removeNamespaceStubs(session, j, target)) log.out(`  rollback: removed ${p}, an empty file left by the interrupted create of that namespace`);
+    outcome = restore(session, target, j.begin.preInventory);
     // Links and namespaces the restore recreated have new ifindexes and cookies: record the live ones.
     restored = withIdentities(j.begin.preInventory, outcome.current, session);
   } finally {
