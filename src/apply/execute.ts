@@ -35,6 +35,29 @@ export function registerExecutor(kind: Resource['kind'], fn: KindExecutor): void
   executors.set(kind, fn);
 }
 
+/** Errors of creates the kernel refused because the object already exists (see createRefused). */
+const refused = new WeakSet<object>();
+
+/**
+ * Whether `e` is a create refused because its object already exists (EEXIST from the creating
+ * request itself): the step made nothing, and what holds the key is someone else's (it was absent
+ * when planned). Rollback must then leave it alone.
+ */
+export function createRefused(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && refused.has(e);
+}
+
+/** Run an exclusive create, marking an "already exists" refusal (createRefused). */
+function exclusive(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    const exists = (e instanceof NetlinkError && e.errno === 17) || (e as NodeJS.ErrnoException)?.code === 'EEXIST';
+    if (exists && typeof e === 'object' && e !== null) refused.add(e);
+    throw e;
+  }
+}
+
 /** Deletes tolerate "already gone": the kernel cascades (a link takes its addresses along). */
 function ignoringGone(fn: () => void): void {
   try {
@@ -87,7 +110,7 @@ function execLink(c: Change, ctx: ExecContext): void {
       // The pair was created by the primary end: set this end's own attributes.
       updateLink(s, after!, LINK_ATTRS.filter((f) => (after as unknown as Record<string, unknown>)[f] !== undefined));
     } else {
-      createLink(s, after!);
+      exclusive(() => createLink(s, after!));
     }
     syncLinkExtras(ctx, after!, undefined);
     if (c.pairedPeer) setPeerAttributes(ctx, c.pairedPeer);
@@ -119,22 +142,22 @@ export function executeChange(c: Change, ctx: ExecContext): void {
   switch (c.kind) {
     case 'namespace':
       if (c.action === 'delete') return deleteNamespace(s, c.before as never);
-      if (c.action === 'create') return createNamespace(s, c.after as never);
+      if (c.action === 'create') return exclusive(() => createNamespace(s, c.after as never));
       return; // a namespace has no fields to update
     case 'link':
       return execLink(c, ctx);
     case 'address':
       if (c.action !== 'create') ignoringGone(() => deleteAddress(s, c.before as never));
-      if (c.action !== 'delete') createAddress(s, c.after as never);
+      if (c.action !== 'delete') exclusive(() => createAddress(s, c.after as never));
       return;
     case 'route':
       if (c.action === 'update') return replaceRoute(s, c.after as never, c.before as never);
       if (c.action !== 'create') ignoringGone(() => deleteRoute(s, c.before as never));
-      if (c.action !== 'delete') createRoute(s, c.after as never);
+      if (c.action !== 'delete') exclusive(() => createRoute(s, c.after as never));
       return;
     case 'rule':
       if (c.action !== 'create') ignoringGone(() => deleteRule(s, c.before as never));
-      if (c.action !== 'delete') createRule(s, c.after as never);
+      if (c.action !== 'delete') exclusive(() => createRule(s, c.after as never));
       return;
     case 'sysctl': {
       const res = (c.after ?? c.before) as { namespace: string; key: string; value: string };

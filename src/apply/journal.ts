@@ -3,6 +3,7 @@
 //   begin  — who/when, the pre-apply inventory and the restore target (pre-apply snapshot)
 //   step   — written before step i's kernel write: the change and the object's before-state
 //   done   — written after step i's kernel write succeeded
+//   failed — step i failed and nothing after it was sent (and whether its create was refused)
 //   applied/rolledback — terminal markers (the file is then removed; a marker survives only a crash
 //            between writing it and the unlink, and recovery treats it accordingly)
 import fs from 'node:fs';
@@ -42,10 +43,22 @@ export interface JournalStep {
   readonly before: Resource | null;
 }
 
+/**
+ * Step `i` failed and the apply stopped there: no later step was sent. `refused`: its create was
+ * refused because the object exists, so it made nothing. Recovery then knows which keys the
+ * apply never created (a crash leaves no such record: every journaled step may have run).
+ */
+export interface JournalFailed {
+  readonly t: 'failed';
+  readonly i: number;
+  readonly refused: boolean;
+}
+
 export type JournalRecord =
   | JournalBegin
   | JournalStep
   | { readonly t: 'done'; readonly i: number }
+  | JournalFailed
   | { readonly t: 'applied'; readonly at: string }
   | { readonly t: 'rolledback'; readonly at: string };
 
@@ -53,6 +66,7 @@ export interface JournalState {
   readonly begin: JournalBegin;
   readonly steps: readonly JournalStep[];
   readonly done: ReadonlySet<number>;
+  readonly failed?: JournalFailed;
   readonly applied: boolean;
   readonly rolledback: boolean;
 }
@@ -191,6 +205,19 @@ export class JournalWriter implements Journal {
     }
   }
 
+  /**
+   * Record where the apply stopped. Best effort: without it recovery treats every journaled step
+   * as maybe executed, which is safe for what the apply made, only blind to what others made.
+   */
+  failed(index: number, refused: boolean): void {
+    if (this.fd < 0) return;
+    try {
+      this.append({ t: 'failed', i: index, refused });
+    } catch {
+      // see above
+    }
+  }
+
   close(): void {
     this.flushDone();
     if (this.fd >= 0) fs.closeSync(this.fd);
@@ -227,10 +254,12 @@ export function readJournal(stateDir: string): JournalState | undefined {
     return undefined;
   }
   if (begin.version !== 1) throw new Error(`${p}: unsupported journal version ${String(begin.version)}`);
+  const failed = recs.find((r): r is JournalFailed => r.t === 'failed');
   return {
     begin,
     steps: recs.filter((r): r is JournalStep => r.t === 'step'),
     done: new Set(recs.flatMap((r) => (r.t === 'done' ? [r.i] : []))),
+    ...(failed ? { failed } : {}),
     applied: recs.some((r) => r.t === 'applied'),
     rolledback: recs.some((r) => r.t === 'rolledback'),
   };

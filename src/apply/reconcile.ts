@@ -8,7 +8,7 @@ import { removesLive, type Change, type Inventory, type Plan } from '../plan/typ
 import { strippingUpdates } from '../plan/stripping';
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
-import { executeChange } from './execute';
+import { createRefused, executeChange } from './execute';
 import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
 import { missingHostDeviceProblems } from './host-devices';
@@ -20,7 +20,7 @@ import { mergeRanges, rangeItem, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
 import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
-import { setRequestSink } from '../kernel/netlink/socket';
+import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { missingSysctls, refusedSysctlValues } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
@@ -603,7 +603,11 @@ function defaultMtu(l: LinkRes | undefined): number | undefined {
 export interface ApplyOutcome {
   readonly executed: readonly Change[];
   readonly inventory: Inventory;
-  readonly failed?: { readonly change: Change; readonly error: Error };
+  /**
+   * The step that failed (index `step`); nothing after it was sent. `refused`: its create was
+   * refused because the object exists (createRefused), so it made nothing either.
+   */
+  readonly failed?: { readonly change: Change; readonly error: Error; readonly step: number; readonly refused: boolean };
 }
 
 /**
@@ -710,7 +714,10 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
           i = failure.step - 1;
           continue;
         }
-        return { executed, inventory: inv.result(), failed: { change: changes[failure.step]!, error: failure.error } };
+        const change = changes[failure.step]!;
+        // A posted create whose first request was refused with EEXIST is as refused as a synchronous one.
+        const refused = createRefused(failure.error) || (failure.firstOfStep === true && change.action === 'create' && failure.error instanceof NetlinkError && failure.error.errno === 17);
+        return { executed, inventory: inv.result(), failed: { change, error: failure.error, step: failure.step, refused } };
       }
       if (pipelined) posted.push(i);
       else confirm(i);
@@ -792,7 +799,7 @@ export interface Stale {
 }
 
 /** Settings are per namespace, not objects made in it: a recreated namespace has them too. */
-const SETTING_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['sysctl', 'tunsrc']);
+export const SETTING_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['sysctl', 'tunsrc']);
 
 /**
  * Owned keys whose live object Voltron did not make: its own went behind its back and someone

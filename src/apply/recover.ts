@@ -9,10 +9,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { KernelSession } from '../kernel/session';
+import { deleteNetns, isNetnsStub, netnsPath } from '../kernel/netns';
+import type { NamespaceRes } from '../model/types';
 import { InventoryBuilder, saveInventory, saveInventoryIfChanged } from './inventory';
 import { journalPath, markJournal, readJournal, removeJournal, type JournalState } from './journal';
-import { restore, type RestoreOutcome } from './rollback';
-import { withIdentities } from './reconcile';
+import { restore, type RestoreOutcome, type RestoreTarget } from './rollback';
+import { SETTING_KINDS, withIdentities } from './reconcile';
 import type { Inventory } from '../plan/types';
 import { fromEarlierBoot } from '../util/boot';
 
@@ -55,6 +57,47 @@ export function resolvesForward(stateDir: string, j: JournalState): boolean {
   return j.begin.confirmWithinMs === undefined || fs.existsSync(tryFile(stateDir, TRY_CONFIRMED));
 }
 
+/**
+ * The journal's restore target, with the keys its apply never created counted as someone else's:
+ * after a failed step (journal `failed`), the creates after it (never sent) and its own create
+ * if the kernel refused it because the object exists. The plan saw those keys free, so a live
+ * object under one was made by another process while the apply ran: the restore used to remove
+ * it as the apply's own. Settings are not objects anyone makes: left as they were.
+ */
+export function restoreTargetOfJournal(j: JournalState): RestoreTarget {
+  const f = j.failed;
+  const t = j.begin.target;
+  if (!f) return t;
+  const made = new Set<string>();
+  for (const s of j.steps) if (s.i < f.i || (s.i === f.i && !f.refused)) made.add(s.change.key);
+  // A veth end comes with its pair: made if the change creating the pair may have run.
+  for (const s of j.steps) if (s.change.createdBy !== undefined && made.has(s.change.createdBy)) made.add(s.change.key);
+  const never = Object.entries(t.scope)
+    .filter(([k, r]) => !made.has(k) && t.objects[k] === undefined && !SETTING_KINDS.has(r.kind))
+    .map(([k]) => k);
+  return never.length === 0 ? t : { ...t, notOurs: [...(t.notOurs ?? []), ...never] };
+}
+
+/**
+ * Remove the /run/netns files of namespaces the apply was creating when it was killed between
+ * the file and the mount on it (isNetnsStub): no namespace, yet every read of it fails. Only the
+ * journal's own creates that may have run (a refused one is someone else's create in progress).
+ * Returns the paths removed.
+ */
+function removeNamespaceStubs(session: KernelSession, j: JournalState, target: RestoreTarget): string[] {
+  const notOurs = new Set(target.notOurs ?? []);
+  const out: string[] = [];
+  for (const st of j.steps) {
+    const c = st.change;
+    if (c.kind !== 'namespace' || c.action !== 'create' || notOurs.has(c.key)) continue;
+    const p = session.physical((c.after as NamespaceRes).name);
+    if (p === null || !isNetnsStub(p)) continue;
+    deleteNetns(p);
+    out.push(netnsPath(p));
+  }
+  return out;
+}
+
 /** Finish what the journal says. The caller holds the state dir's lock. */
 export function recoverJournal(stateDir: string, log: Log, j: JournalState | undefined = readJournal(stateDir)): RecoverResult {
   if (!j) {
@@ -79,7 +122,9 @@ export function recoverJournal(stateDir: string, log: Log, j: JournalState | und
   let outcome: RestoreOutcome;
   let restored: Inventory;
   try {
-    outcome = restore(session, j.begin.target, j.begin.preInventory);
+    const target = restoreTargetOfJournal(j);
+    for (const p of removeNamespaceStubs(session, j, target)) log.out(`  rollback: removed ${p}, an empty file left by the interrupted create of that namespace`);
+    outcome = restore(session, target, j.begin.preInventory);
     // Links and namespaces the restore recreated have new ifindexes and cookies: record the live ones.
     restored = withIdentities(j.begin.preInventory, outcome.current, session);
   } finally {

@@ -98,24 +98,46 @@ function ensureRunDir(): void {
   }
 }
 
-/** Create a named namespace (as `ip netns add`). Throws EEXIST if present. */
+/**
+ * Create a named namespace (as `ip netns add`). Throws EEXIST if present. The namespace is made
+ * before its file: unshare() waits for the kernel's namespace lock, seconds on a host tearing
+ * other namespaces down, and a process killed meanwhile (SIGKILL, OOM) left an empty file in
+ * /run/netns that every later command failed on (isNetnsStub). Now only two syscalls apart.
+ */
 export function createNetns(name: string): void {
   ensureRunDir();
   const target = netnsPath(name);
-  const fd = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444);
-  fs.closeSync(fd);
+  const back = home(); // opened before the switch: it must be the namespace we came from
+  if ((libc.unshare(CLONE_NEWNET) as number) !== 0) throw new SyscallError('unshare(CLONE_NEWNET)', errno());
+  let ns: number;
   try {
-    if ((libc.unshare(CLONE_NEWNET) as number) !== 0) throw new SyscallError('unshare(CLONE_NEWNET)', errno());
+    ns = libc.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC, 0) as number;
+    if (ns < 0) throw new SyscallError('open(/proc/thread-self/ns/net)', errno());
+  } finally {
+    if ((libc.setns(back, CLONE_NEWNET) as number) !== 0) throw new SyscallError('setns(home)', errno());
+  }
+  try {
+    fs.closeSync(fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o444));
     try {
-      if ((libc.mount('/proc/thread-self/ns/net', target, 'none', MS_BIND, null) as number) !== 0) {
-        throw new SyscallError('mount --bind', errno(), target);
-      }
-    } finally {
-      if ((libc.setns(home(), CLONE_NEWNET) as number) !== 0) throw new SyscallError('setns(home)', errno());
+      if ((libc.mount(`/proc/self/fd/${ns}`, target, 'none', MS_BIND, null) as number) !== 0) throw new SyscallError('mount --bind', errno(), target);
+    } catch (e) {
+      fs.rmSync(target, { force: true });
+      throw e;
     }
-  } catch (e) {
-    fs.rmSync(target, { force: true });
-    throw e;
+  } finally {
+    libc.close(ns);
+  }
+}
+
+/**
+ * Whether /run/netns/<name> is a plain file with no namespace mounted on it: what a create
+ * (ours or `ip netns add`) leaves when killed between making the file and mounting on it.
+ */
+export function isNetnsStub(name: string): boolean {
+  try {
+    return fs.statSync(netnsPath(name)).dev === fs.statSync(NETNS_RUN_DIR).dev;
+  } catch {
+    return false;
   }
 }
 

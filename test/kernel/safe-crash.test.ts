@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox, liveOracle } from '../support/sandbox';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { REPO, Sandbox, liveOracle } from '../support/sandbox';
 
 const oracle = liveOracle;
 
@@ -94,5 +95,51 @@ describe('SIGKILL at every step of a 50-step apply', () => {
     const d = sb.run(['destroy', '--auto-approve'], { config: bigDir });
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+// A namespace create is a file in /run/netns and a mount on it. Killed between the two, it left
+// an empty file that every later read failed on (setns EINVAL), recovery included.
+describe('SIGKILL inside a namespace create', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
+  fs.writeFileSync(path.join(dir, 'network.yaml'), 'namespaces: [ { name: vkc } ]\nlinks:\n  - { name: b0, type: bridge, namespace: vkc }\n');
+  const sb = new Sandbox('kns', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('recovery removes the empty /run/netns file its create left, then the apply converges', () => {
+    // Killed after step 1 (the sandbox root namespace); then made a bare file, as a kill between
+    // the file and its mount leaves it.
+    const a = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=1,kill=1' } });
+    assert.equal(a.code, -1, a.stderr);
+    execFileSync('ip', ['netns', 'del', sb.ns('')]);
+    fs.writeFileSync(`/run/netns/${sb.ns('')}`, '');
+    const r = sb.run(['recover']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /removed \/run\/netns\/\S+root, an empty file left by the interrupted create/);
+    assert.deepEqual(sb.namespaces(), []);
+    const again = sb.run(['apply', '--auto-approve']);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('killed while the kernel makes the namespace (a slow unshare), no file is left at all', { skip: spawnSync('strace', ['-V']).status !== 0 && 'needs strace' }, async () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    // strace makes every unshare() take 2 s: the apply is killed inside the namespace create's.
+    const args = ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=unshare', '-e', 'inject=unshare:delay_enter=2000000'];
+    const child = spawn('strace', [...args, process.execPath, path.join(REPO, 'bin/voltron'), 'apply', '--auto-approve', '-c', dir, '--sandbox', sb.prefix, '--state-dir', sb.stateDir], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const journal = path.join(sb.stateDir, 'sandbox', sb.prefix, 'journal.ndjson');
+    for (let i = 0; i < 300 && !fs.existsSync(journal); i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 500));
+    const lock = JSON.parse(fs.readFileSync(path.join(sb.stateDir, 'sandbox', sb.prefix, 'lock'), 'utf8')) as { pid: number };
+    process.kill(lock.pid, 'SIGKILL');
+    await exited;
+    assert.deepEqual(fs.readdirSync('/run/netns').filter((n) => n.startsWith(sb.prefix)), []);
+    const r = sb.run(['recover']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
   });
 });

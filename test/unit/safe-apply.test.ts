@@ -13,7 +13,7 @@ import { parseDuration } from '../../src/apply/watchdog';
 import { lingeringDeletes } from '../../src/apply/lingering';
 import type { Resource } from '../../src/model/types';
 import { inverseChange } from '../../src/apply/rollback';
-import { abandonJournal, recoverJournal } from '../../src/apply/recover';
+import { abandonJournal, recoverJournal, restoreTargetOfJournal } from '../../src/apply/recover';
 import { InventoryBuilder, loadInventory, saveInventory, inventoryPath, recordChange } from '../../src/apply/inventory';
 import { bootId } from '../../src/util/boot';
 import { forgetRecreated, withIdentities } from '../../src/apply/reconcile';
@@ -201,6 +201,30 @@ describe('journal', () => {
       assert.equal(discardStubJournal(d), false, 'a journal with a begin record is never discarded');
       assert.ok(fs.existsSync(journalPath(d)));
     }
+  });
+
+  it('after a failed step, keys the apply never created are not its own to remove', () => {
+    const link = (name: string): Resource => ({ kind: 'link', namespace: '', name, type: 'bridge' }) as Resource;
+    const create = (name: string, extra: Partial<Change> = {}): Change => ({ ...change('create'), key: `link:/${name}`, label: name, after: link(name), ...extra });
+    const pre = link('old');
+    const scope = Object.fromEntries(['a', 'b', 'c', 'p', 'old'].map((n) => [`link:/${n}`, link(n)]));
+    const sysctl = { kind: 'sysctl', namespace: '', key: 'net.ipv4.ip_forward', value: '1' } as Resource;
+    const t = { objects: { 'link:/old': pre }, scope: { ...scope, 'sysctl:/net.ipv4.ip_forward': sysctl }, foreign: {} };
+    const run = (refused: boolean | undefined) => {
+      const d = tmp();
+      const w = JournalWriter.start(d, { command: 'voltron apply', sandbox: 'vtx-', steps: 4, preInventory: EMPTY_INVENTORY, target: t });
+      w.prepare(0, [create('a'), create('b'), create('c'), create('p', { createdBy: 'link:/b' })]);
+      w.done(0);
+      if (refused !== undefined) w.failed(1, refused);
+      w.close();
+      return restoreTargetOfJournal(readJournal(d)!).notOurs ?? [];
+    };
+    // A crash: every journaled step may have run.
+    assert.deepEqual(run(undefined), []);
+    // Failed at b (maybe half made): only c, never sent, is not the apply's.
+    assert.deepEqual(run(false), ['link:/c']);
+    // b's create refused (EEXIST): b and the veth end its pair would have made are not either.
+    assert.deepEqual([...run(true)].sort(), ['link:/b', 'link:/c', 'link:/p']);
   });
 
   it('a corrupt record before the end is an error, not silently skipped', () => {

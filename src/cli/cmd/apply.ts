@@ -137,6 +137,8 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       inv = outcome.inventory;
       mark('execute');
       if (outcome.failed) {
+        // Before the rollback reads the journal: what the apply never sent is not its to remove.
+        journal.failed(outcome.failed.step, outcome.failed.refused);
         const hint = failureHint(outcome.failed.change, outcome.failed.error);
         failure = `${outcome.failed.change.label}: ${outcome.failed.error.message}${hint ? `\n${hint}` : ''}\n${outcome.executed.length} of ${plan.changes.length} changes were applied before the failure.`;
       } else {
