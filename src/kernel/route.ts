@@ -188,7 +188,9 @@ function describe(r: RouteRes): string {
 
 export function createRoute(session: KernelSession, r: RouteRes): void {
   const ctx = session.ns(r.namespace);
-  ctx.sock.request(R.RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, routeMsg(ctx, r, false), `add ${describe(r)}`);
+  // A declared route carries no protocol (Voltron's); a rollback recreating an adopted one from
+  // its snapshot gives it back the protocol it had (`proto static` ...).
+  ctx.sock.request(R.RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, routeMsg(ctx, r, false, r.protocol), `add ${describe(r)}`);
 }
 
 /**

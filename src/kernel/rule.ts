@@ -123,7 +123,8 @@ function ruleMsg(r: RuleRes, protocol: number): Buffer {
 }
 
 export function createRule(session: KernelSession, r: RuleRes): void {
-  session.ns(r.namespace).sock.request(R.RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg(r, VOLTRON_RTPROT), `add rule priority ${r.priority}`);
+  // As createRoute: a snapshot's protocol (a rollback recreating an adopted rule), else Voltron's.
+  session.ns(r.namespace).sock.request(R.RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg(r, r.protocol ?? VOLTRON_RTPROT), `add rule priority ${r.priority}`);
 }
 
 export function deleteRule(session: KernelSession, r: RuleRes): void {

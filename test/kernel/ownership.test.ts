@@ -524,6 +524,24 @@ describe('ownership in a sandbox', () => {
     assert.deepEqual(sb.ipj('', ['link', 'show']).map((l: { ifname: string }) => l.ifname).sort(), ['b0', 'lo']);
   });
 
+  it('a rollback recreates an adopted route with the protocol it had', () => {
+    // vx0's new VNI replaces it, which takes the adopted `proto static` route along; the apply
+    // then fails re-adding the route. The rollback recreated it as Voltron's (proto 194), and
+    // reported "Rollback incomplete: protocol differs" with the journal kept.
+    const yaml = (vni: number, routes: string) => `links:\n  - { name: vx0, type: vxlan, vxlan: { vni: ${vni}, local: 192.0.2.1 } }\n${routes}`;
+    const sb = make('frp', yaml(5, ''));
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    sb.ip('', ['route', 'add', '10.67.0.0/24', 'dev', 'vx0', 'proto', 'static']);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(6, 'routes:\n  - { to: 10.67.0.0/24, dev: vx0 }\n'));
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=2,errno=22' } });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /rollback: create route \(root\) 10\.67\.0\.0\/24/);
+    assert.match(f.stderr, /rolled back; nothing changed/);
+    const r = sb.ipj('', ['route', 'show', '10.67.0.0/24']);
+    assert.equal(r.length, 1);
+    assert.equal(r[0].protocol, 'static');
+  });
+
   it('a rollback does not delete a foreign link made under the name of an owned link that went', () => {
     const sb = make('frb', 'links:\n  - { name: b0, type: bridge }\n  - { name: m0, type: bridge }\n');
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
