@@ -29,7 +29,7 @@ export function inventoryPath(stateDir: string): string {
  */
 function parseInventory(p: string, text: string): Inventory {
   const damaged = (why: string) =>
-    new Error(`${p}: damaged inventory (${why}). Restore it from a backup, or move it aside to start over (Voltron then owns nothing it created before).`);
+    new Error(`${p}: damaged inventory (${why}). Restore it from your own backups (Voltron keeps none), or move it aside to start over (Voltron then owns nothing it created before).`);
   let data: unknown;
   try {
     data = JSON.parse(text, legacyVnis);

@@ -225,6 +225,11 @@ export class JournalWriter implements Journal {
   }
 }
 
+/** What a user can do with a journal Voltron cannot read: every command stops at it. */
+function asideHint(p: string): string {
+  return `check the kernel (\`ip -d link\`, \`ip route\`...), then move the journal aside (\`mv ${p} ${p}.broken\`): commands then work from the kernel as it is and the inventory as it was saved.`;
+}
+
 /** Parse a journal; a torn last line (crash during a write) is ignored. Undefined if none. */
 export function readJournal(stateDir: string): JournalState | undefined {
   const p = journalPath(stateDir);
@@ -245,7 +250,7 @@ export function readJournal(stateDir: string): JournalState | undefined {
     try {
       recs.push(JSON.parse(l, legacyVnis) as JournalRecord);
     } catch {
-      if (i < lines.length - 2) throw new Error(`${p}: corrupt record on line ${i + 1}`);
+      if (i < lines.length - 2) throw new Error(`${p}: corrupt record on line ${i + 1}: the interrupted apply cannot be undone from it: ${asideHint(p)}`);
     }
   }
   const begin = recs[0];
@@ -253,7 +258,7 @@ export function readJournal(stateDir: string): JournalState | undefined {
     // Killed before the begin record reached the disk: nothing was executed (steps come after it).
     return undefined;
   }
-  if (begin.version !== 1) throw new Error(`${p}: unsupported journal version ${String(begin.version)}`);
+  if (begin.version !== 1) throw new Error(`${p}: unsupported journal version ${String(begin.version)} (written by another Voltron version): run \`recover\` with that version, or ${asideHint(p)}`);
   const failed = recs.find((r): r is JournalFailed => r.t === 'failed');
   return {
     begin,

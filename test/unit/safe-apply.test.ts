@@ -231,7 +231,7 @@ describe('journal', () => {
     const d = tmp();
     JournalWriter.start(d, { command: 'a', sandbox: null, steps: 1, preInventory: EMPTY_INVENTORY, target }).close();
     fs.appendFileSync(journalPath(d), 'garbage\n{"t":"done","i":0}\n');
-    assert.throws(() => readJournal(d), /corrupt record on line 2/);
+    assert.throws(() => readJournal(d), /corrupt record on line 2: the interrupted apply cannot be undone from it: check the kernel .*then move the journal aside \(`mv .*journal\.ndjson .*journal\.ndjson\.broken`\)/);
   });
 });
 
