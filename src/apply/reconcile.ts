@@ -443,7 +443,7 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
 
 /**
  * Declared links whose live namesake has what Voltron never writes and that changes its traffic
- * (a VXLAN with `gbp`: another packet format). Taken for the declared link, it would be
+ * (a VXLAN with `gbp`: another packet format; a macvlan on a device of another namespace). Taken for the declared link, it would be
  * adopted as in sync; replacing it would destroy something Voltron did not make (and Voltron
  * never writes gbp, so it never made it). Refused, also with nothing else to change.
  */
@@ -454,7 +454,7 @@ function unmodelledLinkProblems(session: KernelSession, current: ReadonlyMap<str
     const c = current.get(k);
     if (c?.kind !== 'link' || c.unmodelled === undefined) continue;
     out.push(
-      `${resourceLabel(d)}: the ${c.type} there has what Voltron never writes (${c.unmodelled}), which changes its packets; Voltron does not take it over ` +
+      `${resourceLabel(d)}: the ${c.type} there has what Voltron never writes (${c.unmodelled}), which changes its ${c.lower ? 'traffic' : 'packets'}; Voltron does not take it over ` +
         `(delete it yourself: ip${ipNetnsOption(session, c.namespace)} link del ${c.name}; Voltron then creates its own, or stop declaring it)`,
     );
   }

@@ -18,6 +18,18 @@ export interface RawLink {
   readonly linkNetnsId?: number;
 }
 
+/**
+ * Link kinds Voltron cannot declare whose IFLA_LINK is a lower device the kernel deletes them
+ * with (on NETDEV_UNREGISTER): a prune of that device takes them along. (An IP tunnel's IFLA_LINK
+ * is only where it sends: it stays.)
+ */
+const STACKED_KINDS: ReadonlySet<string> = new Set(['vlan', 'macvtap', 'ipvlan', 'ipvtap', 'macsec', 'virt_wifi']);
+
+/** Whether the kernel deletes link `l` with the device its IFLA_LINK names (veth peers aside). */
+export function stackedOnLowerLink(l: LinkRes): boolean {
+  return l.type === 'macvlan' || (l.type === 'other' && STACKED_KINDS.has(l.otherKind ?? ''));
+}
+
 const MACVLAN_MODES: Record<number, MacvlanMode> = { 1: 'private', 2: 'vepa', 4: 'bridge', 8: 'passthru', 16: 'source' };
 const MACVLAN_MODE_NUM: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
 /** The all-zero hardware address: what a bridge without ports reports when none was set. */
@@ -133,9 +145,14 @@ export function readLinks(ctx: NsContext): RawLink[] {
       const u = vxlanUnmodelled(data);
       if (u !== undefined) res.unmodelled = u;
     }
+    // IFLA_LINK is an index in the link's own namespace unless IFLA_LINK_NETNSID names another
+    // (a macvlan or VLAN moved into this one): readState resolves those (resolveLowers).
+    const lowerHere = linkIndex && linkNetnsId === undefined ? names.get(linkIndex) ?? `if${linkIndex}` : undefined;
     if (type === 'macvlan') {
-      res.macvlan = { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent: linkIndex ? names.get(linkIndex) ?? `if${linkIndex}` : '' };
+      const parent = linkNetnsId === undefined ? lowerHere ?? '' : '?';
+      res.macvlan = { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent };
     }
+    if (type === 'other' && lowerHere !== undefined && STACKED_KINDS.has(kind)) res.lower = { namespace: ctx.logical, name: lowerHere };
     out.push({ index, name, res: res as unknown as LinkRes, masterIndex, linkIndex, linkNetnsId });
   }
   return out;
