@@ -199,13 +199,15 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
       const other = raw.get(linkNs)?.find((p) => p.index === l.linkIndex)?.name ?? '?';
       if (l.res.type === 'veth') {
         add({ ...l.res, veth: { peer: { name: other, namespace: linkNs }, primary: true } });
-      } else if (l.linkNetnsId !== undefined && l.linkIndex !== undefined && stackedOnLowerLink(l.res)) {
-        // Not a link the config can declare here (a macvlan's parent is in its namespace), but
-        // the kernel deletes it with that device.
-        const lower = { namespace: linkNs, name: other };
+      } else if (l.linkNetnsId !== undefined && (l.res.type === 'vxlan' || (l.linkIndex !== undefined && stackedOnLowerLink(l.res)))) {
+        // Moved in from another namespace: not a link the config can declare here (a macvlan's
+        // parent is a link of its namespace; a VXLAN's sockets and VNI stay where it was made),
+        // but the kernel deletes it with its lower device there.
+        const lower = l.linkIndex !== undefined ? { lower: { namespace: linkNs, name: other } } : {};
         const where = linkNs === '?' ? 'a namespace Voltron does not read' : `namespace ${nsLabel(linkNs)}`;
-        const unmodelled = l.res.type === 'macvlan' ? { unmodelled: `parent ${lower.name} in ${where}` } : {};
-        add({ ...l.res, ...unmodelled, lower });
+        const form = l.res.type === 'macvlan' ? `parent ${other} in ${where}` : l.res.type === 'vxlan' ? `made in ${where}` : undefined;
+        const unmodelled = form === undefined ? {} : { unmodelled: l.res.unmodelled === undefined ? form : `${l.res.unmodelled} ${form}` };
+        add({ ...l.res, ...unmodelled, ...lower });
       }
     }
   }
