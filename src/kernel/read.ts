@@ -207,7 +207,7 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
         const where = linkNs === '?' ? 'a namespace Voltron does not read' : `namespace ${nsLabel(linkNs)}`;
         const form = l.res.type === 'macvlan' ? `parent ${other} in ${where}` : l.res.type === 'vxlan' ? `made in ${where}` : undefined;
         const unmodelled = form === undefined ? {} : { unmodelled: l.res.unmodelled === undefined ? form : `${l.res.unmodelled} ${form}` };
-        add({ ...l.res, ...unmodelled, ...lower });
+        add({ ...l.res, ...unmodelled, ...lower, ...(l.res.type === 'vxlan' ? { madeIn: linkNs } : {}) });
       }
     }
   }

@@ -120,6 +120,8 @@ export interface LinkRes {
    * device is in a namespace not read.
    */
   readonly lower?: { readonly namespace: string; readonly name: string };
+  /** Read only: the namespace a VXLAN moved in was made in, where its sockets and VNI stay ('?': not read). */
+  readonly madeIn?: string;
   readonly source?: SourceRef;
 }
 

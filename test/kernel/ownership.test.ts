@@ -159,6 +159,13 @@ describe('ownership in a sandbox', () => {
     assert.equal(d.code, 1, d.stdout + d.stderr);
     assert.match(d.stderr, /link n1\/mvx \(macvlan\): the macvlan there has what Voltron never writes \(parent up1 in namespace \(root\)\).*ip -n \S+ link del mvx/);
     assert.match(d.stderr, /link n1\/vxm \(vxlan\): the vxlan there has what Voltron never writes \(made in namespace \(root\)\).*ip -n \S+ link del vxm/);
+    // Its VNI is taken where it was made, not where it is now.
+    const vni77 = (name: string, ns: string) => `  - { name: ${name}, type: vxlan${ns}, vxlan: { vni: 77, local: 10.0.0.1 } }\n`;
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(true, vni77('vxr', '') + vni77('vxn', ', namespace: n1')));
+    const v = sb.run(['plan']);
+    assert.equal(v.code, 1, v.stdout + v.stderr);
+    assert.match(v.stderr, /link \(root\)\/vxr \(vxlan\): VNI 77 on dstport 4789 is taken in namespace \(root\) by link n1\/vxm \(vxlan\) \(made there, moved since\)/);
+    assert.doesNotMatch(v.stderr, /vxn/);
     fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(false, ''));
     const p = sb.run(['plan', '-o', 'json']);
     assert.equal(p.code, 0, p.stdout + p.stderr);
