@@ -399,13 +399,17 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
   return out;
 }
 
-/** What a VXLAN claims on its UDP port (as the config's vniClashes groups them): mode and VNI runs. */
-function vniClaim(l: LinkRes): { group: string; runs: readonly Range[] } | undefined {
+/**
+ * What a VXLAN claims on its UDP port (as the config's vniClashes groups them): mode and VNI runs,
+ * in the namespace it was made in (one moved elsewhere keeps its sockets there).
+ */
+function vniClaim(l: LinkRes): { ns: string; group: string; runs: readonly Range[] } | undefined {
   const x = l.vxlan;
   if (l.type !== 'vxlan' || !x) return undefined;
   const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
   const runs: readonly Range[] = mode === 'vnifilter' ? mergeRanges(l.vnis ?? []) : mode === 'external' ? [[0, 0]] : x.vni !== undefined ? [[x.vni, x.vni]] : [];
-  return { group: `${l.namespace}|${x.dstport}|${vxlanIsV6(x) ? 6 : 4}|${mode}`, runs };
+  const ns = l.madeIn ?? l.namespace;
+  return { ns, group: `${ns}|${x.dstport}|${vxlanIsV6(x) ? 6 : 4}|${mode}`, runs };
 }
 
 /**
@@ -433,7 +437,7 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
       const what = x.external && !x.vnifilter ? 'an external vxlan' : `VNI ${shared.map(rangeItem).join(', ')}`;
       const ns = ipNetnsOption(session, r.namespace);
       out.push(
-        `${c.label}: ${what} on dstport ${x.dstport} is taken in namespace ${nsLabel(r.namespace)} by ${resourceLabel(r)}, which Voltron did not create; ` +
+        `${c.label}: ${what} on dstport ${x.dstport} is taken in namespace ${nsLabel(theirs.ns)} by ${resourceLabel(r)}${theirs.ns === r.namespace ? '' : ' (made there, moved since)'}, which Voltron did not create; ` +
           `the kernel refuses a second one (delete it yourself: ip${ns} link del ${r.name}; or declare another vni or dstport)`,
       );
     }
@@ -443,7 +447,7 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
 
 /**
  * Declared links whose live namesake has what Voltron never writes and that changes its traffic
- * (a VXLAN with `gbp`: another packet format). Taken for the declared link, it would be
+ * (a VXLAN with `gbp`: another packet format; a macvlan on a device of another namespace). Taken for the declared link, it would be
  * adopted as in sync; replacing it would destroy something Voltron did not make (and Voltron
  * never writes gbp, so it never made it). Refused, also with nothing else to change.
  */
@@ -454,7 +458,7 @@ function unmodelledLinkProblems(session: KernelSession, current: ReadonlyMap<str
     const c = current.get(k);
     if (c?.kind !== 'link' || c.unmodelled === undefined) continue;
     out.push(
-      `${resourceLabel(d)}: the ${c.type} there has what Voltron never writes (${c.unmodelled}), which changes its packets; Voltron does not take it over ` +
+      `${resourceLabel(d)}: the ${c.type} there has what Voltron never writes (${c.unmodelled}), which changes its ${c.lower ? 'traffic' : 'packets'}; Voltron does not take it over ` +
         `(delete it yourself: ip${ipNetnsOption(session, c.namespace)} link del ${c.name}; Voltron then creates its own, or stop declaring it)`,
     );
   }

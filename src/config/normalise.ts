@@ -11,6 +11,9 @@ import { normaliseBpf, normaliseNamespaces, normaliseRootSysctls, normaliseRootT
 import { bsidRoutes, normalisePools } from './norm-srv6';
 import { normaliseTc } from './norm-tc';
 import { sourceWhere } from './positions';
+import { globMatch } from './norm-links';
+import { ptrJoin, type Entry } from './types';
+import { deviceOf } from '../plan/refs';
 
 export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   const ns = normaliseNamespaces(ctx, m.lists.namespaces);
@@ -24,6 +27,7 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   checkSysctls(ctx, sysctls, addresses, routes, m.ignore);
   const bpf = normaliseBpf(ctx, m.lists.programs, baseDir);
   const tc = normaliseTc(ctx, m.lists.qdiscs, m.lists.classes, m.lists.filters, new Set(bpf.map((b) => b.name)));
+  checkIgnoredDevices(ctx, [...addresses, ...routes, ...tc.qdiscs, ...tc.classes, ...tc.filters, ...bpf], m.ignore);
 
   const all: Resource[] = [
     ...ns.namespaces,
@@ -56,4 +60,37 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   }
   const ignore = [...new Set(m.ignore.map((g) => g.value))];
   return { resources, pools, ignore, namespaces: ['', ...ns.namespaces.map((n) => n.name)] };
+}
+
+const ON_DEVICE: Partial<Record<Resource['kind'], [what: string, field: string]>> = {
+  address: ['address', 'dev'],
+  route: ['route', 'dev'],
+  qdisc: ['qdisc', 'dev'],
+  tclass: ['class', 'dev'],
+  tfilter: ['filter', 'dev'],
+  bpf: ['bpf attach', 'attach/dev'],
+};
+
+/**
+ * An object on a device matching an `ignore` pattern: the plan leaves it out with the device (an
+ * ignored link and everything on it are outside Voltron's view), so it would never be applied.
+ * Only the root namespace names devices the config does not declare (elsewhere an undeclared
+ * dev is already an error; a declared link matching a pattern is one too); sysctls: checkSysctls.
+ */
+function checkIgnoredDevices(ctx: Ctx, resources: readonly Resource[], ignore: readonly Entry<string>[]): void {
+  if (ignore.length === 0) return;
+  for (const r of resources) {
+    const dev = deviceOf(r);
+    const on = ON_DEVICE[r.kind];
+    if (!dev || dev[0] !== '' || !on || !r.source) continue;
+    const g = ignore.find((p) => globMatch(p.value, dev[1]));
+    if (!g) continue;
+    const path = ptrJoin(r.source.path, ...on[1].split('/'));
+    ctx.errors.push({
+      file: r.source.file,
+      ...ctx.pos(r.source.file, path),
+      path,
+      message: `${on[0]} dev '${dev[1]}' matches ignore pattern '${g.value}' (${ctx.where(g)}): it would never be applied (an ignored link and everything on it are left out of every plan)`,
+    });
+  }
 }

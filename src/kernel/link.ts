@@ -14,9 +14,23 @@ export interface RawLink {
   readonly name: string;
   readonly res: LinkRes;
   readonly masterIndex?: number;
-  readonly linkIndex?: number; // veth peer ifindex / vxlan underlay
+  readonly linkIndex?: number; // veth peer ifindex / lower device (macvlan parent, vxlan dev, ...)
   readonly linkNetnsId?: number;
 }
+
+/**
+ * Link kinds Voltron cannot declare whose IFLA_LINK is a lower device the kernel deletes them
+ * with (on NETDEV_UNREGISTER): a prune of that device takes them along. (An IP tunnel's IFLA_LINK
+ * is only where it sends: it stays.)
+ */
+const STACKED_KINDS: ReadonlySet<string> = new Set(['vlan', 'macvtap', 'ipvlan', 'ipvtap', 'macsec', 'virt_wifi']);
+
+/** Whether the kernel deletes link `l` with the device its IFLA_LINK names (veth peers aside). */
+export function stackedOnLowerLink(l: LinkRes): boolean {
+  return l.type === 'macvlan' || (l.type === 'other' && STACKED_KINDS.has(l.otherKind ?? ''));
+}
+
+const NO_NAMES: ReadonlyMap<number, string> = new Map();
 
 const MACVLAN_MODES: Record<number, MacvlanMode> = { 1: 'private', 2: 'vepa', 4: 'bridge', 8: 'passthru', 16: 'source' };
 const MACVLAN_MODE_NUM: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8, source: 16 };
@@ -43,7 +57,7 @@ function parseBridge(d: Attrs): BridgeOptions {
   };
 }
 
-function parseVxlan(d: Attrs, names: Map<number, string>): VxlanOptions {
+function parseVxlan(d: Attrs, names: ReadonlyMap<number, string>): VxlanOptions {
   const at = VX_AT;
   d.scan(at);
   const external = d.u8At(at[R.IFLA_VXLAN_COLLECT_METADATA]!) === 1;
@@ -129,14 +143,22 @@ export function readLinks(ctx: NsContext): RawLink[] {
     if (type === 'other') res.otherKind = kind;
     if (type === 'bridge' && data) res.bridge = parseBridge(data);
     if (type === 'vxlan' && data) {
-      res.vxlan = parseVxlan(data, names);
+      // Moved in from another namespace (IFLA_LINK_NETNSID): its `dev` is an index there.
+      res.vxlan = parseVxlan(data, linkNetnsId === undefined ? names : NO_NAMES);
       const u = vxlanUnmodelled(data);
       if (u !== undefined) res.unmodelled = u;
     }
+    // IFLA_LINK is an index in the link's own namespace unless IFLA_LINK_NETNSID names another
+    // (a macvlan or VLAN moved into this one): readState resolves those (resolveLowers).
+    const lowerHere = linkIndex && linkNetnsId === undefined ? names.get(linkIndex) ?? `if${linkIndex}` : undefined;
     if (type === 'macvlan') {
-      res.macvlan = { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent: linkIndex ? names.get(linkIndex) ?? `if${linkIndex}` : '' };
+      const parent = linkNetnsId === undefined ? lowerHere ?? '' : '?';
+      res.macvlan = { mode: MACVLAN_MODES[data?.u32(R.IFLA_MACVLAN_MODE) ?? 2] ?? 'vepa', parent };
     }
-    out.push({ index, name, res: res as unknown as LinkRes, masterIndex, linkIndex, linkNetnsId });
+    if (type === 'other' && lowerHere !== undefined && STACKED_KINDS.has(kind)) res.lower = { namespace: ctx.logical, name: lowerHere };
+    // A VXLAN's lower device is its `dev` (it has no IFLA_LINK).
+    const lowerIndex = type === 'vxlan' ? data?.u32(R.IFLA_VXLAN_LINK) || undefined : linkIndex;
+    out.push({ index, name, res: res as unknown as LinkRes, masterIndex, linkIndex: lowerIndex, linkNetnsId });
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // Read the live state of a set of logical namespaces: one dump per kind per namespace.
-import { resourceKey } from '../model/keys';
+import { nsLabel, resourceKey } from '../model/keys';
 import { VOLTRON_RTPROT, type AddressRes, type LinkRes, type Resource, type ResourceKind, type RouteRes, type RuleRes } from '../model/types';
 import { readAddresses } from './address';
-import { readLinks, type RawLink } from './link';
+import { readLinks, stackedOnLowerLink, type RawLink } from './link';
 import { readNamespaces } from './namespace';
 import { AttrWriter, Attrs } from './netlink/attrs';
 import { openNetns } from './netns';
@@ -179,26 +179,36 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     // keep vlan-annotated links for veth resolution below
     raw.set(ns, links.map((l) => ({ ...l, res: byName.get(l.name) ?? l.res })));
   }
-  // Veth peers may live in other namespaces: resolve them through netns ids.
+  // Veth peers, and the lower devices of links moved in from another namespace (a macvlan made on
+  // a device there), may live in other namespaces: resolve them through netns ids.
   for (const ns of present) {
     const ctx = session.ns(ns);
-    const nsids = new Map<number, string>();
-    let resolved = false;
-    for (const l of raw.get(ns)!) {
-      if (l.res.type !== 'veth') continue;
-      let peerNs = ns;
-      if (l.linkNetnsId !== undefined) {
-        if (!resolved) {
-          for (const other of present) if (other !== ns) {
-            const id = nsidOf(session, ctx, other);
-            if (id !== undefined) nsids.set(id, other);
-          }
-          resolved = true;
+    let nsids: Map<number, string> | undefined;
+    const nsOf = (id: number): string => {
+      if (!nsids) {
+        nsids = new Map();
+        for (const other of present) if (other !== ns) {
+          const n = nsidOf(session, ctx, other);
+          if (n !== undefined) nsids.set(n, other);
         }
-        peerNs = nsids.get(l.linkNetnsId) ?? '?';
       }
-      const peer = raw.get(peerNs)?.find((p) => p.index === l.linkIndex);
-      add({ ...l.res, veth: { peer: { name: peer?.name ?? '?', namespace: peerNs }, primary: true } });
+      return nsids.get(id) ?? '?';
+    };
+    for (const l of raw.get(ns)!) {
+      const linkNs = l.linkNetnsId === undefined ? ns : nsOf(l.linkNetnsId);
+      const other = raw.get(linkNs)?.find((p) => p.index === l.linkIndex)?.name ?? '?';
+      if (l.res.type === 'veth') {
+        add({ ...l.res, veth: { peer: { name: other, namespace: linkNs }, primary: true } });
+      } else if (l.linkNetnsId !== undefined && (l.res.type === 'vxlan' || (l.linkIndex !== undefined && stackedOnLowerLink(l.res)))) {
+        // Moved in from another namespace: not a link the config can declare here (a macvlan's
+        // parent is a link of its namespace; a VXLAN's sockets and VNI stay where it was made),
+        // but the kernel deletes it with its lower device there.
+        const lower = l.linkIndex !== undefined ? { lower: { namespace: linkNs, name: other } } : {};
+        const where = linkNs === '?' ? 'a namespace Voltron does not read' : `namespace ${nsLabel(linkNs)}`;
+        const form = l.res.type === 'macvlan' ? `parent ${other} in ${where}` : l.res.type === 'vxlan' ? `made in ${where}` : undefined;
+        const unmodelled = form === undefined ? {} : { unmodelled: l.res.unmodelled === undefined ? form : `${l.res.unmodelled} ${form}` };
+        add({ ...l.res, ...unmodelled, ...lower, ...(l.res.type === 'vxlan' ? { madeIn: linkNs } : {}) });
+      }
     }
   }
   for (const g of globalReaders) for (const r of g(session)) add(r);

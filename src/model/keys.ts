@@ -62,7 +62,7 @@ function rawLabel(r: Resource): string {
     case 'namespace':
       return `namespace ${nsLabel(r.name)}`;
     case 'link':
-      return `link ${ns}/${r.name} (${r.type})`;
+      return `link ${ns}/${r.name} (${r.type === 'other' ? r.otherKind || 'other' : r.type})`;
     case 'address':
       return `address ${ns}/${r.dev} ${r.address}${r.unmodelled !== undefined ? ` ${r.unmodelled}` : ''}`;
     case 'route':

@@ -113,6 +113,15 @@ export interface LinkRes {
    * never taken for a declared one (plan refuses; `show` lists it under x-unmanaged-links).
    */
   readonly unmodelled?: string;
+  /**
+   * Read only: the device a link is stacked on where the model has no field for it (a VLAN,
+   * macvtap, ipvlan or macsec device on its lower device; a macvlan made on a device of another
+   * namespace): the kernel deletes the link with that device. Namespace and name `?` when the
+   * device is in a namespace not read.
+   */
+  readonly lower?: { readonly namespace: string; readonly name: string };
+  /** Read only: the namespace a VXLAN moved in was made in, where its sockets and VNI stay ('?': not read). */
+  readonly madeIn?: string;
   readonly source?: SourceRef;
 }
 

@@ -1,8 +1,9 @@
 // What the kernel removes by itself when an object goes: deleting a namespace removes everything in
 // it; deleting a link removes its addresses, routes (IPv4 multipath ones with a nexthop over it),
-// tc objects, per-device sysctls and tc/xdp bpf attachments, its veth peer end, and the
-// vxlan/macvlan devices stacked on it; deleting a qdisc removes its classes and the qdiscs below
-// them (clsact: its filters and clsact bpf programs).
+// tc objects, per-device sysctls and tc/xdp bpf attachments, its veth peer end, and the devices
+// stacked on it (vxlan, macvlan; VLAN, macvtap, ipvlan ..., also ones moved to another
+// namespace: `lower`); deleting a qdisc removes its classes and the qdiscs below them (clsact:
+// its filters and clsact bpf programs).
 // Deleting an IPv4 address removes the routes that use it as their source, and deleting the last
 // IPv4 address of a link removes every IPv4 route over that link (fib_del_ifaddr,
 // fib_disable_ip): which is the last depends on what else the plan deletes. Deleting a primary
@@ -53,6 +54,7 @@ export class KernelGraph {
       if (r.kind === 'link') {
         if (r.vxlan?.dev !== undefined) push(this.stacked, linkKey(r.namespace, r.vxlan.dev), key);
         if (r.macvlan !== undefined) push(this.stacked, linkKey(r.namespace, r.macvlan.parent), key);
+        if (r.lower !== undefined) push(this.stacked, linkKey(r.lower.namespace, r.lower.name), key);
         if (r.veth) {
           const p = linkKey(r.veth.peer.namespace, r.veth.peer.name);
           // Peer links are symmetric: either end's record is enough to find the other.

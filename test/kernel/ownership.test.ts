@@ -129,6 +129,60 @@ describe('ownership in a sandbox', () => {
     assert.equal(v6.length, 1, JSON.stringify(v6));
   });
 
+  it('a link the plan removes lists the foreign devices the kernel deletes with it: a macvtap on it, a macvlan and a VXLAN made on it and moved to another namespace', () => {
+    const yaml = (up: boolean, mv: string) =>
+      `namespaces: [ { name: n1 } ]\nlinks:\n${up ? '  - { name: up0, type: veth, peer: { name: up1 } }\n' : ''}  - { name: br0, type: bridge, namespace: n1 }\n${mv}`;
+    const sb = make('fst', yaml(true, ''));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    // Someone else's devices on up1 (Voltron's): a macvtap, and a macvlan handed to n1 as a
+    // container runtime does. The kernel reads the macvlan's parent as an index in the root.
+    sb.ip('', ['link', 'add', 'mvt0', 'link', 'up1', 'type', 'macvtap']);
+    sb.ip('', ['link', 'add', 'mvx', 'link', 'up1', 'type', 'macvlan', 'mode', 'bridge']);
+    sb.ip('', ['link', 'set', 'mvx', 'netns', sb.ns('n1')]);
+    sb.ip('', ['link', 'add', 'vxm', 'type', 'vxlan', 'id', '77', 'dev', 'up1', 'local', '10.0.0.1', 'dstport', '4789']);
+    sb.ip('', ['link', 'set', 'vxm', 'netns', sb.ns('n1')]);
+    // Not a macvlan the config can declare in n1 (its parent is no link there): show lists it apart...
+    const s = sb.run(['show', '-n', 'n1', '-o', 'json']);
+    assert.equal(s.code, 0, s.stdout + s.stderr);
+    const doc = JSON.parse(s.stdout);
+    assert.ok(!(doc.links ?? []).some((l: { name: string }) => l.name === 'mvx'), s.stdout);
+    assert.deepEqual(doc['x-unmanaged-links'], [
+      { name: 'mvx', kind: 'macvlan', form: 'parent up1 in namespace (root)', namespace: 'n1' },
+      { name: 'vxm', kind: 'vxlan', form: 'made in namespace (root)', namespace: 'n1' },
+    ]);
+    // ... and a declared link of its name is not taken for it (the VXLAN's VNI lives in the root).
+    const mv = '  - { name: mvx, type: macvlan, namespace: n1, state: down, macvlan: { parent: br0, mode: bridge } }\n';
+    const vx = '  - { name: vxm, type: vxlan, namespace: n1, state: down, vxlan: { vni: 77, local: 10.0.0.1 } }\n';
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(true, mv + vx));
+    const d = sb.run(['plan']);
+    assert.equal(d.code, 1, d.stdout + d.stderr);
+    assert.match(d.stderr, /link n1\/mvx \(macvlan\): the macvlan there has what Voltron never writes \(parent up1 in namespace \(root\)\).*ip -n \S+ link del mvx/);
+    assert.match(d.stderr, /link n1\/vxm \(vxlan\): the vxlan there has what Voltron never writes \(made in namespace \(root\)\).*ip -n \S+ link del vxm/);
+    // Its VNI is taken where it was made, not where it is now.
+    const vni77 = (name: string, ns: string) => `  - { name: ${name}, type: vxlan${ns}, vxlan: { vni: 77, local: 10.0.0.1 } }\n`;
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(true, vni77('vxr', '') + vni77('vxn', ', namespace: n1')));
+    const v = sb.run(['plan']);
+    assert.equal(v.code, 1, v.stdout + v.stderr);
+    assert.match(v.stderr, /link \(root\)\/vxr \(vxlan\): VNI 77 on dstport 4789 is taken in namespace \(root\) by link n1\/vxm \(vxlan\) \(made there, moved since\)/);
+    assert.doesNotMatch(v.stderr, /vxn/);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(false, ''));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const removed: string[] = JSON.parse(p.stdout).foreign_removed ?? [];
+    assert.deepEqual(removed.sort(), [
+      'link (root)/mvt0 (macvtap) (with link (root)/up0 (veth))',
+      'link n1/mvx (macvlan) (with link (root)/up0 (veth))',
+      'link n1/vxm (vxlan) (with link (root)/up0 (veth))',
+    ]);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The oracle: what the plan named is what the kernel removed.
+    assert.equal(sb.exec('', ['ip', 'link', 'show', 'mvt0']).code, 1);
+    assert.equal(sb.exec('n1', ['ip', 'link', 'show', 'mvx']).code, 1);
+    assert.equal(sb.exec('n1', ['ip', 'link', 'show', 'vxm']).code, 1);
+  });
+
   it('a VXLAN moved by hand to another namespace keeps its VNI where it was made: the failed create says so, and rolls back', () => {
     const sb = make('fmv', 'links:\n  - { name: vx0, type: vxlan, vxlan: { vni: 5, local: 192.0.2.1 } }\n  - { name: b0, type: bridge }\n');
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
