@@ -179,6 +179,13 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
     // keep vlan-annotated links for veth resolution below
     raw.set(ns, links.map((l) => ({ ...l, res: byName.get(l.name) ?? l.res })));
   }
+  // ifindex → name per namespace, made when first needed (most reads have no veth).
+  const byIndex = new Map<string, Map<number, string>>();
+  const indexed = (ns: string): Map<number, string> => {
+    let m = byIndex.get(ns);
+    if (!m) byIndex.set(ns, (m = new Map((raw.get(ns) ?? []).map((p) => [p.index, p.name]))));
+    return m;
+  };
   // Veth peers, and the lower devices of links moved in from another namespace (a macvlan made on
   // a device there), may live in other namespaces: resolve them through netns ids.
   for (const ns of present) {
@@ -195,11 +202,13 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
       return nsids.get(id) ?? '?';
     };
     for (const l of raw.get(ns)!) {
+      const veth = l.res.type === 'veth';
+      if (!veth && (l.linkNetnsId === undefined || (l.res.type !== 'vxlan' && (l.linkIndex === undefined || !stackedOnLowerLink(l.res))))) continue;
       const linkNs = l.linkNetnsId === undefined ? ns : nsOf(l.linkNetnsId);
-      const other = raw.get(linkNs)?.find((p) => p.index === l.linkIndex)?.name ?? '?';
-      if (l.res.type === 'veth') {
+      const other = (l.linkIndex !== undefined && indexed(linkNs).get(l.linkIndex)) || '?';
+      if (veth) {
         add({ ...l.res, veth: { peer: { name: other, namespace: linkNs }, primary: true } });
-      } else if (l.linkNetnsId !== undefined && (l.res.type === 'vxlan' || (l.linkIndex !== undefined && stackedOnLowerLink(l.res)))) {
+      } else {
         // Moved in from another namespace: not a link the config can declare here (a macvlan's
         // parent is a link of its namespace; a VXLAN's sockets and VNI stay where it was made),
         // but the kernel deletes it with its lower device there.
