@@ -84,6 +84,11 @@ export interface Inventory {
    * hold none of Voltron's any more (see forgetRecreated).
    */
   readonly netnsCookie?: Readonly<Record<string, string>>;
+  /**
+   * The `ignore` patterns of the last apply. `destroy` reads no config, and leaves what they match
+   * alone as apply does (never read, planned or written).
+   */
+  readonly ignore?: readonly string[];
   readonly revision?: string; // last applied git revision
   /** The config directory (absolute) of the last apply: another config sharing the state dir prunes its objects. */
   readonly configDir?: string;

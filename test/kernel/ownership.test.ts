@@ -596,6 +596,24 @@ describe('ownership in a sandbox', () => {
     assert.equal(r[0].protocol, 'static');
   });
 
+  it('destroy leaves alone an owned link the last apply\'s ignore patterns match, as apply does', () => {
+    // destroy reads no config: it deleted the ignored link (the sandbox's own namespaces go whole,
+    // so the link lives in a namespace that existed before Voltron: adopted, never deleted).
+    const links = (names: string[]) => names.map((n) => `  - { name: ${n}, namespace: a, type: bridge }\n`).join('');
+    const sb = make('fig', `namespaces: [ { name: a } ]\nlinks:\n${links(['br0', 'br1'])}`);
+    execFileSync('ip', ['netns', 'add', sb.ns('a')]);
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), `ignore: [ "br0" ]\nnamespaces: [ { name: a } ]\nlinks:\n${links(['br1'])}`);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /No changes/);
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.doesNotMatch(d.stdout, /br0/);
+    assert.deepEqual(sb.ipj('a', ['link', 'show']).map((l: { ifname: string }) => l.ifname).sort(), ['br0', 'lo']);
+    execFileSync('ip', ['netns', 'del', sb.ns('a')]);
+  });
+
   it('a rollback does not delete a foreign link made under the name of an owned link that went', () => {
     const sb = make('frb', 'links:\n  - { name: b0, type: bridge }\n  - { name: m0, type: bridge }\n');
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);

@@ -57,8 +57,14 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
 }
 
 async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | undefined, verb: 'apply' | 'destroy', guard: SignalGuard): Promise<number> {
-  // An apply's inventory names the config dir it came from (see otherConfigWarning).
-  const recorded = (inv: Inventory): Inventory => (verb === 'apply' ? { ...inv, configDir: configDirId(ctx.configDir) } : inv);
+  // An apply's inventory names the config dir it came from (see otherConfigWarning), and its
+  // ignore patterns (for destroy, which reads no config).
+  let ignore: readonly string[] = [];
+  const recorded = (inv: Inventory): Inventory => {
+    if (verb !== 'apply') return inv;
+    const { ignore: _was, ...rest } = inv;
+    return { ...rest, configDir: configDirId(ctx.configDir), ...(ignore.length ? { ignore } : {}) };
+  };
   const tryWindow = str(p, 'confirm-within');
   const confirmWithinMs = tryWindow === undefined ? undefined : parseDuration(tryWindow);
   const lock = lockOrExplain(ctx, `voltron ${verb}${tryWindow ? ` --confirm-within ${tryWindow}` : ''}`);
@@ -71,6 +77,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     const desired = load();
     mark('config load and validation');
     if (!desired) return 1;
+    ignore = desired.ignore;
     const recordedInventory = inventoryOf(ctx);
     const destroying = verb === 'destroy';
     const pr = makePlan(session, desired, recordedInventory, destroying);
@@ -87,7 +94,8 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       // otherwise stay without them for as long as nothing changes.
       const settled = pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current);
       const inv = withIdentities(settled, pr.current, session);
-      if (settled !== recordedInventory || !sameIdentities(inv, recordedInventory)) saveInventory(ctx.stateDir, recorded(inv));
+      const ignoreChanged = !destroying && (recordedInventory.ignore ?? []).join('\n') !== ignore.join('\n');
+      if (settled !== recordedInventory || ignoreChanged || !sameIdentities(inv, recordedInventory)) saveInventory(ctx.stateDir, recorded(inv));
       return 0;
     }
     const pipelined = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES;
@@ -223,8 +231,9 @@ export const destroyCommand: Command = {
     { name: 'no-rollback', help: 'on failure keep the partial progress instead of restoring the pre-destroy state' },
   ],
   async run(ctx, p) {
-    // Nothing desired: every owned object goes (in a sandbox, its root namespace too).
-    const empty: DesiredState = { resources: new Map(), pools: new Map(), ignore: [], namespaces: [''] };
-    return applyDesired(ctx, p, () => empty, 'destroy');
+    // Nothing desired: every owned object goes (in a sandbox, its root namespace too), except
+    // what the last apply's ignore patterns match. Read after recovery, which may rewrite it.
+    const empty = (): DesiredState => ({ resources: new Map(), pools: new Map(), ignore: inventoryOf(ctx).ignore ?? [], namespaces: [''] });
+    return applyDesired(ctx, p, empty, 'destroy');
   },
 };
