@@ -94,6 +94,13 @@ export interface VethView {
   readonly self: LinkRes;
   /** The other end when it is shown too (its attributes go under `peer:`). */
   readonly peer?: LinkRes;
+  /**
+   * The other end when only `-n` hides it: its attributes go under `peer:` too (left out, the
+   * document used as a config would set a down end up, or take a port off its bridge).
+   */
+  readonly outside?: LinkRes;
+  /** The bridge `outside` is a port of, printed with the document so that `master` names a declared link. */
+  readonly outsideMaster?: LinkRes;
   readonly peerRef: { readonly name: string; readonly namespace: string };
 }
 
@@ -112,14 +119,20 @@ export function declaringEnd(a: LinkRes, b: LinkRes | undefined): LinkRes {
 /**
  * The entry a visible veth end yields, or undefined when the pair is printed from its other end.
  * `visible` says whether an end passes the filters (namespace, ignore): when only one end does,
- * it declares the pair itself and names the other end without its attributes (they live elsewhere).
+ * it declares the pair itself. `outside` says whether an end is hidden by the namespace filter
+ * alone: its attributes are still declared, else the document, used as a config, would reset them.
  */
-export function vethView(r: LinkRes, current: StateMap, visible: (l: LinkRes) => boolean): VethView | undefined {
+export function vethView(r: LinkRes, current: StateMap, visible: (l: LinkRes) => boolean, outside: (l: LinkRes) => boolean = () => false): VethView | undefined {
   const ref = r.veth!.peer;
-  const other = current.get(linkKey(ref.namespace, ref.name)) as LinkRes | undefined;
-  const peer = other?.kind === 'link' && other.veth && visible(other) ? other : undefined;
+  const found = current.get(linkKey(ref.namespace, ref.name)) as LinkRes | undefined;
+  const other = found?.kind === 'link' && found.veth ? found : undefined;
+  const peer = other && visible(other) ? other : undefined;
   if (peer && declaringEnd(r, peer) !== r) return undefined;
-  return { self: r, peer, peerRef: ref };
+  const out = other && !peer && outside(other) ? other : undefined;
+  const m = out?.master === undefined ? undefined : current.get(linkKey(out.namespace, out.master));
+  // Only a master the config can declare (not a bond or VRF, not ignored).
+  const outsideMaster = m?.kind === 'link' && m.type !== 'other' && m.unmodelled === undefined && outside(m) ? m : undefined;
+  return { self: r, peer, outside: out, outsideMaster, peerRef: ref };
 }
 
 function linkItem(r: LinkRes, view: VethView | undefined): Item {
@@ -129,7 +142,8 @@ function linkItem(r: LinkRes, view: VethView | undefined): Item {
   if (view) {
     const samens = view.peerRef.namespace === r.namespace;
     // An omitted peer namespace means the link's own: the root must then be spelled ''.
-    peer = clean({ name: view.peerRef.name, namespace: samens ? undefined : view.peerRef.namespace, ...(view.peer ? endAttrs(view.peer) : {}) });
+    const attrs = view.peer ? endAttrs(view.peer) : view.outside ? { ...endAttrs(view.outside), master: view.outsideMaster?.name } : {};
+    peer = clean({ name: view.peerRef.name, namespace: samens ? undefined : view.peerRef.namespace, ...attrs });
   }
   return withNs(
     clean({
@@ -313,6 +327,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
   const match = compileIgnore(f.ignore ?? []);
   const visible = (r: Resource) =>
     (f.namespace === undefined || resourceNamespace(r) === f.namespace) && !isIgnored(r, match) && (f.all || isOwned(r) || !kernelMade(r));
+  const hiddenByNamespace = (l: LinkRes) => f.namespace !== undefined && l.namespace !== f.namespace && !isIgnored(l, match);
   const sorted = [...current.values()].filter(visible).sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
 
   const root: NsAcc = { item: {}, owned: false, ownedSeg6: false, ownedSysctls: new Set() };
@@ -329,6 +344,8 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
     list.push({ item, owned, ownedSysctls: new Set() });
     sections.set(section, list);
   };
+  const peerNamespaces = new Set<string>();
+  const outsideMasters = new Set<LinkRes>();
   const unmanagedBy = new Map<string, Item[]>();
   const addUnmanaged = (k: string, i: Item) => unmanagedBy.set(k, [...(unmanagedBy.get(k) ?? []), i]);
   const visibleKeys = new Set(sorted.map(resourceKey));
@@ -357,8 +374,12 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       } else if (r.veth) {
         if (r.veth.peer.namespace === '?') addUnmanaged('links', unmanagedItem(r));
         else {
-          const view = vethView(r, current, visible);
-          if (view) push('links', linkItem(r, view), owned);
+          const view = vethView(r, current, visible, hiddenByNamespace);
+          if (view) {
+            push('links', linkItem(r, view), owned);
+            peerNamespaces.add(view.peerRef.namespace);
+            if (view.outsideMaster) outsideMasters.add(view.outsideMaster);
+          }
         }
       } else push('links', linkItem(r, undefined), owned);
     } else if (r.kind === 'qdisc') {
@@ -386,6 +407,14 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const c = listItem(r);
       if (c) push(c[0], c[1], owned);
     }
+  }
+  // A veth whose other end lives in a namespace `-n` leaves out still names it, and the bridge that
+  // end is a port of: declared, or the document does not load back ("namespace 'x' is not declared").
+  for (const m of outsideMasters) push('links', linkItem(m, undefined), isOwned(m));
+  for (const n of peerNamespaces) {
+    if (n === '' || namespaces.has(n)) continue;
+    const live = current.get(resourceKey({ kind: 'namespace', name: n }));
+    nsAcc(n).owned = live !== undefined && isOwned(live);
   }
   if (namespaces.size > 0) {
     const byName = [...namespaces.values()].sort((a, b) => String(a.item.name).localeCompare(String(b.item.name)));

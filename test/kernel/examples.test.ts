@@ -3,6 +3,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { REPO, Sandbox, copyConfig } from '../support/sandbox';
 import { bpfRoot } from '../../src/kernel/bpf';
@@ -46,7 +47,21 @@ describe('examples/overlay-host on the real kernel', () => {
     const y = sb.run(['show', '-n', 'vovl-a']);
     assert.equal(y.code, 0, y.stderr);
     assert.match(y.stdout, /# owned\n\s*- address: 10\.77\.0\.11\/24/);
-    assert.doesNotMatch(y.stdout, /br-ovl/, '-n limits the output to one namespace');
+    assert.doesNotMatch(y.stdout, /vx-ovl|veth-b|10\.77\.0\.1\//, '-n limits the output to one namespace');
+    // ... and what its veth end needs: the root end's settings, and the bridge that end is a port of.
+    // As a config in a fresh state dir (owning nothing else), it plans empty: the root end was set
+    // off its bridge (a default master), and the -n '' document named namespaces it did not declare.
+    for (const ns of ['vovl-a', '']) {
+      const doc = ns === 'vovl-a' ? y : sb.run(['show', '-n', ns]);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-show-n-'));
+      fs.writeFileSync(path.join(dir, 'net.yaml'), doc.stdout);
+      try {
+        const p = sb.run(['plan', '--detailed-exitcode'], { config: dir, stateDir: path.join(dir, 'state') });
+        assert.equal(p.code, 0, `show -n '${ns}' as a config:\n${p.stdout}${p.stderr}\n${doc.stdout}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
     const v = sb.run(['validate']);
     assert.equal(v.code, 0);
     assert.match(v.stdout, /valid/);

@@ -26,9 +26,9 @@ export class Sandbox {
     this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-test-'));
   }
 
-  /** Run the CLI against this sandbox. */
-  run(args: readonly string[], opts: { config?: string; env?: Record<string, string> } = {}): RunResult {
-    const r = spawnSync(process.execPath, [BIN, ...args, '-c', opts.config ?? this.configDir, '--sandbox', this.prefix, '--state-dir', this.stateDir, '--no-color'], {
+  /** Run the CLI against this sandbox (`stateDir`: another one than the sandbox's own). */
+  run(args: readonly string[], opts: { config?: string; env?: Record<string, string>; stateDir?: string } = {}): RunResult {
+    const r = spawnSync(process.execPath, [BIN, ...args, '-c', opts.config ?? this.configDir, '--sandbox', this.prefix, '--state-dir', opts.stateDir ?? this.stateDir, '--no-color'], {
       encoding: 'utf8',
       timeout: 120_000,
       env: { ...process.env, ...opts.env },

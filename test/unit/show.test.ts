@@ -110,13 +110,52 @@ test('a veth pair is printed once, from its declaring end, with the peer end set
 test('-n NS holding only a peer end prints that end, declaring the pair from there', () => {
   const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: 'nb' }));
   assert.deepEqual(data.links, [
-    { name: 'v1p', type: 'veth', mtu: 1400, mac: '02:00:00:00:00:01', state: 'down', peer: { name: 'v1', namespace: '' }, namespace: 'nb' },
+    { name: 'v1p', type: 'veth', mtu: 1400, mac: '02:00:00:00:00:01', state: 'down', peer: { name: 'v1', namespace: '', mtu: 1500, mac: '02:00:00:00:00:01', state: 'up' }, namespace: 'nb' },
   ]);
   assert.deepEqual(data.namespaces, [{ name: 'nb' }]);
   assert.equal(data.sysctls, undefined, 'root sysctls live elsewhere');
-  // The root end seen from the root names its peer without its settings (they live in nb).
+  // The root end seen from the root: its peer's settings too (undeclared, a down peer would be set up).
   const root = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: '' }));
-  assert.deepEqual(root.links.find((l: { name: string }) => l.name === 'v1').peer, { name: 'v1p', namespace: 'nb' });
+  assert.deepEqual(root.links.find((l: { name: string }) => l.name === 'v1').peer, { name: 'v1p', namespace: 'nb', mtu: 1400, mac: '02:00:00:00:00:01', state: 'down' });
+});
+
+test("-n NS: a veth's other end outside NS keeps its settings and its bridge (printed too), so the document plans empty", () => {
+  const state = map(
+    { kind: 'namespace', name: 'nb' },
+    { kind: 'link', namespace: '', name: 'br0', type: 'bridge', mtu: 1500, mac: '02:00:00:00:00:09', state: 'up', bridge: { vlanFiltering: false, stp: false } },
+    vethEnd('', 'v1', 'nb', 'v1p', { master: 'br0', state: 'down' }),
+    vethEnd('nb', 'v1p', '', 'v1', { veth: { peer: { name: 'v1', namespace: '' }, primary: false } }),
+    // another port of br0, and a bridge no end in nb is a port of: not shown
+    vethEnd('', 'w1', '', 'w2', { master: 'br0' }),
+    vethEnd('', 'w2', '', 'w1'),
+    { kind: 'link', namespace: '', name: 'br1', type: 'bridge', mtu: 1500, mac: '02:00:00:00:00:0a', state: 'up', bridge: { vlanFiltering: false, stp: false } },
+  );
+  const text = showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: 'nb' });
+  const data = YAML.parse(text);
+  assert.deepEqual(data.links[0].peer, { name: 'v1', namespace: '', mtu: 1500, mac: '02:00:00:00:00:01', state: 'down', master: 'br0' });
+  assert.deepEqual(data.links.map((l: { name: string }) => l.name), ['v1p', 'br0']);
+  const { desired } = loadBack(text);
+  const plan = computePlan({ desired, current: state, inventory: EMPTY_INVENTORY, ignore: [] });
+  assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.key}`), []);
+  // An ignored bridge is not declared: nor is the master naming it.
+  const ignored = YAML.parse(showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: 'nb', ignore: ['br*'] }));
+  assert.deepEqual(ignored.links.map((l: { name: string; peer?: { master?: string } }) => [l.name, l.peer?.master]), [['v1p', undefined]]);
+});
+
+test('-n NS loads back as a valid config: the namespace of a veth end outside NS is declared', () => {
+  const state = sample();
+  const inv = owning(state, ['namespace:na', 'namespace:nb', 'link:/v1', 'link:nb/v1p']);
+  for (const namespace of ['', 'na', 'nb']) {
+    const text = showState(state, inv, { format: 'yaml', all: false, namespace, ignore: ['skip*'] });
+    const { desired, ignore } = loadBack(text);
+    // As a config in a fresh state dir: what it declares is in sync.
+    const plan = computePlan({ desired, current: state, inventory: EMPTY_INVENTORY, ignore });
+    assert.deepEqual(plan.changes.map((c) => `${c.action} ${c.key}`), [], `-n '${namespace}'`);
+  }
+  // From the root, v1's other end is in nb: nb is declared (and marked owned), without its contents.
+  const root = YAML.parse(showState(state, inv, { format: 'yaml', all: false, namespace: '' }));
+  assert.deepEqual(root.namespaces, [{ name: 'nb' }]);
+  assert.match(showState(state, inv, { format: 'yaml', all: false, namespace: '' }), /# owned\n\s*- name: nb/);
 });
 
 test('JSON carries the same document plus owned: true on owned entries', () => {
