@@ -49,11 +49,19 @@ function paintSign(a: ChangeAction, color: boolean): string {
   }
 }
 
+/** Creates, and replaces that set every declared field of a fresh object (a cascade), list plain values. */
+function isFresh(c: Change): boolean {
+  return c.action === 'create' || (c.action === 'replace' && c.fields.every((x) => x.before === undefined));
+}
+
+/** This field's change is why the object is replaced (text: `(forces replacement)`; JSON: `forcesReplacement`). */
+function forcesReplacement(c: Change, f: FieldChange): boolean {
+  return c.action === 'replace' && !isFresh(c) && isImmutable(c.kind, f.field, c.before, c.after);
+}
+
 function fieldLine(c: Change, f: FieldChange): { sign: string; text: string } {
-  // Creates, and replaces that set every declared field of a fresh object, list plain values.
-  const fresh = c.action === 'create' || (c.action === 'replace' && c.fields.every((x) => x.before === undefined));
-  if (fresh) return { sign: '+', text: `${f.field}: ${fmtScalar(f.after, f.field)}` };
-  const forces = c.action === 'replace' && isImmutable(c.kind, f.field, c.before, c.after) ? '  (forces replacement)' : '';
+  if (isFresh(c)) return { sign: '+', text: `${f.field}: ${fmtScalar(f.after, f.field)}` };
+  const forces = forcesReplacement(c, f) ? '  (forces replacement)' : '';
   return { sign: '~', text: `${f.field}: ${fmtScalar(f.before, f.field)} → ${fmtScalar(f.after, f.field)}${forces}` };
 }
 
@@ -229,7 +237,7 @@ export function planToJson(plan: Plan): object {
       label: c.label,
       reason: c.reason,
       disruptive: c.disruptive,
-      fields: c.fields.map((f) => ({ field: f.field, before: fieldJson(f.field, f.before), after: fieldJson(f.field, f.after) })),
+      fields: c.fields.map((f) => ({ field: f.field, before: fieldJson(f.field, f.before), after: fieldJson(f.field, f.after), ...(forcesReplacement(c, f) ? { forcesReplacement: true } : {}) })),
       dependsOn: [...c.dependsOn],
       ...(c.createdBy !== undefined ? { createdBy: c.createdBy } : {}),
     })),

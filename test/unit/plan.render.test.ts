@@ -84,6 +84,10 @@ test('planToJson: stable, serialisable, format_version 1', () => {
   assert.deepEqual(Object.keys(j.changes[0]!), ['action', 'key', 'kind', 'label', 'reason', 'disruptive', 'fields', 'dependsOn']);
   const create = j.changes.find((c) => c.action === 'create')!;
   assert.ok(create.fields.every((f) => f.before === null), 'undefined becomes null');
+  // What the text marks `(forces replacement)`, the JSON says too (as Terraform's replace_paths).
+  const replace = j.changes.find((c) => c.action === 'replace')!;
+  assert.deepEqual(replace.fields, [{ field: 'vxlan.vni', before: 100, after: 200, forcesReplacement: true }]);
+  assert.ok(j.changes.filter((c) => c.action !== 'replace').every((c) => c.fields.every((f) => !('forcesReplacement' in f))), 'only on what forces it');
   const round = JSON.parse(JSON.stringify(j));
   assert.deepEqual(round, j);
   assert.equal(JSON.stringify(planToJson(samplePlan())), JSON.stringify(j), 'same input, same bytes');
