@@ -76,7 +76,8 @@ export function makeContext(p: Parsed): Context {
     stateDir: stateDirFor(base, sandbox),
     sandbox,
     stateArgs: stateArgsOf(p),
-    color: !flag(p, 'no-color') && !process.env.NO_COLOR && process.stdout.isTTY === true,
+    // A terminal that says it has no capabilities (TERM=dumb: Emacs shells, some CI consoles) gets none.
+    color: !flag(p, 'no-color') && !process.env.NO_COLOR && process.env.TERM !== 'dumb' && process.stdout.isTTY === true,
     out: (s) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`),
     err: (s) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`),
   };

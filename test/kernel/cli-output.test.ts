@@ -3,6 +3,7 @@
 // (stdout to a pipe is asynchronous in Node; exiting early cut it at 64 KiB).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -249,5 +250,31 @@ describe('show with a config that does not load', () => {
     assert.equal(s.code, 0, s.stderr);
     assert.match(s.stdout, /- name: br0\n\s+type: bridge/);
     assert.equal(s.stderr, `Note: the config in ${broken} does not load (1 error: see \`voltron validate -c ${broken}\`); showing the live state without it (no ignore: list applied).\n`);
+  });
+});
+
+describe('colour on a terminal', () => {
+  // script(1) gives the CLI a pseudo-terminal. `plan` into a sandbox that does not exist reads
+  // nothing and writes nothing.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-tty-'));
+  fs.writeFileSync(path.join(dir, 'network.yaml'), 'links:\n  - { name: br0, type: bridge }\n');
+  const sb = new Sandbox('tty', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const planOnTerminal = (env: Record<string, string>): string => {
+    const cmd = `${path.join(REPO, 'bin/voltron')} plan -c ${dir} --sandbox ${sb.prefix} --state-dir ${sb.stateDir}`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', ...env }, timeout: 30_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /2 to add/);
+    return r.stdout;
+  };
+
+  it('is on for a capable terminal, off for TERM=dumb and with NO_COLOR', () => {
+    assert.match(planOnTerminal({ TERM: 'xterm-256color' }), /\x1b\[/);
+    assert.doesNotMatch(planOnTerminal({ TERM: 'dumb' }), /\x1b\[/);
+    assert.doesNotMatch(planOnTerminal({ TERM: 'xterm-256color', NO_COLOR: '1' }), /\x1b\[/);
+    assert.deepEqual(sb.namespaces(), []);
   });
 });
