@@ -328,3 +328,65 @@ describe('a filter someone else put where our clsact program was (real kernel, v
     assert.equal(fs.existsSync(path.join(root, 'counter')), false);
   });
 });
+
+describe('a clsact made by the program and declared later is the config\'s (real kernel, via the CLI)', () => {
+  const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfcls-'));
+  const sb = new Sandbox('bcd', cfg);
+  const root = bpfRoot(sb.prefix);
+  const declareClsact = () => fs.appendFileSync(path.join(cfg, 'network.yaml'), `qdiscs:\n  - { namespace: a, dev: va, kind: clsact }\n`);
+
+  before(() => {
+    execFileSync('bash', [path.join(REPO, 'scripts/build-bpf.sh')], { stdio: 'pipe' });
+  });
+
+  after(() => {
+    try {
+      sb.run(['destroy', '--auto-approve']);
+    } catch {
+      // keep cleaning
+    }
+    scrubBpffs(root);
+    sb.cleanup();
+    fs.rmSync(cfg, { recursive: true, force: true });
+  });
+
+  it('the program makes the clsact; declaring it afterwards adopts it as it is', () => {
+    writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stderr + a.stdout);
+    assert.equal(readMeta(path.join(root, 'counter'))?.clsactCreated, true);
+    declareClsact();
+    const p = sb.run(['apply', '--auto-approve']);
+    assert.equal(p.code, 0, p.stderr + p.stdout);
+    assert.match(p.stdout, /No changes/);
+  });
+
+  it('removing the program keeps the declared clsact: the apply converges (it deleted it, failed to verify and rolled back)', () => {
+    writeConfig(cfg);
+    declareClsact();
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /deleted: bpf program counter/);
+    assert.ok(qdiscKinds(sb).includes('clsact'), `declared clsact kept: ${qdiscKinds(sb).join(',')}`);
+    assert.equal(fs.existsSync(path.join(root, 'counter')), false);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('so does moving the program to the peer (replace) in the edit that declares the clsact', () => {
+    execFileSync('tc', ['-n', sb.ns('a'), 'qdisc', 'del', 'dev', 'va', 'clsact']);
+    writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(readMeta(path.join(root, 'counter'))?.clsactCreated, true);
+    fs.writeFileSync(
+      path.join(cfg, 'network.yaml'),
+      fs.readFileSync(path.join(cfg, 'network.yaml'), 'utf8').replace('attach: { type: clsact, namespace: a, dev: va,', 'attach: { type: clsact, namespace: b, dev: vb,'),
+    );
+    declareClsact();
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /replaced: bpf program counter/);
+    assert.deepEqual(tcFilters(sb), []);
+    assert.ok(qdiscKinds(sb).includes('clsact'), `declared clsact kept: ${qdiscKinds(sb).join(',')}`);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+});

@@ -428,10 +428,20 @@ export function removeProgram(session: KernelSession, name: string): void {
   releaseRootIfEmpty(root);
 }
 
+/**
+ * The config declares the clsact the program leaves (Change.clsactDeclared): it is the config's
+ * from now on, so the record no longer says the program made it (delete and replace read it).
+ */
+function disownClsact(dir: string): void {
+  const meta = readMeta(dir);
+  if (meta?.clsactCreated) writeMeta(dir, { ...meta, clsactCreated: false });
+}
+
 export function executeBpf(c: Change, session: KernelSession): void {
   // bpf(2) calls are not netlink, so no socket counts them: one write per change, else the
   // apply summary said "0 kernel write(s)" after swapping a program.
   session.extraWrites++;
+  if (c.clsactDeclared) disownClsact(programDir(bpfRoot(session.sandbox), (c.before as BpfProgramRes).name));
   if (c.action === 'delete') return removeProgram(session, (c.before as BpfProgramRes).name);
   const res = c.after as BpfProgramRes;
   const dir = programDir(bpfRoot(session.sandbox), res.name);
