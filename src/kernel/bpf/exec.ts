@@ -28,7 +28,7 @@ import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTar
 import { readMeta, writeMeta, type BpfMeta } from './meta';
 import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty, stagedProgPin } from './paths';
 import { isDefunct } from './read';
-import { openForProgram } from './tag';
+import { describeShape, openForProgram } from './tag';
 
 let allowReset = false;
 
@@ -87,9 +87,7 @@ interface Loaded {
   readonly reset: readonly string[];
 }
 
-export function describeShape(s: { type: number; keySize: number; valueSize: number; maxEntries: number }): string {
-  return `type ${s.type}, key ${s.keySize} B, value ${s.valueSize} B, ${s.maxEntries} entries`;
-}
+export { describeShape };
 
 /** Open + check pinned maps + load. Throws MapResetRefused / BpfLoadFailed; nothing attached. */
 function load(res: BpfProgramRes, dir: string): Loaded {
