@@ -14,7 +14,7 @@ import { capabilityErrors } from './preflight';
 import { missingHostDeviceProblems } from './host-devices';
 import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
-import { bpfMapResetProblems, enrichDesiredBpf, missingBpfObjectProblems } from '../kernel/bpf';
+import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
 import { mark } from '../util/timing';
 import { mergeRanges, rangeItem, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
@@ -253,6 +253,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
   problems.push(...missingBpfObjectProblems(plan));
+  problems.push(...foreignClsactFilterProblems(session, plan));
   const missing = missingSysctlProblems(session, plan);
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));

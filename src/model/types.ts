@@ -323,6 +323,12 @@ export interface BpfProgramRes {
   readonly maps: readonly string[]; // names of maps to pin under the Voltron bpffs dir
   readonly mapEntries?: Readonly<Record<string, readonly { key: string; value: string }[]>>;
   readonly tag?: string; // program tag (sha of insns) computed at load, used for identity
+  /**
+   * Shape (type, key/value size, entries) of each map in `maps`: desired from the object's
+   * definition, current from the pin. Not declared: a rebuilt object may change only a map (the
+   * tag hashes instructions only), and the pin must then be replaced (--allow-map-reset).
+   */
+  readonly mapShapes?: Readonly<Record<string, string>>;
   readonly source?: SourceRef;
 }
 

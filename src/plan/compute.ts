@@ -1,7 +1,7 @@
 // The pure plan engine: desired vs live state → ordered, typed change list.
 // Steps: per-object drafts (drafts.ts) → cascades to a fixpoint (veth pairs, objects the kernel
 // removes with a replaced/deleted link or namespace, re-enslaving) → folding (fold.ts) → order.
-import { resourceLabel, resourceNamespace } from '../model/keys';
+import { resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
 import { pinBridgeMtus } from './bridge-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
@@ -314,7 +314,7 @@ export function computePlan(input: PlanInput): Plan {
   readdAfterIpv6Off(drafts, desired, current, runAfter);
   foldKernelRemovals(drafts, removedWith);
 
-  const changes = schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy);
+  const changes = markDeclaredClsact(schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy), desired);
   const removed = collateral(changes, kernel, ignoredLive, owned, removedWith);
   const gone = new Set(removed.map((x) => x.key));
   // Gone without a delete too: IPv6 objects with all.disable_ipv6; what goes through a link set down
@@ -333,6 +333,16 @@ export function computePlan(input: PlanInput): Plan {
     ...(listed.length === 0 ? {} : { foreignRemoved: listed }),
     ...(released.length === 0 ? {} : { foreignReleased: released.map((x) => x.text) }),
   };
+}
+
+/** See Change.clsactDeclared. */
+function markDeclaredClsact(changes: Change[], desired: ReadonlyMap<string, Resource>): Change[] {
+  return changes.map((c) => {
+    const b = c.before;
+    if ((c.action !== 'delete' && c.action !== 'replace') || b?.kind !== 'bpf' || b.attach.type !== 'clsact' || b.attach.dev === undefined) return c;
+    const clsact = resourceKey({ kind: 'qdisc', namespace: b.attach.namespace ?? '', dev: b.attach.dev, parent: 'clsact', qdisc: 'clsact', options: {} });
+    return desired.has(clsact) ? { ...c, clsactDeclared: true } : c;
+  });
 }
 
 /**

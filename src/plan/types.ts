@@ -44,6 +44,12 @@ export interface Change {
   readonly pairedPeer?: LinkRes;
   /** For sysctl/tunsrc deletes: the object to write back (the original value from the inventory). */
   readonly restore?: Resource;
+  /**
+   * Set on a clsact bpf program's delete or replace when the config declares the clsact qdisc of
+   * the device it leaves: that qdisc is the config's, never removed with the program (also when
+   * the program's attach made it and the config declared it only later).
+   */
+  readonly clsactDeclared?: true;
 }
 
 export interface Plan {

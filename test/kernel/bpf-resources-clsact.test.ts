@@ -223,7 +223,7 @@ describe('bpf program on clsact as a declared resource (real kernel, via the CLI
     assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
   });
 
-  it('a foreign filter at our priority is refused and left alone; nothing leaks', () => {
+  it('a foreign filter at our priority is refused before any write and left alone; nothing leaks', () => {
     execFileSync('tc', ['-n', sb.ns('a'), 'qdisc', 'add', 'dev', 'va', 'clsact']);
     // tc loads its own copy of the counter: a foreign filter at the same pref, handle 1, same tag.
     execFileSync('tc', ['-n', sb.ns('a'), 'filter', 'add', 'dev', 'va', 'ingress', 'pref', String(CLSACT_DEFAULT_PRIORITY), 'bpf', 'da', 'obj', path.join(OBJ, 'counter.bpf.o'), 'sec', 'tc']);
@@ -232,7 +232,7 @@ describe('bpf program on clsact as a declared resource (real kernel, via the CLI
     writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
     const r = sb.run(['apply', '--auto-approve']);
     assert.notEqual(r.code, 0, r.stdout);
-    assert.match(r.stderr + r.stdout, new RegExp(`pref ${CLSACT_DEFAULT_PRIORITY} already holds a tc filter`));
+    assert.match(r.stderr, new RegExp(`refusing to plan:[^]*pref ${CLSACT_DEFAULT_PRIORITY} holds a tc filter Voltron did not put there`), r.stderr);
     const left = tcFilters(sb);
     assert.equal(left.length, 1, JSON.stringify(left));
     assert.equal(left[0]!.options?.prog?.id, foreign[0]!.options?.prog?.id, 'the foreign filter is untouched');
@@ -261,5 +261,132 @@ describe('bpf program on clsact as a declared resource (real kernel, via the CLI
     assert.ok(!ids.includes(id), `program ${id} freed (no filter, no pin holds it)`);
     assert.equal(fs.existsSync(root), false, `${root} removed`);
     assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+describe('a filter someone else put where our clsact program was (real kernel, via the CLI)', () => {
+  const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfcls-'));
+  const sb = new Sandbox('bcf', cfg);
+  const root = bpfRoot(sb.prefix);
+  let foreign: TcFilterJson | undefined;
+
+  before(() => {
+    execFileSync('bash', [path.join(REPO, 'scripts/build-bpf.sh')], { stdio: 'pipe' });
+    writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
+  });
+
+  after(() => {
+    try {
+      sb.run(['destroy', '--auto-approve']);
+    } catch {
+      // keep cleaning
+    }
+    scrubBpffs(root);
+    sb.cleanup();
+    fs.rmSync(cfg, { recursive: true, force: true });
+  });
+
+  it('ours deleted by hand and another added with plain `tc filter add ... bpf` (pref 49152, handle 1): plan refuses, naming it', () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stderr + a.stdout);
+    execFileSync('tc', ['-n', sb.ns('a'), 'filter', 'del', 'dev', 'va', 'ingress', 'pref', String(CLSACT_DEFAULT_PRIORITY)]);
+    // No pref given, as users type it: tc picks 49152 and handle 1, our filter's place.
+    execFileSync('tc', ['-n', sb.ns('a'), 'filter', 'add', 'dev', 'va', 'ingress', 'bpf', 'da', 'obj', path.join(OBJ, 'counter_v2.bpf.o'), 'sec', 'tc']);
+    const now = tcFilters(sb);
+    assert.equal(now.length, 1, JSON.stringify(now));
+    foreign = now[0]!;
+    assert.equal(foreign.pref, CLSACT_DEFAULT_PRIORITY);
+    assert.equal(foreign.options?.handle, '0x1');
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, new RegExp(`bpf program counter: clsact ingress on a/va, pref ${CLSACT_DEFAULT_PRIORITY} holds a tc filter Voltron did not put there \\(bpf handle 0x1 .*prog id ${foreign.options!.prog!.id}`), p.stderr);
+    assert.match(p.stderr, new RegExp(`tc -n ${sb.ns('a')} filter del dev va ingress pref ${CLSACT_DEFAULT_PRIORITY}`));
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.notEqual(r.code, 0, r.stdout);
+    const left = tcFilters(sb);
+    assert.equal(left.length, 1, JSON.stringify(left));
+    assert.equal(left[0]!.options?.prog?.id, foreign.options?.prog?.id, 'its program was not swapped for ours');
+  });
+
+  it('the same object (same tag) is no reason to take it for ours', () => {
+    execFileSync('tc', ['-n', sb.ns('a'), 'filter', 'replace', 'dev', 'va', 'ingress', 'pref', String(CLSACT_DEFAULT_PRIORITY), 'handle', '1', 'bpf', 'da', 'obj', path.join(OBJ, 'counter.bpf.o'), 'sec', 'tc']);
+    foreign = tcFilters(sb)[0]!;
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /holds a tc filter Voltron did not put there/);
+  });
+
+  it('removing the program leaves that filter and the clsact it stands on; our pins go', () => {
+    writeConfig(cfg);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /deleted: bpf program counter/);
+    const left = tcFilters(sb);
+    assert.equal(left.length, 1, JSON.stringify(left));
+    assert.equal(left[0]!.options?.prog?.id, foreign!.options?.prog?.id, 'the foreign filter is untouched');
+    assert.ok(qdiscKinds(sb).includes('clsact'), 'the clsact still carries a filter');
+    assert.equal(fs.existsSync(path.join(root, 'counter')), false);
+  });
+});
+
+describe('a clsact made by the program and declared later is the config\'s (real kernel, via the CLI)', () => {
+  const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfcls-'));
+  const sb = new Sandbox('bcd', cfg);
+  const root = bpfRoot(sb.prefix);
+  const declareClsact = () => fs.appendFileSync(path.join(cfg, 'network.yaml'), `qdiscs:\n  - { namespace: a, dev: va, kind: clsact }\n`);
+
+  before(() => {
+    execFileSync('bash', [path.join(REPO, 'scripts/build-bpf.sh')], { stdio: 'pipe' });
+  });
+
+  after(() => {
+    try {
+      sb.run(['destroy', '--auto-approve']);
+    } catch {
+      // keep cleaning
+    }
+    scrubBpffs(root);
+    sb.cleanup();
+    fs.rmSync(cfg, { recursive: true, force: true });
+  });
+
+  it('the program makes the clsact; declaring it afterwards adopts it as it is', () => {
+    writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stderr + a.stdout);
+    assert.equal(readMeta(path.join(root, 'counter'))?.clsactCreated, true);
+    declareClsact();
+    const p = sb.run(['apply', '--auto-approve']);
+    assert.equal(p.code, 0, p.stderr + p.stdout);
+    assert.match(p.stdout, /No changes/);
+  });
+
+  it('removing the program keeps the declared clsact: the apply converges (it deleted it, failed to verify and rolled back)', () => {
+    writeConfig(cfg);
+    declareClsact();
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /deleted: bpf program counter/);
+    assert.ok(qdiscKinds(sb).includes('clsact'), `declared clsact kept: ${qdiscKinds(sb).join(',')}`);
+    assert.equal(fs.existsSync(path.join(root, 'counter')), false);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('so does moving the program to the peer (replace) in the edit that declares the clsact', () => {
+    execFileSync('tc', ['-n', sb.ns('a'), 'qdisc', 'del', 'dev', 'va', 'clsact']);
+    writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(readMeta(path.join(root, 'counter'))?.clsactCreated, true);
+    fs.writeFileSync(
+      path.join(cfg, 'network.yaml'),
+      fs.readFileSync(path.join(cfg, 'network.yaml'), 'utf8').replace('attach: { type: clsact, namespace: a, dev: va,', 'attach: { type: clsact, namespace: b, dev: vb,'),
+    );
+    declareClsact();
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /replaced: bpf program counter/);
+    assert.deepEqual(tcFilters(sb), []);
+    assert.ok(qdiscKinds(sb).includes('clsact'), `declared clsact kept: ${qdiscKinds(sb).join(',')}`);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
   });
 });

@@ -18,7 +18,7 @@ import { REPO, Sandbox } from '../support/sandbox';
 const run = promisify(execFile);
 const OBJ = path.join(REPO, 'dist/bpf');
 const sfx = randomBytes(3).toString('hex');
-const CG_NAME = `vt${sfx}cg`;
+const CG_NAME = `${process.env.VOLTRON_TEST_NS_PREFIX ?? 'vt'}${sfx}cg`; // under the run's prefix, like its namespaces
 const CG_ROOT = '/sys/fs/cgroup/unified';
 const CG = path.join(CG_ROOT, CG_NAME);
 const net = `10.${(randomBytes(1)[0]! % 200) + 20}.${randomBytes(1)[0]!}`;
@@ -270,6 +270,46 @@ describe('bpf.programs as declared resources (real kernel, via the CLI)', () => 
       fs.rmSync(dir, { recursive: true, force: true });
     }
     // Back to v2 (the map is reset again, allowed) so the following tests start from a known state.
+    const back = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_ALLOW_MAP_RESET: '1' } });
+    assert.equal(back.code, 0, back.stderr + back.stdout);
+  });
+
+  it('an object rebuilt with only a pinned map redefined (same instructions, same tag) is a change, applied with --allow-map-reset', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfobj-'));
+    const obj = path.join(dir, 'c.bpf.o');
+    try {
+      fs.copyFileSync(path.join(OBJ, 'counter_v2.bpf.o'), obj);
+      writeConfig(cfg, [counter(obj, 'count_packets_v2')]);
+      assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+      // Rebuilt at the same path: 8 slots instead of 4, no instruction changes (the tag hashes instructions only).
+      fs.copyFileSync(path.join(REPO, 'bpf/counter_v2.bpf.c'), path.join(dir, 'c.bpf.c'));
+      fs.writeFileSync(path.join(dir, 'counter.h'), fs.readFileSync(path.join(REPO, 'bpf/counter.h'), 'utf8').replace(/__uint\(max_entries, COUNTER_SLOTS\)/, '__uint(max_entries, 8)'));
+      const triplet = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
+      execFileSync('clang', ['-O2', '-g', '-target', 'bpf', `-I/usr/include/${triplet}`, '-c', path.join(dir, 'c.bpf.c'), '-o', obj]);
+      const env = { VOLTRON_ALLOW_MAP_RESET: '1' };
+      const p = sb.run(['plan', '--detailed-exitcode'], { env });
+      assert.equal(p.code, 2, p.stdout + p.stderr); // it said "No changes", and the apply it allowed did nothing
+      assert.match(p.stdout, /~ mapShapes\.counters: "type 6, key 4 B, value 16 B, 4 entries" → "type 6, key 4 B, value 16 B, 8 entries"/, p.stdout);
+      assert.doesNotMatch(p.stdout, /~ tag:/, 'same instructions');
+      const r = sb.run(['apply', '--auto-approve'], { env });
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const l = linkOf(path.join(root, 'counter/link'));
+      assert.equal(l.id, firstLink, 'still the same link');
+      const m = BpfMap.openPinned(path.join(root, 'counter/maps/counters'));
+      let mapId = 0;
+      try {
+        assert.equal(m.info().maxEntries, 8, 'the pin is the new map');
+        mapId = m.info().id;
+      } finally {
+        m.close();
+      }
+      const prog = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'id', String(l.progId)], { encoding: 'utf8' })) as { map_ids?: number[] };
+      assert.ok(prog.map_ids?.includes(mapId), `the attached program uses the pinned map ${mapId}: ${JSON.stringify(prog.map_ids)}`);
+      assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    } finally {
+      writeConfig(cfg, [counter(path.join(OBJ, 'counter_v2.bpf.o'), 'count_packets_v2')]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     const back = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_ALLOW_MAP_RESET: '1' } });
     assert.equal(back.code, 0, back.stderr + back.stdout);
   });

@@ -355,6 +355,22 @@ describe('computePlan: cascades', () => {
     assert.equal(byKey(p, 'bpf:b').reason, 're-attached: qdisc (root)/x clsact clsact is removed');
   });
 
+  test('a clsact program leaving a device whose clsact the config declares marks its change: the qdisc is kept', () => {
+    const dev = live(bridge('x'));
+    const y = live(bridge('y'));
+    const clsact = { kind: 'qdisc', namespace: '', dev: 'x', parent: 'clsact', qdisc: 'clsact', options: {} } as const;
+    const prog = { kind: 'bpf', name: 'b', object: 'o', program: 'p', attach: { type: 'clsact', namespace: '', dev: 'x', direction: 'ingress' }, maps: [] } as const;
+    const moved = { ...prog, attach: { ...prog.attach, dev: 'y' } } as const;
+    const gone = computePlan({ desired: map(bridge('x'), clsact), current: map(dev, clsact, prog), inventory: owning(dev, prog) });
+    assert.equal(byKey(gone, 'bpf:b').action, 'delete');
+    assert.equal(byKey(gone, 'bpf:b').clsactDeclared, true);
+    const replaced = computePlan({ desired: map(bridge('x'), bridge('y'), clsact, moved), current: map(dev, y, clsact, prog), inventory: owning(dev, y, prog) });
+    assert.equal(byKey(replaced, 'bpf:b').action, 'replace');
+    assert.equal(byKey(replaced, 'bpf:b').clsactDeclared, true);
+    const undeclared = computePlan({ desired: map(bridge('x')), current: map(dev, clsact, prog), inventory: owning(dev, prog) });
+    assert.equal(byKey(undeclared, 'bpf:b').clsactDeclared, undefined, 'an undeclared clsact is the program\'s to remove if it made it');
+  });
+
   test('a bpf program on a deleted link is deleted explicitly (the kernel leaves its pin)', () => {
     const dev = live(bridge('x'));
     const prog = { kind: 'bpf', name: 'b', object: 'o', program: 'p', attach: { type: 'tcx', namespace: '', dev: 'x', direction: 'ingress' }, maps: [] } as const;

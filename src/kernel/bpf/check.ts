@@ -9,6 +9,8 @@ import { TAG_MISSING } from './tag';
 import { BpfMap, BpfObject } from '../libbpf';
 import type { KernelSession } from '../session';
 import { describeShape, mapResetAllowed } from './exec';
+import { clsactPriority, foreignFiltersAt, ownProgIds } from './clsact';
+import { readMeta } from './meta';
 import { bpfRoot, mapPin, programDir } from './paths';
 
 /** One line per incompatible pinned map; empty when the flag allows resets. */
@@ -64,6 +66,44 @@ export function missingBpfObjectProblems(plan: Plan): string[] {
     if (c.kind !== 'bpf' || !res || res.tag !== TAG_MISSING) continue;
     const where = res.source ? `${sourceWhere(res.source)}: ${res.source.path}: ` : '';
     out.push(`${where}bpf program ${res.name}: object file ${res.object} does not exist (a relative object: is resolved against the config directory)`);
+  }
+  return out;
+}
+
+/** Every program Voltron's clsact records hold (recorded or pinned): filters running them are ours. */
+function ourClsactProgIds(session: KernelSession): Set<number> {
+  const root = bpfRoot(session.sandbox);
+  const ids = new Set<number>();
+  if (!fs.existsSync(root)) return ids;
+  for (const n of fs.readdirSync(root)) {
+    const meta = readMeta(path.join(root, n));
+    if (meta?.attach.type === 'clsact') for (const id of ownProgIds(session, meta)) ids.add(id);
+  }
+  return ids;
+}
+
+/**
+ * A clsact program to attach (or re-attach) where a tc filter Voltron did not put there holds
+ * its hook and priority: refused before any write. Also at the place of our own filter once it
+ * runs another program (ours deleted and another added: `tc filter add ... bpf` takes pref 49152
+ * and handle 1 too): it is someone else's, never taken over nor deleted.
+ */
+export function foreignClsactFilterProblems(session: KernelSession, plan: Plan): string[] {
+  const changes = plan.changes.filter((c) => c.kind === 'bpf' && c.action !== 'delete' && (c.after as BpfProgramRes).attach.type === 'clsact');
+  if (changes.length === 0) return [];
+  const ours = ourClsactProgIds(session);
+  const out: string[] = [];
+  for (const c of changes) {
+    const res = c.after as BpfProgramRes;
+    const found = foreignFiltersAt(session, res.attach, ours);
+    if (found.length === 0) continue;
+    const a = res.attach;
+    const ns = session.physical(a.namespace ?? '');
+    const where = res.source ? `${sourceWhere(res.source)}: ${res.source.path}: ` : '';
+    out.push(
+      `${where}bpf program ${res.name}: clsact ${a.direction} on ${a.namespace || '(root)'}/${a.dev}, pref ${clsactPriority(a)} holds a tc filter Voltron did not put there ` +
+        `(${found.join('; ')}); it is neither taken over nor removed (delete it: tc${ns ? ` -n ${ns}` : ''} filter del dev ${a.dev} ${a.direction} pref ${clsactPriority(a)}, or declare another attach.priority)`,
+    );
   }
   return out;
 }

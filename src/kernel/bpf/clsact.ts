@@ -1,13 +1,15 @@
 // Declared programs on a clsact hook: a direct-action cls_bpf filter, not a bpf_link. Nothing
 // to pin but the program (<dir>/prog), so the filter is found again by its place, recorded in
 // meta: namespace, ifindex, direction, priority, handle. Read through the tc filter dump.
+import fs from 'node:fs';
 import { CLSACT_DEFAULT_PRIORITY, type BpfAttach } from '../../model/types';
-import { TcFilter, attachTcClsact, destroyClsact, resolveIfindex, type ProgramLike } from '../libbpf';
+import { BpfProgram, TcFilter, attachTcClsact, destroyClsact, resolveIfindex, type ProgramLike } from '../libbpf';
 import type { KernelSession, NsContext } from '../session';
 import { decodeBpfOptions } from '../tc/filter';
 import { CLSACT_EGRESS, CLSACT_HANDLE, CLSACT_INGRESS, directionParent } from '../tc/handles';
 import { dumpFilters, dumpQdiscs } from '../tc/raw';
 import type { BpfMeta } from './meta';
+import { bpfRoot, programDir, progPin, stagedProgPin } from './paths';
 
 export { CLSACT_DEFAULT_PRIORITY };
 /** Handle of our filter at its priority. */
@@ -57,20 +59,48 @@ function placeContext(session: KernelSession, meta: BpfMeta, t: ClsactTarget): N
   return session.ns(logical);
 }
 
-function findFilter(ctx: NsContext, t: ClsactTarget): LiveFilter | undefined {
+function pinnedProgId(pin: string): number | undefined {
+  if (!fs.existsSync(pin)) return undefined;
+  try {
+    const p = BpfProgram.openPinned(pin);
+    try {
+      return p.id;
+    } finally {
+      p.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The programs of a record: the one it names, and those pinned in its directory (`prog`, and
+ * `prog_new` while a swap is under way, so a crash between the swap and the record keeps the
+ * filter recognisably ours). A filter at the recorded place running any other program is not
+ * ours: someone deleted ours and added theirs (`tc filter add ... bpf` takes pref 49152, handle
+ * 1 too), or put another program in it by hand.
+ */
+export function ownProgIds(session: KernelSession, meta: BpfMeta): ReadonlySet<number> {
+  const dir = programDir(bpfRoot(session.sandbox), meta.name);
+  const ids = [meta.progId, pinnedProgId(progPin(dir)), pinnedProgId(stagedProgPin(dir))];
+  return new Set(ids.filter((id): id is number => id !== undefined && id > 0));
+}
+
+/** Our filter at `t`: a bpf filter there running one of `ours` (anything else is someone else's). */
+function findFilter(ctx: NsContext, t: ClsactTarget, ours: ReadonlySet<number>): LiveFilter | undefined {
   const f = dumpFilters(ctx, t.ifindex, directionParent(t.direction)).find((x) => x.kind === 'bpf' && x.chain === 0 && x.info >>> 16 === t.priority && x.handle === t.handle);
   if (!f) return undefined;
   const o = decodeBpfOptions(f.options);
-  return o.id && o.tag ? { progId: o.id, tag: o.tag } : undefined;
+  return o.id && o.tag && ours.has(o.id) ? { progId: o.id, tag: o.tag } : undefined;
 }
 
-/** Program in the recorded filter now, or undefined (namespace, device, qdisc or filter gone). */
+/** Program in our recorded filter now, or undefined (namespace, device, qdisc or filter gone, or not ours). */
 export function liveFilter(session: KernelSession, meta: BpfMeta): LiveFilter | undefined {
   const t = recordedTarget(meta);
   if (!t) return undefined;
   try {
     const ctx = placeContext(session, meta, t);
-    return ctx ? findFilter(ctx, t) : undefined;
+    return ctx ? findFilter(ctx, t, ownProgIds(session, meta)) : undefined;
   } catch {
     return undefined;
   }
@@ -78,6 +108,31 @@ export function liveFilter(session: KernelSession, meta: BpfMeta): LiveFilter | 
 
 function clsactExists(ctx: NsContext, ifindex: number): boolean {
   return dumpQdiscs(ctx).some((q) => q.ifindex === ifindex && q.kind === 'clsact' && q.handle === CLSACT_HANDLE);
+}
+
+/**
+ * Filters at the hook and priority `a` declares that run none of `ours` (a bpf filter running
+ * another program, or any other classifier), as `tc` would name them; empty when the namespace,
+ * device or clsact is not there yet.
+ */
+export function foreignFiltersAt(session: KernelSession, a: BpfAttach, ours: ReadonlySet<number>): string[] {
+  const logical = a.namespace ?? '';
+  if (!session.exists(logical)) return [];
+  try {
+    const ifindex = resolveIfindex({ ifname: a.dev!, netns: session.physical(logical) });
+    const ctx = session.ns(logical);
+    if (!clsactExists(ctx, ifindex)) return [];
+    const priority = clsactPriority(a);
+    return dumpFilters(ctx, ifindex, directionParent(a.direction!))
+      .filter((f) => f.info >>> 16 === priority)
+      .flatMap((f) => {
+        if (f.kind !== 'bpf') return [`${f.kind} handle 0x${f.handle.toString(16)}`];
+        const o = decodeBpfOptions(f.options);
+        return o.id !== undefined && ours.has(o.id) ? [] : [`bpf handle 0x${f.handle.toString(16)}${o.name ? ` ${o.name}` : ''} prog id ${o.id ?? '?'} tag ${o.tag ?? '?'}`];
+      });
+  } catch {
+    return []; // device gone meanwhile: the apply reports what it finds
+  }
 }
 
 /** A handle on an existing filter (update/detach only; nothing is created). */
@@ -108,7 +163,7 @@ export function attachClsact(session: KernelSession, prog: ProgramLike, a: BpfAt
   const old = prev && recordedTarget(prev);
   const prevOwnsQdisc = !!prev?.clsactCreated && !!old && old.netns === netns && old.ifindex === ifindex;
   let filter: TcFilter;
-  const inPlace = !!old && sameTarget(old, target) && findFilter(ctx, target) !== undefined;
+  const inPlace = !!prev && !!old && sameTarget(old, target) && findFilter(ctx, target, ownProgIds(session, prev)) !== undefined;
   if (inPlace) {
     filter = filterAt(target);
     filter.update(prog);
@@ -150,14 +205,15 @@ export function undoAttach(session: KernelSession, a: ClsactAttached, logical: s
 }
 
 /**
- * Remove the recorded filter (already gone is fine); then the clsact qdisc too if Voltron
- * created it and no filter is left on either hook.
+ * Remove the recorded filter if it is still ours (already gone is fine; one running another
+ * program is someone else's and stays); then the clsact qdisc too if Voltron created it and no
+ * filter is left on either hook.
  */
 export function dropFilter(session: KernelSession, meta: BpfMeta): void {
   const t = recordedTarget(meta);
   if (!t) return;
   const ctx = placeContext(session, meta, t);
   if (!ctx) return; // namespace or device gone: the filter went with it
-  filterAt(t).detach();
+  if (findFilter(ctx, t, ownProgIds(session, meta))) filterAt(t).detach();
   if (meta.clsactCreated) removeEmptyClsact(ctx, t);
 }

@@ -26,9 +26,9 @@ import {
 import type { KernelSession } from '../session';
 import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTarget, undoAttach, type ClsactAttached } from './clsact';
 import { readMeta, writeMeta, type BpfMeta } from './meta';
-import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty } from './paths';
+import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty, stagedProgPin } from './paths';
 import { isDefunct } from './read';
-import { openForProgram } from './tag';
+import { describeShape, openForProgram } from './tag';
 
 let allowReset = false;
 
@@ -87,9 +87,7 @@ interface Loaded {
   readonly reset: readonly string[];
 }
 
-export function describeShape(s: { type: number; keySize: number; valueSize: number; maxEntries: number }): string {
-  return `type ${s.type}, key ${s.keySize} B, value ${s.valueSize} B, ${s.maxEntries} entries`;
-}
+export { describeShape };
 
 /** Open + check pinned maps + load. Throws MapResetRefused / BpfLoadFailed; nothing attached. */
 function load(res: BpfProgramRes, dir: string): Loaded {
@@ -204,13 +202,29 @@ function releaseAttached(a: Attached): void {
   else a.filter.release();
 }
 
-/** Pin the program (clsact) under `prog`: pinned beside, then renamed over the old pin. */
-function pinProg(dir: string, prog: ObjectProgram): void {
-  const pin = progPin(dir);
-  const next = `${pin}_new`;
+/**
+ * clsact: pin the next program as `prog_new` before the filter runs it, so the filter always
+ * runs a program pinned in our directory (see ownProgIds); `commitProg` renames it over `prog`.
+ */
+function stageProg(dir: string, prog: ObjectProgram): void {
+  const next = stagedProgPin(dir);
   fs.rmSync(next, { force: true });
   prog.pin(next);
-  fs.renameSync(next, pin);
+}
+
+function commitProg(dir: string): void {
+  fs.renameSync(stagedProgPin(dir), progPin(dir));
+}
+
+/** Run `fn` after staging the program; the staged pin goes again if `fn` fails. */
+function withStagedProg<T>(dir: string, prog: ObjectProgram, fn: () => T): T {
+  stageProg(dir, prog);
+  try {
+    return fn();
+  } catch (e) {
+    fs.rmSync(stagedProgPin(dir), { force: true });
+    throw e;
+  }
 }
 
 /** The previous clsact filter, unless `a` is that very filter (re-attached in place). */
@@ -233,7 +247,7 @@ function commit(session: KernelSession, dir: string, res: BpfProgramRes, l: Load
     fs.rmSync(progPin(dir), { force: true });
     record(dir, res, l.prog.tag, a.link.id, a.target);
   } else {
-    pinProg(dir, l.prog);
+    commitProg(dir);
     dropLink(linkPin(dir));
     dropOldFilter(session, prev, a);
     record(dir, res, l.prog.tag, 0, a.target, { progId: l.prog.id, clsactCreated: a.clsactCreated });
@@ -284,7 +298,7 @@ function unpinDroppedMaps(dir: string, keep: readonly string[]): void {
 
 /** Attach and commit; a filter this call added is removed again if committing fails. */
 function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined): void {
-  const a = attach(session, l.prog, res.attach, prev);
+  const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev)) : attach(session, l.prog, res.attach, prev);
   try {
     commit(session, dir, res, l, a, prev);
   } catch (e) {
@@ -373,8 +387,8 @@ function updateClsact(session: KernelSession, c: Change, res: BpfProgramRes, dir
   if (!prev || !t || !liveFilter(session, prev)) return create(session, res, dir);
   const l = load(res, dir);
   try {
-    filterAt(t).update(l.prog);
-    pinProg(dir, l.prog);
+    withStagedProg(dir, l.prog, () => filterAt(t).update(l.prog));
+    commitProg(dir);
     repinReset(l, dir);
     if (entriesChanged(c)) writeEntries(res, l);
     else if (l.reset.length) writeEntries(res, l, l.reset);
@@ -412,10 +426,20 @@ export function removeProgram(session: KernelSession, name: string): void {
   releaseRootIfEmpty(root);
 }
 
+/**
+ * The config declares the clsact the program leaves (Change.clsactDeclared): it is the config's
+ * from now on, so the record no longer says the program made it (delete and replace read it).
+ */
+function disownClsact(dir: string): void {
+  const meta = readMeta(dir);
+  if (meta?.clsactCreated) writeMeta(dir, { ...meta, clsactCreated: false });
+}
+
 export function executeBpf(c: Change, session: KernelSession): void {
   // bpf(2) calls are not netlink, so no socket counts them: one write per change, else the
   // apply summary said "0 kernel write(s)" after swapping a program.
   session.extraWrites++;
+  if (c.clsactDeclared) disownClsact(programDir(bpfRoot(session.sandbox), (c.before as BpfProgramRes).name));
   if (c.action === 'delete') return removeProgram(session, (c.before as BpfProgramRes).name);
   const res = c.after as BpfProgramRes;
   const dir = programDir(bpfRoot(session.sandbox), res.name);

@@ -9,7 +9,7 @@ import { readBpfPrograms } from './read';
 registerGlobalReader(readBpfPrograms);
 registerExecutor('bpf', (c, ctx) => executeBpf(c, ctx.session));
 
-export { bpfMapResetProblems, missingBpfObjectProblems } from './check';
+export { bpfMapResetProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from './check';
 export { BpfLoadFailed, MapResetRefused, executeBpf, mapResetAllowed, removeProgram, setAllowMapReset } from './exec';
 export { CLSACT_DEFAULT_PRIORITY, CLSACT_FILTER_HANDLE } from './clsact';
 export { BpfMeta, BpfTarget, readMeta } from './meta';

@@ -30,6 +30,8 @@ export function programDir(root: string, name: string): string {
 export const linkPin = (dir: string): string => path.join(dir, 'link');
 /** clsact programs: no link exists, so the program itself is pinned. */
 export const progPin = (dir: string): string => path.join(dir, 'prog');
+/** clsact: the next program, pinned before the filter runs it and renamed over `prog` after. */
+export const stagedProgPin = (dir: string): string => path.join(dir, 'prog_new');
 export const mapsDir = (dir: string): string => path.join(dir, 'maps');
 export const mapPin = (dir: string, map: string): string => path.join(dir, 'maps', bpffsName(map));
 /** Entries the kernel puts in every bpffs mount (bpf_preload iterators): not ours, not content. */

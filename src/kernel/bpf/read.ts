@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BpfProgramRes } from '../../model/types';
-import { BpfLink, BpfProgram, LinkType, isBpffs, type LinkInfo } from '../libbpf';
+import { BpfLink, BpfMap, BpfProgram, LinkType, isBpffs, type LinkInfo } from '../libbpf';
 import type { KernelSession } from '../session';
 import { liveFilter, type LiveFilter } from './clsact';
 import { readMeta, type BpfMeta } from './meta';
 import { bpfRoot, linkPin, mapPin } from './paths';
-import { TAG_DETACHED } from './tag';
+import { TAG_DETACHED, describeShape } from './tag';
 
 export interface OwnedProgram {
   readonly dir: string;
@@ -73,6 +73,24 @@ export function listOwned(session: KernelSession): OwnedProgram[] {
   return out;
 }
 
+/** Shape of each pinned map of `maps` (see BpfProgramRes.mapShapes). */
+function pinnedShapes(dir: string, maps: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of maps) {
+    try {
+      const h = BpfMap.openPinned(mapPin(dir, m));
+      try {
+        out[m] = describeShape(h.info());
+      } finally {
+        h.close();
+      }
+    } catch {
+      // not a map any more: its shape is unknown, the plan shows the desired one
+    }
+  }
+  return out;
+}
+
 /**
  * Global reader: an owned program is present while its directory exists; if its link (or
  * clsact filter) is gone or defunct its tag reads `detached`, so a declared program is re-attached and an undeclared
@@ -82,6 +100,7 @@ export function readBpfPrograms(session: KernelSession): BpfProgramRes[] {
   return listOwned(session).map((o) => {
     const m = o.meta;
     const maps = m.maps.filter((x) => o.pinnedMaps[x]);
+    const shapes = pinnedShapes(o.dir, maps);
     return {
       kind: 'bpf',
       name: m.name,
@@ -91,6 +110,7 @@ export function readBpfPrograms(session: KernelSession): BpfProgramRes[] {
       maps,
       ...(m.mapEntries !== undefined ? { mapEntries: m.mapEntries } : {}),
       tag: o.tag ?? TAG_DETACHED,
+      ...(Object.keys(shapes).length ? { mapShapes: shapes } : {}),
     };
   });
 }

@@ -13,6 +13,39 @@ export const TAG_REJECTED = 'rejected';
 export const TAG_DETACHED = 'detached';
 
 const cache = new Map<string, string>();
+const shapeCache = new Map<string, Readonly<Record<string, string>>>();
+
+/** `type 6, key 4 B, value 16 B, 4 entries`: how plans and refusals show a map's shape. */
+export function describeShape(s: { type: number; keySize: number; valueSize: number; maxEntries: number }): string {
+  return `type ${s.type}, key ${s.keySize} B, value ${s.valueSize} B, ${s.maxEntries} entries`;
+}
+
+/** Shapes `file` defines for `maps` (those it has); empty when it does not open (the tag says why). */
+export function objectMapShapes(file: string, maps: readonly string[]): Readonly<Record<string, string>> {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return {};
+  }
+  const key = `${file}\0${st.mtimeMs}\0${st.size}`;
+  let all = shapeCache.get(key);
+  if (all === undefined) {
+    try {
+      const obj = BpfObject.open(file);
+      try {
+        // max_entries 0 (perf event arrays): libbpf sizes it at load, the pin has the real size
+        all = Object.fromEntries(obj.maps.filter((m) => m.maxEntries > 0).map((m) => [m.name, describeShape(m)]));
+      } finally {
+        obj.close();
+      }
+    } catch {
+      all = {};
+    }
+    shapeCache.set(key, all);
+  }
+  return Object.fromEntries(maps.flatMap((m) => (all[m] !== undefined ? [[m, all[m]]] : [])));
+}
 
 /** Open an object with only `program` set to load (other programs in the file are skipped). */
 export function openForProgram(file: string, program: string, mapPinPaths: Record<string, string> = {}): BpfObject {
@@ -56,15 +89,17 @@ export function programTag(file: string, program: string): string {
 }
 
 /**
- * The desired state with every bpf program's `tag` filled from its object file, so a changed
- * object shows as `tag: old → new` (an in-place update). Call before computing the plan.
+ * The desired state with every bpf program's `tag` (and `mapShapes`) filled from its object
+ * file, so a changed object shows as `tag: old → new` (an in-place update), and one that changes
+ * only a pinned map's definition as `mapShapes.<map>: ... → ...`. Call before computing the plan.
  */
 export function enrichDesiredBpf(desired: StateMap): StateMap {
   let out: Map<string, Resource> | undefined;
   for (const [k, r] of desired) {
     if (r.kind !== 'bpf' || r.tag !== undefined) continue;
     out ??= new Map(desired);
-    const res: BpfProgramRes = { ...r, tag: programTag(r.object, r.program) };
+    const shapes = objectMapShapes(r.object, r.maps);
+    const res: BpfProgramRes = { ...r, tag: programTag(r.object, r.program), ...(Object.keys(shapes).length ? { mapShapes: shapes } : {}) };
     out.set(k, res);
   }
   return out ?? desired;
