@@ -310,7 +310,7 @@ export function computePlan(input: PlanInput): Plan {
   }
 
   pinBridgeMtus(drafts, desired, current);
-  rewriteAfterBroadcasts(drafts, desired, current, runAfter);
+  rewriteAfterBroadcasts(drafts, desired, current, runAfter, input.inventory.original);
   readdAfterIpv6Off(drafts, desired, current, runAfter);
   foldKernelRemovals(drafts, removedWith);
 
