@@ -51,3 +51,37 @@ describe('sysctls the plan cannot write or read back', () => {
     assert.deepEqual(sb.namespaces(), [sb.ns('a')]);
   });
 });
+
+describe('device sysctls of a device neither there nor made by the plan', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-access-dev-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('ad', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  // A namespace that existed before Voltron, with an ignore list: undeclared devices are left to
+  // the kernel, so validation does not judge device names there; the plan did not either (ENOENT
+  // mid-apply), unless the device was one the plan creates.
+  const write = (extra: string): void =>
+    fs.writeFileSync(
+      file,
+      `ignore: ["zz*"]\nnamespaces:\n  - name: b\n    sysctls:\n      net.ipv4.conf.n2.rp_filter: 1\n${extra}` +
+        `links:\n  - { name: n1, namespace: b, type: veth, peer: { name: n2, namespace: b } }\n`,
+    );
+
+  it('is refused before any write; one of a device the plan creates is not', () => {
+    execFileSync('ip', ['netns', 'add', sb.ns('b')]);
+    write('      net.ipv4.conf.d9.forwarding: 1\n');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`net\\.yaml:6:7: sysctl b net\\.ipv4\\.conf\\.d9\\.forwarding: namespace ${sb.ns('b')} has no such sysctl .*no device d9 there`));
+    assert.doesNotMatch(r.stderr, /n2/);
+    assert.deepEqual(sb.ipj('b', ['link', 'show']).map((l: { ifname: string }) => l.ifname), ['lo']);
+    write('');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(sb.exec('b', ['sysctl', '-n', 'net.ipv4.conf.n2.rp_filter']).stdout.trim(), '1');
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+  });
+});
