@@ -41,7 +41,7 @@ export type SysctlAccess = 'missing' | 'read-only' | 'write-only';
  * (read-only: `net.ipv4.conf.all.mc_forwarding`, `net.core.rmem_max` outside the host's initial
  * namespace; write-only: `net.ipv4.route.flush`, an action that no read can verify), asked
  * before any write. In a namespace that exists: every key but those of a device not there yet
- * (the plan may create it). In one the apply creates: the keys a new namespace lacks (some exist
+ * that the plan creates (the caller sets `device` only for those). In one the apply creates: the keys a new namespace lacks (some exist
  * only in the host's initial namespace), asked once of a throwaway namespace; device keys are
  * not judged.
  */
