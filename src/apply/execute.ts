@@ -1,10 +1,11 @@
 // Executes one planned change against the kernel. Each kind maps create/update/replace/
 // delete onto its kernel module; other modules (tc, bpf) register their own handlers.
 import type { LinkRes, Resource } from '../model/types';
+import { ipv6MtuDevice } from '../plan/ipv6-mtu';
 import type { Change, Inventory } from '../plan/types';
 import { createAddress, deleteAddress } from '../kernel/address';
 import { releaseBridgePorts } from '../kernel/bridge-stp';
-import { createLink, deleteLink, pinBridgeMtu, updateLink } from '../kernel/link';
+import { awaitCarrierEvent, createLink, deleteLink, pinBridgeMtu, updateLink } from '../kernel/link';
 import { createNamespace, deleteNamespace } from '../kernel/namespace';
 import { NetlinkError } from '../kernel/netlink/socket';
 import { createRoute, deleteRoute, replaceRoute } from '../kernel/route';
@@ -166,6 +167,9 @@ export function executeChange(c: Change, ctx: ExecContext): void {
         const [now] = readSysctls(s, res.namespace, [res.key]);
         if (now) ctx.found.set(c.key, now.value);
       }
+      // The kernel resets a device's IPv6 mtu when it acts on a carrier that came on: after that.
+      const dev = ipv6MtuDevice(res.key);
+      if (dev !== undefined && target !== undefined) ignoringGone(() => awaitCarrierEvent(s.ns(res.namespace), dev));
       if (target !== undefined) writeSysctl(s, { namespace: res.namespace, key: res.key, value: target });
       return;
     }

@@ -22,7 +22,7 @@ import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
-import { missingSysctls, refusedSysctlValues } from '../kernel/sysctl';
+import { sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
 
 export interface Journal {
@@ -305,15 +305,39 @@ function foreignNamespaceProblems(session: KernelSession, desired: StateMap, for
 
 /**
  * Declared sysctls the kernel does not have (a typo, a module not loaded, a key only the host's
- * initial namespace has): the plan shows them as created, and the write fails mid-apply (ENOENT).
+ * initial namespace has), or cannot write (read-only there) or read back (write-only): the plan
+ * shows them as created or updated, and the write fails mid-apply (ENOENT, EACCES) or never
+ * verifies.
  */
 function missingSysctlProblems(session: KernelSession, plan: Plan): { key: string; problem: string }[] {
-  const asked = plan.changes.flatMap((c) => (c.action === 'create' && c.after?.kind === 'sysctl' ? [{ namespace: c.after.namespace, key: c.after.key, device: sysctlDevice(c.after.key), change: c }] : []));
+  // Devices the plan makes: only their keys may lack their directory now (else ENOENT mid-apply:
+  // a device key in a namespace with undeclared devices, the root one or one with `ignore`).
+  const made = new Set<string>();
+  for (const c of plan.changes) {
+    const l = c.after;
+    if (l?.kind !== 'link' || (c.action !== 'create' && c.action !== 'replace')) continue;
+    made.add(`${l.namespace}\0${l.name}`);
+    if (l.veth?.primary) made.add(`${l.veth.peer.namespace}\0${l.veth.peer.name}`);
+  }
+  const asked = plan.changes.flatMap((c) => {
+    if ((c.action !== 'create' && c.action !== 'update') || c.after?.kind !== 'sysctl') return [];
+    const dev = sysctlDevice(c.after.key);
+    const device = dev !== undefined && made.has(`${c.after.namespace}\0${dev}`) ? dev : undefined;
+    return [{ namespace: c.after.namespace, key: c.after.key, device, dev, change: c }];
+  });
   if (asked.length === 0) return [];
-  return [...missingSysctls(session, asked)].map(({ change: c, namespace, key }) => {
+  return [...sysctlAccess(session, asked)].map(([{ change: c, namespace, key, dev }, access]) => {
     const where = c.after?.source ? `${sourceWhere(c.after.source)}: ` : '';
-    const ns = session.exists(namespace) ? `namespace ${session.physical(namespace) ?? 'root'} has` : 'a new namespace would have';
-    return { key: c.key, problem: `${where}${c.label}: ${ns} no such sysctl (no ${key.replace(/\./g, '/')} under /proc/sys: a typo, a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)` };
+    const exists = session.exists(namespace);
+    const ns = exists ? `namespace ${session.physical(namespace) ?? 'root'}` : 'a new namespace';
+    const path = key.replace(/\./g, '/');
+    const problem =
+      access === 'missing'
+        ? `${ns} ${exists ? 'has' : 'would have'} no such sysctl (no ${path} under /proc/sys: a typo, ${dev !== undefined ? `no device ${dev} there (the plan does not create it), ` : ''}a kernel module not loaded, or a key only the host's initial namespace has); writing it would fail (ENOENT)`
+        : access === 'read-only'
+          ? `the sysctl is read-only in ${ns} (${path} under /proc/sys; some keys are writable only in the host's initial namespace); writing it would fail (EACCES)`
+          : `the sysctl is write-only (${path} under /proc/sys: an action, not a setting): Voltron cannot read it back, so an apply would never verify`;
+    return { key: c.key, problem: `${where}${c.label}: ${problem}` };
   });
 }
 

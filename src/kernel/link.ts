@@ -410,3 +410,24 @@ export function deleteLink(session: KernelSession, link: LinkRes): void {
   ctx.forgetIndex(link.name);
   if (link.veth) session.ns(link.veth.peer.namespace).forgetIndex(link.veth.peer.name);
 }
+
+/** How long to wait for the kernel to process a link's carrier change (see awaitCarrierEvent). */
+const CARRIER_WAIT_MS = 1000;
+
+/**
+ * Wait until the kernel has processed the carrier change of link `name` that is still pending:
+ * a carrier that comes on (a veth end whose peer came up) is handed to the kernel's link watch
+ * and acted on later (operstate, IFF_RUNNING, then NETDEV_CHANGE to the protocols, which resets
+ * the device's IPv6 mtu sysctl). Up with a carrier but not yet running means it is pending.
+ */
+export function awaitCarrierEvent(ctx: NsContext, name: string): void {
+  const pending = (): boolean => {
+    const w = new AttrWriter().str(R.IFLA_IFNAME, name).u32(R.IFLA_EXT_MASK, 1);
+    const m = ctx.sock.request(R.RTM_GETLINK, 0, [R.ifinfomsg({}), w.view()], `get link ${name}`, false)[0];
+    if (!m) return false;
+    const flags = m.data.readUInt32LE(8);
+    return (flags & R.IFF_UP) !== 0 && (flags & R.IFF_LOWER_UP) !== 0 && (flags & R.IFF_RUNNING) === 0;
+  };
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (const end = Date.now() + CARRIER_WAIT_MS; pending() && Date.now() < end; ) Atomics.wait(nap, 0, 0, 1);
+}

@@ -33,19 +33,35 @@ export function readSysctls(session: KernelSession, ns: string, keys: readonly s
   });
 }
 
+/** Why the plan cannot write a declared sysctl and read it back, as found before any write. */
+export type SysctlAccess = 'missing' | 'read-only' | 'write-only';
+
 /**
- * The declared sysctls the kernel does not have, asked before any write. In a namespace that
- * exists: every key but those of a device not there yet (the plan may create it). In one the
- * apply creates: the keys a new namespace lacks (some exist only in the host's initial
- * namespace), asked once of a throwaway namespace; device keys are not judged.
+ * The declared sysctls the kernel does not have, or has but cannot both write and read back
+ * (read-only: `net.ipv4.conf.all.mc_forwarding`, `net.core.rmem_max` outside the host's initial
+ * namespace; write-only: `net.ipv4.route.flush`, an action that no read can verify), asked
+ * before any write. In a namespace that exists: every key but those of a device not there yet
+ * that the plan creates (the caller sets `device` only for those). In one the apply creates: the keys a new namespace lacks (some exist
+ * only in the host's initial namespace), asked once of a throwaway namespace; device keys are
+ * not judged.
  */
-export function missingSysctls<K extends { namespace: string; key: string; device: string | undefined }>(session: KernelSession, keys: readonly K[]): Set<K> {
-  const missing = new Set<K>();
+export function sysctlAccess<K extends { namespace: string; key: string; device: string | undefined }>(session: KernelSession, keys: readonly K[]): Map<K, SysctlAccess> {
+  const out = new Map<K, SysctlAccess>();
+  const can = (file: string, mode: number): boolean => {
+    try {
+      fs.accessSync(file, mode); // /proc/sys answers with the key's mode in this namespace (root too)
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const look = (k: K): void => {
     const file = sysctlPath(k.key);
     // /proc/sys/net/<family>/<conf|neigh>/<device>: the device's directory.
     if (k.device !== undefined && !fs.existsSync(file.split('/').slice(0, 7).join('/'))) return;
-    if (!fs.existsSync(file)) missing.add(k);
+    if (!fs.existsSync(file)) out.set(k, 'missing');
+    else if (!can(file, fs.constants.W_OK)) out.set(k, 'read-only');
+    else if (!can(file, fs.constants.R_OK)) out.set(k, 'write-only');
   };
   const later: K[] = [];
   for (const k of keys) {
@@ -53,7 +69,7 @@ export function missingSysctls<K extends { namespace: string; key: string; devic
     else if (k.device === undefined) later.push(k);
   }
   if (later.length) withFreshNetns(() => later.forEach(look));
-  return missing;
+  return out;
 }
 
 /**

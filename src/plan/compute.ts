@@ -4,6 +4,7 @@
 import { resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
 import { pinBridgeMtus } from './bridge-mtu';
+import { rewriteIpv6MtuAfterLinks } from './ipv6-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
 import { strippedCollateral } from './stripping';
 import { rewriteAfterBroadcasts } from './sysctl-all';
@@ -310,7 +311,8 @@ export function computePlan(input: PlanInput): Plan {
   }
 
   pinBridgeMtus(drafts, desired, current);
-  rewriteAfterBroadcasts(drafts, desired, current, runAfter);
+  rewriteAfterBroadcasts(drafts, desired, current, runAfter, input.inventory.original);
+  rewriteIpv6MtuAfterLinks(drafts, desired, current, runAfter);
   readdAfterIpv6Off(drafts, desired, current, runAfter);
   foldKernelRemovals(drafts, removedWith);
 

@@ -57,8 +57,13 @@ export function schedule(
   pairedBy: ReadonlyMap<string, string>,
 ): Change[] {
   const all = [...drafts.values()];
-  const ups = all.filter((x) => x.action !== 'delete');
-  const dels = all.filter((x) => x.action === 'delete');
+  const isUp = new Set(all.filter((x) => x.action !== 'delete').map((x) => x.key));
+  // A restore (a sysctl delete writes its original back) that must follow a create or update
+  // (a broadcast key: sysctl-all.ts) runs among them: deletes run first.
+  const late = all.filter((x) => x.action === 'delete' && [...(runAfter.get(x.key) ?? [])].some((k) => isUp.has(k)));
+  const lateKeys = new Set(late.map((x) => x.key));
+  const ups = all.filter((x) => x.action !== 'delete' || lateKeys.has(x.key));
+  const dels = all.filter((x) => x.action === 'delete' && !lateKeys.has(x.key));
   const deps = new Map<string, Set<string>>(all.map((x) => [x.key, new Set<string>()]));
   const upKeys = new Set(ups.map((x) => x.key));
   const delKeys = new Set(dels.map((x) => x.key));
@@ -66,8 +71,8 @@ export function schedule(
   const byNs = (list: Draft[], kind: ResourceKind, side: 'after' | 'before') => {
     const m = new Map<string, string[]>();
     for (const x of list) {
-      const r = x[side]!;
-      if (r.kind !== kind) continue;
+      const r = x[side];
+      if (r?.kind !== kind) continue;
       const ns = resourceNamespace(r);
       const l = m.get(ns);
       if (l) l.push(x.key);
@@ -127,8 +132,12 @@ export function schedule(
   const upAddr = byNs(ups, 'address', 'after');
   const upRoute = byNs(ups, 'route', 'after');
   for (const x of ups) {
-    const r = x.after!;
     const s = deps.get(x.key)!;
+    if (x.action === 'delete') {
+      for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
+      continue;
+    }
+    const r = x.after!;
     for (const k of references(r, tcD)) {
       if (upKeys.has(k)) s.add(k);
       else if (pairedBy.has(k) && upKeys.has(pairedBy.get(k)!)) s.add(pairedBy.get(k)!); // comes back with its pair
@@ -185,6 +194,8 @@ export function schedule(
   for (const x of dels) {
     const r = x.before!;
     for (const k of references(r, tcK)) if (delKeys.has(k)) deps.get(k)!.add(x.key);
+    // A restore after the deletes it must follow (one writing a broadcast key back).
+    for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && delKeys.has(k)) deps.get(x.key)!.add(k);
     if (r.kind === 'route' || r.kind === 'rule') {
       pushTo(delMembers, `${r.kind}/${r.namespace}`, x.key);
     }

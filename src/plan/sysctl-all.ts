@@ -5,8 +5,11 @@
 // IPv4 `default` key (but forwarding) copies the value into every device whose own key was never
 // written (devinet_copy_dflt_conf), which includes a declared key Voltron found in sync. A
 // declared device or default key of the same setting must then be written after it, also when it
-// is already in sync, or the apply leaves the broadcast value there and fails to verify.
+// is already in sync, or the apply leaves the broadcast value there and fails to verify. So must
+// an owned key no longer declared be written back to its original (a removal or destroy that
+// restores ip_forward overwrote a device key left at its original, and never converged).
 import type { Resource, SysctlRes } from '../model/types';
+import { fmtScalar } from './format';
 import type { Draft } from './drafts';
 
 /** Setting (`ipv4 forwarding`) → whether its broadcast also sets `default`. */
@@ -37,12 +40,17 @@ function confKey(key: string): { setting: string; dev: string } | undefined {
   return p.length === 5 && p[0] === 'net' && p[2] === 'conf' ? { setting: `${p[1]} ${p[4]}`, dev: p[3]! } : undefined;
 }
 
-/** Rewrites declared device/default keys after a broadcast write in the plan; `runAfter` orders them. */
+/**
+ * Rewrites declared device/default keys after a broadcast write in the plan, and writes owned
+ * ones no longer declared back to their original (`original`: the inventory's); `runAfter`
+ * orders them (also a restore after an update: see schedule).
+ */
 export function rewriteAfterBroadcasts(
   drafts: Map<string, Draft>,
   desired: ReadonlyMap<string, Resource>,
   current: ReadonlyMap<string, Resource>,
   runAfter: Map<string, Set<string>>,
+  original: Readonly<Record<string, string>>,
 ): void {
   // Broadcast writes in this plan, by namespace and setting.
   const writers = new Map<string, { key: string; label: string; dflt: boolean; note: string }[]>();
@@ -56,27 +64,47 @@ export function rewriteAfterBroadcasts(
     writers.set(id, [...(writers.get(id) ?? []), { key: x.key, label: r.key, ...b }]);
   }
   if (writers.size === 0) return;
-  for (const [key, d] of desired) {
-    if (d.kind !== 'sysctl') continue;
-    const k = confKey(d.key);
+  // Declared keys, and owned ones that are no longer (current holds only owned objects).
+  const keys = new Set([...desired.keys(), ...current.keys()]);
+  for (const key of keys) {
+    const d = desired.get(key);
+    const r = (d ?? current.get(key)) as Resource;
+    if (r.kind !== 'sysctl') continue;
+    const k = confKey(r.key);
     if (!k || k.dev === 'all') continue;
     // `default` is rewritten after the writers that also set it (an IPv4 default writer is itself).
-    const ws = writers.get(`${d.namespace}\n${k.setting}`)?.filter((w) => w.dflt || k.dev !== 'default');
+    const ws = writers.get(`${r.namespace}\n${k.setting}`)?.filter((w) => w.dflt || k.dev !== 'default');
     if (!ws?.length) continue;
+    const orig = original[key];
+    if (d === undefined && orig === undefined) continue; // nothing to write back
     const after = runAfter.get(key) ?? new Set<string>();
     for (const w of ws) after.add(w.key);
     runAfter.set(key, after);
     const live = current.get(key) as SysctlRes | undefined;
     if (drafts.has(key) || live === undefined) continue;
-    drafts.set(key, {
-      action: 'update',
-      key,
-      kind: 'sysctl',
-      before: live,
-      after: d,
-      fields: [{ field: 'value', before: live.value, after: d.value }],
-      reason: `written again after ${ws.map((w) => w.label).join(' and ')}, which the kernel copies into ${ws[0]!.note}`,
-      disruptive: false,
-    });
+    const why = `after ${ws.map((w) => w.label).join(' and ')}, which the kernel copies into ${ws[0]!.note}`;
+    if (d !== undefined) {
+      drafts.set(key, {
+        action: 'update',
+        key,
+        kind: 'sysctl',
+        before: live,
+        after: d,
+        fields: [{ field: 'value', before: live.value, after: (d as SysctlRes).value }],
+        reason: `written again ${why}`,
+        disruptive: false,
+      });
+    } else {
+      drafts.set(key, {
+        action: 'delete',
+        key,
+        kind: 'sysctl',
+        before: live,
+        fields: [],
+        reason: `no longer declared: original value ${fmtScalar(orig)} written back ${why}`,
+        disruptive: true,
+        restore: { ...live, value: orig! },
+      });
+    }
   }
 }

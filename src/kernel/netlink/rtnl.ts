@@ -42,6 +42,8 @@ export const RTM_DELTUNNEL = 121;
 export const RTM_GETTUNNEL = 122;
 
 export const IFF_UP = 1;
+export const IFF_RUNNING = 0x40;
+export const IFF_LOWER_UP = 0x10000;
 
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;

@@ -1,0 +1,55 @@
+// Real kernel: a declared IPv6 device mtu (net.ipv6.conf.<dev>.mtu) below the link's mtu. The
+// kernel sets it back to the link mtu when the link mtu changes, and when the link comes up or
+// its carrier comes on (a veth end whose peer comes up; acted on later, by the link watch): an
+// apply that did any of these after the key's write (or left it alone, in sync) failed to verify.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sandbox } from '../support/sandbox';
+
+describe('IPv6 device mtu sysctl across link changes', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-mtu6-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('m6', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (o: { mtu: number; peer: string; peerState: string }): void =>
+    fs.writeFileSync(
+      file,
+      `namespaces:\n  - name: a\n    sysctls:\n      net.ipv6.conf.v1.mtu: 1400\n` +
+        `links:\n  - { name: v1, namespace: a, type: veth, mtu: ${o.mtu}, peer: { name: ${o.peer}, namespace: a, state: ${o.peerState} } }\n`,
+    );
+  const mtu6 = (): string => sb.exec('a', ['sysctl', '-n', 'net.ipv6.conf.v1.mtu']).stdout.trim();
+  const applyClean = (what: string): void => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, `${what}: ${a.stdout}${a.stderr}`);
+    assert.equal(mtu6(), '1400', what);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, what);
+  };
+
+  it('holds when the link is created, its mtu changes, its peer comes up, and it is replaced', () => {
+    write({ mtu: 9000, peer: 'v2', peerState: 'up' });
+    applyClean('created with its namespace');
+    write({ mtu: 8000, peer: 'v2', peerState: 'up' }); // the key is in sync: written again
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /sysctl a net\.ipv6\.conf\.v1\.mtu\n\s+# \(written again after v1 changes/);
+    applyClean('link mtu changed');
+    write({ mtu: 8000, peer: 'v2', peerState: 'down' });
+    applyClean('peer down');
+    write({ mtu: 8000, peer: 'v2', peerState: 'up' });
+    applyClean('peer up: carrier on');
+    for (const peer of ['v3', 'v2', 'v3']) {
+      write({ mtu: 8000, peer, peerState: 'up' });
+      applyClean(`replaced with peer ${peer}`);
+    }
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
