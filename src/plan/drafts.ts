@@ -1,6 +1,6 @@
 // Draft changes: what the diff of one object asks for, with its human reason.
 import { nsLabel, resourceLabel } from '../model/keys';
-import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind } from '../model/types';
+import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind, type SysctlRes } from '../model/types';
 import { IMMUTABLE, declaredFields, diffResource, replaceCause } from './compare';
 import { fmtScalar } from './format';
 import { KIND_RANK } from './refs';
@@ -94,6 +94,18 @@ export function countText(kinds: readonly ResourceKind[]): string {
 }
 
 export const isLink = (r: Resource | undefined): r is LinkRes => r?.kind === 'link';
+
+/** Order `key` after each of `keys` (runAfter: what schedule() must run first). */
+export function runAfterAll(runAfter: Map<string, Set<string>>, key: string, keys: Iterable<string>): void {
+  const after = runAfter.get(key) ?? new Set<string>();
+  for (const k of keys) after.add(k);
+  runAfter.set(key, after);
+}
+
+/** A declared sysctl written (again) although it may read as in sync: the kernel overwrites it. */
+export function rewriteSysctlDraft(key: string, live: SysctlRes, d: SysctlRes, reason: string): Draft {
+  return { action: 'update', key, kind: 'sysctl', before: live, after: d, fields: [{ field: 'value', before: live.value, after: d.value }], reason, disruptive: false };
+}
 
 export function createDraft(key: string, d: Resource, reason: string): Draft {
   const pool = d.kind === 'route' && d.poolRef ? ` (SRv6 pool ${d.poolRef.pool}, path ${d.poolRef.path})` : '';

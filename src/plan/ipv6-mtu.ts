@@ -7,7 +7,7 @@
 // link mtu there and fails to verify (and so does its rollback). A carrier that comes on is acted
 // on later by the kernel (link watch): the executor waits for that before it writes the key.
 import type { LinkRes, Resource, SysctlRes } from '../model/types';
-import { isLink, type Draft } from './drafts';
+import { isLink, rewriteSysctlDraft, runAfterAll, type Draft } from './drafts';
 import { linkKey } from './refs';
 
 /** `net.ipv6.conf.<dev>.mtu` → the device (a '/' in the key is a '.' in the name). */
@@ -49,21 +49,11 @@ export function rewriteIpv6MtuAfterLinks(
       return x !== undefined && moves(x);
     });
     if (by.length === 0) continue;
-    const after = runAfter.get(key) ?? new Set<string>();
-    for (const k of by) after.add(k);
-    runAfter.set(key, after);
+    runAfterAll(runAfter, key, by);
     const live = current.get(key) as SysctlRes | undefined;
     if (drafts.has(key) || live === undefined) continue;
     const names = by.map((k) => k.slice(k.indexOf('/') + 1));
-    drafts.set(key, {
-      action: 'update',
-      key,
-      kind: 'sysctl',
-      before: live,
-      after: d,
-      fields: [{ field: 'value', before: live.value, after: d.value }],
-      reason: `written again after ${names.join(' and ')} change${names.length === 1 ? 's' : ''}: the kernel resets a device's IPv6 mtu to its link mtu when that changes or the link comes up`,
-      disruptive: false,
-    });
+    const why = `written again after ${names.join(' and ')} change${names.length === 1 ? 's' : ''}: the kernel resets a device's IPv6 mtu to its link mtu when that changes or the link comes up`;
+    drafts.set(key, rewriteSysctlDraft(key, live, d, why));
   }
 }

@@ -10,7 +10,7 @@ import { resourceLabel } from '../model/keys';
 import { inCidr } from '../model/net';
 import type { AddressRes, Resource, RouteRes, SysctlRes } from '../model/types';
 import { declaredFields } from './compare';
-import type { Draft } from './drafts';
+import { runAfterAll, type Draft } from './drafts';
 import type { Change } from './types';
 
 const ALL_KEY = 'net.ipv6.conf.all.disable_ipv6';
@@ -67,10 +67,7 @@ export function readdAfterIpv6Off(
     const backOn = own !== undefined && isOn(own.value);
     const reject = d.kind === 'route' && d.type !== 'unicast';
     if (!backOn && !reject) continue; // stays off: validation refuses such objects
-    const after = runAfter.get(key) ?? new Set<string>();
-    after.add(w.key);
-    if (backOn && drafts.has(ownKey(d.namespace, dev))) after.add(ownKey(d.namespace, dev));
-    runAfter.set(key, after);
+    runAfterAll(runAfter, key, backOn && drafts.has(ownKey(d.namespace, dev)) ? [w.key, ownKey(d.namespace, dev)] : [w.key]);
     if (!live || !wasOn(dev, d.namespace, w, current)) continue;
     const prev = drafts.get(key);
     if (prev?.action === 'create') continue;

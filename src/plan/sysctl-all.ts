@@ -10,7 +10,7 @@
 // restores ip_forward overwrote a device key left at its original, and never converged).
 import type { Resource, SysctlRes } from '../model/types';
 import { fmtScalar } from './format';
-import type { Draft } from './drafts';
+import { rewriteSysctlDraft, runAfterAll, type Draft } from './drafts';
 
 /** Setting (`ipv4 forwarding`) → whether its broadcast also sets `default`. */
 const BROADCAST: ReadonlyMap<string, boolean> = new Map([
@@ -77,23 +77,12 @@ export function rewriteAfterBroadcasts(
     if (!ws?.length) continue;
     const orig = original[key];
     if (d === undefined && orig === undefined) continue; // nothing to write back
-    const after = runAfter.get(key) ?? new Set<string>();
-    for (const w of ws) after.add(w.key);
-    runAfter.set(key, after);
+    runAfterAll(runAfter, key, ws.map((w) => w.key));
     const live = current.get(key) as SysctlRes | undefined;
     if (drafts.has(key) || live === undefined) continue;
     const why = `after ${ws.map((w) => w.label).join(' and ')}, which the kernel copies into ${ws[0]!.note}`;
     if (d !== undefined) {
-      drafts.set(key, {
-        action: 'update',
-        key,
-        kind: 'sysctl',
-        before: live,
-        after: d,
-        fields: [{ field: 'value', before: live.value, after: (d as SysctlRes).value }],
-        reason: `written again ${why}`,
-        disruptive: false,
-      });
+      drafts.set(key, rewriteSysctlDraft(key, live, d as SysctlRes, `written again ${why}`));
     } else {
       drafts.set(key, {
         action: 'delete',
