@@ -78,18 +78,17 @@ function scrubBpffs(root: string): void {
   fs.rmSync(root, { recursive: true, force: true });
 }
 
-describe('bpf program on clsact as a declared resource (real kernel, via the CLI)', () => {
+/**
+ * A config dir and sandbox for one suite, with the objects built before it; after it: destroy,
+ * then remove pins, sandbox and config whatever happened.
+ */
+function clsactSuite(tag: string): { cfg: string; sb: Sandbox; root: string } {
   const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfcls-'));
-  const sb = new Sandbox('bcl', cfg);
+  const sb = new Sandbox(tag, cfg);
   const root = bpfRoot(sb.prefix);
-  let first: TcFilterJson | undefined;
-  let v1Tag = '';
-
   before(() => {
     execFileSync('bash', [path.join(REPO, 'scripts/build-bpf.sh')], { stdio: 'pipe' });
-    writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
   });
-
   after(() => {
     try {
       sb.run(['destroy', '--auto-approve']);
@@ -100,6 +99,18 @@ describe('bpf program on clsact as a declared resource (real kernel, via the CLI
     sb.cleanup();
     fs.rmSync(cfg, { recursive: true, force: true });
   });
+  return { cfg, sb, root };
+}
+
+describe('bpf program on clsact as a declared resource (real kernel, via the CLI)', () => {
+  const { cfg, sb, root } = clsactSuite('bcl');
+  let first: TcFilterJson | undefined;
+  let v1Tag = '';
+
+  before(() => {
+    writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
+  });
+
 
   it('applies a counter on va clsact ingress: tc shows the bpf filter, the pinned map counts pings', () => {
     const r = sb.run(['apply', '--auto-approve']);
@@ -265,26 +276,13 @@ describe('bpf program on clsact as a declared resource (real kernel, via the CLI
 });
 
 describe('a filter someone else put where our clsact program was (real kernel, via the CLI)', () => {
-  const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfcls-'));
-  const sb = new Sandbox('bcf', cfg);
-  const root = bpfRoot(sb.prefix);
+  const { cfg, sb, root } = clsactSuite('bcf');
   let foreign: TcFilterJson | undefined;
 
   before(() => {
-    execFileSync('bash', [path.join(REPO, 'scripts/build-bpf.sh')], { stdio: 'pipe' });
     writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
   });
 
-  after(() => {
-    try {
-      sb.run(['destroy', '--auto-approve']);
-    } catch {
-      // keep cleaning
-    }
-    scrubBpffs(root);
-    sb.cleanup();
-    fs.rmSync(cfg, { recursive: true, force: true });
-  });
 
   it('ours deleted by hand and another added with plain `tc filter add ... bpf` (pref 49152, handle 1): plan refuses, naming it', () => {
     const a = sb.run(['apply', '--auto-approve']);
@@ -330,25 +328,10 @@ describe('a filter someone else put where our clsact program was (real kernel, v
 });
 
 describe('a clsact made by the program and declared later is the config\'s (real kernel, via the CLI)', () => {
-  const cfg = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfcls-'));
-  const sb = new Sandbox('bcd', cfg);
-  const root = bpfRoot(sb.prefix);
+  const { cfg, sb, root } = clsactSuite('bcd');
   const declareClsact = () => fs.appendFileSync(path.join(cfg, 'network.yaml'), `qdiscs:\n  - { namespace: a, dev: va, kind: clsact }\n`);
 
-  before(() => {
-    execFileSync('bash', [path.join(REPO, 'scripts/build-bpf.sh')], { stdio: 'pipe' });
-  });
 
-  after(() => {
-    try {
-      sb.run(['destroy', '--auto-approve']);
-    } catch {
-      // keep cleaning
-    }
-    scrubBpffs(root);
-    sb.cleanup();
-    fs.rmSync(cfg, { recursive: true, force: true });
-  });
 
   it('the program makes the clsact; declaring it afterwards adopts it as it is', () => {
     writeConfig(cfg, { object: path.join(OBJ, 'counter.bpf.o'), program: 'count_packets' });
