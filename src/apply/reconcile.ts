@@ -790,11 +790,19 @@ export function pruneInventory(inv: Inventory, desired: StateMap, current: State
 export function withIdentities(inv: Inventory, current: StateMap, session: KernelSession): Inventory {
   const ifindex: Record<string, number> = {};
   const netnsCookie: Record<string, string> = {};
+  let owned = inv.owned;
   const keys = new Set(Object.keys(inv.owned));
   for (const r of Object.values(inv.owned)) keys.add(resourceKey({ kind: 'namespace', name: resourceNamespace(r) }));
   for (const k of keys) {
     const r = current.get(k);
     if (r?.kind === 'link') ifindex[k] = session.ns(r.namespace).ifindex(r.name);
+    // An owned address's IFA_PROTO as verified: Voltron's tag (Linux 6.3+), or 0 where the
+    // kernel keeps none (older kernels, addresses an older Voltron made): nothing to tell by.
+    const o = owned[k];
+    if (r?.kind === 'address' && o?.kind === 'address' && o.protocol !== r.protocol) {
+      if (owned === inv.owned) owned = { ...inv.owned };
+      (owned as Record<string, Resource>)[k] = { ...o, protocol: r.protocol };
+    }
     const cookie = r?.kind === 'namespace' ? session.ns(r.name).cookie() : undefined;
     if (cookie !== undefined) netnsCookie[k] = cookie;
     if (r) continue;
@@ -803,16 +811,24 @@ export function withIdentities(inv: Inventory, current: StateMap, session: Kerne
     if (oldIndex !== undefined) ifindex[k] = oldIndex;
     if (oldCookie !== undefined) netnsCookie[k] = oldCookie;
   }
-  return { ...inv, ifindex, netnsCookie };
+  return { ...inv, owned, ifindex, netnsCookie };
 }
 
-/** Whether two inventories record the same ifindexes and netns cookies. */
+/** Whether two inventories record the same ifindexes, netns cookies and address protocols. */
 export function sameIdentities(a: Inventory, b: Inventory): boolean {
   const same = (x: Readonly<Record<string, unknown>> = {}, y: Readonly<Record<string, unknown>> = {}): boolean => {
     const kx = Object.keys(x);
     return kx.length === Object.keys(y).length && kx.every((k) => x[k] === y[k]);
   };
-  return same(a.ifindex, b.ifindex) && same(a.netnsCookie, b.netnsCookie);
+  const protocols = (inv: Inventory) => {
+    const out: Record<string, unknown> = {};
+    for (const k in inv.owned) {
+      const r = inv.owned[k]!;
+      if (r.kind === 'address') out[k] = r.protocol;
+    }
+    return out;
+  };
+  return same(a.ifindex, b.ifindex) && same(a.netnsCookie, b.netnsCookie) && same(protocols(a), protocols(b));
 }
 
 /** Kinds keyed by the link they sit on (`dev`): on a link Voltron did not make, not Voltron's. */
@@ -833,8 +849,9 @@ export const SETTING_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['
 /**
  * Owned keys whose live object Voltron did not make: its own went behind its back and someone
  * made another under the same name (a namespace with another netns cookie than the one
- * recorded, and everything in it; a link with another ifindex, and what sits on such a link;
- * routes and rules are told apart by protocol in readCurrent). Each is set aside under
+ * recorded, and everything in it; a link with another ifindex, and what sits on such a link; an
+ * address without the protocol verified on Voltron's; routes and rules are told apart by
+ * protocol in readCurrent). Each is set aside under
  * `<key>#N` in `current`, so the plan treats it as foreign (never updated, replaced or pruned).
  */
 export function setAsideStale(session: KernelSession, current: Map<string, Resource>, inventory: Inventory): Stale {
@@ -853,6 +870,12 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     // An adopted namespace stays adopted; what is in it now was made by someone else.
     if (recreated.has(ns)) {
       if (!SETTING_KINDS.has(r.kind)) stale.set(k, `in namespace ${nsLabel(ns)}, recreated since Voltron's last apply: ${recreated.get(ns)}`);
+      continue;
+    }
+    // Voltron's addresses carry its tag (IFA_PROTO) once verified: one without it is a namesake.
+    const known = inventory.owned[k];
+    if (r.kind === 'address' && known?.kind === 'address' && known.protocol !== undefined && r.protocol !== known.protocol) {
+      stale.set(k, `address protocol ${r.protocol ?? 0}, Voltron's was ${known.protocol}`);
       continue;
     }
     const recorded = inventory.ifindex?.[k];

@@ -1,5 +1,5 @@
 // Addresses: one RTM_GETADDR dump per namespace; create/delete by (dev, address).
-import type { AddressRes } from '../model/types';
+import { addressProtocol, type AddressRes } from '../model/types';
 import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL } from './netlink/socket';
@@ -30,7 +30,7 @@ export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>
     if (!raw || !dev) continue;
     const flags = a.u32(R.IFA_FLAGS) ?? m.data.readUInt8(2);
     const ip = bufferToIp(raw);
-    const base: AddressRes = { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}` };
+    const base: AddressRes = { kind: 'address', namespace: ctx.logical, dev, address: `${ip}/${prefix}`, protocol: a.u8(IFA_PROTO) ?? 0 };
     const unmodelled = unmodelledAddress(family === R.AF_INET, ip, m.data.readUInt8(3), flags, a);
     const res = unmodelled === undefined ? base : { ...base, unmodelled };
     out.push({
@@ -72,10 +72,11 @@ function unmodelledAddress(v4: boolean, ip: string, scope: number, flags: number
   return form.length > 0 ? form.join(' ') : undefined;
 }
 
-function addrMsg(ctx: NsContext, a: AddressRes): Buffer[] {
+function addrMsg(ctx: NsContext, a: AddressRes, protocol = 0): Buffer[] {
   const [ip, prefix] = a.address.split('/') as [string, string];
   const v6 = ip.includes(':');
   const w = new AttrWriter().raw(R.IFA_LOCAL, ipToBuffer(ip)).raw(R.IFA_ADDRESS, ipToBuffer(ip));
+  if (protocol !== 0) w.u8(IFA_PROTO, protocol);
   // NODAD: a declared address is usable at once (no tentative window that breaks verify and routes).
   if (v6) w.u32(R.IFA_FLAGS, R.IFA_F_NODAD);
   // Scope host for 127/8, as ip(8) does: lo's own 127.0.0.1/8 has it, and the kernel refuses a
@@ -86,7 +87,8 @@ function addrMsg(ctx: NsContext, a: AddressRes): Buffer[] {
 
 export function createAddress(session: KernelSession, a: AddressRes): void {
   const ctx = session.ns(a.namespace);
-  ctx.sock.request(R.RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, addrMsg(ctx, a), `add address ${a.address} dev ${a.dev}`);
+  // Tagged like Voltron's routes: a namesake someone adds after Voltron's went is told apart.
+  ctx.sock.request(R.RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, addrMsg(ctx, a, addressProtocol(a)), `add address ${a.address} dev ${a.dev}`);
 }
 
 export function deleteAddress(session: KernelSession, a: AddressRes): void {

@@ -5,7 +5,7 @@
 
 export const ROOT_NS = '';
 
-/** Protocol number on routes and rules Voltron installs (rtnetlink `rtm_protocol`). */
+/** Protocol number on routes, rules and addresses Voltron installs (`rtm_protocol`, IFA_PROTO). */
 export const VOLTRON_RTPROT = 194;
 
 /** 'other': a live link of a kind Voltron does not manage (eth0, lo, tun...); never declared. */
@@ -139,7 +139,17 @@ export interface AddressRes {
   readonly promotes?: boolean;
   /** Read only: what Voltron never writes (`noprefixroute`, a peer, a scope, a lifetime ...), as ip shows it; such an address is foreign. */
   readonly unmodelled?: string;
+  /**
+   * IFA_PROTO as read (0 when the kernel reports none); never declared. Voltron tags the
+   * addresses it creates with VOLTRON_RTPROT (Linux 6.3+), as it does its routes and rules.
+   */
+  readonly protocol?: number;
   readonly source?: SourceRef;
+}
+
+/** The IFA_PROTO an address is created with: a snapshot's own (a rollback), else Voltron's. */
+export function addressProtocol(a: AddressRes): number {
+  return a.protocol ?? VOLTRON_RTPROT;
 }
 
 export type RouteType = 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';

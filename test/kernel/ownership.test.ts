@@ -505,6 +505,49 @@ describe('ownership in a sandbox', () => {
     assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
   });
 
+  it('an address put at an owned address\'s key after ours went is neither taken for ours nor pruned: Voltron tags its addresses (IFA_PROTO)', () => {
+    const base = 'links:\n  - { name: b0, type: bridge }\n';
+    const sb = make('fak', `${base}addresses:\n  - { address: 10.62.0.1/24, dev: b0 }\n  - { address: "2001:db8:62::1/64", dev: b0 }\n`);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const live = () => sb.ipj('', ['addr', 'show', 'dev', 'b0', 'scope', 'global']).flatMap((l: { addr_info: { local: string }[] }) => l.addr_info.map((x) => x.local)).filter((x: string | undefined) => x !== undefined);
+    // Someone deletes Voltron's addresses and adds their own, the same, with `ip addr add`.
+    for (const [fam, addr] of [['-4', '10.62.0.1/24'], ['-6', '2001:db8:62::1/64']]) {
+      sb.ip('', [fam!, 'addr', 'del', addr!, 'dev', 'b0']);
+      sb.ip('', [fam!, 'addr', 'add', addr!, 'dev', 'b0', ...(fam === '-6' ? ['nodad'] : [])]);
+    }
+    for (const cmd of [['plan'], ['apply', '--auto-approve']]) {
+      const r = sb.run(cmd);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /address \(root\)\/b0 10\.62\.0\.1\/24: the address Voltron created is gone, and one it did not create now holds its key \(address protocol 0, Voltron's was 194\)/);
+      assert.match(r.stderr, /address \(root\)\/b0 2001:db8:62::1\/64: the address Voltron created is gone/);
+    }
+    // Ours leave the config: theirs stay.
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), base);
+    const d = sb.run(['apply', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stderr, /Voltron created are gone.*address \(root\)\/b0 10\.62\.0\.1\/24 \(address protocol 0, Voltron's was 194\)/s);
+    assert.deepEqual(live().sort(), ['10.62.0.1', '2001:db8:62::1'], 'the addresses someone else made are not pruned');
+  });
+
+  it('an address recorded without its tag (an older Voltron, a kernel before 6.3) is not taken for a namesake; the no-op apply records what it has', () => {
+    const sb = make('fal', 'links:\n  - { name: b0, type: bridge }\naddresses:\n  - { address: 10.63.0.1/24, dev: b0 }\n');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const file = path.join(sb.stateDir, 'sandbox', sb.prefix, 'inventory.json');
+    const key = 'address:/b0/10.63.0.1/24';
+    const inv = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.equal(inv.owned[key].protocol, 194, JSON.stringify(inv.owned[key]));
+    // As an older Voltron left it: the address untagged, the inventory without a protocol.
+    sb.ip('', ['addr', 'del', '10.63.0.1/24', 'dev', 'b0']);
+    sb.ip('', ['addr', 'add', '10.63.0.1/24', 'dev', 'b0']);
+    const { protocol: _p, ...untagged } = inv.owned[key];
+    fs.writeFileSync(file, JSON.stringify({ ...inv, owned: { ...inv.owned, [key]: untagged } }));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /No changes/);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).owned[key].protocol, 0);
+  });
+
   it('a no-op apply records the identities an inventory lacks (older version, abandoned apply)', () => {
     const sb = make('fid', 'namespaces:\n  - name: s\nlinks:\n  - { name: b0, type: bridge }\n');
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
