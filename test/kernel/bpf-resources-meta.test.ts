@@ -59,3 +59,43 @@ test('meta round-trips, small and chunked, and is replaced on rewrite', () => {
   assert.deepEqual(fs.readdirSync(d), ['meta']);
   assert.equal(readMeta(d)?.tag, 'fedcba9876543210');
 });
+
+test('a rewrite is atomic: a crash mid-write leaves the old record whole, and the next write clears what it left', () => {
+  const d = path.join(dir, 'crash');
+  fs.mkdirSync(d);
+  const big = (tag: string) => meta({ tag, mapEntries: { counters: Array.from({ length: 100 }, (_, i) => ({ key: i.toString(16).padStart(8, '0'), value: 'ee'.repeat(16) })) } });
+  writeMeta(d, big('1111111111111111'));
+  // A write that fails part way (disk, signal): the old record is still there, whole.
+  const symlink = fs.symlinkSync;
+  let calls = 0;
+  fs.symlinkSync = ((...a: Parameters<typeof symlink>) => {
+    if (++calls === 3) throw new Error('injected failure');
+    return symlink(...a);
+  }) as typeof symlink;
+  try {
+    assert.throws(() => writeMeta(d, big('9999999999999999')), /injected failure/);
+  } finally {
+    fs.symlinkSync = symlink;
+  }
+  assert.equal(readMeta(d)?.tag, '1111111111111111');
+  // A writer killed after its chunks and its next head, before the rename.
+  fs.symlinkSync('{"version":1,"name":"p"', path.join(d, 'meta_zzz_1'));
+  fs.symlinkSync(JSON.stringify({ chunks: 9, gen: 'zzz' }), path.join(d, 'meta_next'));
+  assert.equal(readMeta(d)?.tag, '1111111111111111');
+  writeMeta(d, big('2222222222222222'));
+  assert.equal(readMeta(d)?.tag, '2222222222222222');
+  const gen = (JSON.parse(fs.readlinkSync(path.join(d, 'meta'))) as { gen: string }).gen;
+  assert.deepEqual(fs.readdirSync(d).filter((f) => f !== 'meta' && !f.startsWith(`meta_${gen}_`)), [], 'no chunk of an old or crashed write left');
+});
+
+test('a record chunked by an older Voltron (meta_1..N, no generation) still reads', () => {
+  const d = path.join(dir, 'legacy');
+  fs.mkdirSync(d);
+  const text = JSON.stringify(meta({ tag: '3333333333333333' }));
+  fs.symlinkSync(text.slice(0, 100), path.join(d, 'meta_1'));
+  fs.symlinkSync(text.slice(100), path.join(d, 'meta_2'));
+  fs.symlinkSync(JSON.stringify({ chunks: 2 }), path.join(d, 'meta'));
+  assert.equal(readMeta(d)?.tag, '3333333333333333');
+  writeMeta(d, meta({ tag: '4444444444444444' }));
+  assert.deepEqual(fs.readdirSync(d), ['meta']);
+});

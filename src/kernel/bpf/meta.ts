@@ -1,6 +1,6 @@
 // Per-program record Voltron keeps next to the pins. bpffs cannot hold regular files (only
 // pins, directories and symlinks; no '.' in names), so `meta` is a symlink whose target is the
-// JSON text, split over meta_1..N when it exceeds one symlink (PATH_MAX). It lives and dies with
+// JSON text, split over meta_<gen>_1..N when it exceeds one symlink (PATH_MAX). It lives and dies with
 // the pins.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,31 +38,51 @@ export interface BpfTarget {
 }
 
 const FILE = 'meta';
+/** The next head, renamed over `meta`: a reader (or a crash) sees the old record or the new one, whole. */
+const NEXT = 'meta_next';
 const CHUNK = 1000; // characters; ≤ 4 bytes each in UTF-8, under PATH_MAX
 
-function clear(dir: string): void {
-  for (const f of fs.readdirSync(dir)) if (f === FILE || f.startsWith(`${FILE}_`)) fs.unlinkSync(path.join(dir, f));
+interface Head {
+  readonly chunks: number;
+  /** Names this record's chunks (`meta_<gen>_<i>`): the previous record's stay until the rename. */
+  readonly gen?: string;
 }
 
+function chunkName(head: Head, i: number): string {
+  return head.gen === undefined ? `${FILE}_${i}` : `${FILE}_${head.gen}_${i}`; // no gen: an older Voltron's
+}
+
+/**
+ * Written atomically, as the inventory is: chunks first under a new generation, then the head
+ * under a temporary name, renamed over `meta` (bpffs renames in place); what the old record used
+ * goes last. A crash at any point leaves one whole record, the old or the new.
+ */
 export function writeMeta(dir: string, meta: BpfMeta): void {
-  clear(dir);
   const text = JSON.stringify(meta);
-  if (text.length <= CHUNK) {
-    fs.symlinkSync(text, path.join(dir, FILE));
-    return;
+  let head = text;
+  const keep = new Set([FILE]);
+  if (text.length > CHUNK) {
+    const h: Head = { chunks: Math.ceil(text.length / CHUNK), gen: Date.now().toString(36) + Math.random().toString(36).slice(2, 6) };
+    for (let i = 0; i < h.chunks; i++) {
+      const name = chunkName(h, i + 1);
+      fs.symlinkSync(text.slice(i * CHUNK, (i + 1) * CHUNK), path.join(dir, name));
+      keep.add(name);
+    }
+    head = JSON.stringify(h);
   }
-  const n = Math.ceil(text.length / CHUNK);
-  for (let i = 0; i < n; i++) fs.symlinkSync(text.slice(i * CHUNK, (i + 1) * CHUNK), path.join(dir, `${FILE}_${i + 1}`));
-  fs.symlinkSync(JSON.stringify({ chunks: n }), path.join(dir, FILE));
+  fs.rmSync(path.join(dir, NEXT), { force: true }); // left by a crash before its rename
+  fs.symlinkSync(head, path.join(dir, NEXT));
+  fs.renameSync(path.join(dir, NEXT), path.join(dir, FILE));
+  for (const f of fs.readdirSync(dir)) if (f.startsWith(`${FILE}_`) && !keep.has(f)) fs.unlinkSync(path.join(dir, f));
 }
 
 /** The record, or undefined if the directory has none (not a Voltron program dir). */
 export function readMeta(dir: string): BpfMeta | undefined {
   try {
-    const head = JSON.parse(fs.readlinkSync(path.join(dir, FILE))) as BpfMeta | { chunks: number };
+    const head = JSON.parse(fs.readlinkSync(path.join(dir, FILE))) as BpfMeta | Head;
     if (!('chunks' in head)) return head;
     let text = '';
-    for (let i = 1; i <= head.chunks; i++) text += fs.readlinkSync(path.join(dir, `${FILE}_${i}`));
+    for (let i = 1; i <= head.chunks; i++) text += fs.readlinkSync(path.join(dir, chunkName(head, i)));
     return JSON.parse(text) as BpfMeta;
   } catch {
     return undefined;
