@@ -73,7 +73,8 @@ export class Sandbox {
     let buf = '';
     let mark = 0;
     child.stdout!.on('data', (d) => (buf += d));
-    const killer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+    // A safety net for a test that never calls stop(); generous, as a loaded machine is slow.
+    const killer = setTimeout(() => child.kill('SIGTERM'), 300_000);
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     return {
       quiet: async () => {
@@ -96,8 +97,13 @@ export class Sandbox {
         new Promise((resolve) => {
           setTimeout(() => {
             clearTimeout(killer);
-            child.once('exit', () => resolve(buf.slice(mark).split('\n').filter((l) => l.trim() !== '')));
-            child.kill('SIGTERM');
+            const events = () => buf.slice(mark).split('\n').filter((l) => l.trim() !== '');
+            // Already gone (the safety net, a crash): say so, rather than wait for an exit that came.
+            if (child.exitCode !== null || child.signalCode !== null) resolve([...events(), `ip monitor exited early (${child.signalCode ?? child.exitCode})`]);
+            else {
+              child.once('exit', () => resolve(events()));
+              child.kill('SIGTERM');
+            }
           }, 200);
         }),
     };
