@@ -21,7 +21,10 @@ export function checkSysctls(
   routes: readonly RouteRes[],
   ignore: readonly Entry<string>[],
 ): void {
-  for (const s of sysctls) checkDevice(ctx, s, ignore);
+  for (const s of sysctls) {
+    checkDevice(ctx, s, ignore);
+    checkIpv6Mtu(ctx, s);
+  }
   checkAliases(ctx, sysctls);
   const disabled = ipv6Disabler(ctx, sysctls);
   for (const a of addresses) {
@@ -135,6 +138,17 @@ function checkAliases(ctx: Ctx, sysctls: readonly SysctlRes[]): void {
     const where = other.source && at ? ` (${other.source.file}:${at.line}:${at.column})` : '';
     reportKey(ctx, s, `net.ipv4.ip_forward ${s.value} contradicts net.ipv4.conf.all.forwarding ${other.value}${where}: the kernel keeps one value for both (declare one of them)`);
   }
+}
+
+/**
+ * A device's IPv6 keys (`net.ipv6.conf.<dev>.*`, `net.ipv6.neigh.<dev>.*`) on a link declared
+ * below mtu 1280: the kernel removes them with the device's IPv6 (ENOENT mid-apply, or a value
+ * that never verifies).
+ */
+function checkIpv6Mtu(ctx: Ctx, s: SysctlRes): void {
+  const dev = s.source && /^net\.ipv6\.(conf|neigh)\./.test(s.key) ? sysctlDevice(s.key) : undefined;
+  const problem = dev === undefined ? undefined : ctx.ipv6MtuProblem(s.namespace, dev);
+  if (problem) reportKey(ctx, s, `sysctl '${s.key}': ${problem}, and removes the device's net.ipv6 keys`);
 }
 
 function reportKey(ctx: Ctx, s: SysctlRes, message: string): void {

@@ -83,11 +83,17 @@ export class Ctx {
    * on such a device, so addresses and routes on it fail mid-apply.
    */
   ipv6Dev(ns: string, dev: string, e: Entry, sub: string): void {
+    const problem = this.ipv6MtuProblem(ns, dev);
+    if (problem) this.err(e, sub, problem);
+  }
+
+  /** Why IPv6 cannot live on `dev` (its declared or derived MTU is below 1280), or undefined. */
+  ipv6MtuProblem(ns: string, dev: string): string | undefined {
     const mtu = this.linkMtus.get(`${ns}/${dev}`);
     const derived = this.derivedLowMtus.get(`${ns}/${dev}`);
-    if (mtu !== undefined && mtu < 1280) this.err(e, sub, `IPv6 on '${dev}' needs mtu >= 1280 (it has mtu ${mtu}; the kernel disables IPv6 below that)`);
-    else if (mtu === undefined && derived)
-      this.err(e, sub, `IPv6 on '${dev}' needs mtu >= 1280 (it declares none and gets mtu ${derived.mtu}, ${derived.why}; the kernel disables IPv6 below that)`);
+    if (mtu !== undefined && mtu < 1280) return `IPv6 on '${dev}' needs mtu >= 1280 (it has mtu ${mtu}; the kernel disables IPv6 below that)`;
+    if (mtu === undefined && derived) return `IPv6 on '${dev}' needs mtu >= 1280 (it declares none and gets mtu ${derived.mtu}, ${derived.why}; the kernel disables IPv6 below that)`;
+    return undefined;
   }
 
   /**
