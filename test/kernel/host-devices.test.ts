@@ -15,10 +15,15 @@ const CONFIG = [
   'links:',
   '  - { name: m0, type: macvlan, macvlan: { parent: eth9, mode: bridge } }',
   '  - { name: vx0, type: vxlan, vxlan: { vni: 7, dev: hostbr, remote: 10.91.0.2 } }',
+  // Not host devices: a link the plan creates, and lo (the sandbox root does not exist yet).
+  '  - { name: br9, type: bridge }',
+  '  - { name: m9, type: macvlan, macvlan: { parent: br9, mode: bridge } }',
   'addresses:',
   '  - { address: 10.91.0.1/24, dev: eth9 }',
+  '  - { address: 10.94.0.1/24, dev: br9 }',
   'routes:',
   '  - { to: 10.92.0.0/16, dev: eth9 }',
+  '  - { to: 10.93.0.0/24, dev: lo }',
   '',
 ].join('\n');
 
@@ -38,15 +43,16 @@ describe('host devices named in the root namespace', () => {
       assert.match(r.stderr, /refusing to plan/);
       assert.match(r.stderr, /network\.yaml:2:\d+: \/links\/0\/macvlan\/parent: link \(root\)\/m0 \(macvlan\): link 'eth9' is neither declared nor in the root namespace.*\(ENODEV\)/);
       assert.match(r.stderr, /network\.yaml:3:\d+: \/links\/1\/vxlan\/dev: link \(root\)\/vx0 \(vxlan\): link 'hostbr' is neither declared/);
-      assert.match(r.stderr, /network\.yaml:5:\d+: \/addresses\/0\/dev: address \(root\)\/eth9 10\.91\.0\.1\/24: link 'eth9'/);
-      assert.match(r.stderr, /network\.yaml:7:\d+: \/routes\/0\/dev: route \(root\) 10\.92\.0\.0\/16: link 'eth9'/);
+      assert.match(r.stderr, /network\.yaml:7:\d+: \/addresses\/0\/dev: address \(root\)\/eth9 10\.91\.0\.1\/24: link 'eth9'/);
+      assert.match(r.stderr, /network\.yaml:10:\d+: \/routes\/0\/dev: route \(root\) 10\.92\.0\.0\/16: link 'eth9'/);
+      assert.doesNotMatch(r.stderr, /link '(br9|lo)'/, 'a declared link and lo are no host devices');
       assert.deepEqual(sb.namespaces(), [], 'nothing was written: not even the sandbox namespace');
     }
     // The host: its uplink and its bridge exist, made by someone else.
     execFileSync('ip', ['netns', 'add', sb.ns('')]);
     sb.ip('', ['link', 'add', 'eth9', 'type', 'veth', 'peer', 'name', 'eth9p']);
     sb.ip('', ['link', 'add', 'hostbr', 'type', 'bridge']);
-    for (const l of ['eth9', 'eth9p', 'hostbr']) sb.ip('', ['link', 'set', l, 'up']);
+    for (const l of ['lo', 'eth9', 'eth9p', 'hostbr']) sb.ip('', ['link', 'set', l, 'up']);
     const a = sb.run(['apply', '--auto-approve']);
     assert.equal(a.code, 0, a.stdout + a.stderr);
     assert.deepEqual(sb.ipj('', ['-4', 'addr', 'show', 'eth9']).flatMap((l: { addr_info: { local: string }[] }) => l.addr_info.map((x) => x.local)), ['10.91.0.1']);
