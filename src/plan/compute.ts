@@ -1,6 +1,7 @@
 // The pure plan engine: desired vs live state → ordered, typed change list.
 // Steps: per-object drafts (drafts.ts) → cascades to a fixpoint (veth pairs, objects the kernel
-// removes with a replaced/deleted link or namespace, re-enslaving) → folding (fold.ts) → order.
+// removes with a replaced/deleted link or namespace, re-enslaving, seg6local oifs set again) →
+// folding (fold.ts) → order.
 import { resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
 import type { LinkRes, Resource, StateMap } from '../model/types';
 import { pinBridgeMtus } from './bridge-mtu';
@@ -274,6 +275,31 @@ export function computePlan(input: PlanInput): Plan {
     return changed;
   };
 
+  // A seg6local route holds its `oif` (End.DX2) as an ifindex: the kernel neither removes nor
+  // re-points the route when that link goes, so it is written again once the link is recreated
+  // (a change of the route itself writes it whole anyway).
+  const repointOifs = (): boolean => {
+    let changed = false;
+    for (const [rk, r] of desired) {
+      if (r.kind !== 'route' || r.encap?.type !== 'seg6local' || r.encap.oif === undefined || drafts.has(rk) || !current.has(rk)) continue;
+      const lk = linkKey(r.namespace, r.encap.oif);
+      const ld = drafts.get(lk);
+      if (!pairing(ld) || !current.has(lk)) continue;
+      drafts.set(rk, {
+        action: 'update',
+        key: rk,
+        kind: 'route',
+        before: current.get(rk)!,
+        after: r,
+        fields: [{ field: 'encap.oif', before: undefined, after: r.encap.oif }],
+        reason: `set again after ${ref(ld!.after!)} is recreated: the kernel keeps the old link's ifindex as its oif`,
+        disruptive: true,
+      });
+      changed = true;
+    }
+    return changed;
+  };
+
   // Everything declared inside a namespace created in this plan is created with it.
   const freshNamespaces = (): boolean => {
     let changed = false;
@@ -297,6 +323,7 @@ export function computePlan(input: PlanInput): Plan {
     let changed = coupleVeths();
     changed = recreateRemoved() || changed;
     changed = reenslave() || changed;
+    changed = repointOifs() || changed;
     changed = freshNamespaces() || changed;
     if (!changed) break;
   }
