@@ -1,8 +1,9 @@
 // The pure plan engine: desired vs live state → ordered, typed change list.
 // Steps: per-object drafts (drafts.ts) → cascades to a fixpoint (veth pairs, objects the kernel
-// removes with a replaced/deleted link or namespace, re-enslaving) → folding (fold.ts) → order.
+// removes with a replaced/deleted link or namespace, re-enslaving, seg6local oifs set again) →
+// folding (fold.ts) → order.
 import { resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
-import type { LinkRes, Resource, StateMap } from '../model/types';
+import { CLSACT_DEFAULT_PRIORITY, type LinkRes, type Resource, type StateMap } from '../model/types';
 import { pinBridgeMtus } from './bridge-mtu';
 import { rewriteIpv6MtuAfterLinks } from './ipv6-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
@@ -51,7 +52,11 @@ export function computePlan(input: PlanInput): Plan {
   let foreignCount = 0;
   /** Ignored live objects: outside the plan, but the kernel may remove them with what it changes. */
   const ignoredLive = new Map<string, Resource>();
+  const ofPrograms = programTcObjects(input.current);
   for (const [k, r] of input.current) {
+    // Part of a live program: the kernel removing them with their link is the program's
+    // re-attach, not a foreign loss.
+    if (ofPrograms.has(k) && !owned(k)) continue;
     if (ignored(r)) {
       if (!managed || managed.has(resourceNamespace(r))) ignoredLive.set(k, r);
       continue;
@@ -274,6 +279,31 @@ export function computePlan(input: PlanInput): Plan {
     return changed;
   };
 
+  // A seg6local route holds its `oif` (End.DX2) as an ifindex: the kernel neither removes nor
+  // re-points the route when that link goes, so it is written again once the link is recreated
+  // (a change of the route itself writes it whole anyway).
+  const repointOifs = (): boolean => {
+    let changed = false;
+    for (const [rk, r] of desired) {
+      if (r.kind !== 'route' || r.encap?.type !== 'seg6local' || r.encap.oif === undefined || drafts.has(rk) || !current.has(rk)) continue;
+      const lk = linkKey(r.namespace, r.encap.oif);
+      const ld = drafts.get(lk);
+      if (!pairing(ld) || !current.has(lk)) continue;
+      drafts.set(rk, {
+        action: 'update',
+        key: rk,
+        kind: 'route',
+        before: current.get(rk)!,
+        after: r,
+        fields: [{ field: 'encap.oif', before: undefined, after: r.encap.oif }],
+        reason: `set again after ${ref(ld!.after!)} is recreated: the kernel keeps the old link's ifindex as its oif`,
+        disruptive: true,
+      });
+      changed = true;
+    }
+    return changed;
+  };
+
   // Everything declared inside a namespace created in this plan is created with it.
   const freshNamespaces = (): boolean => {
     let changed = false;
@@ -297,6 +327,7 @@ export function computePlan(input: PlanInput): Plan {
     let changed = coupleVeths();
     changed = recreateRemoved() || changed;
     changed = reenslave() || changed;
+    changed = repointOifs() || changed;
     changed = freshNamespaces() || changed;
     if (!changed) break;
   }
@@ -335,6 +366,26 @@ export function computePlan(input: PlanInput): Plan {
     ...(listed.length === 0 ? {} : { foreignRemoved: listed }),
     ...(released.length === 0 ? {} : { foreignReleased: released.map((x) => x.text) }),
   };
+}
+
+/**
+ * The tc filter a live clsact bpf program runs in (same place, same program tag), and the clsact
+ * qdisc on its device: what its attach made (a clsact the config declares is owned anyway; as
+ * for `show`, an undeclared one there counts as the attach's).
+ */
+function programTcObjects(state: StateMap): Set<string> {
+  const out = new Set<string>();
+  for (const r of state.values()) {
+    if (r.kind !== 'bpf' || r.attach.type !== 'clsact' || r.attach.dev === undefined || r.tag === undefined) continue;
+    const a = r.attach;
+    const ns = a.namespace ?? '';
+    const filter = resourceKey({ kind: 'tfilter', namespace: ns, dev: a.dev!, direction: a.direction!, priority: a.priority ?? CLSACT_DEFAULT_PRIORITY, program: r.name });
+    const live = state.get(filter);
+    if (live?.kind !== 'tfilter' || live.tag !== r.tag) continue;
+    out.add(filter);
+    out.add(resourceKey({ kind: 'qdisc', namespace: ns, dev: a.dev!, parent: 'clsact', qdisc: 'clsact', options: {} }));
+  }
+  return out;
 }
 
 /** See Change.clsactDeclared. */
