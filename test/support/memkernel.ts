@@ -483,6 +483,27 @@ function stripLink(state: MemState, change: Change): void {
   }
 }
 
+/**
+ * A delete request (not a removal the kernel makes with a link or namespace). Deleting an IPv6
+ * address (ipv6_del_addr → rt6_remove_prefsrc) clears the source of the IPv6 routes using it,
+ * in every table, once no address of the namespace has the ip (a link-local one: on the
+ * route's device); the routes stay.
+ */
+function deleteExplicitly(state: MemState, key: string): void {
+  const r = state.get(key);
+  remove(state, key);
+  if (r?.kind !== 'address' || !r.address.includes(':')) return;
+  const ip = r.address.split('/')[0]!;
+  const linkLocal = /^fe[89ab][0-9a-f]:/i.test(ip);
+  for (const [k, x] of [...state]) {
+    if (x.kind !== 'route' || x.family !== 6 || x.namespace !== r.namespace || x.src !== ip) continue;
+    const kept = addressesOf(state, r.namespace).some((a) => a.address.split('/')[0] === ip && (!linkLocal || a.dev === x.dev));
+    if (kept) continue;
+    const { src: _cleared, ...rest } = x;
+    state.set(k, rest);
+  }
+}
+
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
   const broadcast = disable6Broadcast(state, change);
@@ -518,7 +539,7 @@ function applyOne(state: MemState, change: Change): void {
         return;
       }
       if (!state.has(key)) throw new KernelError('ENOENT', `replace: ${key} does not exist`);
-      remove(state, key);
+      deleteExplicitly(state, key);
       create(state, change.after!);
       if (change.pairedPeer) state.set(resourceKey(change.pairedPeer), newLink(state, change.pairedPeer));
       return;
@@ -531,7 +552,7 @@ function applyOne(state: MemState, change: Change): void {
         state.set(key, withoutMeta(change.restore));
         return;
       }
-      remove(state, key);
+      deleteExplicitly(state, key);
       return;
     }
   }
