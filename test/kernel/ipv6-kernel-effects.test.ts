@@ -3,6 +3,8 @@
 //   removing them, as IPv4 does. Renumbering an address to another prefix length (the same ip:
 //   delete, then add) left a declared route without its source: the apply failed to verify and
 //   rolled back ("update route ...: src differs").
+// - Writing a device's stable_secret sets its addr_gen_mode to 2 (stable privacy), and writing
+//   default's sets every device's: a declared addr_gen_mode next to it never verified.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { editableSandbox } from '../support/sandbox';
@@ -40,6 +42,40 @@ describe('an IPv6 address renumbered under routes using it as their source', () 
       assert.deepEqual(sources(), want, `${from} → ${to}`);
       assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, `${from} → ${to}: a second plan is empty`);
     }
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+describe('stable_secret and a declared addr_gen_mode', () => {
+  const secret = (n: number): string => `"2001:0db8:0000:0000:0000:0000:0000:000${n}"`;
+  const { sb, edit } = editableSandbox(
+    'v6sec',
+    `namespaces:\n  - name: h1\n    sysctls:\n` +
+      `      net.ipv6.conf.v1.stable_secret: ${secret(1)}\n` +
+      `      net.ipv6.conf.v1.addr_gen_mode: 1\n` +
+      `      net.ipv6.conf.v2.addr_gen_mode: 3\n` +
+      `links:\n  - { name: v1, type: veth, namespace: h1, peer: { name: v2, namespace: h1 } }\n`,
+  );
+  const modes = (): string => sb.exec('h1', ['sysctl', '-n', 'net.ipv6.conf.v1.addr_gen_mode', 'net.ipv6.conf.v2.addr_gen_mode']).stdout.trim().split('\n').join(' ');
+  const applyClean = (what: string): void => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, `${what}: ${a.stdout}${a.stderr}`);
+    assert.equal(modes(), '1 3', what);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, `${what}: a second plan is empty`);
+  };
+
+  it('keeps the declared modes when a device or default secret is written', () => {
+    applyClean('created with the device secret');
+    edit(`stable_secret: ${secret(1)}`, `stable_secret: ${secret(2)}`);
+    applyClean('device secret changed');
+    edit(`      net.ipv6.conf.v2.addr_gen_mode: 3\n`, `      net.ipv6.conf.v2.addr_gen_mode: 3\n      net.ipv6.conf.default.stable_secret: ${secret(3)}\n`);
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /sysctl h1 net\.ipv6\.conf\.v2\.addr_gen_mode\n\s+# \(written again after net\.ipv6\.conf\.default\.stable_secret/, p.stdout);
+    applyClean('default secret written');
   });
 
   it('destroy leaves nothing', () => {

@@ -504,12 +504,28 @@ function deleteExplicitly(state: MemState, key: string): void {
   }
 }
 
+/**
+ * addrconf_sysctl_stable_secret: writing a device's stable_secret sets its addr_gen_mode to 2
+ * (stable privacy); writing `default`'s sets every device's (not `default`'s own).
+ */
+function stableSecretSideEffect(state: MemState, change: Change): void {
+  const r = change.after;
+  const m = change.action !== 'delete' && r?.kind === 'sysctl' ? /^net\.ipv6\.conf\.([^.]+)\.stable_secret$/.exec(r.key) : null;
+  if (!r || r.kind !== 'sysctl' || !m || m[1] === 'all') return;
+  for (const [k, x] of [...state]) {
+    const d = x.kind === 'sysctl' && x.namespace === r.namespace ? /^net\.ipv6\.conf\.([^.]+)\.addr_gen_mode$/.exec(x.key)?.[1] : undefined;
+    if (d === undefined || d === 'all' || d === 'default' || (m[1] !== 'default' && d !== m[1])) continue;
+    state.set(k, { ...(x as Resource & { kind: 'sysctl' }), value: '2' });
+  }
+}
+
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
   const broadcast = disable6Broadcast(state, change);
   if (change.action !== 'delete' && change.after) checkIpv6On(state, change.after);
   applyOne(state, change);
   broadcast?.();
+  stableSecretSideEffect(state, change);
   noteDisable6(state, change);
   noteAutoMtu(state, change);
   adjustBridgeMtus(state);
