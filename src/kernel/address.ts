@@ -44,6 +44,7 @@ export function readAddresses(ctx: NsContext, names: ReadonlyMap<number, string>
 }
 
 const IFA_RT_PRIORITY = 9;
+const IFA_F_DADFAILED = 0x08;
 const IFA_F_MANAGETEMPADDR = 0x100;
 const IFA_F_NOPREFIXROUTE = 0x200;
 const SCOPES: Record<number, string> = { 200: 'site', 253: 'link', 254: 'host' };
@@ -52,7 +53,8 @@ const SCOPES: Record<number, string> = { 200: 'site', 253: 'link', 254: 'host' }
  * What Voltron never writes on an address, as ip shows it: a peer, another scope than ip's own
  * (host for 127/8, global otherwise), `noprefixroute` (no subnet route: the neighbours are
  * unreachable), `mngtmpaddr`, a lifetime (`dynamic`: it goes when it expires), a prefix route
- * metric. Such an address is not the declared one, though its key is.
+ * metric; a failed duplicate address detection. Such an address is not the declared one, though
+ * its key is.
  */
 function unmodelledAddress(v4: boolean, ip: string, scope: number, flags: number, a: Attrs): string | undefined {
   const peer = a.get(R.IFA_ADDRESS);
@@ -68,6 +70,8 @@ function unmodelledAddress(v4: boolean, ip: string, scope: number, flags: number
     // Also IPv6 (SLAAC and temporary ones are read only where declared: see kernelMade).
     !(flags & R.IFA_F_PERMANENT) ? 'dynamic' : '',
     metric !== 0 ? `metric ${metric}` : '',
+    // Added with DAD where another node has it: never usable (no source, no answer), for good.
+    flags & IFA_F_DADFAILED ? 'dadfailed' : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
 }

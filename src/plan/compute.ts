@@ -7,6 +7,7 @@ import { CLSACT_DEFAULT_PRIORITY, type LinkRes, type Resource, type StateMap } f
 import { pinBridgeMtus } from './bridge-mtu';
 import { rewriteIpv6MtuAfterLinks } from './ipv6-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
+import { resetSrcAfterAddressDeletes } from './ipv6-prefsrc';
 import { strippedCollateral } from './stripping';
 import { rewriteAfterBroadcasts } from './sysctl-all';
 import { KernelGraph } from './cascade';
@@ -346,6 +347,7 @@ export function computePlan(input: PlanInput): Plan {
   rewriteIpv6MtuAfterLinks(drafts, desired, current, runAfter);
   readdAfterIpv6Off(drafts, desired, current, runAfter);
   foldKernelRemovals(drafts, removedWith);
+  resetSrcAfterAddressDeletes(drafts, desired, kernel, runAfter);
 
   const changes = markDeclaredClsact(schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy), desired);
   const removed = collateral(changes, kernel, ignoredLive, owned, removedWith);

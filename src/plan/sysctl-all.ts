@@ -8,6 +8,9 @@
 // is already in sync, or the apply leaves the broadcast value there and fails to verify. So must
 // an owned key no longer declared be written back to its original (a removal or destroy that
 // restores ip_forward overwrote a device key left at its original, and never converged).
+// Writing IPv6's stable_secret sets another setting: addr_gen_mode 2 (stable privacy) on its
+// device, or, `default`'s, on every device (addrconf_sysctl_stable_secret; `default`'s own
+// addr_gen_mode stays): a declared addr_gen_mode of those devices is written after it.
 import type { Resource, SysctlRes } from '../model/types';
 import { fmtScalar } from './format';
 import { rewriteSysctlDraft, runAfterAll, type Draft } from './drafts';
@@ -22,14 +25,29 @@ const BROADCAST: ReadonlyMap<string, boolean> = new Map([
   ['ipv6 force_forwarding', false],
 ]);
 
-/** What a write of key `k` copies its value into, if anything: every device (and `default`?). */
-function broadcastOf(k: { setting: string; dev: string }): { dflt: boolean; note: string } | undefined {
+/**
+ * What a write sets besides its own key: the same setting (or `setting`) on every device (and
+ * `default`?), or on `only` that device; `note` says so in the plan's reason.
+ */
+interface Broadcast {
+  readonly dflt: boolean;
+  readonly note: string;
+  readonly setting?: string;
+  readonly only?: string;
+}
+
+/** What a write of key `k` sets besides itself, if anything. */
+function broadcastOf(k: { setting: string; dev: string }): Broadcast | undefined {
+  if (k.setting === 'ipv6 stable_secret' && k.dev !== 'all') {
+    const where = k.dev === 'default' ? 'every device' : k.dev;
+    return { dflt: false, note: `sets addr_gen_mode 2 (stable privacy) on ${where}`, setting: 'ipv6 addr_gen_mode', ...(k.dev === 'default' ? {} : { only: k.dev }) };
+  }
   if (k.dev === 'all') {
     const dflt = BROADCAST.get(k.setting);
-    return dflt === undefined ? undefined : { dflt, note: `every device${dflt ? ' and default' : ''}` };
+    return dflt === undefined ? undefined : { dflt, note: `copies into every device${dflt ? ' and default' : ''}` };
   }
   if (k.dev === 'default' && k.setting.startsWith('ipv4 ') && k.setting !== 'ipv4 forwarding')
-    return { dflt: false, note: 'every device whose own key was never written' };
+    return { dflt: false, note: 'copies into every device whose own key was never written' };
   return undefined;
 }
 
@@ -53,14 +71,15 @@ export function rewriteAfterBroadcasts(
   original: Readonly<Record<string, string>>,
 ): void {
   // Broadcast writes in this plan, by namespace and setting.
-  const writers = new Map<string, { key: string; label: string; dflt: boolean; note: string }[]>();
+  const writers = new Map<string, ({ key: string; label: string } & Broadcast)[]>();
   for (const x of drafts.values()) {
     const r = (x.after ?? x.before) as SysctlRes | undefined;
-    if (x.kind !== 'sysctl' || !r) continue;
+    // A removal with no original to write back writes nothing.
+    if (x.kind !== 'sysctl' || !r || (x.action === 'delete' && !x.restore)) continue;
     const k = confKey(r.key);
     const b = k && broadcastOf(k);
     if (!k || !b) continue;
-    const id = `${r.namespace}\n${k.setting}`;
+    const id = `${r.namespace}\n${b.setting ?? k.setting}`;
     writers.set(id, [...(writers.get(id) ?? []), { key: x.key, label: r.key, ...b }]);
   }
   if (writers.size === 0) return;
@@ -73,14 +92,16 @@ export function rewriteAfterBroadcasts(
     const k = confKey(r.key);
     if (!k || k.dev === 'all') continue;
     // `default` is rewritten after the writers that also set it (an IPv4 default writer is itself).
-    const ws = writers.get(`${r.namespace}\n${k.setting}`)?.filter((w) => w.dflt || k.dev !== 'default');
+    const ws = writers.get(`${r.namespace}\n${k.setting}`)?.filter((w) => (w.dflt || k.dev !== 'default') && (w.only === undefined || w.only === k.dev));
     if (!ws?.length) continue;
     const orig = original[key];
     if (d === undefined && orig === undefined) continue; // nothing to write back
     runAfterAll(runAfter, key, ws.map((w) => w.key));
     const live = current.get(key) as SysctlRes | undefined;
     if (drafts.has(key) || live === undefined) continue;
-    const why = `after ${ws.map((w) => w.label).join(' and ')}, which the kernel copies into ${ws[0]!.note}`;
+    // The widest effect speaks for all (default's stable_secret: every device, not one).
+    const note = (ws.find((w) => w.only === undefined) ?? ws[0]!).note;
+    const why = `after ${ws.map((w) => w.label).join(' and ')}, which the kernel ${note}`;
     if (d !== undefined) {
       drafts.set(key, rewriteSysctlDraft(key, live, d as SysctlRes, `written again ${why}`));
     } else {

@@ -483,12 +483,49 @@ function stripLink(state: MemState, change: Change): void {
   }
 }
 
+/**
+ * A delete request (not a removal the kernel makes with a link or namespace). Deleting an IPv6
+ * address (ipv6_del_addr → rt6_remove_prefsrc) clears the source of the IPv6 routes using it,
+ * in every table, once no address of the namespace has the ip (a link-local one: on the
+ * route's device); the routes stay.
+ */
+function deleteExplicitly(state: MemState, key: string): void {
+  const r = state.get(key);
+  remove(state, key);
+  if (r?.kind !== 'address' || !r.address.includes(':')) return;
+  const ip = r.address.split('/')[0]!;
+  const linkLocal = /^fe[89ab][0-9a-f]:/i.test(ip);
+  for (const [k, x] of [...state]) {
+    if (x.kind !== 'route' || x.family !== 6 || x.namespace !== r.namespace || x.src !== ip) continue;
+    const kept = addressesOf(state, r.namespace).some((a) => a.address.split('/')[0] === ip && (!linkLocal || a.dev === x.dev));
+    if (kept) continue;
+    const { src: _cleared, ...rest } = x;
+    state.set(k, rest);
+  }
+}
+
+/**
+ * addrconf_sysctl_stable_secret: writing a device's stable_secret sets its addr_gen_mode to 2
+ * (stable privacy); writing `default`'s sets every device's (not `default`'s own).
+ */
+function stableSecretSideEffect(state: MemState, change: Change): void {
+  const r = change.after;
+  const m = change.action !== 'delete' && r?.kind === 'sysctl' ? /^net\.ipv6\.conf\.([^.]+)\.stable_secret$/.exec(r.key) : null;
+  if (!r || r.kind !== 'sysctl' || !m || m[1] === 'all') return;
+  for (const [k, x] of [...state]) {
+    const d = x.kind === 'sysctl' && x.namespace === r.namespace ? /^net\.ipv6\.conf\.([^.]+)\.addr_gen_mode$/.exec(x.key)?.[1] : undefined;
+    if (d === undefined || d === 'all' || d === 'default' || (m[1] !== 'default' && d !== m[1])) continue;
+    state.set(k, { ...(x as Resource & { kind: 'sysctl' }), value: '2' });
+  }
+}
+
 /** Execute one change like the executor would against a real kernel. */
 export function applyChange(state: MemState, change: Change): void {
   const broadcast = disable6Broadcast(state, change);
   if (change.action !== 'delete' && change.after) checkIpv6On(state, change.after);
   applyOne(state, change);
   broadcast?.();
+  stableSecretSideEffect(state, change);
   noteDisable6(state, change);
   noteAutoMtu(state, change);
   adjustBridgeMtus(state);
@@ -518,7 +555,7 @@ function applyOne(state: MemState, change: Change): void {
         return;
       }
       if (!state.has(key)) throw new KernelError('ENOENT', `replace: ${key} does not exist`);
-      remove(state, key);
+      deleteExplicitly(state, key);
       create(state, change.after!);
       if (change.pairedPeer) state.set(resourceKey(change.pairedPeer), newLink(state, change.pairedPeer));
       return;
@@ -531,7 +568,7 @@ function applyOne(state: MemState, change: Change): void {
         state.set(key, withoutMeta(change.restore));
         return;
       }
-      remove(state, key);
+      deleteExplicitly(state, key);
       return;
     }
   }

@@ -346,6 +346,31 @@ describe('computePlan: cascades', () => {
     assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete address:/br0/10.0.0.1/24']);
   });
 
+  test('deleting an IPv6 address clears the source of the routes using it (they stay): declared ones get it back after', () => {
+    const br1 = live(bridge('br1'));
+    const a6 = { kind: 'address', namespace: '', dev: 'br0', address: '2001:db8:9::1/64' } as const;
+    const renumbered = { ...a6, address: '2001:db8:9::1/56' }; // the same ip: the kernel refuses both at once (EEXIST)
+    const bySrc = { kind: 'route', namespace: '', family: 6, to: '2001:db8:5::/64', table: 100, metric: 1024, type: 'unicast', dev: 'br1', src: '2001:db8:9::1' } as const;
+    const cur = map(br, br1, a6, bySrc);
+    const desired = map(bridge('br0'), bridge('br1'), renumbered, bySrc);
+    const p = computePlan({ desired, current: cur, inventory: owning(br, br1, a6, bySrc) });
+    assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), [`delete ${resourceKey(a6)}`, `create ${resourceKey(renumbered)}`, `update ${resourceKey(bySrc)}`]);
+    const u = byKey(p, resourceKey(bySrc));
+    assert.match(u.reason, /^src written again after address \(root\)\/br0 2001:db8:9::1\/64 is deleted/);
+    assert.deepEqual(u.fields.map((f) => [f.field, f.after]), [['src', '2001:db8:9::1']]);
+    const k = memState([br, br1, a6, bySrc]);
+    applyPlan(k, p.changes);
+    assert.equal((k.get(resourceKey(bySrc)) as { src?: string }).src, '2001:db8:9::1');
+    assert.deepEqual(computePlan({ desired, current: readState(k), inventory: owning(br, br1, renumbered, bySrc) }).changes, []);
+    // Another address of the namespace with the ip keeps the source: nothing to write again.
+    const same = { ...a6, dev: 'br1', address: '2001:db8:9::1/128' };
+    const p2 = computePlan({ desired: map(bridge('br0'), bridge('br1'), same, bySrc), current: map(br, br1, a6, same, bySrc), inventory: owning(br, br1, a6, same, bySrc) });
+    assert.deepEqual(keys(p2), [resourceKey(a6)]);
+    // A link deleted with its addresses leaves the source as it is (no address delete request).
+    const p3 = computePlan({ desired: map(bridge('br1'), same, bySrc), current: map(br, br1, a6, bySrc), inventory: owning(br, br1, a6, bySrc) });
+    assert.deepEqual(keys(p3), ['link:/br0', resourceKey(same)]);
+  });
+
   test('removing a clsact qdisc takes the clsact programs on it: declared ones are re-attached', () => {
     const dev = live(bridge('x'));
     const clsact = { kind: 'qdisc', namespace: '', dev: 'x', parent: 'clsact', qdisc: 'clsact', options: {} } as const;
