@@ -16,7 +16,7 @@ import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
 import { mark } from '../util/timing';
-import { mergeRanges, rangeItem, type Range } from '../util/ranges';
+import { rangeItem, subtractRanges, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
 import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
@@ -24,6 +24,7 @@ import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
 import { sysctlDevice } from '../plan/refs';
+import { rangesOverlap, vniClaim } from '../plan/vni';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -247,6 +248,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore));
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
+  problems.push(...ownVniOrderClashes(plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...unmodelledLinkProblems(session, current, desired));
   problems.push(...foreignMacvlanMacClashes(session, plan, current, desired, owns));
@@ -425,19 +427,6 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
 }
 
 /**
- * What a VXLAN claims on its UDP port (as the config's vniClashes groups them): mode and VNI runs,
- * in the namespace it was made in (one moved elsewhere keeps its sockets there).
- */
-function vniClaim(l: LinkRes): { ns: string; group: string; runs: readonly Range[] } | undefined {
-  const x = l.vxlan;
-  if (l.type !== 'vxlan' || !x) return undefined;
-  const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
-  const runs: readonly Range[] = mode === 'vnifilter' ? mergeRanges(l.vnis ?? []) : mode === 'external' ? [[0, 0]] : x.vni !== undefined ? [[x.vni, x.vni]] : [];
-  const ns = l.madeIn ?? l.namespace;
-  return { ns, group: `${ns}|${x.dstport}|${vxlanIsV6(x) ? 6 : 4}|${mode}`, runs };
-}
-
-/**
  * VXLANs Voltron must create (or give VNIs) where a foreign VXLAN in the namespace receives the
  * same VNI on the same port and family (someone else's, or one of ours renamed by hand): the
  * kernel refuses ours ("VNI already exists" / "VNI in use") in the middle of the apply.
@@ -466,6 +455,52 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
           `the kernel refuses a second one (delete it yourself: ip${ns} link del ${r.name}; or declare another vni or dstport)`,
       );
     }
+  }
+  return out;
+}
+
+/**
+ * Changes giving a VXLAN a VNI that another VXLAN of Voltron's still holds when they run, in the
+ * plan's order: two VXLANs swapping VNIs (each replace needs the other's gone first; the plan
+ * orders a VNI moved along a chain, see plan/vni.ts). The kernel would refuse the second one
+ * (EEXIST) in the middle of the apply. Foreign holders: foreignVniClashes.
+ */
+function ownVniOrderClashes(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
+  const changes = plan.changes.filter((c) => c.kind === 'link' || c.kind === 'namespace');
+  if (!changes.some((c) => c.kind === 'link' && (c.after as LinkRes | undefined)?.type === 'vxlan')) return [];
+  // Live claims of Voltron's VXLANs, by key, as the plan runs.
+  const held = new Map<string, { link: LinkRes; group: string; ns: string; runs: readonly Range[] }>();
+  for (const [k, r] of current) {
+    if (r.kind !== 'link' || k.includes('#') || !(desired.has(k) || inventory.owned[k] !== undefined)) continue;
+    const claim = vniClaim(r);
+    if (claim) held.set(k, { link: r, ...claim });
+  }
+  const out: string[] = [];
+  for (const c of changes) {
+    if (removesLive(c) && c.before) {
+      const b = c.before;
+      // What the kernel takes along: a namespace's VXLANs, the ones stacked on a deleted link.
+      for (const [k, h] of held) {
+        if (k === c.key || (b.kind === 'namespace' && h.ns === b.name) || (b.kind === 'link' && h.link.namespace === b.namespace && h.link.vxlan?.dev === b.name)) held.delete(k);
+      }
+    }
+    const a = c.after;
+    if (c.kind !== 'link' || a?.kind !== 'link' || a.type !== 'vxlan') continue;
+    if (c.action === 'update' && !c.fields.some((f) => f.field === 'vnis')) continue;
+    const mine = vniClaim(a);
+    if (!mine) continue;
+    for (const [k, h] of held) {
+      if (k === c.key || h.group !== mine.group || !rangesOverlap(mine.runs, h.runs)) continue;
+      const x = a.vxlan!;
+      const shared = subtractRanges(mine.runs, subtractRanges(mine.runs, h.runs));
+      const what = x.external && !x.vnifilter ? 'an external vxlan' : `VNI ${shared.map(rangeItem).join(', ')}`;
+      out.push(
+        `${c.label}: ${what} on dstport ${x.dstport} is still held by ${resourceLabel(h.link)} when this change runs, and that VXLAN gives it up ` +
+          `only later in this plan (VNIs swapped or rotated among VXLANs: each needs another's gone first); the kernel keeps one VXLAN per VNI ` +
+          `and port, so no order applies them all: do it in two applies (first move one of them to a VNI none of them uses)`,
+      );
+    }
+    held.set(c.key, { link: a, ...mine });
   }
   return out;
 }

@@ -4,6 +4,7 @@ import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceK
 import { IMMUTABLE, declaredFields, diffResource, replaceCause } from './compare';
 import { fmtScalar } from './format';
 import { KIND_RANK } from './refs';
+import { mergeRanges, rangeItem, subtractRanges, toRanges } from '../util/ranges';
 import type { ChangeAction, FieldChange, Inventory } from './types';
 
 /** A change being built; cascades rewrite drafts before they are ordered into Changes. */
@@ -132,13 +133,30 @@ export function changeDraft(key: string, d: Resource, c: Resource): Draft | unde
       fields = [...fields, { field: 'vlans', before: c.vlans, after: d.vlans }].sort((a, b) => (a.field < b.field ? -1 : 1));
       reason += ' (the move flushes its VLANs: set again)';
     }
-    disruptive = masterChanges || (c.state === 'up' && d.state === 'down');
+    const dropped = droppedMembers(c, d, fields);
+    if (dropped) reason += `; stops carrying ${dropped}`;
+    disruptive = masterChanges || (c.state === 'up' && d.state === 'down') || dropped !== undefined;
   }
   if (d.kind === 'qdisc' && QDISCS_RECREATED_ON_CHANGE.has(d.qdisc)) {
     disruptive = true;
     reason += `; ${d.qdisc} cannot change options in place: recreated with its classes, dropping queued packets`;
   }
   return { action: 'update', key, kind: d.kind, before: c, after: d, fields, reason, disruptive };
+}
+
+/** VNIs an update takes out of a VXLAN's filter, VLANs out of a bridge or port (`VNI 300, 310-319`), if any. */
+function droppedMembers(c: LinkRes, d: LinkRes, fields: readonly FieldChange[]): string | undefined {
+  const out: string[] = [];
+  if (fields.some((f) => f.field === 'vnis')) {
+    const gone = subtractRanges(mergeRanges(c.vnis ?? []), mergeRanges(d.vnis ?? []));
+    if (gone.length > 0) out.push(`VNI ${gone.map(rangeItem).join(', ')}`);
+  }
+  if (fields.some((f) => f.field === 'vlans')) {
+    const keep = new Set((d.vlans ?? []).map((v) => v.vid));
+    const gone = toRanges((c.vlans ?? []).map((v) => v.vid).filter((v) => !keep.has(v)));
+    if (gone.length > 0) out.push(`VLAN ${gone.map(rangeItem).join(', ')}`);
+  }
+  return out.length > 0 ? out.join(' and ') : undefined;
 }
 
 export function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | undefined {

@@ -1,5 +1,6 @@
 // Compact one-line rendering of field values for reasons and plan output.
-import type { VniRange } from '../model/types';
+import type { Resource, VniRange } from '../model/types';
+import { formatRate, formatSize, formatTime } from '../config/units';
 import { fmtRanges, mergeRanges } from '../util/ranges';
 
 /**
@@ -20,4 +21,33 @@ export function fmtScalar(v: unknown, field = ''): string {
     return `{${parts.join(', ')}}`;
   }
   return String(v);
+}
+
+/** tc values the model keeps in other units than the config's: shown as the config spells them. */
+const TC_UNITS: Readonly<Record<string, (n: number) => string | number>> = {
+  rate: formatRate,
+  ceil: formatRate,
+  'options.rate': formatRate,
+  'options.peakrate': formatRate,
+  'options.maxrate': formatRate,
+  'options.burst': formatSize,
+  'options.quantum': formatSize,
+  'options.latency': formatTime,
+  'options.target': formatTime,
+  'options.interval': formatTime,
+  // htb's default class minor: the config writes it in hex, as tc does (`default: 10` is 16).
+  'options.default': (n) => n.toString(16),
+};
+
+/**
+ * A field of `r` for plan text and markdown: tc rates, sizes and times in the config's units
+ * (`6gbit`, not the model's 750000000 bytes/s), else as fmtScalar. JSON keeps the model's numbers.
+ */
+export function fmtField(r: Resource | undefined, field: string, v: unknown): string {
+  if (typeof v === 'number' && (r?.kind === 'tclass' || r?.kind === 'qdisc')) {
+    // A tbf limit is bytes; pfifo, fq and fq_codel limits count packets.
+    const f = field === 'options.limit' && r.kind === 'qdisc' && r.qdisc === 'tbf' ? formatSize : TC_UNITS[field];
+    if (f !== undefined && (r.kind === 'qdisc' || field === 'rate' || field === 'ceil')) return String(f(v));
+  }
+  return fmtScalar(v, field);
 }

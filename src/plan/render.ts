@@ -1,5 +1,5 @@
 // Human and machine renderings of a plan: Terraform-like text, Markdown for PR comments, JSON.
-import { fmtScalar } from './format';
+import { fmtField } from './format';
 import { isImmutable } from './compare';
 import type { Change, ChangeAction, FieldChange, Plan } from './types';
 import type { VniRange } from '../model/types';
@@ -60,9 +60,9 @@ function forcesReplacement(c: Change, f: FieldChange): boolean {
 }
 
 function fieldLine(c: Change, f: FieldChange): { sign: string; text: string } {
-  if (isFresh(c)) return { sign: '+', text: `${f.field}: ${fmtScalar(f.after, f.field)}` };
+  if (isFresh(c)) return { sign: '+', text: `${f.field}: ${fmtField(c.after, f.field, f.after)}` };
   const forces = forcesReplacement(c, f) ? '  (forces replacement)' : '';
-  return { sign: '~', text: `${f.field}: ${fmtScalar(f.before, f.field)} → ${fmtScalar(f.after, f.field)}${forces}` };
+  return { sign: '~', text: `${f.field}: ${fmtField(c.before, f.field, f.before)} → ${fmtField(c.after, f.field, f.after)}${forces}` };
 }
 
 function paintField(sign: string, color: boolean): string {

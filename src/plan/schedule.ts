@@ -6,6 +6,7 @@ import { isLink, type Draft } from './drafts';
 import { topoSort } from './order';
 import { KIND_RANK, TcIndex, linkKey, references } from './refs';
 import type { Change } from './types';
+import { vniWaits } from './vni';
 
 /**
  * The link a link or address is created next to: a port's bridge, a veth end's primary end, an
@@ -179,6 +180,11 @@ export function schedule(
       for (const n of names) for (const d of freedBy.get(n) ?? []) s.add(d);
     }
   }
+
+  // A VNI moved from one VXLAN to another: the one taking it waits for the one giving it up
+  // (EEXIST otherwise). Two VXLANs swapping VNIs wait for each other: no order works, and the
+  // plan is refused (apply/reconcile.ts, ownVniOrderClashes).
+  busy.push(...vniWaits(ups));
 
   // A soft wait is added unless the awaited change itself needs the waiter (the new macvlan, or
   // a link replacing it, stacked on the joining link): that order is not possible, and the

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resourceKey } from '../../src/model/keys';
-import type { LinkRes, Resource } from '../../src/model/types';
+import type { LinkRes, QdiscRes, Resource, TcClassRes } from '../../src/model/types';
 import { computePlan, planToJson, renderMarkdown, renderText } from '../../src/plan';
 import type { Inventory, Plan } from '../../src/plan/types';
 
@@ -142,4 +142,27 @@ test('renderMarkdown: a plan too long for a GitHub comment (65 536 characters) i
   // A plan that fits is not cut: every change and no note.
   const small = renderMarkdown(samplePlan());
   assert.doesNotMatch(small, /not shown/);
+});
+
+test('renderText and renderMarkdown: tc rates, sizes, times and the htb default in the config\'s units (JSON keeps the numbers)', () => {
+  // A reviewer reading `rate: 500000000 → 750000000` cannot tell the config's `4gbit → 6gbit`
+  // (bytes/s, not bits), nor `default: 16` the config's class `10` (hex, as tc writes it).
+  const cls = (rate: number, ceil?: number): TcClassRes => ({ kind: 'tclass', namespace: '', dev: 'up0', classid: '1:20', parent: '1:1', rate, ...(ceil ? { ceil } : {}) });
+  const htb = (def: number): QdiscRes => ({ kind: 'qdisc', namespace: '', dev: 'up0', parent: 'root', handle: '1:', qdisc: 'htb', options: { default: def } });
+  const tbf = (dev: string, o: Record<string, number>): QdiscRes => ({ kind: 'qdisc', namespace: '', dev, parent: 'root', handle: '2:', qdisc: 'tbf', options: o });
+  const fq = (limit: number): QdiscRes => ({ kind: 'qdisc', namespace: '', dev: 'up2', parent: 'root', qdisc: 'fq_codel', options: { limit, target: 5000 } });
+  const c0 = [cls(500_000_000, 1_250_000_000), htb(0x10), tbf('up1', { rate: 1_250_000, burst: 32768, latency: 50_000 }), tbf('up3', { rate: 1_250_000, burst: 1500, limit: 3000 }), fq(1000)];
+  const d0 = [cls(750_000_000, 1_250_000_000), htb(0x20), tbf('up1', { rate: 2_500_000, burst: 65536, latency: 100_000 }), tbf('up3', { rate: 1_250_000, burst: 1500, limit: 4096 }), fq(2000)];
+  const plan = computePlan({ desired: map(...d0), current: map(...c0), inventory: { version: 1, owned: {}, original: {} } });
+  const text = renderText(plan, { color: false });
+  assert.match(text, /~ rate: 4gbit → 6gbit\n/);
+  assert.match(text, /~ options\.default: 10 → 20\n/);
+  assert.match(text, /~ options\.burst: 32kb → 64kb\n/);
+  assert.match(text, /~ options\.latency: 50ms → 100ms\n/);
+  assert.match(text, /~ options\.rate: 10mbit → 20mbit\n/);
+  assert.match(text, /~ options\.limit: 3000 → 4kb\n/, 'a tbf limit is bytes');
+  assert.match(text, /~ options\.limit: 1000 → 2000\n/, 'an fq_codel limit counts packets');
+  assert.match(renderMarkdown(plan), /! {5}rate: 4gbit → 6gbit\n/);
+  const json = JSON.stringify(planToJson(plan));
+  assert.match(json, /"field":"rate","before":500000000,"after":750000000/);
 });
