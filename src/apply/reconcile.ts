@@ -467,7 +467,10 @@ function foreignVniClashes(session: KernelSession, plan: Plan, current: Readonly
  */
 function ownVniOrderClashes(plan: Plan, current: ReadonlyMap<string, Resource>, desired: StateMap, inventory: Inventory): string[] {
   const changes = plan.changes.filter((c) => c.kind === 'link' || c.kind === 'namespace');
-  if (!changes.some((c) => c.kind === 'link' && (c.after as LinkRes | undefined)?.type === 'vxlan')) return [];
+  // Only a VXLAN replaced or updated in place gives a VNI up later in a plan (deletes run first):
+  // without one (a fresh apply: creates only) nothing can clash, and the scan below is quadratic.
+  const givesUp = (c: Change) => (c.action === 'replace' || c.action === 'update') && (c.before as LinkRes | undefined)?.type === 'vxlan';
+  if (!changes.some(givesUp)) return [];
   // Live claims of Voltron's VXLANs, by key, as the plan runs.
   const held = new Map<string, { link: LinkRes; group: string; ns: string; runs: readonly Range[] }>();
   for (const [k, r] of current) {
