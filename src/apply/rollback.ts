@@ -188,6 +188,13 @@ function keptFields(target: RestoreTarget, current: ReadonlyMap<string, Resource
       if (w[f] === undefined && live[f] !== undefined && live[f] === set[f]) out.push(`${resourceLabel(want)} keeps ${f} ${String(live[f])}: ${UNCLEARABLE_WHY[f]}`);
     }
   }
+  // A sysctl that could not be read before the apply and now holds what it wrote: one with no
+  // "unset" to write (IPv6 stable_secret reads EIO until first set, and stays set).
+  for (const [k, set] of Object.entries(target.scope)) {
+    const live = current.get(k);
+    if (set.kind !== 'sysctl' || target.objects[k] !== undefined || live?.kind !== 'sysctl' || live.value !== set.value) continue;
+    out.push(`${resourceLabel(set)} keeps ${live.value}: it was unset before the apply, and the kernel has no way to unset it`);
+  }
   return out;
 }
 

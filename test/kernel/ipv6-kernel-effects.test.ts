@@ -9,6 +9,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { editableSandbox } from '../support/sandbox';
 
+const secret = (n: number): string => `"2001:0db8:0000:0000:0000:0000:0000:000${n}"`;
+
 describe('an IPv6 address renumbered under routes using it as their source', () => {
   const { sb, edit } = editableSandbox(
     'v6src',
@@ -51,7 +53,6 @@ describe('an IPv6 address renumbered under routes using it as their source', () 
 });
 
 describe('stable_secret and a declared addr_gen_mode', () => {
-  const secret = (n: number): string => `"2001:0db8:0000:0000:0000:0000:0000:000${n}"`;
   const { sb, edit } = editableSandbox(
     'v6sec',
     `namespaces:\n  - name: h1\n    sysctls:\n` +
@@ -76,6 +77,27 @@ describe('stable_secret and a declared addr_gen_mode', () => {
     const p = sb.run(['plan']);
     assert.match(p.stdout, /sysctl h1 net\.ipv6\.conf\.v2\.addr_gen_mode\n\s+# \(written again after net\.ipv6\.conf\.default\.stable_secret/, p.stdout);
     applyClean('default secret written');
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+describe('a stable_secret written by an apply that then fails and rolls back', () => {
+  const { sb, edit } = editableSandbox('v6keep', `namespaces:\n  - name: h1\n    sysctls: {}\nlinks:\n  - { name: b1, type: bridge, namespace: h1 }\n`);
+
+  it('stays set (the kernel cannot unset it), and the rollback says so instead of "nothing changed"', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    edit('sysctls: {}', `sysctls:\n      net.ipv6.conf.b1.stable_secret: ${secret(4)}`);
+    edit('namespace: h1 }\n', 'namespace: h1 }\n  - { name: b2, type: bridge, namespace: h1 }\n');
+    // The secret is written first (step 1); the bridge's create (step 2) fails.
+    const a = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=2,errno=5' } });
+    assert.equal(a.code, 1, a.stdout + a.stderr);
+    assert.match(a.stderr, /note: sysctl h1 net\.ipv6\.conf\.b1\.stable_secret keeps 2001:0db8:\S+: it was unset before the apply, and the kernel has no way to unset it/);
+    assert.match(a.stderr, /rolled back; nothing changed but what the note\(s\) above say/);
+    assert.equal(sb.exec('h1', ['cat', '/proc/sys/net/ipv6/conf/b1/stable_secret']).stdout.trim(), secret(4).replace(/"/g, ''));
   });
 
   it('destroy leaves nothing', () => {
