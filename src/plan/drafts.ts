@@ -21,6 +21,8 @@ export interface Draft {
   /** See Change.pairedPeer. */
   pairedPeer?: LinkRes;
   restore?: Resource;
+  /** See Change.recorded. */
+  recorded?: Resource;
   /** Re-enslave already added (keeps the fixpoint loop finite). */
   reenslaved?: boolean;
   /** The object's own fields force a replace (not a cascade). */
@@ -177,5 +179,6 @@ export function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | u
       restore,
     };
   }
-  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true };
+  const recorded = inv.owned[key];
+  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true, ...(recorded ? { recorded } : {}) };
 }

@@ -1,6 +1,6 @@
 // Human and machine renderings of a plan: Terraform-like text, Markdown for PR comments, JSON.
 import { fmtField } from './format';
-import { isImmutable } from './compare';
+import { declaredFields, isImmutable } from './compare';
 import type { Change, ChangeAction, FieldChange, Plan } from './types';
 import type { VniRange } from '../model/types';
 import { rangeItem } from '../util/ranges';
@@ -65,9 +65,25 @@ function fieldLine(c: Change, f: FieldChange): { sign: string; text: string } {
   return { sign: '~', text: `${f.field}: ${fmtField(c.before, f.field, f.before)} → ${fmtField(c.after, f.field, f.after)}${forces}` };
 }
 
+/** Read-only fields of a live object (how Voltron tells things apart), not what a reviewer declared. */
+const READ_ONLY = new Set(['protocol', 'secondary', 'promotes', 'nexthopDevs', 'lower', 'madeIn', 'unmodelled', 'tag', 'veth.primary']);
+
+/**
+ * A change's field lines. A prune shows what goes, as Terraform does: a reviewer sees which rule
+ * priority 1100 was, not only its key (as last applied; as read when the inventory has no record).
+ * A restore (a sysctl's) says its value in the reason.
+ */
+function fieldLines(c: Change): { sign: string; text: string }[] {
+  const gone = c.recorded ?? c.before;
+  if (c.action !== 'delete' || c.restore !== undefined || gone === undefined) return c.fields.map((f) => fieldLine(c, f));
+  return declaredFields(gone)
+    .filter((f) => !READ_ONLY.has(f.field) && !READ_ONLY.has(f.field.slice(0, f.field.indexOf('.') >>> 0)))
+    .map((f) => ({ sign: '-', text: `${f.field}: ${fmtField(gone, f.field, f.after)}` }));
+}
+
 function paintField(sign: string, color: boolean): string {
   if (!color) return sign;
-  return sign === '+' ? `${ESC.green}+${ESC.reset}` : `${ESC.yellow}~${ESC.reset}`;
+  return sign === '+' ? `${ESC.green}+${ESC.reset}` : sign === '-' ? `${ESC.red}-${ESC.reset}` : `${ESC.yellow}~${ESC.reset}`;
 }
 
 /** Terraform-like text rendering; ANSI colours only with `color`. */
@@ -86,10 +102,7 @@ export function renderText(plan: Plan, opts: { color: boolean }): string {
     lines.push(`${paintSign(c.action, color)} ${c.label}${mark}`);
     const reason = `# (${c.reason})`;
     lines.push(`      ${color ? `${ESC.dim}${reason}${ESC.reset}` : reason}`);
-    for (const f of c.fields) {
-      const { sign, text } = fieldLine(c, f);
-      lines.push(`      ${paintField(sign, color)} ${text}`);
-    }
+    for (const { sign, text } of fieldLines(c)) lines.push(`      ${paintField(sign, color)} ${text}`);
     lines.push('');
   }
   const bold = (s: string) => (color ? `${ESC.bold}${s}${ESC.reset}` : s);
@@ -169,10 +182,7 @@ function markdownChangeLines(c: Change): string[] {
   const gh = (sign: string) => (sign === '~' ? '!' : sign);
   const sign = c.action === 'create' ? '+' : c.action === 'delete' ? '-' : c.action === 'replace' ? '-/+' : '!';
   const lines = [safe(`${sign} ${c.label}${c.disruptive ? '  [disruptive]' : ''}  # ${c.reason}`)];
-  for (const f of c.fields) {
-    const { sign: lineSign, text } = fieldLine(c, f);
-    lines.push(safe(`${gh(lineSign)}     ${text}`));
-  }
+  for (const { sign: lineSign, text } of fieldLines(c)) lines.push(safe(`${gh(lineSign)}     ${text}`));
   return lines;
 }
 

@@ -260,6 +260,7 @@ export function schedule(
     if (x.createdBy !== undefined) c.createdBy = x.createdBy;
     if (x.pairedPeer !== undefined) c.pairedPeer = x.pairedPeer;
     if (x.restore) c.restore = x.restore;
+    if (x.recorded && x.action === 'delete') c.recorded = x.recorded;
     out.push(c as Change);
   }
   return out;

@@ -45,6 +45,12 @@ export interface Change {
   /** For sysctl/tunsrc deletes: the object to write back (the original value from the inventory). */
   readonly restore?: Resource;
   /**
+   * For a prune: the object as the inventory recorded it (its last applied declaration). Text and
+   * markdown plans show a delete with these fields, as a reviewer wrote them (`before` also holds
+   * every kernel default).
+   */
+  readonly recorded?: Resource;
+  /**
    * Set on a clsact bpf program's delete or replace when the config declares the clsact qdisc of
    * the device it leaves: that qdisc is the config's, never removed with the program (also when
    * the program's attach made it and the config declared it only later).

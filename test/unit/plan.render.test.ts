@@ -166,3 +166,25 @@ test('renderText and renderMarkdown: tc rates, sizes, times and the htb default 
   const json = JSON.stringify(planToJson(plan));
   assert.match(json, /"field":"rate","before":500000000,"after":750000000/);
 });
+
+test('a prune shows what goes, as last applied (text and markdown); read-only fields and restores do not', () => {
+  const rule = (extra: Record<string, unknown> = {}): Resource =>
+    ({ kind: 'rule', namespace: '', family: 4, priority: 1100, action: 'lookup', table: 100, from: '10.50.0.0/24', ...extra }) as Resource;
+  const sysctl: Resource = { kind: 'sysctl', namespace: '', key: 'net.ipv4.ip_forward', value: '1' };
+  // The inventory has the rule as declared; the kernel's has its protocol too. No record: as read.
+  const route = { kind: 'route', namespace: '', family: 4, to: '10.9.0.0/16', table: 254, metric: 0, type: 'unicast', via: '10.0.0.1', protocol: 194 } as unknown as Resource;
+  const plan = computePlan({
+    desired: map(),
+    current: map(rule({ protocol: 194 }), sysctl, route),
+    inventory: { version: 1, owned: { [resourceKey(rule())]: rule(), [resourceKey(sysctl)]: sysctl, [resourceKey(route)]: route }, original: { [resourceKey(sysctl)]: '0' } },
+  });
+  const text = renderText(plan, { color: false });
+  const block = (label: RegExp) => text.split('\n\n').find((b) => label.test(b)) ?? '';
+  assert.match(block(/rule \(root\) ipv4 priority 1100/), /\n {6}- action: lookup\n {6}- from: 10\.50\.0\.0\/24\n {6}- table: 100$/);
+  assert.match(block(/route \(root\) 10\.9\.0\.0\/16/), /- via: 10\.0\.0\.1/);
+  assert.doesNotMatch(text, /protocol/);
+  assert.doesNotMatch(block(/sysctl/), /- value/, 'a restore says its value in the reason');
+  const md = renderMarkdown(plan);
+  assert.match(md, /\n- {5}from: 10\.50\.0\.0\/24\n/);
+  assert.equal(JSON.stringify(planToJson(plan)).includes('10.50.0.0/24'), false, 'JSON keeps fields for changes only');
+});
