@@ -16,6 +16,7 @@ import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
 import { mark } from '../util/timing';
+import { visible } from '../util/visible';
 import { mergeRanges, rangeItem, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
 import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
@@ -23,7 +24,7 @@ import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../k
 import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
-import { sysctlDevice } from '../plan/refs';
+import { linkKey, sysctlDevice } from '../plan/refs';
 
 export interface Journal {
   /** Optional group commit: persist the records of steps first..first+n-1 at once. */
@@ -244,8 +245,9 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   }
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...foreignAddressClashes(session, plan, current));
-  problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore));
+  problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore, (name) => session.ns('').altnameHolder(name)));
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
+  problems.push(...altnameClashes(session, plan));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
   problems.push(...unmodelledLinkProblems(session, current, desired));
@@ -421,6 +423,31 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
         `(delete it yourself: ${del}; or declare the route with another metric)`,
     );
   }
+  return out;
+}
+
+/**
+ * Links to create whose name is another live link's alternative name (`ip link property add dev
+ * X altname NAME`; systemd gives NICs some): altnames share the kernel's name space with link
+ * names, so the create fails (EEXIST) in the middle of the apply, while a dump, which reports
+ * links by their name only, shows no link of that name. Unless the plan removes that link first.
+ */
+function altnameClashes(session: KernelSession, plan: Plan): string[] {
+  const out: string[] = [];
+  plan.changes.forEach((c, i) => {
+    if (c.kind !== 'link' || c.action !== 'create') return;
+    const l = c.after as LinkRes;
+    const holder = session.ns(l.namespace).altnameHolder(l.name);
+    if (holder === undefined) return;
+    const gone = plan.changes.findIndex((r) => r.key === linkKey(l.namespace, holder) && removesLive(r));
+    if (gone >= 0 && gone < i) return;
+    const label = c.createdBy === undefined ? c.label : `${c.label}, the peer end of ${plan.changes.find((p) => p.key === c.createdBy)?.label ?? c.createdBy}`;
+    const dev = visible(holder);
+    out.push(
+      `${label}: '${l.name}' is an alternative name of link ${nsLabel(l.namespace)}/${dev}, and the kernel refuses a link of that name (EEXIST) in the middle of the apply ` +
+        `(remove the altname yourself: ip${ipNetnsOption(session, l.namespace)} link property del dev ${dev} altname ${l.name}; or declare another name)`,
+    );
+  });
   return out;
 }
 
