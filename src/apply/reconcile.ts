@@ -228,6 +228,13 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     const why = stale.keys.get(c.key);
     if (why !== undefined && !stale.namespaces.has(resourceNamespace((c.after ?? c.before)!))) {
       const link = c.kind === 'link';
+      if (stale.renamed.has(c.key)) {
+        problems.push(
+          `${c.label}: a link Voltron created holds another name now (${why}); Voltron does not rename links, nor take one over by its ifindex ` +
+            `(give them their names back yourself: ip${ipNetnsOption(session, resourceNamespace((c.after ?? c.before)!))} link set DEV name NAME, the link down; or delete the link; or stop declaring it)`,
+        );
+        continue;
+      }
       problems.push(
         `${c.label}: the ${c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
           `Voltron neither takes it over nor removes it (${link ? 'delete or rename' : 'delete'} it yourself and Voltron creates its own, or stop declaring it)`,
@@ -852,6 +859,8 @@ export interface Stale {
   readonly namespaces: ReadonlyMap<string, string>;
   /** Adopted namespaces (logical names) recreated since the owned objects in them were made → why. */
   readonly recreated: ReadonlyMap<string, string>;
+  /** Keys of `keys` whose live link, or Voltron's own of that name, is one of Voltron's links renamed by hand. */
+  readonly renamed: ReadonlySet<string>;
 }
 
 /** Settings are per namespace, not objects made in it: a recreated namespace has them too. */
@@ -869,6 +878,7 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
   const namespaces = foreignNamespaces(session, current, inventory, true);
   const recreated = foreignNamespaces(session, current, inventory, false);
   const links = new Set<string>();
+  const renamed = new Set<string>();
   for (const [k, r] of current) {
     if (inventory.owned[k] === undefined) continue;
     const ns = resourceNamespace(r);
@@ -886,7 +896,9 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     if (r.kind === 'link' && recorded !== undefined) {
       const now = session.ns(r.namespace).ifindex(r.name);
       if (now !== recorded) {
-        stale.set(k, `ifindex ${now}, Voltron's was ${recorded}`);
+        const moves = renamedLinks(session, current, inventory, r, now, recorded);
+        if (moves !== undefined) renamed.add(k);
+        stale.set(k, `ifindex ${now}, Voltron's was ${recorded}${moves ?? ''}`);
         links.add(`${r.namespace}/${r.name}`);
       }
     }
@@ -903,7 +915,29 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     current.delete(k);
     setAside(current, k, r);
   }
-  return { keys: stale, namespaces, recreated };
+  return { keys: stale, namespaces, recreated, renamed };
+}
+
+/**
+ * Indexes are unique in a namespace: a live link `r` with the index recorded for another owned
+ * link, or an owned link's recorded index on a live link of another name, is one of Voltron's
+ * links renamed by hand (`ip link set A name B`; say, two names swapped). What the plan should
+ * say instead of "someone else made it" (undefined: neither).
+ */
+function renamedLinks(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory, r: LinkRes, now: number, recorded: number): string | undefined {
+  const ctx = session.ns(r.namespace);
+  const ownedWith = (index: number): string | undefined =>
+    Object.keys(inventory.ifindex ?? {}).find((k) => inventory.ifindex![k] === index && inventory.owned[k]?.kind === 'link' && resourceNamespace(inventory.owned[k]!) === r.namespace);
+  const liveWith = (index: number): string | undefined => {
+    for (const l of current.values()) if (l.kind === 'link' && l.namespace === r.namespace && ctx.ifindex(l.name) === index) return l.name;
+    return undefined;
+  };
+  const other = ownedWith(now);
+  const here = other === undefined ? undefined : `this one is Voltron's ${resourceLabel(inventory.owned[other]!)}`;
+  const mineNow = liveWith(recorded);
+  const mine = mineNow === undefined || mineNow === r.name ? undefined : `Voltron's is now named ${visible(mineNow)}`;
+  const parts = [here, mine].filter((x) => x !== undefined);
+  return parts.length === 0 ? undefined : `: renamed by hand, ${parts.join('; ')}`;
 }
 
 /**
