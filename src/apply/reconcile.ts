@@ -879,6 +879,7 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
   const recreated = foreignNamespaces(session, current, inventory, false);
   const links = new Set<string>();
   const renamed = new Set<string>();
+  const explainRename = renamedLinks(session, current, inventory);
   for (const [k, r] of current) {
     if (inventory.owned[k] === undefined) continue;
     const ns = resourceNamespace(r);
@@ -896,7 +897,7 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     if (r.kind === 'link' && recorded !== undefined) {
       const now = session.ns(r.namespace).ifindex(r.name);
       if (now !== recorded) {
-        const moves = renamedLinks(session, current, inventory, r, now, recorded);
+        const moves = explainRename(r, now, recorded);
         if (moves !== undefined) renamed.add(k);
         stale.set(k, `ifindex ${now}, Voltron's was ${recorded}${moves ?? ''}`);
         links.add(`${r.namespace}/${r.name}`);
@@ -919,25 +920,33 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
 }
 
 /**
- * Indexes are unique in a namespace: a live link `r` with the index recorded for another owned
- * link, or an owned link's recorded index on a live link of another name, is one of Voltron's
- * links renamed by hand (`ip link set A name B`; say, two names swapped). What the plan should
- * say instead of "someone else made it" (undefined: neither).
+ * Indexes are unique in a namespace: a live link with the index recorded for another owned link,
+ * or an owned link's recorded index on a live link of another name, is one of Voltron's links
+ * renamed by hand (`ip link set A name B`; say, two names swapped). `explain` says so, for what
+ * the plan should say instead of "someone else made it" (undefined: neither).
  */
-function renamedLinks(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory, r: LinkRes, now: number, recorded: number): string | undefined {
-  const ctx = session.ns(r.namespace);
-  const ownedWith = (index: number): string | undefined =>
-    Object.keys(inventory.ifindex ?? {}).find((k) => inventory.ifindex![k] === index && inventory.owned[k]?.kind === 'link' && resourceNamespace(inventory.owned[k]!) === r.namespace);
-  const liveWith = (index: number): string | undefined => {
-    for (const l of current.values()) if (l.kind === 'link' && l.namespace === r.namespace && ctx.ifindex(l.name) === index) return l.name;
-    return undefined;
+function renamedLinks(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory): (r: LinkRes, now: number, recorded: number) => string | undefined {
+  // Built on first use (a stale link is rare): "ns|index" → owned key, and → live name.
+  let owned: Map<string, string> | undefined;
+  let live: Map<string, string> | undefined;
+  return (r, now, recorded) => {
+    if (!owned || !live) {
+      owned = new Map();
+      live = new Map();
+      for (const [k, i] of Object.entries(inventory.ifindex ?? {})) {
+        const o = inventory.owned[k];
+        if (o?.kind === 'link') owned.set(`${o.namespace}|${i}`, k);
+      }
+      for (const l of current.values()) if (l.kind === 'link') live.set(`${l.namespace}|${session.ns(l.namespace).ifindex(l.name)}`, l.name);
+    }
+    const other = owned.get(`${r.namespace}|${now}`);
+    const mineNow = live.get(`${r.namespace}|${recorded}`);
+    const parts = [
+      other === undefined ? undefined : `this one is Voltron's ${resourceLabel(inventory.owned[other]!)}`,
+      mineNow === undefined || mineNow === r.name ? undefined : `Voltron's is now named ${visible(mineNow)}`,
+    ].filter((x) => x !== undefined);
+    return parts.length === 0 ? undefined : `: renamed by hand, ${parts.join('; ')}`;
   };
-  const other = ownedWith(now);
-  const here = other === undefined ? undefined : `this one is Voltron's ${resourceLabel(inventory.owned[other]!)}`;
-  const mineNow = liveWith(recorded);
-  const mine = mineNow === undefined || mineNow === r.name ? undefined : `Voltron's is now named ${visible(mineNow)}`;
-  const parts = [here, mine].filter((x) => x !== undefined);
-  return parts.length === 0 ? undefined : `: renamed by hand, ${parts.join('; ')}`;
 }
 
 /**
