@@ -8,6 +8,7 @@ import type { Resource, StateMap } from '../model/types';
 import { compileIgnore } from '../plan/ignore';
 import { linkKey } from '../plan/refs';
 import type { Change, Plan } from '../plan/types';
+import { visible } from '../util/visible';
 
 /** A device a resource names: its namespace, its name, and the field (a dotted plan field). */
 interface DeviceRef {
@@ -50,7 +51,7 @@ function writtenRefs(c: Change): DeviceRef[] {
  * plan first), each with the file, line and field of the declaration. Links the config ignores
  * are not read, so they are not judged.
  */
-export function missingHostDeviceProblems(plan: Plan, current: StateMap, desired: StateMap, ignore: readonly string[]): string[] {
+export function missingHostDeviceProblems(plan: Plan, current: StateMap, desired: StateMap, ignore: readonly string[], altnameHolder: (name: string) => string | undefined = () => undefined): string[] {
   const refs = plan.changes.flatMap((c) => writtenRefs(c).filter((d) => d.namespace === '' && d.dev !== 'lo').map((d) => ({ c, d })));
   if (refs.length === 0) return [];
   const deleted = new Set(plan.changes.filter((c) => c.kind === 'link' && c.action === 'delete').map((c) => c.key));
@@ -63,6 +64,15 @@ export function missingHostDeviceProblems(plan: Plan, current: StateMap, desired
     const r = c.after!;
     const path = r.source ? ptrJoin(r.source.path, ...d.field.split('.')) : undefined;
     const where = r.source && path !== undefined ? `${sourceWhere({ file: r.source.file, path })}: ${path}: ` : '';
+    // The kernel would take an altname, but reports (and Voltron compares) the link's name: the
+    // write would never read back as declared.
+    const holder = altnameHolder(d.dev);
+    if (holder !== undefined && live.has(holder)) {
+      out.push(
+        `${where}${c.label}: link '${d.dev}' is an alternative name of host device '${visible(holder)}': the kernel reports links by their name, so the plan would never read it back as declared (write '${visible(holder)}')`,
+      );
+      continue;
+    }
     out.push(
       `${where}${c.label}: link '${d.dev}' is neither declared nor in the root namespace (a host device the config names must be there): ` +
         `the kernel would refuse it (ENODEV) in the middle of the apply (declare the link, or correct the name)`,

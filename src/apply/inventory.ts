@@ -183,6 +183,13 @@ export class InventoryBuilder {
       // Created objects are owned; settings we changed are owned (restored on removal);
       // pre-existing objects we only updated are adopted, never deleted on removal.
       if (c.action === 'create' || c.action === 'replace' || isSetting || owned[c.key]) owned[c.key] = strip(c.after);
+      // The other end of the pair, which this create brings back after the plan deleted its
+      // namesake (its own key holds that delete): made by Voltron, so owned as well.
+      if (c.pairedPeer) {
+        const peerKey = resourceKey(c.pairedPeer);
+        owned[peerKey] = strip(c.pairedPeer);
+        delete this.ifindex[peerKey];
+      }
     }
     return this;
   }

@@ -16,6 +16,7 @@ import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
 import { mark } from '../util/timing';
+import { visible } from '../util/visible';
 import { rangeItem, subtractRanges, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
 import { faultAfter, faultBefore, faultFromEnv, faultSkips } from './faults';
@@ -23,7 +24,7 @@ import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../k
 import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
-import { sysctlDevice } from '../plan/refs';
+import { linkKey, sysctlDevice } from '../plan/refs';
 import { rangesOverlap, vniClaim } from '../plan/vni';
 
 export interface Journal {
@@ -228,6 +229,13 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     const why = stale.keys.get(c.key);
     if (why !== undefined && !stale.namespaces.has(resourceNamespace((c.after ?? c.before)!))) {
       const link = c.kind === 'link';
+      if (stale.renamed.has(c.key)) {
+        problems.push(
+          `${c.label}: a link Voltron created holds another name now (${why}); Voltron does not rename links, nor take one over by its ifindex ` +
+            `(give them their names back yourself: ip${ipNetnsOption(session, resourceNamespace((c.after ?? c.before)!))} link set DEV name NAME, the link down; or delete the link; or stop declaring it)`,
+        );
+        continue;
+      }
       problems.push(
         `${c.label}: the ${c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
           `Voltron neither takes it over nor removes it (${link ? 'delete or rename' : 'delete'} it yourself and Voltron creates its own, or stop declaring it)`,
@@ -245,8 +253,9 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   }
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...foreignAddressClashes(session, plan, current));
-  problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore));
+  problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore, (name) => session.ns('').altnameHolder(name)));
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
+  problems.push(...altnameClashes(session, plan));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));
   problems.push(...ownVniOrderClashes(plan, current, desired, owns));
   problems.push(...foreignPassthruClashes(session, plan, current, desired, owns));
@@ -423,6 +432,31 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
         `(delete it yourself: ${del}; or declare the route with another metric)`,
     );
   }
+  return out;
+}
+
+/**
+ * Links to create whose name is another live link's alternative name (`ip link property add dev
+ * X altname NAME`; systemd gives NICs some): altnames share the kernel's name space with link
+ * names, so the create fails (EEXIST) in the middle of the apply, while a dump, which reports
+ * links by their name only, shows no link of that name. Unless the plan removes that link first.
+ */
+function altnameClashes(session: KernelSession, plan: Plan): string[] {
+  const out: string[] = [];
+  plan.changes.forEach((c, i) => {
+    if (c.kind !== 'link' || c.action !== 'create') return;
+    const l = c.after as LinkRes;
+    const holder = session.ns(l.namespace).altnameHolder(l.name);
+    if (holder === undefined) return;
+    const gone = plan.changes.findIndex((r) => r.key === linkKey(l.namespace, holder) && removesLive(r));
+    if (gone >= 0 && gone < i) return;
+    const label = c.createdBy === undefined ? c.label : `${c.label}, the peer end of ${plan.changes.find((p) => p.key === c.createdBy)?.label ?? c.createdBy}`;
+    const dev = visible(holder);
+    out.push(
+      `${label}: '${l.name}' is an alternative name of link ${nsLabel(l.namespace)}/${dev}, and the kernel refuses a link of that name (EEXIST) in the middle of the apply ` +
+        `(remove the altname yourself: ip${ipNetnsOption(session, l.namespace)} link property del dev ${dev} altname ${l.name}; or declare another name)`,
+    );
+  });
   return out;
 }
 
@@ -879,6 +913,8 @@ export interface Stale {
   readonly namespaces: ReadonlyMap<string, string>;
   /** Adopted namespaces (logical names) recreated since the owned objects in them were made → why. */
   readonly recreated: ReadonlyMap<string, string>;
+  /** Keys of `keys` whose live link, or Voltron's own of that name, is one of Voltron's links renamed by hand. */
+  readonly renamed: ReadonlySet<string>;
 }
 
 /** Settings are per namespace, not objects made in it: a recreated namespace has them too. */
@@ -897,6 +933,8 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
   const namespaces = foreignNamespaces(session, current, inventory, true);
   const recreated = foreignNamespaces(session, current, inventory, false);
   const links = new Set<string>();
+  const renamed = new Set<string>();
+  const explainRename = renamedLinks(session, current, inventory);
   for (const [k, r] of current) {
     if (inventory.owned[k] === undefined) continue;
     const ns = resourceNamespace(r);
@@ -920,7 +958,9 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     if (r.kind === 'link' && recorded !== undefined) {
       const now = session.ns(r.namespace).ifindex(r.name);
       if (now !== recorded) {
-        stale.set(k, `ifindex ${now}, Voltron's was ${recorded}`);
+        const moves = explainRename(r, now, recorded);
+        if (moves !== undefined) renamed.add(k);
+        stale.set(k, `ifindex ${now}, Voltron's was ${recorded}${moves ?? ''}`);
         links.add(`${r.namespace}/${r.name}`);
       }
     }
@@ -937,7 +977,37 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     current.delete(k);
     setAside(current, k, r);
   }
-  return { keys: stale, namespaces, recreated };
+  return { keys: stale, namespaces, recreated, renamed };
+}
+
+/**
+ * Indexes are unique in a namespace: a live link with the index recorded for another owned link,
+ * or an owned link's recorded index on a live link of another name, is one of Voltron's links
+ * renamed by hand (`ip link set A name B`; say, two names swapped). `explain` says so, for what
+ * the plan should say instead of "someone else made it" (undefined: neither).
+ */
+function renamedLinks(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory): (r: LinkRes, now: number, recorded: number) => string | undefined {
+  // Built on first use (a stale link is rare): "ns|index" → owned key, and → live name.
+  let owned: Map<string, string> | undefined;
+  let live: Map<string, string> | undefined;
+  return (r, now, recorded) => {
+    if (!owned || !live) {
+      owned = new Map();
+      live = new Map();
+      for (const [k, i] of Object.entries(inventory.ifindex ?? {})) {
+        const o = inventory.owned[k];
+        if (o?.kind === 'link') owned.set(`${o.namespace}|${i}`, k);
+      }
+      for (const l of current.values()) if (l.kind === 'link') live.set(`${l.namespace}|${session.ns(l.namespace).ifindex(l.name)}`, l.name);
+    }
+    const other = owned.get(`${r.namespace}|${now}`);
+    const mineNow = live.get(`${r.namespace}|${recorded}`);
+    const parts = [
+      other === undefined ? undefined : `this one is Voltron's ${resourceLabel(inventory.owned[other]!)}`,
+      mineNow === undefined || mineNow === r.name ? undefined : `Voltron's is now named ${visible(mineNow)}`,
+    ].filter((x) => x !== undefined);
+    return parts.length === 0 ? undefined : `: renamed by hand, ${parts.join('; ')}`;
+  };
 }
 
 /**

@@ -113,8 +113,9 @@ export function readLinks(ctx: NsContext): RawLink[] {
     pre.push({ index, flags, attrs });
   }
   // One pass over each link's ~50 attributes, then direct reads (`at` is reused).
-  const at = new Int32Array(R.IFLA_LINK_NETNSID + 1);
+  const at = new Int32Array(R.IFLA_PROP_LIST + 1);
   const out: RawLink[] = [];
+  const altnames = new Map<string, string>();
   for (const p of pre) names.set(p.index, p.attrs.strAt(p.attrs.firstAt(R.IFLA_IFNAME)) ?? `if${p.index}`);
   for (const { index, flags, attrs } of pre) {
     attrs.scan(at);
@@ -130,6 +131,8 @@ export function readLinks(ctx: NsContext): RawLink[] {
     const linkIndex = attrs.u32At(at[R.IFLA_LINK]!);
     const mtu = attrs.u32At(at[R.IFLA_MTU]!);
     const linkNetnsId = attrs.i32At(at[R.IFLA_LINK_NETNSID]!);
+    const props = attrs.nestedAt(at[R.IFLA_PROP_LIST]!);
+    if (props) for (const alt of props.all(R.IFLA_ALT_IFNAME)) altnames.set(cString(alt), name);
     // Built key by key, only the fields the kernel reported (thousands of links per dump).
     const res: Record<string, unknown> = { kind: 'link', namespace: ctx.logical, name, type };
     if (mtu !== undefined) res.mtu = mtu;
@@ -160,7 +163,14 @@ export function readLinks(ctx: NsContext): RawLink[] {
     const lowerIndex = type === 'vxlan' ? data?.u32(R.IFLA_VXLAN_LINK) || undefined : linkIndex;
     out.push({ index, name, res: res as unknown as LinkRes, masterIndex, linkIndex: lowerIndex, linkNetnsId });
   }
+  ctx.rememberAltnames(altnames);
   return out;
+}
+
+/** A NUL-terminated string attribute's text. */
+function cString(b: Buffer): string {
+  const nul = b.indexOf(0);
+  return b.toString('utf8', 0, nul < 0 ? b.length : nul);
 }
 
 /** Drop undefined fields (so deep comparisons and JSON see only what the kernel reported). */

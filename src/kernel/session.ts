@@ -16,6 +16,8 @@ export class NsContext {
   /** Whether every ifindex in use is known (from a complete link dump), and the next free one. */
   private indexesKnown = false;
   private nextIndex = 1;
+  /** Alternative link names (altname → the link's name), as of the last link dump. */
+  private altnameCache: ReadonlyMap<string, string> = new Map();
   /** The namespace's netns cookie, read once per socket (null: not read yet). */
   private cookieCache: string | undefined | null = null;
 
@@ -42,6 +44,19 @@ export class NsContext {
 
   rememberIndex(name: string, ifindex: number): void {
     this.index.set(name, ifindex);
+  }
+
+  rememberAltnames(altnames: ReadonlyMap<string, string>): void {
+    this.altnameCache = altnames;
+  }
+
+  /**
+   * The link that has `name` as an alternative name, as of the last link dump. Altnames share
+   * the kernel's name space with link names: a create of that name fails (EEXIST), and a lookup
+   * by it finds that link. Dumps report links by their name only.
+   */
+  altnameHolder(name: string): string | undefined {
+    return this.altnameCache.get(name);
   }
 
   forgetIndex(name: string): void {
@@ -96,6 +111,7 @@ export class NsContext {
     this.sockCache = undefined;
     this.cookieCache = null;
     this.index.clear();
+    this.altnameCache = new Map();
     this.indexesKnown = false;
     this.nextIndex = 1;
   }

@@ -5,6 +5,7 @@ import type { LinkRes, Resource } from '../../src/model/types';
 import { computePlan, isOwned, renderText, type PlanInput } from '../../src/plan';
 import type { Change, Inventory, Plan } from '../../src/plan/types';
 import { KernelError, applyChange, applyPlan, memState, readState } from '../support/memkernel';
+import { recordChange } from '../../src/apply/inventory';
 
 const EMPTY: Inventory = { version: 1, owned: {}, original: {} };
 const map = (...rs: Resource[]) => new Map(rs.map((r) => [resourceKey(r), r] as const));
@@ -437,6 +438,11 @@ describe('computePlan: cascades', () => {
     assert.equal(byKey(p, 'link:/va').pairedPeer, b);
     const again = computePlan({ desired: map(ns, a, b, addr), current: readState(k), inventory: EMPTY });
     assert.deepEqual(again.changes.map((c) => `${c.action} ${c.key} ${c.fields.map((f) => f.field)}`), []);
+    // The end the pair brought back is Voltron's: it was once recorded as deleted only, and a
+    // later replace of the pair was refused as one of a foreign link.
+    const inv = p.changes.reduce(recordChange, owning(ns, squatter, addr));
+    assert.deepEqual(Object.keys(inv.owned).sort(), ['address:n/vb/10.0.0.2/24', 'link:/va', 'link:n/vb', 'namespace:n']);
+    assert.deepEqual(inv.owned['link:n/vb'], b);
   });
 
   test('a dependency cycle is reported with its keys', () => {

@@ -58,6 +58,9 @@ export const IFLA_AF_SPEC = 26;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
 export const IFLA_LINK_NETNSID = 37;
+/** A link's alternative names (`ip link property add ... altname`): nested IFLA_ALT_IFNAME strings. */
+export const IFLA_PROP_LIST = 52;
+export const IFLA_ALT_IFNAME = 53;
 
 export const IF_OPER_UP = 6;
 /** IFLA_PROTINFO of a bridge port (AF_BRIDGE): its STP state (BR_STATE_*). */
