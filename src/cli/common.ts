@@ -1,4 +1,5 @@
 // Options and setup shared by commands: config loading, session, state dir, output.
+import { setCapabilityCache } from '../kernel/capabilities';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, formatConfigError } from '../config';
@@ -109,6 +110,8 @@ export function missingOverlayNote(ctx: Pick<Context, 'configDir' | 'host'>): st
 }
 
 export function openSession(ctx: Context): KernelSession {
+  // What the kernel supports is asked once per boot, not at every plan (/proc/kallsyms is slow).
+  setCapabilityCache(path.join(ctx.stateDir, 'cache', 'kernel-features.json'));
   return new KernelSession(ctx.sandbox === undefined ? {} : { sandbox: ctx.sandbox });
 }
 

@@ -5,7 +5,7 @@ import { capabilityErrors } from '../../src/apply/preflight';
 import { resourceKey } from '../../src/model/keys';
 import type { Resource } from '../../src/model/types';
 import { setFilterProgramResolver } from '../../src/kernel/tc/filter';
-import { CAPABILITIES, kernelSupports } from '../../src/kernel/capabilities';
+import { CAPABILITIES, judge, kernelSupports } from '../../src/kernel/capabilities';
 
 test('a filters: entry is refused before any write while no program resolver exists', () => {
   const f: Resource = { kind: 'tfilter', namespace: 'a', dev: 'eth0', direction: 'egress', priority: 1, program: 'cnt' };
@@ -30,4 +30,16 @@ test('a bridge with only vlan_default_pvid is refused naming that option, on a k
   } else {
     assert.deepEqual(errs, []);
   }
+});
+
+test('a feature missing from the symbol table is missing only where no module could bring it (modules load on first use)', () => {
+  const htb = CAPABILITIES.qdisc_htb;
+  const none = new Set<string>();
+  const mods = (loaded: string[], installed: string[]) => ({ loaded: new Set(loaded), installed: new Set(installed) });
+  assert.equal(judge(htb, new Set(['htb_init']), null), true, 'in the table');
+  assert.equal(judge(htb, none, null), false, 'a kernel without loadable modules has its whole table');
+  assert.equal(judge(htb, none, mods(['sch_htb'], ['sch_htb'])), false, 'its module loaded without it');
+  assert.equal(judge(htb, none, mods([], ['sch_htb'])), undefined, 'installed, loaded on first use: the kernel answers at apply');
+  assert.equal(judge(htb, none, mods([], ['sch_tbf'])), false, 'no such module for this kernel');
+  assert.equal(judge(htb, undefined, null), undefined, 'no table to read');
 });
