@@ -269,7 +269,31 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));
   if (problems.length) throw new PlanRefused(problems);
-  return { plan: destroying ? destroyReasons(plan) : plan, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
+  const renamed = renamedAway(session, current, owns);
+  const said = renamed.length > 0 ? { ...plan, renamedAway: renamed } : plan;
+  return { plan: destroying ? destroyReasons(said) : said, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };
+}
+
+/**
+ * Owned links not live under their name whose recorded ifindex is a live link of another name
+ * that Voltron does not own: renamed by hand (`ip link set b1 name bX`). Not Voltron's to rename
+ * back or delete (it may be in use under its new name), so the plan says so rather than let a
+ * new b1 appear beside it silently (two links, one address twice).
+ */
+function renamedAway(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory): string[] {
+  const gone = Object.entries(inventory.ifindex ?? {}).filter(([k]) => !current.has(k) && inventory.owned[k]?.kind === 'link');
+  if (gone.length === 0) return [];
+  const byIndex = new Map<string, LinkRes>();
+  for (const [k, r] of current) {
+    if (r.kind === 'link' && inventory.owned[k] === undefined) byIndex.set(`${r.namespace}|${session.ns(r.namespace).ifindex(r.name)}`, r);
+  }
+  const out: string[] = [];
+  for (const [k, index] of gone) {
+    const was = inventory.owned[k] as LinkRes;
+    const now = byIndex.get(`${was.namespace}|${index}`);
+    if (now) out.push(`${resourceLabel(was)} (now ${visible(now.name)}, ifindex ${index})`);
+  }
+  return out;
 }
 
 /**

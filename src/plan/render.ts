@@ -90,7 +90,7 @@ function paintField(sign: string, color: boolean): string {
 export function renderText(plan: Plan, opts: { color: boolean }): string {
   const { color } = opts;
   const lines: string[] = [];
-  const foreign = [untouchedLine(plan), ...collateralLines(plan), ...releasedLines(plan)].filter((l) => l !== '').join('\n') || undefined;
+  const foreign = [untouchedLine(plan), ...collateralLines(plan), ...releasedLines(plan), ...renamedLines(plan)].filter((l) => l !== '').join('\n') || undefined;
   if (plan.changes.length === 0) {
     lines.push(summaryLine(plan));
     if (foreign) lines.push(foreign);
@@ -134,6 +134,18 @@ function releasedLines(plan: Plan): string[] {
   return [`Warning: ${l.length} live link${l.length === 1 ? '' : 's'} not owned by Voltron will be released from ${l.length === 1 ? 'its bridge' : 'their bridges'} by the kernel with the changes above:`, ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`), ...more];
 }
 
+/** Links Voltron created that someone renamed: left alone under their new names. */
+function renamedLines(plan: Plan): string[] {
+  const l = plan.renamedAway ?? [];
+  if (l.length === 0) return [];
+  const more = l.length > COLLATERAL_SHOWN ? [`  … and ${l.length - COLLATERAL_SHOWN} more`] : [];
+  return [
+    `Warning: ${l.length} link${l.length === 1 ? '' : 's'} Voltron created ${l.length === 1 ? 'is' : 'are'} live under another name (renamed by hand); Voltron neither renames nor deletes ${l.length === 1 ? 'it' : 'them'} (not its own any more), and creates a declared one again beside ${l.length === 1 ? 'it' : 'them'}:`,
+    ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`),
+    ...more,
+  ];
+}
+
 const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
 
 /**
@@ -165,7 +177,7 @@ export function renderMarkdown(plan: Plan): string {
   out.push(`| **Disruptive** | **${disruptive}** |`, '');
   out.push(summaryLine(plan));
   if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);
-  for (const warning of [collateralLines(plan), releasedLines(plan)]) {
+  for (const warning of [collateralLines(plan), releasedLines(plan), renamedLines(plan)]) {
     if (warning.length) out.push('', `**${warning[0]}**`, '', ...warning.slice(1).map(markdownItem));
   }
   const head = `${out.join('\n')}\n\n\`\`\`diff\n`;
@@ -255,5 +267,6 @@ export function planToJson(plan: Plan): object {
     foreign_count: plan.foreignCount,
     foreign_removed: [...(plan.foreignRemoved ?? [])],
     foreign_released: [...(plan.foreignReleased ?? [])],
+    renamed_away: [...(plan.renamedAway ?? [])],
   };
 }

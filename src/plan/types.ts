@@ -74,6 +74,12 @@ export interface Plan {
    * when there are none.
    */
   readonly foreignReleased?: readonly string[];
+  /**
+   * Links Voltron created that are live under another name (renamed by hand: the ifindex it
+   * recorded), as `label (now NAME, ifindex N)`. Voltron neither renames them back nor deletes
+   * them: a declared one is created again beside it. Absent when there are none.
+   */
+  readonly renamedAway?: readonly string[];
 }
 
 /** Inventory: what earlier applies created or took over (prune only from here). */

@@ -2,7 +2,8 @@
 // (deleted first, brought back by the pair) is Voltron's: it used to be left out of the
 // inventory, so a later replace of the pair was refused as one of a foreign link. Two owned links
 // whose names someone swapped are refused (Voltron neither renames links nor takes one over by
-// name), saying they are Voltron's own links renamed, not someone else's.
+// name), saying they are Voltron's own links renamed, not someone else's. One renamed away (its
+// name free) is named in a warning: the plan creates it again beside the renamed one.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { editableSandbox } from '../support/sandbox';
@@ -54,6 +55,20 @@ describe('link names reused and changed', () => {
     for (const [from, to] of [['br1', 'tmp0'], ['br2', 'br1'], ['tmp0', 'br2']]) sb.ip('a', ['link', 'set', from!, 'name', to!]);
     const ok = sb.run(['apply', '--auto-approve']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
+
+  it('an owned link renamed away is named in a warning: created again beside it, and the renamed one left alone', () => {
+    sb.ip('a', ['link', 'set', 'br1', 'down']);
+    sb.ip('a', ['link', 'set', 'br1', 'name', 'brX']);
+    const index = sb.ipj('a', ['link', 'show', 'brX'])[0].ifindex as number;
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    assert.deepEqual(JSON.parse(p.stdout).renamed_away, [`link a/br1 (bridge) (now brX, ifindex ${index})`]);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /Warning: 1 link Voltron created is live under another name \(renamed by hand\); Voltron neither renames nor deletes it .*:\n {2}- link a\/br1 \(bridge\) \(now brX, ifindex \d+\)/);
+    assert.equal(sb.ipj('a', ['link', 'show', 'brX']).length, 1, 'the renamed link is left alone');
     assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
