@@ -3,6 +3,7 @@
 import { resourceLabel, resourceNamespace } from '../model/keys';
 import type { Resource, ResourceKind, StateMap } from '../model/types';
 import { isLink, type Draft } from './drafts';
+import { handoverReasons, handoverSeamless, handovers } from './handover';
 import { topoSort } from './order';
 import { KIND_RANK, TcIndex, linkKey, references } from './refs';
 import type { Change } from './types';
@@ -59,9 +60,13 @@ export function schedule(
 ): Change[] {
   const all = [...drafts.values()];
   const isUp = new Set(all.filter((x) => x.action !== 'delete').map((x) => x.key));
+  const tcK = new TcIndex(kernel);
+  // Make before break (handover.ts): a route or rule whose traffic a new one takes over goes after
+  // it, unless something deleted first must wait for it (the link a seg6local route names).
+  const handed = handovers(drafts, (d) => references(d.before!, tcK).some((k) => drafts.get(k)?.action === 'delete'));
   // A restore (a sysctl delete writes its original back) that must follow a create or update
   // (a broadcast key: sysctl-all.ts) runs among them: deletes run first.
-  const late = all.filter((x) => x.action === 'delete' && [...(runAfter.get(x.key) ?? [])].some((k) => isUp.has(k)));
+  const late = all.filter((x) => x.action === 'delete' && (handed.has(x.key) || [...(runAfter.get(x.key) ?? [])].some((k) => isUp.has(k))));
   const lateKeys = new Set(late.map((x) => x.key));
   const ups = all.filter((x) => x.action !== 'delete' || lateKeys.has(x.key));
   const dels = all.filter((x) => x.action === 'delete' && !lateKeys.has(x.key));
@@ -132,10 +137,23 @@ export function schedule(
   const tcD = new TcIndex(desired);
   const upAddr = byNs(ups, 'address', 'after');
   const upRoute = byNs(ups, 'route', 'after');
+  // A route handed over goes after the namespace's rule changes and rules handed over: a table
+  // move needs the rules that look the new table up, and rules go before routes in a delete.
+  const upRule = byNs(ups, 'rule', 'after');
+  for (const k of handed.keys()) {
+    const r = drafts.get(k)!.before!;
+    if (r.kind === 'rule') pushTo(upRule, r.namespace, k);
+  }
   for (const x of ups) {
     const s = deps.get(x.key)!;
     if (x.action === 'delete') {
       for (const k of runAfter.get(x.key) ?? []) if (k !== x.key && upKeys.has(k)) s.add(k);
+      const by = handed.get(x.key);
+      if (by !== undefined) {
+        for (const k of by) s.add(k);
+        const r = x.before!;
+        if (r.kind === 'route') addBarrier(s, `rules/${r.namespace}`, upRule.get(r.namespace), ruleRank);
+      }
       continue;
     }
     const r = x.after!;
@@ -195,7 +213,6 @@ export function schedule(
   for (const [a, b] of [...busy, ...soft]) if (!reaches(deps, b, a)) deps.get(a)!.add(b);
 
   // Deletes: reversed — an object goes before what it refers to.
-  const tcK = new TcIndex(kernel);
   const delMembers = new Map<string, string[]>();
   for (const x of dels) {
     const r = x.before!;
@@ -238,20 +255,34 @@ export function schedule(
     (a, b) => rank.get(b)! - rank.get(a)! || byKey(a, b),
   );
 
+  // What the handovers say: the create names the object it replaces, the delete its successors.
+  const notes = new Map<string, string>();
+  let seamless: Set<string> | undefined;
+  for (const [k, by] of handed) {
+    const old = drafts.get(k)!;
+    const made = by.map((m) => drafts.get(m)!);
+    const smooth = handoverSeamless(old.before!, made.map((m) => m.after!));
+    const r = handoverReasons(old, made, smooth);
+    notes.set(k, r.old);
+    for (const m of by) notes.set(m, (notes.get(m) ?? '') + r.made);
+    if (smooth) (seamless ??= new Set()).add(k);
+  }
+
   // Built field by field in one order (not with conditional spreads): one object shape for
   // every change, thousands of them.
   const out: Change[] = [];
   for (const k of [...delSorted, ...upSorted]) {
     const x = drafts.get(k);
     if (x === undefined) continue; // a barrier
+    const note = notes.size === 0 ? undefined : notes.get(k);
     const c: { -readonly [P in keyof Change]?: Change[P] } = {
       action: x.action,
       key: x.key,
       kind: x.kind,
       label: resourceLabel((x.after ?? x.before)!),
-      reason: x.reason,
+      reason: note === undefined ? x.reason : x.reason + note,
       fields: x.action === 'delete' ? [] : x.fields,
-      disruptive: x.disruptive,
+      disruptive: x.disruptive && !(seamless?.has(k) ?? false),
     };
     if (x.before && x.action !== 'create') c.before = x.before;
     if (x.after && x.action !== 'delete') c.after = x.after;

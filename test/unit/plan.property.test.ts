@@ -51,6 +51,18 @@ function referencedKeys(r: Resource): string[] {
   return out;
 }
 
+/** Creates in `changes` of a route (rule) serving the traffic of deleted `c`: same destination (selectors), another key. */
+function takesOver(c: Change, changes: readonly Change[]): Change[] {
+  const b = c.before!;
+  if (b.kind !== 'route' && b.kind !== 'rule') return [];
+  const same = (r: Resource): boolean => {
+    if (r.kind !== b.kind || r.namespace !== b.namespace || r.family !== b.family) return false;
+    if (r.kind === 'route' && b.kind === 'route') return r.to === b.to;
+    return r.kind === 'rule' && b.kind === 'rule' && r.from === b.from && r.to === b.to && r.fwmark === b.fwmark && r.fwmask === b.fwmask && r.iif === b.iif && r.oif === b.oif;
+  };
+  return changes.filter((m) => m.action === 'create' && m.before === undefined && same(m.after!));
+}
+
 test('property: a state planned against itself (as the kernel reports it) is empty', () => {
   fc.assert(
     fc.property(syncedArb, ({ desired, current }) => {
@@ -125,9 +137,22 @@ test('property: every change comes after what it depends on and what it refers t
           assert.ok(pos.get(d)! < i, `${c.key} runs before its dependency ${d}`);
         }
         if (c.action !== 'delete') seenUp = true;
-        else assert.ok(!seenUp, `delete ${c.key} after a create/update`);
+        else assert.ok(!seenUp || takesOver(c, plan.changes.slice(0, i)).length > 0, `delete ${c.key} after a create/update, and no earlier create takes over its traffic`);
       }
       const byKey = new Map(plan.changes.map((c) => [c.key, c] as const));
+      // Make before break: a route (rule) deleted while one this plan creates takes over its traffic
+      // goes after that create, unless the kernel would read its delete as the new one's (an IPv4
+      // metric 0 is any metric), or a delete run first must wait for it (its link goes).
+      for (const [i, c] of plan.changes.entries()) {
+        if (c.action !== 'delete') continue;
+        const b = c.before!;
+        const wildcard = b.kind === 'route' && b.family === 4 && b.metric === 0;
+        const heirs = takesOver(c, plan.changes);
+        const ambiguous = wildcard && heirs.some((m) => (m.after as { table?: number }).table === (b as { table: number }).table);
+        const refsGo = referencedKeys(b).some((k) => byKey.get(k)?.action === 'delete');
+        if (heirs.length === 0 || ambiguous || refsGo) continue;
+        for (const m of heirs) assert.ok(pos.get(m.key)! < i, `${c.key} deleted before ${m.key}, which takes over its traffic, is created`);
+      }
       const up = (c: Change | undefined) => c !== undefined && (c.action === 'create' || c.action === 'replace');
       for (const b of plan.changes) {
         if (up(b)) {

@@ -1,0 +1,73 @@
+// Make before break: a route or rule whose key changes (a route's metric or table, a rule's
+// priority) is a delete of the old object and a create of the new one. Both can live in the
+// kernel at once (different keys), so the create runs first and the old object goes after it,
+// as Terraform's create_before_destroy: traffic always finds one of them.
+import { resourceLabel } from '../model/keys';
+import type { Resource, RouteRes } from '../model/types';
+import type { Draft } from './drafts';
+
+/** What a route or rule matches: the traffic that moves from the deleted one to the created one. */
+function trafficOf(r: Resource): string | undefined {
+  if ((r.kind === 'route' || r.kind === 'rule') && r.unmodelled !== undefined) return undefined;
+  if (r.kind === 'route') return `route|${r.namespace}|${r.family}|${r.to}`;
+  if (r.kind === 'rule') return `rule|${r.namespace}|${r.family}|${r.from ?? ''}|${r.to ?? ''}|${r.fwmark ?? ''}|${r.fwmask ?? ''}|${r.iif ?? ''}|${r.oif ?? ''}`;
+  return undefined;
+}
+
+/**
+ * Whether deleting `old` once `made` exist removes `old` and only it. The kernel reads an IPv4
+ * route delete's metric 0 as "any metric" (fib_nh_match): with the metric-0 route already gone
+ * (its link set down, say), the delete would remove a new route of that table instead.
+ */
+function deletesOnlyOld(old: Resource, made: readonly Draft[]): boolean {
+  if (old.kind !== 'route' || old.family !== 4 || old.metric !== 0) return true;
+  return made.every((c) => (c.after as RouteRes).table !== old.table);
+}
+
+/**
+ * Deletes of owned routes (rules) whose traffic a route (rule) this plan creates takes over: same
+ * namespace, family and destination (rule selectors), another key. Delete key → the creates it
+ * waits for. Only a plain create qualifies (not an object recreated with its link), and `early`
+ * keeps a delete in the delete phase (something deleted there must wait for it).
+ */
+export function handovers(drafts: ReadonlyMap<string, Draft>, early: (d: Draft) => boolean): Map<string, string[]> {
+  const made = new Map<string, Draft[]>();
+  for (const x of drafts.values()) {
+    if (x.action !== 'create' || x.before !== undefined || x.after === undefined) continue;
+    const t = trafficOf(x.after);
+    if (t === undefined) continue;
+    const l = made.get(t);
+    if (l) l.push(x);
+    else made.set(t, [x]);
+  }
+  const out = new Map<string, string[]>();
+  if (made.size === 0) return out;
+  for (const x of drafts.values()) {
+    if (x.action !== 'delete' || x.before === undefined) continue;
+    const t = trafficOf(x.before);
+    const by = t === undefined ? undefined : made.get(t);
+    if (by === undefined || !deletesOnlyOld(x.before, by) || early(x)) continue;
+    out.set(x.key, by.map((c) => c.key));
+  }
+  return out;
+}
+
+/** Reason suffixes of a handover's create and delete (`seamless`: see handoverSeamless). */
+export function handoverReasons(old: Draft, made: readonly Draft[], seamless: boolean): { made: string; old: string } {
+  const one = made.length === 1;
+  const then = seamless ? `${one ? 'takes' : 'take'} over its traffic` : `${one ? 'is' : 'are'} created`;
+  return {
+    made: `; created before ${resourceLabel(old.before!)}, which it replaces, is deleted`,
+    old: `; deleted after ${made.map((c) => resourceLabel(c.after!)).join(' and ')} ${then}`,
+  };
+}
+
+/**
+ * Whether the old object's delete interrupts nothing: a rule's selectors, or a route's
+ * destination in the same table, are then served by the new one. A route moved to another table
+ * is reached only through the rules that look that table up.
+ */
+export function handoverSeamless(old: Resource, made: readonly Resource[]): boolean {
+  if (old.kind === 'rule') return true;
+  return made.every((m) => (m as RouteRes).table === (old as RouteRes).table);
+}
