@@ -77,7 +77,7 @@ function fieldLines(c: Change): { sign: string; text: string }[] {
   const gone = c.recorded ?? c.before;
   if (c.action !== 'delete' || c.restore !== undefined || gone === undefined) return c.fields.map((f) => fieldLine(c, f));
   return declaredFields(gone)
-    .filter((f) => !READ_ONLY.has(f.field) && !READ_ONLY.has(f.field.slice(0, f.field.indexOf('.') >>> 0)))
+    .filter((f) => !READ_ONLY.has(f.field) && !READ_ONLY.has(f.field.split('.')[0]!))
     .map((f) => ({ sign: '-', text: `${f.field}: ${fmtField(gone, f.field, f.after)}` }));
 }
 
@@ -118,32 +118,33 @@ function untouchedLine(plan: Plan): string {
 
 const COLLATERAL_SHOWN = 20;
 
-/** Objects Voltron does not own that the kernel removes along with this plan's changes. */
-function collateralLines(plan: Plan): string[] {
-  const l = plan.foreignRemoved ?? [];
+/** A warning's lines: its heading, then up to COLLATERAL_SHOWN items and how many more. */
+function warningLines(items: readonly string[] | undefined, heading: (n: number) => string): string[] {
+  const l = items ?? [];
   if (l.length === 0) return [];
   const more = l.length > COLLATERAL_SHOWN ? [`  … and ${l.length - COLLATERAL_SHOWN} more`] : [];
-  return [`Warning: ${l.length} live object${l.length === 1 ? '' : 's'} not owned by Voltron will be removed by the kernel with the changes above:`, ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`), ...more];
+  return [heading(l.length), ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`), ...more];
+}
+
+/** Objects Voltron does not own that the kernel removes along with this plan's changes. */
+function collateralLines(plan: Plan): string[] {
+  return warningLines(plan.foreignRemoved, (n) => `Warning: ${n} live object${n === 1 ? '' : 's'} not owned by Voltron will be removed by the kernel with the changes above:`);
 }
 
 /** Links Voltron does not own that leave a bridge this plan deletes or recreates. */
 function releasedLines(plan: Plan): string[] {
-  const l = plan.foreignReleased ?? [];
-  if (l.length === 0) return [];
-  const more = l.length > COLLATERAL_SHOWN ? [`  … and ${l.length - COLLATERAL_SHOWN} more`] : [];
-  return [`Warning: ${l.length} live link${l.length === 1 ? '' : 's'} not owned by Voltron will be released from ${l.length === 1 ? 'its bridge' : 'their bridges'} by the kernel with the changes above:`, ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`), ...more];
+  return warningLines(
+    plan.foreignReleased,
+    (n) => `Warning: ${n} live link${n === 1 ? '' : 's'} not owned by Voltron will be released from ${n === 1 ? 'its bridge' : 'their bridges'} by the kernel with the changes above:`,
+  );
 }
 
 /** Links Voltron created that someone renamed: left alone under their new names. */
 function renamedLines(plan: Plan): string[] {
-  const l = plan.renamedAway ?? [];
-  if (l.length === 0) return [];
-  const more = l.length > COLLATERAL_SHOWN ? [`  … and ${l.length - COLLATERAL_SHOWN} more`] : [];
-  return [
-    `Warning: ${l.length} link${l.length === 1 ? '' : 's'} Voltron created ${l.length === 1 ? 'is' : 'are'} live under another name (renamed by hand); Voltron neither renames nor deletes ${l.length === 1 ? 'it' : 'them'} (not its own any more), and creates a declared one again beside ${l.length === 1 ? 'it' : 'them'}:`,
-    ...l.slice(0, COLLATERAL_SHOWN).map((x) => `  - ${x}`),
-    ...more,
-  ];
+  return warningLines(plan.renamedAway, (n) => {
+    const [it, is] = n === 1 ? ['it', 'is'] : ['them', 'are'];
+    return `Warning: ${n} link${n === 1 ? '' : 's'} Voltron created ${is} live under another name (renamed by hand); Voltron neither renames nor deletes ${it} (not its own any more), and creates a declared one again beside ${it}:`;
+  });
 }
 
 const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
