@@ -283,16 +283,20 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
 function renamedAway(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory): string[] {
   const gone = Object.entries(inventory.ifindex ?? {}).filter(([k]) => !current.has(k) && inventory.owned[k]?.kind === 'link');
   if (gone.length === 0) return [];
-  const byIndex = new Map<string, LinkRes>();
-  for (const [k, r] of current) {
-    if (r.kind === 'link' && inventory.owned[k] === undefined) byIndex.set(`${r.namespace}|${session.ns(r.namespace).ifindex(r.name)}`, r);
-  }
+  const byIndex = liveLinksByIndex(session, current);
   const out: string[] = [];
   for (const [k, index] of gone) {
     const was = inventory.owned[k] as LinkRes;
     const now = byIndex.get(`${was.namespace}|${index}`);
-    if (now) out.push(`${resourceLabel(was)} (now ${visible(now.name)}, ifindex ${index})`);
+    if (now && inventory.owned[resourceKey(now)] === undefined) out.push(`${resourceLabel(was)} (now ${visible(now.name)}, ifindex ${index})`);
   }
+  return out;
+}
+
+/** Live links by `namespace|ifindex` (the read filled each namespace's index cache). */
+function liveLinksByIndex(session: KernelSession, current: ReadonlyMap<string, Resource>): Map<string, LinkRes> {
+  const out = new Map<string, LinkRes>();
+  for (const r of current.values()) if (r.kind === 'link') out.set(`${r.namespace}|${session.ns(r.namespace).ifindex(r.name)}`, r);
   return out;
 }
 
@@ -1013,19 +1017,18 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
 function renamedLinks(session: KernelSession, current: ReadonlyMap<string, Resource>, inventory: Inventory): (r: LinkRes, now: number, recorded: number) => string | undefined {
   // Built on first use (a stale link is rare): "ns|index" → owned key, and → live name.
   let owned: Map<string, string> | undefined;
-  let live: Map<string, string> | undefined;
+  let live: Map<string, LinkRes> | undefined;
   return (r, now, recorded) => {
     if (!owned || !live) {
       owned = new Map();
-      live = new Map();
       for (const [k, i] of Object.entries(inventory.ifindex ?? {})) {
         const o = inventory.owned[k];
         if (o?.kind === 'link') owned.set(`${o.namespace}|${i}`, k);
       }
-      for (const l of current.values()) if (l.kind === 'link') live.set(`${l.namespace}|${session.ns(l.namespace).ifindex(l.name)}`, l.name);
+      live = liveLinksByIndex(session, current);
     }
     const other = owned.get(`${r.namespace}|${now}`);
-    const mineNow = live.get(`${r.namespace}|${recorded}`);
+    const mineNow = live.get(`${r.namespace}|${recorded}`)?.name;
     const parts = [
       other === undefined ? undefined : `this one is Voltron's ${resourceLabel(inventory.owned[other]!)}`,
       mineNow === undefined || mineNow === r.name ? undefined : `Voltron's is now named ${visible(mineNow)}`,
