@@ -3,7 +3,9 @@
 // carrier with the two differing (addrconf_notify, NETDEV_UP/NETDEV_CHANGE). A declared one is
 // therefore written (again) after every change in the plan that can do either: the link's own
 // create, replace or mtu/state/master change, and those of the links its carrier follows (a veth
-// end's peer, a bridge's ports, a macvlan's parent, a VXLAN's device). Else the apply leaves the
+// end's peer, a bridge's ports, a macvlan's parent, a VXLAN's device). A bridge's ports include the
+// ones leaving it or deleted: a bridge whose mtu nobody set follows its ports' lowest (measured:
+// deleting its 1500 port moved a bridge to its other port's 9000, and its IPv6 mtu with it). Else the apply leaves the
 // link mtu there and fails to verify (and so does its rollback). A carrier that comes on is acted
 // on later by the kernel (link watch): the executor waits for that before it writes the key.
 import type { LinkRes, Resource, SysctlRes } from '../model/types';
@@ -18,17 +20,20 @@ export function ipv6MtuDevice(key: string): string | undefined {
 
 /** Whether a link change can change the link's mtu, bring it up or change its carrier. */
 function moves(x: Draft): boolean {
-  if (x.kind !== 'link' || x.action === 'delete') return false;
+  if (x.kind !== 'link') return false;
+  if (x.action === 'delete') return true; // a port leaving with it (the link itself has no key left)
   return x.action !== 'update' || x.fields.some((f) => f.field === 'mtu' || f.field === 'state' || f.field === 'master');
 }
 
-/** The links (keys) whose changes reach link `l`'s mtu or carrier, itself included. */
-function carriers(l: LinkRes, desired: ReadonlyMap<string, Resource>): string[] {
+/** The links (keys) whose changes reach link `l`'s mtu or carrier, itself included (ports: declared or live). */
+function carriers(l: LinkRes, desired: ReadonlyMap<string, Resource>, current: ReadonlyMap<string, Resource>): string[] {
   const out = [linkKey(l.namespace, l.name)];
   if (l.veth) out.push(linkKey(l.veth.peer.namespace, l.veth.peer.name));
   if (l.macvlan) out.push(linkKey(l.namespace, l.macvlan.parent));
   if (l.vxlan?.dev !== undefined) out.push(linkKey(l.namespace, l.vxlan.dev));
-  if (l.type === 'bridge') for (const [k, p] of desired) if (isLink(p) && p.namespace === l.namespace && p.master === l.name) out.push(k);
+  if (l.type === 'bridge')
+    for (const m of [desired, current])
+      for (const [k, p] of m) if (isLink(p) && p.namespace === l.namespace && p.master === l.name && !out.includes(k)) out.push(k);
   return out;
 }
 
@@ -44,7 +49,7 @@ export function rewriteIpv6MtuAfterLinks(
     const dev = ipv6MtuDevice(d.key);
     const link = dev === undefined ? undefined : desired.get(linkKey(d.namespace, dev));
     if (!isLink(link)) continue;
-    const by = carriers(link, desired).filter((k) => {
+    const by = carriers(link, desired, current).filter((k) => {
       const x = drafts.get(k);
       return x !== undefined && moves(x);
     });

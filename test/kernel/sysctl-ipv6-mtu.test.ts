@@ -53,3 +53,50 @@ describe('IPv6 device mtu sysctl across link changes', () => {
     assert.deepEqual(sb.namespaces(), []);
   });
 });
+
+describe('IPv6 device mtu sysctl of a bridge whose ports leave (real kernel)', () => {
+  // br0 declares no mtu: the kernel keeps it at its ports' lowest. Its 1500 port leaving (or
+  // deleted) moves it to the other port's 9000, and the kernel resets br0's IPv6 mtu with it: the
+  // apply failed to verify and rolled back.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-mtu6br-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('m6b', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (pa: string): void =>
+    fs.writeFileSync(
+      file,
+      `namespaces:\n  - name: a\n    sysctls:\n      net.ipv6.conf.br0.mtu: 1400\n` +
+        `links:\n  - { name: br0, namespace: a, type: bridge }\n${pa}` +
+        `  - { name: pb, namespace: a, type: veth, mtu: 9000, master: br0, peer: { name: pb2, namespace: a } }\n`,
+    );
+  const port = '  - { name: pa, namespace: a, type: veth, mtu: 1500, master: br0, peer: { name: pa2, namespace: a } }\n';
+  const mtu6 = (): string => sb.exec('a', ['sysctl', '-n', 'net.ipv6.conf.br0.mtu']).stdout.trim();
+  const applyClean = (what: string): void => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, `${what}: ${a.stdout}${a.stderr}`);
+    assert.equal(mtu6(), '1400', what);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, what);
+  };
+
+  it('holds when the port leaves the bridge, and when it is deleted', () => {
+    write(port);
+    applyClean('created');
+    write(port.replace(', master: br0', ''));
+    applyClean('port leaves');
+    assert.equal(sb.ipj('a', ['link', 'show', 'br0'])[0].mtu, 9000);
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    write(port);
+    applyClean('created again');
+    write('');
+    applyClean('port deleted');
+    assert.equal(sb.ipj('a', ['link', 'show', 'br0'])[0].mtu, 9000);
+  });
+
+  it('destroy leaves nothing', () => {
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+});

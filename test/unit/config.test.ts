@@ -186,6 +186,22 @@ test('base files may not redeclare each other; later base files may remove with 
   assert.deepEqual([...d.resources.keys()], ['link:/br1']);
 });
 
+test('base files may not both declare an srv6 pool (the overlay may extend it); ignore lists of every file are concatenated', () => {
+  const pool = (path: string) => `srv6:\n  pools:\n    fabric:\n      paths:\n        ${path}: { segments: [ "fc00:1::1" ] }\n`;
+  const e = errs([
+    { name: '10-a.yaml', text: pool('via-r1') },
+    { name: '20-b.yaml', text: pool('via-r2') },
+  ]);
+  assert.deepEqual(e.map(short), ['20-b.yaml:4:7 /srv6/pools/fabric']);
+  assert.match(e[0]!.message, /duplicate srv6 pool 'fabric' \(first declared at 10-a.yaml:4:7\)/);
+  const d = ok([
+    { name: '10-a.yaml', text: 'ignore: [ "docker*" ]\n' },
+    { name: '20-b.yaml', text: 'ignore: [ cni0 ]\n' },
+    { name: 'hosts/h1.yaml', text: 'ignore: [ "veth*" ]\n' },
+  ]);
+  assert.deepEqual(d.ignore, ['docker*', 'cni0', 'veth*']);
+});
+
 test('a root sysctl set to null removes the key an earlier file declared (the overlay could override it, never remove it)', () => {
   const base = { name: 'base.yaml', text: 'sysctls:\n  net.ipv4.ip_forward: 1\n  net.ipv6.conf.all.forwarding: 1\n' };
   const d = ok([base, { name: 'hosts/h1.yaml', text: 'sysctls:\n  net.ipv4.ip_forward: null\n  net.ipv6.conf.all.forwarding: ~\n  net.ipv4.conf.all.rp_filter:\n' }]);

@@ -370,6 +370,27 @@ describe('computePlan: cascades', () => {
     // A link deleted with its addresses leaves the source as it is (no address delete request).
     const p3 = computePlan({ desired: map(bridge('br1'), same, bySrc), current: map(br, br1, a6, bySrc), inventory: owning(br, br1, a6, bySrc) });
     assert.deepEqual(keys(p3), ['link:/br0', resourceKey(same)]);
+    // A link-local source is kept only by an address with that ip on the route's own device.
+    const ll = { ...a6, dev: 'br1', address: 'fe80::9/64' };
+    const llRenumbered = { ...ll, address: 'fe80::9/128' };
+    const llElsewhere = { ...ll, dev: 'br0' };
+    const llRoute = { ...bySrc, src: 'fe80::9' };
+    const p4 = computePlan({
+      desired: map(bridge('br0'), bridge('br1'), llRenumbered, llElsewhere, llRoute),
+      current: map(br, br1, ll, llElsewhere, llRoute),
+      inventory: owning(br, br1, ll, llElsewhere, llRoute),
+    });
+    assert.deepEqual(keys(p4), [resourceKey(ll), resourceKey(llRenumbered), resourceKey(llRoute)]);
+    // A route recreated anyway (its device is replaced) stays a create: an update would not bring it back.
+    const mv = { kind: 'link', namespace: '', name: 'mv', type: 'macvlan', macvlan: { parent: 'br0', mode: 'bridge' } } as const;
+    const onMv = { ...bySrc, dev: 'mv' };
+    const mvMoved = { ...mv, macvlan: { ...mv.macvlan, parent: 'br1' } };
+    const desired5 = map(bridge('br0'), bridge('br1'), mvMoved, renumbered, onMv);
+    const p5 = computePlan({ desired: desired5, current: map(br, br1, live(mv), a6, onMv), inventory: owning(br, br1, mv, a6, onMv) });
+    assert.notEqual(byKey(p5, resourceKey(onMv)).action, 'update');
+    const k5 = memState([br, br1, live(mv), a6, onMv]);
+    applyPlan(k5, p5.changes);
+    assert.ok(k5.has(resourceKey(onMv)), 'the route is back after its device is replaced');
   });
 
   test('removing a clsact qdisc takes the clsact programs on it: declared ones are re-attached', () => {
