@@ -354,7 +354,9 @@ export function computePlan(input: PlanInput): Plan {
   const gone = new Set(removed.map((x) => x.key));
   // Gone without a delete too: IPv6 objects with all.disable_ipv6; what goes through a link set down
   // or whose mtu turns IPv6 off.
-  for (const x of [...ipv6OffCollateral(changes, kernel, ignoredLive, owned), ...strippedCollateral(changes, kernel, ignoredLive, owned)]) {
+  // By key: these are found walking the live state, whose order is the maps' (not the plan's).
+  const alsoGone = [...ipv6OffCollateral(changes, kernel, ignoredLive, owned), ...strippedCollateral(changes, kernel, ignoredLive, owned)].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const x of alsoGone) {
     if (gone.has(x.key)) continue;
     gone.add(x.key);
     removed.push({ ...x, listed: !kernelMade(x.r) });

@@ -210,7 +210,9 @@ export function schedule(
   // moved off a link onto the bridge the link joins, in passthru mode, waits both for the link
   // to join and the link for it to leave; only the passthru wait can be met without (the
   // bridge has a MAC unless all its ports left, and then neither order works).
-  for (const [a, b] of [...busy, ...soft]) if (!reaches(deps, b, a)) deps.get(a)!.add(b);
+  // In key order within each kind: which of two waits that exclude each other is added must not
+  // depend on the order the maps were filled in (the plan is a function of its input).
+  for (const [a, b] of [...busy.sort(byPair), ...soft.sort(byPair)]) if (!reaches(deps, b, a)) deps.get(a)!.add(b);
 
   // Deletes: reversed — an object goes before what it refers to.
   const delMembers = new Map<string, string[]>();
@@ -310,6 +312,10 @@ function portsLeavingOrResized(ups: readonly Draft[]): Map<string, string[]> {
     pushTo(out, linkKey(b.namespace, b.master), x.key);
   }
   return out;
+}
+
+function byPair(p: readonly [string, string], q: readonly [string, string]): number {
+  return p[0] < q[0] ? -1 : p[0] > q[0] ? 1 : p[1] < q[1] ? -1 : p[1] > q[1] ? 1 : 0;
 }
 
 /** Whether `to` is among what `from` needs, directly or not. */

@@ -235,32 +235,33 @@ test('property: foreign objects never appear in a plan and survive it unless the
 });
 
 test('property: the plan is deterministic (also across map insertion orders)', () => {
-  fc.assert(
-    fc.property(scenarioArb, fc.integer(), (s, seed) => {
-      const a = planOf(s);
-      const b = planOf(s);
-      assert.deepEqual(a, b);
-      const shuffle = <T>(xs: T[]) => {
-        let x = seed >>> 0 || 1;
-        const out = [...xs];
-        for (let i = out.length - 1; i > 0; i--) {
-          x ^= x << 13;
-          x ^= x >>> 17;
-          x ^= x << 5;
-          const j = (x >>> 0) % (i + 1);
-          [out[i], out[j]] = [out[j]!, out[i]!];
-        }
-        return out;
-      };
-      const input: PlanInput = {
-        desired: new Map(shuffle([...s.desired])),
-        current: new Map(shuffle([...s.current])),
-        inventory: { ...s.inventory, owned: Object.fromEntries(shuffle(Object.entries(s.inventory.owned))) },
-      };
-      assert.deepEqual(computePlan(input), a);
-    }),
-    { numRuns: RUNS },
-  );
+  const deterministic = fc.property(scenarioArb, fc.integer(), (s, seed) => {
+    const a = planOf(s);
+    const b = planOf(s);
+    assert.deepEqual(a, b);
+    const shuffle = <T>(xs: T[]) => {
+      let x = seed >>> 0 || 1;
+      const out = [...xs];
+      for (let i = out.length - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        const j = (x >>> 0) % (i + 1);
+        [out[i], out[j]] = [out[j]!, out[i]!];
+      }
+      return out;
+    };
+    const input: PlanInput = {
+      desired: new Map(shuffle([...s.desired])),
+      current: new Map(shuffle([...s.current])),
+      inventory: { ...s.inventory, owned: Object.fromEntries(shuffle(Object.entries(s.inventory.owned))) },
+    };
+    assert.deepEqual(computePlan(input), a);
+  });
+  fc.assert(deterministic, { numRuns: RUNS });
+  // Seeds that once found an order taken from the maps: two mutually exclusive waits of macvlans
+  // (schedule), and the routes a link set down takes along (the plan's warning).
+  for (const seed of [1086715760, -123872282]) fc.assert(deterministic, { numRuns: 300, seed });
 });
 
 test('property: ignored links and everything on them stay out of the plan', () => {
