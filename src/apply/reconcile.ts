@@ -15,6 +15,7 @@ import { missingHostDeviceProblems } from './host-devices';
 import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
+import { removedForeignFilters } from '../kernel/tc/foreign';
 import { mark } from '../util/timing';
 import { visible } from '../util/visible';
 import { rangeItem, subtractRanges, type Range } from '../util/ranges';
@@ -269,6 +270,9 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));
   if (problems.length) throw new PlanRefused(problems);
+  // tc filters are read only on clsact hooks: those under a qdisc this plan removes are read now.
+  const filters = removedForeignFilters(session, plan.changes);
+  if (filters.length > 0) plan = { ...plan, foreignRemoved: [...(plan.foreignRemoved ?? []), ...filters] };
   const renamed = renamedAway(session, current, owns);
   const said = renamed.length > 0 ? { ...plan, renamedAway: renamed } : plan;
   return { plan: destroying ? destroyReasons(said) : said, current, desired, notOurs: [...stale.keys.keys()], notOursWhy: stale.keys, inventory: owns };

@@ -1,0 +1,153 @@
+// tc filters Voltron does not model (any classifier on a qdisc or class, anything but cls_bpf on a
+// clsact hook) are not read with the live state: no plan needs them, and dumping every parent of
+// every device would cost each plan. But the kernel removes them with the qdisc they sit on (with
+// its device), and recreating an htb restores its classes, not its filters. So a
+// plan that removes such a qdisc reads the filters of what goes, and names them as foreign.
+import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type QdiscRes } from '../../model/types';
+import type { Change } from '../../plan/types';
+import type { KernelSession, NsContext } from '../session';
+import { filterFromRaw } from './filter';
+import { CLSACT_EGRESS, CLSACT_INGRESS, TC_H_CLSACT, TC_H_ROOT, formatTcId, parseParent, tcMajor } from './handles';
+import { dumpClasses, dumpFilters, dumpQdiscs, type RawTc } from './raw';
+
+/** Protocols as `tc filter show` names them (iproute2's ll_proto names), by host-order value. */
+const PROTOCOLS: Record<number, string> = {
+  0x0003: 'all',
+  0x0800: 'ip',
+  0x0806: 'arp',
+  0x86dd: 'ipv6',
+  0x8100: '802.1Q',
+  0x88a8: '802.1ad',
+  0x8847: 'mpls_uc',
+  0x8848: 'mpls_mc',
+};
+
+function protocolName(info: number): string {
+  const v = ((info & 0xff) << 8) | ((info >> 8) & 0xff);
+  return PROTOCOLS[v] ?? `0x${v.toString(16).padStart(4, '0')}`;
+}
+
+/** Where a dumped filter sits, as tc shows it: `parent 1:` / `parent 1:10`, or a clsact hook. */
+function parentText(parent: number): string {
+  if (parent === CLSACT_INGRESS) return 'ingress';
+  if (parent === CLSACT_EGRESS) return 'egress';
+  return `parent ${formatTcId(parent)}`;
+}
+
+/** One label per filter priority (what `tc filter del ... pref N` removes), not per handle. */
+export function foreignFilterLabel(ns: string, dev: string, f: RawTc): string {
+  const chain = f.chain === 0 ? '' : ` chain ${f.chain}`;
+  return `filter ${ns === '' ? '(root)' : ns}/${dev} ${parentText(f.parent)} protocol ${protocolName(f.info)} pref ${f.info >>> 16} ${f.kind}${chain}`;
+}
+
+/** Per-namespace dumps, made once per plan and only for namespaces a removal touches. */
+class TcView {
+  private qdiscs?: RawTc[];
+  private readonly classes = new Map<number, RawTc[]>();
+  constructor(readonly ctx: NsContext) {}
+
+  qdiscsOf(ifindex: number): RawTc[] {
+    this.qdiscs ??= dumpQdiscs(this.ctx).filter((q) => q.handle !== 0);
+    return this.qdiscs.filter((q) => q.ifindex === ifindex);
+  }
+
+  classesOf(ifindex: number): RawTc[] {
+    let c = this.classes.get(ifindex);
+    if (!c) this.classes.set(ifindex, (c = dumpClasses(this.ctx, ifindex)));
+    return c;
+  }
+
+  /**
+   * The filter parents of a qdisc and all below it: the qdisc itself, its classes, the qdiscs
+   * grafted on them, recursively (a filter may sit on any of them). clsact: its two hooks.
+   */
+  parentsUnder(ifindex: number, q: RawTc): number[] {
+    if (q.parent === TC_H_CLSACT && q.kind === 'clsact') return [CLSACT_INGRESS, CLSACT_EGRESS];
+    const qdiscs = this.qdiscsOf(ifindex);
+    const majors = new Set([tcMajor(q.handle)]);
+    const out = [q.handle];
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const s of qdiscs) {
+        if (s.parent === TC_H_ROOT || s.parent === TC_H_CLSACT || !majors.has(tcMajor(s.parent)) || majors.has(tcMajor(s.handle))) continue;
+        majors.add(tcMajor(s.handle));
+        out.push(s.handle);
+        grew = true;
+      }
+    }
+    if (majors.size > 1 || this.hasClasses(q)) for (const c of this.classesOf(ifindex)) if (majors.has(tcMajor(c.handle)) && c.handle !== q.handle) out.push(c.handle);
+    return out;
+  }
+
+  /** Classless qdiscs (fq_codel, tbf's own) need no class dump. */
+  private hasClasses(q: RawTc): boolean {
+    return q.kind === 'htb' || q.kind === 'hfsc' || q.kind === 'prio' || q.kind === 'drr' || q.kind === 'qfq' || q.kind === 'cbs' || q.kind === 'ets' || q.kind === 'mqprio';
+  }
+
+  /** Foreign filter priorities under these parents (modelled ones are plan objects already). */
+  filters(ifindex: number, dev: string, parents: readonly number[]): RawTc[] {
+    const out: RawTc[] = [];
+    for (const p of parents) for (const f of dumpFilters(this.ctx, ifindex, p)) if (!filterFromRaw(this.ctx.logical, dev, f)) out.push(f);
+    return out;
+  }
+}
+
+/** The live qdiscs a change removes (each with all below it), and the device they are on. */
+function removedQdiscs(view: (ns: string) => TcView, session: KernelSession, c: Change): { ns: string; dev: string; ifindex: number; roots: RawTc[] }[] {
+  const recreated = c.action === 'update' && c.before?.kind === 'qdisc' && QDISCS_RECREATED_ON_CHANGE.has((c.before as QdiscRes).qdisc);
+  if (c.action !== 'delete' && c.action !== 'replace' && !recreated) return [];
+  const b = c.before;
+  if (b?.kind === 'qdisc') {
+    const q = b as QdiscRes;
+    const ctx = session.ns(q.namespace);
+    const ifindex = ctx.ifindex(q.dev);
+    const parent = parseParent(q.parent);
+    const handle = q.handle === undefined ? undefined : parseParent(q.handle);
+    // The live qdisc in the slot (handle as recorded; any, for a clsact).
+    const live = view(q.namespace)
+      .qdiscsOf(ifindex)
+      .filter((x) => x.parent === parent && (handle === undefined || x.handle === handle || q.qdisc === 'clsact'));
+    return [{ ns: q.namespace, dev: q.dev, ifindex, roots: live }];
+  }
+  if (b?.kind === 'link') {
+    const l = b as LinkRes;
+    const ctx = session.ns(l.namespace);
+    const ifindex = ctx.ifindex(l.name);
+    return [{ ns: l.namespace, dev: l.name, ifindex, roots: view(l.namespace).qdiscsOf(ifindex) }];
+  }
+  return [];
+}
+
+/**
+ * Labels of the foreign tc filters the plan's changes remove, each with what takes it (as the
+ * plan's other foreign removals). Reads nothing unless the plan deletes, replaces or recreates a
+ * qdisc, or deletes or replaces a link: a no-op plan and a fresh apply make no dump.
+ */
+export function removedForeignFilters(session: KernelSession, changes: readonly Change[]): string[] {
+  const views = new Map<string, TcView>();
+  const view = (ns: string) => {
+    let v = views.get(ns);
+    if (!v) views.set(ns, (v = new TcView(session.ns(ns))));
+    return v;
+  };
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const c of changes) {
+    if (c.before === undefined || (c.before.kind !== 'qdisc' && c.before.kind !== 'link')) continue;
+    const targets = removedQdiscs(view, session, c);
+    const why = c.action === 'update' ? `${c.label} recreated` : c.label;
+    for (const t of targets) {
+      const v = view(t.ns);
+      for (const q of t.roots) {
+        for (const f of v.filters(t.ifindex, t.dev, v.parentsUnder(t.ifindex, q))) {
+          const label = foreignFilterLabel(t.ns, t.dev, f);
+          const id = `${t.ns}|${label}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          out.push(`${label} (with ${why})`);
+        }
+      }
+    }
+  }
+  return out;
+}
