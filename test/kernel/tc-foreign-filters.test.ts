@@ -1,0 +1,117 @@
+// Real kernel: tc filters and classes someone added by hand on a qdisc Voltron owns. Voltron
+// reads filters only on clsact hooks, but the kernel removes a u32 filter on an htb with the
+// htb (deleted, replaced, or recreated for an options change: its classes are restored, not its
+// filters) and with its link: the plan must name them among the foreign objects it removes.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfigFromStrings } from '../../src/config/load';
+import { makePlan } from '../../src/apply/reconcile';
+import { KernelSession } from '../../src/kernel/session';
+import '../../src/kernel/tc/register';
+import { removedForeignFilters } from '../../src/kernel/tc/foreign';
+import { EMPTY_INVENTORY } from '../../src/plan/types';
+import { editableSandbox } from '../support/sandbox';
+
+const QDISC = `  - { namespace: a, dev: br0, parent: root, handle: "1:", kind: htb, default: 10 }\n`;
+const CONFIG = `namespaces:
+  - name: a
+links:
+  - { namespace: a, name: br0, type: bridge }
+qdiscs:
+${QDISC}classes:
+  - { namespace: a, dev: br0, classid: "1:10", rate: 10mbit }
+`;
+
+describe('foreign tc filters and classes on an owned htb (real kernel)', () => {
+  const { sb, edit } = editableSandbox('tcf', CONFIG);
+  const tc = (...args: string[]) => {
+    const r = sb.exec('a', ['tc', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const warning = (): string => {
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    return r.stdout + r.stderr;
+  };
+  const U32 = 'filter a/br0 parent 1: protocol ip pref 5 u32';
+  const U32_CLASS = 'filter a/br0 parent 1:10 protocol ipv6 pref 7 u32';
+  const FOREIGN_CLASS = 'class a/br0 1:20';
+
+  it('a no-op plan and a fresh apply read no filter; a plan removing the htb does', () => {
+    const session = new KernelSession({ sandbox: sb.prefix });
+    try {
+      const loaded = loadConfigFromStrings([{ name: 'net.yaml', text: CONFIG }]);
+      assert.ok(loaded.ok);
+      // Fresh: every change a create.
+      const fresh = makePlan(session, loaded.desired, EMPTY_INVENTORY).plan;
+      assert.ok(fresh.changes.length > 0 && fresh.changes.every((c) => c.action === 'create'));
+      const before = session.requests;
+      assert.deepEqual(removedForeignFilters(session, fresh.changes), []);
+      assert.equal(session.requests, before, 'a fresh apply makes no tc dump');
+    } finally {
+      session.close();
+    }
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    tc('filter', 'add', 'dev', 'br0', 'parent', '1:', 'protocol', 'ip', 'prio', '5', 'u32', 'match', 'ip', 'dst', '10.0.0.0/8', 'flowid', '1:10');
+    tc('filter', 'add', 'dev', 'br0', 'parent', '1:10', 'protocol', 'ipv6', 'prio', '7', 'u32', 'match', 'ip6', 'dst', '::/0', 'flowid', '1:10');
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '1mbit');
+    const again = new KernelSession({ sandbox: sb.prefix });
+    try {
+      const loaded = loadConfigFromStrings([{ name: 'net.yaml', text: CONFIG }]);
+      assert.ok(loaded.ok);
+      const noop = makePlan(again, loaded.desired, sb.inventory()).plan;
+      assert.deepEqual(noop.changes, []);
+      assert.equal(noop.foreignRemoved, undefined);
+      const before = again.requests;
+      assert.deepEqual(removedForeignFilters(again, noop.changes), []);
+      assert.equal(again.requests, before, 'a no-op plan makes no tc dump');
+    } finally {
+      again.close();
+    }
+    const r = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stderr, /will be removed/);
+  });
+
+  it('names the filters an htb options change drops (its classes come back, foreign ones too)', () => {
+    edit('default: 10', 'default: 11');
+    const w = warning();
+    assert.match(w, /2 live objects not owned by Voltron will be removed/);
+    assert.ok(w.includes(`${U32} (with qdisc a/br0 root htb recreated)`), w);
+    assert.ok(w.includes(`${U32_CLASS} (with qdisc a/br0 root htb recreated)`), w);
+    assert.ok(!w.includes(FOREIGN_CLASS), w);
+    // What the plan said is what the kernel does.
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    assert.equal(sb.exec('a', ['tc', 'filter', 'show', 'dev', 'br0', 'parent', '1:']).stdout.trim(), '');
+    assert.match(sb.exec('a', ['tc', 'class', 'show', 'dev', 'br0']).stdout, /1:20/);
+    edit('default: 11', 'default: 10');
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+  });
+
+  it('names them, and the foreign class, with the htb replaced by another kind or deleted', () => {
+    tc('filter', 'add', 'dev', 'br0', 'parent', '1:', 'protocol', 'ip', 'prio', '5', 'u32', 'match', 'ip', 'dst', '10.0.0.0/8', 'flowid', '1:10');
+    tc('filter', 'add', 'dev', 'br0', 'parent', '1:10', 'protocol', 'ipv6', 'prio', '7', 'u32', 'match', 'ip6', 'dst', '::/0', 'flowid', '1:10');
+    edit(QDISC, `  - { namespace: a, dev: br0, parent: root, handle: "1:", kind: tbf, rate: 10mbit, burst: 32kb, latency: 50ms }\n`);
+    edit(`classes:\n  - { namespace: a, dev: br0, classid: "1:10", rate: 10mbit }\n`, '');
+    let w = warning();
+    for (const x of [FOREIGN_CLASS, U32, U32_CLASS]) assert.ok(w.includes(`${x} (with qdisc a/br0 root tbf)`), w);
+    edit(`qdiscs:\n  - { namespace: a, dev: br0, parent: root, handle: "1:", kind: tbf, rate: 10mbit, burst: 32kb, latency: 50ms }\n`, '');
+    w = warning();
+    assert.match(w, /3 live objects not owned by Voltron will be removed/);
+    for (const x of [FOREIGN_CLASS, U32, U32_CLASS]) assert.ok(w.includes(`${x} (with qdisc a/br0 root htb)`), w);
+  });
+
+  it('names them with the link, filters on a clsact hook Voltron does not model too', () => {
+    tc('qdisc', 'add', 'dev', 'br0', 'clsact');
+    tc('filter', 'add', 'dev', 'br0', 'ingress', 'protocol', 'all', 'prio', '3', 'u32', 'match', 'u32', '0', '0', 'flowid', '1:1');
+    edit(`links:\n  - { namespace: a, name: br0, type: bridge }\n`, '');
+    const r = sb.run(['plan', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const removed = (JSON.parse(r.stdout) as { foreign_removed: string[] }).foreign_removed;
+    const w = '(with link a/br0 (bridge))';
+    for (const x of [FOREIGN_CLASS, U32, U32_CLASS, 'filter a/br0 ingress protocol all pref 3 u32', 'qdisc a/br0 clsact clsact']) {
+      assert.ok(removed.includes(`${x} ${w}`), JSON.stringify(removed));
+    }
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+  });
+});
