@@ -8,7 +8,7 @@ import type { Change } from '../../plan/types';
 import type { KernelSession, NsContext } from '../session';
 import { filterFromRaw } from './filter';
 import { CLSACT_EGRESS, CLSACT_INGRESS, TC_H_CLSACT, TC_H_ROOT, formatTcId, parseParent, tcMajor } from './handles';
-import { dumpClasses, dumpFilters, dumpQdiscs, type RawTc } from './raw';
+import { dumpClasses, dumpFilters, dumpQdiscs, isGone, type RawTc } from './raw';
 
 /** Protocols as `tc filter show` names them (iproute2's ll_proto names), by host-order value. */
 const PROTOCOLS: Record<number, string> = {
@@ -134,7 +134,14 @@ export function removedForeignFilters(session: KernelSession, changes: readonly 
   const out: string[] = [];
   for (const c of changes) {
     if (c.before === undefined || (c.before.kind !== 'qdisc' && c.before.kind !== 'link')) continue;
-    const targets = removedQdiscs(view, session, c);
+    let targets: ReturnType<typeof removedQdiscs>;
+    try {
+      targets = removedQdiscs(view, session, c);
+    } catch (e) {
+      // Gone since the read (a race): nothing of it left to name.
+      if (isGone(e)) continue;
+      throw e;
+    }
     const why = c.action === 'update' ? `${c.label} recreated` : c.label;
     for (const t of targets) {
       const v = view(t.ns);
