@@ -15,7 +15,7 @@ import { missingHostDeviceProblems } from './host-devices';
 import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
-import { removedForeignFilters } from '../kernel/tc/foreign';
+import { classesInUse, removedForeignFilters } from '../kernel/tc/foreign';
 import { mark } from '../util/timing';
 import { visible } from '../util/visible';
 import { rangeItem, subtractRanges, type Range } from '../util/ranges';
@@ -266,6 +266,13 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...bpfMapResetProblems(session, desired));
   problems.push(...missingBpfObjectProblems(plan));
   problems.push(...foreignClsactFilterProblems(session, plan));
+  for (const { change, filters } of classesInUse(session, plan.changes)) {
+    const names = filters.map((f) => f.label).join(', ');
+    problems.push(
+      `${change.label}: ${change.action === 'delete' ? 'deleted' : 'recreated (deleted first)'}, but a filter Voltron does not own sends traffic to it (${names}); ` +
+        `the kernel refuses to delete a class in use (EBUSY) (delete the filter yourself: ${filters.map((f) => f.del).join('; ')}; or keep the class declared)`,
+    );
+  }
   const missing = missingSysctlProblems(session, plan);
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));

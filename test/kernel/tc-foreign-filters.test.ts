@@ -115,3 +115,28 @@ describe('foreign tc filters and classes on an owned htb (real kernel)', () => {
     assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
   });
 });
+
+describe('an owned htb class a foreign filter sends traffic to (real kernel)', () => {
+  const { sb, edit } = editableSandbox('tcu', CONFIG);
+
+  it('refuses its delete at plan time, naming the filter and its tc filter del (the kernel says EBUSY mid-apply)', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    const tc = (...args: string[]) => assert.equal(sb.exec('a', ['tc', ...args]).code, 0);
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '1mbit');
+    tc('filter', 'add', 'dev', 'br0', 'parent', '1:', 'protocol', 'ip', 'prio', '5', 'u32', 'match', 'ip', 'dst', '10.0.0.0/8', 'flowid', '1:10');
+    // Bound to another class: no obstacle.
+    tc('filter', 'add', 'dev', 'br0', 'parent', '1:', 'protocol', 'ip', 'prio', '6', 'u32', 'match', 'ip', 'dst', '10.1.0.0/16', 'flowid', '1:20');
+    edit(`classes:\n  - { namespace: a, dev: br0, classid: "1:10", rate: 10mbit }\n`, '');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /class a\/br0 1:10: deleted, but a filter Voltron does not own sends traffic to it \(filter a\/br0 parent 1: protocol ip pref 5 u32\)/);
+    assert.ok(r.stderr.includes(`tc -n ${sb.ns('a')} filter del dev br0 parent 1: pref 5;`), r.stderr);
+    assert.doesNotMatch(r.stderr, /pref 6/);
+    assert.doesNotMatch(r.stderr, /EBUSY: HTB class in use/);
+    // Its own advice works.
+    tc('filter', 'del', 'dev', 'br0', 'parent', '1:', 'pref', '5');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+  });
+});

@@ -3,11 +3,12 @@
 // every device would cost each plan. But the kernel removes them with the qdisc they sit on (with
 // its device), and recreating an htb restores its classes, not its filters. So a
 // plan that removes such a qdisc reads the filters of what goes, and names them as foreign.
-import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type QdiscRes } from '../../model/types';
+import { Attrs } from '../netlink/attrs';
+import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type QdiscRes, type TcClassRes } from '../../model/types';
 import type { Change } from '../../plan/types';
 import type { KernelSession, NsContext } from '../session';
 import { filterFromRaw } from './filter';
-import { CLSACT_EGRESS, CLSACT_INGRESS, TC_H_CLSACT, TC_H_ROOT, formatTcId, parseParent, tcMajor } from './handles';
+import { CLSACT_EGRESS, CLSACT_INGRESS, TC_H_CLSACT, TC_H_ROOT, formatTcId, parseClassId, parseParent, tcHandle, tcMajor } from './handles';
 import { dumpClasses, dumpFilters, dumpQdiscs, isGone, type RawTc } from './raw';
 
 /** Protocols as `tc filter show` names them (iproute2's ll_proto names), by host-order value. */
@@ -155,6 +156,55 @@ export function removedForeignFilters(session: KernelSession, changes: readonly 
         }
       }
     }
+  }
+  return out;
+}
+
+/**
+ * The attribute holding the class a classifier sends to (`flowid`/`classid`), by kind: 1 for
+ * u32, fw, route, basic, flower, matchall; 3 for bpf. Other kinds bind no class Voltron can see.
+ */
+const CLASSID_ATTR: Record<string, number> = { u32: 1, fw: 1, route: 1, basic: 1, flower: 1, matchall: 1, bpf: 3 };
+
+function boundClass(f: RawTc): number | undefined {
+  const attr = CLASSID_ATTR[f.kind];
+  return attr === undefined || !f.options ? undefined : Attrs.parse(f.options).u32(attr);
+}
+
+/**
+ * Classes the plan deletes (or moves: delete and create) that a foreign filter still sends
+ * traffic to: the kernel refuses the delete (EBUSY, "class in use") in the middle of the apply.
+ * Each with the filters, and the `tc filter del` that frees it. Reads only for such a plan.
+ */
+export function classesInUse(session: KernelSession, changes: readonly Change[]): { change: Change; filters: { label: string; del: string }[] }[] {
+  const views = new Map<string, TcView>();
+  const out: { change: Change; filters: { label: string; del: string }[] }[] = [];
+  for (const c of changes) {
+    if ((c.action !== 'delete' && c.action !== 'replace') || c.before?.kind !== 'tclass') continue;
+    const cl = c.before as TcClassRes;
+    let v = views.get(cl.namespace);
+    if (!v) views.set(cl.namespace, (v = new TcView(session.ns(cl.namespace))));
+    const classid = parseClassId(cl.classid);
+    let ifindex: number;
+    try {
+      ifindex = v.ctx.ifindex(cl.dev);
+    } catch (e) {
+      if (isGone(e)) continue;
+      throw e;
+    }
+    const root = v.qdiscsOf(ifindex).find((q) => q.handle === tcHandle(tcMajor(classid), 0));
+    if (!root) continue;
+    const seen = new Set<string>();
+    const filters: { label: string; del: string }[] = [];
+    for (const f of v.filters(ifindex, cl.dev, v.parentsUnder(ifindex, root))) {
+      if (boundClass(f) !== classid) continue;
+      const label = foreignFilterLabel(cl.namespace, cl.dev, f);
+      if (seen.has(label)) continue;
+      seen.add(label);
+      const phys = session.physical(cl.namespace);
+      filters.push({ label, del: `tc${phys === null ? '' : ` -n ${phys}`} filter del dev ${cl.dev} ${parentText(f.parent)} pref ${f.info >>> 16}` });
+    }
+    if (filters.length > 0) out.push({ change: c, filters });
   }
   return out;
 }
