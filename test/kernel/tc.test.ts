@@ -18,7 +18,7 @@ import { diffResource } from '../../src/plan/compare';
 import { EMPTY_INVENTORY, type Change } from '../../src/plan/types';
 import { BpfObject, bpfObjectPath } from '../../src/kernel/libbpf';
 
-const NS = `vt${randomBytes(4).toString('hex')}`;
+const NS = `${process.env.VOLTRON_TEST_NS_PREFIX ?? 'vt'}${randomBytes(4).toString('hex')}`; // under the run's prefix, as the sandboxes are
 const DEV = 'vta0';
 const PEER = 'vtb0';
 let session: KernelSession;
