@@ -122,4 +122,50 @@ describe('root routes the kernel would refuse are refused at plan time', () => {
     assert.equal(ours(sb, '-4').length, 2, 'nothing was written');
     assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'br0'])[0].addr_info.length, 1);
   });
+  it('a gateway on a host link that is down is refused, a host address as gateway too (the kernel: "Network is down"); once the link is up both are taken', () => {
+    const sb = make('hdn', ['  - { to: 198.51.100.0/24, via: 192.0.2.1 }', '  - { to: 198.51.101.0/24, via: 192.0.2.10 }']);
+    sb.ip('', ['addr', 'add', '192.0.2.10/24', 'dev', 'eth0']);
+    sb.ip('', ['link', 'set', 'eth0', 'down']);
+    refused(sb, [/\/routes\/0\/via: .*gateway '192\.0\.2\.1'/, /\/routes\/1\/via: .*gateway '192\.0\.2\.10'/]);
+    sb.ip('', ['link', 'set', 'eth0', 'up']);
+    accepted(sb, 2);
+  });
+
+  it('a host address as gateway of a route on another device is refused (the kernel looks it up on the route\'s dev)', () => {
+    const sb = make('hgd', ['  - { to: 198.51.100.0/24, via: 192.0.2.10, dev: br0 }']);
+    sb.ip('', ['addr', 'add', '192.0.2.10/24', 'dev', 'eth0']);
+    refused(sb, [/\/routes\/0\/via: .*gateway '192\.0\.2\.10' .* on 'br0'/]);
+  });
+
+  it('a gateway on a link the plan creates without a state is reachable (a new link comes up)', () => {
+    const sb = make('new', ['  - { to: 198.51.100.0/24, via: 10.70.0.2 }']);
+    accepted(sb, 1);
+  });
+
+  it('a loopback source other than lo\'s own address is local (the kernel: 127/8 is a local route)', () => {
+    const sb = make('lo5', ['  - { to: 203.0.113.0/24, dev: br0, src: 127.0.0.5 }']);
+    accepted(sb, 1);
+  });
+
+  it('a gateway reachable only through the prefix route of an address the plan deletes is refused (the kernel drops it with the address)', () => {
+    const sb = make('kad', ['  - { to: 198.51.100.0/24, via: 10.70.0.2 }']);
+    accepted(sb, 1);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: br0, type: bridge }\nroutes:\n  - { to: 198.51.100.0/24, via: 10.70.0.2, metric: 5 }\n');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /network\.yaml:4:\d+: \/routes\/0\/via: route \(root\) 198\.51\.100\.0\/24 metric 5: gateway '10\.70\.0\.2'/);
+    assert.equal(ours(sb, '-4').length, 1, 'nothing was written');
+    assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'br0'])[0].addr_info.length, 1);
+  });
+
+  it('a source that is a host address the kernel removes with the plan\'s changes (an IPv6 address on a link it sets down) is refused', () => {
+    const sb = make('fgn', ['  - { to: 10.71.0.0/24, dev: br0 }']);
+    accepted(sb, 1);
+    sb.ip('', ['addr', 'add', '2001:db8:1::10/64', 'dev', 'br0', 'nodad']);
+    const file = path.join(sb.configDir, 'network.yaml');
+    fs.writeFileSync(file, [...BASE, '  - { to: "2001:db8:98::/64", dev: eth0, src: "2001:db8:1::10" }', ''].join('\n').replace('type: bridge }', 'type: bridge, state: down }'));
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /\/routes\/0\/src: .*source '2001:db8:1::10'/);
+  });
 });
