@@ -168,4 +168,25 @@ describe('root routes the kernel would refuse are refused at plan time', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /\/routes\/0\/src: .*source '2001:db8:1::10'/);
   });
+  it('a gateway reachable only through a host address on a link the plan replaces is refused (the kernel drops it with the link)', () => {
+    const sb = make('rpl', ['  - { to: 10.71.0.0/24, dev: vx0 }']);
+    const file = path.join(sb.configDir, 'network.yaml');
+    const text = fs.readFileSync(file, 'utf8').replace('type: bridge }', 'type: bridge }\n  - { name: vx0, type: vxlan, vxlan: { vni: 7 } }').replace('dev: br0 }', 'dev: br0 }\n  - { address: "2001:db8:2::1/64", dev: vx0 }');
+    fs.writeFileSync(file, text);
+    accepted(sb, 1);
+    // Someone's address on Voltron's VXLAN: its prefix (and the kernel's route for it) goes with the VXLAN.
+    sb.ip('', ['addr', 'add', '2001:db8:1::10/64', 'dev', 'vx0', 'nodad']);
+    fs.writeFileSync(file, text.replace('vni: 7', 'vni: 8') + '  - { to: "2001:db8:99::/64", via: "2001:db8:1::1" }\n');
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /\/routes\/1\/via: .*gateway '2001:db8:1::1'/);
+  });
+
+  it('with an ignore list the routes are not judged: an ignored link may be what reaches the gateway', () => {
+    const sb = make('ign', ['  - { to: 198.51.100.0/24, via: 192.0.2.1 }']);
+    const file = path.join(sb.configDir, 'network.yaml');
+    fs.writeFileSync(file, `ignore: [ "dhcp*" ]\n${fs.readFileSync(file, 'utf8')}`);
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
 });
