@@ -189,4 +189,9 @@ describe('root routes the kernel would refuse are refused at plan time', () => {
     const r = sb.run(['plan']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
+  it('an IPv6 gateway that is a host address is refused (the kernel: "Gateway can not be a local address")', () => {
+    const sb = make('l6g', ['  - { to: "2001:db8:99::/64", via: "2001:db8:1::10" }']);
+    sb.ip('', ['addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad']);
+    refused(sb, [/network\.yaml:6:\d+: \/routes\/0\/via: .*gateway '2001:db8:1::10' is an address of the root namespace.*"Gateway can not be a local address"/]);
+  });
 });
