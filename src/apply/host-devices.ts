@@ -5,7 +5,6 @@
 import { sourceWhere } from '../config/positions';
 import { ptrJoin } from '../config/types';
 import type { Resource, StateMap } from '../model/types';
-import { compileIgnore } from '../plan/ignore';
 import { linkKey } from '../plan/refs';
 import type { Change, Plan } from '../plan/types';
 import { visible } from '../util/visible';
@@ -48,19 +47,19 @@ function writtenRefs(c: Change): DeviceRef[] {
 
 /**
  * Root-namespace writes naming a link that is neither declared nor live there (nor deleted by the
- * plan first), each with the file, line and field of the declaration. Links the config ignores
- * are not read, so they are not judged.
+ * plan first), each with the file, line and field of the declaration. A link the config ignores
+ * is judged too: the live state holds it when it is there (only the plan leaves it alone), and
+ * one that is not would fail the write all the same (a macvlan parent, a VXLAN underlay).
  */
-export function missingHostDeviceProblems(plan: Plan, current: StateMap, desired: StateMap, ignore: readonly string[], altnameHolder: (name: string) => string | undefined = () => undefined): string[] {
+export function missingHostDeviceProblems(plan: Plan, current: StateMap, desired: StateMap, altnameHolder: (name: string) => string | undefined = () => undefined): string[] {
   const refs = plan.changes.flatMap((c) => writtenRefs(c).filter((d) => d.namespace === '' && d.dev !== 'lo').map((d) => ({ c, d })));
   if (refs.length === 0) return [];
   const deleted = new Set(plan.changes.filter((c) => c.kind === 'link' && c.action === 'delete').map((c) => c.key));
   const live = new Set<string>();
   for (const [k, r] of current) if (r.kind === 'link' && r.namespace === '' && !deleted.has(k)) live.add(r.name);
-  const ignored = compileIgnore(ignore);
   const out: string[] = [];
   for (const { c, d } of refs) {
-    if (live.has(d.dev) || desired.has(linkKey('', d.dev)) || ignored(d.dev)) continue;
+    if (live.has(d.dev) || desired.has(linkKey('', d.dev))) continue;
     const r = c.after!;
     const path = r.source ? ptrJoin(r.source.path, ...d.field.split('.')) : undefined;
     const where = r.source && path !== undefined ? `${sourceWhere({ file: r.source.file, path })}: ${path}: ` : '';

@@ -254,7 +254,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   }
   problems.push(...foreignRouteClashes(session, plan, current));
   problems.push(...foreignAddressClashes(session, plan, current));
-  problems.push(...missingHostDeviceProblems(plan, current, desired, desiredState.ignore, (name) => session.ns('').altnameHolder(name)));
+  problems.push(...missingHostDeviceProblems(plan, current, desired, (name) => session.ns('').altnameHolder(name)));
   problems.push(...rootRouteProblems(session, plan, desired, owns, desiredState.ignore));
   problems.push(...altnameClashes(session, plan));
   problems.push(...foreignVniClashes(session, plan, current, desired, owns));

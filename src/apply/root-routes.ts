@@ -66,12 +66,15 @@ function isJudged(r: Resource | undefined): r is RouteRes {
 function routeProblems(c: Change, r: RouteRes, root: RootL3): string[] {
   const out: string[] = [];
   const at = (field: string) => `${sourceWhere({ file: r.source!.file, path: ptrJoin(r.source!.path, field) })}: ${ptrJoin(r.source!.path, field)}: ${c.label}`;
-  if (r.via !== undefined && !isLinkLocal6(r.via) && !gatewayReachable(root, r)) {
+  // IPv6 refuses a local gateway on any link (ip6_validate_gw); the config finds only its own addresses.
+  if (r.via !== undefined && r.family === 6 && !isLinkLocal6(r.via) && root.local.has(r.via)) {
+    out.push(`${at('via')}: gateway '${r.via}' is an address of the root namespace, live or declared, once this plan is applied; the kernel would refuse the route ("Gateway can not be a local address") in the middle of the apply`);
+  } else if (r.via !== undefined && !isLinkLocal6(r.via) && !gatewayReachable(root, r)) {
     const on = r.dev === undefined ? '' : ` on '${r.dev}'`;
     const tables = r.table === MAIN ? 'table main' : `table ${r.table} nor main`;
     const why = r.family === 4 ? '"Nexthop has invalid gateway"' : '"No route to host"';
     out.push(
-      `${at('via')}: gateway '${r.via}' is in the subnet of no address nor device route${on} (${tables}) of the root namespace, live or declared, once this plan is applied; ` +
+      `${at('via')}: gateway '${r.via}' is in the subnet of no address nor device route${on} (${tables}) on a link that is up in the root namespace, live or declared, once this plan is applied; ` +
         `the kernel would refuse the route (${why}) in the middle of the apply`,
     );
   }
@@ -85,11 +88,12 @@ function routeProblems(c: Change, r: RouteRes, root: RootL3): string[] {
 /**
  * As the kernel resolves a gateway (fib_check_nh_v4_gw, ip6_route_check_nh): a route without
  * gateway on `dev` (if given) covering it, in the route's table or one a full lookup reaches.
- * A local address is taken too (IPv4 accepts it; IPv6 refusals of it are the config's to find).
+ * A local address needs nothing more: it is in its own address's prefix, and IPv4 takes it only
+ * as the kernel finds its local route, on that link (not another `dev`) and if the link is up
+ * ("Network is down"). IPv6 refuses it (see routeProblems).
  */
 function gatewayReachable(root: RootL3, r: RouteRes): boolean {
   const via = r.via!;
-  if (root.local.has(via)) return true;
   return root.onLink.some(
     (o) => root.up.has(o.dev) && (r.dev === undefined || o.dev === r.dev) && (o.table === undefined || o.table === r.table || root.lookupTables.has(o.table)) && inCidr(via, o.cidr),
   );

@@ -66,3 +66,63 @@ describe('host devices named in the root namespace', () => {
     assert.deepEqual(sb.ipj('', ['-4', 'addr', 'show', 'eth9']).flatMap((l: { addr_info: unknown[] }) => l.addr_info), [], 'Voltron\'s address is gone');
   });
 });
+
+describe('host devices: ignored, deleted by the plan, a BPF attach', () => {
+  const dirs: string[] = [];
+  const sandboxes: Sandbox[] = [];
+  const make = (tag: string, config: string, host: boolean): Sandbox => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-hd-'));
+    fs.writeFileSync(path.join(dir, 'network.yaml'), config);
+    dirs.push(dir);
+    const sb = new Sandbox(tag, dir);
+    sandboxes.push(sb);
+    if (host) {
+      execFileSync('ip', ['netns', 'add', sb.ns('')]);
+      sb.ip('', ['link', 'set', 'lo', 'up']);
+    }
+    return sb;
+  };
+  after(() => {
+    for (const sb of sandboxes) sb.cleanup();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('a host device the config ignores is judged too: refused while it is not there (ENODEV), applied once it is', () => {
+    const sb = make('hig', 'ignore: [ "hbr*" ]\nlinks:\n  - { name: m0, type: macvlan, macvlan: { parent: hbr0, mode: bridge } }\n', true);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /network\.yaml:3:\d+: \/links\/0\/macvlan\/parent: link \(root\)\/m0 \(macvlan\): link 'hbr0' is neither declared nor in the root namespace/);
+    assert.match(r.stderr, /refusing to plan/);
+    sb.ip('', ['link', 'add', 'hbr0', 'type', 'bridge']);
+    sb.ip('', ['link', 'set', 'hbr0', 'up']);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(sb.ipj('', ['-d', 'link', 'show', 'm0'])[0].link, 'hbr0');
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
+    assert.equal(sb.ipj('', ['link', 'show', 'hbr0']).length, 1, 'the ignored device stays');
+  });
+
+  it('a link the plan deletes is no host device: a new address on it is refused before any write', () => {
+    const sb = make('hdl', 'links:\n  - { name: br9, type: bridge }\naddresses:\n  - { address: 10.94.0.1/24, dev: br9 }\n', false);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'addresses:\n  - { address: 10.95.0.1/24, dev: br9 }\n');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /network\.yaml:2:\d+: \/addresses\/0\/dev: address \(root\)\/br9 10\.95\.0\.1\/24: link 'br9' is neither declared nor in the root namespace/);
+    assert.deepEqual(sb.ipj('', ['-4', 'addr', 'show', 'br9']).flatMap((l: { addr_info: { local: string }[] }) => l.addr_info.map((x) => x.local)), ['10.94.0.1'], 'nothing was written');
+  });
+
+  it('a BPF program attached to a host device that is not there is refused with file:line and field', () => {
+    const obj = path.join(__dirname, '..', '..', 'bpf', 'counter.bpf.o');
+    const sb = make(
+      'hbp',
+      `bpf:\n  programs:\n    - { name: c0, object: ${obj}, program: count_packets, attach: { type: tcx, dev: eth8, direction: ingress }, maps: [ counters ] }\n`,
+      true,
+    );
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /network\.yaml:3:\d+: \/bpf\/programs\/0\/attach\/dev: .*link 'eth8' is neither declared nor in the root namespace/);
+  });
+});

@@ -122,4 +122,76 @@ describe('root routes the kernel would refuse are refused at plan time', () => {
     assert.equal(ours(sb, '-4').length, 2, 'nothing was written');
     assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'br0'])[0].addr_info.length, 1);
   });
+  it('a gateway on a host link that is down is refused, a host address as gateway too (the kernel: "Network is down"); once the link is up both are taken', () => {
+    const sb = make('hdn', ['  - { to: 198.51.100.0/24, via: 192.0.2.1 }', '  - { to: 198.51.101.0/24, via: 192.0.2.10 }']);
+    sb.ip('', ['addr', 'add', '192.0.2.10/24', 'dev', 'eth0']);
+    sb.ip('', ['link', 'set', 'eth0', 'down']);
+    refused(sb, [/\/routes\/0\/via: .*gateway '192\.0\.2\.1'/, /\/routes\/1\/via: .*gateway '192\.0\.2\.10'/]);
+    sb.ip('', ['link', 'set', 'eth0', 'up']);
+    accepted(sb, 2);
+  });
+
+  it('a host address as gateway of a route on another device is refused (the kernel looks it up on the route\'s dev)', () => {
+    const sb = make('hgd', ['  - { to: 198.51.100.0/24, via: 192.0.2.10, dev: br0 }']);
+    sb.ip('', ['addr', 'add', '192.0.2.10/24', 'dev', 'eth0']);
+    refused(sb, [/\/routes\/0\/via: .*gateway '192\.0\.2\.10' .* on 'br0'/]);
+  });
+
+  it('a gateway on a link the plan creates without a state is reachable (a new link comes up)', () => {
+    const sb = make('new', ['  - { to: 198.51.100.0/24, via: 10.70.0.2 }']);
+    accepted(sb, 1);
+  });
+
+  it('a loopback source other than lo\'s own address is local (the kernel: 127/8 is a local route)', () => {
+    const sb = make('lo5', ['  - { to: 203.0.113.0/24, dev: br0, src: 127.0.0.5 }']);
+    accepted(sb, 1);
+  });
+
+  it('a gateway reachable only through the prefix route of an address the plan deletes is refused (the kernel drops it with the address)', () => {
+    const sb = make('kad', ['  - { to: 198.51.100.0/24, via: 10.70.0.2 }']);
+    accepted(sb, 1);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), 'links:\n  - { name: br0, type: bridge }\nroutes:\n  - { to: 198.51.100.0/24, via: 10.70.0.2, metric: 5 }\n');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /network\.yaml:4:\d+: \/routes\/0\/via: route \(root\) 198\.51\.100\.0\/24 metric 5: gateway '10\.70\.0\.2'/);
+    assert.equal(ours(sb, '-4').length, 1, 'nothing was written');
+    assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'br0'])[0].addr_info.length, 1);
+  });
+
+  it('a source that is a host address the kernel removes with the plan\'s changes (an IPv6 address on a link it sets down) is refused', () => {
+    const sb = make('fgn', ['  - { to: 10.71.0.0/24, dev: br0 }']);
+    accepted(sb, 1);
+    sb.ip('', ['addr', 'add', '2001:db8:1::10/64', 'dev', 'br0', 'nodad']);
+    const file = path.join(sb.configDir, 'network.yaml');
+    fs.writeFileSync(file, [...BASE, '  - { to: "2001:db8:98::/64", dev: eth0, src: "2001:db8:1::10" }', ''].join('\n').replace('type: bridge }', 'type: bridge, state: down }'));
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /\/routes\/0\/src: .*source '2001:db8:1::10'/);
+  });
+  it('a gateway reachable only through a host address on a link the plan replaces is refused (the kernel drops it with the link)', () => {
+    const sb = make('rpl', ['  - { to: 10.71.0.0/24, dev: vx0 }']);
+    const file = path.join(sb.configDir, 'network.yaml');
+    const text = fs.readFileSync(file, 'utf8').replace('type: bridge }', 'type: bridge }\n  - { name: vx0, type: vxlan, vxlan: { vni: 7 } }').replace('dev: br0 }', 'dev: br0 }\n  - { address: "2001:db8:2::1/64", dev: vx0 }');
+    fs.writeFileSync(file, text);
+    accepted(sb, 1);
+    // Someone's address on Voltron's VXLAN: its prefix (and the kernel's route for it) goes with the VXLAN.
+    sb.ip('', ['addr', 'add', '2001:db8:1::10/64', 'dev', 'vx0', 'nodad']);
+    fs.writeFileSync(file, text.replace('vni: 7', 'vni: 8') + '  - { to: "2001:db8:99::/64", via: "2001:db8:1::1" }\n');
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /\/routes\/1\/via: .*gateway '2001:db8:1::1'/);
+  });
+
+  it('with an ignore list the routes are not judged: an ignored link may be what reaches the gateway', () => {
+    const sb = make('ign', ['  - { to: 198.51.100.0/24, via: 192.0.2.1 }']);
+    const file = path.join(sb.configDir, 'network.yaml');
+    fs.writeFileSync(file, `ignore: [ "dhcp*" ]\n${fs.readFileSync(file, 'utf8')}`);
+    const r = sb.run(['plan']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+  it('an IPv6 gateway that is a host address is refused (the kernel: "Gateway can not be a local address")', () => {
+    const sb = make('l6g', ['  - { to: "2001:db8:99::/64", via: "2001:db8:1::10" }']);
+    sb.ip('', ['addr', 'add', '2001:db8:1::10/64', 'dev', 'eth0', 'nodad']);
+    refused(sb, [/network\.yaml:6:\d+: \/routes\/0\/via: .*gateway '2001:db8:1::10' is an address of the root namespace.*"Gateway can not be a local address"/]);
+  });
 });
