@@ -260,6 +260,33 @@ describe('rollback recreates a bridge whose last port left (all-zero MAC)', () =
   });
 });
 
+// A rollback recreates what Voltron owned in a namespace the plan deleted, never someone
+// else's objects that went with it: it names them instead.
+describe('rollback of a namespace delete names the foreign objects it does not recreate (real kernel)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-rbf-'));
+  const file = path.join(dir, 'net.yaml');
+  const sb = new Sandbox('rbf', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the owned bridge is back, the foreign one is not, and the note says so', () => {
+    fs.writeFileSync(file, 'namespaces: [ { name: na } ]\nlinks:\n  - { name: br1, namespace: na, type: bridge }\n');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    sb.ip('na', ['link', 'add', 'fb0', 'type', 'bridge']);
+    // B: namespace na goes (br1 and the foreign fb0 with it), a blackhole comes; step 2 fails.
+    fs.writeFileSync(file, 'routes: [ { to: 10.60.0.0/16, type: blackhole } ]\n');
+    const f = sb.run(['apply', '--auto-approve'], { env: { VOLTRON_FAULT: 'step=2,errno=17' } });
+    const out = f.stdout + f.stderr;
+    assert.match(out, /Rollback complete/, out);
+    assert.match(f.stderr, /note: \d+ foreign object\(s\) inside containers the plan removed are not recreated \([^\n]*fb0 \(bridge\)/, out);
+    const names = sb.ipj('na', ['link', 'show']).map((l: { ifname: string }) => l.ifname);
+    assert.ok(names.includes('br1') && !names.includes('fb0'), `owned bridge restored, foreign one not: ${names.join(' ')}`);
+  });
+});
+
 // Found by the property above (ROLLBACK_SEED=203): an apply that gave a MAC to a bridge whose
 // last port had left (all-zero MAC) and then failed was rolled back with the MAC kept (no kernel
 // call sets the all-zero MAC back) and said "nothing changed". It now says what it kept.

@@ -306,9 +306,10 @@ describe('computePlan: cascades', () => {
     const primary = { ...addr, address: '10.0.0.1/24' };
     const second = { ...addr, address: '10.0.0.5/24', secondary: true };
     const other = { ...addr, address: '10.9.0.1/24' }; // another subnet: stays
-    const cur = map(br, primary, second, other);
-    const inv = owning(br, primary, second, other);
-    const p = computePlan({ desired: map(bridge('br0'), { ...addr, address: '10.0.0.5/24' }, other), current: cur, inventory: inv });
+    const otherSecond = { ...addr, address: '10.9.0.5/24', secondary: true }; // its secondary too
+    const cur = map(br, primary, second, other, otherSecond);
+    const inv = owning(br, primary, second, other, otherSecond);
+    const p = computePlan({ desired: map(bridge('br0'), { ...addr, address: '10.0.0.5/24' }, other, { ...addr, address: '10.9.0.5/24' }), current: cur, inventory: inv });
     assert.deepEqual(p.changes.map((c) => `${c.action} ${c.key}`), ['delete address:/br0/10.0.0.1/24', 'create address:/br0/10.0.0.5/24']);
     assert.match(byKey(p, 'address:/br0/10.0.0.5/24').reason, /^recreated with address \(root\)\/br0 10\.0\.0\.1\/24/);
     const promoting = map(br, { ...primary, promotes: true }, second, other);
