@@ -122,7 +122,6 @@ export class KernelGraph {
     return out;
   }
 
-  /** IPv4 routes the kernel removes with address `key` (ip on ns/dev), see the header. */
   /** The IPv4 secondaries in the subnet of primary `p` (same device and prefix). */
   private secondariesOf(p: AddressRes): string[] {
     const net = networkOf(p.address);
@@ -132,7 +131,10 @@ export class KernelGraph {
     });
   }
 
-  /** `removed`: what this removal already takes (a primary's secondaries count as gone). */
+  /**
+   * IPv4 routes the kernel removes with address `key` (ip on ns/dev), see the header. `removed`:
+   * what this removal already takes (a primary's secondaries count as gone).
+   */
   private v4RemovedWith(key: string, ns: string, dev: string, ip: string, removed: ReadonlySet<string>): string[] {
     const gone = (a: string) => a === key || removed.has(a) || this.deletedAddresses.has(a);
     const out: string[] = [];
