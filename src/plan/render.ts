@@ -208,17 +208,16 @@ const NOTE_ROOM = 400;
  * plan still makes a comment GitHub accepts, and says it is incomplete.
  */
 function diffBlock(plan: Plan, budget: number): string {
+  const texts = plan.changes.map((c) => `${markdownChangeLines(c).join('\n')}\n`);
+  // All of it, when all of it fits with the closing fence (no room kept for a note it needs not).
+  if (texts.reduce((n, t) => n + t.length, 0) + 4 <= budget) return `${texts.join('')}\`\`\`\n`;
   const shown: string[] = [];
   let used = 0;
   let i = 0;
-  for (; i < plan.changes.length; i++) {
-    const text = `${markdownChangeLines(plan.changes[i]!).join('\n')}\n`;
-    const room = i === plan.changes.length - 1 ? 4 : NOTE_ROOM;
-    if (used + text.length + room > budget) break;
-    shown.push(text);
-    used += text.length;
+  for (; i < texts.length && used + texts[i]!.length + NOTE_ROOM <= budget; i++) {
+    shown.push(texts[i]!);
+    used += texts[i]!.length;
   }
-  if (i === plan.changes.length) return `${shown.join('')}\`\`\`\n`;
   const rest = plan.changes.slice(i);
   const n = summarize({ ...plan, changes: rest });
   const parts = (['create', 'update', 'replace', 'delete'] as const).filter((a) => n[a] > 0).map((a) => `${n[a]} to ${a}`);

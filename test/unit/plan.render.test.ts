@@ -144,6 +144,26 @@ test('renderMarkdown: a plan too long for a GitHub comment (65 536 characters) i
   assert.doesNotMatch(small, /not shown/);
 });
 
+test('renderMarkdown: a plan that fits whole is shown whole, also within the room a cut would keep for its note', () => {
+  const plan = (n: number) => computePlan({ desired: map(...Array.from({ length: n }, (_, i) => br(`br${i}`, { state: 'up' }))), current: map(), inventory: { version: 1, owned: {}, original: {} } });
+  const cut = (n: number) => /not shown/.test(renderMarkdown(plan(n)));
+  // The largest plan that is not cut; the next one is.
+  let lo = 1;
+  let hi = 2000;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (cut(mid)) hi = mid;
+    else lo = mid;
+  }
+  const md = renderMarkdown(plan(lo));
+  assert.equal((md.match(/^\+ link \(root\)\/br\d+ /gm) ?? []).length, lo, 'every change shown');
+  assert.ok(md.length <= 65536, `${md.length} characters`);
+  // Less room left than one more change takes: nothing was kept back for a note it does not need.
+  const perChange = md.length - renderMarkdown(plan(lo - 1)).length;
+  assert.ok(65536 - md.length < perChange, `${65536 - md.length} characters left, a change takes ${perChange}`);
+  assert.ok(cut(lo + 1));
+});
+
 test('renderText and renderMarkdown: tc rates, sizes, times and the htb default in the config\'s units (JSON keeps the numbers)', () => {
   // A reviewer reading `rate: 500000000 → 750000000` cannot tell the config's `4gbit → 6gbit`
   // (bytes/s, not bits), nor `default: 16` the config's class `10` (hex, as tc writes it).
