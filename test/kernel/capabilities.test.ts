@@ -1,21 +1,15 @@
 // Real kernel: what the kernel supports is read from its symbol table once per boot and kept in
 // the state dir (reading /proc/kallsyms takes 100+ ms). A cache of this boot and kernel release
 // is believed; one of another boot is not, and is written again with what the kernel says.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import { editableSandbox } from '../support/sandbox';
 
 describe('kernel feature answers, kept per boot', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-caps-'));
-  fs.writeFileSync(path.join(dir, 'net.yaml'), 'links:\n  - { name: b0, type: bridge }\nqdiscs:\n  - { dev: b0, parent: root, handle: "1:", kind: htb }\n');
-  const sb = new Sandbox('caps', dir);
-  after(() => {
-    sb.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { sb } = editableSandbox('caps', 'links:\n  - { name: b0, type: bridge }\nqdiscs:\n  - { dev: b0, parent: root, handle: "1:", kind: htb }\n');
   const file = () => path.join(sb.stateDir, 'sandbox', sb.prefix, 'cache', 'kernel-features.json');
   const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import { Sandbox, editableSandbox } from '../support/sandbox';
 
 describe('sysctls the plan cannot write or read back', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-access-'));
@@ -53,13 +53,7 @@ describe('sysctls the plan cannot write or read back', () => {
 });
 
 describe('device sysctls of a device neither there nor made by the plan', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-access-dev-'));
-  const file = path.join(dir, 'net.yaml');
-  const sb = new Sandbox('ad', dir);
-  after(() => {
-    sb.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { sb, file } = editableSandbox('ad', ''); // written below, per case
   // A namespace that existed before Voltron, with an ignore list: undeclared devices are left to
   // the kernel, so validation does not judge device names there; the plan did not either (ENOENT
   // mid-apply), unless the device was one the plan creates.

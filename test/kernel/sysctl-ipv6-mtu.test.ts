@@ -2,21 +2,13 @@
 // kernel sets it back to the link mtu when the link mtu changes, and when the link comes up or
 // its carrier comes on (a veth end whose peer comes up; acted on later, by the link watch): an
 // apply that did any of these after the key's write (or left it alone, in sync) failed to verify.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import { editableSandbox } from '../support/sandbox';
 
 describe('IPv6 device mtu sysctl across link changes', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-mtu6-'));
-  const file = path.join(dir, 'net.yaml');
-  const sb = new Sandbox('m6', dir);
-  after(() => {
-    sb.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { sb, file } = editableSandbox('m6', ''); // written below, per case
   const write = (o: { mtu: number; peer: string; peerState: string }): void =>
     fs.writeFileSync(
       file,
@@ -58,13 +50,7 @@ describe('IPv6 device mtu sysctl of a bridge whose ports leave (real kernel)', (
   // br0 declares no mtu: the kernel keeps it at its ports' lowest. Its 1500 port leaving (or
   // deleted) moves it to the other port's 9000, and the kernel resets br0's IPv6 mtu with it: the
   // apply failed to verify and rolled back.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-mtu6br-'));
-  const file = path.join(dir, 'net.yaml');
-  const sb = new Sandbox('m6b', dir);
-  after(() => {
-    sb.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { sb, file } = editableSandbox('m6b', ''); // written below, per case
   const write = (pa: string): void =>
     fs.writeFileSync(
       file,
