@@ -7,7 +7,7 @@ import { resourceLabel } from '../model/keys';
 import { visible } from '../util/visible';
 import { VOLTRON_RTPROT, type Resource } from '../model/types';
 import type { Context } from './common';
-import { hasOverlay } from '../config/load';
+import { hasOverlay, overlayHosts } from '../config/load';
 import type { KernelSession } from '../kernel/session';
 import type { SignalGuard } from './signals';
 
@@ -93,7 +93,8 @@ export function sandboxNote(session: Pick<KernelSession, 'sandbox' | 'physical'>
 
 export function printPlan(ctx: Context, plan: Plan, format: string): void {
   if (format === 'json') ctx.out(JSON.stringify(planToJson(plan), null, 2));
-  else if (format === 'markdown') ctx.out(renderMarkdown(plan));
+  // The host names the comment only where the config has host overlays (it means nothing else).
+  else if (format === 'markdown') ctx.out(renderMarkdown(plan, overlayHosts(ctx.configDir).length > 0 ? { host: ctx.host } : {}));
   else ctx.out(renderText(plan, { color: ctx.color }));
 }
 

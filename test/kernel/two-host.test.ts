@@ -132,10 +132,12 @@ describe('two hosts from one config repository: overlay and SRv6 traffic (real k
     );
     const pa = A.run(['plan', '-o', 'markdown', '--host', 'hosta']);
     ok(pa, 'plan hosta');
+    assert.match(pa.stdout, /^### Voltron plan for host `hosta`\n/);
     assert.match(pa.stdout, /^- namespace t1 {2}\[disruptive\]/m);
     assert.match(pa.stdout, /^-\/\+ link \(root\)\/vx100 \(vxlan\) {2}\[disruptive\] {2}# vxlan\.vni is immutable \(100 → 150\)/m);
     const pb = B.run(['plan', '-o', 'markdown', '--host', 'hostb']);
     ok(pb, 'plan hostb');
+    assert.match(pb.stdout, /^### Voltron plan for host `hostb`\n/);
     for (const line of [/^\+ namespace t1 /m, /^\+ link \(root\)\/v-t1 \(veth\)/m, /^\+ route \(root\) 10\.99\.0\.0\/16 table 100 /m, /^-\/\+ link \(root\)\/vx100 /m]) assert.match(pb.stdout, line);
     // Neither plan touches the SRv6 tenants, their routes or rules.
     for (const p of [pa.stdout, pb.stdout]) assert.doesNotMatch(p, /v-t2|v-t4|fc00:|rule /);
