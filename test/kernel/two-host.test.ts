@@ -166,6 +166,7 @@ describe('two hosts from one config repository: overlay and SRv6 traffic (real k
       assert.deepEqual((sb.ipj('', ['link', 'show']) as { ifname: string }[]).map((l) => l.ifname).sort(), ['lo', 'ul0']);
       assert.deepEqual((sb.ipj('', ['addr', 'show', 'dev', 'ul0', 'scope', 'global']) as { addr_info?: unknown[] }[]).flatMap((l) => l.addr_info ?? []), []);
       assert.equal(sb.exec('', ['sysctl', '-n', 'net.ipv4.ip_forward']).stdout.trim(), '0');
+      assert.equal(sb.ip('', ['sr', 'tunsrc', 'show']).trim(), 'tunsrc addr ::');
       assert.equal(sb.ipj('', ['rule', 'show', 'priority', '100']).length, 0);
     }
   });
