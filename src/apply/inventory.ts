@@ -45,6 +45,7 @@ function parseInventory(p: string, text: string): Inventory {
   if (data.original !== undefined && !isPlainObject(data.original)) throw damaged('"original" is not an object');
   if (data.ifindex !== undefined && !isPlainObject(data.ifindex)) throw damaged('"ifindex" is not an object');
   if (data.netnsCookie !== undefined && !isCookieMap(data.netnsCookie)) throw damaged('"netnsCookie" is not an object of decimal strings');
+  if (data.host !== undefined && typeof data.host !== 'string') throw damaged('"host" is not a string');
   if (data.ignore !== undefined && !(Array.isArray(data.ignore) && data.ignore.every((g) => typeof g === 'string'))) throw damaged('"ignore" is not a list of strings');
   return { ...data, original: data.original ?? {} } as unknown as Inventory;
 }

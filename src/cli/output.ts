@@ -7,6 +7,7 @@ import { resourceLabel } from '../model/keys';
 import { visible } from '../util/visible';
 import { VOLTRON_RTPROT, type Resource } from '../model/types';
 import type { Context } from './common';
+import { hasOverlay, overlayHosts } from '../config/load';
 import type { KernelSession } from '../kernel/session';
 import type { SignalGuard } from './signals';
 
@@ -31,6 +32,23 @@ export function otherConfigWarning(ctx: Pick<Context, 'configDir' | 'stateDir'>,
   const deletes = plan.changes.filter((c) => c.action === 'delete').length;
   if (deletes === 0) return undefined;
   return `Warning: the state dir ${ctx.stateDir} was last applied from the config ${inventory.configDir}; this config (${here}) does not declare ${deletes} object(s) owned through it, and the plan deletes them. Use one --state-dir per config unless that is what you want.`;
+}
+
+/**
+ * One config for many hosts: a plan for another host's overlay (a `--host` typo that names a
+ * real host, a CI job's wrong matrix entry, a renamed machine falling back to its new hostname)
+ * deletes what this host's overlay declared. Said as loudly as another config dir; only when an
+ * overlay is involved, as host names mean nothing to a config without them.
+ */
+export function otherHostWarning(ctx: Pick<Context, 'configDir' | 'stateDir' | 'host'>, inventory: Inventory, plan: Plan): string | undefined {
+  const was = inventory.host;
+  if (was === undefined || was === ctx.host) return undefined;
+  // Another config dir is otherConfigWarning's to tell.
+  if (inventory.configDir !== undefined && inventory.configDir !== configDirId(ctx.configDir)) return undefined;
+  if (!hasOverlay(ctx.configDir, was) && !hasOverlay(ctx.configDir, ctx.host)) return undefined;
+  const deletes = plan.changes.filter((c) => c.action === 'delete').length;
+  if (deletes === 0) return undefined;
+  return `Warning: the state dir ${ctx.stateDir} was last applied for host '${visible(was)}' (hosts/${visible(was)}.yaml); this plan is for host '${visible(ctx.host)}', and deletes ${deletes} object(s) owned through it. If this machine is '${visible(was)}', run with --host ${visible(was)}.`;
 }
 
 /**
@@ -75,7 +93,8 @@ export function sandboxNote(session: Pick<KernelSession, 'sandbox' | 'physical'>
 
 export function printPlan(ctx: Context, plan: Plan, format: string): void {
   if (format === 'json') ctx.out(JSON.stringify(planToJson(plan), null, 2));
-  else if (format === 'markdown') ctx.out(renderMarkdown(plan));
+  // The host names the comment only where the config has host overlays (it means nothing else).
+  else if (format === 'markdown') ctx.out(renderMarkdown(plan, overlayHosts(ctx.configDir).length > 0 ? { host: ctx.host } : {}));
   else ctx.out(renderText(plan, { color: ctx.color }));
 }
 

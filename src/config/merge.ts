@@ -113,6 +113,8 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
           return;
         }
         if (prev && !f.overlay && prev.file !== file) return dup(e, what, prev, overrideHint);
+        const pair = !prev && f.overlay && kind === 'links' ? samePair(merged, id, value, file) : undefined;
+        if (pair) return replaceAt(merged, pair, id, e);
         merged.set(id, e);
       });
     }
@@ -166,6 +168,23 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
 
   const out = Object.fromEntries(Object.entries(lists).map(([k, m]) => [k, [...m.values()]])) as Record<ListKind, Entry[]>;
   return { lists: out, ignore, sysctls, ...(seg6 ? { seg6 } : {}), pools, poison, removed };
+}
+
+/**
+ * The identity of an earlier file's veth that is the pair an overlay's veth entry declares from
+ * its other end (as `show -n NS` prints it): the same object, which the overlay then replaces.
+ */
+function samePair(merged: Map<string, Entry>, id: string, value: Raw, file: string): string | undefined {
+  const peer = peerIdentity(value);
+  const other = peer === undefined ? undefined : merged.get(peer);
+  return other && other.file !== file && peerIdentity(other.value) === id ? peer : undefined;
+}
+
+/** Replace the entry `old` with `e` (identity `id`), keeping its position in the merged order. */
+function replaceAt(merged: Map<string, Entry>, old: string, id: string, e: Entry): void {
+  const entries = [...merged].map(([k, v]): [string, Entry] => (k === old ? [id, e] : [k, v]));
+  merged.clear();
+  for (const [k, v] of entries) merged.set(k, v);
 }
 
 /** Identity of a declared veth's peer end, as `identity('links', …)` would give for it. */

@@ -156,16 +156,23 @@ const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', upda
 function markdownItem(line: string): string {
   const m = /^ {2}- (.*)$/.exec(line);
   if (!m) return line.replace(/^ {2}/, ''); // "… and N more"
-  const label = m[1]!;
-  const run = Math.max(0, ...(label.match(/`+/g) ?? []).map((r) => r.length));
-  const fence = '`'.repeat(run + 1);
-  const pad = label.startsWith('`') || label.endsWith('`') ? ' ' : '';
-  return `- ${fence}${pad}${label}${pad}${fence}`;
+  return `- ${codeSpan(m[1]!)}`;
 }
 
-/** Markdown for a PR comment: summary table and a fenced ```diff block. */
-export function renderMarkdown(plan: Plan): string {
-  const out: string[] = ['### Voltron plan', ''];
+/** Text as a code span, whatever backticks it holds. */
+function codeSpan(text: string): string {
+  const run = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(run + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+/**
+ * Markdown for a PR comment: summary table and a fenced ```diff block. `host`: the host overlay
+ * the plan is for, named in the heading (one repository for many hosts: a comment per host).
+ */
+export function renderMarkdown(plan: Plan, opts: { readonly host?: string } = {}): string {
+  const out: string[] = [opts.host === undefined ? '### Voltron plan' : `### Voltron plan for host ${codeSpan(opts.host)}`, ''];
   if (plan.changes.length === 0) {
     out.push(summaryLine(plan));
     if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);

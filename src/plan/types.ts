@@ -110,6 +110,11 @@ export interface Inventory {
   readonly revision?: string; // last applied git revision
   /** The config directory (absolute) of the last apply: another config sharing the state dir prunes its objects. */
   readonly configDir?: string;
+  /**
+   * The host (`--host`, overlay `hosts/<host>.yaml`) of the last apply: with one config for many
+   * hosts, a plan for another host of it deletes this host's objects.
+   */
+  readonly host?: string;
   readonly appliedAt?: string;
   /** The kernel boot `owned` and `original` were recorded in (util/boot). */
   readonly bootId?: string;

@@ -1,6 +1,7 @@
 // Real kernel, the CLI with host overlays: an overlay overrides a base object, adds one and
 // removes one (state: absent); a mistyped --host is said on stderr by plan and apply (it means
-// "base files only", so the plan deletes what the host's overlay declared).
+// "base files only", so the plan deletes what the host's overlay declared), and so is a plan for
+// another host's overlay than the last apply's.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -43,6 +44,12 @@ describe('host overlays through the CLI (real kernel)', () => {
       [['br0', 1400], ['br2', 1500]],
     );
     assert.equal(sb.run(['plan', '--detailed-exitcode', '--host', 'h1']).code, 0);
+    // Another host's overlay (a typo naming a real host): its plan deletes h1's objects. Said too.
+    fs.writeFileSync(path.join(cfg, 'hosts', 'h2.yaml'), '');
+    const other = sb.run(['plan', '--detailed-exitcode', '--host', 'h2']);
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /Warning: the state dir .* was last applied for host 'h1' \(hosts\/h1\.yaml\); this plan is for host 'h2', and deletes 1 object\(s\) owned through it\. If this machine is 'h1', run with --host h1\./);
+    fs.rmSync(path.join(cfg, 'hosts', 'h2.yaml'));
     // A typo: base files only, so br2 would go and br1 come back. Said, not silent.
     const typo = sb.run(['plan', '--detailed-exitcode', '--host', 'hl']);
     assert.equal(typo.code, 2, typo.stderr);

@@ -221,6 +221,27 @@ test('a reference to an object removed by the overlay is reported in the base fi
   assert.deepEqual(e.map(short), ['base.yaml:6:34 /addresses/0/dev']);
 });
 
+test('an overlay may redeclare a veth from its other end (as show -n prints it): the same pair, replaced', () => {
+  const base = { name: 'base.yaml', text: `namespaces: [ { name: t1 } ]
+links:
+  - { name: br0, type: bridge }
+  - { name: v-t1, type: veth, master: br0, peer: { name: eth0, namespace: t1 } }
+  - { name: br1, type: bridge }
+` };
+  const flipped = "links:\n  - { name: eth0, namespace: t1, type: veth, mtu: 1400, peer: { name: v-t1, namespace: '', master: br0 } }\n";
+  const d = ok([base, { name: 'hosts/h1.yaml', text: flipped }], 'h1');
+  const inner = get<LinkRes>(d, 'link:t1/eth0');
+  assert.equal(inner.mtu, 1400);
+  assert.deepEqual(inner.veth, { peer: { name: 'v-t1', namespace: '' }, primary: true });
+  assert.equal(get<LinkRes>(d, 'link:/v-t1').master, 'br0');
+  assert.deepEqual(inner.source, { file: 'hosts/h1.yaml', path: '/links/0' });
+  assert.deepEqual([...d.resources.keys()].filter((k) => k.startsWith('link:')), ['link:/br0', 'link:t1/eth0', 'link:/v-t1', 'link:/br1'], 'in the base entry\'s place');
+  // Base files still partition the config; a veth sharing only one end is another pair.
+  assert.match(errs([base, { name: 'z.yaml', text: flipped }]).map((e) => e.message).join('\n'), /already declared/);
+  const other = "links:\n  - { name: eth0, namespace: t1, type: veth, peer: { name: v-x, namespace: '' } }\n";
+  assert.match(errs([base, { name: 'hosts/h1.yaml', text: other }], 'h1').map((e) => e.message).join('\n'), /link 't1\/eth0' is already declared at base.yaml:4:5 \(veth peer\)/);
+});
+
 test('veth normalises to two link resources', () => {
   const d = ok(`namespaces: [ { name: a } ]
 links:

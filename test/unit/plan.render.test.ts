@@ -72,6 +72,11 @@ test('renderMarkdown: summary table and a diff block', () => {
   assert.equal(renderMarkdown({ changes: [], foreignCount: 0 }), '### Voltron plan\n\nNo changes. The kernel matches the desired state.\n');
 });
 
+test('renderMarkdown: the host of a config with overlays is in the heading (one comment per host)', () => {
+  assert.match(renderMarkdown(samplePlan(), { host: 'hosta' }), /^### Voltron plan for host `hosta`\n\n\| Action/);
+  assert.equal(renderMarkdown({ changes: [], foreignCount: 0 }, { host: 'h`1' }), '### Voltron plan for host ``h`1``\n\nNo changes. The kernel matches the desired state.\n');
+});
+
 test('planToJson: stable, serialisable, format_version 1', () => {
   const p = samplePlan();
   const j = planToJson(p) as {

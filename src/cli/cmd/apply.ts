@@ -1,7 +1,7 @@
 import { flag, str, type Parsed } from '../args';
 import { inventoryOf, loadDesired, openSession, type Context } from '../common';
 import type { Command } from '../main';
-import { configDirId, confirm, otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan, sandboxNote } from '../output';
+import { configDirId, confirm, otherConfigWarning, otherHostWarning, lostInventoryWarning, namesakeNote, printPlan, sandboxNote } from '../output';
 import { withSignalsHeld, type SignalGuard } from '../signals';
 import { failureHint } from '../../apply/failure-hints';
 import { verifyDeletes } from '../../apply/lingering';
@@ -57,13 +57,13 @@ export async function applyDesired(ctx: Context, p: Parsed, load: () => DesiredS
 }
 
 async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | undefined, verb: 'apply' | 'destroy', guard: SignalGuard): Promise<number> {
-  // An apply's inventory names the config dir it came from (see otherConfigWarning), and its
-  // ignore patterns (for destroy, which reads no config).
+  // An apply's inventory names the config dir and host it came from (see otherConfigWarning,
+  // otherHostWarning), and its ignore patterns (for destroy, which reads no config).
   let ignore: readonly string[] = [];
   const recorded = (inv: Inventory): Inventory => {
     if (verb !== 'apply') return inv;
     const { ignore: _was, ...rest } = inv;
-    return { ...rest, configDir: configDirId(ctx.configDir), ...(ignore.length ? { ignore } : {}) };
+    return { ...rest, configDir: configDirId(ctx.configDir), host: ctx.host, ...(ignore.length ? { ignore } : {}) };
   };
   const tryWindow = str(p, 'confirm-within');
   const confirmWithinMs = tryWindow === undefined ? undefined : parseDuration(tryWindow);
@@ -84,7 +84,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
     // What is still Voltron's (less what it made in adopted namespaces recreated since).
     const { plan, desired: eff, inventory } = pr;
     printPlan(ctx, plan, 'text');
-    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(recordedInventory, pr.notOursWhy)];
+    const warnings = [destroying ? undefined : otherConfigWarning(ctx, inventory, plan), destroying ? undefined : otherHostWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, pr.current, destroying), namesakeNote(recordedInventory, pr.notOursWhy)];
     for (const w of warnings) if (w) ctx.err(w);
     mark('print plan');
     if (plan.changes.length === 0) {
@@ -95,7 +95,8 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       const settled = pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current);
       const inv = withIdentities(settled, pr.current, session);
       const ignoreChanged = !destroying && (recordedInventory.ignore ?? []).join('\n') !== ignore.join('\n');
-      if (settled !== recordedInventory || ignoreChanged || !sameIdentities(inv, recordedInventory)) saveInventory(ctx.stateDir, recorded(inv));
+      const hostChanged = !destroying && recordedInventory.host !== ctx.host;
+      if (settled !== recordedInventory || ignoreChanged || hostChanged || !sameIdentities(inv, recordedInventory)) saveInventory(ctx.stateDir, recorded(inv));
       return 0;
     }
     const pipelined = pipeliningEnabled() && plan.changes.filter(canPipeline).length >= PIPELINE_MIN_CHANGES;

@@ -1,7 +1,7 @@
 import { flag, str } from '../args';
 import { inventoryOf, loadDesired, openSession } from '../common';
 import type { Command } from '../main';
-import { otherConfigWarning, lostInventoryWarning, namesakeNote, printPlan, sandboxNote } from '../output';
+import { otherConfigWarning, otherHostWarning, lostInventoryWarning, namesakeNote, printPlan, sandboxNote } from '../output';
 import { makePlan } from '../../apply/reconcile';
 import { mark } from '../../util/timing';
 
@@ -26,7 +26,7 @@ export const planCommand: Command = {
       mark('inventory');
       const { plan, current, notOursWhy } = makePlan(session, desired, inventory);
       printPlan(ctx, plan, format);
-      for (const w of [format === 'text' && plan.changes.length > 0 ? sandboxNote(session, desired.namespaces) : undefined, otherConfigWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, current), namesakeNote(inventory, notOursWhy)]) if (w) ctx.err(w);
+      for (const w of [format === 'text' && plan.changes.length > 0 ? sandboxNote(session, desired.namespaces) : undefined, otherConfigWarning(ctx, inventory, plan), otherHostWarning(ctx, inventory, plan), lostInventoryWarning(ctx, inventory, current), namesakeNote(inventory, notOursWhy)]) if (w) ctx.err(w);
       mark('print plan');
       return plan.changes.length > 0 && flag(p, 'detailed-exitcode') ? 2 : 0;
     } finally {
