@@ -65,6 +65,44 @@ export function claimPending(stateDir: string, as: typeof TRY_CONFIRMED | typeof
   }
 }
 
+/**
+ * How the last try in this state dir ended when its watchdog reverted it: the time and outcome
+ * of the watchdog's last `revert` line, unless a later line of it says confirmed. A `confirm`
+ * that comes after the revert finished finds no try files left: without this it could only say
+ * "nothing pending", which reads as if the applied state had stood.
+ */
+export function lastRevert(stateDir: string): { at: string; action: string } | undefined {
+  let text: string;
+  try {
+    const fd = fs.openSync(path.join(stateDir, 'watchdog.log'), 'r');
+    try {
+      // The log only grows: its tail holds the last try.
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, 64 * 1024));
+      fs.readSync(fd, buf, 0, buf.length, size - buf.length);
+      text = buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n').reverse()) {
+    const m = /^(\S+) (?:watchdog|confirm)\[\d+\]: (?:revert (\w+)$|confirmed: )/.exec(line);
+    if (m) return m[2] === undefined ? undefined : { at: m[1]!, action: m[2] };
+  }
+  return undefined;
+}
+
+/** Log a confirmation the watchdog did not see (it had died), so `lastRevert` does not look past it. */
+export function noteConfirmed(stateDir: string): void {
+  try {
+    fs.appendFileSync(path.join(stateDir, 'watchdog.log'), `${new Date().toISOString()} confirm[${process.pid}]: confirmed: the applied state stands\n`, { mode: 0o600 });
+  } catch {
+    // a log line: its absence only makes a later `confirm` name an older revert
+  }
+}
+
 /** Start the detached watchdog; returns its pid. */
 export function spawnWatchdog(stateDir: string): number {
   // Required here: child_process (with net and dgram) costs every CLI start ~2.5 ms.

@@ -14,7 +14,7 @@ import { setAllowMapReset } from '../kernel/bpf/exec';
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'config', short: 'c', value: 'DIR', help: 'config directory (default: .)' },
   { name: 'host', value: 'NAME', help: 'host overlay hosts/<NAME>.yaml (default: this machine\'s hostname)' },
-  { name: 'state-dir', value: 'DIR', help: 'inventory, journal and lock directory (default: $VOLTRON_STATE_DIR, else /var/lib/voltron)' },
+  { name: 'state-dir', value: 'DIR', help: 'inventory, journal and lock directory (default: $VOLTRON_STATE_DIR, else /var/lib/voltron; with --sandbox, DIR/sandbox/PREFIX)' },
   { name: 'sandbox', value: 'PREFIX', help: 'map the root and every declared namespace onto Voltron-owned namespaces named PREFIX<name> (default: $VOLTRON_SANDBOX, else none)' },
   { name: 'no-color', help: 'plain output even on a terminal (as does a non-empty NO_COLOR)' },
   { name: 'help', short: 'h', help: 'show help for this command' },

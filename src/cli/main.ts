@@ -1,5 +1,5 @@
 // voltron CLI entry: dispatch to commands; every command has --help.
-import { UsageError, formatOptions, parseArgs, type OptionSpec, type Parsed } from './args';
+import { UsageError, formatOptions, parseArgs, str, type OptionSpec, type Parsed } from './args';
 import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
 import { COMMANDS } from './commands';
 import { versionLine } from './cmd/version';
@@ -145,7 +145,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${versionLine()}\n`);
     return 0;
   }
-  const unprivileged = cmd.needsRoot ? privilegeError(cmd.name) : undefined;
+  const sandbox = (str(parsed, 'sandbox') ?? process.env.VOLTRON_SANDBOX ?? '') !== '';
+  const unprivileged = cmd.needsRoot ? privilegeError(cmd.name, sandbox) : undefined;
   if (unprivileged) {
     process.stderr.write(`${unprivileged}\n`);
     return 1;

@@ -6,25 +6,29 @@
 import fs from 'node:fs';
 
 const NEEDED: readonly (readonly [string, number])[] = [['CAP_NET_ADMIN', 12]];
+// A sandbox is namespaces: entering them (setns) needs CAP_SYS_ADMIN whatever the config holds.
+const NEEDED_IN_SANDBOX: readonly (readonly [string, number])[] = [...NEEDED, ['CAP_SYS_ADMIN', 21]];
 
 /** The needed capabilities missing from the effective set in a /proc/<pid>/status text. */
-export function missingCapabilities(status: string): string[] {
+export function missingCapabilities(status: string, sandbox = false): string[] {
   const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
   // No CapEff line (not Linux procfs as we know it): let the kernel be the judge.
   if (hex === undefined) return [];
   const eff = BigInt(`0x${hex}`);
-  return NEEDED.filter(([, bit]) => ((eff >> BigInt(bit)) & 1n) === 0n).map(([name]) => name);
+  return (sandbox ? NEEDED_IN_SANDBOX : NEEDED).filter(([, bit]) => ((eff >> BigInt(bit)) & 1n) === 0n).map(([name]) => name);
 }
 
 /** Why this process cannot run a kernel command, with what to do; undefined when it can. */
-export function privilegeError(command: string): string | undefined {
+export function privilegeError(command: string, sandbox = false): string | undefined {
   let status: string;
   try {
     status = fs.readFileSync('/proc/self/status', 'utf8');
   } catch {
     return undefined;
   }
-  const missing = missingCapabilities(status);
+  const missing = missingCapabilities(status, sandbox);
   if (missing.length === 0) return undefined;
-  return `voltron ${command}: needs root (${missing.join(' and ')} missing): it reads and changes network namespaces. Run it as root, e.g. \`sudo voltron ${command} ...\`; \`voltron validate\` needs no privileges.`;
+  // NET_ADMIN alone is enough without a sandbox: say why this run needs SYS_ADMIN too (it failed with "setns: EPERM").
+  const why = missing.includes('CAP_NET_ADMIN') ? '' : ' for --sandbox';
+  return `voltron ${command}: needs root (${missing.join(' and ')} missing${why}): it reads and changes network namespaces. Run it as root, e.g. \`sudo voltron ${command} ...\`; \`voltron validate\` needs no privileges.`;
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bootId } from '../util/boot';
+import { ensureDir } from '../util/fsx';
 
 export interface Capability {
   readonly id: string;
@@ -94,7 +95,8 @@ function loadAnswers(): Map<string, boolean | undefined> {
 function saveAnswers(file: string, c: CacheText): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // Not Node's recursive mkdir: under /proc (a state dir there) it loops forever on Node 20.
+    ensureDir(path.dirname(file), 0o700);
     fs.writeFileSync(tmp, JSON.stringify(c));
     fs.renameSync(tmp, file);
   } catch {

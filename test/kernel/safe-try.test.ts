@@ -69,7 +69,10 @@ describe('try mode, locking and --no-rollback (real kernel)', () => {
     };
     await until('watchdog exit', () => !alive(), 3_000);
     assert.match(fs.readFileSync(path.join(state, 'watchdog.log'), 'utf8'), /not confirmed in time[\s\S]*Rollback complete/);
-    assert.equal(sb.run(['confirm']).code, 1);
+    // Too late, and said so: "nothing pending" read as if the applied state had stood.
+    const late = sb.run(['confirm']);
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, /^Error: too late: the last apply --confirm-within was not confirmed in time; its watchdog reverted it to the pre-apply state at \S+ \(see .*watchdog\.log\)\.\n$/);
   });
 
   it('with confirm in time, the applied state stands', async () => {
@@ -83,6 +86,10 @@ describe('try mode, locking and --no-rollback (real kernel)', () => {
     assert.equal(sb.namespaces().length, 2);
     assert.equal(sb.ipj('', ['link', 'show', 'br0'])[0].mtu, 1400);
     assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+    // Confirmed since the revert above: a second confirm has nothing to do, and no revert to tell of.
+    const again = sb.run(['confirm']);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, 'Error: nothing to confirm: no apply --confirm-within is pending.\n');
   });
 
   it('a live lock holder is named and blocks mutations; a dead one is taken over', async () => {

@@ -58,6 +58,19 @@ describe('state dir problems', () => {
     assert.equal(p.code, 0, p.stderr);
   });
 
+  it('under /proc: a plan that asks the kernel for features (a qdisc) still works, keeping no feature cache', () => {
+    // The feature cache went through Node's recursive mkdir, which looped forever under /proc.
+    const tc = path.join(dir, 'cfg-tc');
+    fs.mkdirSync(tc);
+    fs.writeFileSync(path.join(tc, 'net.yaml'), 'links:\n  - { name: br0, type: bridge }\nqdiscs:\n  - { dev: br0, parent: root, handle: "1:", kind: htb }\n');
+    const argv = [BIN, 'plan', '-c', tc, '--sandbox', sb.prefix, '--state-dir', '/proc/voltron-test-state', '--no-color'];
+    const p = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    assert.equal(p.signal, null, `killed: the plan hung (${p.stderr})`);
+    assert.equal(p.status, 0, p.stderr);
+    assert.match(p.stdout, /\+ qdisc .*br0/);
+    assert.deepEqual(sb.namespaces(), [], 'a plan wrote to the kernel');
+  });
+
   it('a file, or a path through one', () => {
     const file = path.join(dir, 'a-file');
     fs.writeFileSync(file, '');

@@ -202,6 +202,10 @@ test('without root, kernel commands refuse up front saying to run as root (a pla
   assert.deepEqual(missingCapabilities('CapEff:\t0000000000001000\n'), [], 'bit 12 (a container granted NET_ADMIN only may manage root-namespace links)');
   assert.deepEqual(missingCapabilities('CapEff:\t0000000000200000\n'), ['CAP_NET_ADMIN']);
   assert.deepEqual(missingCapabilities('no such line\n'), []);
+  // A sandbox is namespaces: NET_ADMIN alone failed later with "setns: EPERM".
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000001000\n', true), ['CAP_SYS_ADMIN']);
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000201000\n', true), []);
+  assert.deepEqual(missingCapabilities('CapEff:\t0000000000000000\n', true), ['CAP_NET_ADMIN', 'CAP_SYS_ADMIN']);
   if (process.getuid?.() !== 0) return; // dropping to nobody needs root
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-usage-'));
   try {
@@ -211,7 +215,17 @@ test('without root, kernel commands refuse up front saying to run as root (a pla
     for (const cmd of ['plan', 'apply', 'destroy', 'show', 'recover', 'confirm']) {
       const r = asNobody([cmd, '-c', dir, '--state-dir', path.join(dir, 'state'), '--sandbox', 'vqjx-']);
       assert.equal(r.status, 1, cmd);
-      assert.equal(r.stderr, `voltron ${cmd}: needs root (CAP_NET_ADMIN missing): it reads and changes network namespaces. Run it as root, e.g. \`sudo voltron ${cmd} ...\`; \`voltron validate\` needs no privileges.\n`);
+      assert.equal(r.stderr, `voltron ${cmd}: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN missing): it reads and changes network namespaces. Run it as root, e.g. \`sudo voltron ${cmd} ...\`; \`voltron validate\` needs no privileges.\n`);
+    }
+    // Without a sandbox NET_ADMIN is the one that is always needed.
+    const plain = asNobody(['plan', '-c', dir, '--state-dir', path.join(dir, 'state')]);
+    assert.equal(plain.stderr, `voltron plan: needs root (CAP_NET_ADMIN missing): it reads and changes network namespaces. Run it as root, e.g. \`sudo voltron plan ...\`; \`voltron validate\` needs no privileges.\n`);
+    // NET_ADMIN without SYS_ADMIN, with a sandbox (VOLTRON_SANDBOX too): refused up front, not "setns: EPERM" from inside the plan.
+    const capsh = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync('capsh', ['--drop=cap_sys_admin', '--', '-c', '"$@"', 'sh', process.execPath, BIN, ...args], { encoding: 'utf8', cwd: dir, env });
+    const hasCapsh = spawnSync('capsh', ['--print'], { encoding: 'utf8' }).status === 0;
+    for (const r of hasCapsh ? [capsh(['plan', '-c', dir, '--state-dir', path.join(dir, 'state'), '--sandbox', 'vqjx-']), capsh(['plan', '-c', dir, '--state-dir', path.join(dir, 'state')], { ...process.env, VOLTRON_SANDBOX: 'vqjx-' })] : []) {
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, "voltron plan: needs root (CAP_SYS_ADMIN missing for --sandbox): it reads and changes network namespaces. Run it as root, e.g. `sudo voltron plan ...`; `voltron validate` needs no privileges.\n");
     }
     assert.deepEqual(fs.readdirSync(dir), ['base.yaml'], 'nothing was written');
     // validate needs no privileges (its cache is skipped where the state dir cannot be written).

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { acquireLock, LockBusy, lockPath, readLock } from '../../src/apply/lock';
 import { JournalWriter, discardStubJournal, journalPath, readJournal, removeJournal } from '../../src/apply/journal';
 import { parseFault, faultBefore } from '../../src/apply/faults';
-import { parseDuration } from '../../src/apply/watchdog';
+import { lastRevert, noteConfirmed, parseDuration } from '../../src/apply/watchdog';
 import { lingeringDeletes } from '../../src/apply/lingering';
 import type { Resource } from '../../src/model/types';
 import { inverseChange } from '../../src/apply/rollback';
@@ -366,6 +366,23 @@ describe('fault seam and durations', () => {
     assert.throws(() => parseDuration('0s'), /between/);
     assert.throws(() => parseDuration('2d'), /bad duration/);
     assert.throws(() => parseDuration('25h'), /between/);
+  });
+
+  it('finds the last try the watchdog reverted, unless a confirmation came after it', () => {
+    const d = tmp();
+    assert.equal(lastRevert(d), undefined, 'no log');
+    const log = path.join(d, 'watchdog.log');
+    fs.writeFileSync(log, '2026-01-01T00:00:00.000Z watchdog[7]: waiting for `voltron confirm` until 2026-01-01T00:00:02.000Z\n');
+    assert.equal(lastRevert(d), undefined, 'still waiting');
+    fs.appendFileSync(log, '2026-01-01T00:00:02.100Z watchdog[7]: not confirmed in time: reverting to the pre-apply state\n2026-01-01T00:00:02.300Z watchdog[7]: revert rolledback\n');
+    assert.deepEqual(lastRevert(d), { at: '2026-01-01T00:00:02.300Z', action: 'rolledback' });
+    fs.appendFileSync(log, '2026-01-01T00:01:00.000Z watchdog[9]: confirmed: the applied state stands\n');
+    assert.equal(lastRevert(d), undefined, 'a later try was confirmed');
+    fs.appendFileSync(log, '2026-01-01T00:02:00.000Z watchdog[11]: revert failed\n');
+    assert.deepEqual(lastRevert(d), { at: '2026-01-01T00:02:00.000Z', action: 'failed' });
+    // A confirm that finalised a try whose watchdog had died says so in the log too.
+    noteConfirmed(d);
+    assert.equal(lastRevert(d), undefined);
   });
 
   it('inverts each action', () => {

@@ -2,8 +2,9 @@ import type { Command } from '../main';
 import { readJournal, removeJournal } from '../../apply/journal';
 import { Lock, acquireLock, LockBusy, isStale, readLock } from '../../apply/lock';
 import { TRY_CONFIRMED, TRY_REVERTING, clearTryFiles, tryFile } from '../../apply/recover';
-import { claimPending, readTryPending } from '../../apply/watchdog';
+import { claimPending, lastRevert, noteConfirmed, readTryPending } from '../../apply/watchdog';
 import fs from 'node:fs';
+import path from 'node:path';
 import { fromEarlierBoot } from '../../util/boot';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -18,7 +19,11 @@ export const confirmCommand: Command = {
     const pending = readTryPending(ctx.stateDir);
     const j = readJournal(ctx.stateDir);
     if (!pending || !j || j.begin.confirmWithinMs === undefined) {
-      ctx.err('Error: nothing to confirm: no apply --confirm-within is pending.');
+      const reverted = lastRevert(ctx.stateDir);
+      if (reverted) {
+        const outcome = reverted.action === 'rolledback' ? 'reverted it to the pre-apply state' : `tried to revert it (outcome: ${reverted.action})`;
+        ctx.err(`Error: too late: the last apply --confirm-within was not confirmed in time; its watchdog ${outcome} at ${reverted.at} (see ${path.join(ctx.stateDir, 'watchdog.log')}).`);
+      } else ctx.err('Error: nothing to confirm: no apply --confirm-within is pending.');
       return 1;
     }
     if (fromEarlierBoot(j.begin.bootId)) {
@@ -55,6 +60,8 @@ export const confirmCommand: Command = {
         lock = acquireLock(ctx.stateDir, 'voltron confirm');
         removeJournal(ctx.stateDir);
         clearTryFiles(ctx.stateDir);
+        // In the watchdog's log, as it would have said it: its last word was an older try's revert.
+        noteConfirmed(ctx.stateDir);
       } catch (e) {
         if (!(e instanceof LockBusy)) throw e;
       } finally {
