@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { Sandbox } from '../support/sandbox';
+import { Sandbox, editableSandbox } from '../support/sandbox';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -122,6 +122,31 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     }
     assert.equal(data.topology_change, 1, 'the bridge never entered a topology change');
     assert.equal(data.ageing_time, 400, 'the kernel reports 2 × forward_delay meanwhile');
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  });
+});
+
+describe('editing an adopted config: one field changes, in place, and the apply converges', () => {
+  const { sb, file } = editableSandbox('adoptedit', '{}\n');
+  const sh = (ns: string, ...args: string[]) => execFileSync('ip', ['-n', sb.ns(ns), ...args]);
+  const mac = (dev: string): string => sb.ipj('', ['link', 'show', 'dev', dev])[0].address;
+
+  it('a port joins a bridge whose MAC the kernel chose: the bridge keeps the MAC show printed', () => {
+    execFileSync('ip', ['netns', 'add', sb.ns('')]);
+    sh('', 'link', 'add', 'br0', 'type', 'bridge');
+    sh('', 'link', 'set', 'br0', 'up');
+    const s = sb.run(['show']);
+    assert.equal(s.code, 0, s.stderr);
+    const doc = YAML.parse(s.stdout);
+    const before = mac('br0');
+    assert.equal(doc.links.find((l: any) => l.name === 'br0').mac, before);
+    // A bridge whose MAC nobody set takes its ports' lowest MAC when one joins.
+    doc.links.push({ name: 'p0', type: 'veth', mac: '02:00:00:00:00:01', master: 'br0', peer: { name: 'p1' } });
+    fs.writeFileSync(file, YAML.stringify(doc));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(mac('br0'), before, 'the declared MAC stays');
     const p = sb.run(['plan', '--detailed-exitcode']);
     assert.equal(p.code, 0, p.stdout + p.stderr);
   });
