@@ -1,9 +1,10 @@
 // `show`'s pure half: live resources → a document in the config format (schema/voltron.schema.json),
 // so that the document, fed back as a config, plans empty against the same kernel.
 // Rendering (YAML with `# owned` comments, JSON with `owned: true`) is in show.ts.
+import { seg6Mtu } from '../config/norm-srv6';
 import { formatRate, formatSize, formatTime } from '../config/units';
 import { resourceKey, resourceNamespace } from '../model/keys';
-import { CLSACT_DEFAULT_PRIORITY, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
+import { CLSACT_DEFAULT_PRIORITY, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type RouteRes, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
 import { linkKey } from '../plan/refs';
 import { rangeItem } from '../util/ranges';
@@ -309,6 +310,18 @@ function filterItem(r: TcFilterRes, managed: boolean): Item {
   return withNs(clean({ dev: r.dev, direction: r.direction, priority: r.priority, program: r.program, tag: managed ? undefined : r.tag }), r.namespace);
 }
 
+/**
+ * A seg6 route without an MTU metric (as `ip route add ... encap seg6` makes it): the config gives
+ * every seg6 route one (declared, or derived from its segment count), so printed as a route it
+ * would plan an MTU write. An owned one stays a route (its MTU was removed behind Voltron's back).
+ */
+const seg6WithoutMtu = (r: RouteRes): boolean => r.encap?.type === 'seg6' && r.mtu === undefined;
+
+function seg6WithoutMtuForm(r: RouteRes): string {
+  const segs = r.encap?.type === 'seg6' ? r.encap.segments : [];
+  return `seg6 ${r.encap?.type === 'seg6' ? r.encap.mode : ''} segs ${segs.join(',')} without mtu (declared, it gets mtu ${seg6Mtu(segs.length)} unless it declares one)`;
+}
+
 /** Why a rule or route set aside at another's key is not a list entry: the config takes one per key. */
 const SAME_KEY = 'another at the same key (the config declares one per key)';
 
@@ -400,8 +413,8 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       // Set aside (kernel/read): printed as a rule it would repeat another's identity (priority).
       const form = r.unmodelled ?? SAME_KEY;
       addUnmanaged('rules', withNs(clean({ priority: r.priority, family: r.family, form, table: r.table, from: r.from, to: r.to, fwmark: r.fwmark, fwmask: r.fwmask, iif: r.iif, oif: r.oif }), r.namespace));
-    } else if (r.kind === 'route' && (r.unmodelled !== undefined || aliased.has(r))) {
-      const form = r.unmodelled ?? SAME_KEY;
+    } else if (r.kind === 'route' && (r.unmodelled !== undefined || aliased.has(r) || (!owned && seg6WithoutMtu(r)))) {
+      const form = r.unmodelled ?? (aliased.has(r) ? SAME_KEY : seg6WithoutMtuForm(r));
       addUnmanaged('routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form, via: r.via, dev: r.dev }), r.namespace));
     } else {
       const c = listItem(r);

@@ -51,6 +51,9 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     sh('a', 'route', 'add', '10.14.0.0/16', 'via', '10.99.0.1', 'dev', 'up0', 'onlink');
     sh('a', 'route', 'add', '10.20.0.0/16', 'via', '192.0.2.1', 'mtu', 'lock', '1200');
     sh('a', 'route', 'add', '10.22.0.0/16', 'via', '192.0.2.1', 'advmss', '1000');
+    // A seg6 route as `ip` makes it, without an MTU: the config derives one for every seg6 route.
+    sh('a', '-6', 'route', 'add', '2001:db8:98::/48', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00::1,fc00::2', 'dev', 'up0');
+    sh('a', '-6', 'route', 'add', '2001:db8:97::/48', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00::1', 'dev', 'up0', 'mtu', '1400');
     sh('a', 'rule', 'add', 'priority', '100', 'fwmark', '0x10/0xf0', 'table', '100');
     sh('a', 'rule', 'add', 'priority', '130', 'goto', '150');
     sh('a', 'rule', 'add', 'priority', '140', 'table', 'main', 'suppress_prefixlength', '0');
@@ -68,9 +71,14 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     const forms = (doc['x-unmanaged-rules'] ?? []).map((r: any) => `${r.priority} ${r.form}`);
     assert.deepEqual(forms, ['130 goto 150', '140 suppress_prefixlength 0', '150 uidrange 1000-2000', '160 not', '200 another at the same key (the config declares one per key)']);
     const routes = (doc.routes ?? []).map((r: any) => r.to);
-    assert.deepEqual(routes, ['10.10.0.0/16']);
+    assert.deepEqual(routes, ['10.10.0.0/16', '2001:db8:97::/48']);
     const unmanaged = (doc['x-unmanaged-routes'] ?? []).map((r: any) => `${r.to} ${r.form}`);
-    assert.deepEqual(unmanaged, ['10.14.0.0/16 onlink', '10.20.0.0/16 lock mtu', '10.22.0.0/16 advmss 1000']);
+    assert.deepEqual(unmanaged, [
+      '10.14.0.0/16 onlink',
+      '10.20.0.0/16 lock mtu',
+      '10.22.0.0/16 advmss 1000',
+      '2001:db8:98::/48 seg6 encap segs fc00::1,fc00::2 without mtu (declared, it gets mtu 1420 unless it declares one)',
+    ]);
     fs.writeFileSync(cfg, s.stdout);
   });
 
@@ -87,6 +95,18 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     const events = (await Promise.all(mons.map((m) => m.stop()))).flat();
     assert.deepEqual(events, [], 'a no-op apply of an adopted host writes nothing');
     assert.deepEqual(['', 'a'].map((ns) => snapshot(sb, ns)), before);
+  });
+
+  it('the seg6 route without mtu, declared, is adopted with the derived mtu written in place', () => {
+    const shown = fs.readFileSync(cfg, 'utf8');
+    const doc = YAML.parse(shown);
+    doc.routes.push({ to: '2001:db8:98::/48', dev: 'up0', encap: { type: 'seg6', mode: 'encap', segments: ['fc00::1', 'fc00::2'] }, namespace: 'a' });
+    fs.writeFileSync(cfg, YAML.stringify(doc));
+    const p = sb.run(['plan', '-o', 'json']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const changes = JSON.parse(p.stdout).changes.map((c: any) => `${c.action} ${c.key} ${c.fields.map((f: any) => f.field).join(',')}`);
+    assert.deepEqual(changes, ['update route:a/ipv6/t254/2001:db8:98::/48/m1024 mtu']);
+    fs.writeFileSync(cfg, shown);
   });
 
   it('a route declared at the key of a locked-mtu route is refused, not rewritten without the lock', () => {

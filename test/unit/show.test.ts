@@ -87,6 +87,27 @@ test('kernel-only values the config refuses are left out: zero MAC, passthru MAC
   assert.doesNotMatch(text, /00:00:00:00:00:00|dev: lo/);
 });
 
+test('a foreign seg6 route without an mtu is listed apart (the config derives one); an owned one stays a route', () => {
+  const seg6 = { type: 'seg6' as const, mode: 'encap' as const, segments: ['fc00::1', 'fc00::2'] };
+  const route = (to: string, extra: object = {}): Resource => ({ kind: 'route', namespace: 'na', family: 6, to, table: 254, metric: 1024, type: 'unicast', dev: 'u0', encap: seg6, protocol: 3, ...extra });
+  const state = map(
+    { kind: 'namespace', name: 'na' },
+    vethEnd('na', 'u0', 'na', 'u1'),
+    vethEnd('na', 'u1', 'na', 'u0'),
+    route('2001:db8:98::/48'),
+    route('2001:db8:97::/48', { mtu: 1400 }),
+    route('2001:db8:96::/48', { protocol: 194 }),
+  );
+  const inv = owning(state, ['route:na/ipv6/t254/2001:db8:96::/48/m1024']);
+  const text = showState(state, inv, { format: 'yaml', all: false });
+  const doc = YAML.parse(text);
+  assert.deepEqual(doc.routes.map((r: { to: string }) => r.to), ['2001:db8:96::/48', '2001:db8:97::/48']);
+  assert.deepEqual(doc['x-unmanaged-routes'].map((r: { to: string; form: string }) => `${r.to} ${r.form}`), ['2001:db8:98::/48 seg6 encap segs fc00::1,fc00::2 without mtu (declared, it gets mtu 1420 unless it declares one)']);
+  const { desired } = loadBack(text);
+  // The owned one's mtu was removed behind Voltron's back: written back; the foreign one is left alone.
+  assert.deepEqual(computePlan({ desired, current: state, inventory: inv }).changes.map((c) => `${c.action} ${c.key}`), ['update route:na/ipv6/t254/2001:db8:96::/48/m1024']);
+});
+
 test('sysctls and tunsrc are mappings in their namespace entry; the root namespace\'s at the top', () => {
   const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false }));
   assert.deepEqual(data.sysctls, { 'net.ipv4.ip_forward': 1 });
