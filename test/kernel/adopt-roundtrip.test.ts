@@ -170,4 +170,25 @@ describe('editing an adopted config: one field changes, in place, and the apply 
     const p = sb.run(['plan', '--detailed-exitcode']);
     assert.equal(p.code, 0, p.stdout + p.stderr);
   });
+
+  it('a rate change keeps what tc set by hand on an adopted htb class: burst, cburst, quantum, prio', () => {
+    const tc = (...args: string[]) => assert.equal(sb.exec('', ['tc', ...args]).code, 0, args.join(' '));
+    tc('qdisc', 'add', 'dev', 'p1', 'root', 'handle', '1:', 'htb', 'r2q', '5');
+    tc('class', 'add', 'dev', 'p1', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10mbit', 'burst', '20k', 'cburst', '30k', 'prio', '3', 'quantum', '3000');
+    tc('class', 'add', 'dev', 'p1', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '10mbit');
+    const s = sb.run(['show']);
+    assert.equal(s.code, 0, s.stderr);
+    fs.writeFileSync(file, s.stdout);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, 'adopted as is');
+    fs.writeFileSync(file, s.stdout.replace(/rate: 10mbit(?=\n\s*ceil)/g, 'rate: 5mbit'));
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const classes = sb.exec('', ['tc', '-d', 'class', 'show', 'dev', 'p1']).stdout;
+    const line = (id: string) => classes.split('\n').find((l) => l.includes(`htb ${id} `)) ?? '';
+    // As set by hand, the buckets in bytes at the new rate.
+    assert.match(line('1:10'), /prio 3 quantum 3000 rate 5Mbit ceil 10Mbit .* burst 20Kb\/1 .* cburst 30Kb\/1 /);
+    // The kernel's default quantum for the new rate (rate / r2q), not the one it had.
+    assert.match(line('1:20'), /prio 0 quantum 125000 rate 5Mbit ceil 10Mbit /);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0);
+  });
 });
