@@ -51,6 +51,7 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     sh('a', 'route', 'add', '10.14.0.0/16', 'via', '10.99.0.1', 'dev', 'up0', 'onlink');
     sh('a', 'route', 'add', '10.20.0.0/16', 'via', '192.0.2.1', 'mtu', 'lock', '1200');
     sh('a', 'route', 'add', '10.22.0.0/16', 'via', '192.0.2.1', 'advmss', '1000');
+    sh('a', 'route', 'add', 'throw', '10.30.0.0/16', 'table', '100');
     // A seg6 route as `ip` makes it, without an MTU: the config derives one for every seg6 route.
     sh('a', '-6', 'route', 'add', '2001:db8:98::/48', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00::1,fc00::2', 'dev', 'up0');
     sh('a', '-6', 'route', 'add', '2001:db8:97::/48', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00::1', 'dev', 'up0', 'mtu', '1400');
@@ -74,6 +75,7 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     assert.deepEqual(routes, ['10.10.0.0/16', '2001:db8:97::/48']);
     const unmanaged = (doc['x-unmanaged-routes'] ?? []).map((r: any) => `${r.to} ${r.form}`);
     assert.deepEqual(unmanaged, [
+      '10.30.0.0/16 throw',
       '10.14.0.0/16 onlink',
       '10.20.0.0/16 lock mtu',
       '10.22.0.0/16 advmss 1000',
@@ -118,6 +120,17 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     assert.match(p.stderr, /10\.20\.0\.0\/16: a foreign route \(lock mtu via 192\.0\.2\.1 dev up0 proto boot\) holds its destination/);
     // iproute2's JSON leaves the lock out: its text names it.
     assert.match(sb.ip('a', ['route', 'show', '10.20.0.0/16']), /mtu lock 1200/, 'untouched');
+  });
+
+  it('a route declared at the key of a throw route is refused by plan, not by the kernel in the apply', () => {
+    const doc = YAML.parse(fs.readFileSync(cfg, 'utf8'));
+    doc.routes = doc.routes.filter((r: any) => r.to !== '10.20.0.0/16');
+    doc.routes.push({ to: '10.30.0.0/16', via: '192.0.2.1', dev: 'up0', table: 100, namespace: 'a' });
+    fs.writeFileSync(cfg, YAML.stringify(doc));
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /10\.30\.0\.0\/16 table 100: a foreign route \(throw proto boot\) holds its destination.*route del 10\.30\.0\.0\/16 table 100 metric 0 proto boot/);
+    assert.match(sb.ip('a', ['route', 'show', 'table', '100']), /throw 10\.30\.0\.0\/16/, 'untouched');
   });
 
   it('an STP bridge in a topology change (ageing time reported as 2 × forward delay) plans empty', async () => {
