@@ -87,6 +87,7 @@ function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, metrics: A
     mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
     encap ?? '',
     (h.flags & R.RTNH_F_ONLINK) !== 0 ? 'onlink' : '',
+    ...otherNexthop(a),
     ...otherMetrics(metrics),
     pref !== undefined && pref !== 0 ? `pref ${pref === 1 ? 'high' : pref === 3 ? 'low' : pref}` : '',
     // The key selectors come last (hasKeySelector looks at the end).
@@ -94,6 +95,24 @@ function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, metrics: A
     h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
+}
+
+/**
+ * What else a route carries that a replace from the config would drop, as `ip route` names it: a
+ * nexthop object (`nhid`, FRR's; the kernel reports its gateway and device too), a gateway of
+ * another family (`via inet6`, BGP unnumbered: no RTA_GATEWAY, so it would pass for a dev-only
+ * route), realms, an expiry.
+ */
+function otherNexthop(a: Attrs): string[] {
+  const via = a.get(R.RTA_VIA);
+  const flow = a.u32(R.RTA_FLOW);
+  return [
+    a.u32(R.RTA_NH_ID) !== undefined ? `nhid ${a.u32(R.RTA_NH_ID)}` : '',
+    via && via.length > 2 ? `via ${via.readUInt16LE(0) === R.AF_INET6 ? 'inet6' : 'inet'} ${bufferToIp(via.subarray(2))}` : '',
+    flow !== undefined ? (flow >>> 16 !== 0 ? `realms ${flow >>> 16}/${flow & 0xffff}` : `realm ${flow & 0xffff}`) : '',
+    // struct rta_cacheinfo: rta_expires at offset 8 (an IPv6 route added with `expires`).
+    (a.get(R.RTA_CACHEINFO)?.length ?? 0) >= 12 && a.get(R.RTA_CACHEINFO)!.readInt32LE(8) !== 0 ? 'expires' : '',
+  ].filter((x) => x);
 }
 
 /** Route metrics but a plain `mtu` (the one the config has), as `ip route` names them. */

@@ -13,7 +13,7 @@ import { Sandbox, editableSandbox } from '../support/sandbox';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The sandbox's state as `ip -d -j` sees it, without counters, timers and STP port states. */
+/** The sandbox's state as `ip -d -j` sees it, without counters, timers, STP port states and route lifetimes. */
 function snapshot(sb: Sandbox, logical: string): string {
   const links = sb.ipj(logical, ['-d', 'link', 'show']).map((l: any) => {
     const { stats64: _s, operstate: _o, flags: _f, ...rest } = l;
@@ -24,7 +24,8 @@ function snapshot(sb: Sandbox, logical: string): string {
     return { ...rest, linkinfo: rest.linkinfo && { ...rest.linkinfo, info_data: data, info_slave_data: slave } };
   });
   const addrs = sb.ipj(logical, ['addr', 'show']).map((l: any) => ({ ifname: l.ifname, addrs: l.addr_info }));
-  const routes = [...sb.ipj(logical, ['-d', 'route', 'show', 'table', 'all']), ...sb.ipj(logical, ['-6', '-d', 'route', 'show', 'table', 'all'])];
+  // An expiring route's remaining lifetime counts down.
+  const routes = [...sb.ipj(logical, ['-d', 'route', 'show', 'table', 'all']), ...sb.ipj(logical, ['-6', '-d', 'route', 'show', 'table', 'all'])].map(({ expires: _e, ...r }: any) => r);
   const rules = [...sb.ipj(logical, ['rule', 'show']), ...sb.ipj(logical, ['-6', 'rule', 'show'])];
   return JSON.stringify({ links, addrs, routes, rules }, null, 1);
 }
@@ -52,6 +53,12 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     sh('a', 'route', 'add', '10.20.0.0/16', 'via', '192.0.2.1', 'mtu', 'lock', '1200');
     sh('a', 'route', 'add', '10.22.0.0/16', 'via', '192.0.2.1', 'advmss', '1000');
     sh('a', 'route', 'add', 'throw', '10.30.0.0/16', 'table', '100');
+    // What a replace from the config would drop: a nexthop object, a gateway of another family, realms, an expiry.
+    sh('a', 'nexthop', 'add', 'id', '10', 'via', '192.0.2.1', 'dev', 'up0');
+    sh('a', 'route', 'add', '10.31.0.0/16', 'nhid', '10');
+    sh('a', 'route', 'add', '10.32.0.0/16', 'via', 'inet6', 'fe80::1', 'dev', 'up0');
+    sh('a', 'route', 'add', '10.33.0.0/16', 'via', '192.0.2.1', 'realm', '5');
+    sh('a', '-6', 'route', 'add', '2001:db8:99::/48', 'dev', 'up0', 'expires', '3600');
     // A seg6 route as `ip` makes it, without an MTU: the config derives one for every seg6 route.
     sh('a', '-6', 'route', 'add', '2001:db8:98::/48', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00::1,fc00::2', 'dev', 'up0');
     sh('a', '-6', 'route', 'add', '2001:db8:97::/48', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fc00::1', 'dev', 'up0', 'mtu', '1400');
@@ -79,7 +86,11 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
       '10.14.0.0/16 onlink',
       '10.20.0.0/16 lock mtu',
       '10.22.0.0/16 advmss 1000',
+      '10.31.0.0/16 nhid 10',
+      '10.32.0.0/16 via inet6 fe80::1',
+      '10.33.0.0/16 realm 5',
       '2001:db8:98::/48 seg6 encap segs fc00::1,fc00::2 without mtu (declared, it gets mtu 1420 unless it declares one)',
+      '2001:db8:99::/48 expires',
     ]);
     fs.writeFileSync(cfg, s.stdout);
   });
