@@ -332,6 +332,68 @@ interface NsAcc {
   readonly ownedSysctls: Set<string>;
 }
 
+/** A link printed under `x-unmanaged-links` for what it is itself (kind, options, invisible peer). */
+const unmanagedLink = (r: LinkRes): boolean => r.name !== 'lo' && (r.type === 'other' || r.unmodelled !== undefined || r.veth?.peer.namespace === '?');
+
+/**
+ * Links the document cannot declare (`ns/name` → why), and with them what needs them: the config
+ * takes only a bridge for a master, and outside the root namespace (where an undeclared device is
+ * a host device) only a declared link for a macvlan's parent or a VXLAN's `dev`; a veth pair is
+ * declared whole. Printed as a link entry, such a link would make the document invalid, or
+ * (without its master) a config that takes it out of its bond or VRF.
+ */
+export function undeclarableLinks(current: StateMap): Map<string, string> {
+  const out = new Map<string, string>();
+  const links = [...current.values()].filter((r): r is LinkRes => r.kind === 'link');
+  for (const l of links) if (unmanagedLink(l)) out.set(linkKey(l.namespace, l.name), '');
+  const on = (l: LinkRes, dev: string | undefined): boolean => dev !== undefined && out.has(linkKey(l.namespace, dev));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const l of links) {
+      const k = linkKey(l.namespace, l.name);
+      if (out.has(k)) continue;
+      const below = l.namespace === '' ? undefined : l.macvlan?.parent ?? l.vxlan?.dev;
+      const peer = l.veth && linkKey(l.veth.peer.namespace, l.veth.peer.name);
+      const why = on(l, l.master) ? `a port of ${l.master}, a link the config cannot declare`
+        : on(l, below) ? `on ${below}, a link the config cannot declare`
+        : peer !== undefined && out.has(peer) ? `the peer of ${l.veth!.peer.namespace || '(root)'}/${l.veth!.peer.name}, which the config cannot declare` : undefined;
+      if (why === undefined) continue;
+      out.set(k, why);
+      grew = true;
+    }
+  }
+  return out;
+}
+
+/**
+ * The device an object outside the root namespace sits on when the document cannot declare that
+ * device (undeclarableLinks): the config refuses an undeclared `dev` there.
+ */
+function onUndeclarable(r: Resource, undeclarable: ReadonlyMap<string, string>): string | undefined {
+  if (r.kind !== 'address' && r.kind !== 'route' && r.kind !== 'qdisc' && r.kind !== 'tclass' && r.kind !== 'tfilter') return undefined;
+  if (r.namespace === '') return undefined;
+  const devs = r.kind === 'route' ? [r.dev, r.encap?.type === 'seg6local' ? r.encap.oif : undefined] : [r.dev];
+  return devs.find((d) => d !== undefined && undeclarable.has(linkKey(r.namespace, d)));
+}
+
+type OnDevice = Extract<Resource, { kind: 'address' | 'route' | 'qdisc' | 'tclass' | 'tfilter' }>;
+
+/** The section and identifying fields of an object listed apart for the device it sits on. */
+function identityItem(r: OnDevice, form: string): [section: string, item: Item] {
+  switch (r.kind) {
+    case 'address':
+      return ['addresses', withNs({ address: r.address, dev: r.dev, form }, r.namespace)];
+    case 'route':
+      return ['routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form, dev: r.dev }), r.namespace)];
+    case 'qdisc':
+      return ['qdiscs', withNs(clean({ dev: r.dev, parent: r.parent, handle: r.handle, kind: r.qdisc, form }), r.namespace)];
+    case 'tclass':
+      return ['classes', withNs({ dev: r.dev, classid: r.classid, form }, r.namespace)];
+    case 'tfilter':
+      return ['filters', withNs(clean({ dev: r.dev, direction: r.direction, priority: r.priority, program: r.program, tag: r.tag, form }), r.namespace)];
+  }
+}
+
 /** Live state → config document. */
 export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFilter): ShowDoc {
   // A foreign rule sharing an owned rule's priority is read under another key (kernel/read).
@@ -361,6 +423,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
   const outsideMasters = new Set<LinkRes>();
   const unmanagedBy = new Map<string, Item[]>();
   const addUnmanaged = (k: string, i: Item) => unmanagedBy.set(k, [...(unmanagedBy.get(k) ?? []), i]);
+  const undeclarable = undeclarableLinks(current);
   const visibleKeys = new Set(sorted.map(resourceKey));
   const shownPrograms = new Set(sorted.flatMap((r) => (r.kind === 'bpf' ? [r.name] : [])));
   const ofPrograms = programFilters(current);
@@ -381,9 +444,15 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const a = nsAcc(r.namespace);
       a.item.seg6 = { tunsrc: r.address };
       a.ownedSeg6 = owned;
+    } else if (onUndeclarable(r, undeclarable) !== undefined) {
+      const [section, item] = identityItem(r as OnDevice, `on ${onUndeclarable(r, undeclarable)}, a link the config cannot declare`);
+      addUnmanaged(section, item);
     } else if (r.kind === 'link') {
+      const why = undeclarable.get(linkKey(r.namespace, r.name));
       if (r.type === 'other' || r.unmodelled !== undefined) {
         addUnmanaged('links', unmanagedItem(r));
+      } else if (why) {
+        addUnmanaged('links', withNs(clean({ name: r.name, kind: r.type, form: why }), r.namespace));
       } else if (r.veth) {
         if (r.veth.peer.namespace === '?') addUnmanaged('links', unmanagedItem(r));
         else {

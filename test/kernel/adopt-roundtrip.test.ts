@@ -53,6 +53,11 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
     sh('a', 'route', 'add', '10.20.0.0/16', 'via', '192.0.2.1', 'mtu', 'lock', '1200');
     sh('a', 'route', 'add', '10.22.0.0/16', 'via', '192.0.2.1', 'advmss', '1000');
     sh('a', 'route', 'add', 'throw', '10.30.0.0/16', 'table', '100');
+    // A link the config cannot declare (ifb) in a namespace, with an address, a route and a qdisc on it.
+    sh('a', 'link', 'add', 'ifb0', 'up', 'type', 'ifb');
+    sh('a', 'addr', 'add', '10.40.0.1/24', 'dev', 'ifb0');
+    sh('a', 'route', 'add', '10.41.0.0/16', 'dev', 'ifb0');
+    assert.equal(sb.exec('a', ['tc', 'qdisc', 'add', 'dev', 'ifb0', 'root', 'tbf', 'rate', '1mbit', 'burst', '10kb', 'latency', '10ms']).code, 0);
     // What a replace from the config would drop: a nexthop object, a gateway of another family, realms, an expiry.
     sh('a', 'nexthop', 'add', 'id', '10', 'via', '192.0.2.1', 'dev', 'up0');
     sh('a', 'route', 'add', '10.31.0.0/16', 'nhid', '10');
@@ -73,6 +78,7 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
 
     const s = sb.run(['show']);
     assert.equal(s.code, 0, s.stderr);
+    fs.writeFileSync(cfg, s.stdout); // the next test's config, also when an assertion below fails
     const doc = YAML.parse(s.stdout);
     const rules = (doc.rules ?? []).map((r: any) => r.priority);
     assert.deepEqual(rules, [100, 200], 'only the rules the config can spell are rule entries, one per priority');
@@ -89,10 +95,12 @@ describe('adopting hand-made state: show → config → empty plan, zero writes'
       '10.31.0.0/16 nhid 10',
       '10.32.0.0/16 via inet6 fe80::1',
       '10.33.0.0/16 realm 5',
+      '10.41.0.0/16 on ifb0, a link the config cannot declare',
       '2001:db8:98::/48 seg6 encap segs fc00::1,fc00::2 without mtu (declared, it gets mtu 1420 unless it declares one)',
       '2001:db8:99::/48 expires',
     ]);
-    fs.writeFileSync(cfg, s.stdout);
+    assert.deepEqual((doc['x-unmanaged-addresses'] ?? []).map((r: any) => `${r.address} ${r.form}`), ['10.40.0.1/24 on ifb0, a link the config cannot declare']);
+    assert.deepEqual((doc['x-unmanaged-qdiscs'] ?? []).map((r: any) => `${r.dev} ${r.kind} ${r.form}`), ['ifb0 tbf on ifb0, a link the config cannot declare']);
   });
 
   it('the shown config validates, plans empty, applies with zero writes and changes nothing', async () => {
