@@ -342,7 +342,7 @@ const unmanagedLink = (r: LinkRes): boolean => r.name !== 'lo' && (r.type === 'o
  * declared whole. Printed as a link entry, such a link would make the document invalid, or
  * (without its master) a config that takes it out of its bond or VRF.
  */
-export function undeclarableLinks(current: StateMap): Map<string, string> {
+function undeclarableLinks(current: StateMap): Map<string, string> {
   const out = new Map<string, string>();
   const links = [...current.values()].filter((r): r is LinkRes => r.kind === 'link');
   for (const l of links) if (unmanagedLink(l)) out.set(linkKey(l.namespace, l.name), '');
