@@ -1,9 +1,10 @@
 // `show`'s pure half: live resources → a document in the config format (schema/voltron.schema.json),
 // so that the document, fed back as a config, plans empty against the same kernel.
 // Rendering (YAML with `# owned` comments, JSON with `owned: true`) is in show.ts.
+import { seg6Mtu } from '../config/norm-srv6';
 import { formatRate, formatSize, formatTime } from '../config/units';
 import { resourceKey, resourceNamespace } from '../model/keys';
-import { CLSACT_DEFAULT_PRIORITY, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
+import { CLSACT_DEFAULT_PRIORITY, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type RouteRes, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
 import { linkKey } from '../plan/refs';
 import { rangeItem } from '../util/ranges';
@@ -309,6 +310,18 @@ function filterItem(r: TcFilterRes, managed: boolean): Item {
   return withNs(clean({ dev: r.dev, direction: r.direction, priority: r.priority, program: r.program, tag: managed ? undefined : r.tag }), r.namespace);
 }
 
+/**
+ * A seg6 route without an MTU metric (as `ip route add ... encap seg6` makes it): the config gives
+ * every seg6 route one (declared, or derived from its segment count), so printed as a route it
+ * would plan an MTU write. An owned one stays a route (its MTU was removed behind Voltron's back).
+ */
+const seg6WithoutMtu = (r: RouteRes): boolean => r.encap?.type === 'seg6' && r.mtu === undefined;
+
+function seg6WithoutMtuForm(r: RouteRes): string {
+  const segs = r.encap?.type === 'seg6' ? r.encap.segments : [];
+  return `seg6 ${r.encap?.type === 'seg6' ? r.encap.mode : ''} segs ${segs.join(',')} without mtu (declared, it gets mtu ${seg6Mtu(segs.length)} unless it declares one)`;
+}
+
 /** Why a rule or route set aside at another's key is not a list entry: the config takes one per key. */
 const SAME_KEY = 'another at the same key (the config declares one per key)';
 
@@ -317,6 +330,68 @@ interface NsAcc {
   owned: boolean;
   ownedSeg6: boolean;
   readonly ownedSysctls: Set<string>;
+}
+
+/** A link printed under `x-unmanaged-links` for what it is itself (kind, options, invisible peer). */
+const unmanagedLink = (r: LinkRes): boolean => r.name !== 'lo' && (r.type === 'other' || r.unmodelled !== undefined || r.veth?.peer.namespace === '?');
+
+/**
+ * Links the document cannot declare (`ns/name` → why), and with them what needs them: the config
+ * takes only a bridge for a master, and outside the root namespace (where an undeclared device is
+ * a host device) only a declared link for a macvlan's parent or a VXLAN's `dev`; a veth pair is
+ * declared whole. Printed as a link entry, such a link would make the document invalid, or
+ * (without its master) a config that takes it out of its bond or VRF.
+ */
+function undeclarableLinks(current: StateMap): Map<string, string> {
+  const out = new Map<string, string>();
+  const links = [...current.values()].filter((r): r is LinkRes => r.kind === 'link');
+  for (const l of links) if (unmanagedLink(l)) out.set(linkKey(l.namespace, l.name), '');
+  const on = (l: LinkRes, dev: string | undefined): boolean => dev !== undefined && out.has(linkKey(l.namespace, dev));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const l of links) {
+      const k = linkKey(l.namespace, l.name);
+      if (out.has(k)) continue;
+      const below = l.namespace === '' ? undefined : l.macvlan?.parent ?? l.vxlan?.dev;
+      const peer = l.veth && linkKey(l.veth.peer.namespace, l.veth.peer.name);
+      const why = on(l, l.master) ? `a port of ${l.master}, a link the config cannot declare`
+        : on(l, below) ? `on ${below}, a link the config cannot declare`
+        : peer !== undefined && out.has(peer) ? `the peer of ${l.veth!.peer.namespace || '(root)'}/${l.veth!.peer.name}, which the config cannot declare` : undefined;
+      if (why === undefined) continue;
+      out.set(k, why);
+      grew = true;
+    }
+  }
+  return out;
+}
+
+/**
+ * The device an object outside the root namespace sits on when the document cannot declare that
+ * device (undeclarableLinks): the config refuses an undeclared `dev` there.
+ */
+function onUndeclarable(r: Resource, undeclarable: ReadonlyMap<string, string>): string | undefined {
+  if (r.kind !== 'address' && r.kind !== 'route' && r.kind !== 'qdisc' && r.kind !== 'tclass' && r.kind !== 'tfilter') return undefined;
+  if (r.namespace === '') return undefined;
+  const devs = r.kind === 'route' ? [r.dev, r.encap?.type === 'seg6local' ? r.encap.oif : undefined] : [r.dev];
+  return devs.find((d) => d !== undefined && undeclarable.has(linkKey(r.namespace, d)));
+}
+
+type OnDevice = Extract<Resource, { kind: 'address' | 'route' | 'qdisc' | 'tclass' | 'tfilter' }>;
+
+/** The section and identifying fields of an object listed apart for the device it sits on. */
+function identityItem(r: OnDevice, form: string): [section: string, item: Item] {
+  switch (r.kind) {
+    case 'address':
+      return ['addresses', withNs({ address: r.address, dev: r.dev, form }, r.namespace)];
+    case 'route':
+      return ['routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form, dev: r.dev }), r.namespace)];
+    case 'qdisc':
+      return ['qdiscs', withNs(clean({ dev: r.dev, parent: r.parent, handle: r.handle, kind: r.qdisc, form }), r.namespace)];
+    case 'tclass':
+      return ['classes', withNs({ dev: r.dev, classid: r.classid, form }, r.namespace)];
+    case 'tfilter':
+      return ['filters', withNs(clean({ dev: r.dev, direction: r.direction, priority: r.priority, program: r.program, tag: r.tag, form }), r.namespace)];
+  }
 }
 
 /** Live state → config document. */
@@ -348,6 +423,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
   const outsideMasters = new Set<LinkRes>();
   const unmanagedBy = new Map<string, Item[]>();
   const addUnmanaged = (k: string, i: Item) => unmanagedBy.set(k, [...(unmanagedBy.get(k) ?? []), i]);
+  const undeclarable = undeclarableLinks(current);
   const visibleKeys = new Set(sorted.map(resourceKey));
   const shownPrograms = new Set(sorted.flatMap((r) => (r.kind === 'bpf' ? [r.name] : [])));
   const ofPrograms = programFilters(current);
@@ -368,9 +444,15 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       const a = nsAcc(r.namespace);
       a.item.seg6 = { tunsrc: r.address };
       a.ownedSeg6 = owned;
+    } else if (onUndeclarable(r, undeclarable) !== undefined) {
+      const [section, item] = identityItem(r as OnDevice, `on ${onUndeclarable(r, undeclarable)}, a link the config cannot declare`);
+      addUnmanaged(section, item);
     } else if (r.kind === 'link') {
+      const why = undeclarable.get(linkKey(r.namespace, r.name));
       if (r.type === 'other' || r.unmodelled !== undefined) {
         addUnmanaged('links', unmanagedItem(r));
+      } else if (why) {
+        addUnmanaged('links', withNs(clean({ name: r.name, kind: r.type, form: why }), r.namespace));
       } else if (r.veth) {
         if (r.veth.peer.namespace === '?') addUnmanaged('links', unmanagedItem(r));
         else {
@@ -400,8 +482,8 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       // Set aside (kernel/read): printed as a rule it would repeat another's identity (priority).
       const form = r.unmodelled ?? SAME_KEY;
       addUnmanaged('rules', withNs(clean({ priority: r.priority, family: r.family, form, table: r.table, from: r.from, to: r.to, fwmark: r.fwmark, fwmask: r.fwmask, iif: r.iif, oif: r.oif }), r.namespace));
-    } else if (r.kind === 'route' && (r.unmodelled !== undefined || aliased.has(r))) {
-      const form = r.unmodelled ?? SAME_KEY;
+    } else if (r.kind === 'route' && (r.unmodelled !== undefined || aliased.has(r) || (!owned && seg6WithoutMtu(r)))) {
+      const form = r.unmodelled ?? (aliased.has(r) ? SAME_KEY : seg6WithoutMtuForm(r));
       addUnmanaged('routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form, via: r.via, dev: r.dev }), r.namespace));
     } else {
       const c = listItem(r);

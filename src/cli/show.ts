@@ -16,11 +16,12 @@ export const unmanagedKey = (kind: string): string => `x-unmanaged-${kind}`;
 
 const UNMANAGED_COMMENT: Record<string, string> = {
   links: ' links of kinds, or with options (vxlan gbp, ...), the config cannot declare (never managed; the loader ignores x- keys)',
-  qdiscs: ' qdiscs the config cannot declare (other kinds, or under a class of one): never managed',
+  qdiscs: ' qdiscs the config cannot declare (other kinds, under a class of one, on a link it cannot declare): never managed',
   filters: ' tc filters whose program is not a declared bpf program: never managed',
-  routes: ' routes the config cannot declare (multipath, tos, from, onlink, other metrics): never managed',
-  addresses: ' addresses the config cannot declare (peer, noprefixroute, another scope, a lifetime, a metric): never managed',
+  routes: ' routes the config cannot declare (multipath, throw, tos, from, onlink, other metrics, seg6 without mtu, on a link it cannot declare): never managed',
+  addresses: ' addresses the config cannot declare (peer, noprefixroute, another scope, a lifetime, a metric, on a link it cannot declare): never managed',
   rules: ' rules the config cannot declare (not, goto, uidrange, suppress_prefixlength, ...): never managed',
+  classes: ' classes on a link the config cannot declare: never managed',
 };
 
 /** The list of a section inside the document: `bpf` programs live under `bpf.programs`. */

@@ -11,6 +11,8 @@ import { stripUndefined } from './link';
 
 const RTM_F_CLONED = 0x200;
 const TYPES: Record<number, RouteType> = { 1: 'unicast', 6: 'blackhole', 7: 'unreachable', 8: 'prohibit' };
+/** Route types Voltron never makes, as `ip route` names them (read as unmodelled routes: see readRoutes). */
+const OTHER_TYPES: Record<number, string> = { 2: 'local', 3: 'broadcast', 4: 'anycast', 5: 'multicast', 9: 'throw', 10: 'nat', 11: 'xresolve' };
 const TYPE_NUM: Record<RouteType, number> = { unicast: 1, blackhole: 6, unreachable: 7, prohibit: 8 };
 
 /**
@@ -25,12 +27,15 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
     if (m.type !== R.RTM_NEWROUTE) continue;
     const h = R.parseRtMsg(m.data);
     if (h.flags & RTM_F_CLONED) continue;
-    const type = TYPES[h.type];
-    if (!type) continue; // local, broadcast, multicast...: kernel-owned, never managed
     if (h.family !== R.AF_INET && h.family !== R.AF_INET6) continue;
     const a = Attrs.parse(m.data, 12);
     const table = a.u32(R.RTA_TABLE) ?? h.table;
-    if (table === 255) continue;
+    if (table === 255) continue; // the kernel's local, broadcast, multicast... routes: never managed
+    // Another type elsewhere (`ip route add throw 10.0.0.0/8 table 100`) holds its key all the same:
+    // read as a unicast route Voltron never makes (unmodelled), so that `show` lists it and a
+    // declared route at its key is refused by `plan`, not by the kernel (EEXIST) in the apply.
+    const other = TYPES[h.type] === undefined ? (OTHER_TYPES[h.type] ?? `type ${h.type}`) : undefined;
+    const type = TYPES[h.type] ?? 'unicast';
     const family = h.family === R.AF_INET ? 4 : 6;
     const dst = a.get(R.RTA_DST);
     const to = `${dst ? bufferToIp(dst) : family === 4 ? '0.0.0.0' : '::'}/${h.dstLen}`;
@@ -56,7 +61,7 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         mtu: metrics?.u32(R.RTAX_MTU),
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
-        unmodelled: unmodelledForm(h, a, metrics, names, encapType !== undefined && encapBuf ? unmodelledEncap(encapType, encapBuf) : undefined),
+        unmodelled: unmodelledForm(h, a, metrics, names, encapType !== undefined && encapBuf ? unmodelledEncap(encapType, encapBuf) : undefined, other),
         nexthopDevs: multipathDevs(a, names),
       }),
     );
@@ -65,7 +70,8 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
 }
 
 /**
- * What Voltron never makes: a multipath route (its nexthops are not modelled), a route with an
+ * What Voltron never makes: a route of another type (`throw`, `local` outside the local table,
+ * ...), a multipath route (its nexthops are not modelled), a route with an
  * encap it does not model (`encap`: see unmodelledEncap), or a route with a TOS or source-prefix
  * selector (the kernel keys it apart from the plain route to the same destination, table and
  * metric, which may live beside it: see hasKeySelector); or one the config cannot spell:
@@ -73,13 +79,15 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
  * metric than `mtu`, an IPv6 `pref` other than medium. Declared as read, such a route would be
  * rewritten without them (an update is a whole-route replace): it is never taken for a declared one.
  */
-function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, metrics: Attrs | undefined, names: ReadonlyMap<number, string>, encap: string | undefined): string | undefined {
+function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, metrics: Attrs | undefined, names: ReadonlyMap<number, string>, encap: string | undefined, type: string | undefined): string | undefined {
   const mp = a.get(R.RTA_MULTIPATH);
   const pref = h.family === R.AF_INET6 ? a.u8(R.RTA_PREF) : undefined;
   const form = [
+    type ?? '',
     mp ? `multipath (${nexthops(mp, names).join(', ')})` : '',
     encap ?? '',
     (h.flags & R.RTNH_F_ONLINK) !== 0 ? 'onlink' : '',
+    ...otherNexthop(a),
     ...otherMetrics(metrics),
     pref !== undefined && pref !== 0 ? `pref ${pref === 1 ? 'high' : pref === 3 ? 'low' : pref}` : '',
     // The key selectors come last (hasKeySelector looks at the end).
@@ -87,6 +95,24 @@ function unmodelledForm(h: ReturnType<typeof R.parseRtMsg>, a: Attrs, metrics: A
     h.srcLen !== 0 ? `from ${bufferToIp(a.get(R.RTA_SRC) ?? Buffer.alloc(h.family === R.AF_INET ? 4 : 16))}/${h.srcLen}` : '',
   ].filter((x) => x);
   return form.length > 0 ? form.join(' ') : undefined;
+}
+
+/**
+ * What else a route carries that a replace from the config would drop, as `ip route` names it: a
+ * nexthop object (`nhid`, FRR's; the kernel reports its gateway and device too), a gateway of
+ * another family (`via inet6`, BGP unnumbered: no RTA_GATEWAY, so it would pass for a dev-only
+ * route), realms, an expiry.
+ */
+function otherNexthop(a: Attrs): string[] {
+  const via = a.get(R.RTA_VIA);
+  const flow = a.u32(R.RTA_FLOW);
+  return [
+    a.u32(R.RTA_NH_ID) !== undefined ? `nhid ${a.u32(R.RTA_NH_ID)}` : '',
+    via && via.length > 2 ? `via ${via.readUInt16LE(0) === R.AF_INET6 ? 'inet6' : 'inet'} ${bufferToIp(via.subarray(2))}` : '',
+    flow !== undefined ? (flow >>> 16 !== 0 ? `realms ${flow >>> 16}/${flow & 0xffff}` : `realm ${flow & 0xffff}`) : '',
+    // struct rta_cacheinfo: rta_expires at offset 8 (an IPv6 route added with `expires`).
+    (a.get(R.RTA_CACHEINFO)?.length ?? 0) >= 12 && a.get(R.RTA_CACHEINFO)!.readInt32LE(8) !== 0 ? 'expires' : '',
+  ].filter((x) => x);
 }
 
 /** Route metrics but a plain `mtu` (the one the config has), as `ip route` names them. */

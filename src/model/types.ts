@@ -216,7 +216,8 @@ export interface RouteRes {
   readonly protocol?: number;
   /**
    * As read: what makes this a route Voltron never makes nor models (`multipath`, `tos 0x04`,
-   * `from 2001:db8::/64`). Such a route is someone else's and is never taken for a declared one.
+   * `from 2001:db8::/64`, or a type such as `throw`: `type` is then unicast). Such a route is
+   * someone else's and is never taken for a declared one.
    */
   readonly unmodelled?: string;
   /** As read, for a multipath route: its nexthops' devices (deleting one removes an IPv4 route). */

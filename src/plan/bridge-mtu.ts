@@ -72,3 +72,30 @@ export function pinBridgeMtus(drafts: Map<string, Draft>, desired: ReadonlyMap<s
     rewrite(drafts, mk, mLive, m, 'mtu', `written again after the mtu of ${m.macvlan.parent}: a port of it is deleted first, and the bridge may drag its macvlans' mtu down with its own`);
   }
 }
+
+/**
+ * A bridge whose MAC nobody set follows its ports too: the kernel gives it their lowest MAC
+ * whenever a port joins, leaves or changes its MAC (br_stp_recalculate_bridge_id), until a MAC
+ * write marks it set (NET_ADDR_SET; a write of the MAC it has does too). A declared MAC that is
+ * already the live one gets no write from the diff (the MAC of an adopted bridge, as `show`
+ * prints it), so a plan that moves such a bridge's ports would let the kernel change it (the
+ * apply then fails to verify). It gets a same-value MAC write in that plan: before the ports
+ * move it marks the MAC, after them it restores it.
+ */
+export function pinBridgeMacs(drafts: Map<string, Draft>, desired: ReadonlyMap<string, Resource>, current: ReadonlyMap<string, Resource>): void {
+  const touched = new Set<string>();
+  for (const x of drafts.values()) {
+    if (x.kind !== 'link') continue;
+    if (x.action === 'update' && !x.fields.some((f) => f.field === 'master' || f.field === 'mac')) continue;
+    for (const r of [x.before, x.after]) if (isLink(r) && r.master !== undefined) touched.add(`${r.namespace}/${r.master}`);
+  }
+  if (touched.size === 0) return;
+  for (const [key, d] of desired) {
+    if (!isLink(d) || d.type !== 'bridge' || d.mac === undefined || !touched.has(`${d.namespace}/${d.name}`)) continue;
+    const live = current.get(key) as LinkRes | undefined;
+    const own = drafts.get(key);
+    // A created bridge is given its MAC at creation (marked); a differing MAC is written anyway.
+    if (live === undefined || (own && own.action !== 'update') || own?.fields.some((f) => f.field === 'mac')) continue;
+    rewrite(drafts, key, live, d, 'mac', `its ports change: the declared mac is written so that the kernel stops giving the bridge its ports' lowest mac`);
+  }
+}

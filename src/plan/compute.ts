@@ -4,7 +4,7 @@
 // folding (fold.ts) → order.
 import { resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
 import { CLSACT_DEFAULT_PRIORITY, type LinkRes, type Resource, type StateMap } from '../model/types';
-import { pinBridgeMtus } from './bridge-mtu';
+import { pinBridgeMacs, pinBridgeMtus } from './bridge-mtu';
 import { rewriteIpv6MtuAfterLinks } from './ipv6-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
 import { resetSrcAfterAddressDeletes } from './ipv6-prefsrc';
@@ -343,6 +343,7 @@ export function computePlan(input: PlanInput): Plan {
   }
 
   pinBridgeMtus(drafts, desired, current);
+  pinBridgeMacs(drafts, desired, current);
   rewriteAfterBroadcasts(drafts, desired, current, runAfter, input.inventory.original);
   rewriteIpv6MtuAfterLinks(drafts, desired, current, runAfter);
   readdAfterIpv6Off(drafts, desired, current, runAfter);

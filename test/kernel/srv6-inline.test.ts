@@ -83,7 +83,8 @@ describe('an inserted SRH (seg6 inline, End.B6) keeps every declared segment (re
   });
 
   it('a route iproute2 wrote in inline mode reads back with the segments it was given', () => {
-    sb.ip('', ['-6', 'route', 'add', '2001:db8:23::/64', 'via', '2001:db8:1::2', 'dev', 'va0', 'encap', 'seg6', 'mode', 'inline', 'segs', 'fc00:9::e,fc00:8::e']);
+    // With an mtu: `show` lists a seg6 route without one apart (the config derives one for every seg6 route).
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:23::/64', 'via', '2001:db8:1::2', 'dev', 'va0', 'mtu', '1500', 'encap', 'seg6', 'mode', 'inline', 'segs', 'fc00:9::e,fc00:8::e']);
     const s = sb.run(['show', '-o', 'json']);
     assert.equal(s.code, 0, s.stdout + s.stderr);
     const routes = JSON.parse(s.stdout).routes as { to: string; encap?: { segments?: string[] } }[];
@@ -93,7 +94,7 @@ describe('an inserted SRH (seg6 inline, End.B6) keeps every declared segment (re
   });
 
   it('a route iproute2 wrote in a reduced mode (encap.red) reads as such, and a declared encap repairs it', () => {
-    sb.ip('', ['-6', 'route', 'add', '2001:db8:24::/64', 'via', '2001:db8:1::2', 'dev', 'va0', 'encap', 'seg6', 'mode', 'encap.red', 'segs', 'fc00:9::e']);
+    sb.ip('', ['-6', 'route', 'add', '2001:db8:24::/64', 'via', '2001:db8:1::2', 'dev', 'va0', 'mtu', '1500', 'encap', 'seg6', 'mode', 'encap.red', 'segs', 'fc00:9::e']);
     const s = sb.run(['show', '-o', 'json']);
     assert.equal(s.code, 0, s.stdout + s.stderr);
     const r = (JSON.parse(s.stdout).routes as { to: string; encap?: { mode?: string } }[]).find((x) => x.to === '2001:db8:24::/64');

@@ -87,6 +87,63 @@ test('kernel-only values the config refuses are left out: zero MAC, passthru MAC
   assert.doesNotMatch(text, /00:00:00:00:00:00|dev: lo/);
 });
 
+test('a foreign seg6 route without an mtu is listed apart (the config derives one); an owned one stays a route', () => {
+  const seg6 = { type: 'seg6' as const, mode: 'encap' as const, segments: ['fc00::1', 'fc00::2'] };
+  const route = (to: string, extra: object = {}): Resource => ({ kind: 'route', namespace: 'na', family: 6, to, table: 254, metric: 1024, type: 'unicast', dev: 'u0', encap: seg6, protocol: 3, ...extra });
+  const state = map(
+    { kind: 'namespace', name: 'na' },
+    vethEnd('na', 'u0', 'na', 'u1'),
+    vethEnd('na', 'u1', 'na', 'u0'),
+    route('2001:db8:98::/48'),
+    route('2001:db8:97::/48', { mtu: 1400 }),
+    route('2001:db8:96::/48', { protocol: 194 }),
+  );
+  const inv = owning(state, ['route:na/ipv6/t254/2001:db8:96::/48/m1024']);
+  const text = showState(state, inv, { format: 'yaml', all: false });
+  const doc = YAML.parse(text);
+  assert.deepEqual(doc.routes.map((r: { to: string }) => r.to), ['2001:db8:96::/48', '2001:db8:97::/48']);
+  assert.deepEqual(doc['x-unmanaged-routes'].map((r: { to: string; form: string }) => `${r.to} ${r.form}`), ['2001:db8:98::/48 seg6 encap segs fc00::1,fc00::2 without mtu (declared, it gets mtu 1420 unless it declares one)']);
+  const { desired } = loadBack(text);
+  // The owned one's mtu was removed behind Voltron's back: written back; the foreign one is left alone.
+  assert.deepEqual(computePlan({ desired, current: state, inventory: inv }).changes.map((c) => `${c.action} ${c.key}`), ['update route:na/ipv6/t254/2001:db8:96::/48/m1024']);
+});
+
+test('what sits on a link the config cannot declare, outside the root namespace, is listed apart and the document loads back', () => {
+  const other = (ns: string, name: string, otherKind: string): LinkRes => ({ kind: 'link', namespace: ns, name, type: 'other', otherKind, state: 'up', mtu: 1500 });
+  const state = map(
+    { kind: 'namespace', name: 'na' },
+    other('na', 'bond0', 'bond'),
+    other('na', 'vrf0', 'vrf'),
+    other('', 'dum0', 'dummy'),
+    // A veth whose end in na is a VRF port: the pair cannot be declared (without its master it would leave the VRF).
+    vethEnd('', 'v0', 'na', 'v0p'),
+    vethEnd('na', 'v0p', '', 'v0', { master: 'vrf0' }),
+    { kind: 'link', namespace: 'na', name: 'mv0', type: 'macvlan', mtu: 1500, mac: '02:00:00:00:00:09', state: 'up', macvlan: { parent: 'bond0', mode: 'bridge' } },
+    { kind: 'address', namespace: 'na', dev: 'bond0', address: '10.1.0.1/24' },
+    { kind: 'address', namespace: 'na', dev: 'mv0', address: '10.2.0.1/24' },
+    { kind: 'route', namespace: 'na', family: 4, to: '10.3.0.0/16', table: 254, metric: 0, type: 'unicast', dev: 'bond0', protocol: 3 },
+    { kind: 'qdisc', namespace: 'na', dev: 'bond0', parent: 'root', handle: '1:', qdisc: 'htb', options: { default: 0, r2q: 10 } },
+    { kind: 'tclass', namespace: 'na', dev: 'bond0', classid: '1:10', parent: '1:', rate: 125000, ceil: 125000 },
+    // The root namespace takes an undeclared device for a host device: the address stays an entry.
+    { kind: 'address', namespace: '', dev: 'dum0', address: '10.4.0.1/24' },
+  );
+  const text = showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false });
+  const doc = YAML.parse(text);
+  assert.deepEqual(doc.addresses, [{ address: '10.4.0.1/24', dev: 'dum0' }]);
+  assert.equal(doc.links, undefined);
+  assert.deepEqual(doc['x-unmanaged-links'].map((l: { name: string; form?: string }) => `${l.name}: ${l.form ?? '-'}`), [
+    'dum0: -',
+    'v0: the peer of na/v0p, which the config cannot declare',
+    'bond0: -',
+    'mv0: on bond0, a link the config cannot declare',
+    'v0p: a port of vrf0, a link the config cannot declare',
+    'vrf0: -',
+  ]);
+  for (const k of ['addresses', 'routes', 'qdiscs', 'classes']) assert.ok(doc[`x-unmanaged-${k}`]?.length > 0, k);
+  const { desired } = loadBack(text);
+  assert.deepEqual(computePlan({ desired, current: state, inventory: EMPTY_INVENTORY }).changes.map((c) => `${c.action} ${c.key}`), []);
+});
+
 test('sysctls and tunsrc are mappings in their namespace entry; the root namespace\'s at the top', () => {
   const data = YAML.parse(showState(sample(), EMPTY_INVENTORY, { format: 'yaml', all: false }));
   assert.deepEqual(data.sysctls, { 'net.ipv4.ip_forward': 1 });

@@ -212,6 +212,15 @@ test('htb class: tc_htb_opt layout, iproute2 buffers, 64-bit rates', () => {
   assert.deepEqual(decodeHtbClass(big), { rate: 5_000_000_000, ceil: 6_250_000_000 });
 });
 
+test('htb class: a hand-set tuning is written as given (buckets in bytes at the new rate, quantum, prio)', () => {
+  const opt = Attrs.parse(encodeHtbClass(625_000, 1_250_000, P, { burst: 20_480, quantum: 3000, prio: 3 })).get(1)!;
+  assert.equal(opt.readUInt32LE(24), bytesToTicks(625_000, 20_480, P));
+  assert.equal(ticksToBytes(625_000, opt.readUInt32LE(24), P), 20_480);
+  assert.equal(opt.readUInt32LE(28), tcCalcXmittime(1_250_000, 1600, P)); // cburst not set: iproute2's
+  assert.equal(opt.readUInt32LE(32), 3000);
+  assert.equal(opt.readUInt32LE(40), 3);
+});
+
 test('bpf filter: tcm_info and options', () => {
   assert.equal(filterInfo(1), 0x00010300); // prio 1, htons(ETH_P_ALL)
   assert.equal(filterInfo(0xffff), 0xffff0300);

@@ -1,6 +1,7 @@
 // htb classes: read (per device with an htb qdisc) and write. The model carries rate and ceil;
 // the buckets (buffer/cbuffer) get iproute2's defaults (rate/HZ + 1600 bytes, in ticks) and the
 // quantum is left to the kernel (rate / r2q), so a class looks exactly as `tc class add` makes it.
+// A change keeps what `tc` set by hand on a live class beyond that (liveTuning).
 import type { TcClassRes } from '../../model/types';
 import { AttrWriter, Attrs } from '../netlink/attrs';
 import * as R from '../netlink/rtnl';
@@ -8,24 +9,40 @@ import { NLM_F_CREATE, NLM_F_EXCL } from '../netlink/socket';
 import type { KernelSession, NsContext } from '../session';
 import * as C from './constants';
 import { TC_H_ROOT, formatTcId, parseClassId, parseParent, tcHandle, tcMajor } from './handles';
-import { ratespec, ratespecRate } from './options';
-import { dumpClasses, tcRequest, type RawTc } from './raw';
-import { psched, rate32, tcCalcXmittime, type Psched } from './rates';
+import { decodeQdiscOptions, ratespec, ratespecRate } from './options';
+import { dumpClasses, dumpQdiscs, tcRequest, type RawTc } from './raw';
+import { bytesToTicks, psched, rate32, tcCalcXmittime, ticksToBytes, type Psched } from './rates';
 
 /** iproute2's default mtu for htb rate computations. */
 const HTB_MTU = 1600;
 
+/**
+ * What a class made by hand (`tc class add ... burst 20k prio 3 quantum 3000`) has beyond rate and
+ * ceil: a `tc class change` resets all of it, so an update carries it over (see liveTuning).
+ * `burst`/`cburst` in bytes (kept as bytes when the rate changes), quantum 0 for the kernel's.
+ */
+export interface HtbTuning {
+  readonly burst?: number;
+  readonly cburst?: number;
+  readonly quantum: number;
+  readonly prio: number;
+}
+
+/** iproute2's default bucket: rate / get_hz() + mtu bytes (u64 division), then tc_calc_xmittime. */
+function defaultBuffer(rate: number, p: Psched): number {
+  return tcCalcXmittime(rate, Math.floor(rate / p.hz) + HTB_MTU, p);
+}
+
 /** TCA_OPTIONS of an htb class: tc_htb_opt (44 bytes) + 64-bit rates when above u32. */
-export function encodeHtbClass(rate: number, ceil: number, p: Psched = psched()): Buffer {
+export function encodeHtbClass(rate: number, ceil: number, p: Psched = psched(), tuning?: HtbTuning): Buffer {
   const r = rate32(rate);
   const c = rate32(ceil);
-  // iproute2: buffer = rate / get_hz() + mtu bytes (u64 division), then tc_calc_xmittime.
-  const buffer = Math.floor(rate / p.hz) + HTB_MTU;
-  const cbuffer = Math.floor(ceil / p.hz) + HTB_MTU;
   const opt = Buffer.concat([ratespec(r.r32), ratespec(c.r32), Buffer.alloc(20)]);
-  opt.writeUInt32LE(tcCalcXmittime(rate, buffer, p), 24);
-  opt.writeUInt32LE(tcCalcXmittime(ceil, cbuffer, p), 28);
-  // quantum 0 (kernel: rate/r2q), level (out only) 0, prio 0
+  opt.writeUInt32LE(tuning?.burst !== undefined ? bytesToTicks(rate, tuning.burst, p) : defaultBuffer(rate, p), 24);
+  opt.writeUInt32LE(tuning?.cburst !== undefined ? bytesToTicks(ceil, tuning.cburst, p) : defaultBuffer(ceil, p), 28);
+  // quantum 0: the kernel's (rate / r2q); level (out only) 0
+  opt.writeUInt32LE(tuning?.quantum ?? 0, 32);
+  opt.writeUInt32LE(tuning?.prio ?? 0, 40);
   const w = new AttrWriter().raw(C.TCA_HTB_PARMS, opt);
   if (r.r64 !== undefined) w.u64(C.TCA_HTB_RATE64, r.r64);
   if (c.r64 !== undefined) w.u64(C.TCA_HTB_CEIL64, c.r64);
@@ -70,10 +87,36 @@ function classParent(c: TcClassRes): number {
   return p;
 }
 
-function send(session: KernelSession, c: TcClassRes, ceil: number, flags: number, op: string): void {
+function send(session: KernelSession, c: TcClassRes, ceil: number, flags: number, op: string, tuning?: (ctx: NsContext, ifindex: number) => HtbTuning | undefined): void {
   const ctx = session.ns(c.namespace);
-  const msg = tcRequest(ctx.ifindex(c.dev), parseClassId(c.classid), classParent(c), 0, 'htb', encodeHtbClass(c.rate, ceil));
+  const ifindex = ctx.ifindex(c.dev);
+  const msg = tcRequest(ifindex, parseClassId(c.classid), classParent(c), 0, 'htb', encodeHtbClass(c.rate, ceil, psched(), tuning?.(ctx, ifindex)));
   ctx.sock.request(R.RTM_NEWTCLASS, flags, msg, `${op} class ${c.classid} on ${c.dev}`);
+}
+
+/**
+ * The live class's hand-set tuning (HtbTuning): buckets other than iproute2's defaults for its
+ * rates, a quantum other than the kernel's for its rate (rate / the qdisc's r2q, within
+ * 1000..200000), its prio. The model carries none of it, so a change of an adopted class's rate
+ * would otherwise reset what `tc` set on it.
+ */
+export function liveTuning(ctx: NsContext, ifindex: number, classid: number, p: Psched = psched()): HtbTuning | undefined {
+  const live = dumpClasses(ctx, ifindex).find((x) => x.handle === classid && x.kind === 'htb');
+  const opt = live?.options && Attrs.parse(live.options).get(C.TCA_HTB_PARMS);
+  const rates = decodeHtbClass(live?.options);
+  if (!opt || opt.length < 44 || !rates) return undefined;
+  const buffer = opt.readUInt32LE(24);
+  const cbuffer = opt.readUInt32LE(28);
+  const quantum = opt.readUInt32LE(32);
+  const qdisc = dumpQdiscs(ctx).find((q) => q.ifindex === ifindex && q.kind === 'htb' && q.handle === tcHandle(tcMajor(classid), 0));
+  const r2q = qdisc ? decodeQdiscOptions('htb', qdisc.options, p)['r2q'] : undefined;
+  const kernelQuantum = r2q ? Math.min(Math.max(Math.floor(rates.rate / r2q), 1000), 200_000) : undefined;
+  return {
+    burst: buffer === defaultBuffer(rates.rate, p) ? undefined : ticksToBytes(rates.rate, buffer, p),
+    cburst: cbuffer === defaultBuffer(rates.ceil, p) ? undefined : ticksToBytes(rates.ceil, cbuffer, p),
+    quantum: quantum === kernelQuantum ? 0 : quantum,
+    prio: opt.readUInt32LE(40),
+  };
 }
 
 /** Create; ceil defaults to rate like tc. */
@@ -83,10 +126,11 @@ export function createClass(session: KernelSession, c: TcClassRes): void {
 
 /**
  * Change rate/ceil in place (`tc class change`: same classid, the leaf qdisc and filters stay).
- * An undeclared ceil keeps the live one, raised to the rate if it would fall below it.
+ * An undeclared ceil keeps the live one, raised to the rate if it would fall below it; what the
+ * model does not carry (hand-set buckets, quantum, prio) is kept (liveTuning).
  */
 export function updateClass(session: KernelSession, after: TcClassRes, before?: TcClassRes): void {
-  send(session, after, after.ceil ?? Math.max(before?.ceil ?? after.rate, after.rate), 0, 'change');
+  send(session, after, after.ceil ?? Math.max(before?.ceil ?? after.rate, after.rate), 0, 'change', (ctx, ifindex) => liveTuning(ctx, ifindex, parseClassId(after.classid)));
 }
 
 /**
