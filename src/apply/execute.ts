@@ -1,6 +1,7 @@
 // Executes one planned change against the kernel. Each kind maps create/update/replace/
 // delete onto its kernel module; other modules (tc, bpf) register their own handlers.
-import type { LinkRes, Resource } from '../model/types';
+import type { LinkRes, Resource, RuleRes } from '../model/types';
+import { ruleAddsFirst } from '../plan/handover';
 import { ipv6MtuDevice } from '../plan/ipv6-mtu';
 import type { Change, Inventory } from '../plan/types';
 import { createAddress, deleteAddress } from '../kernel/address';
@@ -26,6 +27,8 @@ export interface ExecContext {
   readonly found?: Map<string, string>;
   /** Bridges (`ns/name`) whose ports the plan changes: their MTU writes are pins (see execLink). */
   readonly portsMove?: ReadonlySet<string>;
+  /** Called between the two kernel writes of a step that makes before it breaks (the fault seam). */
+  readonly between?: (c: Change) => void;
 }
 
 export type KindExecutor = (change: Change, ctx: ExecContext) => void;
@@ -157,6 +160,13 @@ export function executeChange(c: Change, ctx: ExecContext): void {
       if (c.action !== 'delete') exclusive(() => createRoute(s, c.after as never));
       return;
     case 'rule':
+      if (c.action === 'replace' && ruleAddsFirst(c.before as RuleRes, c.after as RuleRes)) {
+        // Make before break (see ruleAddsFirst): the old rule, first at its priority, keeps
+        // matching until it goes; then the new one does.
+        exclusive(() => createRule(s, c.after as RuleRes));
+        ctx.between?.(c);
+        return ignoringGone(() => deleteRule(s, c.before as RuleRes));
+      }
       if (c.action !== 'create') ignoringGone(() => deleteRule(s, c.before as never));
       if (c.action !== 'delete') exclusive(() => createRule(s, c.after as never));
       return;

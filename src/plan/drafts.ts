@@ -1,8 +1,9 @@
 // Draft changes: what the diff of one object asks for, with its human reason.
 import { nsLabel, resourceLabel } from '../model/keys';
-import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind, type SysctlRes } from '../model/types';
+import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind, type RuleRes, type SysctlRes } from '../model/types';
 import { IMMUTABLE, declaredFields, diffResource, replaceCause } from './compare';
 import { fmtScalar } from './format';
+import { ruleAddsFirst, sameRuleTraffic } from './handover';
 import { KIND_RANK } from './refs';
 import { mergeRanges, rangeItem, subtractRanges, toRanges } from '../util/ranges';
 import type { ChangeAction, FieldChange, Inventory } from './types';
@@ -115,6 +116,20 @@ export function createDraft(key: string, d: Resource, reason: string): Draft {
   return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason: reason + pool, disruptive: false };
 }
 
+/**
+ * A rule replaced at its priority: added before the old one is deleted where the kernel tells
+ * them apart (ruleAddsFirst); then no packet falls through to later rules meanwhile, and one
+ * whose selectors stay interrupts nothing.
+ */
+function ruleReplace(x: Draft, before: RuleRes, after: RuleRes): Draft {
+  if (!ruleAddsFirst(before, after)) {
+    return { ...x, reason: `${x.reason}; the old rule is deleted before the new one is added: the kernel cannot tell them apart` };
+  }
+  const seamless = sameRuleTraffic(before, after);
+  const reason = `${x.reason}; the new rule is added before the old one is deleted${seamless ? ', so its traffic always matches one of them' : ''}`;
+  return { ...x, reason, disruptive: !seamless };
+}
+
 export function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
   let fields = diffResource(d, c);
   if (fields.length === 0) return undefined;
@@ -124,7 +139,8 @@ export function changeDraft(key: string, d: Resource, c: Resource): Draft | unde
     if (cause !== undefined) imm.push({ change: f, cause });
   }
   if (imm.length > 0) {
-    return { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true, ownReplace: true };
+    const draft: Draft = { action: 'replace', key, kind: d.kind, before: c, after: d, fields, reason: immutableReason(imm), disruptive: true, ownReplace: true };
+    return d.kind === 'rule' ? ruleReplace(draft, c as RuleRes, d as RuleRes) : draft;
   }
   let disruptive = false;
   let reason = differReason(fields, d);

@@ -3,7 +3,7 @@
 // kernel at once (different keys), so the create runs first and the old object goes after it,
 // as Terraform's create_before_destroy: traffic always finds one of them.
 import { resourceLabel } from '../model/keys';
-import type { Resource, RouteRes } from '../model/types';
+import { VOLTRON_RTPROT, type Resource, type RouteRes, type RuleRes } from '../model/types';
 import type { Draft } from './drafts';
 
 /** What a route or rule matches: the traffic that moves from the deleted one to the created one. */
@@ -70,4 +70,53 @@ export function handoverReasons(old: Draft, made: readonly Draft[], seamless: bo
 export function handoverSeamless(old: Resource, made: readonly Resource[]): boolean {
   if (old.kind === 'rule') return true;
   return made.every((m) => (m as RouteRes).table === (old as RouteRes).table);
+}
+
+/** A rule's fields as the kernel's rule lookup (rule_find) sees them: 0 or '' is "unset". */
+function ruleSpec(r: RuleRes): Record<string, string | number> {
+  const mark = r.fwmark ?? 0;
+  return {
+    action: r.action,
+    table: r.table ?? 0,
+    from: r.from ?? '',
+    to: r.to ?? '',
+    fwmark: mark,
+    // A mark without a mask gets the full mask from the kernel.
+    fwmask: r.fwmask ?? (mark !== 0 ? 0xffffffff : 0),
+    iif: r.iif ?? '',
+    oif: r.oif ?? '',
+    protocol: r.protocol ?? VOLTRON_RTPROT,
+  };
+}
+
+/**
+ * Whether the kernel's rule lookup for `spec` (a delete, an exclusive add's existence check)
+ * finds `r`: every field `spec` sets must be equal, those it leaves unset match anything
+ * (net/core/fib_rules.c rule_find). Same namespace, family and priority assumed.
+ */
+export function ruleFinds(spec: RuleRes, r: RuleRes): boolean {
+  const s = ruleSpec(spec);
+  const x = ruleSpec(r);
+  return Object.keys(s).every((f) => s[f] === 0 || s[f] === '' || s[f] === x[f]);
+}
+
+/**
+ * Whether a rule replaced at its priority can be made before it is broken: the new rule added
+ * first (the kernel evaluates rules of one priority in insertion order, the old one first), the
+ * old one deleted after by its full spec. Not when the kernel cannot tell them apart: the add
+ * would be refused as existing (the old rule matches the new one's spec), or the delete could
+ * take the new rule (it matches the old one's spec: were the old one gone, by hand, say).
+ */
+export function ruleAddsFirst(before: RuleRes, after: RuleRes): boolean {
+  return !ruleFinds(after, before) && !ruleFinds(before, after);
+}
+
+/** Whether two rules are the same to the kernel (each one's spec finds the other). */
+export function sameRule(a: RuleRes, b: RuleRes): boolean {
+  return ruleFinds(a, b) && ruleFinds(b, a);
+}
+
+/** Whether two rules match the same packets (`trafficOf`): a replace between them moves no traffic elsewhere. */
+export function sameRuleTraffic(a: RuleRes, b: RuleRes): boolean {
+  return trafficOf(a) !== undefined && trafficOf(a) === trafficOf(b);
 }
