@@ -11,7 +11,8 @@
 // rollback itself is interrupted, running it again converges to the same state.
 // `inverseChange` documents the per-step inverse and is used for the report only.
 import { resourceLabel } from '../model/keys';
-import { vxlanIsV6, type LinkRes, type Resource, type StateMap } from '../model/types';
+import { VOLTRON_RTPROT, vxlanIsV6, type LinkRes, type Resource, type RuleRes, type StateMap } from '../model/types';
+import { sameRule } from '../plan/handover';
 import { computePlan } from '../plan';
 import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import type { Change, Inventory, Plan } from '../plan/types';
@@ -94,7 +95,49 @@ function inputs(session: KernelSession, target: RestoreTarget, inv: Inventory): 
   const desired = new Map<string, Resource>(Object.entries(target.objects));
   const current = readLive(session, target, desired, inventory);
   reachableVxlanMtus(desired, current);
-  return { desired, current, inventory };
+  return { desired, current, inventory: withHandoverLeftovers(target, current, inventory) };
+}
+
+/**
+ * A rule replace made before it is broken (plan/handover.ts ruleAddsFirst) and interrupted
+ * between its two writes leaves both rules at one priority, both Voltron's: the read keeps the
+ * first under the key and sets the other aside (`<key>#N`), where the restore would leave it as
+ * someone else's. The old rule (the snapshot's) is put under the key and the new one (the
+ * plan's) is owned where it was set aside, so the restore deletes it, by its full spec; unless
+ * such a rule was there before the apply (set aside as foreign then).
+ */
+function withHandoverLeftovers(target: RestoreTarget, current: Map<string, Resource>, inv: Inventory): Inventory {
+  const replaced = Object.keys(target.scope).filter((k) => target.scope[k]!.kind === 'rule' && target.objects[k]?.kind === 'rule');
+  if (replaced.length === 0) return inv;
+  const aside = new Map<string, string[]>();
+  for (const k of current.keys()) {
+    const at = k.lastIndexOf('#');
+    if (at > 0 && current.get(k)!.kind === 'rule') pushTo(aside, k.slice(0, at), k);
+  }
+  let owned: Record<string, Resource> | undefined;
+  for (const k of replaced) {
+    const old = target.objects[k] as RuleRes;
+    const made = target.scope[k] as RuleRes;
+    // A twin of the new rule live before the apply (left by an earlier one) is not this apply's.
+    if (sameRule(old, made) || Object.keys(target.foreign).some((f) => f.startsWith(`${k}#`) && sameRule(target.foreign[f] as RuleRes, made))) continue;
+    const slots = [k, ...(aside.get(k) ?? [])].filter((s) => current.has(s));
+    const oldAt = slots.find((s) => sameRule(current.get(s) as RuleRes, old));
+    const madeAt = slots.find((s) => s !== oldAt && (current.get(s) as RuleRes).protocol === VOLTRON_RTPROT && sameRule(current.get(s) as RuleRes, made));
+    if (oldAt === undefined || madeAt === undefined) continue;
+    const o = current.get(oldAt)!;
+    const m = current.get(madeAt)!;
+    const slot = madeAt === k ? oldAt : madeAt;
+    current.set(k, o);
+    current.set(slot, m);
+    (owned ??= { ...inv.owned })[slot] = m;
+  }
+  return owned === undefined ? inv : { ...inv, owned };
+}
+
+function pushTo(m: Map<string, string[]>, k: string, v: string): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
 }
 
 /**

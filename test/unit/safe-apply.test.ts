@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { acquireLock, LockBusy, lockPath, readLock } from '../../src/apply/lock';
 import { JournalWriter, discardStubJournal, journalPath, readJournal, removeJournal } from '../../src/apply/journal';
-import { parseFault, faultBefore } from '../../src/apply/faults';
+import { parseFault, faultBefore, faultBetween } from '../../src/apply/faults';
 import { lastRevert, noteConfirmed, parseDuration } from '../../src/apply/watchdog';
 import { lingeringDeletes } from '../../src/apply/lingering';
 import type { Resource } from '../../src/model/types';
@@ -357,6 +357,15 @@ describe('fault seam and durations', () => {
     const f = parseFault('step=2,errno=16');
     faultBefore(f, 0, change('create'));
     assert.throws(() => faultBefore(f, 1, change('create')), (e: unknown) => e instanceof NetlinkError && e.errno === 16 && /injected fault/.test(e.message));
+  });
+
+  it('a half fault strikes between the two kernel writes of its step, not before it', () => {
+    assert.deepEqual(parseFault('step=2,half=1,kill=1'), { step: 2, kill: true, half: true });
+    const f = parseFault('step=2,half=1,errno=5');
+    assert.deepEqual(f, { step: 2, errno: 5, half: true });
+    faultBefore(f, 1, change('replace'));
+    faultBetween(f, 0, change('replace'));
+    assert.throws(() => faultBetween(f, 1, change('replace')), (e: unknown) => e instanceof NetlinkError && e.errno === 5);
   });
 
   it('parses --confirm-within durations within bounds', () => {
