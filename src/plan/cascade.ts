@@ -20,6 +20,9 @@ export class KernelGraph {
   private readonly peers = new Map<string, Set<string>>();
   private readonly v4AddrsOnDev = new Map<string, string[]>();
   private readonly v4RoutesOnDev = new Map<string, string[]>();
+  /** tc objects by device and parent: `dev|major` (a qdisc's children) and `dev|classid` (a class's). */
+  private readonly tcByMajor = new Map<string, string[]>();
+  private readonly tcByParent = new Map<string, string[]>();
   /** `ns|ip` → IPv4 routes with that preferred source; live IPv4 addresses with that ip. */
   private readonly v4RoutesBySrc = new Map<string, string[]>();
   private readonly v4AddrsByIp = new Map<string, string[]>();
@@ -53,6 +56,13 @@ export class KernelGraph {
       if (r.kind === 'route' && r.family === 4) {
         if (r.dev !== undefined) push(this.v4RoutesOnDev, linkKey(r.namespace, r.dev), key);
         if (r.src !== undefined) push(this.v4RoutesBySrc, `${r.namespace}|${r.src}`, key);
+      }
+      // Indexed by parent: a scan of the device's tc objects per removed class was n² (4000 htb classes: 1.9 s).
+      if (r.kind === 'tclass' || r.kind === 'qdisc') {
+        const d = linkKey(r.namespace, r.dev);
+        const maj = tcMajor(r.kind === 'tclass' ? r.classid : r.parent);
+        if (maj !== undefined) push(this.tcByMajor, `${d}|${maj}`, key);
+        push(this.tcByParent, `${d}|${r.parent}`, key);
       }
       if (r.kind === 'link') {
         if (r.vxlan?.dev !== undefined) push(this.stacked, linkKey(r.namespace, r.vxlan.dev), key);
@@ -121,7 +131,10 @@ export class KernelGraph {
         if (!r.secondary && !r.promotes) for (const x of this.secondariesOf(r)) add(x, k);
         for (const x of this.v4RemovedWith(r.namespace, r.dev, ipOf(r.address), seen, cursors)) add(x, k);
       } else if (r.kind === 'qdisc' || r.kind === 'tclass') {
-        for (const x of this.onDev.get(linkKey(r.namespace, r.dev)) ?? []) {
+        const d = linkKey(r.namespace, r.dev);
+        const maj = r.kind === 'qdisc' && r.qdisc !== 'clsact' ? tcMajor(r.handle) : undefined;
+        const candidates = r.kind === 'tclass' ? this.tcByParent.get(`${d}|${r.classid}`) : maj !== undefined ? this.tcByMajor.get(`${d}|${maj}`) : this.onDev.get(d);
+        for (const x of candidates ?? []) {
           if (this.isTcChild(r, this.state.get(x)!)) add(x, k);
         }
       }
