@@ -54,7 +54,23 @@ function addPoison(p: Poison, kind: string, names: string[]): void {
   for (const n of names) set.add(n);
 }
 
-const under = (p: string, base: string): boolean => p === base || p.startsWith(base + '/');
+/** `p` and each pointer above it, up to the document's ('/links/3/vxlan' → '/links/3', '/links', ''). */
+function withAncestors(p: string): string[] {
+  const out = [p];
+  for (let i = p.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : p.lastIndexOf('/', i - 1)) out.push(p.slice(0, i));
+  return out;
+}
+
+/**
+ * Whether a pointer is at, above or below one of `bad`: set lookups, one per level of the
+ * pointer, where a scan of every bad pointer per entry was n² (16000 errors: 10 s).
+ */
+function badLookup(bad: readonly string[]): (ptr: string) => boolean {
+  if (bad.length === 0) return () => false;
+  const at = new Set(bad);
+  const above = new Set(bad.flatMap(withAncestors));
+  return (ptr) => above.has(ptr) || withAncestors(ptr).some((p) => at.has(p));
+}
 
 export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: ConfigError[]): Merged {
   const lists = Object.fromEntries(Object.keys(LIST_PATHS).map((k) => [k, new Map<string, Entry>()])) as Record<
@@ -69,7 +85,7 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
 
   for (const f of files) {
     const file = f.yaml.name;
-    const isBad = (ptr: string): boolean => f.bad.some((b) => under(b, ptr) || under(ptr, b));
+    const isBad = badLookup(f.bad);
     const where = (e: Entry): string => {
       const p = posOf(files, e);
       return `${e.file}:${p.line}:${p.column}`;
