@@ -3,7 +3,7 @@
 // wholesale; `state: absent` removes an object declared by an earlier file.
 import { LIST_PATHS, identity, kindNoun, poisonName, type ListKind } from './identity';
 import { nsOf } from './common';
-import { ptrJoin, type ConfigError, type Entry, type Raw } from './types';
+import { ptrAndAncestors, ptrJoin, type ConfigError, type Entry, type Raw } from './types';
 import type { YamlFile } from './yamlpos';
 
 export interface FileInput {
@@ -54,13 +54,6 @@ function addPoison(p: Poison, kind: string, names: string[]): void {
   for (const n of names) set.add(n);
 }
 
-/** `p` and each pointer above it, up to the document's ('/links/3/vxlan' → '/links/3', '/links', ''). */
-function withAncestors(p: string): string[] {
-  const out = [p];
-  for (let i = p.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : p.lastIndexOf('/', i - 1)) out.push(p.slice(0, i));
-  return out;
-}
-
 /**
  * Whether a pointer is at, above or below one of `bad`: set lookups, one per level of the
  * pointer, where a scan of every bad pointer per entry was n² (16000 errors: 10 s).
@@ -68,8 +61,8 @@ function withAncestors(p: string): string[] {
 function badLookup(bad: readonly string[]): (ptr: string) => boolean {
   if (bad.length === 0) return () => false;
   const at = new Set(bad);
-  const above = new Set(bad.flatMap(withAncestors));
-  return (ptr) => above.has(ptr) || withAncestors(ptr).some((p) => at.has(p));
+  const above = new Set(bad.flatMap(ptrAndAncestors));
+  return (ptr) => above.has(ptr) || ptrAndAncestors(ptr).some((p) => at.has(p));
 }
 
 export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: ConfigError[]): Merged {
