@@ -3,7 +3,7 @@
 // wholesale; `state: absent` removes an object declared by an earlier file.
 import { LIST_PATHS, identity, kindNoun, poisonName, type ListKind } from './identity';
 import { nsOf } from './common';
-import { ptrJoin, type ConfigError, type Entry, type Raw } from './types';
+import { ptrAndAncestors, ptrJoin, type ConfigError, type Entry, type Raw } from './types';
 import type { YamlFile } from './yamlpos';
 
 export interface FileInput {
@@ -54,7 +54,16 @@ function addPoison(p: Poison, kind: string, names: string[]): void {
   for (const n of names) set.add(n);
 }
 
-const under = (p: string, base: string): boolean => p === base || p.startsWith(base + '/');
+/**
+ * Whether a pointer is at, above or below one of `bad`: set lookups, one per level of the
+ * pointer, where a scan of every bad pointer per entry was n² (16000 errors: 10 s).
+ */
+function badLookup(bad: readonly string[]): (ptr: string) => boolean {
+  if (bad.length === 0) return () => false;
+  const at = new Set(bad);
+  const above = new Set(bad.flatMap(ptrAndAncestors));
+  return (ptr) => above.has(ptr) || ptrAndAncestors(ptr).some((p) => at.has(p));
+}
 
 export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: ConfigError[]): Merged {
   const lists = Object.fromEntries(Object.keys(LIST_PATHS).map((k) => [k, new Map<string, Entry>()])) as Record<
@@ -69,7 +78,7 @@ export function mergeFiles(files: readonly FileInput[], poison: Poison, errors: 
 
   for (const f of files) {
     const file = f.yaml.name;
-    const isBad = (ptr: string): boolean => f.bad.some((b) => under(b, ptr) || under(ptr, b));
+    const isBad = badLookup(f.bad);
     const where = (e: Entry): string => {
       const p = posOf(files, e);
       return `${e.file}:${p.line}:${p.column}`;

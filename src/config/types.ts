@@ -35,3 +35,10 @@ export function ptrSplit(ptr: string): string[] {
     .split('/')
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
+
+/** A pointer and each one above it, up to the document's ('/links/3/vxlan' → '/links/3', '/links', ''). */
+export function ptrAndAncestors(p: string): string[] {
+  const out = [p];
+  for (let i = p.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : p.lastIndexOf('/', i - 1)) out.push(p.slice(0, i));
+  return out;
+}

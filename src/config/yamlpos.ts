@@ -8,13 +8,20 @@ export interface Pos {
   column: number;
 }
 
+/** What the aliases of one file may repeat, in values (scalars and collections), before it is refused. */
+export const MAX_ALIASED_VALUES = 1_000_000;
+
 // Loaded on first use: a valid config (the common case) never needs it.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const yaml = (): typeof import('yaml') => require('yaml') as typeof import('yaml');
 
+/** Thrown by YamlFile.toJS where a node is not one it builds like `yaml`: `yaml` builds the value. */
+class Fallback extends Error {}
+
 export class YamlFile {
   private parsed: Document | undefined;
   private lineStarts: number[] | undefined;
+  private targets: Map<Node, Node> | undefined;
 
   constructor(
     readonly name: string,
@@ -43,9 +50,11 @@ export class YamlFile {
     const errors = this.syntaxErrors();
     if (errors.length) return { errors };
     try {
+      const bomb = this.aliasBomb();
+      if (bomb) return { errors: [this.errorAt(bomb, `YAML: aliases repeat more than ${MAX_ALIASED_VALUES} values in this file (an alias bomb?): write fewer aliases of large anchors`)] };
       return { value: this.toJS() };
     } catch (err) {
-      // Alias problems surface only when building the value (an unknown anchor, an alias bomb).
+      // Alias problems surface only when building the value (an unknown anchor); deep nesting too.
       return { errors: [this.aliasError(err as Error)] };
     }
   }
@@ -54,20 +63,76 @@ export class YamlFile {
   private aliasError(err: Error): ConfigError {
     let dangling: Node | undefined;
     let first: Node | undefined;
+    const targets = this.aliasTargets();
     yaml().visit(this.doc, {
       Alias: (_k, node) => {
         first ??= node;
-        if (node.resolve(this.doc) === undefined) {
+        if (!targets.has(node)) {
           dangling = node;
           return yaml().visit.BREAK;
         }
         return undefined;
       },
     });
-    const at = dangling ?? first;
     const name = (dangling as { source?: string } | undefined)?.source;
-    const message = name !== undefined ? `YAML: alias '*${name}' has no anchor '&${name}' before it` : `YAML: ${err.message.split('\n')[0]}`;
-    return { file: this.name, ...this.offsetPos(rangeStart(at) ?? 0), path: '', message };
+    return this.errorAt(dangling ?? first, name !== undefined ? `YAML: alias '*${name}' has no anchor '&${name}' before it` : `YAML: ${err.message.split('\n')[0]}`);
+  }
+
+  private errorAt(node: Node | undefined, message: string): ConfigError {
+    return { file: this.name, ...this.offsetPos(rangeStart(node) ?? 0), path: '', message };
+  }
+
+  /**
+   * Each alias's node, found as yaml does (the last anchor of that name before it), for the whole
+   * file in one walk: `Alias.resolve` walks the document again for each alias (n² for thousands).
+   */
+  private aliasTargets(): Map<Node, Node> {
+    if (this.targets) return this.targets;
+    const Y = yaml();
+    const anchors = new Map<string, Node>();
+    const out = new Map<Node, Node>();
+    Y.visit(this.doc, {
+      Node: (_k, node) => {
+        if (Y.isAlias(node)) {
+          const t = anchors.get(node.source);
+          if (t) out.set(node, t);
+        } else if (node.anchor !== undefined) anchors.set(node.anchor, node);
+      },
+    });
+    return (this.targets = out);
+  }
+
+  /**
+   * The alias at which the file's aliases have repeated more than MAX_ALIASED_VALUES values,
+   * if they do. yaml's own guard (maxAliasCount) counts uses of an anchor, so it refused 1000
+   * routes sharing one `encap: *e`; what costs is the size of what aliases repeat: the JS value
+   * shares it, but validation and normalisation walk every copy.
+   */
+  private aliasBomb(): Node | undefined {
+    const Y = yaml();
+    const targets = this.aliasTargets();
+    if (targets.size === 0) return undefined;
+    const size = new Map<Node, number>(); // values in a node, aliases expanded
+    let repeated = 0;
+    let bomb: Node | undefined;
+    const walk = (n: unknown): number => {
+      if (bomb || n === null || n === undefined) return 0;
+      if (Y.isAlias(n)) {
+        // No size yet: an alias inside its own anchor (a cycle, which the value shares as such).
+        const t = targets.get(n);
+        const s = (t && size.get(t)) ?? 1;
+        repeated += s;
+        if (repeated > MAX_ALIASED_VALUES) bomb = n;
+        return s;
+      }
+      if (Y.isPair(n)) return walk(n.key) + walk(n.value);
+      let s = 1;
+      if (Y.isCollection(n)) for (const item of n.items) s += walk(item);
+      if ((n as Node).anchor !== undefined) size.set(n as Node, s);
+      return s;
+    };
+    walk(this.doc.contents);
+    return bomb;
   }
 
   /** YAML syntax errors, positioned; also what would give the file another meaning than YAML 1.2 core. */
@@ -135,9 +200,56 @@ export class YamlFile {
     return found;
   }
 
-  /** The plain JS value through `yaml` (null for an empty document). */
+  /**
+   * The plain JS value, as `yaml`'s toJS builds it (null for an empty document): an alias is
+   * the very value of its anchor. Built here because toJS looks each alias up by a scan of the
+   * document's anchors and aliases (n², 200 s for 64000 aliases); what aliases may repeat is
+   * bounded by aliasBomb (load).
+   */
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 1000 });
+    const Y = yaml();
+    const targets = this.aliasTargets();
+    const anchored = new Map<unknown, unknown>();
+    const value = (n: unknown): unknown => {
+      if (n === null || n === undefined) return null;
+      if (Y.isAlias(n)) {
+        const t = targets.get(n);
+        if (!t) throw new ReferenceError(`Unresolved alias (the anchor must be set before the alias): ${n.source}`);
+        return anchored.has(t) ? anchored.get(t) : value(t);
+      }
+      const anchor = (n as Node).anchor !== undefined;
+      if (Y.isScalar(n)) {
+        if (anchor) anchored.set(n, n.value);
+        return n.value;
+      }
+      if (Y.isSeq(n)) {
+        const out: unknown[] = [];
+        if (anchor) anchored.set(n, out); // before the items: an alias inside is the list itself
+        for (const item of n.items) out.push(value(item));
+        return out;
+      }
+      if (Y.isMap(n)) {
+        const out: Record<string, unknown> = {};
+        if (anchor) anchored.set(n, out);
+        for (const pair of n.items) {
+          if (!Y.isScalar(pair.key) && pair.key !== null) throw new Fallback(); // a collection key: yaml stringifies it
+          const k = pair.key === null ? null : pair.key.value;
+          const key = k === null ? '' : typeof k === 'object' ? JSON.stringify(k) : String(k);
+          const v = value(pair.value);
+          // As yaml does: a key already in the object (inherited too: `__proto__`, `constructor`) is an own property.
+          if (key in out) Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true });
+          else out[key] = v;
+        }
+        return out;
+      }
+      throw new Fallback();
+    };
+    try {
+      return value(this.doc.contents);
+    } catch (err) {
+      if (!(err instanceof Fallback)) throw err;
+      return this.doc.toJS({ maxAliasCount: -1 });
+    }
   }
 
   /**
@@ -169,7 +281,7 @@ export class YamlFile {
     const segs = ptrSplit(ptr);
     for (let i = 0; i < segs.length; i++) {
       const seg = segs[i]!;
-      if (yaml().isAlias(node)) node = node.resolve(this.doc);
+      if (yaml().isAlias(node)) node = this.aliasTargets().get(node);
       let next: unknown;
       let keyNode: unknown;
       if (yaml().isMap(node)) {

@@ -83,25 +83,33 @@ export function sysctlAccess<K extends { namespace: string; key: string; device:
 export function refusedSysctlValues<K extends { key: string; value: string; device: string | undefined }>(keys: readonly K[]): Map<K, string> {
   const out = new Map<K, string>();
   if (keys.length === 0) return out;
+  // Each file and value once: the same key on 4000 devices is one write to `lo`, not 4000
+  // (an IPv6 `forwarding` write takes the RTNL lock: 16 s of a plan).
+  const verdicts = new Map<string, string | undefined>();
+  const judge = (file: string, value: string): string | undefined => {
+    try {
+      fs.writeFileSync(file, `${value}\n`);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === 'EINVAL' || code === 'ERANGE' ? `the kernel refuses the value '${value}' (${code}: out of the key's range or not of its form)` : undefined;
+    }
+    let back: string;
+    try {
+      back = fs.readFileSync(file, 'utf8').trim().replace(/\s+/g, ' ');
+    } catch {
+      return undefined; // write-only
+    }
+    return back !== value ? `the kernel keeps the value '${value}' as '${back}', so the apply would never verify (declare '${back}')` : undefined;
+  };
   withFreshNetns(() => {
     for (const k of keys) {
       const parts = sysctlPath(k.key).split('/');
       if (k.device !== undefined) parts[6] = 'lo'; // /proc/sys/net/<family>/<conf|neigh>/<device>/…
       const file = parts.join('/');
-      try {
-        fs.writeFileSync(file, `${k.value}\n`);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EINVAL' || code === 'ERANGE') out.set(k, `the kernel refuses the value '${k.value}' (${code}: out of the key's range or not of its form)`);
-        continue;
-      }
-      let back: string;
-      try {
-        back = fs.readFileSync(file, 'utf8').trim().replace(/\s+/g, ' ');
-      } catch {
-        continue; // write-only
-      }
-      if (back !== k.value) out.set(k, `the kernel keeps the value '${k.value}' as '${back}', so the apply would never verify (declare '${back}')`);
+      const id = `${file}\0${k.value}`;
+      if (!verdicts.has(id)) verdicts.set(id, judge(file, k.value));
+      const why = verdicts.get(id);
+      if (why !== undefined) out.set(k, why);
     }
   });
   return out;

@@ -80,7 +80,10 @@ export function rewriteAfterBroadcasts(
     const b = k && broadcastOf(k);
     if (!k || !b) continue;
     const id = `${r.namespace}\n${b.setting ?? k.setting}`;
-    writers.set(id, [...(writers.get(id) ?? []), { key: x.key, label: r.key, ...b }]);
+    const w = { key: x.key, label: r.key, ...b };
+    const l = writers.get(id);
+    if (l) l.push(w);
+    else writers.set(id, [w]);
   }
   if (writers.size === 0) return;
   // Declared keys, and owned ones that are no longer (current holds only owned objects).

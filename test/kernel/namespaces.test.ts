@@ -9,6 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Sandbox } from '../support/sandbox';
+import type { LinkRes } from '../../src/model/types';
+import { readState } from '../../src/kernel/read';
+import { NetlinkSocket } from '../../src/kernel/netlink/socket';
+import { KernelSession } from '../../src/kernel/session';
 
 const CROSSING = 100;
 
@@ -63,6 +67,51 @@ describe('namespaces', () => {
     const d = sb.run(['destroy', '--auto-approve']);
     assert.equal(d.code, 0, d.stdout + d.stderr);
     assert.deepEqual(sb.namespaces(), []);
+  });
+});
+
+describe('many namespaces, each with a veth to the root (and a chain between them)', () => {
+  // Each namespace asked every other one for its nsid to find its veth's peer: n² requests,
+  // 1.9 s of a no-op plan's 2 s at 400 namespaces.
+  const N = 40;
+  const lines = ['namespaces:', ...Array.from({ length: N }, (_, i) => `  - { name: t${i} }`), 'links:'];
+  for (let i = 0; i < N; i++) lines.push(`  - { name: h${i}, type: veth, peer: { name: eth0, namespace: t${i} } }`);
+  for (let i = 0; i + 1 < N; i++) lines.push(`  - { name: up, type: veth, namespace: t${i}, peer: { name: down, namespace: t${i + 1} } }`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-nsmany-'));
+  fs.writeFileSync(path.join(dir, 'network.yaml'), `${lines.join('\n')}\n`);
+  const sb = new Sandbox('nsm', dir);
+  after(() => {
+    sb.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the read finds every peer with a number of requests linear in the namespaces', () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const session = new KernelSession({ sandbox: sb.prefix });
+    const request = NetlinkSocket.prototype.request;
+    let asked = 0;
+    NetlinkSocket.prototype.request = function (this: NetlinkSocket, ...args: Parameters<NetlinkSocket['request']>) {
+      if (args[0] === 90 || args[0] === 18) asked++; // RTM_GETNSID, RTM_GETLINK (of one link)
+      return request.apply(this, args);
+    };
+    try {
+      const names = ['', ...Array.from({ length: N }, (_, i) => `t${i}`)];
+      const state = readState(session, { namespaces: names, sysctls: new Map(), tunsrc: [] });
+      const peer = (key: string) => (state.get(key) as LinkRes | undefined)?.veth?.peer;
+      for (let i = 0; i < N; i++) {
+        assert.deepEqual(peer(`link:/h${i}`), { name: 'eth0', namespace: `t${i}` });
+        assert.deepEqual(peer(`link:t${i}/eth0`), { name: `h${i}`, namespace: '' });
+        if (i + 1 < N) assert.deepEqual(peer(`link:t${i}/up`), { name: 'down', namespace: `t${i + 1}` });
+        if (i > 0) assert.deepEqual(peer(`link:t${i}/down`), { name: 'up', namespace: `t${i - 1}` });
+      }
+      assert.ok(asked <= 8 * N, `${asked} nsid and link requests for ${N} namespaces`);
+    } finally {
+      NetlinkSocket.prototype.request = request;
+      session.close();
+    }
+    const d = sb.run(['destroy', '--auto-approve']);
+    assert.equal(d.code, 0, d.stdout + d.stderr);
   });
 });
 

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Sandbox, editableSandbox } from '../support/sandbox';
+import { refusedSysctlValues } from '../../src/kernel/sysctl';
 
 describe('sysctls the plan cannot write or read back', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-access-'));
@@ -77,5 +78,27 @@ describe('device sysctls of a device neither there nor made by the plan', () => 
     assert.equal(a.code, 0, a.stdout + a.stderr);
     assert.equal(sb.exec('b', ['sysctl', '-n', 'net.ipv4.conf.n2.rp_filter']).stdout.trim(), '1');
     assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+  });
+});
+
+describe('values tried in a throwaway namespace', () => {
+  it('the same key and value on thousands of devices is tried once (each try of an IPv6 key takes the RTNL lock)', () => {
+    const keys = Array.from({ length: 2000 }, (_, i) => ({ key: `net.ipv6.conf.b${i}.forwarding`, value: '1', device: `b${i}` }));
+    const bad = { key: 'net.ipv4.conf.b7.rp_filter', value: 'x', device: 'b7' }; // not a number: EINVAL
+    const writeFileSync = fs.writeFileSync;
+    let writes = 0;
+    fs.writeFileSync = ((...args: Parameters<typeof fs.writeFileSync>) => {
+      writes++;
+      return writeFileSync(...args);
+    }) as typeof fs.writeFileSync;
+    let refused;
+    try {
+      refused = refusedSysctlValues([...keys, bad, { ...bad, device: 'b8', key: 'net.ipv4.conf.b8.rp_filter' }]);
+    } finally {
+      fs.writeFileSync = writeFileSync;
+    }
+    assert.deepEqual([...refused.keys()].map((k) => k.key), ['net.ipv4.conf.b7.rp_filter', 'net.ipv4.conf.b8.rp_filter']);
+    assert.match(refused.get(bad)!, /refuses the value 'x'/);
+    assert.equal(writes, 2);
   });
 });

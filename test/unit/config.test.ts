@@ -541,7 +541,8 @@ links:
 });
 
 test('YAML that fails only when building the value (alias bomb, deep nesting) is a positioned error', () => {
-  const bomb = ['x-a: &a [1,1,1,1,1,1,1,1,1,1]', ...'bcde'.split('').map((c, i) => `x-${c}: &${c} [${Array(10).fill(`*${'abcde'[i]}`).join(',')}]`), 'links: *e'].join('\n');
+  // 10^7 values: aliases may repeat 10^6 (MAX_ALIASED_VALUES).
+  const bomb = ['x-a: &a [1,1,1,1,1,1,1,1,1,1]', ...'bcdefg'.split('').map((c, i) => `x-${c}: &${c} [${Array(10).fill(`*${'abcdefg'[i]}`).join(',')}]`), 'links: *g'].join('\n');
   const deep = `links: ${'['.repeat(5000)}${']'.repeat(5000)}\n`;
   for (const text of [bomb, deep]) {
     const e = errs(text);

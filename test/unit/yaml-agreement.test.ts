@@ -8,6 +8,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { parseDocument } from 'yaml';
 import { fastLoad } from '../../src/config/yamlfast';
+import { YamlFile } from '../../src/config/yamlpos';
 
 const REPO = path.resolve(__dirname, '../../..');
 /** Runs per property; raise it (YAML_AGREEMENT_RUNS=200000) to hunt for divergences locally. */
@@ -34,6 +35,9 @@ function agree(text: string, where: string, mustBeFast = false): void {
     assert.equal(fast, undefined, `${where}: the fast path accepted what yaml rejects (${slow.error}):\n${text}`);
     return;
   }
+  // The slow path builds the value itself (YamlFile.toJS, linear in aliases): as yaml does.
+  const file = new YamlFile(where, text);
+  if (file.syntaxErrors().length === 0) assert.deepStrictEqual(file.toJS() ?? null, slow.value, `${where}: YamlFile.toJS and yaml disagree:\n${text}`);
   if (mustBeFast) assert.ok(fast, `${where}: the fast path declined a plain valid file:\n${text}`);
   if (!fast) return;
   assert.deepStrictEqual(fast.value, slow.value, `${where}: the two parsers disagree:\n${text}`);
@@ -178,6 +182,15 @@ test('configs written the usual ways take the fast path and read the same', () =
 
 test('aliases: same value, and a billion-laughs document is left to yaml (which refuses it)', () => {
   agree('a: &x { b: 1 }\nc: *x\n', 'alias');
+  // Anchors redefined, on scalars and keys, inside themselves (a cycle), odd keys.
+  agree('a: &x 1\nb: *x\nc: &x [2]\nd: *x\n*x : 3\n', 'redefined');
+  agree('a: &s [1, *s, { k: *s }]\nb: *s\n', 'cycle');
+  agree('__proto__: &p { constructor: 1, toString: *p, ~: 2, 3: 4, true: 5, 0x10: 6 }\nq: [*p, *p]\n', 'odd keys');
+  agree('- &e !!str 10\n- *e\n- &n\n- *n\n- { ? &k a : *k }\n', 'tagged, null, key anchors');
+  for (const text of ['a: *x\n', 'a: &x 1\nb: *y\n', 'a: [*a]\n']) {
+    assert.throws(() => new YamlFile('d', text).toJS(), /Unresolved alias/, text);
+    assert.throws(() => parseDocument(text).toJS(), /Unresolved alias/, text);
+  }
   const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
   for (let i = 1; i < 9; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
   const bomb = `${lines.join('\n')}\n`;
