@@ -13,6 +13,7 @@
 import { resourceLabel } from '../model/keys';
 import { VOLTRON_RTPROT, vxlanIsV6, type LinkRes, type Resource, type RuleRes, type StateMap } from '../model/types';
 import { sameRule } from '../plan/handover';
+import { pushTo } from '../util/multimap';
 import { computePlan } from '../plan';
 import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import type { Change, Inventory, Plan } from '../plan/types';
@@ -132,12 +133,6 @@ function withHandoverLeftovers(target: RestoreTarget, current: Map<string, Resou
     (owned ??= { ...inv.owned })[slot] = m;
   }
   return owned === undefined ? inv : { ...inv, owned };
-}
-
-function pushTo(m: Map<string, string[]>, k: string, v: string): void {
-  const l = m.get(k);
-  if (l) l.push(v);
-  else m.set(k, [v]);
 }
 
 /**

@@ -13,6 +13,7 @@ import { readRules } from './rule';
 import type { KernelSession, NsContext } from './session';
 import { readSysctls } from './sysctl';
 import { readTunsrc } from './tunsrc';
+import { pushTo } from '../util/multimap';
 import { readBridgeVlans, readVnis } from './vlan';
 
 export interface ReadRequest {
@@ -220,10 +221,7 @@ export function readState(session: KernelSession, req: ReadRequest): Map<string,
   for (const [ns, links] of raw) {
     for (const l of links) {
       if (l.res.type !== 'veth' || l.res.mac === undefined) continue;
-      const k = fingerprint(l.name, l.index, l.res.mac);
-      const at = byFingerprint.get(k);
-      if (at) at.push(ns);
-      else byFingerprint.set(k, [ns]);
+      pushTo(byFingerprint, fingerprint(l.name, l.index, l.res.mac), ns);
     }
   }
   for (const ns of present) {

@@ -10,6 +10,7 @@
 // IPv4 address removes the secondaries of its subnet, unless the device promotes one.
 import { resourceNamespace } from '../model/keys';
 import { networkOf } from '../model/net';
+import { pushTo } from '../util/multimap';
 import type { AddressRes, Resource, StateMap } from '../model/types';
 import { deviceOf, linkKey, tcMajor } from './refs';
 
@@ -35,39 +36,34 @@ export class KernelGraph {
     private readonly state: StateMap,
     private readonly deletedAddresses: ReadonlySet<string> = new Set(),
   ) {
-    const push = (m: Map<string, string[]>, k: string, v: string) => {
-      const l = m.get(k);
-      if (l) l.push(v);
-      else m.set(k, [v]);
-    };
     for (const [key, r] of state) {
       if (r.kind !== 'namespace' && !(r.kind === 'bpf' && r.attach.namespace === undefined)) {
-        push(this.byNs, resourceNamespace(r), key);
+        pushTo(this.byNs, resourceNamespace(r), key);
       }
       const dev = deviceOf(r);
-      if (dev) push(this.onDev, linkKey(dev[0], dev[1]), key);
+      if (dev) pushTo(this.onDev, linkKey(dev[0], dev[1]), key);
       // A link delete takes a whole IPv4 multipath route with a nexthop over the link
       // (fib_sync_down_dev on NETDEV_UNREGISTER); IPv6 drops only that nexthop.
-      if (r.kind === 'route' && r.family === 4 && r.nexthopDevs) for (const d of r.nexthopDevs) push(this.onDev, linkKey(r.namespace, d), key);
+      if (r.kind === 'route' && r.family === 4 && r.nexthopDevs) for (const d of r.nexthopDevs) pushTo(this.onDev, linkKey(r.namespace, d), key);
       if (r.kind === 'address' && isV4(r.address)) {
-        push(this.v4AddrsOnDev, linkKey(r.namespace, r.dev), key);
-        push(this.v4AddrsByIp, `${r.namespace}|${ipOf(r.address)}`, key);
+        pushTo(this.v4AddrsOnDev, linkKey(r.namespace, r.dev), key);
+        pushTo(this.v4AddrsByIp, `${r.namespace}|${ipOf(r.address)}`, key);
       }
       if (r.kind === 'route' && r.family === 4) {
-        if (r.dev !== undefined) push(this.v4RoutesOnDev, linkKey(r.namespace, r.dev), key);
-        if (r.src !== undefined) push(this.v4RoutesBySrc, `${r.namespace}|${r.src}`, key);
+        if (r.dev !== undefined) pushTo(this.v4RoutesOnDev, linkKey(r.namespace, r.dev), key);
+        if (r.src !== undefined) pushTo(this.v4RoutesBySrc, `${r.namespace}|${r.src}`, key);
       }
       // Indexed by parent: a scan of the device's tc objects per removed class was n² (4000 htb classes: 1.9 s).
       if (r.kind === 'tclass' || r.kind === 'qdisc') {
         const d = linkKey(r.namespace, r.dev);
         const maj = tcMajor(r.kind === 'tclass' ? r.classid : r.parent);
-        if (maj !== undefined) push(this.tcByMajor, `${d}|${maj}`, key);
-        push(this.tcByParent, `${d}|${r.parent}`, key);
+        if (maj !== undefined) pushTo(this.tcByMajor, `${d}|${maj}`, key);
+        pushTo(this.tcByParent, `${d}|${r.parent}`, key);
       }
       if (r.kind === 'link') {
-        if (r.vxlan?.dev !== undefined) push(this.stacked, linkKey(r.namespace, r.vxlan.dev), key);
-        if (r.macvlan !== undefined) push(this.stacked, linkKey(r.namespace, r.macvlan.parent), key);
-        if (r.lower !== undefined) push(this.stacked, linkKey(r.lower.namespace, r.lower.name), key);
+        if (r.vxlan?.dev !== undefined) pushTo(this.stacked, linkKey(r.namespace, r.vxlan.dev), key);
+        if (r.macvlan !== undefined) pushTo(this.stacked, linkKey(r.namespace, r.macvlan.parent), key);
+        if (r.lower !== undefined) pushTo(this.stacked, linkKey(r.lower.namespace, r.lower.name), key);
         if (r.veth) {
           const p = linkKey(r.veth.peer.namespace, r.veth.peer.name);
           // Peer links are symmetric: either end's record is enough to find the other.

@@ -3,6 +3,7 @@
 // kernel at once (different keys), so the create runs first and the old object goes after it,
 // as Terraform's create_before_destroy: traffic always finds one of them.
 import { resourceLabel } from '../model/keys';
+import { pushTo } from '../util/multimap';
 import { VOLTRON_RTPROT, type Resource, type RouteRes, type RuleRes } from '../model/types';
 import type { Draft } from './drafts';
 
@@ -36,9 +37,7 @@ export function handovers(drafts: ReadonlyMap<string, Draft>, early: (d: Draft) 
     if (x.action !== 'create' || x.before !== undefined || x.after === undefined) continue;
     const t = trafficOf(x.after);
     if (t === undefined) continue;
-    const l = made.get(t);
-    if (l) l.push(x);
-    else made.set(t, [x]);
+    pushTo(made, t, x);
   }
   const out = new Map<string, string[]>();
   if (made.size === 0) return out;

@@ -1,6 +1,7 @@
 // Ordering: dependencies between changes, then a deterministic topological order
 // (deletes first, in reverse dependency order; then creates/updates/replaces).
 import { resourceLabel, resourceNamespace } from '../model/keys';
+import { pushTo } from '../util/multimap';
 import type { Resource, ResourceKind, StateMap } from '../model/types';
 import { isLink, type Draft } from './drafts';
 import { handoverReasons, handoverSeamless, handovers } from './handover';
@@ -40,13 +41,6 @@ function listedDeps(d: ReadonlySet<string>, barriers: ReadonlyMap<string, { memb
     else if (b.members.length <= LISTED_LAYER_MAX) out.push(...b.members);
   }
   return out.length < 2 ? out : [...new Set(out)].sort();
-}
-
-/** Append to a list in a map (one array per key, not a copy per element). */
-function pushTo(m: Map<string, string[]>, k: string, v: string): void {
-  const l = m.get(k);
-  if (l) l.push(v);
-  else m.set(k, [v]);
 }
 
 export function schedule(
