@@ -18,6 +18,9 @@ import {
   encodeHtbClass,
   encodeQdiscOptions,
   filterInfo,
+  htbUnmodelledAttrs,
+  kernelQuantum,
+  restoredClassOptions,
   formatParent,
   formatTcId,
   parseClassId,
@@ -219,6 +222,35 @@ test('htb class: a hand-set tuning is written as given (buckets in bytes at the 
   assert.equal(opt.readUInt32LE(28), tcCalcXmittime(1_250_000, 1600, P)); // cburst not set: iproute2's
   assert.equal(opt.readUInt32LE(32), 3000);
   assert.equal(opt.readUInt32LE(40), 3);
+});
+
+test('htb class restored under a recreated htb: a quantum derived from the old r2q is left to the kernel again', () => {
+  const raw = (quantum: number, prio = 0) => {
+    const options = encodeHtbClass(1_250_000, 12_500_000, P, { burst: 20_480, quantum, prio });
+    return { ifindex: 1, handle: 0x10010, parent: 0x10000, info: 0, kind: 'htb', options, chain: 0 };
+  };
+  const parms = (b: Buffer | undefined) => Attrs.parse(b!).get(1)!;
+  assert.equal(kernelQuantum(1_250_000, 10), 125_000);
+  assert.equal(kernelQuantum(2_500_000, 10), 200_000, 'clamped like the kernel');
+  assert.equal(kernelQuantum(5_000, 10), 1000);
+  // 125000 = rate / r2q 10: the kernel's, so sent as 0 for the new htb (r2q 20 → 62500)
+  const derived = raw(125_000, 3);
+  const out = parms(restoredClassOptions(derived, 10));
+  assert.equal(out.readUInt32LE(32), 0);
+  assert.equal(out.readUInt32LE(40), 3, 'prio kept');
+  assert.equal(out.readUInt32LE(24), parms(derived.options).readUInt32LE(24), 'burst kept');
+  assert.equal(parms(derived.options).readUInt32LE(32), 125_000, 'the dumped buffer is not modified');
+  // a hand-set quantum stays
+  assert.equal(parms(restoredClassOptions(raw(3000), 10)).readUInt32LE(32), 3000);
+  // the old r2q unknown: as dumped
+  assert.equal(parms(restoredClassOptions(derived, undefined)).readUInt32LE(32), 125_000);
+});
+
+test('htb qdisc: the direct_qlen of the live one is kept for the htb that recreates it', () => {
+  const live = Buffer.concat([encodeQdiscOptions('htb', { default: 0x10, r2q: 10 })!, htbUnmodelledAttrs(undefined)]);
+  assert.equal(htbUnmodelledAttrs(live).length, 0, 'none dumped: nothing added');
+  const dumped = Buffer.concat([live, Buffer.from([8, 0, 5, 0, 77, 0, 0, 0])]); // TCA_HTB_DIRECT_QLEN 77
+  assert.equal(Attrs.parse(htbUnmodelledAttrs(dumped)).u32(5), 77);
 });
 
 test('bpf filter: tcm_info and options', () => {

@@ -116,6 +116,16 @@ function encodeHtb(o: QdiscOptions): Buffer {
   return new AttrWriter().raw(C.TCA_HTB_INIT, glob).toBuffer();
 }
 
+/**
+ * What a live htb qdisc has that the model does not carry and only its creation sets: its
+ * direct_qlen (a hand-set one, else the device's txqueuelen when it was made), as an attribute to
+ * append to the options of the htb that recreates it.
+ */
+export function htbUnmodelledAttrs(b: Buffer | undefined): Buffer {
+  const qlen = b ? Attrs.parse(b).u32(C.TCA_HTB_DIRECT_QLEN) : undefined;
+  return qlen === undefined ? Buffer.alloc(0) : new AttrWriter().u32(C.TCA_HTB_DIRECT_QLEN, qlen).toBuffer();
+}
+
 function decodeHtb(b: Buffer): Record<string, number> {
   const glob = Attrs.parse(b).get(C.TCA_HTB_INIT);
   if (!glob || glob.length < 12) return {};

@@ -4,7 +4,8 @@ import * as R from '../netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/socket';
 import type { KernelSession, NsContext } from '../session';
 import { CLSACT_HANDLE, TC_H_CLSACT, TC_H_ROOT, formatParent, formatTcId, parseParent, parseQdiscHandle, tcHandle, tcMajor, tcMinor } from './handles';
-import { decodeQdiscOptions, encodeQdiscOptions } from './options';
+import { decodeQdiscOptions, encodeQdiscOptions, htbUnmodelledAttrs } from './options';
+import { restoredClassOptions } from './tclass';
 import { dumpClasses, dumpQdiscs, ignoringGone, tcRequest, type RawTc } from './raw';
 import { psched, type Psched } from './rates';
 
@@ -105,7 +106,9 @@ export function deleteQdisc(session: KernelSession, q: QdiscRes): void {
 
 /**
  * Recreate a qdisc that cannot be changed in place, restoring what hangs below it: its classes
- * (exact kernel parameters as dumped) and the non-default qdiscs under them, recursively.
+ * (kernel parameters as dumped, but for a quantum derived from the old r2q: restoredClassOptions)
+ * and the non-default qdiscs under them, recursively. The new htb keeps the old one's direct_qlen.
+ * Filters under it are not restored (the plan names them: foreign.ts).
  * Not atomic: the device runs its default qdisc for the few requests in between.
  */
 function recreateKeepingChildren(session: KernelSession, after: QdiscRes): void {
@@ -137,7 +140,11 @@ function recreateKeepingChildren(session: KernelSession, after: QdiscRes): void 
   }
   const self = qdiscs.find((q) => q.handle === handleOf(after) && q.parent === parentOf(after));
   if (self) deleteQdisc(session, { ...after, qdisc: self.kind as QdiscKind });
-  createQdisc(session, after);
+  const kept = self?.kind === after.qdisc ? htbUnmodelledAttrs(self.options) : Buffer.alloc(0);
+  const options = Buffer.concat([encodeQdiscOptions(after.qdisc, after.options) ?? Buffer.alloc(0), kept]);
+  ctx.sock.request(R.RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, tcRequest(ifindex, handleOf(after), parentOf(after), 0, after.qdisc, options), `create ${label(after)}`);
+  // The old qdisc's classes derived their quantum from its r2q: let the new one derive it again.
+  const oldR2q = self?.kind === 'htb' ? decodeQdiscOptions('htb', self.options)['r2q'] : undefined;
   // Restore parents before children: a class needs its parent class, a qdisc its class.
   const done = new Set<number>([handleOf(after)]);
   // What must exist first: a top-level class (parent TC_H_ROOT) needs its qdisc, others their parent.
@@ -150,7 +157,8 @@ function recreateKeepingChildren(session: KernelSession, after: QdiscRes): void 
     const next = pending.filter((x) => done.has(needs(x.o)));
     if (next.length === 0) throw new Error(`restoring tc objects under ${label(after)}: unresolvable parents`);
     for (const { t, o } of next) {
-      const msg = tcRequest(ifindex, o.handle, o.parent, 0, o.kind, o.options);
+      const own = t === 'class' && tcMajor(o.handle) === major;
+      const msg = tcRequest(ifindex, o.handle, o.parent, 0, o.kind, own ? restoredClassOptions(o, oldR2q) : o.options);
       if (t === 'class') ctx.sock.request(R.RTM_NEWTCLASS, NLM_F_CREATE | NLM_F_EXCL, msg, `restore class ${formatTcId(o.handle)} on ${after.dev}`);
       // A new class got a default leaf (handle 0): graft the saved qdisc over it.
       else ctx.sock.request(R.RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, msg, `restore qdisc ${formatTcId(o.handle)} on ${after.dev}`);

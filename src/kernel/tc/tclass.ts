@@ -110,13 +110,32 @@ export function liveTuning(ctx: NsContext, ifindex: number, classid: number, p: 
   const quantum = opt.readUInt32LE(32);
   const qdisc = dumpQdiscs(ctx).find((q) => q.ifindex === ifindex && q.kind === 'htb' && q.handle === tcHandle(tcMajor(classid), 0));
   const r2q = qdisc ? decodeQdiscOptions('htb', qdisc.options, p)['r2q'] : undefined;
-  const kernelQuantum = r2q ? Math.min(Math.max(Math.floor(rates.rate / r2q), 1000), 200_000) : undefined;
   return {
     burst: buffer === defaultBuffer(rates.rate, p) ? undefined : ticksToBytes(rates.rate, buffer, p),
     cburst: cbuffer === defaultBuffer(rates.ceil, p) ? undefined : ticksToBytes(rates.ceil, cbuffer, p),
-    quantum: quantum === kernelQuantum ? 0 : quantum,
+    quantum: r2q && quantum === kernelQuantum(rates.rate, r2q) ? 0 : quantum,
     prio: opt.readUInt32LE(40),
   };
+}
+
+/** The quantum the kernel gives a class sent with quantum 0: rate / r2q, clamped to 1000..200000 (htb_change_class). */
+export function kernelQuantum(rate: number, r2q: number): number {
+  return Math.min(Math.max(Math.floor(rate / r2q), 1000), 200_000);
+}
+
+/**
+ * A dumped class's options to restore it under a recreated htb (which may have another r2q): a
+ * quantum the kernel derived from the old qdisc's r2q is sent as 0, so the kernel derives it again
+ * from the new one (a restored 125000 would keep rate / 10 after `r2q: 20`). A hand-set quantum,
+ * the buckets and prio are kept as dumped. Other kinds' options are returned as they are.
+ */
+export function restoredClassOptions(c: RawTc, oldR2q: number | undefined): Buffer | undefined {
+  const rates = decodeHtbClass(c.options);
+  if (c.kind !== 'htb' || !c.options || !rates || !oldR2q) return c.options;
+  const out = Buffer.from(c.options);
+  const opt = Attrs.parse(out).get(C.TCA_HTB_PARMS);
+  if (opt && opt.length >= 44 && opt.readUInt32LE(32) === kernelQuantum(rates.rate, oldR2q)) opt.writeUInt32LE(0, 32);
+  return out;
 }
 
 /** Create; ceil defaults to rate like tc. */
