@@ -4,7 +4,7 @@
 import { seg6Mtu } from '../config/norm-srv6';
 import { formatRate, formatSize, formatTime } from '../config/units';
 import { resourceKey, resourceNamespace } from '../model/keys';
-import { CLSACT_DEFAULT_PRIORITY, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type RouteRes, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
+import { CLSACT_DEFAULT_PRIORITY, QDISC_KINDS, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type RouteRes, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
 import { linkKey } from '../plan/refs';
 import { rangeItem } from '../util/ranges';
@@ -266,9 +266,25 @@ export function qdiscOptions(r: QdiscRes): Item | undefined {
   }
 }
 
+/**
+ * Where a qdisc sits, in config keys. The ingress/clsact slot has no `parent` in the config (the
+ * model names it 'clsact' whichever of the two holds it): an `ingress` qdisc is printed with its
+ * handle and no parent, as `tc` shows it (`ingress ffff:`), not as a qdisc under a clsact.
+ */
+function qdiscPlace(r: QdiscRes): Item {
+  const slot = r.parent === 'clsact';
+  return { dev: r.dev, parent: slot ? undefined : r.parent, handle: r.qdisc === 'clsact' ? undefined : r.handle, kind: r.qdisc };
+}
+
 function qdiscItem(r: QdiscRes, options: Item): Item {
-  const clsact = r.qdisc === 'clsact';
-  return withNs(clean({ dev: r.dev, parent: clsact ? undefined : r.parent, handle: clsact ? undefined : r.handle, kind: r.qdisc, ...clean(options) }), r.namespace);
+  return withNs(clean({ ...qdiscPlace(r), ...clean(options) }), r.namespace);
+}
+
+/** Why a qdisc is listed under `x-unmanaged-qdiscs` instead of `qdiscs`. */
+function unmanagedQdiscForm(r: QdiscRes, options: Item | undefined): string {
+  if (!QDISC_KINDS.has(r.qdisc)) return r.parent === 'clsact' ? `kind ${r.qdisc} is not modelled (a clsact qdisc has the same ingress hook)` : `kind ${r.qdisc} is not modelled`;
+  if (options === undefined) return 'options the config cannot declare';
+  return `under ${r.parent}, which is not an htb class in this document`;
 }
 
 function classItem(r: TcClassRes): Item {
@@ -386,7 +402,7 @@ function identityItem(r: OnDevice, form: string): [section: string, item: Item] 
     case 'route':
       return ['routes', withNs(clean({ to: r.to, table: r.table === 254 ? undefined : r.table, metric: r.metric, form, dev: r.dev }), r.namespace)];
     case 'qdisc':
-      return ['qdiscs', withNs(clean({ dev: r.dev, parent: r.parent, handle: r.handle, kind: r.qdisc, form }), r.namespace)];
+      return ['qdiscs', withNs(clean({ ...qdiscPlace(r), form }), r.namespace)];
     case 'tclass':
       return ['classes', withNs({ dev: r.dev, classid: r.classid, form }, r.namespace)];
     case 'tfilter':
@@ -475,7 +491,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       // Under a class: only an htb class that is shown too can be named as the parent.
       const underClass = r.parent !== 'root' && r.parent !== 'clsact';
       if (options && (!underClass || visibleKeys.has(`tclass:${r.namespace}/${r.dev}/${r.parent}`))) push('qdiscs', qdiscItem(r, options), owned);
-      else addUnmanaged('qdiscs', withNs(clean({ dev: r.dev, parent: r.parent, handle: r.handle, kind: r.qdisc }), r.namespace));
+      else addUnmanaged('qdiscs', withNs(clean({ ...qdiscPlace(r), form: unmanagedQdiscForm(r, options) }), r.namespace));
     } else if (r.kind === 'tfilter') {
       if (ofPrograms.has(resourceKey(r))) continue; // printed as its bpf program (attach type clsact)
       const managed = shownPrograms.has(r.program);

@@ -61,7 +61,7 @@ function renderYaml(doc: ShowDoc): string {
     });
   }
   // tc ids are strings: quote them like the docs do ("1:10"), a YAML 1.1 reader would take 1:10 for a number.
-  for (const k of ['qdiscs', 'classes']) {
+  for (const k of ['qdiscs', 'classes', unmanagedKey('qdiscs')]) {
     YAML.visit((y.get(k, true) as YAMLType.Node | undefined) ?? null, {
       Pair(_, pair) {
         if (YAML.isScalar(pair.key) && ['parent', 'classid', 'handle'].includes(String(pair.key.value)) && YAML.isScalar(pair.value) && String(pair.value.value).includes(':'))

@@ -267,6 +267,8 @@ export interface Seg6TunsrcRes {
 }
 
 export type QdiscKind = 'pfifo' | 'htb' | 'tbf' | 'clsact' | 'fq' | 'fq_codel';
+/** The kinds the config declares (a QdiscRes read from the kernel may carry any other as-is). */
+export const QDISC_KINDS: ReadonlySet<string> = new Set<QdiscKind>(['pfifo', 'htb', 'tbf', 'clsact', 'fq', 'fq_codel']);
 
 /**
  * Qdisc kinds the kernel cannot change in place (no ->change operation): an option change

@@ -270,6 +270,8 @@ function tcSample(): StateMap {
     vethEnd('na', 'td', 'na', 'tc'),
     q('tc', 'root', '5:', 'prio'),
     q('tc', '5:1', '51:', 'pfifo', { limit: 10 }),
+    // an ingress qdisc: the kernel reader puts it in the ingress/clsact slot, as a clsact
+    q('tc', 'clsact', 'ffff:', 'ingress'),
     q('td', 'root', '6:', 'fq', { limit: 10000, flow_limit: 100, quantum: 3028, maxrate: 1_000_000 }),
     // the filter a clsact program attaches through; a filter running a declared program; a foreign one
     { kind: 'tfilter', namespace: 'na', dev: 'ta', direction: 'ingress', priority: 49152, program: 'count_packets_v:[9114]', tag: '1b8a71b7c134682f' },
@@ -337,8 +339,10 @@ test('tc and bpf entries use the config spelling and units', () => {
     { name: 'sock', object: '/opt/bpf/sockops.bpf.o', program: 'socks', attach: { type: 'cgroup', cgroup: 'voltron-test', hook: 'sock_ops' } },
   ]);
   assert.deepEqual(data['x-unmanaged-qdiscs'], [
-    { dev: 'tc', parent: '5:1', handle: '51:', kind: 'pfifo', namespace: 'na' },
-    { dev: 'tc', parent: 'root', handle: '5:', kind: 'prio', namespace: 'na' },
+    { dev: 'tc', parent: '5:1', handle: '51:', kind: 'pfifo', form: 'under 5:1, which is not an htb class in this document', namespace: 'na' },
+    // no `parent: clsact`: an ingress qdisc is no qdisc under a clsact
+    { dev: 'tc', handle: 'ffff:', kind: 'ingress', form: 'kind ingress is not modelled (a clsact qdisc has the same ingress hook)', namespace: 'na' },
+    { dev: 'tc', parent: 'root', handle: '5:', kind: 'prio', form: 'kind prio is not modelled', namespace: 'na' },
   ]);
   assert.deepEqual(data['x-unmanaged-filters'], [{ dev: 'tb', direction: 'ingress', priority: 7, program: 'foo.o:[classifier]', tag: '00112233aabbccdd', namespace: 'na' }]);
 });
@@ -348,6 +352,7 @@ test('tc ids are quoted in YAML; -n and JSON keep bpf programs under bpf.program
   const text = showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false });
   assert.match(text, /parent: "1:10"/);
   assert.match(text, /classid: "1:1"/);
+  assert.match(text.split('x-unmanaged-qdiscs')[1]!, /parent: "5:1"/, 'also where x-unmanaged-qdiscs names a class');
   const json = JSON.parse(showState(state, owning(state, ['bpf:cls']), { format: 'json', all: false }));
   assert.equal(json.bpf.programs.find((p: { name: string }) => p.name === 'cls').owned, true);
   const only = YAML.parse(showState(state, EMPTY_INVENTORY, { format: 'yaml', all: false, namespace: '' }));
