@@ -1,0 +1,106 @@
+// tc fidelity on the real kernel, through the CLI: what a change of an htb qdisc's own options
+// keeps (the kernel's htb has no change operation, so Voltron recreates it and restores what hangs
+// below), and `show` of hand-made ingress/clsact qdiscs loading back as a config that plans empty.
+// `tc` is the oracle.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { editableSandbox } from '../support/sandbox';
+
+const LINK_ONLY = `namespaces:
+  - name: b
+links:
+  - { namespace: b, name: e0, type: veth, peer: { name: e1 }, state: up }
+`;
+const TREE = `qdiscs:
+  - { namespace: b, dev: e0, parent: root, handle: "1:", kind: htb, default: 10, r2q: 10 }
+  - { namespace: b, dev: e0, parent: "1:10", handle: "10:", kind: pfifo, limit: 50 }
+classes:
+  - { namespace: b, dev: e0, classid: "1:10", rate: 10mbit }
+  - { namespace: b, dev: e0, classid: "1:20", rate: 20mbit }
+`;
+
+describe('an htb qdisc option change (recreated: the kernel cannot change htb in place)', () => {
+  const { sb, file, edit } = editableSandbox('tcf', LINK_ONLY);
+  const tc = (...args: string[]) => {
+    const r = sb.exec('b', ['tc', ...args]);
+    assert.equal(r.code, 0, `tc ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  /** `tc -d class show` (htb classes print as text even with -j): classid → its fields. */
+  const classes = () =>
+    new Map(
+      tc('-d', 'class', 'show', 'dev', 'e0')
+        .split('\n')
+        .flatMap((l) => {
+          const m = /^class htb (\S+) .*?prio (\d+) quantum (\d+) rate (\S+) .*? burst (\S+) /.exec(l);
+          return m ? [[m[1]!, { prio: Number(m[2]), quantum: Number(m[3]), rate: m[4], burst: m[5] }] as const] : [];
+        }),
+    );
+
+  it('adopts an htb tree made by hand with tuned classes, a direct_qlen and a u32 filter', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    tc('qdisc', 'add', 'dev', 'e0', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '10', 'direct_qlen', '77');
+    tc('class', 'add', 'dev', 'e0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10mbit');
+    tc('class', 'add', 'dev', 'e0', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '20mbit', 'burst', '40k', 'prio', '4', 'quantum', '3000');
+    tc('qdisc', 'add', 'dev', 'e0', 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', '50');
+    tc('filter', 'add', 'dev', 'e0', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'dst', '10.0.0.2', 'flowid', '1:20');
+    fs.appendFileSync(file, TREE);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+  });
+
+  it('r2q and default change: classes keep their hand-set tuning, a kernel-derived quantum follows the new r2q', () => {
+    assert.equal(classes().get('1:10')?.quantum, 125_000); // 10mbit / r2q 10
+    edit('default: 10, r2q: 10', 'default: 20, r2q: 20');
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /~ qdisc b\/e0 root htb {2}\[disruptive\]/);
+    assert.match(p.stdout, /htb cannot change options in place: recreated with its classes/);
+    assert.match(p.stdout + p.stderr, /filter b\/e0 parent 1: protocol ip pref 1 u32 \(with qdisc b\/e0 root htb recreated\)/, 'the foreign filter that goes is named');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+
+    const root = JSON.parse(tc('-j', 'qdisc', 'show', 'dev', 'e0', 'root'))[0];
+    assert.equal(root.options.r2q, 20);
+    assert.equal(root.options.default, '0x20');
+    assert.equal(root.options.direct_qlen, 77, "the live htb's direct_qlen is kept (was reset to the txqueuelen)");
+    const c = classes();
+    assert.deepEqual(c.get('1:10'), { prio: 0, quantum: 62_500, rate: '10Mbit', burst: '1600b/1' }, 'quantum 10mbit / r2q 20 (was kept at / 10)');
+    assert.deepEqual(c.get('1:20'), { prio: 4, quantum: 3000, rate: '20Mbit', burst: '40Kb/1' }, 'hand-set burst, prio, quantum kept');
+    const leaf = JSON.parse(tc('-j', 'qdisc', 'show', 'dev', 'e0')).find((q: { handle: string }) => q.handle === '10:');
+    assert.equal(leaf?.options?.limit, 50, 'the leaf qdisc is restored');
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, 'converged');
+  });
+});
+
+describe('show of hand-made ingress and clsact qdiscs loads back and plans empty', () => {
+  const { sb, file } = editableSandbox('tcs', `${LINK_ONLY}  - { namespace: b, name: f0, type: veth, peer: { name: f1 }, state: up }\n`);
+
+  it('prints the ingress qdisc as what it is, the clsact as a qdisc', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    for (const args of [
+      ['qdisc', 'add', 'dev', 'e0', 'ingress'],
+      ['qdisc', 'add', 'dev', 'e0', 'root', 'handle', '1:', 'htb', 'default', '10'],
+      ['qdisc', 'add', 'dev', 'f0', 'clsact'],
+    ])
+      assert.equal(sb.exec('b', ['tc', ...args]).code, 0, args.join(' '));
+    const before = sb.exec('b', ['tc', '-j', 'qdisc', 'show']).stdout;
+    const s = sb.run(['show']);
+    assert.equal(s.code, 0, s.stderr);
+    const doc = YAML.parse(s.stdout);
+    assert.deepEqual(doc['x-unmanaged-qdiscs'], [{ dev: 'e0', handle: 'ffff:', kind: 'ingress', form: 'kind ingress is not modelled (a clsact qdisc has the same ingress hook)', namespace: 'b' }]);
+    assert.deepEqual(
+      doc.qdiscs.map((q: Record<string, unknown>) => `${q.dev} ${q.parent ?? '-'} ${q.kind}`),
+      ['e0 root htb', 'f0 - clsact'],
+    );
+
+    fs.writeFileSync(file, s.stdout);
+    const p = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /No changes/);
+    assert.equal(sb.exec('b', ['tc', '-j', 'qdisc', 'show']).stdout, before, 'nothing written');
+  });
+});
