@@ -9,7 +9,7 @@ import { TAG_MISSING } from './tag';
 import { BpfMap, BpfObject } from '../libbpf';
 import type { KernelSession } from '../session';
 import { describeShape, mapResetAllowed } from './exec';
-import { clsactPriority, foreignFiltersAt, ownProgIds } from './clsact';
+import { clsactPriority, foreignFiltersAt, otherQdiscInClsactSlot, ownProgIds } from './clsact';
 import { readMeta } from './meta';
 import { bpfRoot, mapPin, programDir } from './paths';
 
@@ -86,7 +86,8 @@ function ourClsactProgIds(session: KernelSession): Set<number> {
  * A clsact program to attach (or re-attach) where a tc filter Voltron did not put there holds
  * its hook and priority: refused before any write. Also at the place of our own filter once it
  * runs another program (ours deleted and another added: `tc filter add ... bpf` takes pref 49152
- * and handle 1 too): it is someone else's, never taken over nor deleted.
+ * and handle 1 too): it is someone else's, never taken over nor deleted. An egress attach where
+ * an `ingress` qdisc holds the slot is refused too (otherQdiscInClsactSlot).
  */
 export function foreignClsactFilterProblems(session: KernelSession, plan: Plan): string[] {
   const changes = plan.changes.filter((c) => c.kind === 'bpf' && c.action !== 'delete' && (c.after as BpfProgramRes).attach.type === 'clsact');
@@ -95,11 +96,19 @@ export function foreignClsactFilterProblems(session: KernelSession, plan: Plan):
   const out: string[] = [];
   for (const c of changes) {
     const res = c.after as BpfProgramRes;
-    const found = foreignFiltersAt(session, res.attach, ours);
-    if (found.length === 0) continue;
     const a = res.attach;
     const ns = session.physical(a.namespace ?? '');
     const where = res.source ? `${sourceWhere(res.source)}: ${res.source.path}: ` : '';
+    const other = a.direction === 'egress' ? otherQdiscInClsactSlot(session, a) : undefined;
+    if (other !== undefined) {
+      out.push(
+        `${where}bpf program ${res.name}: clsact egress on ${a.namespace || '(root)'}/${a.dev}: the device has an ${other} qdisc Voltron did not put there, which has no egress hook ` +
+          `(the filter would run on ingress traffic); it is neither replaced nor removed (delete it, with its filters: tc${ns ? ` -n ${ns}` : ''} qdisc del dev ${a.dev} ${other})`,
+      );
+      continue;
+    }
+    const found = foreignFiltersAt(session, res.attach, ours);
+    if (found.length === 0) continue;
     out.push(
       `${where}bpf program ${res.name}: clsact ${a.direction} on ${a.namespace || '(root)'}/${a.dev}, pref ${clsactPriority(a)} holds a tc filter Voltron did not put there ` +
         `(${found.join('; ')}); it is neither taken over nor removed (delete it: tc${ns ? ` -n ${ns}` : ''} filter del dev ${a.dev} ${a.direction} pref ${clsactPriority(a)}, or declare another attach.priority)`,

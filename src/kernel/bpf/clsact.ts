@@ -6,7 +6,7 @@ import { CLSACT_DEFAULT_PRIORITY, type BpfAttach } from '../../model/types';
 import { BpfProgram, TcFilter, attachTcClsact, destroyClsact, resolveIfindex, type ProgramLike } from '../libbpf';
 import type { KernelSession, NsContext } from '../session';
 import { decodeBpfOptions } from '../tc/filter';
-import { CLSACT_EGRESS, CLSACT_HANDLE, CLSACT_INGRESS, directionParent } from '../tc/handles';
+import { CLSACT_EGRESS, CLSACT_HANDLE, CLSACT_INGRESS, TC_H_CLSACT, directionParent } from '../tc/handles';
 import { dumpFilters, dumpQdiscs } from '../tc/raw';
 import type { BpfMeta } from './meta';
 import { bpfRoot, programDir, progPin, stagedProgPin } from './paths';
@@ -132,6 +132,22 @@ export function foreignFiltersAt(session: KernelSession, a: BpfAttach, ours: Rea
       });
   } catch {
     return []; // device gone meanwhile: the apply reports what it finds
+  }
+}
+
+/**
+ * The kind of a qdisc other than clsact holding the device's ingress/clsact slot (`ingress`), if
+ * any. The attach takes it for the clsact (the hook create answers EEXIST), and an ingress qdisc
+ * has one filter block whatever the parent: a filter added for egress runs on ingress traffic.
+ */
+export function otherQdiscInClsactSlot(session: KernelSession, a: BpfAttach): string | undefined {
+  const logical = a.namespace ?? '';
+  if (!session.exists(logical)) return undefined;
+  try {
+    const ifindex = resolveIfindex({ ifname: a.dev!, netns: session.physical(logical) });
+    return dumpQdiscs(session.ns(logical)).find((q) => q.ifindex === ifindex && q.parent === TC_H_CLSACT && q.kind !== 'clsact')?.kind;
+  } catch {
+    return undefined; // device gone meanwhile: the apply reports what it finds
   }
 }
 
