@@ -13,7 +13,7 @@ import { readRules } from '../kernel/rule';
 import type { KernelSession, NsContext } from '../kernel/session';
 import { resourceKey, resourceLabel } from '../model/keys';
 import { inCidr, isLinkLocal6 } from '../model/net';
-import type { AddressRes, LinkRes, Resource, RouteRes, RuleRes, StateMap } from '../model/types';
+import { gatewayScope, routeScopeOf, type AddressRes, type LinkRes, type Resource, type RouteRes, type RuleRes, type StateMap } from '../model/types';
 import type { Change, Inventory, Plan } from '../plan/types';
 
 const RTPROT_KERNEL = 2;
@@ -26,6 +26,7 @@ interface OnLink {
   readonly dev: string;
   readonly cidr: string;
   readonly table?: number; // a device route's table; an address's prefix is found from every one
+  readonly scope?: number; // a device route's; an address's prefix is scope link
 }
 
 /** The root namespace of one family as it will be after the plan. */
@@ -73,8 +74,10 @@ function routeProblems(c: Change, r: RouteRes, root: RootL3): string[] {
     const on = r.dev === undefined ? '' : ` on '${r.dev}'`;
     const tables = r.table === MAIN ? 'table main' : `table ${r.table} nor main`;
     const why = r.family === 4 ? '"Nexthop has invalid gateway"' : '"No route to host"';
+    // The lookup takes only routes narrower than the route's own scope, and at least link (gatewayScope).
+    const scoped = r.family === 4 && gatewayScope(r) > 253 ? ` of scope host (the route has scope ${r.scope})` : '';
     out.push(
-      `${at('via')}: gateway '${r.via}' is in the subnet of no address nor device route${on} (${tables}) on a link that is up in the root namespace, live or declared, once this plan is applied; ` +
+      `${at('via')}: gateway '${r.via}' is in the subnet of no address nor device route${scoped}${on} (${tables}) on a link that is up in the root namespace, live or declared, once this plan is applied; ` +
         `the kernel would refuse the route (${why}) in the middle of the apply`,
     );
   }
@@ -94,8 +97,9 @@ function routeProblems(c: Change, r: RouteRes, root: RootL3): string[] {
  */
 function gatewayReachable(root: RootL3, r: RouteRes): boolean {
   const via = r.via!;
+  const need = gatewayScope(r);
   return root.onLink.some(
-    (o) => root.up.has(o.dev) && (r.dev === undefined || o.dev === r.dev) && (o.table === undefined || o.table === r.table || root.lookupTables.has(o.table)) && inCidr(via, o.cidr),
+    (o) => root.up.has(o.dev) && (o.scope ?? 253) >= need && (r.dev === undefined || o.dev === r.dev) && (o.table === undefined || o.table === r.table || root.lookupTables.has(o.table)) && inCidr(via, o.cidr),
   );
 }
 
@@ -129,7 +133,7 @@ function rootAfterPlan(session: KernelSession, plan: Plan, desired: StateMap, in
     onLink: [
       { dev: 'lo', cidr: family === 4 ? '127.0.0.0/8' : '::1/128' },
       ...addresses.map((a) => ({ dev: a.dev, cidr: a.address })),
-      ...devRoutes.map((r) => ({ dev: r.dev!, cidr: r.to, table: r.table })),
+      ...devRoutes.map((r) => ({ dev: r.dev!, cidr: r.to, table: r.table, scope: routeScopeOf(r) })),
     ],
     lookupTables,
   };

@@ -194,6 +194,7 @@ function listItem(r: Resource): [section: string, item: Item] | undefined {
             type: r.type === 'unicast' ? undefined : r.type,
             src: r.src,
             mtu: r.mtu,
+            scope: r.scope,
             encap: r.encap ? encapItem(r.encap) : undefined,
           }),
           r.namespace,

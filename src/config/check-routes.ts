@@ -4,7 +4,7 @@
 // not specified", ENETDOWN "Device for nexthop is not up") is reported here instead.
 import { nsLabel } from '../model/keys';
 import { inCidr, ipFamily, isLinkLocal6, networkOf, parseCidr } from '../model/net';
-import type { AddressRes, LinkRes, RouteRes } from '../model/types';
+import { gatewayScope, routeScopeOf, type AddressRes, type LinkRes, type RouteRes } from '../model/types';
 import type { Ctx } from './ctx';
 import { ptrJoin } from './types';
 
@@ -13,6 +13,7 @@ interface OnLink {
   readonly dev: string;
   readonly cidr: string;
   readonly table?: number; // a device route's table (an address's prefix is in every lookup)
+  readonly scope?: number; // a device route's declared scope; an address's prefix is scope link
 }
 
 /** Per namespace: connected prefixes and local addresses the config makes. */
@@ -59,9 +60,13 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
       continue;
     }
     const ns = l3.get(r.namespace) ?? emptyNs();
-    if (r.via !== undefined && !isLinkLocal6(r.via) && !reachable(ns, r.via, r.dev)) {
+    if (r.via !== undefined && !isLinkLocal6(r.via) && !reachable(ns, r)) {
       const on = r.dev === undefined ? '' : ` on '${r.dev}'`;
-      report(ctx, r, 'via', `gateway '${r.via}' is not in the subnet of any address or device route declared${on} in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
+      const need = gatewayScope(r);
+      const scoped = need > 253 ? ' of scope host (the route has scope link or narrower)' : ` of scope link or host`;
+      const any = ns.onLink.some((o) => (r.dev === undefined || o.dev === r.dev) && inCidr(r.via!, o.cidr));
+      const what = any ? `is in the subnet of no address or device route${scoped}` : 'is not in the subnet of any address or device route';
+      report(ctx, r, 'via', `gateway '${r.via}' ${what} declared${on} in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
     } else if (r.via !== undefined) badGateway(ctx, ns, r);
     if (r.src !== undefined && !ns.local.has(r.src) && !isLoopback(r.src))
       report(ctx, r, 'src', `source '${r.src}' is not an address declared in namespace ${nsLabel(r.namespace)} (the kernel refuses it as a route's preferred source)`);
@@ -167,12 +172,13 @@ function l3ByNamespace(addresses: readonly AddressRes[], routes: readonly RouteR
   // (in any table: the kernel also looks a gateway up in the route's own table).
   for (const r of routes)
     if (r.type === 'unicast' && r.via === undefined && r.dev !== undefined && !down.has(`${r.namespace}/${r.dev}`))
-      get(r.namespace).onLink.push({ dev: r.dev, cidr: r.to, table: r.table });
+      get(r.namespace).onLink.push({ dev: r.dev, cidr: r.to, table: r.table, scope: routeScopeOf(r) });
   return out;
 }
 
-function reachable(ns: NsL3, via: string, dev: string | undefined): boolean {
-  return ns.onLink.some((o) => (dev === undefined || o.dev === dev) && inCidr(via, o.cidr));
+function reachable(ns: NsL3, r: RouteRes): boolean {
+  const need = gatewayScope(r);
+  return ns.onLink.some((o) => (r.dev === undefined || o.dev === r.dev) && (o.scope ?? 253) >= need && inCidr(r.via!, o.cidr));
 }
 
 /** 127/8 and ::1 are local in every namespace (lo). */

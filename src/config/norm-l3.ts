@@ -1,6 +1,6 @@
 // addresses, routes (incl. seg6/seg6local encap and srv6 pool references) and rules.
 import { canonicalCidr, canonicalIp, ipFamily, isMulticastIp, isUnspecifiedIp, networkOf, parseCidr } from '../model/net';
-import type { AddressRes, RouteEncap, RouteRes, RuleRes, Seg6LocalAction, Seg6LocalEncap, SrhPool } from '../model/types';
+import { defaultRouteScope, routeScopeName, routeScopeNumber, type AddressRes, type RouteEncap, type RouteRes, type RouteScope, type RouteType, type RuleRes, type Seg6LocalAction, type Seg6LocalEncap, type SrhPool } from '../model/types';
 import { TABLE_NAMES, hostCidr, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
 import { compact, type Ctx } from './ctx';
 import { isPoisoned } from './merge';
@@ -132,6 +132,7 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
     // Table 0 (unspec, the kernel would pick main) is refused by the schema.
     if (table === TABLE_LOCAL)
       ctx.err(e, 'table', `table local (255) is the kernel's own (local and broadcast routes): Voltron does not manage routes there; use another table`);
+    const scope = v.scope === undefined ? undefined : routeScope(ctx, e, { family, type, via, dev: v.dev }, v.scope);
     const route: RouteRes = {
       kind: 'route',
       namespace: ns,
@@ -144,6 +145,7 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
       dev: v.dev,
       src,
       mtu,
+      scope,
       encap,
       poolRef,
       source: ctx.source(e),
@@ -151,6 +153,23 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
     out.push(compact(route));
   }
   return out;
+}
+
+/**
+ * A declared scope, canonical (`253` → `link`), or undefined when it is the route's default (a
+ * plain route carries none: see RouteRes.scope). What the kernel refuses is an error here.
+ */
+function routeScope(ctx: Ctx, e: Entry, r: { family: 4 | 6; type: RouteType; via?: string; dev?: string }, declared: RouteScope): RouteScope | undefined {
+  const n = routeScopeNumber(declared);
+  if (r.family === 6) {
+    // ip6_route_add never looks at rtm_scope: every IPv6 route is stored and dumped as global.
+    if (n !== 0) ctx.err(e, 'scope', `IPv6 routes have no scope (the kernel ignores it and keeps every one global): omit 'scope'`);
+    return undefined;
+  }
+  if (r.type === 'unicast' && r.via !== undefined && n >= 254)
+    ctx.err(e, 'scope', `a route with a gateway cannot have scope ${routeScopeName(n)} (the kernel refuses it: "${n === 254 ? 'Route with host scope can not have a gateway' : 'Invalid scope'}")`);
+  else if (r.type === 'unicast' && n === 255) ctx.err(e, 'scope', `a unicast route cannot have scope nowhere (the kernel refuses it: "Invalid scope")`);
+  return n === defaultRouteScope(r) ? undefined : routeScopeName(n);
 }
 
 function seg6Checks(ctx: Ctx, e: Entry, sub: string, family: number, via: string | undefined, mode: string | undefined): void {

@@ -76,7 +76,7 @@ function parseVxlan(d: Attrs, names: ReadonlyMap<number, string>): VxlanOptions 
     dev: linkIdx ? names.get(linkIdx) : undefined,
     dstport: d.u16beAt(at[R.IFLA_VXLAN_PORT]!),
     learning: d.u8At(at[R.IFLA_VXLAN_LEARNING]!) === 1,
-    ttl: d.u8At(at[R.IFLA_VXLAN_TTL]!) ?? 0,
+    ttl: d.u8At(at[R.IFLA_VXLAN_TTL_INHERIT]!) === 1 ? 'inherit' : (d.u8At(at[R.IFLA_VXLAN_TTL]!) ?? 0),
     external,
     vnifilter: d.u8At(at[R.IFLA_VXLAN_VNIFILTER]!) === 1,
   };
@@ -211,7 +211,10 @@ function writeInfo(w: AttrWriter, link: LinkRes, ctx: NsContext, session: Kernel
         }
         if (forUpdate) writeVxlanEndpoints(d, v, ctx, changed);
         if (v.learning !== undefined) d.u8(R.IFLA_VXLAN_LEARNING, v.learning ? 1 : 0);
-        if (v.ttl !== undefined) d.u8(R.IFLA_VXLAN_TTL, v.ttl);
+        // The kernel sets `ttl inherit` only at creation (an update naming it is refused: the
+        // planner replaces the link to set or clear it).
+        if (v.ttl === 'inherit' && !forUpdate) d.flag(R.IFLA_VXLAN_TTL_INHERIT);
+        else if (typeof v.ttl === 'number') d.u8(R.IFLA_VXLAN_TTL, v.ttl);
       });
     } else if (link.type === 'macvlan') {
       li.nest(R.IFLA_INFO_DATA, (d) => d.u32(R.IFLA_MACVLAN_MODE, MACVLAN_MODE_NUM[link.macvlan?.mode ?? 'vepa']));

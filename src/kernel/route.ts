@@ -1,7 +1,7 @@
 // Routes (unicast/blackhole/unreachable/prohibit, seg6 and seg6local encaps): one
 // RTM_GETROUTE dump per namespace; create and in-place update via NLM_F_REPLACE (no window
 // without a route), delete by key.
-import { VOLTRON_RTPROT, type RouteRes, type RouteType } from '../model/types';
+import { VOLTRON_RTPROT, defaultRouteScope, routeScopeName, routeScopeNumber, type RouteRes, type RouteType } from '../model/types';
 import { AttrWriter, Attrs, bufferToIp, ipToBuffer } from './netlink/attrs';
 import * as R from './netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from './netlink/socket';
@@ -46,6 +46,8 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
     const metrics = a.nested(R.RTA_METRICS);
     const encapType = a.u16(R.RTA_ENCAP_TYPE);
     const encapBuf = a.get(R.RTA_ENCAP);
+    const via = gw ? bufferToIp(gw) : undefined;
+    const dev = oif ? names.get(oif) : undefined;
     out.push(
       stripUndefined<RouteRes>({
         kind: 'route',
@@ -55,10 +57,12 @@ export function readRoutes(ctx: NsContext, names: ReadonlyMap<number, string>, k
         table,
         metric: a.u32(R.RTA_PRIORITY) ?? 0,
         type,
-        via: gw ? bufferToIp(gw) : undefined,
-        dev: oif ? names.get(oif) : undefined,
+        via,
+        dev,
         src: src ? bufferToIp(src) : undefined,
         mtu: metrics?.u32(R.RTAX_MTU),
+        // Only a scope other than the one ip(8) gives such a route is kept (see RouteRes.scope).
+        scope: h.scope !== defaultRouteScope({ family, type, via, dev }) ? routeScopeName(h.scope) : undefined,
         encap: encapType !== undefined && encapBuf ? decodeEncap(encapType, encapBuf, names) : undefined,
         protocol: h.protocol,
         unmodelled: unmodelledForm(h, a, metrics, names, encapType !== undefined && encapBuf ? unmodelledEncap(encapType, encapBuf) : undefined, other),
@@ -179,9 +183,10 @@ function dumpRoutes(ctx: NsContext, tables: readonly number[] | undefined, famil
 function routeMsg(ctx: NsContext, r: RouteRes, forDelete: boolean, keepProtocol?: number): Buffer {
   const [ip, len] = r.to.split('/') as [string, string];
   const family = r.family === 4 ? R.AF_INET : R.AF_INET6;
-  // Scope link for an IPv4 unicast route without a gateway, as ip(8) sets it, also with an encap:
-  // the kernel accepts a gateway of another route only through a route of scope link or narrower.
-  const scope = forDelete ? R.RT_SCOPE_NOWHERE : r.type === 'unicast' && !r.via && r.dev && r.family === 4 ? R.RT_SCOPE_LINK : R.RT_SCOPE_UNIVERSE;
+  // The declared scope, else ip(8)'s: link for an IPv4 unicast route without a gateway, also with
+  // an encap (the kernel accepts a gateway of another route only through a route of scope link or
+  // narrower). A delete's scope nowhere matches any.
+  const scope = forDelete ? R.RT_SCOPE_NOWHERE : r.scope !== undefined ? routeScopeNumber(r.scope) : defaultRouteScope(r);
   // A delete names the protocol of the route it means (as read; Voltron's own otherwise): the
   // kernel allows several routes under one key (`ip route append`), and a delete without it
   // removes whichever comes first, maybe someone else's.

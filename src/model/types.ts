@@ -44,7 +44,8 @@ export interface VxlanOptions {
   readonly dev?: string; // underlay device, same namespace
   readonly dstport?: number;
   readonly learning?: boolean;
-  readonly ttl?: number;
+  /** 'inherit': the inner packet's TTL (`ttl inherit`); 0 is auto (64, or 1 for a multicast group). */
+  readonly ttl?: number | 'inherit';
   readonly external?: boolean;
   readonly vnifilter?: boolean;
 }
@@ -153,6 +154,44 @@ export function addressProtocol(a: AddressRes): number {
 }
 
 export type RouteType = 'unicast' | 'blackhole' | 'unreachable' | 'prohibit';
+
+/** rtm_scope as iproute2 names it (rt_scopes); a scope without a name is its number. */
+export type RouteScope = 'global' | 'site' | 'link' | 'host' | 'nowhere' | number;
+
+const SCOPE_NAMES: Readonly<Record<number, RouteScope>> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
+const SCOPE_NUMBERS: Readonly<Record<string, number>> = { global: 0, site: 200, link: 253, host: 254, nowhere: 255 };
+
+/** A scope's canonical spelling: its name if it has one (`253` → `link`), else its number. */
+export function routeScopeName(n: number): RouteScope {
+  return SCOPE_NAMES[n] ?? n;
+}
+
+export function routeScopeNumber(s: RouteScope): number {
+  return typeof s === 'number' ? s : SCOPE_NUMBERS[s]!;
+}
+
+/**
+ * The scope ip(8) gives a route it is not told one for (iproute_modify): link for an IPv4
+ * unicast route without a gateway, else global. IPv6 routes have none (the kernel stores and
+ * dumps every one as global, whatever it is sent).
+ */
+export function defaultRouteScope(r: { readonly family: 4 | 6; readonly type: RouteType; readonly via?: string; readonly dev?: string }): number {
+  return r.family === 4 && r.type === 'unicast' && r.via === undefined && r.dev !== undefined ? 253 : 0;
+}
+
+/** A route's scope as written: declared, else ip(8)'s default. */
+export function routeScopeOf(r: RouteRes): number {
+  return r.scope !== undefined ? routeScopeNumber(r.scope) : defaultRouteScope(r);
+}
+
+/**
+ * The narrowest scope a route to a route's gateway may have, as fib_check_nh_v4_gw looks it up:
+ * narrower than the route's own, and at least link. A device route of scope global is no way to
+ * a gateway; for a gateway route of scope link, only a device route of scope host is.
+ */
+export function gatewayScope(r: RouteRes): number {
+  return r.family === 4 ? Math.max(routeScopeOf(r) + 1, 253) : 0;
+}
 export type Seg6Mode = 'encap' | 'inline' | 'l2encap';
 /**
  * A mode as read: the declared ones, the kernel's reduced encapsulations (`ip` writes them as
@@ -209,6 +248,8 @@ export interface RouteRes {
   readonly dev?: string;
   readonly src?: string;
   readonly mtu?: number;
+  /** IPv4 only; absent: the default for the route (defaultRouteScope), so a plain route carries none. */
+  readonly scope?: RouteScope;
   readonly encap?: RouteEncap;
   /** Where the encap's segments came from, for plan display only (not compared). */
   readonly poolRef?: PoolPathRef;

@@ -32,7 +32,7 @@ export const IDENTITY_FIELDS: Readonly<Record<ResourceKind, readonly string[]>> 
  */
 const STRICT: Partial<Record<ResourceKind, readonly StrictField[]>> = {
   link: ['master', 'vxlan.local', 'vxlan.remote', 'vxlan.group', 'vxlan.dev'].map(strictField),
-  route: ['via', 'src', 'mtu', 'encap'].map(strictField),
+  route: ['via', 'src', 'mtu', 'scope', 'encap'].map(strictField),
   rule: ['from', 'to', 'iif', 'oif', 'fwmark'].map(strictField),
 };
 
@@ -212,6 +212,7 @@ const VXLAN_DETACH = 'the kernel keeps a VXLAN on its device when asked to drop 
 const VXLAN_ATTACH = 'the kernel could not undo it in place (it keeps a VXLAN on its device when asked to drop it), so a rollback would have to recreate the link';
 const VXLAN_DEV_ALONE = 'with the same remote, the kernel would keep its default FDB entry (and traffic) on the old device';
 const MACVLAN_PASSTHRU = 'the kernel cannot switch a macvlan into or out of passthru mode';
+const VXLAN_TTL_INHERIT = "the kernel sets a VXLAN's 'ttl inherit' only when it creates it (\"cannot change TTL_INHERIT flag\")";
 
 const defaultDst = (x: VxlanOptions | undefined): string | undefined => x?.remote ?? x?.group;
 
@@ -230,6 +231,8 @@ function linkFieldCause(field: string, c: LinkRes, d: LinkRes): string | undefin
       // recreating a link Voltron may not own.
       if (c.vxlan?.dev === undefined) return VXLAN_ATTACH;
       return defaultDst(c.vxlan) !== undefined && defaultDst(c.vxlan) === defaultDst(d.vxlan) ? VXLAN_DEV_ALONE : undefined;
+    case 'vxlan.ttl':
+      return (c.vxlan?.ttl === 'inherit') !== (d.vxlan?.ttl === 'inherit') ? VXLAN_TTL_INHERIT : undefined;
     case 'macvlan.mode':
       return (c.macvlan?.mode === 'passthru') !== (d.macvlan?.mode === 'passthru') ? MACVLAN_PASSTHRU : undefined;
     default:
@@ -237,7 +240,7 @@ function linkFieldCause(field: string, c: LinkRes, d: LinkRes): string | undefin
   }
 }
 
-const CONDITIONAL = new Set(['vxlan.local', 'vxlan.remote', 'vxlan.group', 'vxlan.dev', 'macvlan.mode']);
+const CONDITIONAL = new Set(['vxlan.local', 'vxlan.remote', 'vxlan.group', 'vxlan.dev', 'vxlan.ttl', 'macvlan.mode']);
 
 /**
  * Why a change of this field cannot be applied in place (the object is recreated): IMMUTABLE or

@@ -1,5 +1,5 @@
 // Compact one-line rendering of field values for reasons and plan output.
-import type { Resource, VniRange } from '../model/types';
+import { defaultRouteScope, routeScopeName, type Resource, type VniRange } from '../model/types';
 import { formatRate, formatSize, formatTime } from '../config/units';
 import { fmtRanges, mergeRanges } from '../util/ranges';
 
@@ -43,7 +43,16 @@ const TC_UNITS: Readonly<Record<string, (n: number) => string | number>> = {
  * A field of `r` for plan text and markdown: tc rates, sizes and times in the config's units
  * (`6gbit`, not the model's 750000000 bytes/s), else as fmtScalar. JSON keeps the model's numbers.
  */
+/**
+ * A field's value as a plan shows it: a route without a scope has its default one (RouteRes.scope),
+ * so a change reads `scope: host → link`, not `host → (none)`.
+ */
+export function shownValue(r: Resource | undefined, field: string, v: unknown): unknown {
+  return v === undefined && field === 'scope' && r?.kind === 'route' ? routeScopeName(defaultRouteScope(r)) : v;
+}
+
 export function fmtField(r: Resource | undefined, field: string, v: unknown): string {
+  v = shownValue(r, field, v);
   if (typeof v === 'number' && (r?.kind === 'tclass' || r?.kind === 'qdisc')) {
     // A tbf limit is bytes; pfifo, fq and fq_codel limits count packets.
     const f = field === 'options.limit' && r.kind === 'qdisc' && r.qdisc === 'tbf' ? formatSize : TC_UNITS[field];

@@ -1,5 +1,5 @@
 // Human and machine renderings of a plan: Terraform-like text, Markdown for PR comments, JSON.
-import { fmtField } from './format';
+import { fmtField, shownValue } from './format';
 import { declaredFields, isImmutable } from './compare';
 import type { Change, ChangeAction, FieldChange, Plan } from './types';
 import type { VniRange } from '../model/types';
@@ -266,7 +266,7 @@ export function planToJson(plan: Plan): object {
       label: c.label,
       reason: c.reason,
       disruptive: c.disruptive,
-      fields: c.fields.map((f) => ({ field: f.field, before: fieldJson(f.field, f.before), after: fieldJson(f.field, f.after), ...(forcesReplacement(c, f) ? { forcesReplacement: true } : {}) })),
+      fields: c.fields.map((f) => ({ field: f.field, before: fieldJson(f.field, shownValue(c.before, f.field, f.before)), after: fieldJson(f.field, shownValue(c.after, f.field, f.after)), ...(forcesReplacement(c, f) ? { forcesReplacement: true } : {}) })),
       dependsOn: [...c.dependsOn],
       ...(c.createdBy !== undefined ? { createdBy: c.createdBy } : {}),
     })),

@@ -7,7 +7,7 @@ import { bridgeTimerInSync, bridgeTimerRoundTrip } from '../../src/model/jiffies
 import { resourceKey } from '../../src/model/keys';
 import type { DesiredState, LinkRes, Resource, RouteRes, RuleRes } from '../../src/model/types';
 import { diffResource } from '../../src/plan/compare';
-import { computePlan } from '../../src/plan';
+import { computePlan, planToJson, renderText } from '../../src/plan';
 
 function ok(text: string): DesiredState {
   const r = loadConfigFromStrings([{ name: 'a.yaml', text }], 'h1');
@@ -151,4 +151,40 @@ test('rules: fwmark is stored as the kernel keeps it (mask 0xffffffff by default
   // Dropping `fwmask: 255` from a live fwmark 1/0xff rule now replaces it (it used to be kept).
   const live: RuleRes = { kind: 'rule', namespace: '', family: 4, priority: 10, action: 'lookup', table: 100, fwmark: 1, fwmask: 255 };
   assert.deepEqual(diffResource(get<RuleRes>(d, 'rule:/ipv4/p10'), live).map((f) => f.field), ['fwmask']);
+});
+
+test('route scope: canonical by name, absent where it is the default ip route gives (a plain route carries none)', () => {
+  const d = ok(`links: [ { name: b0, type: bridge } ]
+addresses: [ { address: 10.0.0.1/24, dev: b0 } ]
+routes:
+  - { to: 10.1.0.0/16, dev: b0, scope: 253 }
+  - { to: 10.2.0.0/16, dev: b0, scope: 0 }
+  - { to: 10.3.0.0/16, via: 10.0.0.2, scope: global }
+  - { to: 10.4.0.0/16, via: 10.0.0.2, scope: 200 }
+  - { to: 10.5.0.0/16, type: blackhole, scope: link }
+  - { to: 10.6.0.0/16, type: unreachable, scope: 0 }
+  - { to: 10.7.0.0/16, dev: b0, scope: 17 }
+  - { to: "2001:db8:1::/64", type: blackhole, scope: global }
+`);
+  const scope = (to: string, fam = 4) => get<RouteRes>(d, `route:/ipv${fam}/t254/${to}/m${fam === 6 ? 1024 : 0}`).scope;
+  assert.equal(scope('10.1.0.0/16'), undefined, "253 is link, a device route's default");
+  assert.equal(scope('10.2.0.0/16'), 'global');
+  assert.equal(scope('10.3.0.0/16'), undefined, "global, a gateway route's default");
+  assert.equal(scope('10.4.0.0/16'), 'site');
+  assert.equal(scope('10.5.0.0/16'), 'link');
+  assert.equal(scope('10.6.0.0/16'), undefined);
+  assert.equal(scope('10.7.0.0/16'), 17);
+  assert.equal(scope('2001:db8:1::/64', 6), undefined, 'IPv6: no scope');
+});
+
+test('route scope: a change shows both scopes by name (the default one too), in text and JSON', () => {
+  const want = get<RouteRes>(ok(`routes: [ { to: 10.1.0.0/16, dev: eth1 } ]`), 'route:/ipv4/t254/10.1.0.0/16/m0');
+  const live: RouteRes = { ...want, scope: 'host', protocol: 194 };
+  assert.deepEqual(diffResource(want, live), [{ field: 'scope', before: 'host', after: undefined }]);
+  const p = computePlan({ desired: new Map([[resourceKey(want), want]]), current: new Map([[resourceKey(live), live]]), inventory: { version: 1, owned: {}, original: {} } });
+  assert.equal(p.changes.length, 1);
+  assert.equal(p.changes[0]!.action, 'update');
+  assert.match(renderText(p, { color: false }), /~ scope: host → link\n/);
+  const j = planToJson(p) as { changes: { fields: { field: string; before: unknown; after: unknown }[] }[] };
+  assert.deepEqual(j.changes[0]!.fields, [{ field: 'scope', before: 'host', after: 'link' }]);
 });

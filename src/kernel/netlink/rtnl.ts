@@ -94,6 +94,7 @@ export const IFLA_VXLAN_PORT = 15;
 export const IFLA_VXLAN_GROUP6 = 16;
 export const IFLA_VXLAN_LOCAL6 = 17;
 export const IFLA_VXLAN_COLLECT_METADATA = 25;
+export const IFLA_VXLAN_TTL_INHERIT = 28; // a flag when sent, a u8 (0/1) when dumped
 // Options that change the packet format (Voltron never writes them; read to tell such VXLANs apart).
 export const IFLA_VXLAN_REMCSUM_TX = 21;
 export const IFLA_VXLAN_REMCSUM_RX = 22;
