@@ -9,10 +9,11 @@ import type { Ctx } from './ctx';
 import { ptrJoin } from './types';
 
 /**
- * Refuses an IPv6 address (any prefix length) declared twice on one L2 segment: on one link
- * (the kernel keys an IPv6 address by device and address, so the second add fails EEXIST), or
- * on two links that veth pairs, bridge ports and macvlans join. Links of other segments may
- * share an address (IPv4 is not judged: it has no DAD to break).
+ * Refuses an IPv6 address (any prefix length) declared twice on one link (the kernel keys an
+ * IPv6 address by device and address, so the second add fails EEXIST), or in two namespaces on
+ * links that veth pairs, bridge ports and macvlans join into one L2 segment. One namespace may
+ * hold it on two links of a segment (it answers for it either way: measured on a bridge and its
+ * port), and links of other segments may share it. IPv4 is not judged.
  */
 export function checkAddressSegments(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[]): void {
   const byIp = new Map<string, AddressRes[]>();
@@ -22,22 +23,21 @@ export function checkAddressSegments(ctx: Ctx, links: readonly LinkRes[], addres
   if (shared.length === 0) return;
   const seg = segments(links);
   for (const holders of shared) {
-    const first = new Map<string, AddressRes>(); // segment → the first holder seen there
+    const earlier = new Map<string, AddressRes[]>(); // segment → the holders seen there
     for (const a of holders) {
       const link = `${a.namespace}/${a.dev}`;
       const s = seg(link);
-      const f = first.get(s);
-      if (!f) {
-        first.set(s, a);
-        continue;
-      }
-      if (!a.source) continue;
+      const before = earlier.get(s) ?? [];
+      // One namespace may hold it on two links of one segment: it answers either way.
+      const f = before.find((b) => b.namespace === a.namespace && b.dev === a.dev) ?? before.find((b) => b.namespace !== a.namespace);
+      pushTo(earlier, s, a);
+      if (!f || !a.source) continue;
       const ip = a.address.slice(0, a.address.indexOf('/'));
       const at = f.source ? ` (first declared at ${where(ctx, f.source)})` : '';
       const why =
-        `${f.namespace}/${f.dev}` === link
+        f.dev === a.dev && f.namespace === a.namespace
           ? `the kernel keeps one IPv6 address per device whatever its prefix length: adding the second fails (EEXIST)`
-          : `'${a.dev}' and '${f.dev}' are on one L2 segment (veth pair, bridge and ports, macvlan and parent): IPv6 addresses are added without duplicate address detection, so the kernel takes both: each holder answers for the address itself (they never reach each other) and the segment's other nodes reach either`;
+          : `'${a.dev}' and '${f.dev}' are on one L2 segment (veth pair, bridge and ports, macvlan and parent): IPv6 addresses are added without duplicate address detection, so the kernel takes both: each namespace answers for the address itself (they never reach each other) and the segment's other nodes reach either`;
       const path = ptrJoin(a.source.path, 'address');
       ctx.errors.push({
         file: a.source.file,
