@@ -24,7 +24,7 @@ import { faultAfter, faultBefore, faultBetween, faultFromEnv, faultSkips } from 
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
-import { sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
+import { readSysctls, sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
 import { linkKey, sysctlDevice } from '../plan/refs';
 import { rangesOverlap, vniClaim } from '../plan/vni';
 
@@ -211,7 +211,9 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   // Set aside with the inventory as recorded; planned with what is still Voltron's.
   const owns = forgetRecreated(inventory, stale.recreated);
   mark('read kernel');
-  let plan = computePlan({ desired, current, inventory: owns, ignore: desiredState.ignore });
+  // Whether a namespace forwards, where the config does not say: read only for seg6 encap routes.
+  const liveSysctl = (ns: string, key: string): string | undefined => (session.exists(ns) ? readSysctls(session, ns, [key])[0]?.value : undefined);
+  let plan = computePlan({ desired, current, inventory: owns, ignore: desiredState.ignore, liveSysctl });
   mark('compute plan');
   if (mode === 'plan' && removesContainers(plan)) {
     // The plan read only the kinds, families and tables the config uses; a link or tc object it
@@ -219,7 +221,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     // (Prunes are known before planning; only a replace brings us here.)
     current = readCurrent(session, desired, inventory, 'show');
     stale = setAsideStale(session, current, inventory);
-    plan = computePlan({ desired, current, inventory: owns, ignore: desiredState.ignore });
+    plan = computePlan({ desired, current, inventory: owns, ignore: desiredState.ignore, liveSysctl });
     mark('re-read kernel in full and re-plan');
   }
   const problems: string[] = foreignNamespaceProblems(session, desired, stale.namespaces);

@@ -23,6 +23,19 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'allow-map-reset', help: 'let a bpf update replace pinned maps whose type/key/value size changed (their contents are lost)' },
 ];
 
+/** The global options a command may use (-h and -V apply to every one). */
+export type GlobalOption = 'config' | 'host' | 'state-dir' | 'sandbox' | 'no-color' | 'no-recover' | 'allow-map-reset';
+
+/**
+ * What a command's --help lists of the global options: those it uses (with its own wording
+ * where the global one would mislead), then -h and -V.
+ */
+export function globalsOf(names: readonly GlobalOption[], help: Partial<Record<GlobalOption, string>> = {}): OptionSpec[] {
+  const used = new Set<string>(names);
+  const own = GLOBAL_OPTIONS.filter((o) => used.has(o.name)).map((o) => ({ ...o, help: help[o.name as GlobalOption] ?? o.help }));
+  return [...own, ...GLOBAL_OPTIONS.filter((o) => o.name === 'help' || o.name === 'version')];
+}
+
 export interface Context {
   readonly configDir: string;
   readonly host: string;

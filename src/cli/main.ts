@@ -1,6 +1,6 @@
 // voltron CLI entry: dispatch to commands; every command has --help.
 import { UsageError, formatOptions, parseArgs, str, type OptionSpec, type Parsed } from './args';
-import { GLOBAL_OPTIONS, makeContext, type Context } from './common';
+import { GLOBAL_OPTIONS, globalsOf, makeContext, type Context, type GlobalOption } from './common';
 import { COMMANDS } from './commands';
 import { versionLine } from './cmd/version';
 import { privilegeError } from './privileges';
@@ -13,6 +13,13 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: readonly OptionSpec[];
+  /**
+   * The global options that change what this command does (its --help lists those, with
+   * -h and -V); the others are accepted and ignored, so one set of options serves every command.
+   */
+  readonly globals: readonly GlobalOption[];
+  /** This command's wording of a global option's help, where the global one would mislead. */
+  readonly globalHelp?: Partial<Record<GlobalOption, string>>;
   readonly needsConfig?: boolean;
   /** Reads or changes the kernel: refused up front without the capabilities for it. */
   readonly needsRoot?: boolean;
@@ -138,7 +145,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw e;
   }
   if (parsed.opts.get('help')) {
-    process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n\nOptions:\n${formatOptions(specs)}\n`);
+    process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n\nOptions:\n${formatOptions([...cmd.options, ...globalsOf(cmd.globals, cmd.globalHelp)])}\n`);
     return 0;
   }
   if (parsed.opts.get('version')) {

@@ -9,6 +9,7 @@ import { rewriteIpv6MtuAfterLinks } from './ipv6-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
 import { resetSrcAfterAddressDeletes } from './ipv6-prefsrc';
 import { strippedCollateral } from './stripping';
+import { seg6MtuGaps, type LiveSysctl } from './seg6-mtu';
 import { rewriteAfterBroadcasts } from './sysctl-all';
 import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
@@ -30,6 +31,8 @@ export interface PlanInput {
    * are left out entirely (not even counted as foreign) unless desired or in the inventory.
    */
   readonly managedNamespaces?: readonly string[];
+  /** Live sysctls the config does not declare (whether a namespace forwards: seg6MtuGaps). */
+  readonly liveSysctl?: LiveSysctl;
 }
 
 /** Whether Voltron owns the live object `key`: declared now, or recorded by a previous apply. */
@@ -365,11 +368,14 @@ export function computePlan(input: PlanInput): Plan {
   const released = releasedPorts(changes, kernel, ignoredLive, owned, new Set(removed.map((x) => x.key)));
   const untouched = foreignCount - [...removed, ...released].filter((x) => !x.ignored).length;
   const listed = removed.filter((x) => x.listed).map((x) => x.text);
+  // Every live link counts (a foreign uplink feeds a route as well as a declared veth).
+  const gaps = seg6MtuGaps(desired, kernel, input.liveSysctl);
   return {
     changes,
     foreignCount: untouched,
     ...(listed.length === 0 ? {} : { foreignRemoved: listed }),
     ...(released.length === 0 ? {} : { foreignReleased: released.map((x) => x.text) }),
+    ...(gaps.length === 0 ? {} : { seg6MtuGaps: gaps }),
   };
 }
 

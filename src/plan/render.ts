@@ -90,7 +90,7 @@ function paintField(sign: string, color: boolean): string {
 export function renderText(plan: Plan, opts: { color: boolean }): string {
   const { color } = opts;
   const lines: string[] = [];
-  const foreign = [untouchedLine(plan), ...collateralLines(plan), ...releasedLines(plan), ...renamedLines(plan)].filter((l) => l !== '').join('\n') || undefined;
+  const foreign = [untouchedLine(plan), ...collateralLines(plan), ...releasedLines(plan), ...renamedLines(plan), ...seg6MtuLines(plan)].filter((l) => l !== '').join('\n') || undefined;
   if (plan.changes.length === 0) {
     lines.push(summaryLine(plan));
     if (foreign) lines.push(foreign);
@@ -147,6 +147,11 @@ function renamedLines(plan: Plan): string[] {
   });
 }
 
+/** seg6 encap routes that forwarded packets overflow silently (see seg6-mtu.ts). */
+function seg6MtuLines(plan: Plan): string[] {
+  return warningLines(plan.seg6MtuGaps, (n) => `Warning: ${n} seg6 encap route${n === 1 ? '' : 's'} silently drop${n === 1 ? 's' : ''} forwarded packets that no longer fit once encapsulated:`);
+}
+
 const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
 
 /**
@@ -185,7 +190,7 @@ export function renderMarkdown(plan: Plan, opts: { readonly host?: string } = {}
   out.push(`| **Disruptive** | **${disruptive}** |`, '');
   out.push(summaryLine(plan));
   if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);
-  for (const warning of [collateralLines(plan), releasedLines(plan), renamedLines(plan)]) {
+  for (const warning of [collateralLines(plan), releasedLines(plan), renamedLines(plan), seg6MtuLines(plan)]) {
     if (warning.length) out.push('', `**${warning[0]}**`, '', ...warning.slice(1).map(markdownItem));
   }
   const head = `${out.join('\n')}\n\n\`\`\`diff\n`;
@@ -275,5 +280,6 @@ export function planToJson(plan: Plan): object {
     foreign_removed: [...(plan.foreignRemoved ?? [])],
     foreign_released: [...(plan.foreignReleased ?? [])],
     renamed_away: [...(plan.renamedAway ?? [])],
+    seg6_mtu_gaps: [...(plan.seg6MtuGaps ?? [])],
   };
 }

@@ -80,6 +80,12 @@ export interface Plan {
    * them: a declared one is created again beside it. Absent when there are none.
    */
   readonly renamedAway?: readonly string[];
+  /**
+   * seg6 encap routes in a forwarding namespace that drop forwarded packets without telling
+   * their sender (links of the namespace take larger ones than fit once encapsulated), one line
+   * per route (seg6-mtu.ts). Absent when there are none.
+   */
+  readonly seg6MtuGaps?: readonly string[];
 }
 
 /** Inventory: what earlier applies created or took over (prune only from here). */

@@ -276,3 +276,31 @@ test('run before a build, bin/voltron says to build first (a MODULE_NOT_FOUND st
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a command's --help lists only the global options it uses, as docs/cli.md's table says (validate and version listed --sandbox, --no-recover, --allow-map-reset ...)", () => {
+  const { COMMANDS } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'commands.js')) as typeof import('../../src/cli/commands');
+  const { GLOBAL_OPTIONS } = require(path.join(repoRoot(), 'dist', 'src', 'cli', 'common.js')) as typeof import('../../src/cli/common');
+  const doc = fs.readFileSync(path.join(repoRoot(), 'docs', 'cli.md'), 'utf8');
+  const listed = (help: string): string[] => [...help.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)].map((m) => m[1]!);
+  for (const c of COMMANDS) {
+    const r = run([c.name, '--help']);
+    assert.equal(r.status, 0, c.name);
+    const globals = listed(r.stdout).filter((o) => GLOBAL_OPTIONS.some((g) => g.name === o));
+    // The docs table: "| `-c, --config DIR` | `validate`, `plan` ... |", "all", "all but `version`".
+    const documented = GLOBAL_OPTIONS.filter((g) => {
+      const row = doc.split('\n').find((l) => l.startsWith('| `') && l.split('|')[1]!.includes(`--${g.name}`));
+      assert.ok(row, `--${g.name} has no row in docs/cli.md's global options`);
+      const cmds = row.split('|')[2]!.trim();
+      if (cmds === 'all') return true;
+      const named = [...cmds.matchAll(/`([a-z]+)`/g)].map((m) => m[1]!);
+      return cmds.startsWith('all but') ? !named.includes(c.name) : named.includes(c.name);
+    }).map((g) => g.name);
+    assert.deepEqual(globals.sort(), documented.sort(), `${c.name} --help`);
+  }
+  const validate = listed(run(['validate', '--help']).stdout);
+  for (const o of ['sandbox', 'no-recover', 'allow-map-reset', 'no-color']) assert.ok(!validate.includes(o), `validate --help lists --${o}`);
+  assert.deepEqual(listed(run(['version', '--help']).stdout), ['help', 'version']);
+  // Still accepted (and ignored) where they do nothing: one set of options serves every command.
+  const r = run(['version', '--sandbox', 'x', '--no-recover', '-c', 'nowhere']);
+  assert.equal(r.status, 0, r.stderr);
+});

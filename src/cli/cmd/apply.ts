@@ -212,6 +212,7 @@ export const applyCommand: Command = {
   needsRoot: true,
   summary: 'Plan, confirm, apply in dependency order, then verify by re-reading (rolls back on failure)',
   usage: 'voltron apply [--auto-approve] [--no-rollback] [--confirm-within DURATION]',
+  globals: ['config', 'host', 'state-dir', 'sandbox', 'no-color', 'no-recover', 'allow-map-reset'],
   options: [
     { name: 'auto-approve', help: 'do not ask for confirmation' },
     { name: 'no-rollback', help: 'on failure keep the partial progress (for debugging) instead of restoring the pre-apply state' },
@@ -227,6 +228,8 @@ export const destroyCommand: Command = {
   needsRoot: true,
   summary: 'Remove everything Voltron owns (per its inventory); foreign objects are untouched',
   usage: 'voltron destroy [--auto-approve] [--no-rollback]',
+  // Destroy reads no config: it removes what the inventory records.
+  globals: ['state-dir', 'sandbox', 'no-color', 'no-recover', 'allow-map-reset'],
   options: [
     { name: 'auto-approve', help: 'do not ask for confirmation' },
     { name: 'no-rollback', help: 'on failure keep the partial progress instead of restoring the pre-destroy state' },

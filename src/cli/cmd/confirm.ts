@@ -15,6 +15,7 @@ export const confirmCommand: Command = {
   summary: 'Keep the state applied by `apply --confirm-within` (stops its automatic revert)',
   usage: 'voltron confirm',
   options: [],
+  globals: ['state-dir', 'sandbox'],
   async run(ctx) {
     const pending = readTryPending(ctx.stateDir);
     const j = readJournal(ctx.stateDir);

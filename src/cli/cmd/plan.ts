@@ -10,6 +10,7 @@ export const planCommand: Command = {
   needsRoot: true,
   summary: 'Show what apply would change (exit 0: no changes, 2 with --detailed-exitcode: changes, 1: error)',
   usage: 'voltron plan [-o text|json|markdown] [--detailed-exitcode]',
+  globals: ['config', 'host', 'state-dir', 'sandbox', 'no-color', 'no-recover', 'allow-map-reset'],
   options: [
     { name: 'output', short: 'o', value: 'FORMAT', help: 'text (default), json or markdown (a PR comment, cut between changes to fit 65 536 characters)' },
     { name: 'detailed-exitcode', help: 'exit 2 when there are changes' },

@@ -13,6 +13,8 @@ export const recoverCommand: Command = {
   needsRoot: true,
   summary: 'Finish an interrupted apply: restore the pre-apply state recorded in the journal',
   usage: 'voltron recover [--abandon]',
+  // A restore may reload a BPF program over maps its update reset.
+  globals: ['state-dir', 'sandbox', 'allow-map-reset'],
   options: [{ name: 'abandon', help: 'do not restore: leave the kernel as it is, keep ownership of what the apply made, set the journal aside' }],
   async run(ctx, p) {
     return withSignalsHeld(ctx.err, 'the recovery', () => recoverLocked(ctx, p));

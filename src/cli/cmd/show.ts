@@ -14,6 +14,8 @@ export const showCommand: Command = {
   needsRoot: true,
   summary: 'Show live state in the config format (owned objects marked)',
   usage: 'voltron show [-n NS] [-o yaml|json] [--all]',
+  // The config only for its ignore: list and which veth end declares a pair.
+  globals: ['config', 'host', 'state-dir', 'sandbox'],
   options: [
     { name: 'namespace', short: 'n', value: 'NS', help: 'only this logical namespace (root: "")' },
     { name: 'output', short: 'o', value: 'FORMAT', help: 'yaml (default) or json' },

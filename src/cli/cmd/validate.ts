@@ -12,6 +12,9 @@ export const validateCommand: Command = {
   summary: 'Check the config (schema and semantics) without touching the kernel',
   usage: 'voltron validate [-c DIR] [--host NAME]',
   options: [],
+  // The state dir holds the cache of valid configs; validate reads no kernel, inventory or journal.
+  globals: ['config', 'host', 'state-dir'],
+  globalHelp: { 'state-dir': 'where the cache of valid configs is kept (DIR/cache; default: $VOLTRON_STATE_DIR, else /var/lib/voltron)' },
   async run(ctx) {
     const r = loadConfig({ dir: ctx.configDir, host: ctx.host, cacheDir: path.join(ctx.stateDir, 'cache') });
     const shown = new Set<string>();

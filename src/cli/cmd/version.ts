@@ -9,6 +9,7 @@ export const versionCommand: Command = {
   summary: "Print Voltron's version (as --version and -V do)",
   usage: 'voltron version',
   options: [],
+  globals: [],
   async run(ctx) {
     ctx.out(versionLine());
     return 0;
