@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resourceKey } from '../model/keys';
 import type { Resource, StateMap } from '../model/types';
+import { leftoverKey } from '../plan/handover';
 import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
 import { isPlainObject } from '../plan/compare';
@@ -192,6 +193,16 @@ export class InventoryBuilder {
         delete this.ifindex[peerKey];
       }
     }
+    return this;
+  }
+
+  /**
+   * A rule replace that failed between its two writes: the new rule is recorded as the replace's
+   * would be, and the old one, still live, under leftoverKey: the next plan deletes it.
+   */
+  recordHalf(c: Change): this {
+    this.record(c);
+    if (c.before) this.owned[leftoverKey(c.key)] = strip(c.before);
     return this;
   }
 

@@ -1,14 +1,14 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
-import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
+import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type RuleRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
 import { strippingUpdates } from '../plan/stripping';
 import { readState, setAside } from '../kernel/read';
 import type { KernelSession } from '../kernel/session';
-import { createRefused, executeChange } from './execute';
+import { createRefused, executeChange, failedHalfDone } from './execute';
 import { InventoryBuilder, settingValue } from './inventory';
 import { capabilityErrors } from './preflight';
 import { missingHostDeviceProblems } from './host-devices';
@@ -26,6 +26,7 @@ import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
 import { linkKey, sysctlDevice } from '../plan/refs';
+import { LEFTOVER, sameRule } from '../plan/handover';
 import { rangesOverlap, vniClaim } from '../plan/vni';
 
 export interface Journal {
@@ -142,6 +143,7 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     extraKinds: mode === 'plan' ? kinds : undefined,
     families: mode === 'plan' ? families : undefined,
   });
+  placeRuleLeftovers(current, desired, inventory);
   // Voltron creates its rules and routes with its protocol (and writes it on every update): a
   // rule or route at an owned key without it is someone else's, put there after ours went. It
   // is never taken for ours: neither updated (a route update replaces the kernel's route) nor
@@ -162,6 +164,42 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     if (known?.veth) current.set(k, { ...r, veth: { ...r.veth, primary: known.veth.primary } });
   }
   return current;
+}
+
+/** The keys `<key>#N` of the live objects the read set aside beside `key` (a scan: for rare cases only). */
+function asideOf(current: ReadonlyMap<string, Resource>, key: string): string[] {
+  const p = `${key}#`;
+  return [...current.keys()].filter((k) => k.startsWith(p) && /^[0-9]+$/.test(k.slice(p.length)));
+}
+
+/**
+ * A rule replace interrupted between its add and its delete leaves two rules at the priority
+ * (InventoryBuilder.recordHalf), which the read keys as `<key>` and `<key>#N`. The stray one (the
+ * old rule, or the new one if the config went back to the old) goes under its leftover key, where
+ * the plan deletes it by its full spec; the declared (or recorded) one keeps the rule's key.
+ */
+function placeRuleLeftovers(current: Map<string, Resource>, desired: StateMap, inventory: Inventory): void {
+  for (const lk in inventory.owned) {
+    const old = inventory.owned[lk]!;
+    if (!lk.endsWith(LEFTOVER) || old.kind !== 'rule') continue;
+    const k = lk.slice(0, -LEFTOVER.length);
+    const d = desired.get(k);
+    const rec = inventory.owned[k];
+    const slots = [k, ...asideOf(current, k)];
+    const live = (s: string) => current.get(s) as RuleRes | undefined;
+    // The declared rule, as a replace made it: Voltron's protocol, or the one it kept (replacingRule).
+    const declared = (r: RuleRes) => d?.kind === 'rule' && (r.protocol === VOLTRON_RTPROT || r.protocol === old.protocol) && sameRule({ ...d, protocol: r.protocol }, r);
+    const stray = (x: Resource | undefined) => (x?.kind === 'rule' ? slots.find((s) => live(s) !== undefined && !declared(live(s)!) && sameRule(x, live(s)!)) : undefined);
+    const at = stray(old) ?? stray(rec);
+    if (at === undefined) continue; // gone (by hand), or the declared rule itself
+    current.set(lk, current.get(at)!);
+    current.delete(at);
+    if (at !== k) continue;
+    const next = slots.find((s) => s !== k && live(s) !== undefined && (declared(live(s)!) || (rec?.kind === 'rule' && sameRule(rec, live(s)!))));
+    if (next === undefined) continue;
+    current.set(k, current.get(next)!);
+    current.delete(next);
+  }
 }
 
 export interface PlanResult {
@@ -857,6 +895,8 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
         const change = changes[failure.step]!;
         // A posted create whose first request was refused with EEXIST is as refused as a synchronous one.
         const refused = createRefused(failure.error) || (failure.firstOfStep === true && change.action === 'create' && failure.error instanceof NetlinkError && failure.error.errno === 17);
+        // Both rules of a replace live: kept (--no-rollback), the inventory must name both.
+        if (failedHalfDone(failure.error)) inv.recordHalf(change);
         return { executed, inventory: inv.result(), failed: { change, error: failure.error, step: failure.step, refused } };
       }
       if (pipelined) posted.push(i);

@@ -3,7 +3,7 @@ import { nsLabel, resourceLabel } from '../model/keys';
 import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind, type RuleRes, type SysctlRes } from '../model/types';
 import { IMMUTABLE, declaredFields, diffResource, replaceCause } from './compare';
 import { fmtScalar } from './format';
-import { ruleAddsFirst, sameRuleTraffic } from './handover';
+import { LEFTOVER, ruleAddsFirst, sameRuleTraffic } from './handover';
 import { KIND_RANK } from './refs';
 import { mergeRanges, rangeItem, subtractRanges, toRanges } from '../util/ranges';
 import type { ChangeAction, FieldChange, Inventory } from './types';
@@ -196,5 +196,8 @@ export function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | u
     };
   }
   const recorded = inv.owned[key];
-  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true, ...(recorded ? { recorded } : {}) };
+  const reason = key.endsWith(LEFTOVER)
+    ? 'left by a replace interrupted between adding the new rule and deleting this one (apply --no-rollback, recover --abandon); deleted by its full spec'
+    : 'no longer declared (owned since a previous apply)';
+  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason, disruptive: true, ...(recorded ? { recorded } : {}) };
 }

@@ -119,3 +119,15 @@ export function sameRule(a: RuleRes, b: RuleRes): boolean {
 export function sameRuleTraffic(a: RuleRes, b: RuleRes): boolean {
   return trafficOf(a) !== undefined && trafficOf(a) === trafficOf(b);
 }
+
+/**
+ * The owned key of an old rule a replace left live (interrupted between adding the new rule and
+ * deleting the old one, under `apply --no-rollback`): the next plan deletes it by its full spec.
+ */
+export const LEFTOVER = '#leftover';
+export const leftoverKey = (key: string): string => key + LEFTOVER;
+
+/** Whether a change is a rule replace made before it is broken: two kernel writes, add then delete. */
+export function madeBeforeBroken(c: { readonly kind: string; readonly action: string; readonly before?: Resource; readonly after?: Resource }): boolean {
+  return c.kind === 'rule' && c.action === 'replace' && ruleAddsFirst(c.before as RuleRes, c.after as RuleRes);
+}
