@@ -166,6 +166,34 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
   return current;
 }
 
+/**
+ * A declared rule that was there before Voltron (adopted: not owned) is edited as Voltron's own
+ * are, by a replace that keeps its protocol (replacingRule) and deletes it by its full spec: ''
+ * then. Unless another rule Voltron did not make shares its priority: which one the config
+ * means is unknown (a problem naming them). Undefined: not a rule replace.
+ */
+function adoptedRuleEdit(session: KernelSession, c: Change, current: ReadonlyMap<string, Resource>): string | undefined {
+  if (c.kind !== 'rule' || c.action !== 'replace' || c.before?.kind !== 'rule') return undefined;
+  const others = asideOf(current, c.key)
+    .map((k) => current.get(k) as RuleRes)
+    .filter((r) => r.protocol !== VOLTRON_RTPROT && r.unmodelled === undefined);
+  if (others.length === 0) return '';
+  const ns = ipNetnsOption(session, c.before.namespace);
+  const del = (r: RuleRes) => `ip${ns} -${r.family} rule del ${ruleArgs(r)}`;
+  return (
+    `${c.label}: the config changes a rule Voltron did not create (${ruleArgs(c.before)}), and ${others.length} other such rule(s) share its priority; ` +
+    `Voltron cannot tell which one the config means (delete the ones it does not mean yourself: ${[c.before, ...others].map(del).join('; or ')})`
+  );
+}
+
+/** A rule as `ip rule` arguments (its full spec: what deletes only it). */
+function ruleArgs(r: RuleRes): string {
+  const mark = r.fwmark !== undefined ? `fwmark ${r.fwmark}${r.fwmask !== undefined ? `/0x${r.fwmask.toString(16)}` : ''}` : '';
+  const what = r.action === 'lookup' ? `table ${r.table}` : r.action;
+  const parts = [`priority ${r.priority}`, r.from ? `from ${r.from}` : '', r.to ? `to ${r.to}` : '', mark, r.iif ? `iif ${r.iif}` : '', r.oif ? `oif ${r.oif}` : '', what, `proto ${r.protocol ?? VOLTRON_RTPROT}`];
+  return parts.filter((x) => x).join(' ');
+}
+
 /** The keys `<key>#N` of the live objects the read set aside beside `key` (a scan: for rare cases only). */
 function asideOf(current: ReadonlyMap<string, Resource>, key: string): string[] {
   const p = `${key}#`;
@@ -286,6 +314,12 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     // In a sandbox too: its namespaces may hold objects someone else put there.
     // A delete of a declared object happens only to free a veth end's name (see coupleVeths).
     if ((c.action === 'replace' || c.action === 'delete') && c.before && !inventory.owned[c.key]) {
+      const rule = adoptedRuleEdit(session, c, current);
+      if (rule === '') continue;
+      if (rule !== undefined) {
+        problems.push(rule);
+        continue;
+      }
       const verb = c.action === 'replace' ? 'replacing' : 'deleting';
       problems.push(`${c.label}: exists in the kernel but was not created by Voltron, and ${c.reason}; ${verb} it would destroy a foreign object (delete or rename it yourself)`);
     }

@@ -1,0 +1,104 @@
+// Real kernel: a declared rule that was there before Voltron (adopted, `proto static`) is edited
+// as Voltron's own are: the new rule added first, keeping its protocol, the old one deleted by
+// its full spec; it stays adopted (released, not deleted, when it leaves the config). Failing
+// between the two writes rolls back, or (--no-rollback) leaves a leftover the next apply
+// deletes. With another foreign rule at that priority, which one is meant is unknown: refused.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Sandbox } from '../support/sandbox';
+
+const CONFIG = (rule: string) => `
+namespaces: [ { name: h } ]
+${rule ? `rules:\n  - { priority: 1100, from: 10.50.0.0/24, ${rule}, namespace: h }` : ''}
+`;
+
+describe('an adopted rule edited', () => {
+  const dirs: string[] = [];
+  const cfg = (rule: string): string => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
+    fs.writeFileSync(path.join(d, 'net.yaml'), CONFIG(rule));
+    dirs.push(d);
+    return d;
+  };
+  const T100 = cfg('table: 100');
+  const T200 = cfg('table: 200');
+  const BLACKHOLE = cfg('action: blackhole');
+  const NONE = cfg('');
+  const sb = new Sandbox('ra', T100);
+  before(() => {
+    execFileSync('ip', ['netns', 'add', sb.ns('h')]);
+    sb.ip('h', ['rule', 'add', 'priority', '1100', 'from', '10.50.0.0/24', 'table', '100', 'proto', 'static']);
+  });
+  after(() => {
+    sb.run(['destroy', '--auto-approve']);
+    sb.cleanup();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  const rules = (): string[] =>
+    (sb.ipj('h', ['-4', 'rule', 'show']) as { priority: number; table?: string; action?: string; protocol?: string }[])
+      .filter((r) => r.priority === 1100)
+      .map((r) => `${r.table ?? r.action}:${r.protocol}`);
+  const apply = (config: string, args: string[] = [], env: Record<string, string> = {}) => sb.run(['apply', '--auto-approve', ...args], { config, env });
+  const ownsRule = () => Object.keys(sb.inventory().owned).filter((k) => k.startsWith('rule:'));
+
+  it('declared as it is: adopted, nothing to do', () => {
+    const a = apply(T100);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.doesNotMatch(a.stdout, /rule h/);
+    assert.deepEqual(rules(), ['100:static']);
+  });
+
+  it('its table changed: replaced made before broken, keeping proto static, still adopted', () => {
+    const p = sb.run(['plan', '-o', 'json'], { config: T200 });
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const changes = JSON.parse(p.stdout).changes as { action: string; label: string; reason: string; disruptive: boolean }[];
+    assert.deepEqual(
+      changes.map((c) => [c.action, c.label, c.disruptive]),
+      [['replace', 'rule h ipv4 priority 1100', false]],
+    );
+    assert.match(changes[0]!.reason, /new rule is added before the old one is deleted.*keeps the protocol of the old one \(static\)/);
+    const a = apply(T200);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(rules(), ['200:static']);
+    assert.deepEqual(ownsRule(), []);
+    assert.equal(sb.run(['plan', '--detailed-exitcode'], { config: T200 }).code, 0, 'in sync');
+  });
+
+  it('failing between the two writes rolls back to exactly the adopted rule', () => {
+    const f = apply(BLACKHOLE, [], { VOLTRON_FAULT: 'step=1,half=1,errno=5' });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.match(f.stderr, /Rollback complete/);
+    assert.deepEqual(rules(), ['200:static']);
+  });
+
+  it('with --no-rollback, the next apply deletes the old rule, by its protocol', () => {
+    const f = apply(BLACKHOLE, ['--no-rollback'], { VOLTRON_FAULT: 'step=1,half=1,errno=5' });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.deepEqual(rules(), ['200:static', 'blackhole:static']);
+    const a = apply(BLACKHOLE);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(a.stdout, /left by a replace interrupted/);
+    assert.deepEqual(rules(), ['blackhole:static']);
+    assert.deepEqual(ownsRule(), []);
+  });
+
+  it('left out of the config: released, not deleted', () => {
+    const a = apply(NONE);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(rules(), ['blackhole:static']);
+  });
+
+  it('another foreign rule at its priority: refused, naming the rules to delete', () => {
+    sb.ip('h', ['rule', 'add', 'priority', '1100', 'from', '10.60.0.0/24', 'table', '7', 'proto', 'boot']);
+    const p = sb.run(['plan'], { config: T100 });
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /cannot tell which one the config means/);
+    assert.match(p.stderr, /rule del priority 1100 from 10\.60\.0\.0\/24 table 7 proto 3/);
+    assert.deepEqual(rules(), ['blackhole:static', '7:boot']);
+  });
+});
