@@ -65,6 +65,8 @@ describe('rule replace left half done: the next apply deletes the leftover', () 
       [['delete', 'rule h ipv4 priority 1100']],
     );
     assert.match(changes[0]!.reason, /left by a replace interrupted between adding the new rule and deleting this one/);
+    const shown = sb.run(['show', '-n', 'h'], { config: T200 });
+    assert.match(shown.stdout, /table: 100\n[^]*left by a replace interrupted|left by a replace interrupted[^]*table: 100/);
     const b = apply(T200);
     assert.equal(b.code, 0, b.stdout + b.stderr);
     assert.deepEqual(rules(), ['7:boot', '200:194']);
