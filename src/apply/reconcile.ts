@@ -26,7 +26,8 @@ import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
 import { linkKey, sysctlDevice } from '../plan/refs';
-import { LEFTOVER, sameRule } from '../plan/handover';
+import { LEFTOVER, sameRule, sameRuleTraffic } from '../plan/handover';
+import { pushTo } from '../util/multimap';
 import { rangesOverlap, vniClaim } from '../plan/vni';
 
 export interface Journal {
@@ -150,13 +151,16 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
   // deleted when ours leaves the config.
   // (A restore's inventory holds the pre-apply objects as read: a declared route Voltron adopted
   // keeps its own protocol there, and is not someone else's.)
+  let aside: string[] | undefined;
   for (const [k, r] of current) {
     if ((r.kind !== 'rule' && r.kind !== 'route') || r.protocol === VOLTRON_RTPROT) continue;
+    if (r.kind === 'rule' && k.includes('#')) (aside ??= []).push(k);
     const known = inventory.owned[k];
     if (known === undefined || ((known.kind === 'rule' || known.kind === 'route') && known.protocol === r.protocol)) continue;
     current.delete(k);
     setAside(current, k, r);
   }
+  if (aside) adoptDeclaredRules(current, desired, inventory, aside);
   // The kernel cannot tell which veth end created the pair: take it from config/inventory.
   for (const [k, r] of current) {
     if (r.kind !== 'link' || !r.veth) continue;
@@ -177,7 +181,8 @@ function adoptedRuleEdit(session: KernelSession, c: Change, current: ReadonlyMap
   const others = asideOf(current, c.key)
     .map((k) => current.get(k) as RuleRes)
     .filter((r) => r.protocol !== VOLTRON_RTPROT && r.unmodelled === undefined);
-  if (others.length === 0) return '';
+  // Sharing the declared selectors, the rule to edit is known (adoptDeclaredRules put it first).
+  if (others.length === 0 || (sameRuleTraffic(c.before, c.after as RuleRes) && !others.some((r) => sameRuleTraffic(r, c.after as RuleRes)))) return '';
   const ns = ipNetnsOption(session, c.before.namespace);
   const del = (r: RuleRes) => `ip${ns} -${r.family} rule del ${ruleArgs(r)}`;
   return (
@@ -192,6 +197,42 @@ function ruleArgs(r: RuleRes): string {
   const what = r.action === 'lookup' ? `table ${r.table}` : r.action;
   const parts = [`priority ${r.priority}`, r.from ? `from ${r.from}` : '', r.to ? `to ${r.to}` : '', mark, r.iif ? `iif ${r.iif}` : '', r.oif ? `oif ${r.oif}` : '', what, `proto ${r.protocol ?? VOLTRON_RTPROT}`];
   return parts.filter((x) => x).join(' ');
+}
+
+/**
+ * Several rules Voltron did not make can share a declared rule's priority, and the read keys the
+ * first (kernel order) as the rule's: the plan would then replace that one. The declared rule is
+ * the one equal to it (protocol aside: an adopted rule keeps its own), else the only one with its
+ * selectors (a `table` or `action` edit of it). `aside`: the set-aside rule keys (`<key>#N`).
+ * Not at keys Voltron's own rule holds: another rule there is someone else's.
+ */
+function adoptDeclaredRules(current: Map<string, Resource>, desired: StateMap, inventory: Inventory, aside: readonly string[]): void {
+  const bases = new Map<string, string[]>();
+  for (const a of aside) {
+    const at = a.lastIndexOf('#');
+    if (/^[0-9]+$/.test(a.slice(at + 1))) pushTo(bases, a.slice(0, at), a);
+  }
+  for (const [k, keys] of bases) {
+    const d = desired.get(k);
+    const here = current.get(k) as RuleRes | undefined;
+    const known = inventory.owned[k];
+    // A restore's inventory owns the adopted rules it puts back, with their protocol.
+    const ours = known !== undefined && (known.kind !== 'rule' || (known.protocol ?? VOLTRON_RTPROT) === VOLTRON_RTPROT);
+    if (d?.kind !== 'rule' || ours || here?.protocol === VOLTRON_RTPROT) continue;
+    const equal = (r: RuleRes | undefined) => r !== undefined && sameRule({ ...d, protocol: r.protocol }, r);
+    if (equal(here)) continue;
+    const rules = keys.filter((a) => (current.get(a) as RuleRes).unmodelled === undefined);
+    let pick = rules.find((a) => equal(current.get(a) as RuleRes));
+    if (pick === undefined && !(here !== undefined && sameRuleTraffic(d, here))) {
+      const same = rules.filter((a) => sameRuleTraffic(d, current.get(a) as RuleRes));
+      if (same.length === 1) pick = same[0];
+    }
+    if (pick === undefined) continue;
+    const r = current.get(pick)!;
+    if (here !== undefined) current.set(pick, here);
+    else current.delete(pick);
+    current.set(k, r);
+  }
 }
 
 /** The keys `<key>#N` of the live objects the read set aside beside `key` (a scan: for rare cases only). */

@@ -2,7 +2,8 @@
 // as Voltron's own are: the new rule added first, keeping its protocol, the old one deleted by
 // its full spec; it stays adopted (released, not deleted, when it leaves the config). Failing
 // between the two writes rolls back, or (--no-rollback) leaves a leftover the next apply
-// deletes. With another foreign rule at that priority, which one is meant is unknown: refused.
+// deletes. Behind another foreign rule at that priority, the declared rule is the one equal to
+// it, else the one with its selectors; a selector edit there is refused (which rule is meant?).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -93,12 +94,76 @@ describe('an adopted rule edited', () => {
     assert.deepEqual(rules(), ['blackhole:static']);
   });
 
-  it('another foreign rule at its priority: refused, naming the rules to delete', () => {
+});
+
+describe('an adopted rule behind another foreign rule at its priority', () => {
+  const dirs: string[] = [];
+  const cfg = (rule: string): string => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
+    fs.writeFileSync(path.join(d, 'net.yaml'), CONFIG(rule));
+    dirs.push(d);
+    return d;
+  };
+  const T100 = cfg('table: 100');
+  const T200 = cfg('table: 200');
+  const MOVED = cfg('table: 200');
+  fs.writeFileSync(path.join(MOVED, 'net.yaml'), CONFIG('table: 200').replace('from: 10.50.0.0/24', 'from: 10.70.0.0/24'));
+  const sb = new Sandbox('rb', T100);
+  before(() => {
+    execFileSync('ip', ['netns', 'add', sb.ns('h')]);
+    // Someone else's rule first: the kernel lists it, and the read keys it, before the declared one.
     sb.ip('h', ['rule', 'add', 'priority', '1100', 'from', '10.60.0.0/24', 'table', '7', 'proto', 'boot']);
-    const p = sb.run(['plan'], { config: T100 });
+    sb.ip('h', ['rule', 'add', 'priority', '1100', 'from', '10.50.0.0/24', 'table', '100', 'proto', 'static']);
+  });
+  after(() => {
+    sb.run(['destroy', '--auto-approve']);
+    sb.cleanup();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+  const rules = (): string[] =>
+    (sb.ipj('h', ['-4', 'rule', 'show']) as { priority: number; table?: string; protocol?: string }[]).filter((r) => r.priority === 1100).map((r) => `${r.table}:${r.protocol}`);
+  const apply = (config: string, args: string[] = [], env: Record<string, string> = {}) => sb.run(['apply', '--auto-approve', ...args], { config, env });
+
+  it('declared as it is: in sync (the declared rule is found, not the first one)', () => {
+    const a = apply(T100);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.doesNotMatch(a.stdout, /rule h/);
+    assert.deepEqual(rules(), ['7:boot', '100:static']);
+  });
+
+  it('its table changed: the rule with its selectors is edited, the other stays', () => {
+    const a = apply(T200);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(rules(), ['7:boot', '200:static']);
+  });
+
+  for (const fault of ['errno=5', 'kill=1']) {
+    it(`${fault === 'kill=1' ? 'killed' : 'failing'} between the two writes: back to exactly the adopted rule`, () => {
+      const f = apply(T100, [], { VOLTRON_FAULT: `step=1,half=1,${fault}` });
+      assert.notEqual(f.code, 0);
+      if (fault === 'kill=1') {
+        const r = sb.run(['recover']);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+      } else assert.match(f.stderr, /Rollback complete/);
+      assert.deepEqual(rules(), ['7:boot', '200:static']);
+    });
+  }
+
+  it('with --no-rollback, the next apply deletes the old rule only', () => {
+    const f = apply(T100, ['--no-rollback'], { VOLTRON_FAULT: 'step=1,half=1,errno=5' });
+    assert.equal(f.code, 1, f.stdout + f.stderr);
+    assert.deepEqual(rules(), ['7:boot', '200:static', '100:static']);
+    const a = apply(T100);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.deepEqual(rules(), ['7:boot', '100:static']);
+    assert.equal(sb.run(['plan', '--detailed-exitcode'], { config: T100 }).code, 0, 'in sync');
+  });
+
+  it('a selector changed: which rule is meant is unknown, refused naming the rules to delete', () => {
+    const p = sb.run(['plan'], { config: MOVED });
     assert.equal(p.code, 1, p.stdout + p.stderr);
     assert.match(p.stderr, /cannot tell which one the config means/);
     assert.match(p.stderr, /rule del priority 1100 from 10\.60\.0\.0\/24 table 7 proto 3/);
-    assert.deepEqual(rules(), ['blackhole:static', '7:boot']);
+    assert.deepEqual(rules(), ['7:boot', '100:static']);
   });
 });
