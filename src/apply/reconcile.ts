@@ -173,21 +173,27 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
 /**
  * A declared rule that was there before Voltron (adopted: not owned) is edited as Voltron's own
  * are, by a replace that keeps its protocol (replacingRule) and deletes it by its full spec: ''
- * then. Unless another rule Voltron did not make shares its priority: which one the config
- * means is unknown (a problem naming them). Undefined: not a rule replace.
+ * then. Only a `table` or `action` edit, of the one such rule at the priority with the declared
+ * selectors (adoptDeclaredRules keys it first): another rule there is otherwise as likely to be
+ * someone else's, which Voltron never deletes (a problem naming the rules and their deletes).
+ * Undefined: not a rule replace.
  */
 function adoptedRuleEdit(session: KernelSession, c: Change, current: ReadonlyMap<string, Resource>): string | undefined {
   if (c.kind !== 'rule' || c.action !== 'replace' || c.before?.kind !== 'rule') return undefined;
+  const after = c.after as RuleRes;
   const others = asideOf(current, c.key)
     .map((k) => current.get(k) as RuleRes)
     .filter((r) => r.protocol !== VOLTRON_RTPROT && r.unmodelled === undefined);
-  // Sharing the declared selectors, the rule to edit is known (adoptDeclaredRules put it first).
-  if (others.length === 0 || (sameRuleTraffic(c.before, c.after as RuleRes) && !others.some((r) => sameRuleTraffic(r, c.after as RuleRes)))) return '';
+  if (sameRuleTraffic(c.before, after) && !others.some((r) => sameRuleTraffic(r, after))) return '';
+  const held = [c.before, ...others];
   const ns = ipNetnsOption(session, c.before.namespace);
   const del = (r: RuleRes) => `ip${ns} -${r.family} rule del ${ruleArgs(r)}`;
+  const which = sameRuleTraffic(c.before, after) ? 'more than one with the declared selectors' : 'none with the declared selectors';
+  const who = held.length === 1 ? 'a rule Voltron did not create holds this priority with other selectors' : `${held.length} rules Voltron did not create hold this priority, ${which}`;
   return (
-    `${c.label}: the config changes a rule Voltron did not create (${ruleArgs(c.before)}), and ${others.length} other such rule(s) share its priority; ` +
-    `Voltron cannot tell which one the config means (delete the ones it does not mean yourself: ${[c.before, ...others].map(del).join('; or ')})`
+    `${c.label}: ${who} (${held.map(ruleArgs).join('; ')}); ` +
+    `Voltron edits such a rule only in its table or action, where it is the one with the declared selectors, and never deletes another ` +
+    `(delete yourself the ones the config replaces: ${held.map(del).join('; ')}; or declare the rule at a free priority)`
   );
 }
 

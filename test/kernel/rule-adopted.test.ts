@@ -3,7 +3,8 @@
 // its full spec; it stays adopted (released, not deleted, when it leaves the config). Failing
 // between the two writes rolls back, or (--no-rollback) leaves a leftover the next apply
 // deletes. Behind another foreign rule at that priority, the declared rule is the one equal to
-// it, else the one with its selectors; a selector edit there is refused (which rule is meant?).
+// it, else the one with its selectors. A selector edit is refused: the rule at that priority may
+// as well be someone else's, which Voltron never deletes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -29,6 +30,8 @@ describe('an adopted rule edited', () => {
   const T200 = cfg('table: 200');
   const BLACKHOLE = cfg('action: blackhole');
   const NONE = cfg('');
+  const MOVED = cfg('table: 100');
+  fs.writeFileSync(path.join(MOVED, 'net.yaml'), CONFIG('table: 100').replace('from: 10.50.0.0/24', 'from: 10.70.0.0/24'));
   const sb = new Sandbox('ra', T100);
   before(() => {
     execFileSync('ip', ['netns', 'add', sb.ns('h')]);
@@ -86,6 +89,13 @@ describe('an adopted rule edited', () => {
     assert.match(a.stdout, /left by a replace interrupted/);
     assert.deepEqual(rules(), ['blackhole:static']);
     assert.deepEqual(ownsRule(), []);
+  });
+
+  it('a selector changed: refused (someone else\'s rule at that priority is never deleted), naming its delete', () => {
+    const p = sb.run(['plan'], { config: MOVED });
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /a rule Voltron did not create holds this priority with other selectors \(priority 1100 from 10\.50\.0\.0\/24 blackhole proto 4\)/);
+    assert.match(p.stderr, /ip -n \S+ -4 rule del priority 1100 from 10\.50\.0\.0\/24 blackhole proto 4/);
   });
 
   it('left out of the config: released, not deleted', () => {
@@ -162,7 +172,8 @@ describe('an adopted rule behind another foreign rule at its priority', () => {
   it('a selector changed: which rule is meant is unknown, refused naming the rules to delete', () => {
     const p = sb.run(['plan'], { config: MOVED });
     assert.equal(p.code, 1, p.stdout + p.stderr);
-    assert.match(p.stderr, /cannot tell which one the config means/);
+    assert.match(p.stderr, /2 rules Voltron did not create hold this priority, none with the declared selectors/);
+    assert.match(p.stderr, /rule del priority 1100 from 10\.50\.0\.0\/24 table 100 proto 4/);
     assert.match(p.stderr, /rule del priority 1100 from 10\.60\.0\.0\/24 table 7 proto 3/);
     assert.deepEqual(rules(), ['7:boot', '100:static']);
   });
