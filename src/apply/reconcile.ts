@@ -188,7 +188,7 @@ function adoptedRuleEdit(session: KernelSession, c: Change, current: ReadonlyMap
   const held = [c.before, ...others];
   const ns = ipNetnsOption(session, c.before.namespace);
   const del = (r: RuleRes) => `ip${ns} -${r.family} rule del ${ruleArgs(r)}`;
-  const which = sameRuleTraffic(c.before, after) ? 'more than one with the declared selectors' : 'none with the declared selectors';
+  const which = held.some((r) => sameRuleTraffic(r, after)) ? 'more than one with the declared selectors' : 'none with the declared selectors';
   const who = held.length === 1 ? 'a rule Voltron did not create holds this priority with other selectors' : `${held.length} rules Voltron did not create hold this priority, ${which}`;
   return (
     `${c.label}: ${who} (${held.map(ruleArgs).join('; ')}); ` +

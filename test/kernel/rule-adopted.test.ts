@@ -177,4 +177,12 @@ describe('an adopted rule behind another foreign rule at its priority', () => {
     assert.match(p.stderr, /rule del priority 1100 from 10\.60\.0\.0\/24 table 7 proto 3/);
     assert.deepEqual(rules(), ['7:boot', '100:static']);
   });
+
+  it('two rules with the declared selectors, neither the declared one: refused', () => {
+    sb.ip('h', ['rule', 'add', 'priority', '1100', 'from', '10.50.0.0/24', 'table', '9', 'proto', 'boot']);
+    const p = sb.run(['plan'], { config: T200 });
+    assert.equal(p.code, 1, p.stdout + p.stderr);
+    assert.match(p.stderr, /3 rules Voltron did not create hold this priority, more than one with the declared selectors/);
+    assert.deepEqual(rules(), ['7:boot', '100:static', '9:boot']);
+  });
 });
