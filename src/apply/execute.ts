@@ -51,6 +51,17 @@ export function createRefused(e: unknown): boolean {
   return typeof e === 'object' && e !== null && refused.has(e);
 }
 
+/** Errors of make-before-break rule replaces that failed after their add (see halfDone). */
+const halfDone = new WeakSet<object>();
+
+/**
+ * Whether `e` failed a rule replace between its two writes: the new rule is live, the old one
+ * too (see InventoryBuilder.recordHalf).
+ */
+export function failedHalfDone(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && halfDone.has(e);
+}
+
 /** Run an exclusive create, marking an "already exists" refusal (createRefused). */
 function exclusive(fn: () => void): void {
   try {
@@ -164,8 +175,13 @@ export function executeChange(c: Change, ctx: ExecContext): void {
         // Make before break (see ruleAddsFirst): the old rule, first at its priority, keeps
         // matching until it goes; then the new one does.
         exclusive(() => createRule(s, c.after as RuleRes));
-        ctx.between?.(c);
-        return ignoringGone(() => deleteRule(s, c.before as RuleRes));
+        try {
+          ctx.between?.(c);
+          return ignoringGone(() => deleteRule(s, c.before as RuleRes));
+        } catch (e) {
+          if (typeof e === 'object' && e !== null) halfDone.add(e);
+          throw e;
+        }
       }
       if (c.action !== 'create') ignoringGone(() => deleteRule(s, c.before as never));
       if (c.action !== 'delete') exclusive(() => createRule(s, c.after as never));

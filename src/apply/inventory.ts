@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resourceKey } from '../model/keys';
-import type { Resource, StateMap } from '../model/types';
+import { VOLTRON_RTPROT, type Resource, type StateMap } from '../model/types';
+import { leftoverKey } from '../plan/handover';
 import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
 import { isPlainObject } from '../plan/compare';
@@ -144,6 +145,10 @@ export function saveInventoryIfChanged(stateDir: string, inv: Inventory): void {
 const holdsNothing = (inv: Inventory): boolean =>
   [inv.owned, inv.original, inv.ifindex ?? {}, inv.netnsCookie ?? {}].every((o) => Object.keys(o).length === 0);
 
+function keepsForeignProtocol(r: Resource): boolean {
+  return r.kind === 'rule' && r.protocol !== undefined && r.protocol !== VOLTRON_RTPROT;
+}
+
 function strip(r: Resource): Resource {
   const { source: _s, ...rest } = r as Resource & { source?: unknown };
   return rest as Resource;
@@ -183,7 +188,8 @@ export class InventoryBuilder {
       }
       // Created objects are owned; settings we changed are owned (restored on removal);
       // pre-existing objects we only updated are adopted, never deleted on removal.
-      if (c.action === 'create' || c.action === 'replace' || isSetting || owned[c.key]) owned[c.key] = strip(c.after);
+      // An adopted rule replaced keeps its protocol (replacingRule), and stays adopted.
+      if (c.action === 'create' || (c.action === 'replace' && !keepsForeignProtocol(c.after)) || isSetting || owned[c.key]) owned[c.key] = strip(c.after);
       // The other end of the pair, which this create brings back after the plan deleted its
       // namesake (its own key holds that delete): made by Voltron, so owned as well.
       if (c.pairedPeer) {
@@ -192,6 +198,16 @@ export class InventoryBuilder {
         delete this.ifindex[peerKey];
       }
     }
+    return this;
+  }
+
+  /**
+   * A rule replace that failed between its two writes: the new rule is recorded as the replace's
+   * would be, and the old one, still live, under leftoverKey: the next plan deletes it.
+   */
+  recordHalf(c: Change): this {
+    this.record(c);
+    if (c.before) this.owned[leftoverKey(c.key)] = strip(c.before);
     return this;
   }
 

@@ -16,6 +16,7 @@ import { journalPath, markJournal, readJournal, removeJournal, type JournalState
 import { restore, type RestoreOutcome, type RestoreTarget } from './rollback';
 import { SETTING_KINDS, withIdentities } from './reconcile';
 import type { Inventory } from '../plan/types';
+import { madeBeforeBroken } from '../plan/handover';
 import { fromEarlierBoot } from '../util/boot';
 
 export interface Log {
@@ -175,7 +176,12 @@ export function abandonJournal(stateDir: string, log: Log, j: JournalState): voi
   const inv = new InventoryBuilder(j.begin.preInventory);
   // A delete may have been undone by the failed rollback: its object stays owned (prune clears
   // ownership of what is gone).
-  for (const st of j.steps) if (st.change.action !== 'delete') inv.record(st.change);
+  // A rule replace cut between its add and its delete leaves both rules: own both (recordHalf).
+  for (const st of j.steps) {
+    if (st.change.action === 'delete') continue;
+    if (!j.done.has(st.i) && madeBeforeBroken(st.change)) inv.recordHalf(st.change);
+    else inv.record(st.change);
+  }
   // What the journaled steps and the failed rollback recreated has unknown ifindexes and netns
   // cookies: recorded ones would make Voltron's own objects look like someone else's. Trust the
   // names until the next verified apply records them again.

@@ -123,7 +123,7 @@ function withHandoverLeftovers(target: RestoreTarget, current: Map<string, Resou
     if (sameRule(old, made) || Object.keys(target.foreign).some((f) => f.startsWith(`${k}#`) && sameRule(target.foreign[f] as RuleRes, made))) continue;
     const slots = [k, ...(aside.get(k) ?? [])].filter((s) => current.has(s));
     const oldAt = slots.find((s) => sameRule(current.get(s) as RuleRes, old));
-    const madeAt = slots.find((s) => s !== oldAt && (current.get(s) as RuleRes).protocol === VOLTRON_RTPROT && sameRule(current.get(s) as RuleRes, made));
+    const madeAt = slots.find((s) => s !== oldAt && (current.get(s) as RuleRes).protocol === (made.protocol ?? VOLTRON_RTPROT) && sameRule(current.get(s) as RuleRes, made));
     if (oldAt === undefined || madeAt === undefined) continue;
     const o = current.get(oldAt)!;
     const m = current.get(madeAt)!;

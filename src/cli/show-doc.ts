@@ -7,6 +7,7 @@ import { resourceKey, resourceNamespace } from '../model/keys';
 import { CLSACT_DEFAULT_PRIORITY, QDISC_KINDS, type BpfProgramRes, type LinkRes, type QdiscRes, type Resource, type RouteEncap, type RouteRes, type StateMap, type TcClassRes, type TcFilterRes } from '../model/types';
 import { compileIgnore, isIgnored } from '../plan/ignore';
 import { linkKey } from '../plan/refs';
+import { LEFTOVER } from '../plan/handover';
 import { rangeItem } from '../util/ranges';
 import type { Inventory } from '../plan/types';
 
@@ -341,6 +342,8 @@ function seg6WithoutMtuForm(r: RouteRes): string {
 
 /** Why a rule or route set aside at another's key is not a list entry: the config takes one per key. */
 const SAME_KEY = 'another at the same key (the config declares one per key)';
+/** A rule the inventory records as left by an interrupted replace (reconcile: placeRuleLeftovers). */
+const LEFT_BY_REPLACE = "Voltron's, left by a replace interrupted between its add and its delete: the next apply deletes it";
 
 interface NsAcc {
   readonly item: Item & { sysctls?: Record<string, string | number>; seg6?: { tunsrc: string } };
@@ -415,6 +418,7 @@ function identityItem(r: OnDevice, form: string): [section: string, item: Item] 
 export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFilter): ShowDoc {
   // A foreign rule sharing an owned rule's priority is read under another key (kernel/read).
   const aliased = new Set([...current].filter(([k, r]) => k !== resourceKey(r)).map(([, r]) => r));
+  const leftovers = new Set([...current].filter(([k]) => k.endsWith(LEFTOVER)).map(([, r]) => r));
   const isOwned = (r: Resource) => !aliased.has(r) && inventory.owned[resourceKey(r)] !== undefined;
   const match = compileIgnore(f.ignore ?? []);
   const visible = (r: Resource) =>
@@ -502,7 +506,7 @@ export function buildShowDoc(current: StateMap, inventory: Inventory, f: ShowFil
       addUnmanaged('addresses', withNs(clean({ address: r.address, dev: r.dev, form: r.unmodelled }), r.namespace));
     } else if (r.kind === 'rule' && (r.unmodelled !== undefined || aliased.has(r))) {
       // Set aside (kernel/read): printed as a rule it would repeat another's identity (priority).
-      const form = r.unmodelled ?? SAME_KEY;
+      const form = r.unmodelled ?? (leftovers.has(r) ? LEFT_BY_REPLACE : SAME_KEY);
       addUnmanaged('rules', withNs(clean({ priority: r.priority, family: r.family, form, table: r.table, from: r.from, to: r.to, fwmark: r.fwmark, fwmask: r.fwmask, iif: r.iif, oif: r.oif }), r.namespace));
     } else if (r.kind === 'route' && (r.unmodelled !== undefined || aliased.has(r) || (!owned && seg6WithoutMtu(r)))) {
       const form = r.unmodelled ?? (aliased.has(r) ? SAME_KEY : seg6WithoutMtuForm(r));

@@ -3,7 +3,7 @@ import { nsLabel, resourceLabel } from '../model/keys';
 import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind, type RuleRes, type SysctlRes } from '../model/types';
 import { IMMUTABLE, declaredFields, diffResource, replaceCause } from './compare';
 import { fmtScalar } from './format';
-import { ruleAddsFirst, sameRuleTraffic } from './handover';
+import { LEFTOVER, replacingRule, ruleAddsFirst, sameRuleTraffic } from './handover';
 import { KIND_RANK } from './refs';
 import { mergeRanges, rangeItem, subtractRanges, toRanges } from '../util/ranges';
 import type { ChangeAction, FieldChange, Inventory } from './types';
@@ -116,18 +116,23 @@ export function createDraft(key: string, d: Resource, reason: string): Draft {
   return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason: reason + pool, disruptive: false };
 }
 
+const PROTO_NAMES: Readonly<Record<number, string>> = { 3: 'boot', 4: 'static' };
+
 /**
  * A rule replaced at its priority: added before the old one is deleted where the kernel tells
  * them apart (ruleAddsFirst); then no packet falls through to later rules meanwhile, and one
  * whose selectors stay interrupts nothing.
  */
-function ruleReplace(x: Draft, before: RuleRes, after: RuleRes): Draft {
+function ruleReplace(x: Draft, before: RuleRes, declared: RuleRes): Draft {
+  // An adopted rule (there before Voltron) keeps its protocol, as an adopted route does.
+  const after = replacingRule(before, declared);
+  const kept = after === declared ? '' : `; the new rule keeps the protocol of the old one (${PROTO_NAMES[after.protocol!] ?? after.protocol}), there before Voltron`;
   if (!ruleAddsFirst(before, after)) {
-    return { ...x, reason: `${x.reason}; the old rule is deleted before the new one is added: the kernel cannot tell them apart` };
+    return { ...x, after, reason: `${x.reason}; the old rule is deleted before the new one is added: the kernel cannot tell them apart${kept}` };
   }
   const seamless = sameRuleTraffic(before, after);
-  const reason = `${x.reason}; the new rule is added before the old one is deleted${seamless ? ', so its traffic always matches one of them' : ''}`;
-  return { ...x, reason, disruptive: !seamless };
+  const reason = `${x.reason}; the new rule is added before the old one is deleted${seamless ? ', so its traffic always matches one of them' : ''}${kept}`;
+  return { ...x, after, reason, disruptive: !seamless };
 }
 
 export function changeDraft(key: string, d: Resource, c: Resource): Draft | undefined {
@@ -196,5 +201,8 @@ export function deleteDraft(key: string, c: Resource, inv: Inventory): Draft | u
     };
   }
   const recorded = inv.owned[key];
-  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason: 'no longer declared (owned since a previous apply)', disruptive: true, ...(recorded ? { recorded } : {}) };
+  const reason = key.endsWith(LEFTOVER)
+    ? 'left by a replace interrupted between adding the new rule and deleting this one (apply --no-rollback, recover --abandon); deleted by its full spec'
+    : 'no longer declared (owned since a previous apply)';
+  return { action: 'delete', key, kind: c.kind, before: c, fields: [], reason, disruptive: true, ...(recorded ? { recorded } : {}) };
 }

@@ -119,3 +119,24 @@ export function sameRule(a: RuleRes, b: RuleRes): boolean {
 export function sameRuleTraffic(a: RuleRes, b: RuleRes): boolean {
   return trafficOf(a) !== undefined && trafficOf(a) === trafficOf(b);
 }
+
+/**
+ * The owned key of an old rule a replace left live (interrupted between adding the new rule and
+ * deleting the old one, under `apply --no-rollback`): the next plan deletes it by its full spec.
+ */
+export const LEFTOVER = '#leftover';
+export const leftoverKey = (key: string): string => key + LEFTOVER;
+
+/**
+ * The rule a replace adds: the declared one, with the protocol of the rule it replaces when that
+ * one is not Voltron's (an adopted rule keeps it, as an adopted route changed in place does).
+ */
+export function replacingRule(before: RuleRes, after: RuleRes): RuleRes {
+  if (after.protocol !== undefined || before.protocol === undefined || before.protocol === VOLTRON_RTPROT) return after;
+  return { ...after, protocol: before.protocol };
+}
+
+/** Whether a change is a rule replace made before it is broken: two kernel writes, add then delete. */
+export function madeBeforeBroken(c: { readonly kind: string; readonly action: string; readonly before?: Resource; readonly after?: Resource }): boolean {
+  return c.kind === 'rule' && c.action === 'replace' && ruleAddsFirst(c.before as RuleRes, c.after as RuleRes);
+}

@@ -347,6 +347,20 @@ describe('inventory', () => {
   });
 });
 
+describe('a rule replace cut between its add and its delete', () => {
+  const rule = (table: number, protocol?: number): Resource => ({ kind: 'rule', namespace: 'h', family: 4, priority: 1100, action: 'lookup', table, from: '10.50.0.0/24', ...(protocol ? { protocol } : {}) });
+  const replace = (before: Resource, after: Resource): Change => ({ key: 'rule:h/ipv4/p1100', kind: 'rule', action: 'replace', label: 'rule h ipv4 priority 1100', reason: '', fields: [], dependsOn: [], disruptive: false, before, after });
+  it("records the new rule as the rule's and the old one, as read, as its leftover", () => {
+    const inv = new InventoryBuilder({ ...EMPTY_INVENTORY, owned: { 'rule:h/ipv4/p1100': rule(100) } }).recordHalf(replace(rule(100, 194), rule(200))).result();
+    assert.deepEqual(inv.owned, { 'rule:h/ipv4/p1100': rule(200), 'rule:h/ipv4/p1100#leftover': rule(100, 194) });
+  });
+  it('an adopted rule (its protocol kept) stays adopted: only the leftover is owned', () => {
+    const inv = new InventoryBuilder(EMPTY_INVENTORY).recordHalf(replace(rule(100, 4), rule(200, 4))).result();
+    assert.deepEqual(inv.owned, { 'rule:h/ipv4/p1100#leftover': rule(100, 4) });
+    assert.deepEqual(recordChange(EMPTY_INVENTORY, replace(rule(100, 4), rule(200, 4))).owned, {});
+  });
+});
+
 describe('fault seam and durations', () => {
   it('parses VOLTRON_FAULT and throws a NetlinkError at the chosen 1-based step', () => {
     assert.deepEqual(parseFault('step=3,errno=17'), { step: 3, errno: 17 });
