@@ -1,5 +1,6 @@
 // Options and setup shared by commands: config loading, session, state dir, output.
 import { setCapabilityCache } from '../kernel/capabilities';
+import { setSysctlVerdictCache } from '../kernel/sysctl-verdicts';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, formatConfigError } from '../config';
@@ -125,6 +126,8 @@ export function missingOverlayNote(ctx: Pick<Context, 'configDir' | 'host'>): st
 export function openSession(ctx: Context): KernelSession {
   // What the kernel supports is asked once per boot, not at every plan (/proc/kallsyms is slow).
   setCapabilityCache(path.join(ctx.stateDir, 'cache', 'kernel-features.json'));
+  // What a new namespace says of declared sysctls, per boot: a plan need not make one each time.
+  setSysctlVerdictCache(path.join(ctx.stateDir, 'cache', 'sysctl-verdicts.json'));
   return new KernelSession(ctx.sandbox === undefined ? {} : { sandbox: ctx.sandbox });
 }
 

@@ -48,13 +48,16 @@ export function openNetns(name: string | null): number {
  */
 export function withNetns<T>(name: string | null, fn: () => T): T {
   if (name === null) return fn();
+  // Opened before the switch: opened lazily on the way back (the first entry of a process), it
+  // was the namespace just entered, and the process stayed there for good.
+  const back = home();
   const target = openNetns(name);
   try {
     if ((libc.setns(target, CLONE_NEWNET) as number) !== 0) throw notEntered(name, errno());
     try {
       return fn();
     } finally {
-      if ((libc.setns(home(), CLONE_NEWNET) as number) !== 0) {
+      if ((libc.setns(back, CLONE_NEWNET) as number) !== 0) {
         // Staying in the wrong namespace would make later writes land in the wrong place.
         throw new SyscallError('setns(home)', errno());
       }

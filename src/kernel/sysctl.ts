@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import type { SysctlRes } from '../model/types';
 import { withFreshNetns, withNetns } from './netns';
 import type { KernelSession } from './session';
+import { loadVerdicts, saveVerdicts, sysctlVerdictCache, verdictStamp, type FreshAccess, type ValueVerdict } from './sysctl-verdicts';
 
 /**
  * /proc/sys path of a dotted key. As for sysctl(8), a '/' in a key stands for a '.' in a name
@@ -41,9 +42,9 @@ export type SysctlAccess = 'missing' | 'read-only' | 'write-only';
  * (read-only: `net.ipv4.conf.all.mc_forwarding`, `net.core.rmem_max` outside the host's initial
  * namespace; write-only: `net.ipv4.route.flush`, an action that no read can verify), asked
  * before any write. In a namespace that exists: every key but those of a device not there yet
- * that the plan creates (the caller sets `device` only for those). In one the apply creates: the keys a new namespace lacks (some exist
- * only in the host's initial namespace), asked once of a throwaway namespace; device keys are
- * not judged.
+ * that the plan creates (the caller sets `device` only for those). In one the apply creates: the
+ * keys a new namespace lacks (some exist only in the host's initial namespace), asked once of a
+ * throwaway namespace, or of the verdict cache when it has them all; device keys are not judged.
  */
 export function sysctlAccess<K extends { namespace: string; key: string; device: string | undefined }>(session: KernelSession, keys: readonly K[]): Map<K, SysctlAccess> {
   const out = new Map<K, SysctlAccess>();
@@ -55,64 +56,107 @@ export function sysctlAccess<K extends { namespace: string; key: string; device:
       return false;
     }
   };
-  const look = (k: K): void => {
-    const file = sysctlPath(k.key);
-    // /proc/sys/net/<family>/<conf|neigh>/<device>: the device's directory.
-    if (k.device !== undefined && !fs.existsSync(file.split('/').slice(0, 7).join('/'))) return;
-    if (!fs.existsSync(file)) out.set(k, 'missing');
-    else if (!can(file, fs.constants.W_OK)) out.set(k, 'read-only');
-    else if (!can(file, fs.constants.R_OK)) out.set(k, 'write-only');
-  };
+  const ask = (file: string): FreshAccess => (!fs.existsSync(file) ? 'missing' : !can(file, fs.constants.W_OK) ? 'read-only' : !can(file, fs.constants.R_OK) ? 'write-only' : 'ok');
   const later: K[] = [];
   for (const k of keys) {
-    if (session.exists(k.namespace)) withNetns(session.physical(k.namespace), () => look(k));
-    else if (k.device === undefined) later.push(k);
+    if (session.exists(k.namespace)) {
+      withNetns(session.physical(k.namespace), () => {
+        const file = sysctlPath(k.key);
+        // /proc/sys/net/<family>/<conf|neigh>/<device>: the device's directory.
+        if (k.device !== undefined && !fs.existsSync(file.split('/').slice(0, 7).join('/'))) return;
+        const a = ask(file);
+        if (a !== 'ok') out.set(k, a);
+      });
+    } else if (k.device === undefined) later.push(k);
   }
-  if (later.length) withFreshNetns(() => later.forEach(look));
+  if (later.length === 0) return out;
+  // A new namespace's answers are the same for every plan on this kernel (see sysctl-verdicts):
+  // asked of a throwaway namespace only for keys not answered before.
+  const cache = sysctlVerdictCache();
+  const stamp = cache === undefined ? undefined : verdictStamp();
+  const known = loadVerdicts(cache, stamp).access;
+  const asked = new Map<string, FreshAccess>();
+  const unknown = [...new Set(later.map((k) => sysctlPath(k.key)).filter((f) => !known.has(f)))];
+  if (unknown.length) withFreshNetns(() => unknown.forEach((f) => asked.set(f, ask(f))));
+  for (const k of later) {
+    const file = sysctlPath(k.key);
+    const a = known.get(file) ?? asked.get(file)!;
+    if (a !== 'ok') out.set(k, a);
+  }
+  if (asked.size) saveVerdicts(cache, stamp, { access: asked });
   return out;
 }
 
 /**
  * Declared values the kernel would refuse (EINVAL or ERANGE: out of the key's range, malformed)
  * or keep in another spelling (`0x1` reads back as `1`: the apply would never verify), found
- * before any write by writing each in a throwaway namespace and reading it back. A device key is
+ * before any write by writing each in a throwaway namespace and reading it back (then writing
+ * back what was there, so no answer depends on the values tried before it). A device key is
  * tried on that namespace's `lo` (the same handler; a device's own limits, such as an IPv6 mtu
  * up to the device's, are left to the apply). Keys the throwaway namespace lacks or refuses
- * otherwise (read-only outside the host's initial namespace) are not judged.
+ * otherwise (read-only outside the host's initial namespace) are not judged. Answers kept in the
+ * verdict cache (sysctl-verdicts) are not asked again: no namespace is made when all are known.
  */
 export function refusedSysctlValues<K extends { key: string; value: string; device: string | undefined }>(keys: readonly K[]): Map<K, string> {
   const out = new Map<K, string>();
   if (keys.length === 0) return out;
+  const fileOf = (k: K): string => {
+    const parts = sysctlPath(k.key).split('/');
+    if (k.device !== undefined) parts[6] = 'lo'; // /proc/sys/net/<family>/<conf|neigh>/<device>/…
+    return parts.join('/');
+  };
   // Each file and value once: the same key on 4000 devices is one write to `lo`, not 4000
   // (an IPv6 `forwarding` write takes the RTNL lock: 16 s of a plan).
-  const verdicts = new Map<string, string | undefined>();
-  const judge = (file: string, value: string): string | undefined => {
-    try {
-      fs.writeFileSync(file, `${value}\n`);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      return code === 'EINVAL' || code === 'ERANGE' ? `the kernel refuses the value '${value}' (${code}: out of the key's range or not of its form)` : undefined;
-    }
-    let back: string;
-    try {
-      back = fs.readFileSync(file, 'utf8').trim().replace(/\s+/g, ' ');
-    } catch {
-      return undefined; // write-only
-    }
-    return back !== value ? `the kernel keeps the value '${value}' as '${back}', so the apply would never verify (declare '${back}')` : undefined;
-  };
-  withFreshNetns(() => {
-    for (const k of keys) {
-      const parts = sysctlPath(k.key).split('/');
-      if (k.device !== undefined) parts[6] = 'lo'; // /proc/sys/net/<family>/<conf|neigh>/<device>/…
-      const file = parts.join('/');
-      const id = `${file}\0${k.value}`;
-      if (!verdicts.has(id)) verdicts.set(id, judge(file, k.value));
-      const why = verdicts.get(id);
-      if (why !== undefined) out.set(k, why);
-    }
-  });
+  const id = (k: K): string => `${fileOf(k)}\0${k.value}`;
+  const cache = sysctlVerdictCache();
+  const stamp = cache === undefined ? undefined : verdictStamp();
+  const known = loadVerdicts(cache, stamp).values;
+  const asked = new Map<string, ValueVerdict>();
+  const unknown = [...new Map(keys.filter((k) => !known.has(id(k))).map((k) => [id(k), k] as const))];
+  if (unknown.length) withFreshNetns(() => unknown.forEach(([i, k]) => asked.set(i, judgeValue(fileOf(k), k.value))));
+  for (const k of keys) {
+    const v = known.get(id(k)) ?? asked.get(id(k)) ?? null;
+    if (v !== null) out.set(k, describeVerdict(k.value, v));
+  }
+  if (asked.size) saveVerdicts(cache, stamp, { values: asked });
   return out;
+}
+
+/** Write `value` to `file` in the throwaway namespace, read it back, and put back what was there. */
+function judgeValue(file: string, value: string): ValueVerdict {
+  let before: string | undefined;
+  try {
+    before = fs.readFileSync(file, 'utf8');
+  } catch {
+    // write-only or absent: the write says
+  }
+  try {
+    fs.writeFileSync(file, `${value}\n`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EINVAL' || code === 'ERANGE' ? { refused: code } : null;
+  }
+  let back: string;
+  try {
+    back = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null; // write-only
+  }
+  if (before !== undefined && back !== before) {
+    try {
+      fs.writeFileSync(file, before);
+    } catch {
+      // kept: only this namespace, freed when the check ends
+    }
+  }
+  back = back.trim().replace(/\s+/g, ' ');
+  return back !== value ? { keptAs: back } : null;
+}
+
+function describeVerdict(value: string, v: NonNullable<ValueVerdict>): string {
+  return 'refused' in v
+    ? `the kernel refuses the value '${value}' (${v.refused}: out of the key's range or not of its form)`
+    : `the kernel keeps the value '${value}' as '${v.keptAs}', so the apply would never verify (declare '${v.keptAs}')`;
 }
 
 export function writeSysctl(session: KernelSession, s: { namespace: string; key: string; value: string }): void {
