@@ -20,7 +20,7 @@ import { mark } from '../util/timing';
 import { visible } from '../util/visible';
 import { rangeItem, subtractRanges, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
-import { faultAfter, faultBefore, faultBetween, faultFromEnv, faultSkips } from './faults';
+import { faultAfter, faultAt, faultBefore, faultBetween, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
@@ -837,7 +837,7 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
             pipeline.step = i;
             pipeline.posting = true;
           }
-          if (!faultSkips(fault, i)) executeChange(c, { session, inventory, found, portsMove, between: fault?.half ? (x) => faultBetween(fault, i, x) : undefined });
+          if (!faultSkips(fault, i)) executeChange(c, { session, inventory, found, portsMove, between: fault?.half ? (x) => faultBetween(fault, i, x) : undefined, at: fault?.at !== undefined ? (p) => faultAt(fault, i, p) : undefined });
         } catch (e) {
           // A failure of an earlier posted request (found by a drain inside this step) comes first.
           failure = (e instanceof PipelineFailed || posted.length ? settle() : undefined) ?? { step: i, error: e as Error };

@@ -31,6 +31,8 @@ import { isDefunct } from './read';
 import { describeShape, openForProgram } from './tag';
 
 let allowReset = false;
+/** The fault seam's named points inside a create (ExecContext.at), set for one executeBpf call. */
+let checkpoint: (point: string) => void = () => {};
 
 /** Let an update drop pinned maps whose shape changed (CLI --allow-map-reset). */
 export function setAllowMapReset(v: boolean): void {
@@ -241,15 +243,18 @@ function commit(session: KernelSession, dir: string, res: BpfProgramRes, l: Load
     const next = `${linkPin(dir)}_new`;
     fs.rmSync(next, { force: true });
     a.link.pin(next);
+    checkpoint('pin');
     dropLink(linkPin(dir));
     fs.renameSync(next, linkPin(dir));
     dropOldFilter(session, prev, a);
     fs.rmSync(progPin(dir), { force: true });
+    checkpoint('meta');
     record(dir, res, l.prog.tag, a.link.id, a.target);
   } else {
     commitProg(dir);
     dropLink(linkPin(dir));
     dropOldFilter(session, prev, a);
+    checkpoint('meta');
     record(dir, res, l.prog.tag, 0, a.target, { progId: l.prog.id, clsactCreated: a.clsactCreated });
   }
 }
@@ -300,6 +305,7 @@ function unpinDroppedMaps(dir: string, keep: readonly string[]): void {
 function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined): void {
   const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev)) : attach(session, l.prog, res.attach, prev);
   try {
+    checkpoint('attach');
     commit(session, dir, res, l, a, prev);
   } catch (e) {
     if (a.kind === 'filter') undoAttach(session, a, res.attach.namespace ?? '');
@@ -321,6 +327,7 @@ function create(session: KernelSession, res: BpfProgramRes, dir: string): void {
     try {
       repinReset(l, dir);
       writeEntries(res, l);
+      checkpoint('maps');
       dropLink(linkPin(dir)); // a stale pin from a detached link
       attachAndCommit(session, dir, res, l, prev);
       unpinDroppedMaps(dir, res.maps);
@@ -435,7 +442,16 @@ function disownClsact(dir: string): void {
   if (meta?.clsactCreated) writeMeta(dir, { ...meta, clsactCreated: false });
 }
 
-export function executeBpf(c: Change, session: KernelSession): void {
+export function executeBpf(c: Change, session: KernelSession, at?: (point: string) => void): void {
+  checkpoint = at ?? (() => {});
+  try {
+    executeBpfChange(c, session);
+  } finally {
+    checkpoint = () => {};
+  }
+}
+
+function executeBpfChange(c: Change, session: KernelSession): void {
   // bpf(2) calls are not netlink, so no socket counts them: one write per change, else the
   // apply summary said "0 kernel write(s)" after swapping a program.
   session.extraWrites++;

@@ -7,7 +7,7 @@ import { executeBpf } from './exec';
 import { readBpfPrograms } from './read';
 
 registerGlobalReader(readBpfPrograms);
-registerExecutor('bpf', (c, ctx) => executeBpf(c, ctx.session));
+registerExecutor('bpf', (c, ctx) => executeBpf(c, ctx.session, ctx.at));
 
 export { bpfMapResetProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from './check';
 export { BpfLoadFailed, MapResetRefused, executeBpf, mapResetAllowed, removeProgram, setAllowMapReset } from './exec';
