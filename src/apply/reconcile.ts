@@ -14,7 +14,7 @@ import { capabilityErrors } from './preflight';
 import { missingHostDeviceProblems } from './host-devices';
 import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
-import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
+import { bpfMapResetProblems, enrichDesiredBpf, foreignBpfDirProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
 import { classesInUse, removedForeignFilters } from '../kernel/tc/foreign';
 import { mark } from '../util/timing';
 import { visible } from '../util/visible';
@@ -267,6 +267,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
   problems.push(...missingBpfObjectProblems(plan));
+  problems.push(...foreignBpfDirProblems(session, plan));
   problems.push(...foreignClsactFilterProblems(session, plan));
   for (const { change, filters } of classesInUse(session, plan.changes)) {
     const names = filters.map((f) => f.label).join(', ');

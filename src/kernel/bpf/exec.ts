@@ -24,9 +24,9 @@ import {
   type ObjectProgram,
 } from '../libbpf';
 import type { KernelSession } from '../session';
-import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTarget, undoAttach, type ClsactAttached } from './clsact';
+import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTarget, undoAttach, type ClsactAttached, type ClsactTarget } from './clsact';
 import { readMeta, writeMeta, type BpfMeta } from './meta';
-import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty, stagedProgPin } from './paths';
+import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, holdsPins, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty, stagedLinkPin, stagedProgPin } from './paths';
 import { isDefunct } from './read';
 import { describeShape, openForProgram } from './tag';
 
@@ -56,6 +56,27 @@ export class MapResetRefused extends Error {
     );
     this.name = 'MapResetRefused';
   }
+}
+
+/**
+ * The program's directory holds pins but no record: not made by this Voltron (by hand, or an
+ * older one killed mid-create). Never touched: its pins may keep a program attached.
+ */
+export class ForeignBpfDir extends Error {
+  constructor(
+    readonly program: string,
+    readonly dir: string,
+  ) {
+    super(foreignDirProblem(program, dir));
+    this.name = 'ForeignBpfDir';
+  }
+}
+
+export function foreignDirProblem(program: string, dir: string): string {
+  return (
+    `bpf program ${program}: ${dir} holds pins but no record of Voltron's (made by hand, or left by an older Voltron killed mid-create); it is not touched. ` +
+    `A pinned link in it keeps its program attached (a clsact program stays in its tc filter until \`tc filter del\`): look with \`bpftool link show pinned ${dir}/link\`, \`ls -R ${dir}\`; remove it with \`rm -r ${dir}\` (that detaches what only its pins hold)`
+  );
 }
 
 /** Load failure with the verifier's explanation in the message (the CLI prints the message). */
@@ -174,8 +195,11 @@ type Attached =
   | { readonly kind: 'link'; readonly link: BpfLink; readonly target: BpfMeta['target'] }
   | ({ readonly kind: 'filter' } & ClsactAttached);
 
-/** `prev`: the directory's record, so a clsact filter still at the same place is swapped, not duplicated. */
-function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach, prev?: BpfMeta): Attached {
+/**
+ * `prev`: the directory's record, so a clsact filter still at the same place is swapped, not
+ * duplicated. `onPlace`: told a clsact filter's place before it is added (see attachClsact).
+ */
+function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach, prev?: BpfMeta, onPlace?: (t: ClsactTarget, clsactCreated: boolean) => void): Attached {
   switch (a.type) {
     case 'tcx': {
       const netns = session.physical(a.namespace ?? '');
@@ -194,7 +218,7 @@ function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach, prev?
       return { kind: 'link', link: attachCgroup(prog, cg, type), target: { cgroup: cg } };
     }
     case 'clsact':
-      return { kind: 'filter', ...attachClsact(session, prog, a, prev) };
+      return { kind: 'filter', ...attachClsact(session, prog, a, prev, onPlace) };
   }
 }
 
@@ -240,7 +264,7 @@ function dropOldFilter(session: KernelSession, prev: BpfMeta | undefined, a: Att
 /** Pins and record for a fresh attachment; drops what the previous record attached elsewhere. */
 function commit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, a: Attached, prev: BpfMeta | undefined): void {
   if (a.kind === 'link') {
-    const next = `${linkPin(dir)}_new`;
+    const next = stagedLinkPin(dir);
     fs.rmSync(next, { force: true });
     a.link.pin(next);
     checkpoint('pin');
@@ -259,7 +283,7 @@ function commit(session: KernelSession, dir: string, res: BpfProgramRes, l: Load
   }
 }
 
-function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, target: BpfMeta['target'], extra: Pick<BpfMeta, 'progId' | 'clsactCreated'> = {}): void {
+function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, target: BpfMeta['target'], extra: Pick<BpfMeta, 'progId' | 'clsactCreated' | 'pending'> = {}): void {
   writeMeta(dir, {
     version: 1,
     name: res.name,
@@ -301,9 +325,14 @@ function unpinDroppedMaps(dir: string, keep: readonly string[]): void {
   for (const f of fs.readdirSync(md)) if (!want.has(f)) fs.rmSync(path.join(md, f), { force: true });
 }
 
-/** Attach and commit; a filter this call added is removed again if committing fails. */
-function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined): void {
-  const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev)) : attach(session, l.prog, res.attach, prev);
+/**
+ * Attach and commit; a filter this call added is removed again if committing fails. `pending`:
+ * the directory has only the intent record, which then learns a clsact filter's place before the
+ * filter is added (a crash leaves a record naming it, for recover to remove).
+ */
+function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined, pending = false): void {
+  const onPlace = pending ? (t: ClsactTarget, clsactCreated: boolean) => record(dir, res, '', 0, t, { clsactCreated, pending: true }) : undefined;
+  const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev, onPlace)) : attach(session, l.prog, res.attach, prev);
   try {
     checkpoint('attach');
     commit(session, dir, res, l, a, prev);
@@ -315,21 +344,34 @@ function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes
   }
 }
 
-/** Attach from scratch (also repairs a directory whose link or filter is missing or defunct). */
+/**
+ * Attach from scratch (also repairs a directory whose link or filter is missing or defunct). A
+ * new program gets its intent record (pending) before its first pin, so a crash at any point
+ * leaves a directory Voltron knows as its own; one left so is discarded whole first.
+ */
 function create(session: KernelSession, res: BpfProgramRes, dir: string): void {
   const root = path.dirname(dir);
   ensureRoot(root);
-  const fresh = !fs.existsSync(dir);
-  const prev = fresh ? undefined : readMeta(dir);
-  fs.mkdirSync(mapsDir(dir), { recursive: true, mode: 0o700 });
+  let prev = readMeta(dir);
+  if (prev?.pending) {
+    dropProgramDir(session, dir, prev);
+    prev = undefined;
+  } else if (!prev && holdsPins(dir)) throw new ForeignBpfDir(res.name, dir);
+  const fresh = !prev;
   try {
+    if (fresh) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // may exist, empty: a crash before its first record
+      record(dir, res, '', 0, {}, { pending: true });
+      checkpoint('pending');
+    }
+    fs.mkdirSync(mapsDir(dir), { recursive: true, mode: 0o700 });
     const l = load(res, dir);
     try {
       repinReset(l, dir);
       writeEntries(res, l);
       checkpoint('maps');
       dropLink(linkPin(dir)); // a stale pin from a detached link
-      attachAndCommit(session, dir, res, l, prev);
+      attachAndCommit(session, dir, res, l, prev, fresh);
       unpinDroppedMaps(dir, res.maps);
     } finally {
       l.obj.close();
@@ -425,12 +467,18 @@ function replace(session: KernelSession, res: BpfProgramRes, dir: string): void 
 export function removeProgram(session: KernelSession, name: string): void {
   const root = bpfRoot(session.sandbox);
   const dir = programDir(root, name);
-  if (!fs.existsSync(dir)) return;
   const meta = readMeta(dir);
-  dropLink(linkPin(dir));
-  if (meta?.attach.type === 'clsact') dropFilter(session, meta);
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (!meta) return; // gone, or not Voltron's (no record): never touched
+  dropProgramDir(session, dir, meta);
   releaseRootIfEmpty(root);
+}
+
+/** What a record's directory holds, detached and unpinned; pending records included. */
+function dropProgramDir(session: KernelSession, dir: string, meta: BpfMeta): void {
+  dropLink(linkPin(dir));
+  dropLink(stagedLinkPin(dir)); // a crash between the new link's pin and its rename
+  if (meta.attach.type === 'clsact') dropFilter(session, meta);
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -459,7 +507,8 @@ function executeBpfChange(c: Change, session: KernelSession): void {
   if (c.action === 'delete') return removeProgram(session, (c.before as BpfProgramRes).name);
   const res = c.after as BpfProgramRes;
   const dir = programDir(bpfRoot(session.sandbox), res.name);
-  if (c.action === 'create') return create(session, res, dir);
+  // An interrupted create (read as tag `incomplete`): whatever the plan says, start it over.
+  if (c.action === 'create' || readMeta(dir)?.pending) return create(session, res, dir);
   if (c.action === 'update') return update(session, c, res, dir);
   return replace(session, res, dir);
 }

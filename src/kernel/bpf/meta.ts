@@ -24,6 +24,13 @@ export interface BpfMeta {
   readonly progId?: number;
   /** clsact: Voltron created the clsact qdisc (it removes it with the last filter, never a pre-existing one). */
   readonly clsactCreated?: boolean;
+  /**
+   * Intent record of a create under way: written before the first pin, replaced by the full
+   * record last. Left by a crash, it makes the directory Voltron's: read as tag `incomplete`,
+   * deleted whole by recover/destroy/prune, discarded and created again by the next apply.
+   * `target` holds the clsact filter's place once known (before the filter is added).
+   */
+  readonly pending?: true;
   readonly updated: string;
 }
 
