@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BpfLink, BpfMap, BpfProgram, MapType, isBpffs } from '../../src/kernel/libbpf';
+import { AttachType, BpfLink, BpfMap, BpfProgram, MapType, isBpffs } from '../../src/kernel/libbpf';
 import { bpfRoot, readMeta } from '../../src/kernel/bpf';
 import { ensureRoot } from '../../src/kernel/bpf/paths';
 import { MNT_DETACH, libc } from '../../src/kernel/libc';
@@ -21,20 +21,20 @@ const OBJ = path.join(REPO, 'dist/bpf/counter.bpf.o');
 
 type Kind = 'tcx' | 'clsact';
 
-function config(kind?: Kind): string {
+function config(kind?: Kind, direction = 'ingress'): string {
   return (
     'namespaces: [ { name: a }, { name: b } ]\n' +
     'links:\n  - { name: va, namespace: a, type: veth, peer: { name: vb, namespace: b } }\n' +
     (kind
       ? `bpf:\n  programs:\n    - name: counter\n      object: ${OBJ}\n      program: count_packets\n` +
-        `      attach: { type: ${kind}, namespace: a, dev: va, direction: ingress }\n      maps: [ counters ]\n`
+        `      attach: { type: ${kind}, namespace: a, dev: va, direction: ${direction} }\n      maps: [ counters ]\n`
       : '')
   );
 }
 
 /** Every bpf filter on va's clsact ingress (tc's view), as prog ids; and whether a clsact is there. */
-function tcState(sb: Sandbox): { progs: number[]; clsact: boolean } {
-  const f = execFileSync('tc', ['-j', '-n', sb.ns('a'), 'filter', 'show', 'dev', 'va', 'ingress'], { encoding: 'utf8' }).trim();
+function tcState(sb: Sandbox, direction = 'ingress'): { progs: number[]; clsact: boolean } {
+  const f = execFileSync('tc', ['-j', '-n', sb.ns('a'), 'filter', 'show', 'dev', 'va', direction], { encoding: 'utf8' }).trim();
   const q = execFileSync('tc', ['-j', '-n', sb.ns('a'), 'qdisc', 'show', 'dev', 'va'], { encoding: 'utf8' }).trim();
   const filters = (f ? JSON.parse(f) : []) as { options?: { handle?: string; prog?: { id: number } } }[];
   return {
@@ -93,12 +93,12 @@ const POINTS: Record<Kind, readonly string[]> = {
 };
 
 describe('SIGKILL inside a fresh bpf program create', () => {
-  const cfg = { base: fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfkill-')), tcx: '', clsact: '' };
-  cfg.tcx = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfkill-'));
-  cfg.clsact = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfkill-'));
-  fs.writeFileSync(path.join(cfg.base, 'network.yaml'), config());
-  fs.writeFileSync(path.join(cfg.tcx, 'network.yaml'), config('tcx'));
-  fs.writeFileSync(path.join(cfg.clsact, 'network.yaml'), config('clsact'));
+  const mk = (text: string): string => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-bpfkill-'));
+    fs.writeFileSync(path.join(d, 'network.yaml'), text);
+    return d;
+  };
+  const cfg = { base: mk(config()), tcx: mk(config('tcx')), clsact: mk(config('clsact')), tcxEgress: mk(config('tcx', 'egress')), clsactEgress: mk(config('clsact', 'egress')) };
   const sb = new Sandbox('bk', cfg.base);
   const root = bpfRoot(sb.prefix);
   const dir = path.join(root, 'counter');
@@ -173,6 +173,43 @@ describe('SIGKILL inside a fresh bpf program create', () => {
         assert.equal(d.code, 0, d.stdout + d.stderr);
         assertNothing(kind, point, [...k2.links, ...pinnedLinks(dir)]);
       }
+    });
+  }
+
+  for (const kind of ['tcx', 'clsact'] as const) {
+    it(`${kind}: a replace (ingress → egress) killed at each point is undone by recover: attached once, where the record says`, () => {
+      const egress = kind === 'tcx' ? cfg.tcxEgress : cfg.clsactEgress;
+      assert.equal(sb.run(['apply', '--auto-approve'], { config: cfg[kind] }).code, 0);
+      for (const point of POINTS[kind].filter((p) => p !== 'pending' && p !== 'maps')) {
+        const a = sb.run(['apply', '--auto-approve'], { config: egress, env: { VOLTRON_FAULT: `step=1,at=${point},kill=1` } });
+        assert.equal(a.code, -1, `${kind}/${point}: ${a.stdout}${a.stderr}`);
+        const before = readMeta(dir)!;
+        assert.equal(before.next?.attach.direction, 'egress', `${kind}/${point}: the new attachment named before it is made`);
+        const made = pinnedLinks(dir).filter((id) => id !== before.linkId);
+        const r = sb.run(['recover']);
+        assert.equal(r.code, 0, `${kind}/${point}: ${r.stdout}${r.stderr}`);
+        const meta = readMeta(dir)!;
+        assert.ok(!meta.next && !meta.pending && meta.attach.direction === 'ingress', `${kind}/${point}: ${JSON.stringify(meta)}`);
+        for (const id of made) assert.equal(attached(id), false, `${kind}/${point}: the killed replace's link ${id} detached`);
+        if (kind === 'tcx') {
+          assert.deepEqual(pinnedLinks(dir), [meta.linkId], `${kind}/${point}`);
+          const l = BpfLink.openPinned(path.join(dir, 'link'));
+          try {
+            assert.equal(l.info().attachType, AttachType.TCX_INGRESS, `${kind}/${point}`);
+          } finally {
+            l.close();
+          }
+          assert.equal(attached(meta.linkId), true);
+        } else {
+          assert.deepEqual(tcState(sb).progs, [pinnedProgId(path.join(dir, 'prog'))], `${kind}/${point}: one ingress filter, ours`);
+          assert.deepEqual(tcState(sb, 'egress').progs, [], `${kind}/${point}: no egress filter`);
+        }
+        assert.equal(sb.run(['plan', '--detailed-exitcode'], { config: cfg[kind] }).code, 0, `${kind}/${point}: converged`);
+      }
+      assert.equal(sb.run(['apply', '--auto-approve'], { config: egress }).code, 0, 'the replace still works');
+      if (kind === 'clsact') assert.deepEqual(tcState(sb).progs, []);
+      assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+      assertNothing(kind, 'replace', []);
     });
   }
 

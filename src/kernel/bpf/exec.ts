@@ -25,7 +25,7 @@ import {
 } from '../libbpf';
 import type { KernelSession } from '../session';
 import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTarget, undoAttach, type ClsactAttached, type ClsactTarget } from './clsact';
-import { readMeta, writeMeta, type BpfMeta } from './meta';
+import { readMeta, writeMeta, type BpfMeta, type BpfNext } from './meta';
 import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, holdsPins, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty, stagedLinkPin, stagedProgPin } from './paths';
 import { isDefunct } from './read';
 import { describeShape, openForProgram } from './tag';
@@ -331,8 +331,13 @@ function unpinDroppedMaps(dir: string, keep: readonly string[]): void {
  * filter is added (a crash leaves a record naming it, for recover to remove).
  */
 function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined, pending = false): void {
-  const onPlace = pending ? (t: ClsactTarget, clsactCreated: boolean) => record(dir, res, '', 0, t, { clsactCreated, pending: true }) : undefined;
-  const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev, onPlace)) : attach(session, l.prog, res.attach, prev);
+  // The new attachment is named in the record before it is made: a crash leaves it findable.
+  const intend = (target?: ClsactTarget, clsactCreated?: boolean): void => {
+    if (pending) record(dir, res, '', 0, target ?? {}, { ...(clsactCreated !== undefined ? { clsactCreated } : {}), pending: true });
+    else if (prev) writeMeta(dir, { ...prev, next: { attach: res.attach, ...(target ? { target, clsactCreated: clsactCreated ?? false } : {}) } });
+  };
+  if (!pending && res.attach.type !== 'clsact') intend(); // clsact: once its place is known (not for an in-place swap)
+  const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev, intend)) : attach(session, l.prog, res.attach, prev);
   try {
     checkpoint('attach');
     commit(session, dir, res, l, a, prev);
@@ -477,8 +482,46 @@ export function removeProgram(session: KernelSession, name: string): void {
 function dropProgramDir(session: KernelSession, dir: string, meta: BpfMeta): void {
   dropLink(linkPin(dir));
   dropLink(stagedLinkPin(dir)); // a crash between the new link's pin and its rename
+  if (meta.next) dropNextFilter(session, meta, meta.next);
   if (meta.attach.type === 'clsact') dropFilter(session, meta);
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** The filter an interrupted attach added at its new place (record.next), if ours; not the recorded one. */
+function dropNextFilter(session: KernelSession, meta: BpfMeta, next: BpfNext): void {
+  if (next.attach.type !== 'clsact' || !next.target) return;
+  const at: BpfMeta = { ...meta, attach: next.attach, target: next.target, clsactCreated: next.clsactCreated ?? false };
+  const nt = recordedTarget(at);
+  const old = recordedTarget(meta);
+  if (nt && !(old && sameTarget(old, nt))) dropFilter(session, at);
+}
+
+function pinnedLinkId(pin: string): number | undefined {
+  if (!fs.existsSync(pin)) return undefined;
+  try {
+    const l = BpfLink.openPinned(pin);
+    try {
+      return l.id;
+    } finally {
+      l.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Undo what an interrupted replace or re-attach made (record.next): its link (`link_new`, or
+ * `link` once renamed over the recorded one: another id) and its filter at the new place. The
+ * record is then true again, and the change runs on it.
+ */
+function settle(session: KernelSession, dir: string, meta: BpfMeta & { next: BpfNext }): void {
+  dropLink(stagedLinkPin(dir));
+  const id = pinnedLinkId(linkPin(dir));
+  if (id !== undefined && id !== meta.linkId) dropLink(linkPin(dir));
+  dropNextFilter(session, meta, meta.next);
+  const { next: _next, ...rest } = meta;
+  writeMeta(dir, rest);
 }
 
 /**
@@ -508,7 +551,9 @@ function executeBpfChange(c: Change, session: KernelSession): void {
   const res = c.after as BpfProgramRes;
   const dir = programDir(bpfRoot(session.sandbox), res.name);
   // An interrupted create (read as tag `incomplete`): whatever the plan says, start it over.
-  if (c.action === 'create' || readMeta(dir)?.pending) return create(session, res, dir);
+  const meta = readMeta(dir);
+  if (c.action === 'create' || meta?.pending) return create(session, res, dir);
+  if (meta?.next) settle(session, dir, { ...meta, next: meta.next });
   if (c.action === 'update') return update(session, c, res, dir);
   return replace(session, res, dir);
 }

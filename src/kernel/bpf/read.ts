@@ -62,8 +62,8 @@ export function listOwned(session: KernelSession): OwnedProgram[] {
     const meta = readMeta(dir);
     if (!meta) continue;
     const pinnedMaps = Object.fromEntries(meta.maps.map((m) => [m, fs.existsSync(mapPin(dir, m))]));
-    if (meta.pending) {
-      out.push({ dir, meta, pinnedMaps, tag: TAG_INCOMPLETE }); // whatever it attached is not a program to keep
+    if (meta.pending || meta.next) {
+      out.push({ dir, meta, pinnedMaps, tag: TAG_INCOMPLETE }); // what is attached is not what the record says
       continue;
     }
     if (meta.attach.type === 'clsact') {
@@ -98,8 +98,8 @@ function pinnedShapes(dir: string, maps: readonly string[]): Record<string, stri
 /**
  * Global reader: an owned program is present while its directory exists; if its link (or
  * clsact filter) is gone or defunct its tag reads `detached`, so a declared program is re-attached and an undeclared
- * one is still deleted (pins are never removed by the kernel). An interrupted create (pending
- * record) reads `incomplete`: created again if declared, deleted if not.
+ * one is still deleted (pins are never removed by the kernel). An interrupted create or attach
+ * (pending record, or one with `next`) reads `incomplete`: redone if declared, deleted if not.
  */
 export function readBpfPrograms(session: KernelSession): BpfProgramRes[] {
   return listOwned(session).map((o) => {
