@@ -29,6 +29,8 @@ export interface ExecContext {
   readonly portsMove?: ReadonlySet<string>;
   /** Called between the two kernel writes of a step that makes before it breaks (the fault seam). */
   readonly between?: (c: Change) => void;
+  /** Called at named points inside a step that has several (a bpf create's pins; the fault seam). */
+  readonly at?: (point: string) => void;
 }
 
 export type KindExecutor = (change: Change, ctx: ExecContext) => void;

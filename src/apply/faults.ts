@@ -10,6 +10,9 @@
 //   VOLTRON_FAULT="step=K,half=1,..."  with kill=1 or errno=E: the fault strikes between the two
 //                                   kernel writes of step K, a rule replace made before it is
 //                                   broken (the new rule added, the old one not yet deleted)
+//   VOLTRON_FAULT="step=K,at=P,kill=1"  the process SIGKILLs itself at the named point P inside
+//                                   step K's executor (bpf create: pending, maps, attach, pin,
+//                                   meta; see src/kernel/bpf/exec.ts); a step without P ignores it
 import { NetlinkError } from '../kernel/netlink/socket';
 import type { Change } from '../plan/types';
 
@@ -20,6 +23,8 @@ export interface Fault {
   readonly skip?: boolean;
   /** Between the two kernel writes of the step (see ExecContext.between), not before or after it. */
   readonly half?: boolean;
+  /** A named point inside the step's executor (ExecContext.at), not before or after it. */
+  readonly at?: string;
 }
 
 export function parseFault(spec: string | undefined): Fault | undefined {
@@ -28,6 +33,11 @@ export function parseFault(spec: string | undefined): Fault | undefined {
   const step = Number(kv.get('step'));
   if (!Number.isInteger(step) || step < 1) throw new Error(`VOLTRON_FAULT=${spec}: step must be a positive integer`);
   const half = kv.get('half') === '1' ? { half: true } : {};
+  const at = kv.get('at');
+  if (at !== undefined) {
+    if (kv.get('kill') !== '1') throw new Error(`VOLTRON_FAULT=${spec}: at=P needs kill=1`);
+    return { step, kill: true, at };
+  }
   if (kv.get('kill') === '1') return { step, kill: true, ...half };
   if (kv.get('skip') === '1') return { step, skip: true };
   const errno = Number(kv.get('errno') ?? '5');
@@ -46,7 +56,12 @@ export function faultBefore(f: Fault | undefined, index: number, c: Change): voi
 
 /** After the kernel write of step `index`, before its journal 'done' mark: die if chosen. */
 export function faultAfter(f: Fault | undefined, index: number): void {
-  if (f?.kill && !f.half && f.step === index + 1) process.kill(process.pid, 'SIGKILL');
+  if (f?.kill && !f.half && f.at === undefined && f.step === index + 1) process.kill(process.pid, 'SIGKILL');
+}
+
+/** At the named point `point` inside step `index` (0-based): die if chosen (`at`). */
+export function faultAt(f: Fault | undefined, index: number, point: string): void {
+  if (f?.at === point && f.step === index + 1) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Whether step `index` (0-based) is to make no kernel write. */

@@ -14,13 +14,13 @@ import { capabilityErrors } from './preflight';
 import { missingHostDeviceProblems } from './host-devices';
 import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
-import { bpfMapResetProblems, enrichDesiredBpf, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
+import { bpfMapResetProblems, enrichDesiredBpf, foreignBpfDirProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
 import { classesInUse, removedForeignFilters } from '../kernel/tc/foreign';
 import { mark } from '../util/timing';
 import { visible } from '../util/visible';
 import { rangeItem, subtractRanges, type Range } from '../util/ranges';
 import { sourceWhere } from '../config/positions';
-import { faultAfter, faultBefore, faultBetween, faultFromEnv, faultSkips } from './faults';
+import { faultAfter, faultAt, faultBefore, faultBetween, faultFromEnv, faultSkips } from './faults';
 import { PipelineFailed, type NetlinkPipeline, type PipelineFailure } from '../kernel/netlink/pipeline';
 import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
@@ -278,6 +278,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   problems.push(...mtuAboveLowerDevice(plan, current, desired));
   problems.push(...bpfMapResetProblems(session, desired));
   problems.push(...missingBpfObjectProblems(plan));
+  problems.push(...foreignBpfDirProblems(session, plan));
   problems.push(...foreignClsactFilterProblems(session, plan));
   for (const { change, filters } of classesInUse(session, plan.changes)) {
     const names = filters.map((f) => f.label).join(', ');
@@ -842,7 +843,7 @@ export function executePlan(session: KernelSession, plan: Plan, inventory: Inven
             pipeline.step = i;
             pipeline.posting = true;
           }
-          if (!faultSkips(fault, i)) executeChange(c, { session, inventory, found, portsMove, between: fault?.half ? (x) => faultBetween(fault, i, x) : undefined });
+          if (!faultSkips(fault, i)) executeChange(c, { session, inventory, found, portsMove, between: fault?.half ? (x) => faultBetween(fault, i, x) : undefined, at: fault?.at !== undefined ? (p) => faultAt(fault, i, p) : undefined });
         } catch (e) {
           // A failure of an earlier posted request (found by a drain inside this step) comes first.
           failure = (e instanceof PipelineFailed || posted.length ? settle() : undefined) ?? { step: i, error: e as Error };

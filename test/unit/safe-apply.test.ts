@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { acquireLock, LockBusy, lockPath, readLock } from '../../src/apply/lock';
 import { JournalWriter, discardStubJournal, journalPath, readJournal, removeJournal } from '../../src/apply/journal';
-import { parseFault, faultBefore, faultBetween } from '../../src/apply/faults';
+import { parseFault, faultAfter, faultAt, faultBefore, faultBetween } from '../../src/apply/faults';
 import { lastRevert, noteConfirmed, parseDuration } from '../../src/apply/watchdog';
 import { lingeringDeletes } from '../../src/apply/lingering';
 import type { Resource } from '../../src/model/types';
@@ -380,6 +380,16 @@ describe('fault seam and durations', () => {
     faultBefore(f, 1, change('replace'));
     faultBetween(f, 0, change('replace'));
     assert.throws(() => faultBetween(f, 1, change('replace')), (e: unknown) => e instanceof NetlinkError && e.errno === 5);
+  });
+
+  it('an at=P fault is a kill at the named point inside its step only, never before or after it', () => {
+    const f = parseFault('step=3,at=maps,kill=1');
+    assert.deepEqual(f, { step: 3, kill: true, at: 'maps' });
+    assert.throws(() => parseFault('step=3,at=maps'), /needs kill=1/);
+    faultBefore(f, 2, change('create'));
+    faultAfter(f, 2); // would SIGKILL this test process if it struck
+    faultAt(f, 2, 'attach');
+    faultAt(f, 1, 'maps');
   });
 
   it('parses --confirm-within durations within bounds', () => {

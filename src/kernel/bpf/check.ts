@@ -8,10 +8,10 @@ import { sourceWhere } from '../../config/positions';
 import { TAG_MISSING } from './tag';
 import { BpfMap, BpfObject } from '../libbpf';
 import type { KernelSession } from '../session';
-import { describeShape, mapResetAllowed } from './exec';
+import { describeShape, foreignDirProblem, mapResetAllowed } from './exec';
 import { clsactPriority, foreignFiltersAt, otherQdiscInClsactSlot, ownProgIds } from './clsact';
 import { readMeta } from './meta';
-import { bpfRoot, mapPin, programDir } from './paths';
+import { bpfRoot, holdsPins, mapPin, programDir } from './paths';
 
 /** One line per incompatible pinned map; empty when the flag allows resets. */
 export function bpfMapResetProblems(session: KernelSession, desired: StateMap): string[] {
@@ -24,6 +24,7 @@ export function bpfMapResetProblems(session: KernelSession, desired: StateMap): 
     const dir = programDir(root, res.name);
     const pinned = res.maps.filter((m) => fs.existsSync(mapPin(dir, m)));
     if (pinned.length === 0 || !fs.existsSync(res.object)) continue;
+    if (readMeta(dir)?.pending) continue; // an interrupted create's maps: discarded, not kept
     let obj: BpfObject;
     try {
       obj = BpfObject.open(res.object);
@@ -51,6 +52,22 @@ export function bpfMapResetProblems(session: KernelSession, desired: StateMap): 
     } finally {
       obj.close();
     }
+  }
+  return out;
+}
+
+/**
+ * A program to create whose directory holds pins without a record (ForeignBpfDir): refused
+ * before any write, naming the directory; it is never taken over or removed.
+ */
+export function foreignBpfDirProblems(session: KernelSession, plan: Plan): string[] {
+  const out: string[] = [];
+  for (const c of plan.changes) {
+    if (c.kind !== 'bpf' || c.action !== 'create') continue;
+    const res = c.after as BpfProgramRes;
+    const dir = programDir(bpfRoot(session.sandbox), res.name);
+    if (readMeta(dir) || !holdsPins(dir)) continue;
+    out.push(`${res.source ? `${sourceWhere(res.source)}: ${res.source.path}: ` : ''}${foreignDirProblem(res.name, dir)}`);
   }
   return out;
 }

@@ -167,9 +167,10 @@ export interface ClsactAttached {
 /**
  * Ensure clsact and add our filter (NLM_F_EXCL: a foreign filter at that place is an error, not
  * overwritten). When `prev` recorded this very place and the filter is still there, it is ours:
- * the program is swapped in place instead.
+ * the program is swapped in place instead. `onPlace` learns the place (and whether the clsact
+ * will be Voltron's) before anything is added there.
  */
-export function attachClsact(session: KernelSession, prog: ProgramLike, a: BpfAttach, prev?: BpfMeta): ClsactAttached {
+export function attachClsact(session: KernelSession, prog: ProgramLike, a: BpfAttach, prev?: BpfMeta, onPlace?: (target: ClsactTarget, clsactCreated: boolean) => void): ClsactAttached {
   const logical = a.namespace ?? '';
   const netns = session.physical(logical);
   const ifindex = resolveIfindex({ ifname: a.dev!, netns });
@@ -188,6 +189,7 @@ export function attachClsact(session: KernelSession, prog: ProgramLike, a: BpfAt
       throw new Error(
         `clsact ${target.direction} on ${logical || '(root)'}/${a.dev}: pref ${target.priority} already holds a tc filter that is not this program's; it is left as is (remove it or use another priority)`,
       );
+    onPlace?.(target, !existed || prevOwnsQdisc);
     try {
       filter = attachTcClsact(prog, { ifindex, netns, direction: target.direction, handle: target.handle, priority: target.priority });
     } catch (e) {

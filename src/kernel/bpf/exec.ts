@@ -24,13 +24,15 @@ import {
   type ObjectProgram,
 } from '../libbpf';
 import type { KernelSession } from '../session';
-import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTarget, undoAttach, type ClsactAttached } from './clsact';
-import { readMeta, writeMeta, type BpfMeta } from './meta';
-import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty, stagedProgPin } from './paths';
+import { attachClsact, dropFilter, filterAt, liveFilter, recordedTarget, sameTarget, undoAttach, type ClsactAttached, type ClsactTarget } from './clsact';
+import { readMeta, writeMeta, type BpfMeta, type BpfNext } from './meta';
+import { bpffsName, bpfRoot, cgroupRoot, ensureRoot, holdsPins, linkPin, mapPin, mapsDir, programDir, progPin, releaseRootIfEmpty, stagedLinkPin, stagedProgPin } from './paths';
 import { isDefunct } from './read';
 import { describeShape, openForProgram } from './tag';
 
 let allowReset = false;
+/** The fault seam's named points inside a create (ExecContext.at), set for one executeBpf call. */
+let checkpoint: (point: string) => void = () => {};
 
 /** Let an update drop pinned maps whose shape changed (CLI --allow-map-reset). */
 export function setAllowMapReset(v: boolean): void {
@@ -54,6 +56,27 @@ export class MapResetRefused extends Error {
     );
     this.name = 'MapResetRefused';
   }
+}
+
+/**
+ * The program's directory holds pins but no record: not made by this Voltron (by hand, or an
+ * older one killed mid-create). Never touched: its pins may keep a program attached.
+ */
+export class ForeignBpfDir extends Error {
+  constructor(
+    readonly program: string,
+    readonly dir: string,
+  ) {
+    super(foreignDirProblem(program, dir));
+    this.name = 'ForeignBpfDir';
+  }
+}
+
+export function foreignDirProblem(program: string, dir: string): string {
+  return (
+    `bpf program ${program}: ${dir} holds pins but no record of Voltron's (made by hand, or left by an older Voltron killed mid-create); it is not touched. ` +
+    `A pinned link in it keeps its program attached (a clsact program stays in its tc filter until \`tc filter del\`): look with \`bpftool link show pinned ${dir}/link\`, \`ls -R ${dir}\`; remove it with \`rm -r ${dir}\` (that detaches what only its pins hold)`
+  );
 }
 
 /** Load failure with the verifier's explanation in the message (the CLI prints the message). */
@@ -172,8 +195,11 @@ type Attached =
   | { readonly kind: 'link'; readonly link: BpfLink; readonly target: BpfMeta['target'] }
   | ({ readonly kind: 'filter' } & ClsactAttached);
 
-/** `prev`: the directory's record, so a clsact filter still at the same place is swapped, not duplicated. */
-function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach, prev?: BpfMeta): Attached {
+/**
+ * `prev`: the directory's record, so a clsact filter still at the same place is swapped, not
+ * duplicated. `onPlace`: told a clsact filter's place before it is added (see attachClsact).
+ */
+function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach, prev?: BpfMeta, onPlace?: (t: ClsactTarget, clsactCreated: boolean) => void): Attached {
   switch (a.type) {
     case 'tcx': {
       const netns = session.physical(a.namespace ?? '');
@@ -192,7 +218,7 @@ function attach(session: KernelSession, prog: ObjectProgram, a: BpfAttach, prev?
       return { kind: 'link', link: attachCgroup(prog, cg, type), target: { cgroup: cg } };
     }
     case 'clsact':
-      return { kind: 'filter', ...attachClsact(session, prog, a, prev) };
+      return { kind: 'filter', ...attachClsact(session, prog, a, prev, onPlace) };
   }
 }
 
@@ -238,23 +264,26 @@ function dropOldFilter(session: KernelSession, prev: BpfMeta | undefined, a: Att
 /** Pins and record for a fresh attachment; drops what the previous record attached elsewhere. */
 function commit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, a: Attached, prev: BpfMeta | undefined): void {
   if (a.kind === 'link') {
-    const next = `${linkPin(dir)}_new`;
+    const next = stagedLinkPin(dir);
     fs.rmSync(next, { force: true });
     a.link.pin(next);
+    checkpoint('pin');
     dropLink(linkPin(dir));
     fs.renameSync(next, linkPin(dir));
     dropOldFilter(session, prev, a);
     fs.rmSync(progPin(dir), { force: true });
+    checkpoint('meta');
     record(dir, res, l.prog.tag, a.link.id, a.target);
   } else {
     commitProg(dir);
     dropLink(linkPin(dir));
     dropOldFilter(session, prev, a);
+    checkpoint('meta');
     record(dir, res, l.prog.tag, 0, a.target, { progId: l.prog.id, clsactCreated: a.clsactCreated });
   }
 }
 
-function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, target: BpfMeta['target'], extra: Pick<BpfMeta, 'progId' | 'clsactCreated'> = {}): void {
+function record(dir: string, res: BpfProgramRes, tag: string, linkId: number, target: BpfMeta['target'], extra: Pick<BpfMeta, 'progId' | 'clsactCreated' | 'pending'> = {}): void {
   writeMeta(dir, {
     version: 1,
     name: res.name,
@@ -296,10 +325,21 @@ function unpinDroppedMaps(dir: string, keep: readonly string[]): void {
   for (const f of fs.readdirSync(md)) if (!want.has(f)) fs.rmSync(path.join(md, f), { force: true });
 }
 
-/** Attach and commit; a filter this call added is removed again if committing fails. */
-function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined): void {
-  const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev)) : attach(session, l.prog, res.attach, prev);
+/**
+ * Attach and commit; a filter this call added is removed again if committing fails. `pending`:
+ * the directory has only the intent record, which then learns a clsact filter's place before the
+ * filter is added (a crash leaves a record naming it, for recover to remove).
+ */
+function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes, l: Loaded, prev: BpfMeta | undefined, pending = false): void {
+  // The new attachment is named in the record before it is made: a crash leaves it findable.
+  const intend = (target?: ClsactTarget, clsactCreated?: boolean): void => {
+    if (pending) record(dir, res, '', 0, target ?? {}, { ...(clsactCreated !== undefined ? { clsactCreated } : {}), pending: true });
+    else if (prev) writeMeta(dir, { ...prev, next: { attach: res.attach, ...(target ? { target, clsactCreated: clsactCreated ?? false } : {}) } });
+  };
+  if (!pending && res.attach.type !== 'clsact') intend(); // clsact: once its place is known (not for an in-place swap)
+  const a = res.attach.type === 'clsact' ? withStagedProg(dir, l.prog, () => attach(session, l.prog, res.attach, prev, intend)) : attach(session, l.prog, res.attach, prev);
   try {
+    checkpoint('attach');
     commit(session, dir, res, l, a, prev);
   } catch (e) {
     if (a.kind === 'filter') undoAttach(session, a, res.attach.namespace ?? '');
@@ -309,20 +349,34 @@ function attachAndCommit(session: KernelSession, dir: string, res: BpfProgramRes
   }
 }
 
-/** Attach from scratch (also repairs a directory whose link or filter is missing or defunct). */
+/**
+ * Attach from scratch (also repairs a directory whose link or filter is missing or defunct). A
+ * new program gets its intent record (pending) before its first pin, so a crash at any point
+ * leaves a directory Voltron knows as its own; one left so is discarded whole first.
+ */
 function create(session: KernelSession, res: BpfProgramRes, dir: string): void {
   const root = path.dirname(dir);
   ensureRoot(root);
-  const fresh = !fs.existsSync(dir);
-  const prev = fresh ? undefined : readMeta(dir);
-  fs.mkdirSync(mapsDir(dir), { recursive: true, mode: 0o700 });
+  let prev = readMeta(dir);
+  if (prev?.pending) {
+    dropProgramDir(session, dir, prev);
+    prev = undefined;
+  } else if (!prev && holdsPins(dir)) throw new ForeignBpfDir(res.name, dir);
+  const fresh = !prev;
   try {
+    if (fresh) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // may exist, empty: a crash before its first record
+      record(dir, res, '', 0, {}, { pending: true });
+      checkpoint('pending');
+    }
+    fs.mkdirSync(mapsDir(dir), { recursive: true, mode: 0o700 });
     const l = load(res, dir);
     try {
       repinReset(l, dir);
       writeEntries(res, l);
+      checkpoint('maps');
       dropLink(linkPin(dir)); // a stale pin from a detached link
-      attachAndCommit(session, dir, res, l, prev);
+      attachAndCommit(session, dir, res, l, prev, fresh);
       unpinDroppedMaps(dir, res.maps);
     } finally {
       l.obj.close();
@@ -418,12 +472,56 @@ function replace(session: KernelSession, res: BpfProgramRes, dir: string): void 
 export function removeProgram(session: KernelSession, name: string): void {
   const root = bpfRoot(session.sandbox);
   const dir = programDir(root, name);
-  if (!fs.existsSync(dir)) return;
   const meta = readMeta(dir);
-  dropLink(linkPin(dir));
-  if (meta?.attach.type === 'clsact') dropFilter(session, meta);
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (!meta) return; // gone, or not Voltron's (no record): never touched
+  dropProgramDir(session, dir, meta);
   releaseRootIfEmpty(root);
+}
+
+/** What a record's directory holds, detached and unpinned; pending records included. */
+function dropProgramDir(session: KernelSession, dir: string, meta: BpfMeta): void {
+  dropLink(linkPin(dir));
+  dropLink(stagedLinkPin(dir)); // a crash between the new link's pin and its rename
+  if (meta.next) dropNextFilter(session, meta, meta.next);
+  if (meta.attach.type === 'clsact') dropFilter(session, meta);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** The filter an interrupted attach added at its new place (record.next), if ours; not the recorded one. */
+function dropNextFilter(session: KernelSession, meta: BpfMeta, next: BpfNext): void {
+  if (next.attach.type !== 'clsact' || !next.target) return;
+  const at: BpfMeta = { ...meta, attach: next.attach, target: next.target, clsactCreated: next.clsactCreated ?? false };
+  const nt = recordedTarget(at);
+  const old = recordedTarget(meta);
+  if (nt && !(old && sameTarget(old, nt))) dropFilter(session, at);
+}
+
+function pinnedLinkId(pin: string): number | undefined {
+  if (!fs.existsSync(pin)) return undefined;
+  try {
+    const l = BpfLink.openPinned(pin);
+    try {
+      return l.id;
+    } finally {
+      l.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Undo what an interrupted replace or re-attach made (record.next): its link (`link_new`, or
+ * `link` once renamed over the recorded one: another id) and its filter at the new place. The
+ * record is then true again, and the change runs on it.
+ */
+function settle(session: KernelSession, dir: string, meta: BpfMeta & { next: BpfNext }): void {
+  dropLink(stagedLinkPin(dir));
+  const id = pinnedLinkId(linkPin(dir));
+  if (id !== undefined && id !== meta.linkId) dropLink(linkPin(dir));
+  dropNextFilter(session, meta, meta.next);
+  const { next: _next, ...rest } = meta;
+  writeMeta(dir, rest);
 }
 
 /**
@@ -435,7 +533,16 @@ function disownClsact(dir: string): void {
   if (meta?.clsactCreated) writeMeta(dir, { ...meta, clsactCreated: false });
 }
 
-export function executeBpf(c: Change, session: KernelSession): void {
+export function executeBpf(c: Change, session: KernelSession, at?: (point: string) => void): void {
+  checkpoint = at ?? (() => {});
+  try {
+    executeBpfChange(c, session);
+  } finally {
+    checkpoint = () => {};
+  }
+}
+
+function executeBpfChange(c: Change, session: KernelSession): void {
   // bpf(2) calls are not netlink, so no socket counts them: one write per change, else the
   // apply summary said "0 kernel write(s)" after swapping a program.
   session.extraWrites++;
@@ -443,7 +550,10 @@ export function executeBpf(c: Change, session: KernelSession): void {
   if (c.action === 'delete') return removeProgram(session, (c.before as BpfProgramRes).name);
   const res = c.after as BpfProgramRes;
   const dir = programDir(bpfRoot(session.sandbox), res.name);
-  if (c.action === 'create') return create(session, res, dir);
+  // An interrupted create (read as tag `incomplete`): whatever the plan says, start it over.
+  const meta = readMeta(dir);
+  if (c.action === 'create' || meta?.pending) return create(session, res, dir);
+  if (meta?.next) settle(session, dir, { ...meta, next: meta.next });
   if (c.action === 'update') return update(session, c, res, dir);
   return replace(session, res, dir);
 }

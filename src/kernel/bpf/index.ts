@@ -7,13 +7,13 @@ import { executeBpf } from './exec';
 import { readBpfPrograms } from './read';
 
 registerGlobalReader(readBpfPrograms);
-registerExecutor('bpf', (c, ctx) => executeBpf(c, ctx.session));
+registerExecutor('bpf', (c, ctx) => executeBpf(c, ctx.session, ctx.at));
 
-export { bpfMapResetProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from './check';
+export { bpfMapResetProblems, foreignBpfDirProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from './check';
 export { BpfLoadFailed, MapResetRefused, executeBpf, mapResetAllowed, removeProgram, setAllowMapReset } from './exec';
 export { CLSACT_DEFAULT_PRIORITY, CLSACT_FILTER_HANDLE } from './clsact';
 export { BpfMeta, BpfTarget, readMeta } from './meta';
 export { bpfRoot, cgroupRoot, progPin } from './paths';
 export { OwnedProgram, listOwned, readBpfPrograms } from './read';
 export { BpfShowRow, describeBpf, formatBpfShow } from './show';
-export { TAG_DETACHED, TAG_MISSING, TAG_REJECTED, enrichDesiredBpf, programTag } from './tag';
+export { TAG_DETACHED, TAG_INCOMPLETE, TAG_MISSING, TAG_REJECTED, enrichDesiredBpf, programTag } from './tag';

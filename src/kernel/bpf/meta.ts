@@ -24,7 +24,27 @@ export interface BpfMeta {
   readonly progId?: number;
   /** clsact: Voltron created the clsact qdisc (it removes it with the last filter, never a pre-existing one). */
   readonly clsactCreated?: boolean;
+  /**
+   * Intent record of a create under way: written before the first pin, replaced by the full
+   * record last. Left by a crash, it makes the directory Voltron's: read as tag `incomplete`,
+   * deleted whole by recover/destroy/prune, discarded and created again by the next apply.
+   * `target` holds the clsact filter's place once known (before the filter is added).
+   */
+  readonly pending?: true;
+  /**
+   * A new attachment under way on a complete record (replace, re-attach): its declaration, and
+   * for clsact the filter's place, written before it is made; the full record clears it. Left by
+   * a crash, the program reads `incomplete` and the next change on it first removes what that
+   * attach made (the new link, the filter at that place), so the record is true again.
+   */
+  readonly next?: BpfNext;
   readonly updated: string;
+}
+
+export interface BpfNext {
+  readonly attach: BpfAttach;
+  readonly target?: BpfTarget;
+  readonly clsactCreated?: boolean;
 }
 
 export interface BpfTarget {

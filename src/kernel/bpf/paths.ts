@@ -28,6 +28,8 @@ export function programDir(root: string, name: string): string {
 }
 
 export const linkPin = (dir: string): string => path.join(dir, 'link');
+/** The new link of a (re-)attach, pinned before it is renamed over `link`. */
+export const stagedLinkPin = (dir: string): string => path.join(dir, 'link_new');
 /** clsact programs: no link exists, so the program itself is pinned. */
 export const progPin = (dir: string): string => path.join(dir, 'prog');
 /** clsact: the next program, pinned before the filter runs it and renamed over `prog` after. */
@@ -36,6 +38,20 @@ export const mapsDir = (dir: string): string => path.join(dir, 'maps');
 export const mapPin = (dir: string, map: string): string => path.join(dir, 'maps', bpffsName(map));
 /** Entries the kernel puts in every bpffs mount (bpf_preload iterators): not ours, not content. */
 export const PRELOADED = new Set(['maps.debug', 'progs.debug']);
+
+/**
+ * Whether `dir` holds a pin (link, program or map) anywhere below it. bpffs has no regular files:
+ * anything not a directory or a symlink (the record's text) is a pin.
+ */
+export function holdsPins(dir: string): boolean {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  return entries.some((e) => (e.isDirectory() ? holdsPins(path.join(dir, e.name)) : !e.isSymbolicLink()));
+}
 
 /** True if `p` is a bpffs mount point of its own (not a directory inside one). */
 export function isOwnMount(p: string): boolean {

@@ -10,7 +10,7 @@ import type { KernelSession } from '../session';
 import { liveFilter, type LiveFilter } from './clsact';
 import { readMeta, type BpfMeta } from './meta';
 import { bpfRoot, linkPin, mapPin } from './paths';
-import { TAG_DETACHED, describeShape } from './tag';
+import { TAG_DETACHED, TAG_INCOMPLETE, describeShape } from './tag';
 
 export interface OwnedProgram {
   readonly dir: string;
@@ -62,6 +62,10 @@ export function listOwned(session: KernelSession): OwnedProgram[] {
     const meta = readMeta(dir);
     if (!meta) continue;
     const pinnedMaps = Object.fromEntries(meta.maps.map((m) => [m, fs.existsSync(mapPin(dir, m))]));
+    if (meta.pending || meta.next) {
+      out.push({ dir, meta, pinnedMaps, tag: TAG_INCOMPLETE }); // what is attached is not what the record says
+      continue;
+    }
     if (meta.attach.type === 'clsact') {
       const f = liveFilter(session, meta);
       out.push({ dir, meta, pinnedMaps, ...(f ? { filter: f, tag: f.tag } : {}) });
@@ -94,13 +98,14 @@ function pinnedShapes(dir: string, maps: readonly string[]): Record<string, stri
 /**
  * Global reader: an owned program is present while its directory exists; if its link (or
  * clsact filter) is gone or defunct its tag reads `detached`, so a declared program is re-attached and an undeclared
- * one is still deleted (pins are never removed by the kernel).
+ * one is still deleted (pins are never removed by the kernel). An interrupted create or attach
+ * (pending record, or one with `next`) reads `incomplete`: redone if declared, deleted if not.
  */
 export function readBpfPrograms(session: KernelSession): BpfProgramRes[] {
   return listOwned(session).map((o) => {
     const m = o.meta;
     const maps = m.maps.filter((x) => o.pinnedMaps[x]);
-    const shapes = pinnedShapes(o.dir, maps);
+    const shapes = m.pending ? {} : pinnedShapes(o.dir, maps); // discarded whole by the next apply
     return {
       kind: 'bpf',
       name: m.name,

@@ -11,6 +11,8 @@ export const TAG_MISSING = 'missing-object';
 export const TAG_REJECTED = 'rejected';
 /** Current tag of a declared program whose link is gone or detached (device/cgroup removed). */
 export const TAG_DETACHED = 'detached';
+/** Current tag of a program whose create was interrupted (a pending record): never complete. */
+export const TAG_INCOMPLETE = 'incomplete';
 
 const cache = new Map<string, string>();
 const shapeCache = new Map<string, Readonly<Record<string, string>>>();
