@@ -1,7 +1,8 @@
-// IPv6 addresses that must be unique on their L2 segment. Voltron adds IPv6 addresses with
-// nodad, so the kernel never notices a duplicate: each holder answers for the address itself
-// (the two ends of a veth never reach each other) and the other nodes of the segment get
-// either holder's neighbour advertisement. With DAD, one of them would be `dadfailed`.
+// Addresses that must be unique on their L2 segment. IPv6: Voltron adds addresses with nodad,
+// so the kernel never notices a duplicate: each holder answers for the address itself (the two
+// ends of a veth never reach each other) and the other nodes of the segment get either holder's
+// neighbour advertisement. With DAD, one of them would be `dadfailed`. IPv4 has no DAD at all:
+// both holders answer ARP, and each drops ARP sent from its own address (a martian source).
 import { nsLabel } from '../model/keys';
 import type { AddressRes, LinkRes, SourceRef } from '../model/types';
 import { pushTo } from '../util/multimap';
@@ -9,17 +10,18 @@ import type { Ctx } from './ctx';
 import { ptrJoin } from './types';
 
 /**
- * Refuses an IPv6 address (any prefix length) declared twice on one link (the kernel keys an
- * IPv6 address by device and address, so the second add fails EEXIST), or in two namespaces on
- * links that veth pairs, bridge ports and macvlans join into one L2 segment. One namespace may
- * hold it on two links of a segment (it answers for it either way: measured on a bridge and its
- * port), and links of other segments may share it. IPv4 is not judged.
+ * Refuses an address declared in two namespaces on links that veth pairs, bridge ports and
+ * macvlans join into one L2 segment, and an IPv6 address (any prefix length) declared twice on
+ * one link (the kernel keys an IPv6 address by device and address, so the second add fails
+ * EEXIST; IPv4 keys by prefix length too and takes both). One namespace may hold it on two
+ * links of a segment (it answers for it either way: measured on a bridge and its port), and
+ * links of other segments may share it (a gateway address on every veth, anycast on `lo`).
  */
 export function checkAddressSegments(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[]): void {
   const byIp = new Map<string, AddressRes[]>();
-  for (const a of addresses) if (a.address.includes(':')) pushTo(byIp, a.address.slice(0, a.address.indexOf('/')), a);
+  for (const a of addresses) pushTo(byIp, a.address.slice(0, a.address.indexOf('/')), a);
   const shared = [...byIp.values()].filter((l) => l.length > 1);
-  // The common case (no IPv6 address twice) builds no segments at all.
+  // The common case (no address twice) builds no segments at all.
   if (shared.length === 0) return;
   const seg = segments(links);
   for (const holders of shared) {
@@ -28,22 +30,26 @@ export function checkAddressSegments(ctx: Ctx, links: readonly LinkRes[], addres
       const link = `${a.namespace}/${a.dev}`;
       const s = seg(link);
       const before = earlier.get(s) ?? [];
+      const v6 = a.address.includes(':');
       // One namespace may hold it on two links of one segment: it answers either way.
-      const f = before.find((b) => b.namespace === a.namespace && b.dev === a.dev) ?? before.find((b) => b.namespace !== a.namespace);
+      const f = (v6 ? before.find((b) => b.namespace === a.namespace && b.dev === a.dev) : undefined) ?? before.find((b) => b.namespace !== a.namespace);
       pushTo(earlier, s, a);
       if (!f || !a.source) continue;
       const ip = a.address.slice(0, a.address.indexOf('/'));
       const at = f.source ? ` (first declared at ${where(ctx, f.source)})` : '';
+      const segment = `'${a.dev}' and '${f.dev}' are on one L2 segment (veth pair, bridge and ports, macvlan and parent)`;
       const why =
-        f.dev === a.dev && f.namespace === a.namespace
+        f.namespace === a.namespace
           ? `the kernel keeps one IPv6 address per device whatever its prefix length: adding the second fails (EEXIST)`
-          : `'${a.dev}' and '${f.dev}' are on one L2 segment (veth pair, bridge and ports, macvlan and parent): IPv6 addresses are added without duplicate address detection, so the kernel takes both: each namespace answers for the address itself (they never reach each other) and the segment's other nodes reach either`;
+          : v6
+            ? `${segment}: IPv6 addresses are added without duplicate address detection, so the kernel takes both: each namespace answers for the address itself (they never reach each other) and the segment's other nodes reach either`
+            : `${segment}: IPv4 has no duplicate detection, so the kernel takes both: both namespaces answer ARP for it (the segment's other nodes send everything for it to the one that answered first: the other's replies go astray), and each drops ARP sent from its own address, so the two never reach each other, not even at their other addresses`;
       const path = ptrJoin(a.source.path, 'address');
       ctx.errors.push({
         file: a.source.file,
         ...ctx.pos(a.source.file, path),
         path,
-        message: `IPv6 address ${ip} is already declared on link '${f.dev}' in namespace ${nsLabel(f.namespace)}${at}: ${why}`,
+        message: `IPv${v6 ? 6 : 4} address ${ip} is already declared on link '${f.dev}' in namespace ${nsLabel(f.namespace)}${at}: ${why}`,
       });
     }
   }
@@ -56,7 +62,11 @@ function where(ctx: Ctx, src: SourceRef): string {
   return `${src.file}:${p.line}:${p.column} ${path}`;
 }
 
-/** The L2 segment of a link (`ns/name`), as a representative link key. */
+/**
+ * The L2 segment of a link (`ns/name`), as a representative link key. A link declared down joins
+ * nothing: it passes no frame (a veth end down takes its peer's carrier too, a bridge down
+ * disables its ports), so holders behind it (a standby) do not clash while it stays down.
+ */
 function segments(links: readonly LinkRes[]): (link: string) => string {
   const parent = new Map<string, string>();
   const find = (k: string): string => {
@@ -66,7 +76,9 @@ function segments(links: readonly LinkRes[]): (link: string) => string {
     for (let c = k, p = parent.get(c); p !== undefined && p !== r; c = p, p = parent.get(c)) parent.set(c, r);
     return r;
   };
+  const down = new Set(links.filter((l) => l.state === 'down').map((l) => `${l.namespace}/${l.name}`));
   const join = (a: string, b: string): void => {
+    if (down.has(a) || down.has(b)) return;
     const ra = find(a);
     const rb = find(b);
     if (ra !== rb) parent.set(ra, rb);
