@@ -14,15 +14,26 @@ import { ptrJoin } from './types';
  * macvlans join into one L2 segment, and an IPv6 address (any prefix length) declared twice on
  * one link (the kernel keys an IPv6 address by device and address, so the second add fails
  * EEXIST; IPv4 keys by prefix length too and takes both). One namespace may hold it on two
- * links of a segment (it answers for it either way: measured on a bridge and its port), and
- * links of other segments may share it (a gateway address on every veth, anycast on `lo`).
+ * links of a segment (it answers for it either way: measured on a bridge and its port, before
+ * addresses on ports were refused; a macvlan and its parent), and links of other segments may
+ * share it (a gateway address on every veth, anycast on `lo`).
  */
 export function checkAddressSegments(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[]): void {
-  const byIp = new Map<string, AddressRes[]>();
-  for (const a of addresses) pushTo(byIp, a.address.slice(0, a.address.indexOf('/')), a);
-  const shared = [...byIp.values()].filter((l) => l.length > 1);
-  // The common case (no address twice) builds no segments at all.
-  if (shared.length === 0) return;
+  // The common case (no address twice) makes one map entry per address and no segments at all.
+  const first = new Map<string, AddressRes>();
+  const byIp = new Map<string, AddressRes[]>(); // only the addresses declared more than once
+  for (const a of addresses) {
+    const ip = a.address.slice(0, a.address.indexOf('/'));
+    const f = first.get(ip);
+    if (f === undefined) first.set(ip, a);
+    else {
+      const l = byIp.get(ip);
+      if (l) l.push(a);
+      else byIp.set(ip, [f, a]);
+    }
+  }
+  if (byIp.size === 0) return;
+  const shared = [...byIp.values()];
   const seg = segments(links);
   for (const holders of shared) {
     const earlier = new Map<string, AddressRes[]>(); // segment → the holders seen there
@@ -55,9 +66,39 @@ export function checkAddressSegments(ctx: Ctx, links: readonly LinkRes[], addres
   }
 }
 
+/**
+ * Refuses an address on a bridge port. The bridge takes every frame the port receives (ARP and
+ * neighbour replies, packets for the address go up the bridge), so the port's own stack never
+ * gets an answer: the kernel takes the address, and nothing gets through either way (measured).
+ * nmstate refuses it too. (Only an nftables `meta broute` rule, which Voltron does not see, lets
+ * frames up a port's stack.) One lookup per address, and none without a port.
+ */
+export function checkAddressesOnPorts(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[]): void {
+  const ports = new Map<string, LinkRes>();
+  for (const l of links) if (l.master !== undefined) ports.set(`${l.namespace}/${l.name}`, l);
+  if (ports.size === 0) return;
+  for (const a of addresses) {
+    const p = ports.get(`${a.namespace}/${a.dev}`);
+    if (p === undefined || !a.source) continue;
+    const path = ptrJoin(a.source.path, 'dev');
+    const at = p.source ? ` (master declared at ${fieldWhere(ctx, p.source, 'master')})` : '';
+    ctx.errors.push({
+      file: a.source.file,
+      ...ctx.pos(a.source.file, path),
+      path,
+      message: `address ${a.address} is on '${a.dev}' in namespace ${nsLabel(a.namespace)}, a port of bridge '${p.master}'${at}: the bridge takes every frame the port receives (ARP and neighbour replies, packets for the address), so nothing sent from or to the address gets through; declare it on '${p.master}'`,
+    });
+  }
+}
+
 /** `file:line:col /path` of an address's `address` field. */
 function where(ctx: Ctx, src: SourceRef): string {
-  const path = ptrJoin(src.path, 'address');
+  return fieldWhere(ctx, src, 'address');
+}
+
+/** `file:line:col /path` of a field of a declared object. */
+function fieldWhere(ctx: Ctx, src: SourceRef, field: string): string {
+  const path = ptrJoin(src.path, field);
   const p = ctx.pos(src.file, path);
   return `${src.file}:${p.line}:${p.column} ${path}`;
 }
