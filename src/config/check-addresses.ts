@@ -4,6 +4,7 @@
 // neighbour advertisement. With DAD, one of them would be `dadfailed`. IPv4 has no DAD at all:
 // both holders answer ARP, and each drops ARP sent from its own address (a martian source).
 import { nsLabel } from '../model/keys';
+import { isLinkLocal6 } from '../model/net';
 import type { AddressRes, LinkRes, SourceRef } from '../model/types';
 import { pushTo } from '../util/multimap';
 import type { Ctx } from './ctx';
@@ -89,6 +90,47 @@ export function checkAddressesOnPorts(ctx: Ctx, links: readonly LinkRes[], addre
       message: `address ${a.address} is on '${a.dev}' in namespace ${nsLabel(a.namespace)}, a port of bridge '${p.master}'${at}: the bridge takes every frame the port receives (ARP and neighbour replies, packets for the address), so nothing sent from or to the address gets through; declare it on '${p.master}'`,
     });
   }
+}
+
+/**
+ * Refuses a VXLAN `local` that no declared address of its namespace holds. The kernel takes the
+ * device and brings it up, but routes no packet from an address it does not hold: every one is a
+ * transmit error and nothing gets through (measured). Judged as route sources are: outside the
+ * root (there the host has addresses the config does not declare), when every address is valid
+ * and the config ignores nothing (an ignored, DHCP-run link may hold it).
+ */
+export function checkVxlanLocal(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[], ignoring = false): void {
+  if (ignoring) return;
+  // A link-local one may be the kernel's own (fe80:: from the MAC), never declared.
+  const candidates = links.filter((l) => l.namespace !== '' && l.vxlan?.local !== undefined && !isLoopbackIp(l.vxlan.local) && !isLinkLocal6(l.vxlan.local));
+  // Nearly every config: no VXLAN with a `local` in a namespace, nothing indexed.
+  if (candidates.length === 0 || addressesIncomplete(ctx)) return;
+  // A VXLAN with an error of its own (a bad mix of addresses) is not judged again.
+  const flawed = new Set(ctx.errors.map((e) => `${e.file}\0${e.path.split('/').slice(0, 3).join('/')}`));
+  const vxlans = candidates.filter((l) => l.source === undefined || !flawed.has(`${l.source.file}\0${l.source.path}`));
+  const local = new Set(addresses.map((a) => `${a.namespace}|${a.address.slice(0, a.address.indexOf('/'))}`));
+  for (const l of vxlans) {
+    const ip = l.vxlan!.local!;
+    if (local.has(`${l.namespace}|${ip}`) || !l.source) continue;
+    const path = ptrJoin(l.source.path, 'vxlan', 'local');
+    ctx.errors.push({
+      file: l.source.file,
+      ...ctx.pos(l.source.file, path),
+      path,
+      message: `local '${ip}' is not an address declared in namespace ${nsLabel(l.namespace)}: the kernel takes the VXLAN but sends no packet from an address the namespace does not hold (each is a transmit error); declare it on a link of ${nsLabel(l.namespace)}, or use one that is`,
+    });
+  }
+}
+
+/** 127/8 and ::1: on lo in every namespace. */
+function isLoopbackIp(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
+}
+
+/** Some address was refused or left out (poisoned): the declared ones are not all there. */
+function addressesIncomplete(ctx: Ctx): boolean {
+  const p = ctx.poison;
+  return p.all || p.kinds.has('addresses') || (p.names.get('addresses')?.size ?? 0) > 0 || ctx.errors.some((e) => e.path.startsWith('/addresses/'));
 }
 
 /** `file:line:col /path` of an address's `address` field. */
