@@ -1,3 +1,5 @@
+// Address checks that need the whole config: addresses that the kernel takes but that never
+// work (a duplicate on one L2 segment, an address on a bridge port, a VXLAN local nobody holds).
 // Addresses that must be unique on their L2 segment. IPv6: Voltron adds addresses with nodad,
 // so the kernel never notices a duplicate: each holder answers for the address itself (the two
 // ends of a veth never reach each other) and the other nodes of the segment get either holder's
@@ -75,11 +77,16 @@ export function checkAddressSegments(ctx: Ctx, links: readonly LinkRes[], addres
  * frames up a port's stack.) One lookup per address, and none without a port.
  */
 export function checkAddressesOnPorts(ctx: Ctx, links: readonly LinkRes[], addresses: readonly AddressRes[]): void {
-  const ports = new Map<string, LinkRes>();
-  for (const l of links) if (l.master !== undefined) ports.set(`${l.namespace}/${l.name}`, l);
+  const ports = new Map<string, Map<string, LinkRes>>(); // namespace → name → port (no key string per address)
+  for (const l of links) {
+    if (l.master === undefined) continue;
+    let m = ports.get(l.namespace);
+    if (!m) ports.set(l.namespace, (m = new Map()));
+    m.set(l.name, l);
+  }
   if (ports.size === 0) return;
   for (const a of addresses) {
-    const p = ports.get(`${a.namespace}/${a.dev}`);
+    const p = ports.get(a.namespace)?.get(a.dev);
     if (p === undefined || !a.source) continue;
     const path = ptrJoin(a.source.path, 'dev');
     const at = p.source ? ` (master declared at ${fieldWhere(ctx, p.source, 'master')})` : '';

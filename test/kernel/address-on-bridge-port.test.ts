@@ -43,11 +43,14 @@ describe('an address on a bridge port (real kernel)', () => {
 
   it('validation refuses them on the port, each at its dev, naming the master', () => {
     fs.writeFileSync(file, CONFIG.replace(/dev: br0, namespace: r/g, 'dev: ra, namespace: r'));
-    const p = sb.run(['plan']);
-    assert.equal(p.code, 1, p.stdout + p.stderr);
-    for (const [i, a] of ADDRS.entries())
-      assert.match(p.stderr, new RegExp(`/addresses/${i}/dev: address ${a.replace(/\./g, '\\.')} is on 'ra' in namespace r, a port of bridge 'br0' \\(master declared at \\S+:\\d+:\\d+ /links/1/master\\): the bridge takes every frame`));
-    fs.writeFileSync(file, CONFIG);
+    try {
+      const p = sb.run(['plan']);
+      assert.equal(p.code, 1, p.stdout + p.stderr);
+      for (const [i, a] of ADDRS.entries())
+        assert.match(p.stderr, new RegExp(`/addresses/${i}/dev: address ${a.replace(/\./g, '\\.')} is on 'ra' in namespace r, a port of bridge 'br0' \\(master declared at \\S+:\\d+:\\d+ /links/1/master\\): the bridge takes every frame`));
+    } finally {
+      fs.writeFileSync(file, CONFIG);
+    }
   });
 
   it('moved to the port by hand, nothing gets through in either direction', () => {

@@ -65,11 +65,14 @@ describe('one IPv4 address in two namespaces on one L2 segment (real kernel)', (
 
   it('validation refuses the duplicates, each at its address naming the first', () => {
     fs.writeFileSync(file, CONFIG.replace('10.0.0.2/24, dev: ba', '10.0.0.1/24, dev: ba').replace('10.1.0.2/24, dev: ar', '10.1.0.1/24, dev: ar'));
-    const v = sb.run(['plan']);
-    assert.equal(v.code, 1, v.stdout + v.stderr);
-    assert.match(v.stderr, /\/addresses\/1\/address: IPv4 address 10\.0\.0\.1 is already declared on link 'ab' in namespace a \(first declared at \S+:\d+:\d+ \/addresses\/0\/address\): 'ba' and 'ab' are on one L2 segment/);
-    assert.match(v.stderr, /\/addresses\/3\/address: IPv4 address 10\.1\.0\.1 is already declared on link 'br0' in namespace r .*'ar' and 'br0' are on one L2 segment/);
-    fs.writeFileSync(file, CONFIG);
+    try {
+      const v = sb.run(['plan']);
+      assert.equal(v.code, 1, v.stdout + v.stderr);
+      assert.match(v.stderr, /\/addresses\/1\/address: IPv4 address 10\.0\.0\.1 is already declared on link 'ab' in namespace a \(first declared at \S+:\d+:\d+ \/addresses\/0\/address\): 'ba' and 'ab' are on one L2 segment/);
+      assert.match(v.stderr, /\/addresses\/3\/address: IPv4 address 10\.1\.0\.1 is already declared on link 'br0' in namespace r .*'ar' and 'br0' are on one L2 segment/);
+    } finally {
+      fs.writeFileSync(file, CONFIG);
+    }
   });
 
   it('on two veth ends, neither reaches the other at any address (ARP from its own address is dropped)', () => {

@@ -40,10 +40,13 @@ describe('a VXLAN local its namespace does not hold (real kernel)', () => {
 
   it('validation refuses a local the namespace does not hold, at the local', () => {
     fs.writeFileSync(file, CONFIG.replace('local: 10.7.0.1,', 'local: 10.7.0.9,'));
-    const p = sb.run(['plan']);
-    assert.equal(p.code, 1, p.stdout + p.stderr);
-    assert.match(p.stderr, /:\d+:\d+: \/links\/1\/vxlan\/local: local '10\.7\.0\.9' is not an address declared in namespace a: the kernel takes the VXLAN but sends no packet/);
-    fs.writeFileSync(file, CONFIG);
+    try {
+      const p = sb.run(['plan']);
+      assert.equal(p.code, 1, p.stdout + p.stderr);
+      assert.match(p.stderr, /:\d+:\d+: \/links\/1\/vxlan\/local: local '10\.7\.0\.9' is not an address declared in namespace a: the kernel takes the VXLAN but sends no packet/);
+    } finally {
+      fs.writeFileSync(file, CONFIG);
+    }
   });
 
   it('set by hand, the kernel takes it, the link stays up, and every packet is a transmit error', () => {
