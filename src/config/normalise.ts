@@ -3,7 +3,7 @@ import { resourceKey } from '../model/keys';
 import type { DesiredState, Resource } from '../model/types';
 import type { Ctx } from './ctx';
 import type { Merged } from './merge';
-import { checkAddressSegments } from './check-addresses';
+import { checkAddressesOnPorts, checkAddressSegments, checkVxlanLocal } from './check-addresses';
 import { checkRoutes } from './check-routes';
 import { checkSysctls } from './check-sysctls';
 import { normaliseAddresses, normaliseRoutes, normaliseRules } from './norm-l3';
@@ -21,7 +21,10 @@ export function normalise(ctx: Ctx, m: Merged, baseDir?: string): DesiredState {
   const links = normaliseLinks(ctx, m.lists.links, m.ignore);
   const pools = normalisePools(ctx, m.pools);
   const addresses = normaliseAddresses(ctx, m.lists.addresses);
+  // Before the address checks below add errors of their own: these addresses are all there.
+  checkVxlanLocal(ctx, links, addresses, m.ignore.length > 0);
   checkAddressSegments(ctx, links, addresses);
+  checkAddressesOnPorts(ctx, links, addresses);
   const routes = [...normaliseRoutes(ctx, m.lists.routes, pools), ...bsidRoutes(ctx, m.pools, pools, links)];
   checkRoutes(ctx, links, addresses, routes, m.ignore.length > 0);
   const rules = normaliseRules(ctx, m.lists.rules);

@@ -311,6 +311,7 @@ describe('edits converge on the real kernel and show loads back', () => {
     edit('address: 10.70.0.1/24', 'address: 10.72.0.1/24');
     edit('via: 10.70.0.2', 'via: 10.72.0.2');
     edit('src: 10.70.0.1', 'src: 10.72.0.1');
+    edit('local: 10.70.0.1', 'local: 10.72.0.1'); // a VXLAN's local must be an address of its namespace
     const p = sb.run(['plan', '--no-color']);
     assert.match(p.stdout, /\+ route ke 10\.73\.0\.0\/16[^\n]*\n\s+# \(recreated with address ke\/u0 10\.70\.0\.1\/24\)/, p.stdout);
     converge();
@@ -326,6 +327,7 @@ describe('edits converge on the real kernel and show loads back', () => {
     assert.deepEqual(addrs(), ['10.72.0.1', '10.72.0.9 secondary']);
     edit('  - { namespace: ke, dev: u0, address: 10.72.0.1/24 }\n', '');
     edit('src: 10.72.0.1', 'src: 10.72.0.9');
+    edit('local: 10.72.0.1', 'local: 10.72.0.9');
     const p = sb.run(['plan', '--no-color']);
     assert.match(p.stdout, /\+ address ke\/u0 10\.72\.0\.9\/24[^\n]*\n\s+# \(recreated with address ke\/u0 10\.72\.0\.1\/24\)/, p.stdout);
     converge();

@@ -154,14 +154,16 @@ describe('ownership in a sandbox', () => {
     // ... and a declared link of its name is not taken for it (the VXLAN's VNI lives in the root).
     const mv = '  - { name: mvx, type: macvlan, namespace: n1, state: down, macvlan: { parent: br0, mode: bridge } }\n';
     const vx = '  - { name: vxm, type: vxlan, namespace: n1, state: down, vxlan: { vni: 77, local: 10.0.0.1 } }\n';
-    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(true, mv + vx));
+    // A VXLAN's local must be an address of its namespace (validation refuses it otherwise).
+    const local = 'addresses:\n  - { address: 10.0.0.1/32, dev: br0, namespace: n1 }\n';
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(true, mv + vx + local));
     const d = sb.run(['plan']);
     assert.equal(d.code, 1, d.stdout + d.stderr);
     assert.match(d.stderr, /link n1\/mvx \(macvlan\): the macvlan there has what Voltron never writes \(parent up1 in namespace \(root\)\).*ip -n \S+ link del mvx/);
     assert.match(d.stderr, /link n1\/vxm \(vxlan\): the vxlan there has what Voltron never writes \(made in namespace \(root\)\).*ip -n \S+ link del vxm/);
     // Its VNI is taken where it was made, not where it is now.
     const vni77 = (name: string, ns: string) => `  - { name: ${name}, type: vxlan${ns}, vxlan: { vni: 77, local: 10.0.0.1 } }\n`;
-    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(true, vni77('vxr', '') + vni77('vxn', ', namespace: n1')));
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), yaml(true, vni77('vxr', '') + vni77('vxn', ', namespace: n1') + local));
     const v = sb.run(['plan']);
     assert.equal(v.code, 1, v.stdout + v.stderr);
     assert.match(v.stderr, /link \(root\)\/vxr \(vxlan\): VNI 77 on dstport 4789 is taken in namespace \(root\) by link n1\/vxm \(vxlan\) \(made there, moved since\)/);

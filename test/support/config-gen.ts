@@ -221,9 +221,11 @@ export function render(c: Choices): string {
 
   const addresses: Obj[] = [];
   const addrOn = new Set<string>();
+  // No address on a bridge port (refused: test/bad-inputs/193-*).
+  const ports = new Set(links.flatMap((l) => [l, (l['peer'] ?? {}) as Obj]).filter((l) => l['master'] !== undefined).map((l) => String(l['name'])));
   ADDRESSES.forEach(([dev, address], i) => {
     // No IPv6 address on a link declared down (refused: test/bad-inputs/101-*).
-    if (!c.addrs[i] || !where.has(dev) || (address.includes(':') && state.get(dev) === 'down')) return;
+    if (!c.addrs[i] || !where.has(dev) || ports.has(dev) || (address.includes(':') && state.get(dev) === 'down')) return;
     addresses.push({ address, dev, ...nsKey(where.get(dev)!) });
     addrOn.add(`${dev} ${address}`);
   });
