@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import { Sandbox, rulesAt } from '../support/sandbox';
 
 const CONFIG = (rule: string) => `
 namespaces: [ { name: h } ]
@@ -43,10 +43,7 @@ describe('an adopted rule edited', () => {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  const rules = (): string[] =>
-    (sb.ipj('h', ['-4', 'rule', 'show']) as { priority: number; table?: string; action?: string; protocol?: string }[])
-      .filter((r) => r.priority === 1100)
-      .map((r) => `${r.table ?? r.action}:${r.protocol}`);
+  const rules = (): string[] => rulesAt(sb, 'h', 1100);
   const apply = (config: string, args: string[] = [], env: Record<string, string> = {}) => sb.run(['apply', '--auto-approve', ...args], { config, env });
   const ownsRule = () => Object.keys(sb.inventory().owned).filter((k) => k.startsWith('rule:'));
 
@@ -130,8 +127,7 @@ describe('an adopted rule behind another foreign rule at its priority', () => {
     sb.cleanup();
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
-  const rules = (): string[] =>
-    (sb.ipj('h', ['-4', 'rule', 'show']) as { priority: number; table?: string; protocol?: string }[]).filter((r) => r.priority === 1100).map((r) => `${r.table}:${r.protocol}`);
+  const rules = (): string[] => rulesAt(sb, 'h', 1100);
   const apply = (config: string, args: string[] = [], env: Record<string, string> = {}) => sb.run(['apply', '--auto-approve', ...args], { config, env });
 
   it('declared as it is: in sync (the declared rule is found, not the first one)', () => {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import { Sandbox, rulesAt } from '../support/sandbox';
 
 // From 10.50.0.1, h reaches g's 10.70.0.1 only through the rule at 1100 and the route of the
 // table it looks up (100 or 200, both out v0); h's main table has no route there: a packet that
@@ -70,11 +70,7 @@ describe('rule replaced at its priority: made before broken', () => {
     for (const d of dirs.values()) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  /** The rules at 1100: `table:protocol` or `action:protocol`, in the kernel's order. */
-  const rules = (): string[] =>
-    (sb.ipj('h', ['-4', 'rule', 'show']) as { priority: number; table?: string; action?: string; protocol?: string }[])
-      .filter((r) => r.priority === 1100)
-      .map((r) => `${r.table ?? r.action}:${r.protocol}`);
+  const rules = (): string[] => rulesAt(sb, 'h', 1100);
   const apply = (config: string, env: Record<string, string> = {}) => sb.run(['apply', '--auto-approve'], { config, env });
 
   it('the plan replaces the rule, adding the new one first, not disruptive', () => {

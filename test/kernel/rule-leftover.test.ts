@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox } from '../support/sandbox';
+import { Sandbox, rulesAt } from '../support/sandbox';
 
 // The namespace is made by the test (adopted): destroy leaves it, so what it removes shows.
 const CONFIG = (rule: string) => `
@@ -37,11 +37,7 @@ describe('rule replace left half done: the next apply deletes the leftover', () 
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  /** The rules at 1100: `table:protocol` or `action:protocol`, in the kernel's order. */
-  const rules = (): string[] =>
-    (sb.ipj('h', ['-4', 'rule', 'show']) as { priority: number; table?: string; action?: string; protocol?: string }[])
-      .filter((r) => r.priority === 1100)
-      .map((r) => `${r.table ?? r.action}:${r.protocol}`);
+  const rules = (): string[] => rulesAt(sb, 'h', 1100);
   const apply = (config: string, args: string[] = [], env: Record<string, string> = {}) => sb.run(['apply', '--auto-approve', ...args], { config, env });
   const planned = (config: string) => {
     const p = sb.run(['plan', '-o', 'json'], { config });

@@ -183,3 +183,10 @@ export function liveOracle(sb: Sandbox): string {
   }
   return out.sort().join('\n');
 }
+
+/** The IPv4 rules at `priority` in a sandbox namespace, as `table:protocol` (or `action:protocol`), in the kernel's order. */
+export function rulesAt(sb: Sandbox, ns: string, priority: number): string[] {
+  return (sb.ipj(ns, ['-4', 'rule', 'show']) as { priority: number; table?: string; action?: string; protocol?: string }[])
+    .filter((r) => r.priority === priority)
+    .map((r) => `${r.table ?? r.action}:${r.protocol}`);
+}
