@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { resourceKey } from '../model/keys';
-import { VOLTRON_RTPROT, type Resource, type StateMap } from '../model/types';
+import { VOLTRON_RTPROT, type Resource, type RouteRes, type StateMap } from '../model/types';
 import { leftoverKey } from '../plan/handover';
 import type { Change, Inventory } from '../plan/types';
 import { EMPTY_INVENTORY } from '../plan/types';
@@ -44,6 +44,7 @@ function parseInventory(p: string, text: string): Inventory {
   const bad = Object.entries(data.owned).find(([, r]) => !isPlainObject(r) || typeof r.kind !== 'string');
   if (bad) throw damaged(`"owned" entry ${JSON.stringify(bad[0])} is not an object with a "kind"`);
   if (data.original !== undefined && !isPlainObject(data.original)) throw damaged('"original" is not an object');
+  if (data.adopted !== undefined && !(isPlainObject(data.adopted) && Object.values(data.adopted).every((r) => isPlainObject(r) && r.kind === 'route'))) throw damaged('"adopted" is not an object of routes');
   if (data.ifindex !== undefined && !isPlainObject(data.ifindex)) throw damaged('"ifindex" is not an object');
   if (data.netnsCookie !== undefined && !isCookieMap(data.netnsCookie)) throw damaged('"netnsCookie" is not an object of decimal strings');
   if (data.host !== undefined && typeof data.host !== 'string') throw damaged('"host" is not a string');
@@ -146,7 +147,7 @@ const holdsNothing = (inv: Inventory): boolean =>
   [inv.owned, inv.original, inv.ifindex ?? {}, inv.netnsCookie ?? {}].every((o) => Object.keys(o).length === 0);
 
 function keepsForeignProtocol(r: Resource): boolean {
-  return r.kind === 'rule' && r.protocol !== undefined && r.protocol !== VOLTRON_RTPROT;
+  return (r.kind === 'rule' || r.kind === 'route') && r.protocol !== undefined && r.protocol !== VOLTRON_RTPROT;
 }
 
 function strip(r: Resource): Resource {
@@ -188,8 +189,9 @@ export class InventoryBuilder {
       }
       // Created objects are owned; settings we changed are owned (restored on removal);
       // pre-existing objects we only updated are adopted, never deleted on removal.
-      // An adopted rule replaced keeps its protocol (replacingRule), and stays adopted.
-      if (c.action === 'create' || (c.action === 'replace' && !keepsForeignProtocol(c.after)) || isSetting || owned[c.key]) owned[c.key] = strip(c.after);
+      // An adopted rule replaced keeps its protocol (replacingRule), and stays adopted; so does an
+      // adopted route moved to another metric or table (adoptedRouteMoves: created with it).
+      if (((c.action === 'create' || c.action === 'replace') && !keepsForeignProtocol(c.after)) || isSetting || owned[c.key]) owned[c.key] = strip(c.after);
       // The other end of the pair, which this create brings back after the plan deleted its
       // namesake (its own key holds that delete): made by Voltron, so owned as well.
       if (c.pairedPeer) {
@@ -239,6 +241,28 @@ export function takeOverSettings(inv: Inventory, desired: StateMap, found: State
     original[k] ??= value;
   }
   return owned ? { ...inv, owned, original: original! } : inv; // usually nothing new: no copy
+}
+
+/**
+ * The declared routes found live with another protocol than Voltron's and not owned (adopted), as
+ * `Inventory.adopted`: what lets the next plan move one whose metric or table the config changes
+ * (adoptedRouteMoves). The inventory itself when that is what it records already.
+ */
+export function recordAdoptedRoutes(inv: Inventory, desired: StateMap, found: ReadonlyMap<string, Resource>): Inventory {
+  let adopted: Record<string, Resource> | undefined;
+  for (const [k, d] of desired) {
+    if (d.kind !== 'route') continue;
+    const r = found.get(k);
+    if (r?.kind !== 'route' || r.protocol === undefined || r.protocol === VOLTRON_RTPROT || inv.owned[k] !== undefined) continue;
+    (adopted ??= {})[k] = strip(r);
+  }
+  const was = inv.adopted ?? {};
+  const now = adopted ?? {};
+  const keys = Object.keys(now);
+  const same = keys.length === Object.keys(was).length && keys.every((k) => (was[k] as RouteRes | undefined)?.protocol === (now[k] as RouteRes).protocol);
+  if (same) return inv;
+  const { adopted: _was, ...rest } = inv;
+  return adopted === undefined ? rest : { ...rest, adopted };
 }
 
 /** Fold one executed change into the inventory (pure). */

@@ -124,7 +124,8 @@ export function readCurrent(session: KernelSession, desired: StateMap, inventory
     if (!f) families.set(ns, (f = { address: new Set(), route: new Set(), rule: new Set() }));
     return f;
   };
-  for (const r of [...desired.values(), ...Object.values(inventory.owned)]) {
+  // Adopted routes too (their table and family): the plan moves one the config declares elsewhere.
+  for (const r of [...desired.values(), ...Object.values(inventory.owned), ...Object.values(inventory.adopted ?? {})]) {
     if (r.kind === 'address') familiesOf(r.namespace).address.add(r.address.includes(':') ? 6 : 4);
     if (r.kind === 'route' || r.kind === 'rule') familiesOf(r.namespace)[r.kind].add(r.family);
     if (r.kind === 'sysctl') sysctls.set(r.namespace, (sysctls.get(r.namespace) ?? new Set()).add(r.key));
@@ -254,7 +255,8 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     // Never destroy what Voltron did not create, even if the config now declares it differently.
     // In a sandbox too: its namespaces may hold objects someone else put there.
     // A delete of a declared object happens only to free a veth end's name (see coupleVeths).
-    if ((c.action === 'replace' || c.action === 'delete') && c.before && !inventory.owned[c.key]) {
+    // (An adopted route moved to another metric or table is deleted after its successor: adoptedRouteMoves.)
+    if ((c.action === 'replace' || c.action === 'delete') && c.before && !inventory.owned[c.key] && !(c.action === 'delete' && c.kind === 'route' && owns.adopted?.[c.key] !== undefined)) {
       const rule = adoptedRuleEdit(session, c, current);
       if (rule === '') continue;
       if (rule !== undefined) {

@@ -3,7 +3,7 @@
 // removes with a replaced/deleted link or namespace, re-enslaving, seg6local oifs set again) →
 // folding (fold.ts) → order.
 import { resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
-import { CLSACT_DEFAULT_PRIORITY, type LinkRes, type Resource, type StateMap } from '../model/types';
+import { CLSACT_DEFAULT_PRIORITY, type LinkRes, type Resource, type RouteRes, type StateMap } from '../model/types';
 import { pinBridgeMacs, pinBridgeMtus } from './bridge-mtu';
 import { rewriteIpv6MtuAfterLinks } from './ipv6-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
@@ -15,6 +15,7 @@ import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
 import { changeDraft, createDraft, deleteDraft, isLink, ref, type Draft } from './drafts';
 import { foldKernelRemovals, foldableDeletes } from './fold';
+import { adoptedRouteMoves, protoName } from './handover';
 import { compileIgnore, isIgnored } from './ignore';
 import { TcIndex, linkKey, references } from './refs';
 import { schedule } from './schedule';
@@ -47,7 +48,14 @@ export function computePlan(input: PlanInput): Plan {
   const ignored = patterns.length === 0 ? () => false : (r: Resource) => isIgnored(r, match);
   const desired = new Map<string, Resource>();
   for (const [k, r] of input.desired) if (!ignored(r)) desired.set(k, r);
-  const owned = (k: string) => desired.has(k) || Object.prototype.hasOwnProperty.call(input.inventory.owned, k);
+  // An adopted route whose metric or table the config changed moves: made anew with its protocol,
+  // the old one deleted (as if owned) after it.
+  const moves = adoptedRouteMoves(desired, input.current, input.inventory);
+  for (const [ok, nk] of moves) {
+    const d = desired.get(nk)!;
+    if (!input.current.has(nk)) desired.set(nk, { ...d, protocol: (input.current.get(ok) as RouteRes).protocol } as Resource);
+  }
+  const owned = (k: string) => desired.has(k) || Object.prototype.hasOwnProperty.call(input.inventory.owned, k) || moves.has(k);
   const managed = input.managedNamespaces ? new Set(input.managedNamespaces) : undefined;
 
   // `kernel`: every live object in scope (owned and foreign); `current`: the owned ones.
@@ -90,6 +98,8 @@ export function computePlan(input: PlanInput): Plan {
     const dr = d ? (c ? changeDraft(key, d, c) : createDraft(key, d, 'not present in the kernel')) : deleteDraft(key, c!, input.inventory);
     if (dr) drafts.set(key, dr);
   }
+
+  for (const [ok, nk] of moves) moveReasons(drafts, ok, nk);
 
   /** The changes the diff alone asks for, before cascades rewrite some of them. */
   const base = new Map(drafts);
@@ -377,6 +387,23 @@ export function computePlan(input: PlanInput): Plan {
     ...(released.length === 0 ? {} : { foreignReleased: released.map((x) => x.text) }),
     ...(gaps.length === 0 ? {} : { seg6MtuGaps: gaps }),
   };
+}
+
+/** What a move of an adopted route (adoptedRouteMoves) says, on its create and on its delete. */
+function moveReasons(drafts: Map<string, Draft>, oldKey: string, newKey: string): void {
+  const old = drafts.get(oldKey);
+  const made = drafts.get(newKey);
+  if (old?.action !== 'delete') return;
+  const was = old.before as RouteRes;
+  const proto = `proto ${protoName(was.protocol!)}`;
+  const to = made?.after ?? made?.before;
+  if (made?.action === 'create' && made.before === undefined) {
+    made.fields = made.fields.filter((f) => f.field !== 'protocol');
+    made.reason += `: the declared ${resourceLabel(was)} moves here (its metric or table changed), keeping its protocol (${proto}), there before Voltron`;
+  }
+  const where = to ? resourceLabel(to) : newKey;
+  const interrupted = made === undefined ? ', already there (a move interrupted after its create)' : '';
+  old.reason = `the declared route moved to ${where}${interrupted}; there before Voltron (${proto}), it is deleted by its full spec, its protocol included, not released`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { nsLabel, resourceLabel } from '../model/keys';
 import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type Resource, type ResourceKind, type RuleRes, type SysctlRes } from '../model/types';
 import { IMMUTABLE, declaredFields, diffResource, replaceCause } from './compare';
 import { fmtScalar } from './format';
-import { LEFTOVER, replacingRule, ruleAddsFirst, sameRuleTraffic } from './handover';
+import { LEFTOVER, protoName, replacingRule, ruleAddsFirst, sameRuleTraffic } from './handover';
 import { KIND_RANK } from './refs';
 import { mergeRanges, rangeItem, subtractRanges, toRanges } from '../util/ranges';
 import type { ChangeAction, FieldChange, Inventory } from './types';
@@ -116,7 +116,6 @@ export function createDraft(key: string, d: Resource, reason: string): Draft {
   return { action: 'create', key, kind: d.kind, after: d, fields: declaredFields(d), reason: reason + pool, disruptive: false };
 }
 
-const PROTO_NAMES: Readonly<Record<number, string>> = { 3: 'boot', 4: 'static' };
 
 /**
  * A rule replaced at its priority: added before the old one is deleted where the kernel tells
@@ -126,7 +125,7 @@ const PROTO_NAMES: Readonly<Record<number, string>> = { 3: 'boot', 4: 'static' }
 function ruleReplace(x: Draft, before: RuleRes, declared: RuleRes): Draft {
   // An adopted rule (there before Voltron) keeps its protocol, as an adopted route does.
   const after = replacingRule(before, declared);
-  const kept = after === declared ? '' : `; the new rule keeps the protocol of the old one (${PROTO_NAMES[after.protocol!] ?? after.protocol}), there before Voltron`;
+  const kept = after === declared ? '' : `; the new rule keeps the protocol of the old one (${protoName(after.protocol!)}), there before Voltron`;
   if (!ruleAddsFirst(before, after)) {
     return { ...x, after, reason: `${x.reason}; the old rule is deleted before the new one is added: the kernel cannot tell them apart${kept}` };
   }

@@ -6,6 +6,7 @@ import { resourceLabel } from '../model/keys';
 import { pushTo } from '../util/multimap';
 import { VOLTRON_RTPROT, type Resource, type RouteRes, type RuleRes } from '../model/types';
 import type { Draft } from './drafts';
+import type { Inventory } from './types';
 
 /** What a route or rule matches: the traffic that moves from the deleted one to the created one. */
 function trafficOf(r: Resource): string | undefined {
@@ -139,4 +140,57 @@ export function replacingRule(before: RuleRes, after: RuleRes): RuleRes {
 /** Whether a change is a rule replace made before it is broken: two kernel writes, add then delete. */
 export function madeBeforeBroken(c: { readonly kind: string; readonly action: string; readonly before?: Resource; readonly after?: Resource }): boolean {
   return c.kind === 'rule' && c.action === 'replace' && ruleAddsFirst(c.before as RuleRes, c.after as RuleRes);
+}
+
+const PROTO_NAMES: Readonly<Record<number, string>> = { 3: 'boot', 4: 'static' };
+
+/** A route or rule protocol as `ip` names the common ones (`static`), else its number. */
+export function protoName(p: number): string {
+  return PROTO_NAMES[p] ?? String(p);
+}
+
+/**
+ * Declared routes that were there before Voltron (adopted: `Inventory.adopted`) whose key the
+ * config changed (its `metric` or `table`): the config no longer declares the adopted route's
+ * key, and declares, to the same destination (same namespace and family), one route new to it
+ * (neither adopted nor owned by the last apply). The declared route moves there: the new route is
+ * made with the old one's protocol and the old one deleted after it, by its full spec (its
+ * protocol included), as a table or action edit of an adopted rule is. Only while the old route
+ * is still the one recorded (its protocol) and the move is unambiguous (one such new route);
+ * otherwise the old route is released as before. Old key → new key.
+ * A pass over the declared routes only when an adopted route left the config.
+ */
+export function adoptedRouteMoves(desired: ReadonlyMap<string, Resource>, current: ReadonlyMap<string, Resource>, inv: Inventory): Map<string, string> {
+  const out = new Map<string, string>();
+  const adopted = inv.adopted;
+  if (adopted === undefined) return out;
+  const left = new Map<string, string>(); // traffic → old key
+  const twice = new Set<string>();
+  for (const k in adopted) {
+    const rec = adopted[k]!;
+    const live = current.get(k);
+    if (desired.has(k) || inv.owned[k] !== undefined || live?.kind !== 'route' || rec.kind !== 'route') continue;
+    if (live.protocol === undefined || live.protocol === VOLTRON_RTPROT || live.protocol !== rec.protocol) continue;
+    const t = trafficOf(live);
+    if (t === undefined) continue;
+    if (left.has(t)) twice.add(t);
+    left.set(t, k);
+  }
+  if (left.size === 0) return out;
+  const to = new Map<string, string | null>(); // traffic → the one new route (null: several)
+  for (const [k, d] of desired) {
+    if (d.kind !== 'route' || adopted[k] !== undefined || inv.owned[k] !== undefined) continue;
+    const t = trafficOf(d);
+    if (t === undefined || !left.has(t)) continue;
+    to.set(t, to.has(t) ? null : k);
+  }
+  for (const [t, k] of left) {
+    const n = to.get(t);
+    if (n === undefined || n === null || twice.has(t)) continue;
+    // Live already: a move interrupted after its create (the new route has the old one's protocol).
+    const there = current.get(n);
+    if (there !== undefined && (there.kind !== 'route' || there.protocol !== (current.get(k) as RouteRes).protocol)) continue;
+    out.set(k, n);
+  }
+  return out;
 }

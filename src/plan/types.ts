@@ -93,6 +93,12 @@ export interface Inventory {
   readonly version: 1;
   /** Resource keys Voltron owns, with the resource as last applied. */
   readonly owned: Readonly<Record<string, Resource>>;
+  /**
+   * Declared routes found live with another protocol than Voltron's (there before Voltron:
+   * adopted, never deleted when they leave the config), as last verified: the plan moves one
+   * whose `metric` or `table` the config changed (adoptedRouteMoves). Absent: none.
+   */
+  readonly adopted?: Readonly<Record<string, Resource>>;
   /** For sysctls and tunsrc: the value before Voltron first set it (restored on delete). */
   readonly original: Readonly<Record<string, string>>;
   /**

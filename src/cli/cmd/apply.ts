@@ -7,7 +7,7 @@ import { failureHint } from '../../apply/failure-hints';
 import { verifyDeletes } from '../../apply/lingering';
 import { canPipeline, makePlan, NotConverged, executePlan, PIPELINE_MIN_CHANGES, pruneInventory, sameIdentities, withIdentities } from '../../apply/reconcile';
 import { pipeliningEnabled, prestartPipeline, stopPrestartedPipeline, takePipeline } from '../../kernel/netlink/pipeline';
-import { saveInventory, takeOverSettings } from '../../apply/inventory';
+import { recordAdoptedRoutes, saveInventory, takeOverSettings } from '../../apply/inventory';
 import type { Inventory } from '../../plan/types';
 import { JournalWriter, readJournal, removeJournal } from '../../apply/journal';
 import { acquireLock, LockBusy, type Lock } from '../../apply/lock';
@@ -92,7 +92,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
       // longer declared, back at their original, released): the inventory records it.
       // Identities too: an inventory without them (an older version, an abandoned apply) would
       // otherwise stay without them for as long as nothing changes.
-      const settled = pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current);
+      const settled = recordAdoptedRoutes(pruneInventory(takeOverSettings(inventory, eff, pr.current), eff, pr.current), eff, pr.current);
       const inv = withIdentities(settled, pr.current, session);
       const ignoreChanged = !destroying && (recordedInventory.ignore ?? []).join('\n') !== ignore.join('\n');
       const hostChanged = !destroying && recordedInventory.host !== ctx.host;
@@ -154,7 +154,7 @@ async function applyLocked(ctx: Context, p: Parsed, load: () => DesiredState | u
         // Verify: re-read everything and re-plan; anything left is a failure naming what did not converge.
         // makePlan reads the kernel once; its `current` also prunes the inventory.
         const { plan: again, current } = makePlan(session, desired, inv, destroying);
-        inv = withIdentities(pruneInventory(takeOverSettings(inv, eff, pr.current), eff, current), current, session);
+        inv = withIdentities(recordAdoptedRoutes(pruneInventory(takeOverSettings(inv, eff, pr.current), eff, current), eff, current), current, session);
         if (again.changes.length) failure = new NotConverged(again).message;
         // A route or rule delete is a match: check the kernel deleted ours, not another that matched.
         const lingering = failure === undefined ? verifyDeletes(session, eff, inv, outcome.executed) : [];
