@@ -65,13 +65,16 @@ export function loadCase(dir: string): { input: PlanInput; options: Options } {
   let inventory: Inventory = { version: 1, owned: {}, original: {} };
   const invFile = join(dir, 'inventory.yaml');
   if (existsSync(invFile)) {
-    const raw = (parse(readFileSync(invFile, 'utf8')) ?? {}) as { owned?: Record<string, unknown>[]; original?: Record<string, string> };
-    const owned: Record<string, Resource> = {};
-    for (const o of raw.owned ?? []) {
-      const r = loadResource(o);
-      owned[resourceKey(r)] = r;
-    }
-    inventory = { version: 1, owned, original: raw.original ?? {} };
+    const raw = (parse(readFileSync(invFile, 'utf8')) ?? {}) as { owned?: Record<string, unknown>[]; adopted?: Record<string, unknown>[]; original?: Record<string, string> };
+    const byKey = (list: Record<string, unknown>[] | undefined): Record<string, Resource> => {
+      const out: Record<string, Resource> = {};
+      for (const o of list ?? []) {
+        const r = loadResource(o);
+        out[resourceKey(r)] = r;
+      }
+      return out;
+    };
+    inventory = { version: 1, owned: byKey(raw.owned), original: raw.original ?? {}, ...(raw.adopted ? { adopted: byKey(raw.adopted) } : {}) };
   }
   const optFile = join(dir, 'options.yaml');
   const options = (existsSync(optFile) ? parse(readFileSync(optFile, 'utf8')) : {}) as Options;
