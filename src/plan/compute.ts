@@ -402,7 +402,7 @@ function moveReasons(drafts: Map<string, Draft>, oldKey: string, newKey: string)
     made.reason += `: the declared ${resourceLabel(was)} moves here (its metric or table changed), keeping its protocol (${proto}), there before Voltron`;
   }
   const where = to ? resourceLabel(to) : newKey;
-  const interrupted = made === undefined ? ', already there (a move interrupted after its create)' : '';
+  const interrupted = made?.action !== 'create' ? ', already there (a move interrupted after its create)' : '';
   old.reason = `the declared route moved to ${where}${interrupted}; there before Voltron (${proto}), it is deleted by its full spec, its protocol included, not released`;
 }
 
