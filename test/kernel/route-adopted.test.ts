@@ -7,10 +7,7 @@
 // never taken for the declared one.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Sandbox, liveOracle } from '../support/sandbox';
+import { ConfigDirs, Sandbox, liveOracle } from '../support/sandbox';
 
 const CONFIG = (route: string) => `
 namespaces: [ { name: h } ]
@@ -24,13 +21,8 @@ const R80 = (extra: string) => `  - { to: 10.80.0.0/24, via: 10.9.0.2, dev: d0, 
 const R81 = '  - { to: 10.81.0.0/24, via: 10.9.0.2, dev: d0, namespace: h, metric: 200 }\n';
 
 describe('an adopted route whose metric or table is edited', () => {
-  const dirs: string[] = [];
-  const cfg = (route: string): string => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
-    fs.writeFileSync(path.join(d, 'net.yaml'), CONFIG(route));
-    dirs.push(d);
-    return d;
-  };
+  const dirs = new ConfigDirs();
+  const cfg = (route: string): string => dirs.make(CONFIG(route));
   const NONE = cfg('');
   const M100 = cfg(R80('metric: 100'));
   const M200 = cfg(R80('metric: 200'));
@@ -46,7 +38,7 @@ describe('an adopted route whose metric or table is edited', () => {
   after(() => {
     sb.run(['destroy', '--auto-approve']);
     sb.cleanup();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    dirs.remove();
   });
 
   /** The live routes to `to`, as `table:metric:protocol`. */

@@ -8,10 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Sandbox, rulesAt } from '../support/sandbox';
+import { ConfigDirs, Sandbox, rulesAt } from '../support/sandbox';
 
 const CONFIG = (rule: string) => `
 namespaces: [ { name: h } ]
@@ -19,19 +16,13 @@ ${rule ? `rules:\n  - { priority: 1100, from: 10.50.0.0/24, ${rule}, namespace: 
 `;
 
 describe('an adopted rule edited', () => {
-  const dirs: string[] = [];
-  const cfg = (rule: string): string => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
-    fs.writeFileSync(path.join(d, 'net.yaml'), CONFIG(rule));
-    dirs.push(d);
-    return d;
-  };
+  const dirs = new ConfigDirs();
+  const cfg = (rule: string): string => dirs.make(CONFIG(rule));
   const T100 = cfg('table: 100');
   const T200 = cfg('table: 200');
   const BLACKHOLE = cfg('action: blackhole');
   const NONE = cfg('');
-  const MOVED = cfg('table: 100');
-  fs.writeFileSync(path.join(MOVED, 'net.yaml'), CONFIG('table: 100').replace('from: 10.50.0.0/24', 'from: 10.70.0.0/24'));
+  const MOVED = dirs.make(CONFIG('table: 100').replace('from: 10.50.0.0/24', 'from: 10.70.0.0/24'));
   const sb = new Sandbox('ra', T100);
   before(() => {
     execFileSync('ip', ['netns', 'add', sb.ns('h')]);
@@ -40,7 +31,7 @@ describe('an adopted rule edited', () => {
   after(() => {
     sb.run(['destroy', '--auto-approve']);
     sb.cleanup();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    dirs.remove();
   });
 
   const rules = (): string[] => rulesAt(sb, 'h', 1100);
@@ -104,17 +95,11 @@ describe('an adopted rule edited', () => {
 });
 
 describe('an adopted rule behind another foreign rule at its priority', () => {
-  const dirs: string[] = [];
-  const cfg = (rule: string): string => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
-    fs.writeFileSync(path.join(d, 'net.yaml'), CONFIG(rule));
-    dirs.push(d);
-    return d;
-  };
+  const dirs = new ConfigDirs();
+  const cfg = (rule: string): string => dirs.make(CONFIG(rule));
   const T100 = cfg('table: 100');
   const T200 = cfg('table: 200');
-  const MOVED = cfg('table: 200');
-  fs.writeFileSync(path.join(MOVED, 'net.yaml'), CONFIG('table: 200').replace('from: 10.50.0.0/24', 'from: 10.70.0.0/24'));
+  const MOVED = dirs.make(CONFIG('table: 200').replace('from: 10.50.0.0/24', 'from: 10.70.0.0/24'));
   const sb = new Sandbox('rb', T100);
   before(() => {
     execFileSync('ip', ['netns', 'add', sb.ns('h')]);
@@ -125,7 +110,7 @@ describe('an adopted rule behind another foreign rule at its priority', () => {
   after(() => {
     sb.run(['destroy', '--auto-approve']);
     sb.cleanup();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    dirs.remove();
   });
   const rules = (): string[] => rulesAt(sb, 'h', 1100);
   const apply = (config: string, args: string[] = [], env: Record<string, string> = {}) => sb.run(['apply', '--auto-approve', ...args], { config, env });

@@ -5,10 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Sandbox, rulesAt } from '../support/sandbox';
+import { ConfigDirs, Sandbox, rulesAt } from '../support/sandbox';
 
 // The namespace is made by the test (adopted): destroy leaves it, so what it removes shows.
 const CONFIG = (rule: string) => `
@@ -18,13 +15,8 @@ rules:
 `;
 
 describe('rule replace left half done: the next apply deletes the leftover', () => {
-  const dirs: string[] = [];
-  const cfg = (rule: string): string => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
-    fs.writeFileSync(path.join(d, 'net.yaml'), CONFIG(rule));
-    dirs.push(d);
-    return d;
-  };
+  const dirs = new ConfigDirs();
+  const cfg = (rule: string): string => dirs.make(CONFIG(rule));
   const T100 = cfg('table: 100');
   const T200 = cfg('table: 200');
   const sb = new Sandbox('rl', T100);
@@ -34,7 +26,7 @@ describe('rule replace left half done: the next apply deletes the leftover', () 
   after(() => {
     sb.run(['destroy', '--auto-approve']);
     sb.cleanup();
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    dirs.remove();
   });
 
   const rules = (): string[] => rulesAt(sb, 'h', 1100);

@@ -190,3 +190,19 @@ export function rulesAt(sb: Sandbox, ns: string, priority: number): string[] {
     .filter((r) => r.priority === priority)
     .map((r) => `${r.table ?? r.action}:${r.protocol}`);
 }
+
+/** One-file config dirs (`net.yaml`) for a suite; `remove()` them after the suite's destroy. */
+export class ConfigDirs {
+  private readonly dirs: string[] = [];
+
+  make(text: string): string {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voltron-cfg-'));
+    fs.writeFileSync(path.join(d, 'net.yaml'), text);
+    this.dirs.push(d);
+    return d;
+  }
+
+  remove(): void {
+    for (const d of this.dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
