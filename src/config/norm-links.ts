@@ -1,5 +1,5 @@
 // links → LinkRes (a veth declaration yields both ends), with reference, cycle and option checks.
-import { canonicalIp, canonicalMac, ipFamily, isMulticastIp, isMulticastMac, isUnspecifiedIp } from '../model/net';
+import { canonicalIp, canonicalMac, ipFamily, isLinkLocal6, isMulticastIp, isMulticastMac, isUnspecifiedIp } from '../model/net';
 import { vxlanIsV6, type BridgeOptions, type BridgeVlan, type LinkRes, type VniRange, type VxlanOptions } from '../model/types';
 import { nsLabel } from '../model/keys';
 import { nsOf } from './common';
@@ -459,27 +459,39 @@ function vxlanMtu(ctx: Ctx, d: Decl, dev: Decl | undefined): void {
  * Two vxlan devices in one namespace that would receive the same VNI on the same UDP port and
  * address family: the kernel refuses the second ("VNI already exists" / "VNI in use"). An
  * external (collect-metadata) device without vnifilter takes every VNI of its port; devices
- * with vnifilter share a port as long as their `vnis` differ.
+ * with vnifilter share a port as long as their `vnis` differ. Devices with a link-local `local`
+ * on different `dev`s do not clash (vxlan_vni_in_use tells them apart by their device, and each
+ * receives on its own: measured on 6.18); one with a link-local `local` and one without clash
+ * whatever their devices, as the kernel refuses the pair when the link-local one comes first.
  */
 function vniClashes(ctx: Ctx, decls: readonly Decl[]): void {
-  // Per namespace, port, family and mode: the VNIs claimed so far (a filter may hold 2^24: runs).
+  // Per namespace, port, family and mode (and device, if link-local): the VNIs claimed so far (a filter may hold 2^24: runs).
   const groups = new Map<string, RangeClaims<Decl>>();
-  for (const d of decls) {
-    const x = d.res.vxlan;
-    if (d.sub !== '' || !x) continue;
-    const fam = vxlanIsV6(x) ? 6 : 4;
-    const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
-    const runs: readonly VniRange[] = mode === 'vnifilter' ? (d.res.vnis ?? []) : mode === 'external' ? [[0, 0]] : x.vni !== undefined ? [[x.vni, x.vni]] : [];
-    const key = `${d.ns}|${x.dstport}|${fam}|${mode}`;
+  const claimsOf = (key: string): RangeClaims<Decl> => {
     let claims = groups.get(key);
     if (!claims) groups.set(key, (claims = new RangeClaims()));
-    for (const [lo, hi] of runs) {
-      const clash = claims.claim(lo, hi, d);
-      if (!clash) continue;
-      const prev = clash.owner;
-      const what = mode === 'external' ? `an external vxlan on dstport ${x.dstport}` : `VNI ${clash.at} on dstport ${x.dstport}`;
-      ctx.err(d.e, mode === 'vnifilter' ? 'vnis' : mode === 'external' ? 'vxlan/external' : 'vxlan/vni', `${what} (IPv${fam}) already exists in namespace ${nsLabel(d.ns)}: '${prev.name}' at ${ctx.where(prev.e)} (the kernel refuses a second one)`);
-      break;
+    return claims;
+  };
+  // Those without a link-local `local` first: each link-local one is then judged against all of them.
+  for (const linkLocal of [false, true]) {
+    for (const d of decls) {
+      const x = d.res.vxlan;
+      if (d.sub !== '' || !x || (x.local !== undefined && isLinkLocal6(x.local)) !== linkLocal) continue;
+      const fam = vxlanIsV6(x) ? 6 : 4;
+      const mode = x.vnifilter ? 'vnifilter' : x.external ? 'external' : 'vni';
+      const runs: readonly VniRange[] = mode === 'vnifilter' ? (d.res.vnis ?? []) : mode === 'external' ? [[0, 0]] : x.vni !== undefined ? [[x.vni, x.vni]] : [];
+      const key = `${d.ns}|${x.dstport}|${fam}|${mode}`;
+      const claims = claimsOf(linkLocal ? `${key}|${x.dev ?? ''}` : key);
+      const shared = linkLocal ? groups.get(key) : undefined;
+      for (const [lo, hi] of runs) {
+        const clash = shared?.overlap(lo, hi) ?? claims.claim(lo, hi, d);
+        if (!clash) continue;
+        const prev = clash.owner;
+        const what = mode === 'external' ? `an external vxlan on dstport ${x.dstport}` : `VNI ${clash.at} on dstport ${x.dstport}`;
+        const dev = linkLocal && prev.res.vxlan!.dev === x.dev ? ` on dev '${x.dev}'` : '';
+        ctx.err(d.e, mode === 'vnifilter' ? 'vnis' : mode === 'external' ? 'vxlan/external' : 'vxlan/vni', `${what} (IPv${fam})${dev} already exists in namespace ${nsLabel(d.ns)}: '${prev.name}' at ${ctx.where(prev.e)} (the kernel refuses a second one)`);
+        break;
+      }
     }
   }
 }

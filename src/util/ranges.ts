@@ -86,6 +86,12 @@ export class RangeClaims<T> {
     return clash;
   }
 
+  /** The first claimed number in lo..hi and its owner, claiming nothing. */
+  overlap(lo: number, hi: number): { at: number; owner: T } | undefined {
+    const next = this.runs[this.firstEndingAtOrAfter(lo)];
+    return next !== undefined && next.lo <= hi ? { at: Math.max(lo, next.lo), owner: next.owner } : undefined;
+  }
+
   /** The claimed runs, sorted. */
   list(): readonly { readonly lo: number; readonly hi: number; readonly owner: T }[] {
     return this.runs;
