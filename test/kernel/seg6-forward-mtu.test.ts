@@ -80,3 +80,71 @@ describe('seg6 encap: forwarded packets above the device mtu less the encapsulat
     assert.equal(snmp6('g').Ip6InTooBigErrors! - g0.Ip6InTooBigErrors!, 0);
   });
 });
+
+// The limit of an inline route (8 + 16·(n + 1) bytes: the SRH with its reserved slot), and of
+// encap routes whose packets leave by another device than their own: the one of the route to the
+// first segment, whatever the seg6 route's dev (a jumbo one here) or when it names none.
+const LIMITS = `namespaces:
+  - name: t
+  - name: g
+    sysctls: { net.ipv6.conf.all.forwarding: 1 }
+    seg6: { tunsrc: "2001:db8:f::1" }
+  - name: u
+links:
+  - { name: t-g, namespace: t, type: veth, peer: { name: g-t, namespace: g } }
+  - { name: g-u, namespace: g, type: veth, peer: { name: u-g, namespace: u } }
+  - { name: g-j, namespace: g, type: veth, mtu: 9000, peer: { name: j-g, namespace: u, mtu: 9000 } }
+addresses:
+  - { address: "2001:db8:1::2/64", dev: t-g, namespace: t }
+  - { address: "2001:db8:1::1/64", dev: g-t, namespace: g }
+  - { address: "2001:db8:f::1/64", dev: g-u, namespace: g }
+  - { address: "2001:db8:f::2/64", dev: u-g, namespace: u }
+  - { address: "2001:db8:e::1/64", dev: g-j, namespace: g }
+  - { address: "2001:db8:e::2/64", dev: j-g, namespace: u }
+routes:
+  - { to: default6, via: "2001:db8:1::1", dev: t-g, namespace: t }
+  - { to: "fc00:1::/64", via: "2001:db8:f::2", dev: g-u, namespace: g }
+  - { to: "2001:db8:98::/64", dev: g-u, namespace: g, encap: { type: seg6, mode: inline, segments: [ "fc00:1::e" ] } }
+  - { to: "2001:db8:97::/64", dev: g-j, namespace: g, encap: { type: seg6, mode: encap, segments: [ "fc00:1::e" ] } }
+  - { to: "2001:db8:96::/64", via: "2001:db8:e::2", namespace: g, encap: { type: seg6, mode: encap, segments: [ "fc00:1::e" ] } }
+`;
+
+describe('seg6 inline routes and routes leaving by their first segment\'s device: the warning is exact to the byte (real kernel)', () => {
+  const { sb } = editableSandbox('s6l', LIMITS);
+  const counters = (ns: string): Record<string, number> =>
+    Object.fromEntries(sb.exec(ns, ['cat', '/proc/net/snmp6']).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)).map(([k, v]) => [k!, Number(v)]));
+  const ping = (size: number, to: string) => sb.exec('t', ['ping', '-6', '-c', '1', '-W', '1', '-M', 'do', '-s', String(size - 48), to]);
+  /** Whether a packet of `size` bytes to `to` left the gateway (dropped there: it did not). */
+  const passes = (size: number, to: string): boolean => {
+    const g0 = counters('g');
+    ping(size, to);
+    return counters('g').Ip6InTooBigErrors! === g0.Ip6InTooBigErrors!;
+  };
+
+  it('the plan warns about each route at its limit, naming the device the packets leave by', () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const p = sb.run(['plan']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, /Warning: 3 seg6 encap routes silently drop forwarded packets/);
+    assert.match(p.stdout, /route g 2001:db8:98::\/64 \(seg6 inline, mtu 1436\): .* g-t \(mtu 1500\) can bring it packets larger than 1460 bytes, which no longer fit g-u \(mtu 1500\) once the SRH is inserted \(40 bytes\).*Packet Too Big quoting 1500/);
+    assert.match(p.stdout, /route g 2001:db8:97::\/64 \(seg6 encap, mtu 1436\): .* g-j \(mtu 9000\), g-t \(mtu 1500\) can bring it packets larger than 1436 bytes, which no longer fit g-u \(the device of the route to its first segment fc00:1::e\) \(mtu 1500\)/);
+    assert.match(p.stdout, /route g 2001:db8:96::\/64 \(seg6 encap, mtu 1436\): .* larger than 1436 bytes, which no longer fit g-u \(the device of the route to its first segment fc00:1::e\)/);
+  });
+
+  it('inline: 1460 bytes pass, 1461 are dropped, and the sender gets a Packet Too Big quoting 1500, which changes nothing', () => {
+    assert.equal(sb.pingUntil('t', ['-6', '2001:db8:1::1']).code, 0, 'the gateway answers');
+    assert.ok(passes(1460, '2001:db8:98::5'));
+    const t0 = counters('t');
+    assert.ok(!passes(1461, '2001:db8:98::5'));
+    assert.equal(counters('t').Icmp6InPktTooBigs! - t0.Icmp6InPktTooBigs!, 1);
+    assert.ok(!passes(1461, '2001:db8:98::5'), 'the sender did not learn a smaller mtu');
+  });
+
+  it("encap on a 9000-byte dev and encap without dev: 1436 bytes pass, 1437 are dropped (the first segment's device is 1500)", () => {
+    for (const to of ['2001:db8:97::5', '2001:db8:96::5']) {
+      assert.ok(passes(1436, to), to);
+      assert.ok(!passes(1437, to), to);
+    }
+  });
+});
