@@ -1,6 +1,6 @@
 // namespaces (+ their sysctls and seg6 tunsrc), root sysctls and seg6 tunsrc, and bpf programs.
 import * as path from 'node:path';
-import { canonicalIp, ipFamily } from '../model/net';
+import { canonicalIp, ipFamily, isMulticastIp } from '../model/net';
 import type { BpfAttach, BpfProgramRes, NamespaceRes, Seg6TunsrcRes, SysctlRes } from '../model/types';
 import { compact, type Ctx } from './ctx';
 import { ptrJoin, type Entry, type Raw } from './types';
@@ -40,6 +40,10 @@ function seg6Tunsrc(ctx: Ctx, e: Entry, namespace: string): Seg6TunsrcRes | unde
     ctx.err(e, 'tunsrc', `tunsrc '${raw}' is not an IPv6 address`);
     return undefined;
   }
+  // The kernel takes both, but no packet with such a source arrives anywhere (measured on 6.18):
+  // it drops the forwarded packets it encapsulates (Ip6InAddrErrors), the next node its own (Ip6InHdrErrors).
+  if (isMulticastIp(a) || a === '::1')
+    ctx.err(e, 'tunsrc', `tunsrc '${a}' is ${a === '::1' ? 'the loopback address' : 'a multicast address'}: the kernel takes it, but every packet encapsulated from it is dropped (a forwarded one by this node, its own by the next); use a unicast address of the node`);
   return { kind: 'tunsrc', namespace, address: a, source: ctx.source({ ...e, ptr: ptrJoin(e.ptr, 'tunsrc') }) };
 }
 
