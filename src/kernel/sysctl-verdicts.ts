@@ -19,8 +19,12 @@ export type FreshAccess = 'ok' | 'missing' | 'read-only' | 'write-only';
 /** What the kernel did with a value written in a new namespace; null: kept as written, or not judged. */
 export type ValueVerdict = { readonly refused: string } | { readonly keptAs: string } | null;
 
-/** Bumped when the file's form or the meaning of a verdict changes: older files are not read. */
-const VERSION = 1;
+/**
+ * Bumped when the file's form or the meaning of a verdict changes: older files are not read.
+ * 2: keys of a pair the kernel checks against each other are judged alone (version 1 kept
+ * refusals of valid pairs: `ip_local_port_range: 80 1000` against a new namespace's 1024).
+ */
+const VERSION = 2;
 /** Past this many answers the file starts over (a config churning through values must not grow it forever). */
 const MAX_ENTRIES = 20000;
 
