@@ -5,7 +5,9 @@
 // value) depends on the running kernel (boot id, release), the modules loaded (they add keys
 // and the fallback devices `gre0`, `sit0` ... to every new namespace), the user namespace we
 // run in and the two root sysctls that shape what a new namespace gets; the answers are trusted
-// only while all of those are the same, else asked again.
+// only while all of those are the same, else asked again. A key kept as missing is asked again
+// once the host's own namespace has it (a module that adds it loaded since, which the stamp
+// may not see: built in, or reloaded): see sysctlAccess.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -63,10 +65,14 @@ export function verdictStamp(): string | undefined {
   } catch {
     return undefined;
   }
-  // Names only: the other columns (use counts) change all the time.
+  // Names and load addresses (a module reloaded, maybe with other parameters, moves); not
+  // the use counts, which change all the time.
   const modules = readText('/proc/modules')
     .split('\n')
-    .map((l) => l.split(' ')[0]!)
+    .map((l) => {
+      const c = l.split(' ');
+      return c.length > 5 ? `${c[0]}@${c[5]}` : c[0]!;
+    })
     .filter((n) => n !== '' && n !== '-')
     .sort()
     .join(' ');

@@ -76,6 +76,10 @@ export function sysctlAccess<K extends { namespace: string; key: string; device:
   const cache = sysctlVerdictCache();
   const stamp = cache === undefined ? undefined : verdictStamp();
   const known = loadVerdicts(cache, stamp).access;
+  // Kept as missing, but the host's namespace has it now: a module may have added it since
+  // (built in, or reloaded: the stamp would not tell), so a new namespace is asked again. Keys
+  // only the host's namespace has are asked each time, by plans that refuse them anyway.
+  for (const [f, a] of known) if (a === 'missing' && fs.existsSync(f)) known.delete(f);
   const asked = new Map<string, FreshAccess>();
   const unknown = [...new Set(later.map((k) => sysctlPath(k.key)).filter((f) => !known.has(f)))];
   if (unknown.length) withFreshNetns(() => unknown.forEach((f) => asked.set(f, ask(f))));
