@@ -26,6 +26,7 @@ import { NetlinkError, setRequestSink } from '../kernel/netlink/socket';
 import { isIndexRace } from '../kernel/link';
 import { readSysctls, sysctlAccess, refusedSysctlValues } from '../kernel/sysctl';
 import { linkKey, sysctlDevice } from '../plan/refs';
+import { sysctlPairProblems } from '../plan/sysctl-pairs';
 import { adoptDeclaredRules, adoptedRuleEdit, ipNetnsOption, placeRuleLeftovers } from './rule-adoption';
 import { rangesOverlap, vniClaim } from '../plan/vni';
 
@@ -292,6 +293,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
   const missing = missingSysctlProblems(session, plan);
   problems.push(...missing.map((m) => m.problem));
   problems.push(...refusedSysctlProblems(plan, missing.map((m) => m.key)));
+  problems.push(...sysctlPairProblems(plan.changes, current, liveSysctl, (c) => (c.after?.source ? `${sourceWhere(c.after.source)}: ` : '')));
   if (problems.length) throw new PlanRefused(problems);
   // tc filters are read only on clsact hooks: those under a qdisc this plan removes are read now.
   const filters = removedForeignFilters(session, plan.changes);

@@ -5,7 +5,9 @@
 // value) depends on the running kernel (boot id, release), the modules loaded (they add keys
 // and the fallback devices `gre0`, `sit0` ... to every new namespace), the user namespace we
 // run in and the two root sysctls that shape what a new namespace gets; the answers are trusted
-// only while all of those are the same, else asked again.
+// only while all of those are the same, else asked again. A key kept as missing is asked again
+// once the host's own namespace has it (a module that adds it loaded since, which the stamp
+// may not see: built in, or reloaded): see sysctlAccess.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,8 +21,12 @@ export type FreshAccess = 'ok' | 'missing' | 'read-only' | 'write-only';
 /** What the kernel did with a value written in a new namespace; null: kept as written, or not judged. */
 export type ValueVerdict = { readonly refused: string } | { readonly keptAs: string } | null;
 
-/** Bumped when the file's form or the meaning of a verdict changes: older files are not read. */
-const VERSION = 1;
+/**
+ * Bumped when the file's form or the meaning of a verdict changes: older files are not read.
+ * 2: keys of a pair the kernel checks against each other are judged alone (version 1 kept
+ * refusals of valid pairs: `ip_local_port_range: 80 1000` against a new namespace's 1024).
+ */
+const VERSION = 2;
 /** Past this many answers the file starts over (a config churning through values must not grow it forever). */
 const MAX_ENTRIES = 20000;
 
@@ -59,10 +65,14 @@ export function verdictStamp(): string | undefined {
   } catch {
     return undefined;
   }
-  // Names only: the other columns (use counts) change all the time.
+  // Names and load addresses (a module reloaded, maybe with other parameters, moves); not
+  // the use counts, which change all the time.
   const modules = readText('/proc/modules')
     .split('\n')
-    .map((l) => l.split(' ')[0]!)
+    .map((l) => {
+      const c = l.split(' ');
+      return c.length > 5 ? `${c[0]}@${c[5]}` : c[0]!;
+    })
     .filter((n) => n !== '' && n !== '-')
     .sort()
     .join(' ');

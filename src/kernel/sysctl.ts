@@ -1,6 +1,7 @@
 // Per-namespace sysctls through /proc/sys, opened from inside the namespace (net.* entries
 // resolve to the namespace of the thread that opens them).
 import fs from 'node:fs';
+import { PAIR_OF } from '../model/sysctl-pairs';
 import type { SysctlRes } from '../model/types';
 import { withFreshNetns, withNetns } from './netns';
 import type { KernelSession } from './session';
@@ -75,6 +76,10 @@ export function sysctlAccess<K extends { namespace: string; key: string; device:
   const cache = sysctlVerdictCache();
   const stamp = cache === undefined ? undefined : verdictStamp();
   const known = loadVerdicts(cache, stamp).access;
+  // Kept as missing, but the host's namespace has it now: a module may have added it since
+  // (built in, or reloaded: the stamp would not tell), so a new namespace is asked again. Keys
+  // only the host's namespace has are asked each time, by plans that refuse them anyway.
+  for (const [f, a] of known) if (a === 'missing' && fs.existsSync(f)) known.delete(f);
   const asked = new Map<string, FreshAccess>();
   const unknown = [...new Set(later.map((k) => sysctlPath(k.key)).filter((f) => !known.has(f)))];
   if (unknown.length) withFreshNetns(() => unknown.forEach((f) => asked.set(f, ask(f))));
@@ -113,13 +118,40 @@ export function refusedSysctlValues<K extends { key: string; value: string; devi
   const known = loadVerdicts(cache, stamp).values;
   const asked = new Map<string, ValueVerdict>();
   const unknown = [...new Map(keys.filter((k) => !known.has(id(k))).map((k) => [id(k), k] as const))];
-  if (unknown.length) withFreshNetns(() => unknown.forEach(([i, k]) => asked.set(i, judgeValue(fileOf(k), k.value))));
+  if (unknown.length) withFreshNetns(() => unknown.forEach(([i, k]) => asked.set(i, judgeAlone(k.key, fileOf(k), k.value))));
   for (const k of keys) {
     const v = known.get(id(k)) ?? asked.get(id(k)) ?? null;
     if (v !== null) out.set(k, describeVerdict(k.value, v));
   }
   if (asked.size) saveVerdicts(cache, stamp, { values: asked });
   return out;
+}
+
+/**
+ * judgeValue, with the key the kernel checks this one against (model/sysctl-pairs) at its
+ * loosest meanwhile: the value alone is judged here (its range, its form), the pair by the plan
+ * against the values the pair will have (plan/sysctl-pairs), not against a new namespace's.
+ */
+function judgeAlone(key: string, file: string, value: string): ValueVerdict {
+  const p = PAIR_OF.get(key);
+  if (p === undefined) return judgeValue(file, value);
+  const other = sysctlPath(p.side === 'low' ? p.pair.high : p.pair.low);
+  let before: string | undefined;
+  try {
+    before = fs.readFileSync(other, 'utf8');
+    fs.writeFileSync(other, `${p.side === 'low' ? p.pair.loosest.high : p.pair.loosest.low}\n`);
+  } catch {
+    // absent here: nothing to loosen
+  }
+  try {
+    return judgeValue(file, value);
+  } finally {
+    try {
+      if (before !== undefined) fs.writeFileSync(other, before);
+    } catch {
+      // kept: only this namespace, freed when the check ends
+    }
+  }
 }
 
 /** Write `value` to `file` in the throwaway namespace, read it back, and put back what was there. */

@@ -11,6 +11,7 @@ import { resetSrcAfterAddressDeletes } from './ipv6-prefsrc';
 import { strippedCollateral } from './stripping';
 import { seg6MtuGaps, type LiveSysctl } from './seg6-mtu';
 import { rewriteAfterBroadcasts } from './sysctl-all';
+import { orderPairWrites } from './sysctl-pairs';
 import { KernelGraph } from './cascade';
 import { declaredFields } from './compare';
 import { changeDraft, createDraft, deleteDraft, isLink, ref, type Draft } from './drafts';
@@ -358,6 +359,7 @@ export function computePlan(input: PlanInput): Plan {
   pinBridgeMtus(drafts, desired, current);
   pinBridgeMacs(drafts, desired, current);
   rewriteAfterBroadcasts(drafts, desired, current, runAfter, input.inventory.original);
+  orderPairWrites(drafts, runAfter);
   rewriteIpv6MtuAfterLinks(drafts, desired, current, runAfter);
   readdAfterIpv6Off(drafts, desired, current, runAfter);
   foldKernelRemovals(drafts, removedWith);

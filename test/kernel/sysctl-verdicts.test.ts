@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { saveVerdicts, verdictStamp } from '../../src/kernel/sysctl-verdicts';
 import { REPO, editableSandbox, type Sandbox } from '../support/sandbox';
 
 const hasStrace = spawnSync('strace', ['-V']).status === 0;
@@ -86,6 +87,24 @@ describe('sysctl checks without a throwaway namespace per plan', { skip: !hasStr
     assert.equal(a.created, 0);
     assert.equal(sb.exec('a', ['sysctl', '-n', 'net.ipv6.conf.all.hop_limit']).stdout.trim(), '77');
     assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+    assert.deepEqual(sb.namespaces(), []);
+  });
+
+  it('a key kept as missing that the host has now is asked again (a module may have added it since)', () => {
+    // What a cache written before a module added the key says; the stamp can miss that (a
+    // built-in or reloaded module). The plan used to refuse the key from the cache for good.
+    saveVerdicts(cache(), verdictStamp(), { access: new Map([['/proc/sys/net/ipv4/ip_forward', 'missing']]) });
+    fs.writeFileSync(file, 'namespaces:\n  - name: a\n    sysctls:\n      net.ipv4.ip_forward: 1\n');
+    const r = traced(sb, ['plan']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.created, 1, 'asked a new namespace again');
+    assert.equal(traced(sb, ['plan']).created, 0, 'and kept the answer');
+    // A key the host lacks too stays answered from the cache.
+    fs.writeFileSync(file, 'namespaces:\n  - name: a\n    sysctls:\n      net.ipv4.no_such_key: 1\n');
+    const typo = traced(sb, ['plan']);
+    assert.equal(typo.code, 1, typo.stderr);
+    assert.match(typo.stderr, /no such sysctl/);
+    assert.equal(traced(sb, ['plan']).created, 0);
     assert.deepEqual(sb.namespaces(), []);
   });
 });

@@ -49,14 +49,14 @@ describe('sysctl verdict cache', () => {
   it('does not trust a corrupt, malformed, foreign or world-writable file', () => {
     const file = path.join(dir, 'b.json');
     const none = { access: new Map(), values: new Map() };
-    fs.writeFileSync(file, '{"version":1,"stamp":"s","acc', { mode: 0o600 });
+    fs.writeFileSync(file, '{"version":2,"stamp":"s","acc', { mode: 0o600 });
     assert.deepEqual(loadVerdicts(file, 's'), none);
     fs.writeFileSync(file, JSON.stringify({ version: 99, stamp: 's', access: {}, values: { k: null } }));
     assert.deepEqual(loadVerdicts(file, 's'), none);
-    fs.writeFileSync(file, JSON.stringify({ version: 1, stamp: 's', access: ['missing'], values: {} }));
+    fs.writeFileSync(file, JSON.stringify({ version: 2, stamp: 's', access: ['missing'], values: {} }));
     assert.deepEqual(loadVerdicts(file, 's'), none);
     // Entries of no known form are dropped, the rest kept.
-    fs.writeFileSync(file, JSON.stringify({ version: 1, stamp: 's', access: { a: 'ok', b: 'maybe' }, values: { c: { refused: 'EINVAL' }, d: { refused: 1 }, e: 'x', f: { keptAs: '1', refused: 'E' } } }));
+    fs.writeFileSync(file, JSON.stringify({ version: 2, stamp: 's', access: { a: 'ok', b: 'maybe' }, values: { c: { refused: 'EINVAL' }, d: { refused: 1 }, e: 'x', f: { keptAs: '1', refused: 'E' } } }));
     const some = loadVerdicts(file, 's');
     assert.deepEqual([...some.access.keys()], ['a']);
     assert.deepEqual([...some.values.keys()], ['c']);
