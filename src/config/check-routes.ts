@@ -36,7 +36,10 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   // A route with an error of its own (e.g. a via of the wrong family) is not judged again.
   const entryOf = (file: string, ptr: string): string => `${file}\0${ptr.split('/').slice(0, 3).join('/')}`;
   const flawed = new Set(ctx.errors.map((e) => entryOf(e.file, e.path)));
-  const routes = declared.filter((r) => r.source === undefined || !flawed.has(entryOf(r.source.file, r.source.path)));
+  const fine = declared.filter((r) => r.source === undefined || !flawed.has(entryOf(r.source.file, r.source.path)));
+  // A route over a bridge port is judged no further: its gateway would be unreachable there too.
+  const onPort = routesOnPorts(ctx, links, fine);
+  const routes = onPort.size === 0 ? fine : fine.filter((r) => !onPort.has(r));
   for (const r of routes) {
     if (r.dev !== undefined && down.has(`${r.namespace}/${r.dev}`))
       report(ctx, r, 'dev', `link '${r.dev}' is declared 'state: down': the kernel refuses a route over a link that is down`);
@@ -73,6 +76,38 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
     else if (r.src !== undefined && ipFamily(r.src) === 6 && isScoped6(r.src) && !scopedSrcOnDev(ns, r))
       report(ctx, r, 'src', `source '${r.src}' is link-local or loopback: it must be an address of the route's device${r.dev === undefined ? " (set 'dev')" : ` '${r.dev}'`} (the kernel refuses it: "Invalid source address")`);
   }
+}
+
+/**
+ * Refuses a route out of a bridge port (a link with `master`), as an address on one is refused
+ * (checkAddressesOnPorts): the kernel takes it, but the bridge takes every frame the port
+ * receives, so the port never resolves a neighbour (ARP and neighbour replies go up the bridge)
+ * and nothing goes out (measured, IPv4 and IPv6). Not an encap route: seg6 looks its packets up
+ * again, and a seg6local route's device does not carry them. One lookup per route with `dev`.
+ */
+function routesOnPorts(ctx: Ctx, links: readonly LinkRes[], routes: readonly RouteRes[]): Set<RouteRes> {
+  const out = new Set<RouteRes>();
+  const ports = new Map<string, Map<string, LinkRes>>(); // namespace → name → port
+  for (const l of links) {
+    if (l.master === undefined || l.state === 'down') continue;
+    let m = ports.get(l.namespace);
+    if (!m) ports.set(l.namespace, (m = new Map()));
+    m.set(l.name, l);
+  }
+  if (ports.size === 0) return out;
+  for (const r of routes) {
+    const p = r.dev === undefined || r.encap !== undefined ? undefined : ports.get(r.namespace)?.get(r.dev);
+    if (p === undefined || r.source === undefined) continue;
+    out.add(r);
+    const at = p.source ? ` (master declared at ${fieldWhere(ctx, p.source.file, ptrJoin(p.source.path, 'master'))})` : '';
+    report(
+      ctx,
+      r,
+      'dev',
+      `'${r.dev}' is a port of bridge '${p.master}' in namespace ${nsLabel(r.namespace)}${at}: the kernel takes the route, but the bridge takes every frame the port receives (ARP and neighbour replies), so the port never resolves ${r.via === undefined ? 'a destination' : `gateway '${r.via}'`} and nothing goes out; route over '${p.master}'`,
+    );
+  }
+  return out;
 }
 
 /**
@@ -130,6 +165,12 @@ function scopedSrcOnDev(ns: NsL3, r: RouteRes): boolean {
   if (r.dev !== undefined) return devs.includes(r.dev);
   // Without a dev the kernel takes the device of the gateway's prefix.
   return r.via !== undefined && ns.onLink.some((o) => devs.includes(o.dev) && inCidr(r.via!, o.cidr));
+}
+
+/** `file:line:col /path` of a declared field. */
+function fieldWhere(ctx: Ctx, file: string, path: string): string {
+  const p = ctx.pos(file, path);
+  return `${file}:${p.line}:${p.column} ${path}`;
 }
 
 function emptyNs(): NsL3 {
