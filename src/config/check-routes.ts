@@ -58,8 +58,8 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   for (const r of routes) {
     if (r.source === undefined) continue;
     if (r.namespace === '') {
-      // The root has undeclared addresses too, but a declared IPv6 one is surely local there.
-      if (r.via !== undefined && ipFamily(r.via) === 6) badGateway(ctx, l3.get('') ?? emptyNs(), r);
+      // The root has undeclared addresses too, but a declared one is surely local there.
+      if (r.via !== undefined) localGateway(ctx, l3.get('') ?? emptyNs(), r);
       continue;
     }
     const ns = l3.get(r.namespace) ?? emptyNs();
@@ -143,20 +143,44 @@ function kernelPrefixRoute(a: AddressRes, down: ReadonlySet<string>): string | u
 
 /**
  * A gateway the kernel refuses although it lies in a connected prefix: an IPv4 subnet broadcast
- * (found in the local table, unless the route's own table has a device route for it), an IPv6
- * address of this namespace ("Gateway can not be a local address"; a link-local one on `dev`).
+ * (found in the local table, unless the route's own table has a device route for it); and one
+ * that is an address of this namespace (localGateway).
  */
 function badGateway(ctx: Ctx, ns: NsL3, r: RouteRes): void {
   const via = r.via!;
   if (ipFamily(via) === 4) {
     const ownRoute = r.table !== 254 && ns.onLink.some((o) => o.table === r.table && (r.dev === undefined || o.dev === r.dev) && inCidr(via, o.cidr));
-    if (ns.broadcast.has(via) && !ownRoute)
+    if (ns.broadcast.has(via) && !ownRoute) {
       report(ctx, r, 'via', `gateway '${via}' is the broadcast address of a subnet declared in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
+      return;
+    }
+  }
+  localGateway(ctx, ns, r);
+}
+
+/**
+ * A gateway that is a declared address of the route's namespace. IPv6 refuses it ("Gateway can
+ * not be a local address"; a link-local one only on `dev`). IPv4 takes it, but as a nexthop of
+ * scope host, which has no gateway: the route sends to each destination directly on its device,
+ * resolving it by ARP (measured: a host behind the router the route meant is never reached;
+ * over `lo`, nothing goes anywhere). The route does what its `via` does not say: refused too.
+ */
+function localGateway(ctx: Ctx, ns: NsL3, r: RouteRes): void {
+  const via = r.via!;
+  const devs = via.startsWith('127.') ? ['lo'] : (ns.devsOf.get(via) ?? []);
+  if (ipFamily(via) === 6) {
+    if (isLinkLocal6(via) ? r.dev !== undefined && devs.includes(r.dev) : devs.length > 0)
+      report(ctx, r, 'via', `gateway '${via}' is an address declared in namespace ${nsLabel(r.namespace)} on '${devs[0]}' (the kernel refuses it: "Gateway can not be a local address")`);
     return;
   }
-  const devs = ns.devsOf.get(via) ?? [];
-  if (isLinkLocal6(via) ? r.dev !== undefined && devs.includes(r.dev) : devs.length > 0)
-    report(ctx, r, 'via', `gateway '${via}' is an address declared in namespace ${nsLabel(r.namespace)} on '${devs[0]}' (the kernel refuses it: "Gateway can not be a local address")`);
+  if (devs.length === 0) return;
+  const dev = r.dev ?? devs[0]!;
+  const does =
+    dev === 'lo'
+      ? `sends everything to 'lo', where it goes nowhere: give the router's address`
+      : `sends to each destination directly on '${dev}', asking ARP for it, so nothing behind a router gets through: give the router's address (or, for destinations on that link, 'dev: ${dev}' without 'via')`;
+  const what = via.startsWith('127.') ? 'a loopback address' : `an address declared in namespace ${nsLabel(r.namespace)} on '${devs[0]}'`;
+  report(ctx, r, 'via', `gateway '${via}' is ${what}: the kernel takes the route but ignores a local gateway (a nexthop of scope host) and ${does}`);
 }
 
 /** A scoped IPv6 source must be on the device the route goes out of (ipv6_chk_addr with that device). */
