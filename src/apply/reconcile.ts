@@ -1,7 +1,7 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
-import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
+import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type RouteRes, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
@@ -444,7 +444,8 @@ function foreignAddressClashes(session: KernelSession, plan: Plan, current: Read
   return out;
 }
 
-const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static' };
+const RTPROT_NAMES: Readonly<Record<number, string>> = { 2: 'kernel', 3: 'boot', 4: 'static', 9: 'ra' };
+const RTPROT_RA = 9;
 
 /**
  * Routes Voltron must create where a foreign route (set aside above) holds the same destination,
@@ -481,6 +482,10 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
       );
       continue;
     }
+    if (r.protocol === RTPROT_RA && r.dev !== undefined) {
+      out.push(`${c.label}: ${raRouteClash(r, what, del)}`);
+      continue;
+    }
     // A multipath route, or one with an encap (onlink, metrics) Voltron does not model, is never adopted, so it may hold a key Voltron never had.
     const where = r.unmodelled !== undefined ? '' : ", where Voltron's route was";
     out.push(
@@ -490,6 +495,24 @@ function foreignRouteClashes(session: KernelSession, plan: Plan, current: Readon
     );
   }
   return out;
+}
+
+/**
+ * A route the kernel learned from a Router Advertisement at a declared route's key. Deleting it
+ * does not last: the next advertisement adds it again, beside Voltron's (IPv6 keeps both at one
+ * metric: the plan then sees nothing to do, and traffic may take either). What lasts is the
+ * device's sysctl, declared: it stops new ones but leaves the one learned (measured).
+ */
+function raRouteClash(r: RouteRes, what: string, del: string): string {
+  // A default route comes from the router lifetime, any other from a Route Information option.
+  const key = r.to === '::/0' ? 'accept_ra_defrtr' : 'accept_ra_rt_info_max_plen';
+  const where = r.namespace === '' ? 'the top-level `sysctls`' : `the \`sysctls\` of namespace ${r.namespace}`;
+  return (
+    `a route learned from a Router Advertisement (${what}) holds its destination, table and metric; the kernel keeps one route per destination, table and metric ` +
+    `whatever its protocol, and deleting this one does not last: the next advertisement on '${r.dev}' adds it back, beside Voltron's. ` +
+    `Either declare the route with a metric below ${r.metric} (it then wins), or stop ${r.dev}'s advertised routes: declare \`net.ipv6.conf.${r.dev}.${key}: 0\` in ${where} ` +
+    `(\`accept_ra: 0\` stops its SLAAC addresses too), apply without this route, delete the learned one (${del}: the sysctl keeps it), then apply with it`
+  );
 }
 
 /**

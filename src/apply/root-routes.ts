@@ -80,6 +80,12 @@ function routeProblems(c: Change, r: RouteRes, root: RootL3): string[] {
       `${at('via')}: gateway '${r.via}' is in the subnet of no address nor device route${scoped}${on} (${tables}) on a link that is up in the root namespace, live or declared, once this plan is applied; ` +
         `the kernel would refuse the route (${why}) in the middle of the apply`,
     );
+  } else if (r.via !== undefined && r.family === 4 && (root.local.has(r.via) || r.via.startsWith('127.'))) {
+    // IPv4 takes a local gateway as a nexthop of scope host, which has no gateway (check-routes.ts, localGateway).
+    out.push(
+      `${at('via')}: gateway '${r.via}' is an address of the root namespace, live or declared, once this plan is applied: the kernel would take the route but ignore a local gateway ` +
+        `(a nexthop of scope host) and send to each destination directly on the route's device, asking ARP for it (over 'lo', nowhere); give the router's address, or declare 'dev' without 'via'`,
+    );
   }
   if (r.src !== undefined && !isScoped(r.src) && !root.local.has(r.src)) {
     const why = r.family === 4 ? '"Invalid prefsrc address"' : '"Invalid source address"';

@@ -36,7 +36,10 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   // A route with an error of its own (e.g. a via of the wrong family) is not judged again.
   const entryOf = (file: string, ptr: string): string => `${file}\0${ptr.split('/').slice(0, 3).join('/')}`;
   const flawed = new Set(ctx.errors.map((e) => entryOf(e.file, e.path)));
-  const routes = declared.filter((r) => r.source === undefined || !flawed.has(entryOf(r.source.file, r.source.path)));
+  const fine = declared.filter((r) => r.source === undefined || !flawed.has(entryOf(r.source.file, r.source.path)));
+  // A route over a bridge port is judged no further: its gateway would be unreachable there too.
+  const onPort = routesOnPorts(ctx, links, fine);
+  const routes = onPort.size === 0 ? fine : fine.filter((r) => !onPort.has(r));
   for (const r of routes) {
     if (r.dev !== undefined && down.has(`${r.namespace}/${r.dev}`))
       report(ctx, r, 'dev', `link '${r.dev}' is declared 'state: down': the kernel refuses a route over a link that is down`);
@@ -55,8 +58,8 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
   for (const r of routes) {
     if (r.source === undefined) continue;
     if (r.namespace === '') {
-      // The root has undeclared addresses too, but a declared IPv6 one is surely local there.
-      if (r.via !== undefined && ipFamily(r.via) === 6) badGateway(ctx, l3.get('') ?? emptyNs(), r);
+      // The root has undeclared addresses too, but a declared one is surely local there.
+      if (r.via !== undefined) localGateway(ctx, l3.get('') ?? emptyNs(), r);
       continue;
     }
     const ns = l3.get(r.namespace) ?? emptyNs();
@@ -73,6 +76,38 @@ export function checkRoutes(ctx: Ctx, links: readonly LinkRes[], addresses: read
     else if (r.src !== undefined && ipFamily(r.src) === 6 && isScoped6(r.src) && !scopedSrcOnDev(ns, r))
       report(ctx, r, 'src', `source '${r.src}' is link-local or loopback: it must be an address of the route's device${r.dev === undefined ? " (set 'dev')" : ` '${r.dev}'`} (the kernel refuses it: "Invalid source address")`);
   }
+}
+
+/**
+ * Refuses a route out of a bridge port (a link with `master`), as an address on one is refused
+ * (checkAddressesOnPorts): the kernel takes it, but the bridge takes every frame the port
+ * receives, so the port never resolves a neighbour (ARP and neighbour replies go up the bridge)
+ * and nothing goes out (measured, IPv4 and IPv6). Not an encap route: seg6 looks its packets up
+ * again, and a seg6local route's device does not carry them. One lookup per route with `dev`.
+ */
+function routesOnPorts(ctx: Ctx, links: readonly LinkRes[], routes: readonly RouteRes[]): Set<RouteRes> {
+  const out = new Set<RouteRes>();
+  const ports = new Map<string, Map<string, LinkRes>>(); // namespace → name → port
+  for (const l of links) {
+    if (l.master === undefined || l.state === 'down') continue;
+    let m = ports.get(l.namespace);
+    if (!m) ports.set(l.namespace, (m = new Map()));
+    m.set(l.name, l);
+  }
+  if (ports.size === 0) return out;
+  for (const r of routes) {
+    const p = r.dev === undefined || r.encap !== undefined ? undefined : ports.get(r.namespace)?.get(r.dev);
+    if (p === undefined || r.source === undefined) continue;
+    out.add(r);
+    const at = p.source ? ` (master declared at ${fieldWhere(ctx, p.source.file, ptrJoin(p.source.path, 'master'))})` : '';
+    report(
+      ctx,
+      r,
+      'dev',
+      `'${r.dev}' is a port of bridge '${p.master}' in namespace ${nsLabel(r.namespace)}${at}: the kernel takes the route, but the bridge takes every frame the port receives (ARP and neighbour replies), so the port never resolves ${r.via === undefined ? 'a destination' : `gateway '${r.via}'`} and nothing goes out; route over '${p.master}'`,
+    );
+  }
+  return out;
 }
 
 /**
@@ -108,20 +143,44 @@ function kernelPrefixRoute(a: AddressRes, down: ReadonlySet<string>): string | u
 
 /**
  * A gateway the kernel refuses although it lies in a connected prefix: an IPv4 subnet broadcast
- * (found in the local table, unless the route's own table has a device route for it), an IPv6
- * address of this namespace ("Gateway can not be a local address"; a link-local one on `dev`).
+ * (found in the local table, unless the route's own table has a device route for it); and one
+ * that is an address of this namespace (localGateway).
  */
 function badGateway(ctx: Ctx, ns: NsL3, r: RouteRes): void {
   const via = r.via!;
   if (ipFamily(via) === 4) {
     const ownRoute = r.table !== 254 && ns.onLink.some((o) => o.table === r.table && (r.dev === undefined || o.dev === r.dev) && inCidr(via, o.cidr));
-    if (ns.broadcast.has(via) && !ownRoute)
+    if (ns.broadcast.has(via) && !ownRoute) {
       report(ctx, r, 'via', `gateway '${via}' is the broadcast address of a subnet declared in namespace ${nsLabel(r.namespace)} (the kernel refuses it: "Nexthop has invalid gateway")`);
+      return;
+    }
+  }
+  localGateway(ctx, ns, r);
+}
+
+/**
+ * A gateway that is a declared address of the route's namespace. IPv6 refuses it ("Gateway can
+ * not be a local address"; a link-local one only on `dev`). IPv4 takes it, but as a nexthop of
+ * scope host, which has no gateway: the route sends to each destination directly on its device,
+ * resolving it by ARP (measured: a host behind the router the route meant is never reached;
+ * over `lo`, nothing goes anywhere). The route does what its `via` does not say: refused too.
+ */
+function localGateway(ctx: Ctx, ns: NsL3, r: RouteRes): void {
+  const via = r.via!;
+  const devs = via.startsWith('127.') ? ['lo'] : (ns.devsOf.get(via) ?? []);
+  if (ipFamily(via) === 6) {
+    if (isLinkLocal6(via) ? r.dev !== undefined && devs.includes(r.dev) : devs.length > 0)
+      report(ctx, r, 'via', `gateway '${via}' is an address declared in namespace ${nsLabel(r.namespace)} on '${devs[0]}' (the kernel refuses it: "Gateway can not be a local address")`);
     return;
   }
-  const devs = ns.devsOf.get(via) ?? [];
-  if (isLinkLocal6(via) ? r.dev !== undefined && devs.includes(r.dev) : devs.length > 0)
-    report(ctx, r, 'via', `gateway '${via}' is an address declared in namespace ${nsLabel(r.namespace)} on '${devs[0]}' (the kernel refuses it: "Gateway can not be a local address")`);
+  if (devs.length === 0) return;
+  const dev = r.dev ?? devs[0]!;
+  const does =
+    dev === 'lo'
+      ? `sends everything to 'lo', where it goes nowhere: give the router's address`
+      : `sends to each destination directly on '${dev}', asking ARP for it, so nothing behind a router gets through: give the router's address (or, for destinations on that link, 'dev: ${dev}' without 'via')`;
+  const what = via.startsWith('127.') ? 'a loopback address' : `an address declared in namespace ${nsLabel(r.namespace)} on '${devs[0]}'`;
+  report(ctx, r, 'via', `gateway '${via}' is ${what}: the kernel takes the route but ignores a local gateway (a nexthop of scope host) and ${does}`);
 }
 
 /** A scoped IPv6 source must be on the device the route goes out of (ipv6_chk_addr with that device). */
@@ -130,6 +189,12 @@ function scopedSrcOnDev(ns: NsL3, r: RouteRes): boolean {
   if (r.dev !== undefined) return devs.includes(r.dev);
   // Without a dev the kernel takes the device of the gateway's prefix.
   return r.via !== undefined && ns.onLink.some((o) => devs.includes(o.dev) && inCidr(r.via!, o.cidr));
+}
+
+/** `file:line:col /path` of a declared field. */
+function fieldWhere(ctx: Ctx, file: string, path: string): string {
+  const p = ctx.pos(file, path);
+  return `${file}:${p.line}:${p.column} ${path}`;
 }
 
 function emptyNs(): NsL3 {

@@ -10,6 +10,7 @@ import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
 import { resetSrcAfterAddressDeletes } from './ipv6-prefsrc';
 import { strippedCollateral } from './stripping';
 import { seg6MtuGaps, type LiveSysctl } from './seg6-mtu';
+import { sharedSubnets } from './shared-subnet';
 import { rewriteAfterBroadcasts } from './sysctl-all';
 import { orderPairWrites } from './sysctl-pairs';
 import { KernelGraph } from './cascade';
@@ -382,12 +383,16 @@ export function computePlan(input: PlanInput): Plan {
   const listed = removed.filter((x) => x.listed).map((x) => x.text);
   // Every live link counts (a foreign uplink feeds a route as well as a declared veth).
   const gaps = seg6MtuGaps(desired, kernel, input.liveSysctl);
+  // A live address stays unless the plan deletes it (owned, no longer declared) or the kernel does.
+  const deleted = new Set(changes.filter((c) => c.action === 'delete').map((c) => c.key));
+  const subnets = sharedSubnets(desired, kernel, (k) => !deleted.has(k) && !gone.has(k));
   return {
     changes,
     foreignCount: untouched,
     ...(listed.length === 0 ? {} : { foreignRemoved: listed }),
     ...(released.length === 0 ? {} : { foreignReleased: released.map((x) => x.text) }),
     ...(gaps.length === 0 ? {} : { seg6MtuGaps: gaps }),
+    ...(subnets.length === 0 ? {} : { sharedSubnets: subnets }),
   };
 }
 

@@ -90,7 +90,7 @@ function paintField(sign: string, color: boolean): string {
 export function renderText(plan: Plan, opts: { color: boolean }): string {
   const { color } = opts;
   const lines: string[] = [];
-  const foreign = [untouchedLine(plan), ...collateralLines(plan), ...releasedLines(plan), ...renamedLines(plan), ...seg6MtuLines(plan)].filter((l) => l !== '').join('\n') || undefined;
+  const foreign = [untouchedLine(plan), ...collateralLines(plan), ...releasedLines(plan), ...renamedLines(plan), ...seg6MtuLines(plan), ...sharedSubnetLines(plan)].filter((l) => l !== '').join('\n') || undefined;
   if (plan.changes.length === 0) {
     lines.push(summaryLine(plan));
     if (foreign) lines.push(foreign);
@@ -152,6 +152,11 @@ function seg6MtuLines(plan: Plan): string[] {
   return warningLines(plan.seg6MtuGaps, (n) => `Warning: ${n} seg6 encap route${n === 1 ? '' : 's'} silently drop${n === 1 ? 's' : ''} forwarded packets that no longer fit once encapsulated:`);
 }
 
+/** Subnets on two links of one namespace (see shared-subnet.ts). */
+function sharedSubnetLines(plan: Plan): string[] {
+  return warningLines(plan.sharedSubnets, (n) => `Warning: ${n} subnet${n === 1 ? ' is' : 's are'} on two links of one namespace; hosts of ${n === 1 ? 'it' : 'them'} on the second link are not reached:`);
+}
+
 const MD_WORD: Readonly<Record<ChangeAction, string>> = { create: 'Create', update: 'Update', replace: 'Replace', delete: 'Delete' };
 
 /**
@@ -190,7 +195,7 @@ export function renderMarkdown(plan: Plan, opts: { readonly host?: string } = {}
   out.push(`| **Disruptive** | **${disruptive}** |`, '');
   out.push(summaryLine(plan));
   if (plan.foreignCount > 0) out.push('', `_${untouchedLine(plan)}_`);
-  for (const warning of [collateralLines(plan), releasedLines(plan), renamedLines(plan), seg6MtuLines(plan)]) {
+  for (const warning of [collateralLines(plan), releasedLines(plan), renamedLines(plan), seg6MtuLines(plan), sharedSubnetLines(plan)]) {
     if (warning.length) out.push('', `**${warning[0]}**`, '', ...warning.slice(1).map(markdownItem));
   }
   const head = `${out.join('\n')}\n\n\`\`\`diff\n`;
@@ -281,5 +286,6 @@ export function planToJson(plan: Plan): object {
     foreign_released: [...(plan.foreignReleased ?? [])],
     renamed_away: [...(plan.renamedAway ?? [])],
     seg6_mtu_gaps: [...(plan.seg6MtuGaps ?? [])],
+    shared_subnets: [...(plan.sharedSubnets ?? [])],
   };
 }

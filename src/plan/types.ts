@@ -86,6 +86,8 @@ export interface Plan {
    * per route (seg6-mtu.ts). Absent when there are none.
    */
   readonly seg6MtuGaps?: readonly string[];
+  /** One subnet on two links of a namespace: hosts of it on the second link are not reached (shared-subnet.ts). */
+  readonly sharedSubnets?: readonly string[];
 }
 
 /** Inventory: what earlier applies created or took over (prune only from here). */

@@ -122,13 +122,17 @@ describe('root routes the kernel would refuse are refused at plan time', () => {
     assert.equal(ours(sb, '-4').length, 2, 'nothing was written');
     assert.equal(sb.ipj('', ['-4', 'addr', 'show', 'br0'])[0].addr_info.length, 1);
   });
-  it('a gateway on a host link that is down is refused, a host address as gateway too (the kernel: "Network is down"); once the link is up both are taken', () => {
+  it('a gateway on a host link that is down is refused, a host address as gateway too (the kernel: "Network is down"); once the link is up the first is taken', () => {
     const sb = make('hdn', ['  - { to: 198.51.100.0/24, via: 192.0.2.1 }', '  - { to: 198.51.101.0/24, via: 192.0.2.10 }']);
     sb.ip('', ['addr', 'add', '192.0.2.10/24', 'dev', 'eth0']);
     sb.ip('', ['link', 'set', 'eth0', 'down']);
     refused(sb, [/\/routes\/0\/via: .*gateway '192\.0\.2\.1'/, /\/routes\/1\/via: .*gateway '192\.0\.2\.10'/]);
     sb.ip('', ['link', 'set', 'eth0', 'up']);
-    accepted(sb, 2);
+    // The kernel would take the second, but ignores a local gateway (a nexthop of scope host): refused still.
+    refused(sb, [/\/routes\/1\/via: .*gateway '192\.0\.2\.10' is an address of the root namespace, live or declared.*ignore a local gateway/]);
+    assert.doesNotMatch(sb.run(['plan']).stderr, /\/routes\/0\//);
+    fs.writeFileSync(path.join(sb.configDir, 'network.yaml'), [...BASE, '  - { to: 198.51.100.0/24, via: 192.0.2.1 }', ''].join('\n'));
+    accepted(sb, 1);
   });
 
   it('a host address as gateway of a route on another device is refused (the kernel looks it up on the route\'s dev)', () => {
