@@ -77,3 +77,59 @@ describe('day-2 journeys: VNIs moving between VXLANs on the real kernel', () => 
     assert.deepEqual([vni('vx-a'), vni('vx-b')], [1002, 1004]);
   });
 });
+
+// b reaches a's loopback addresses through gateways on l1; a pull request moves both ends'
+// addresses to l2 (l1 keeps another IPv4 address, so the kernel removes no IPv4 route over it).
+// The routes, declared without dev, must follow their gateways to l2, as a fresh apply puts them:
+// the kernel keeps a route on the link it found the gateway on when the route was added.
+const MOVE = `
+namespaces: [ { name: a }, { name: b } ]
+links:
+  - { name: l1, namespace: a, type: veth, peer: { name: l1, namespace: b } }
+  - { name: l2, namespace: a, type: veth, peer: { name: l2, namespace: b } }
+addresses:
+  - { namespace: a, dev: lo, address: 10.60.0.1/32 }
+  - { namespace: a, dev: lo, address: "2001:db8:60::1/128" }
+  - { namespace: a, dev: l1, address: 10.8.0.1/24 }
+  - { namespace: a, dev: l1, address: "2001:db8:5::1/64" }
+  - { namespace: b, dev: l1, address: 10.8.0.2/24 }
+  - { namespace: b, dev: l1, address: "2001:db8:5::2/64" }
+  - { namespace: b, dev: l1, address: 10.11.0.2/24 }
+routes:
+  - { namespace: b, to: 10.60.0.0/16, via: 10.8.0.1 }
+  - { namespace: b, to: "2001:db8:60::/64", via: "2001:db8:5::1" }
+`;
+
+describe('day-2 journeys: addresses moving to another link take the routes through their gateways along', () => {
+  const { sb, edit } = editableSandbox('dg', MOVE);
+  const devs = () => ({
+    v4: sb.ipj('b', ['route', 'show', '10.60.0.0/16']).map((r: { dev: string }) => r.dev),
+    v6: sb.ipj('b', ['-6', 'route', 'show', '2001:db8:60::/64']).map((r: { dev: string }) => r.dev),
+  });
+  const apply = () => {
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    const q = sb.run(['plan', '--detailed-exitcode']);
+    assert.equal(q.code, 0, q.stdout + q.stderr);
+  };
+
+  it('creates the base state: the routes go over l1', () => {
+    apply();
+    assert.deepEqual(devs(), { v4: ['l1'], v6: ['l1'] });
+  });
+
+  it('moves the gateways\' prefixes to l2: the routes are written again and go over l2', () => {
+    for (const ns of ['a', 'b']) {
+      for (const ip of ns === 'a' ? ['10.8.0.1/24', '"2001:db8:5::1/64"'] : ['10.8.0.2/24', '"2001:db8:5::2/64"']) {
+        edit(`{ namespace: ${ns}, dev: l1, address: ${ip} }`, `{ namespace: ${ns}, dev: l2, address: ${ip} }`);
+      }
+    }
+    const p = sb.run(['plan']);
+    assert.match(p.stdout, /~ route b 10\.60\.0\.0\/16\n.*gateway 10\.8\.0\.1 is on-link on l2 now, not on l1.*\n\s+~ dev: l1 → l2/, p.stdout);
+    assert.match(p.stdout, /~ route b 2001:db8:60::\/64\n.*gateway 2001:db8:5::1 is on-link on l2 now, not on l1/, p.stdout);
+    apply();
+    assert.deepEqual(devs(), { v4: ['l2'], v6: ['l2'] });
+    assert.equal(sb.pingUntil('b', ['10.60.0.1'], 5).code, 0, 'IPv4 traffic through the moved gateway');
+    assert.equal(sb.pingUntil('b', ['-6', '2001:db8:60::1'], 5).code, 0, 'IPv6 traffic through the moved gateway');
+  });
+});
