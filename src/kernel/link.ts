@@ -285,7 +285,12 @@ export function createLink(session: KernelSession, link: LinkRes): void {
     if (peer && peerCtx) {
       // The kernel takes the peer's index only along with the primary's.
       if (index !== undefined && peerIndex !== undefined) peerCtx.rememberIndex(peer.name, peerIndex);
-      else peerCtx.unknowIndexes();
+      else {
+        peerCtx.unknowIndexes();
+        // A link of that name cached there earlier is gone (an old peer the kernel removed with
+        // its namespace, say): the peer is another link, looked up again when needed.
+        peerCtx.forgetIndex(peer.name);
+      }
     }
   };
   try {

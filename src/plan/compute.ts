@@ -8,6 +8,7 @@ import { pinBridgeMacs, pinBridgeMtus } from './bridge-mtu';
 import { rewriteIpv6MtuAfterLinks } from './ipv6-mtu';
 import { ipv6OffCollateral, readdAfterIpv6Off } from './ipv6-off';
 import { resetSrcAfterAddressDeletes } from './ipv6-prefsrc';
+import { reresolveGateways } from './gateway-dev';
 import { strippedCollateral } from './stripping';
 import { seg6MtuGaps, type LiveSysctl } from './seg6-mtu';
 import { sharedSubnets } from './shared-subnet';
@@ -365,6 +366,7 @@ export function computePlan(input: PlanInput): Plan {
   readdAfterIpv6Off(drafts, desired, current, runAfter);
   foldKernelRemovals(drafts, removedWith);
   resetSrcAfterAddressDeletes(drafts, desired, kernel, runAfter);
+  reresolveGateways(drafts, desired, current, patterns.length > 0);
 
   const changes = markDeclaredClsact(schedule(drafts, desired, kernel, removedWith, runAfter, runBefore, pairedBy), desired);
   const removed = collateral(changes, kernel, ignoredLive, owned, removedWith);
