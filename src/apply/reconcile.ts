@@ -1,7 +1,7 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
-import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
+import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type QdiscRes, type Resource, type ResourceKind, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
@@ -15,7 +15,7 @@ import { missingHostDeviceProblems } from './host-devices';
 import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, foreignBpfDirProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
-import { classesInUse, removedForeignFilters } from '../kernel/tc/foreign';
+import { classesInUse, filtersLostToRecreate, removedForeignFilters } from '../kernel/tc/foreign';
 import { mark } from '../util/timing';
 import { visible } from '../util/visible';
 import { rangeItem, subtractRanges, type Range } from '../util/ranges';
@@ -287,6 +287,14 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     problems.push(
       `${change.label}: ${change.action === 'delete' ? 'deleted' : 'recreated (deleted first)'}, but a filter Voltron does not own sends traffic to it (${names}); ` +
         `the kernel refuses to delete a class in use (EBUSY) (delete the filter yourself: ${filters.map((f) => f.del).join('; ')}; or keep the class declared)`,
+    );
+  }
+  for (const { change, filters } of filtersLostToRecreate(session, plan.changes)) {
+    const q = change.after as QdiscRes;
+    problems.push(
+      `${change.label}: its options change recreates it (the kernel's ${q.qdisc} has no change operation), and the kernel removes the tc filters under it with the old one; ` +
+        `Voltron restores its classes, not filters it does not own (${filters.map((f) => f.label).join(', ')}) ` +
+        `(delete them yourself and add them back after the apply: ${filters.map((f) => f.del).join('; ')}; or keep the ${q.qdisc} options as they are)`,
     );
   }
   const missing = missingSysctlProblems(session, plan);
