@@ -983,7 +983,8 @@ export const SETTING_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['
  * Owned keys whose live object Voltron did not make: its own went behind its back and someone
  * made another under the same name (a namespace with another netns cookie than the one
  * recorded, and everything in it; a link with another ifindex, and what sits on such a link; an
- * address without the protocol verified on Voltron's; routes and rules are told apart by
+ * address without the protocol verified on Voltron's; a qdisc of another kind or handle than
+ * the one recorded; routes and rules are told apart by
  * protocol in readCurrent). Each is set aside under
  * `<key>#N` in `current`, so the plan treats it as foreign (never updated, replaced or pruned).
  */
@@ -1013,6 +1014,13 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
       stale.set(k, `address protocol ${r.protocol ?? 0}, Voltron's was ${known.protocol}`);
       continue;
     }
+    // The kernel keeps no identity for a qdisc; Voltron's has the kind and handle it recorded (its
+    // own kind or handle change records the new ones): another in the slot was put there by hand
+    // (`tc qdisc replace`), and replacing it back would delete it, its classes and its filters.
+    if (r.kind === 'qdisc' && known?.kind === 'qdisc' && otherQdisc(r, known)) {
+      stale.set(k, `qdisc ${r.qdisc}${r.handle === undefined ? '' : ` ${r.handle}`}, Voltron's was ${known.qdisc}${known.handle === undefined ? '' : ` ${known.handle}`}`);
+      continue;
+    }
     const recorded = inventory.ifindex?.[k];
     if (r.kind === 'link' && recorded !== undefined) {
       const now = session.ns(r.namespace).ifindex(r.name);
@@ -1037,6 +1045,12 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     setAside(current, k, r);
   }
   return { keys: stale, namespaces, recreated, renamed };
+}
+
+/** A live qdisc of another kind, or another handle, than the one Voltron recorded in its slot (a handle left to the kernel: any). */
+function otherQdisc(live: QdiscRes, recorded: QdiscRes): boolean {
+  if (live.qdisc !== recorded.qdisc) return true;
+  return live.qdisc !== 'clsact' && recorded.handle !== undefined && live.handle !== recorded.handle;
 }
 
 /**

@@ -150,3 +150,25 @@ describe('an owned htb class a foreign filter sends traffic to (real kernel)', (
     assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
   });
 });
+
+describe("a qdisc put by hand in the slot of Voltron's (real kernel)", () => {
+  const { sb, edit } = editableSandbox('tcq', CONFIG);
+  const qdiscs = () => sb.exec('a', ['tc', 'qdisc', 'show', 'dev', 'br0']).stdout;
+
+  it('is not Voltron\'s: neither replaced back nor pruned (was: replaced, taking what hangs on it)', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // The kernel keeps no identity for a qdisc: the kind and handle Voltron recorded give it away.
+    assert.equal(sb.exec('a', ['tc', 'qdisc', 'replace', 'dev', 'br0', 'root', 'handle', '5:', 'tbf', 'rate', '1mbit', 'burst', '10k', 'latency', '10ms']).code, 0);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /qdisc a\/br0 root htb: the qdisc Voltron created is gone, and one it did not create now holds its key \(qdisc tbf 5:, Voltron's was htb 1:\)/);
+    assert.match(qdiscs(), /qdisc tbf 5: root/, 'nothing written');
+    // Left alone when the config stops declaring it too.
+    edit(`${QDISC}classes:\n  - { namespace: a, dev: br0, classid: "1:10", rate: 10mbit }\n`, '');
+    edit('qdiscs:\n', '');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /No changes/);
+    assert.match(qdiscs(), /qdisc tbf 5: root/);
+  });
+});
