@@ -246,7 +246,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
         continue;
       }
       problems.push(
-        `${c.label}: the ${c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
+        `${c.label}: the ${c.kind === 'tclass' ? 'class' : c.kind === 'tfilter' ? 'filter' : c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
           `Voltron neither takes it over nor removes it (${link ? 'delete or rename' : 'delete'} it yourself and Voltron creates its own, or stop declaring it)`,
       );
     }
@@ -983,8 +983,8 @@ export const SETTING_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['
  * Owned keys whose live object Voltron did not make: its own went behind its back and someone
  * made another under the same name (a namespace with another netns cookie than the one
  * recorded, and everything in it; a link with another ifindex, and what sits on such a link; an
- * address without the protocol verified on Voltron's; a qdisc of another kind or handle than
- * the one recorded; routes and rules are told apart by
+ * address without the protocol verified on Voltron's; a qdisc of another kind or handle, a class
+ * under another parent, than the one recorded; routes and rules are told apart by
  * protocol in readCurrent). Each is set aside under
  * `<key>#N` in `current`, so the plan treats it as foreign (never updated, replaced or pruned).
  */
@@ -1014,11 +1014,16 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
       stale.set(k, `address protocol ${r.protocol ?? 0}, Voltron's was ${known.protocol}`);
       continue;
     }
-    // The kernel keeps no identity for a qdisc; Voltron's has the kind and handle it recorded (its
-    // own kind or handle change records the new ones): another in the slot was put there by hand
-    // (`tc qdisc replace`), and replacing it back would delete it, its classes and its filters.
+    // The kernel keeps no identity for a qdisc or class, nor changes a qdisc's kind or handle or a
+    // class's parent in place: Voltron's has the ones it recorded (its own replace records the new
+    // ones). Another was put there by hand (`tc qdisc replace`; `tc class del` and `add` elsewhere
+    // in the tree), and replacing it back would delete it and what hangs on it.
     if (r.kind === 'qdisc' && known?.kind === 'qdisc' && otherQdisc(r, known)) {
       stale.set(k, `qdisc ${r.qdisc}${r.handle === undefined ? '' : ` ${r.handle}`}, Voltron's was ${known.qdisc}${known.handle === undefined ? '' : ` ${known.handle}`}`);
+      continue;
+    }
+    if (r.kind === 'tclass' && known?.kind === 'tclass' && r.parent !== known.parent) {
+      stale.set(k, `class under ${r.parent}, Voltron's was under ${known.parent}`);
       continue;
     }
     const recorded = inventory.ifindex?.[k];

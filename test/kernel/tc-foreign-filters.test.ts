@@ -151,11 +151,38 @@ describe('an owned htb class a foreign filter sends traffic to (real kernel)', (
   });
 });
 
-describe("a qdisc put by hand in the slot of Voltron's (real kernel)", () => {
+describe("a qdisc or class put by hand in the place of Voltron's (real kernel)", () => {
   const { sb, edit } = editableSandbox('tcq', CONFIG);
   const qdiscs = () => sb.exec('a', ['tc', 'qdisc', 'show', 'dev', 'br0']).stdout;
+  const classes = () => sb.exec('a', ['tc', 'class', 'show', 'dev', 'br0']).stdout;
+  const tc = (...args: string[]) => {
+    const r = sb.exec('a', ['tc', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+  };
 
-  it('is not Voltron\'s: neither replaced back nor pruned (was: replaced, taking what hangs on it)', () => {
+  it('a class under another parent is not Voltron\'s: neither moved back nor pruned (was: replaced, deleting its subtree)', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // The kernel cannot move a class: another parent means Voltron's was deleted and this one made.
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:10');
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:', 'classid', '1:1', 'htb', 'rate', '50mbit');
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', '5mbit');
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:10', 'classid', '1:11', 'htb', 'rate', '1mbit');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /class a\/br0 1:10: the class Voltron created is gone, and one it did not create now holds its key \(class under 1:1, Voltron's was under 1:\)/);
+    assert.match(classes(), /class htb 1:11 parent 1:10/, 'nothing written');
+    edit(`classes:\n  - { namespace: a, dev: br0, classid: "1:10", rate: 10mbit }\n`, '');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /No changes/);
+    assert.match(classes(), /class htb 1:10 parent 1:1 /);
+    assert.match(classes(), /class htb 1:11 parent 1:10 /);
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:11');
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:10');
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:1');
+  });
+
+  it('a qdisc of another kind or handle is not Voltron\'s: neither replaced back nor pruned (was: replaced, taking what hangs on it)', () => {
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
     // The kernel keeps no identity for a qdisc: the kind and handle Voltron recorded give it away.
     assert.equal(sb.exec('a', ['tc', 'qdisc', 'replace', 'dev', 'br0', 'root', 'handle', '5:', 'tbf', 'rate', '1mbit', 'burst', '10k', 'latency', '10ms']).code, 0);
@@ -164,8 +191,7 @@ describe("a qdisc put by hand in the slot of Voltron's (real kernel)", () => {
     assert.match(r.stderr, /qdisc a\/br0 root htb: the qdisc Voltron created is gone, and one it did not create now holds its key \(qdisc tbf 5:, Voltron's was htb 1:\)/);
     assert.match(qdiscs(), /qdisc tbf 5: root/, 'nothing written');
     // Left alone when the config stops declaring it too.
-    edit(`${QDISC}classes:\n  - { namespace: a, dev: br0, classid: "1:10", rate: 10mbit }\n`, '');
-    edit('qdiscs:\n', '');
+    edit(`qdiscs:\n${QDISC}`, '');
     const ok = sb.run(['apply', '--auto-approve']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /No changes/);
