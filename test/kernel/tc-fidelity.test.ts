@@ -130,3 +130,35 @@ describe('a clsact egress program on a device whose slot holds an ingress qdisc'
     assert.equal(sb.run(['plan']).code, 0);
   });
 });
+
+describe('an htb option change with an htb nested under one of its classes', () => {
+  const NESTED = `qdiscs:
+  - { namespace: b, dev: e0, parent: root, handle: "1:", kind: htb, default: 10 }
+  - { namespace: b, dev: e0, parent: "1:10", handle: "10:", kind: htb, default: 1, r2q: 5 }
+classes:
+  - { namespace: b, dev: e0, classid: "1:10", rate: 10mbit }
+  - { namespace: b, dev: e0, classid: "10:1", rate: 1mbit }
+`;
+  const { sb, edit } = editableSandbox('tcn', LINK_ONLY + NESTED);
+  const tc = (...args: string[]) => {
+    const r = sb.exec('b', ['tc', ...args]);
+    assert.equal(r.code, 0, `tc ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  it('restores the nested htb with its options and classes (was: EINVAL restoring it, and a rollback that lost it)', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // A hand-made leaf under the nested htb's class comes back too.
+    tc('qdisc', 'add', 'dev', 'e0', 'parent', '10:1', 'handle', '11:', 'bfifo', 'limit', '30000');
+    const nested = () => JSON.parse(tc('-j', 'qdisc', 'show', 'dev', 'e0')).filter((q: { handle: string }) => q.handle !== '1:').map(({ options: { direct_packets_stat: _, ...o }, ...q }: any) => ({ ...q, options: o }));
+    const before = nested();
+    assert.equal(before.length, 2);
+    edit('handle: "1:", kind: htb, default: 10', 'handle: "1:", kind: htb, default: 20');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(JSON.parse(tc('-j', 'qdisc', 'show', 'dev', 'e0', 'root'))[0].options.default, '0x20');
+    assert.deepEqual(nested(), before, 'the nested htb (default 0x1, r2q 5) and its leaf are as they were');
+    assert.match(tc('class', 'show', 'dev', 'e0'), /class htb 10:1 root leaf 11: prio 0 rate 1Mbit/);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, 'converged');
+  });
+});
