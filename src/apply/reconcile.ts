@@ -1,7 +1,7 @@
 // The reconcile pipeline shared by every command: read live state for what matters,
 // plan (pure), guard, execute in order with a journal, verify by re-reading.
 import { nsLabel, resourceKey, resourceLabel, resourceNamespace } from '../model/keys';
-import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type Resource, type ResourceKind, type RouteRes, type StateMap } from '../model/types';
+import { VOLTRON_RTPROT, vxlanIsV6, type DesiredState, type LinkRes, type NamespaceRes, type QdiscRes, type Resource, type ResourceKind, type RouteRes, type StateMap } from '../model/types';
 import { computePlan } from '../plan';
 import { bridgesWithPortChanges } from '../plan/bridge-mtu';
 import { removesLive, type Change, type Inventory, type Plan } from '../plan/types';
@@ -15,7 +15,7 @@ import { missingHostDeviceProblems } from './host-devices';
 import { hasKeySelector } from '../kernel/route';
 import { rootRouteProblems } from './root-routes';
 import { bpfMapResetProblems, enrichDesiredBpf, foreignBpfDirProblems, foreignClsactFilterProblems, missingBpfObjectProblems } from '../kernel/bpf';
-import { classesInUse, removedForeignFilters } from '../kernel/tc/foreign';
+import { classesInUse, filtersLostToRecreate, removedForeignFilters } from '../kernel/tc/foreign';
 import { mark } from '../util/timing';
 import { visible } from '../util/visible';
 import { rangeItem, subtractRanges, type Range } from '../util/ranges';
@@ -247,7 +247,7 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
         continue;
       }
       problems.push(
-        `${c.label}: the ${c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
+        `${c.label}: the ${c.kind === 'tclass' ? 'class' : c.kind === 'tfilter' ? 'filter' : c.kind} Voltron created is gone, and one it did not create now holds its ${link ? 'name' : 'key'} (${why}); ` +
           `Voltron neither takes it over nor removes it (${link ? 'delete or rename' : 'delete'} it yourself and Voltron creates its own, or stop declaring it)`,
       );
     }
@@ -288,6 +288,14 @@ export function makePlan(session: KernelSession, desiredState: DesiredState, inv
     problems.push(
       `${change.label}: ${change.action === 'delete' ? 'deleted' : 'recreated (deleted first)'}, but a filter Voltron does not own sends traffic to it (${names}); ` +
         `the kernel refuses to delete a class in use (EBUSY) (delete the filter yourself: ${filters.map((f) => f.del).join('; ')}; or keep the class declared)`,
+    );
+  }
+  for (const { change, filters } of filtersLostToRecreate(session, plan.changes)) {
+    const q = change.after as QdiscRes;
+    problems.push(
+      `${change.label}: its options change recreates it (the kernel's ${q.qdisc} has no change operation), and the kernel removes the tc filters under it with the old one; ` +
+        `Voltron restores its classes, not filters it does not own (${filters.map((f) => f.label).join(', ')}) ` +
+        `(delete them yourself and add them back after the apply: ${filters.map((f) => f.del).join('; ')}; or keep the ${q.qdisc} options as they are)`,
     );
   }
   const missing = missingSysctlProblems(session, plan);
@@ -1000,7 +1008,8 @@ export const SETTING_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['
  * Owned keys whose live object Voltron did not make: its own went behind its back and someone
  * made another under the same name (a namespace with another netns cookie than the one
  * recorded, and everything in it; a link with another ifindex, and what sits on such a link; an
- * address without the protocol verified on Voltron's; routes and rules are told apart by
+ * address without the protocol verified on Voltron's; a qdisc of another kind or handle, a class
+ * under another parent, than the one recorded; routes and rules are told apart by
  * protocol in readCurrent). Each is set aside under
  * `<key>#N` in `current`, so the plan treats it as foreign (never updated, replaced or pruned).
  */
@@ -1030,6 +1039,18 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
       stale.set(k, `address protocol ${r.protocol ?? 0}, Voltron's was ${known.protocol}`);
       continue;
     }
+    // The kernel keeps no identity for a qdisc or class, nor changes a qdisc's kind or handle or a
+    // class's parent in place: Voltron's has the ones it recorded (its own replace records the new
+    // ones). Another was put there by hand (`tc qdisc replace`; `tc class del` and `add` elsewhere
+    // in the tree), and replacing it back would delete it and what hangs on it.
+    if (r.kind === 'qdisc' && known?.kind === 'qdisc' && otherQdisc(r, known)) {
+      stale.set(k, `qdisc ${r.qdisc}${r.handle === undefined ? '' : ` ${r.handle}`}, Voltron's was ${known.qdisc}${known.handle === undefined ? '' : ` ${known.handle}`}`);
+      continue;
+    }
+    if (r.kind === 'tclass' && known?.kind === 'tclass' && r.parent !== known.parent) {
+      stale.set(k, `class under ${r.parent}, Voltron's was under ${known.parent}`);
+      continue;
+    }
     const recorded = inventory.ifindex?.[k];
     if (r.kind === 'link' && recorded !== undefined) {
       const now = session.ns(r.namespace).ifindex(r.name);
@@ -1054,6 +1075,12 @@ export function setAsideStale(session: KernelSession, current: Map<string, Resou
     setAside(current, k, r);
   }
   return { keys: stale, namespaces, recreated, renamed };
+}
+
+/** A live qdisc of another kind, or another handle, than the one Voltron recorded in its slot (a handle left to the kernel: any). */
+function otherQdisc(live: QdiscRes, recorded: QdiscRes): boolean {
+  if (live.qdisc !== recorded.qdisc) return true;
+  return live.qdisc !== 'clsact' && recorded.handle !== undefined && live.handle !== recorded.handle;
 }
 
 /**

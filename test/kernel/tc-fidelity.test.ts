@@ -55,10 +55,13 @@ describe('an htb qdisc option change (recreated: the kernel cannot change htb in
   it('r2q and default change: classes keep their hand-set tuning, a kernel-derived quantum follows the new r2q', () => {
     assert.equal(classes().get('1:10')?.quantum, 125_000); // 10mbit / r2q 10
     edit('default: 10, r2q: 10', 'default: 20, r2q: 20');
+    const refused = sb.run(['plan']);
+    assert.equal(refused.code, 1, 'the hand-made filter would go with the old htb');
+    assert.match(refused.stderr, /not filters it does not own \(filter b\/e0 parent 1: protocol ip pref 1 u32\)/);
+    tc('filter', 'del', 'dev', 'e0', 'parent', '1:', 'pref', '1');
     const p = sb.run(['plan']);
     assert.match(p.stdout, /~ qdisc b\/e0 root htb {2}\[disruptive\]/);
     assert.match(p.stdout, /htb cannot change options in place: recreated with its classes/);
-    assert.match(p.stdout + p.stderr, /filter b\/e0 parent 1: protocol ip pref 1 u32 \(with qdisc b\/e0 root htb recreated\)/, 'the foreign filter that goes is named');
     const a = sb.run(['apply', '--auto-approve']);
     assert.equal(a.code, 0, a.stdout + a.stderr);
 
@@ -125,5 +128,37 @@ describe('a clsact egress program on a device whose slot holds an ingress qdisc'
     // Its ingress hook takes an ingress program as a clsact's would.
     fs.writeFileSync(file, LINK_ONLY + program('ingress'));
     assert.equal(sb.run(['plan']).code, 0);
+  });
+});
+
+describe('an htb option change with an htb nested under one of its classes', () => {
+  const NESTED = `qdiscs:
+  - { namespace: b, dev: e0, parent: root, handle: "1:", kind: htb, default: 10 }
+  - { namespace: b, dev: e0, parent: "1:10", handle: "10:", kind: htb, default: 1, r2q: 5 }
+classes:
+  - { namespace: b, dev: e0, classid: "1:10", rate: 10mbit }
+  - { namespace: b, dev: e0, classid: "10:1", rate: 1mbit }
+`;
+  const { sb, edit } = editableSandbox('tcn', LINK_ONLY + NESTED);
+  const tc = (...args: string[]) => {
+    const r = sb.exec('b', ['tc', ...args]);
+    assert.equal(r.code, 0, `tc ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  it('restores the nested htb with its options and classes (was: EINVAL restoring it, and a rollback that lost it)', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // A hand-made leaf under the nested htb's class comes back too.
+    tc('qdisc', 'add', 'dev', 'e0', 'parent', '10:1', 'handle', '11:', 'bfifo', 'limit', '30000');
+    const nested = () => JSON.parse(tc('-j', 'qdisc', 'show', 'dev', 'e0')).filter((q: { handle: string }) => q.handle !== '1:').map(({ options: { direct_packets_stat: _, ...o }, ...q }: any) => ({ ...q, options: o }));
+    const before = nested();
+    assert.equal(before.length, 2);
+    edit('handle: "1:", kind: htb, default: 10', 'handle: "1:", kind: htb, default: 20');
+    const a = sb.run(['apply', '--auto-approve']);
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.equal(JSON.parse(tc('-j', 'qdisc', 'show', 'dev', 'e0', 'root'))[0].options.default, '0x20');
+    assert.deepEqual(nested(), before, 'the nested htb (default 0x1, r2q 5) and its leaf are as they were');
+    assert.match(tc('class', 'show', 'dev', 'e0'), /class htb 10:1 root leaf 11: prio 0 rate 1Mbit/);
+    assert.equal(sb.run(['plan', '--detailed-exitcode']).code, 0, 'converged');
   });
 });

@@ -1,7 +1,8 @@
 // Real kernel: tc filters and classes someone added by hand on a qdisc Voltron owns. Voltron
 // reads filters only on clsact hooks, but the kernel removes a u32 filter on an htb with the
-// htb (deleted, replaced, or recreated for an options change: its classes are restored, not its
-// filters) and with its link: the plan must name them among the foreign objects it removes.
+// htb (deleted or replaced) and with its link: the plan must name them among the foreign objects
+// it removes. An htb options change recreates the htb, restoring its classes but not its
+// filters: the plan refuses it, naming the `tc filter del` to run first.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfigFromStrings } from '../../src/config/load';
@@ -73,16 +74,25 @@ describe('foreign tc filters and classes on an owned htb (real kernel)', () => {
     assert.doesNotMatch(r.stderr, /will be removed/);
   });
 
-  it('names the filters an htb options change drops (its classes come back, foreign ones too)', () => {
+  it('refuses an htb options change that would drop them (was: a warning, and the apply removed them), naming each tc filter del', () => {
     edit('default: 10', 'default: 11');
-    const w = warning();
-    assert.match(w, /2 live objects not owned by Voltron will be removed/);
-    assert.ok(w.includes(`${U32} (with qdisc a/br0 root htb recreated)`), w);
-    assert.ok(w.includes(`${U32_CLASS} (with qdisc a/br0 root htb recreated)`), w);
-    assert.ok(!w.includes(FOREIGN_CLASS), w);
-    // What the plan said is what the kernel does.
-    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
-    assert.equal(sb.exec('a', ['tc', 'filter', 'show', 'dev', 'br0', 'parent', '1:']).stdout.trim(), '');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /qdisc a\/br0 root htb: its options change recreates it \(the kernel's htb has no change operation\)/);
+    assert.ok(r.stderr.includes(`not filters it does not own (${U32}, ${U32_CLASS})`), r.stderr);
+    const del = (parent: string, pref: number) => `tc -n ${sb.ns('a')} filter del dev br0 parent ${parent} pref ${pref}`;
+    assert.ok(r.stderr.includes(`${del('1:', 5)}; ${del('1:10', 7)};`), r.stderr);
+    assert.ok(!r.stderr.includes(FOREIGN_CLASS), r.stderr);
+    const filters = (parent: string) => sb.exec('a', ['tc', 'filter', 'show', 'dev', 'br0', 'parent', parent]).stdout;
+    assert.match(filters('1:'), /pref 5 u32/, 'nothing written');
+    assert.match(filters('1:10'), /pref 7 u32/, 'nothing written');
+    assert.match(sb.exec('a', ['tc', 'qdisc', 'show', 'dev', 'br0']).stdout, /default 0x10/);
+    // Its own advice works; the classes come back, the foreign one too.
+    tc('filter', 'del', 'dev', 'br0', 'parent', '1:', 'pref', '5');
+    tc('filter', 'del', 'dev', 'br0', 'parent', '1:10', 'pref', '7');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(sb.exec('a', ['tc', 'qdisc', 'show', 'dev', 'br0']).stdout, /default 0x11/);
     assert.match(sb.exec('a', ['tc', 'class', 'show', 'dev', 'br0']).stdout, /1:20/);
     edit('default: 11', 'default: 10');
     assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
@@ -138,5 +148,53 @@ describe('an owned htb class a foreign filter sends traffic to (real kernel)', (
     const ok = sb.run(['apply', '--auto-approve']);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.equal(sb.run(['destroy', '--auto-approve']).code, 0);
+  });
+});
+
+describe("a qdisc or class put by hand in the place of Voltron's (real kernel)", () => {
+  const { sb, edit } = editableSandbox('tcq', CONFIG);
+  const qdiscs = () => sb.exec('a', ['tc', 'qdisc', 'show', 'dev', 'br0']).stdout;
+  const classes = () => sb.exec('a', ['tc', 'class', 'show', 'dev', 'br0']).stdout;
+  const tc = (...args: string[]) => {
+    const r = sb.exec('a', ['tc', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+  };
+
+  it('a class under another parent is not Voltron\'s: neither moved back nor pruned (was: replaced, deleting its subtree)', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // The kernel cannot move a class: another parent means Voltron's was deleted and this one made.
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:10');
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:', 'classid', '1:1', 'htb', 'rate', '50mbit');
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', '5mbit');
+    tc('class', 'add', 'dev', 'br0', 'parent', '1:10', 'classid', '1:11', 'htb', 'rate', '1mbit');
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /class a\/br0 1:10: the class Voltron created is gone, and one it did not create now holds its key \(class under 1:1, Voltron's was under 1:\)/);
+    assert.match(classes(), /class htb 1:11 parent 1:10/, 'nothing written');
+    edit(`classes:\n  - { namespace: a, dev: br0, classid: "1:10", rate: 10mbit }\n`, '');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /No changes/);
+    assert.match(classes(), /class htb 1:10 parent 1:1 /);
+    assert.match(classes(), /class htb 1:11 parent 1:10 /);
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:11');
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:10');
+    tc('class', 'del', 'dev', 'br0', 'classid', '1:1');
+  });
+
+  it('a qdisc of another kind or handle is not Voltron\'s: neither replaced back nor pruned (was: replaced, taking what hangs on it)', () => {
+    assert.equal(sb.run(['apply', '--auto-approve']).code, 0);
+    // The kernel keeps no identity for a qdisc: the kind and handle Voltron recorded give it away.
+    assert.equal(sb.exec('a', ['tc', 'qdisc', 'replace', 'dev', 'br0', 'root', 'handle', '5:', 'tbf', 'rate', '1mbit', 'burst', '10k', 'latency', '10ms']).code, 0);
+    const r = sb.run(['apply', '--auto-approve']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /qdisc a\/br0 root htb: the qdisc Voltron created is gone, and one it did not create now holds its key \(qdisc tbf 5:, Voltron's was htb 1:\)/);
+    assert.match(qdiscs(), /qdisc tbf 5: root/, 'nothing written');
+    // Left alone when the config stops declaring it too.
+    edit(`qdiscs:\n${QDISC}`, '');
+    const ok = sb.run(['apply', '--auto-approve']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /No changes/);
+    assert.match(qdiscs(), /qdisc tbf 5: root/);
   });
 });

@@ -21,6 +21,7 @@ import {
   htbUnmodelledAttrs,
   kernelQuantum,
   restoredClassOptions,
+  restorableQdiscOptions,
   formatParent,
   formatTcId,
   parseClassId,
@@ -251,6 +252,21 @@ test('htb qdisc: the direct_qlen of the live one is kept for the htb that recrea
   assert.equal(htbUnmodelledAttrs(live).length, 0, 'none dumped: nothing added');
   const dumped = Buffer.concat([live, Buffer.from([8, 0, 5, 0, 77, 0, 0, 0])]); // TCA_HTB_DIRECT_QLEN 77
   assert.equal(Attrs.parse(htbUnmodelledAttrs(dumped)).u32(5), 77);
+});
+
+test('htb qdisc restored from its dump: the version goes back as the major a create takes (dumped 3.17: EINVAL)', () => {
+  const glob = Buffer.alloc(20);
+  glob.writeUInt32LE(0x30011, 0); // HTB_VER as dumped
+  glob.writeUInt32LE(5, 4);
+  glob.writeUInt32LE(1, 8);
+  const dumped = Buffer.concat([Buffer.from([24, 0, 2, 0]), glob, Buffer.from([8, 0, 5, 0, 77, 0, 0, 0])]);
+  const a = Attrs.parse(restorableQdiscOptions('htb', dumped)!);
+  assert.equal(a.get(2)!.readUInt32LE(0), 3);
+  assert.deepEqual(decodeQdiscOptions('htb', restorableQdiscOptions('htb', dumped)), { default: 1, r2q: 5 });
+  assert.equal(a.u32(5), 77, 'direct_qlen kept');
+  assert.equal(Attrs.parse(dumped).get(2)!.readUInt32LE(0), 0x30011, 'the dumped buffer is not modified');
+  const tbf = Buffer.from([8, 0, 1, 0, 1, 2, 3, 4]);
+  assert.equal(restorableQdiscOptions('tbf', tbf), tbf, 'other kinds as dumped');
 });
 
 test('bpf filter: tcm_info and options', () => {

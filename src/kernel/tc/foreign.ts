@@ -1,8 +1,10 @@
 // tc filters Voltron does not model (any classifier on a qdisc or class, anything but cls_bpf on a
 // clsact hook) are not read with the live state: no plan needs them, and dumping every parent of
 // every device would cost each plan. But the kernel removes them with the qdisc they sit on (with
-// its device), and recreating an htb restores its classes, not its filters. So a
-// plan that removes such a qdisc reads the filters of what goes, and names them as foreign.
+// its device): a plan that deletes or replaces such a qdisc reads the filters of what goes, and
+// names them as foreign. Recreating an htb for an options change restores its classes, not its
+// filters (a dumped filter cannot be replayed exactly: u32 hash table ids, bpf programs held only
+// by the filter): such a plan is refused instead, naming the `tc filter del` to run first.
 import { Attrs } from '../netlink/attrs';
 import { QDISCS_RECREATED_ON_CHANGE, type LinkRes, type QdiscRes, type TcClassRes } from '../../model/types';
 import type { Change } from '../../plan/types';
@@ -93,23 +95,22 @@ class TcView {
   }
 }
 
+/** The live qdisc in a modelled qdisc's slot (handle as recorded; any, for a clsact), and its device. */
+function liveQdisc(view: (ns: string) => TcView, session: KernelSession, q: QdiscRes): { ns: string; dev: string; ifindex: number; roots: RawTc[] } {
+  const ifindex = session.ns(q.namespace).ifindex(q.dev);
+  const parent = parseParent(q.parent);
+  const handle = q.handle === undefined ? undefined : parseParent(q.handle);
+  const live = view(q.namespace)
+    .qdiscsOf(ifindex)
+    .filter((x) => x.parent === parent && (handle === undefined || x.handle === handle || q.qdisc === 'clsact'));
+  return { ns: q.namespace, dev: q.dev, ifindex, roots: live };
+}
+
 /** The live qdiscs a change removes (each with all below it), and the device they are on. */
 function removedQdiscs(view: (ns: string) => TcView, session: KernelSession, c: Change): { ns: string; dev: string; ifindex: number; roots: RawTc[] }[] {
-  const recreated = c.action === 'update' && c.before?.kind === 'qdisc' && QDISCS_RECREATED_ON_CHANGE.has((c.before as QdiscRes).qdisc);
-  if (c.action !== 'delete' && c.action !== 'replace' && !recreated) return [];
+  if (c.action !== 'delete' && c.action !== 'replace') return [];
   const b = c.before;
-  if (b?.kind === 'qdisc') {
-    const q = b as QdiscRes;
-    const ctx = session.ns(q.namespace);
-    const ifindex = ctx.ifindex(q.dev);
-    const parent = parseParent(q.parent);
-    const handle = q.handle === undefined ? undefined : parseParent(q.handle);
-    // The live qdisc in the slot (handle as recorded; any, for a clsact).
-    const live = view(q.namespace)
-      .qdiscsOf(ifindex)
-      .filter((x) => x.parent === parent && (handle === undefined || x.handle === handle || q.qdisc === 'clsact'));
-    return [{ ns: q.namespace, dev: q.dev, ifindex, roots: live }];
-  }
+  if (b?.kind === 'qdisc') return [liveQdisc(view, session, b as QdiscRes)];
   if (b?.kind === 'link') {
     const l = b as LinkRes;
     const ctx = session.ns(l.namespace);
@@ -119,18 +120,68 @@ function removedQdiscs(view: (ns: string) => TcView, session: KernelSession, c: 
   return [];
 }
 
-/**
- * Labels of the foreign tc filters the plan's changes remove, each with what takes it (as the
- * plan's other foreign removals). Reads nothing unless the plan deletes, replaces or recreates a
- * qdisc, or deletes or replaces a link: a no-op plan and a fresh apply make no dump.
- */
-export function removedForeignFilters(session: KernelSession, changes: readonly Change[]): string[] {
+/** Per-namespace TcViews, made on first use. */
+function viewsOf(session: KernelSession): (ns: string) => TcView {
   const views = new Map<string, TcView>();
-  const view = (ns: string) => {
+  return (ns) => {
     let v = views.get(ns);
     if (!v) views.set(ns, (v = new TcView(session.ns(ns))));
     return v;
   };
+}
+
+/** The `tc filter del` that removes one filter priority (what foreignFilterLabel names). */
+function filterDel(session: KernelSession, ns: string, dev: string, f: RawTc): string {
+  const phys = session.physical(ns);
+  return `tc${phys === null ? '' : ` -n ${phys}`} filter del dev ${dev} ${parentText(f.parent)} pref ${f.info >>> 16}`;
+}
+
+/** Whether a change recreates its qdisc: an options update of a kind the kernel cannot change in place. */
+export function recreatesQdisc(c: Change): boolean {
+  return c.action === 'update' && c.before?.kind === 'qdisc' && c.after?.kind === 'qdisc' && QDISCS_RECREATED_ON_CHANGE.has((c.after as QdiscRes).qdisc);
+}
+
+/**
+ * Qdiscs the plan recreates (an htb options change: deleted and created again, classes and child
+ * qdiscs restored) under which sit tc filters Voltron does not own: the kernel removes them with
+ * the old qdisc, and Voltron cannot put them back as they were. Each with the filters (one per
+ * priority) and the `tc filter del` that removes them first. Reads only for such a plan.
+ */
+export function filtersLostToRecreate(session: KernelSession, changes: readonly Change[]): { change: Change; filters: { label: string; del: string }[] }[] {
+  const view = viewsOf(session);
+  const out: { change: Change; filters: { label: string; del: string }[] }[] = [];
+  for (const c of changes) {
+    if (!recreatesQdisc(c)) continue;
+    let t: ReturnType<typeof liveQdisc>;
+    try {
+      t = liveQdisc(view, session, c.before as QdiscRes);
+    } catch (e) {
+      if (isGone(e)) continue;
+      throw e;
+    }
+    const v = view(t.ns);
+    const seen = new Set<string>();
+    const filters: { label: string; del: string }[] = [];
+    for (const q of t.roots) {
+      for (const f of v.filters(t.ifindex, t.dev, v.parentsUnder(t.ifindex, q))) {
+        const label = foreignFilterLabel(t.ns, t.dev, f);
+        if (seen.has(label)) continue;
+        seen.add(label);
+        filters.push({ label, del: filterDel(session, t.ns, t.dev, f) });
+      }
+    }
+    if (filters.length > 0) out.push({ change: c, filters });
+  }
+  return out;
+}
+
+/**
+ * Labels of the foreign tc filters the plan's changes remove, each with what takes it (as the
+ * plan's other foreign removals). Reads nothing unless the plan deletes or replaces a qdisc or a
+ * link: a no-op plan and a fresh apply make no dump.
+ */
+export function removedForeignFilters(session: KernelSession, changes: readonly Change[]): string[] {
+  const view = viewsOf(session);
   const seen = new Set<string>();
   const out: string[] = [];
   for (const c of changes) {
@@ -143,7 +194,6 @@ export function removedForeignFilters(session: KernelSession, changes: readonly 
       if (isGone(e)) continue;
       throw e;
     }
-    const why = c.action === 'update' ? `${c.label} recreated` : c.label;
     for (const t of targets) {
       const v = view(t.ns);
       for (const q of t.roots) {
@@ -152,7 +202,7 @@ export function removedForeignFilters(session: KernelSession, changes: readonly 
           const id = `${t.ns}|${label}`;
           if (seen.has(id)) continue;
           seen.add(id);
-          out.push(`${label} (with ${why})`);
+          out.push(`${label} (with ${c.label})`);
         }
       }
     }
@@ -177,13 +227,12 @@ function boundClass(f: RawTc): number | undefined {
  * Each with the filters, and the `tc filter del` that frees it. Reads only for such a plan.
  */
 export function classesInUse(session: KernelSession, changes: readonly Change[]): { change: Change; filters: { label: string; del: string }[] }[] {
-  const views = new Map<string, TcView>();
+  const view = viewsOf(session);
   const out: { change: Change; filters: { label: string; del: string }[] }[] = [];
   for (const c of changes) {
     if ((c.action !== 'delete' && c.action !== 'replace') || c.before?.kind !== 'tclass') continue;
     const cl = c.before as TcClassRes;
-    let v = views.get(cl.namespace);
-    if (!v) views.set(cl.namespace, (v = new TcView(session.ns(cl.namespace))));
+    const v = view(cl.namespace);
     const classid = parseClassId(cl.classid);
     let ifindex: number;
     try {
@@ -201,8 +250,7 @@ export function classesInUse(session: KernelSession, changes: readonly Change[])
       const label = foreignFilterLabel(cl.namespace, cl.dev, f);
       if (seen.has(label)) continue;
       seen.add(label);
-      const phys = session.physical(cl.namespace);
-      filters.push({ label, del: `tc${phys === null ? '' : ` -n ${phys}`} filter del dev ${cl.dev} ${parentText(f.parent)} pref ${f.info >>> 16}` });
+      filters.push({ label, del: filterDel(session, cl.namespace, cl.dev, f) });
     }
     if (filters.length > 0) out.push({ change: c, filters });
   }

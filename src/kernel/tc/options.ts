@@ -126,6 +126,19 @@ export function htbUnmodelledAttrs(b: Buffer | undefined): Buffer {
   return qlen === undefined ? Buffer.alloc(0) : new AttrWriter().u32(C.TCA_HTB_DIRECT_QLEN, qlen).toBuffer();
 }
 
+/**
+ * A dumped qdisc's options as a create accepts them, to restore it as it was. The kernel dumps an
+ * htb's version as 3.17 (HTB_VER) but creates one only for major 3 (EINVAL otherwise, as `tc`
+ * sends it): the rest (r2q, default, direct_qlen) goes back as dumped. Other kinds as they are.
+ */
+export function restorableQdiscOptions(kind: string, b: Buffer | undefined): Buffer | undefined {
+  if (kind !== 'htb' || !b) return b;
+  const out = Buffer.from(b);
+  const glob = Attrs.parse(out).get(C.TCA_HTB_INIT);
+  if (glob && glob.length >= 4) glob.writeUInt32LE(C.TC_HTB_PROTOVER, 0);
+  return out;
+}
+
 function decodeHtb(b: Buffer): Record<string, number> {
   const glob = Attrs.parse(b).get(C.TCA_HTB_INIT);
   if (!glob || glob.length < 12) return {};

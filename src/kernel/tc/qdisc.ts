@@ -4,7 +4,7 @@ import * as R from '../netlink/rtnl';
 import { NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/socket';
 import type { KernelSession, NsContext } from '../session';
 import { CLSACT_HANDLE, TC_H_CLSACT, TC_H_ROOT, formatParent, formatTcId, parseParent, parseQdiscHandle, tcHandle, tcMajor, tcMinor } from './handles';
-import { decodeQdiscOptions, encodeQdiscOptions, htbUnmodelledAttrs } from './options';
+import { decodeQdiscOptions, encodeQdiscOptions, htbUnmodelledAttrs, restorableQdiscOptions } from './options';
 import { restoredClassOptions } from './tclass';
 import { dumpClasses, dumpQdiscs, ignoringGone, tcRequest, type RawTc } from './raw';
 import { psched, type Psched } from './rates';
@@ -158,7 +158,8 @@ function recreateKeepingChildren(session: KernelSession, after: QdiscRes): void 
     if (next.length === 0) throw new Error(`restoring tc objects under ${label(after)}: unresolvable parents`);
     for (const { t, o } of next) {
       const own = t === 'class' && tcMajor(o.handle) === major;
-      const msg = tcRequest(ifindex, o.handle, o.parent, 0, o.kind, own ? restoredClassOptions(o, oldR2q) : o.options);
+      const options = t === 'qdisc' ? restorableQdiscOptions(o.kind, o.options) : own ? restoredClassOptions(o, oldR2q) : o.options;
+      const msg = tcRequest(ifindex, o.handle, o.parent, 0, o.kind, options);
       if (t === 'class') ctx.sock.request(R.RTM_NEWTCLASS, NLM_F_CREATE | NLM_F_EXCL, msg, `restore class ${formatTcId(o.handle)} on ${after.dev}`);
       // A new class got a default leaf (handle 0): graft the saved qdisc over it.
       else ctx.sock.request(R.RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, msg, `restore qdisc ${formatTcId(o.handle)} on ${after.dev}`);
