@@ -177,7 +177,7 @@ function danglingError(p: string): ConfigError {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/** Counts the columns before a bad byte: a leading BOM is none (editors do not show it). */
+/** Decodes the text before a bad byte on its line: a leading BOM is no column (editors do not show it). */
 const COLUMNS = new TextDecoder('utf-8');
 
 /** The text of a UTF-8 file (a BOM is kept: YAML skips it), or the position of its first bad byte. */
@@ -199,7 +199,8 @@ function firstBadUtf8(b: Buffer): { line: number; column: number } {
       continue;
     }
     const n = utf8SeqLength(b, i);
-    if (n === 0) return { line, column: COLUMNS.decode(b.subarray(start, i)).length + 1 };
+    // Columns count characters (code points), as every other error's (yamlpos.ts).
+    if (n === 0) return { line, column: [...COLUMNS.decode(b.subarray(start, i))].length + 1 };
     i += n;
   }
   return { line: 1, column: 1 };

@@ -255,7 +255,8 @@ export class YamlFile {
   /**
    * Line and column of a text offset. Counted here, not by yaml's LineCounter: that one misses
    * the line breaks inside the multi-line tokens of a broken document, placing later errors
-   * on an earlier line, past its end.
+   * on an earlier line, past its end. Columns count characters (code points, as rustc does),
+   * not UTF-16 units: a `🚀` before the error is one column, not two.
    */
   offsetPos(offset: number): Pos {
     const starts = (this.lineStarts ??= lineStartsOf(this.text));
@@ -268,7 +269,7 @@ export class YamlFile {
     }
     // A leading BOM is no column: editors do not show it.
     const bom = lo === 0 && offset > 0 && this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
-    return { line: lo + 1, column: offset - starts[lo]! + 1 - bom };
+    return { line: lo + 1, column: codePoints(this.text, starts[lo]! + bom, offset) + 1 };
   }
 
   /**
@@ -326,6 +327,22 @@ function pathOf(chain: readonly unknown[]): string {
 function keyString(k: unknown): string | undefined {
   if (yaml().isScalar(k)) return String(k.value);
   return undefined;
+}
+
+/** Code points in text[from, to): a surrogate pair is one. */
+function codePoints(text: string, from: number, to: number): number {
+  let n = to - from;
+  for (let i = from; i + 1 < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }
 
 function lineStartsOf(text: string): number[] {
