@@ -193,7 +193,8 @@ function firstBadUtf8(b: Buffer): { line: number; column: number } {
   let line = 1;
   let start = 0; // byte offset of the current line
   for (let i = 0; i < b.length; ) {
-    if (b[i] === 0x0a) {
+    // Lines end at LF, CRLF or a lone CR, as YAML's (yamlpos.ts).
+    if (b[i] === 0x0a || (b[i] === 0x0d && b[i + 1] !== 0x0a)) {
       line++;
       start = ++i;
       continue;
