@@ -105,7 +105,7 @@ function describe(e: ErrorObject): { path: string; key: boolean; message: string
     case 'required':
       return { path: e.instancePath, key: false, message: `missing required key '${String(p.missingProperty)}'` };
     case 'type':
-      return { path: e.instancePath, key: false, message: `must be ${TYPE_WORDS[String(p.type)] ?? String(p.type)}${got(e)}${nameHint(e)}` };
+      return { path: e.instancePath, key: false, message: `must be ${TYPE_WORDS[String(p.type)] ?? String(p.type)}${got(e)}${nameHint(e)}${scalarHint(e)}` };
     case 'enum':
       return {
         path: e.instancePath,
@@ -141,6 +141,25 @@ function nameHint(e: ErrorObject): string {
   const required = (e.parentSchema as { required?: string[] } | undefined)?.required ?? [];
   if ((e.params as { type?: string }).type !== 'object' || typeof e.data !== 'string' || !required.includes('name')) return '';
   return `, e.g. { name: ${JSON.stringify(e.data)} }`;
+}
+
+const YAML11_BOOLS = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
+/**
+ * Why a scalar has the wrong type, where YAML decided it: quotes make `"10"` text, YAML 1.2
+ * reads `yes`/`off` as text (1.1 as booleans), and a name like `100` is a number unless quoted.
+ */
+function scalarHint(e: ErrorObject): string {
+  const want = String((e.params as { type?: string }).type);
+  const d = e.data;
+  const numeric = want === 'integer' ? /^[-+]?[0-9]+$/ : /^[-+]?[0-9]+(?:\.[0-9]*)?$/;
+  if ((want === 'integer' || want === 'number') && typeof d === 'string' && numeric.test(d)) return `: quoted, it is text; write ${d} without quotes`;
+  if (want === 'boolean' && typeof d === 'string') {
+    if (YAML11_BOOLS.test(d)) return `: '${d}' is text in YAML 1.2 (a boolean only in YAML 1.1); write ${/^(?:y|yes|on)$/i.test(d) ? 'true' : 'false'}`;
+    if (/^(?:true|false)$/i.test(d)) return `: quoted, it is text; write ${d.toLowerCase()} without quotes`;
+  }
+  if (want === 'string' && (typeof d === 'number' || typeof d === 'boolean')) return `: YAML read it as a ${typeof d}; quote it ("${String(d)}") if it is a name`;
+  return '';
 }
 
 /** " (got X)" for scalars, to make the message stand alone. */
