@@ -99,6 +99,9 @@ function describe(e: ErrorObject): { path: string; key: boolean; message: string
       const owners = nestedOwners(k, parent.properties ?? {});
       if (owners.length > 0)
         return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}': it belongs under ${owners.map((o) => `'${o}:'`).join(' or ')} (check its indentation)` };
+      // A key of the enclosing mapping written inside a nested one (`mtu:` under `bridge:`).
+      const outer = outerOwner(k, e.instancePath, parent as SchemaNode);
+      if (outer) return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}' under '${outer}:': it belongs beside '${outer}:', not under it (check its indentation or braces)` };
       const hint = suggest(k, Object.keys(parent.properties ?? {}));
       return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}` };
     }
@@ -134,6 +137,25 @@ function nestedOwners(k: string, props: Record<string, unknown>): string[] {
   return Object.entries(props)
     .filter(([, sub]) => sub !== null && typeof sub === 'object' && Object.hasOwn(resolve(sub as SchemaNode).properties ?? {}, k))
     .map(([name]) => name);
+}
+
+/**
+ * `owner` when the mapping at `ptr` is the value of key `owner` of a mapping whose schema has
+ * `k` (the key was written one level too deep). ajv inlines small definitions (its schemaPath
+ * does not name them): the nested schema is found as the definition with the same keys.
+ */
+function outerOwner(k: string, ptr: string, nested: SchemaNode): string | undefined {
+  const owner = ptrSplit(ptr).pop();
+  if (owner === undefined || /^[0-9]+$/.test(owner) || !nested.properties) return undefined;
+  const defs = (CONFIG_SCHEMA as { definitions?: Record<string, SchemaNode> }).definitions ?? {};
+  const keys = Object.keys(nested.properties).sort().join(' ');
+  const inner = Object.keys(defs).filter((n) => Object.keys(defs[n]!.properties ?? {}).sort().join(' ') === keys);
+  const found = Object.values(defs).some((d) => {
+    const props = d.properties ?? {};
+    const ref = (props[owner] as SchemaNode | undefined)?.$ref;
+    return ref !== undefined && inner.includes(ref.replace('#/definitions/', '')) && Object.hasOwn(props, k);
+  });
+  return found ? owner : undefined;
 }
 
 /** A list entry written as its bare name (`namespaces: [ vovl-a ]`): show the mapping it must be. */
