@@ -1,5 +1,5 @@
 // Small normalisation helpers shared by merge identities and the normalisers.
-import { canonicalCidr, ipFamily, networkOf, parseCidr, type IpFamily } from '../model/net';
+import { canonicalCidr, ipFamily, networkOf, parseCidr, whyNotCidr, type IpFamily } from '../model/net';
 import type { Raw } from './types';
 
 export const TABLE_NAMES: Record<string, number> = { main: 254, local: 255, default: 253 };
@@ -27,7 +27,7 @@ export function routeDest(r: Raw): RouteDest {
   if (to === 'default6') return { to: '::/0', family: 6 };
   const cidr = hostCidr(to);
   const c = parseCidr(cidr);
-  if (!c) return { error: `bad destination '${to}': expected 'default', 'default6' or a CIDR` };
+  if (!c) return { error: `bad destination '${to}': ${looksLikeAddress(to) ? whyNotCidr(to) : "expected 'default', 'default6' or a CIDR"}` };
   return { to: networkOf(cidr)!, family: c.family };
 }
 
@@ -38,6 +38,11 @@ export function defaultMetric(family: IpFamily): number {
 /** A route's metric as the kernel stores it: IPv6 turns 0 into its default 1024 (IPv4 keeps 0). */
 export function routeMetric(family: IpFamily, metric: number | undefined): number {
   return metric === undefined || (family === 6 && metric === 0) ? defaultMetric(family) : metric;
+}
+
+/** Whether a refused value was meant as an address (then its error names the bad part), not a word (`deafult`). */
+export function looksLikeAddress(s: unknown): boolean {
+  return typeof s === 'string' && /^[0-9]|[.:/]/.test(s);
 }
 
 /** A bare address is a host prefix (/32, /128), as `ip` reads it; anything else is kept. */

@@ -177,7 +177,7 @@ function danglingError(p: string): ConfigError {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/** Counts the columns before a bad byte: a leading BOM is none (editors do not show it). */
+/** Decodes the text before a bad byte on its line: a leading BOM is no column (editors do not show it). */
 const COLUMNS = new TextDecoder('utf-8');
 
 /** The text of a UTF-8 file (a BOM is kept: YAML skips it), or the position of its first bad byte. */
@@ -193,13 +193,15 @@ function firstBadUtf8(b: Buffer): { line: number; column: number } {
   let line = 1;
   let start = 0; // byte offset of the current line
   for (let i = 0; i < b.length; ) {
-    if (b[i] === 0x0a) {
+    // Lines end at LF, CRLF or a lone CR, as YAML's (yamlpos.ts).
+    if (b[i] === 0x0a || (b[i] === 0x0d && b[i + 1] !== 0x0a)) {
       line++;
       start = ++i;
       continue;
     }
     const n = utf8SeqLength(b, i);
-    if (n === 0) return { line, column: COLUMNS.decode(b.subarray(start, i)).length + 1 };
+    // Columns count characters (code points), as every other error's (yamlpos.ts).
+    if (n === 0) return { line, column: [...COLUMNS.decode(b.subarray(start, i))].length + 1 };
     i += n;
   }
   return { line: 1, column: 1 };

@@ -1,7 +1,7 @@
 // addresses, routes (incl. seg6/seg6local encap and srv6 pool references) and rules.
-import { canonicalCidr, canonicalIp, ipFamily, isMulticastIp, isUnspecifiedIp, networkOf, parseCidr } from '../model/net';
+import { canonicalCidr, canonicalIp, ipFamily, isMulticastIp, isUnspecifiedIp, networkOf, parseCidr, whyNotCidr, whyNotIp, type IpFamily } from '../model/net';
 import { defaultRouteScope, routeScopeName, routeScopeNumber, type AddressRes, type RouteEncap, type RouteRes, type RouteScope, type RouteType, type RuleRes, type Seg6LocalAction, type Seg6LocalEncap, type SrhPool } from '../model/types';
-import { TABLE_NAMES, hostCidr, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
+import { TABLE_NAMES, hostCidr, looksLikeAddress, nsOf, routeDest, routeMetric, ruleFamily, tableNumber } from './common';
 import { compact, type Ctx } from './ctx';
 import { isPoisoned } from './merge';
 import { segmentList, seg6Mtu } from './norm-srv6';
@@ -16,8 +16,8 @@ export function normaliseAddresses(ctx: Ctx, entries: readonly Entry[]): Address
     ctx.devRef(ns, v.dev, e, 'dev', 'address dev');
     const cidr = canonicalCidr(v.address);
     if (!cidr) {
-      const hint = ipFamily(v.address) ? ' (add a prefix length, e.g. /24)' : '';
-      ctx.err(e, 'address', `bad address '${v.address}': expected ip/prefix${hint}`);
+      const why = ipFamily(v.address) ? 'expected ip/prefix (add a prefix length, e.g. /24)' : whyNotCidr(v.address);
+      ctx.err(e, 'address', `bad address '${v.address}': ${why}`);
       continue;
     }
     const why = unassignable(cidr, v.dev);
@@ -80,7 +80,7 @@ export function normaliseRoutes(ctx: Ctx, entries: readonly Entry[], pools: Read
     const ip = (k: 'via' | 'src'): string | undefined => {
       if (v[k] === undefined) return undefined;
       const a = canonicalIp(v[k]);
-      if (!a) ctx.err(e, k, `bad IP address '${v[k]}'`);
+      if (!a) ctx.err(e, k, `bad IP address '${v[k]}': ${whyNotIp(v[k])}`);
       else if (ipFamily(a) !== family) ctx.err(e, k, `${k} '${a}' is IPv${ipFamily(a)} but the route is ${famWord}`);
       // The kernel stores an unspecified gateway/source as none (or refuses it): omit it instead.
       else if (isUnspecifiedIp(a)) ctx.err(e, k, `${k} '${a}' is the unspecified address: omit '${k}'`);
@@ -183,10 +183,10 @@ function seg6local(ctx: Ctx, e: Entry, ns: string, x: Raw): Seg6LocalEncap {
   for (const k of LOCAL_KEYS)
     if (x[k] !== undefined && !spec.allow.includes(k)) ctx.err(e, `encap/${k}`, `'${k}' is not used by action ${x.action}`, true);
   for (const k of spec.need) if (x[k] === undefined) ctx.err(e, 'encap', `action ${x.action} needs '${k}'`);
-  const nh = (k: 'nh4' | 'nh6', fam: number): string | undefined => {
+  const nh = (k: 'nh4' | 'nh6', fam: IpFamily): string | undefined => {
     if (x[k] === undefined) return undefined;
     const a = canonicalIp(x[k]);
-    if (!a || ipFamily(a) !== fam) ctx.err(e, `encap/${k}`, `${k} '${x[k]}' is not an IPv${fam} address`);
+    if (!a || ipFamily(a) !== fam) ctx.err(e, `encap/${k}`, `${k} '${x[k]}' is not an IPv${fam} address: ${whyNotIp(x[k], fam)}`);
     return a ?? x[k];
   };
   if (x.oif !== undefined) ctx.devRef(ns, x.oif, e, 'encap/oif', 'seg6local oif');
@@ -223,7 +223,7 @@ export function normaliseRules(ctx: Ctx, entries: readonly Entry[]): RuleRes[] {
       if (v[k] === undefined) return undefined;
       const cidr = hostCidr(v[k]);
       const c = parseCidr(cidr);
-      if (!c) ctx.err(e, k, `bad CIDR '${v[k]}' (expected a CIDR or an address)`);
+      if (!c) ctx.err(e, k, `bad CIDR '${v[k]}' (expected a CIDR or an address)${looksLikeAddress(v[k]) ? `: ${whyNotCidr(v[k])}` : ''}`);
       else if (c.family !== family) ctx.err(e, k, `${k} '${v[k]}' is IPv${c.family} but the rule is IPv${family}`);
       // The kernel keeps a /0 selector as none (it matches every packet): it would never read back.
       return c && c.prefix > 0 ? networkOf(cidr) : undefined;

@@ -1,5 +1,5 @@
 // links → LinkRes (a veth declaration yields both ends), with reference, cycle and option checks.
-import { canonicalIp, canonicalMac, ipFamily, isLinkLocal6, isMulticastIp, isMulticastMac, isUnspecifiedIp } from '../model/net';
+import { canonicalIp, canonicalMac, ipFamily, isLinkLocal6, isMulticastIp, isMulticastMac, isUnspecifiedIp, whyNotIp, whyNotMac } from '../model/net';
 import { vxlanIsV6, type BridgeOptions, type BridgeVlan, type LinkRes, type VniRange, type VxlanOptions } from '../model/types';
 import { nsLabel } from '../model/keys';
 import { nsOf } from './common';
@@ -69,7 +69,7 @@ export function normaliseLinks(ctx: Ctx, entries: readonly Entry[], ignore: read
     let mac: string | undefined;
     if (v.mac !== undefined) {
       mac = canonicalMac(v.mac);
-      if (!mac) ctx.err(d.e, at(d, 'mac'), `bad MAC address '${v.mac}' (expected six hex octets like 02:00:00:00:00:01)`);
+      if (!mac) ctx.err(d.e, at(d, 'mac'), `bad MAC address '${v.mac}' (expected six hex octets like 02:00:00:00:00:01): ${whyNotMac(v.mac)}`);
       else if (isMulticastMac(mac)) ctx.err(d.e, at(d, 'mac'), `MAC address '${v.mac}' is a multicast address`);
       else if (mac === '00:00:00:00:00:00') ctx.err(d.e, at(d, 'mac'), `MAC address must not be all zeros`);
     }
@@ -167,7 +167,7 @@ function vxlan(ctx: Ctx, d: Decl): Partial<LinkRes> {
     if (x[k] === undefined) continue;
     const ip = canonicalIp(x[k]);
     if (!ip) {
-      ctx.err(d.e, `vxlan/${k}`, `bad IP address '${x[k]}'`);
+      ctx.err(d.e, `vxlan/${k}`, `bad IP address '${x[k]}': ${whyNotIp(x[k])}`);
       continue;
     }
     if (k === 'group' && !isMulticastIp(ip)) ctx.err(d.e, 'vxlan/group', `group '${ip}' is not a multicast address`);

@@ -1,6 +1,6 @@
 // namespaces (+ their sysctls and seg6 tunsrc), root sysctls and seg6 tunsrc, and bpf programs.
 import * as path from 'node:path';
-import { canonicalIp, ipFamily, isMulticastIp } from '../model/net';
+import { canonicalIp, ipFamily, isMulticastIp, whyNotIp } from '../model/net';
 import type { BpfAttach, BpfProgramRes, NamespaceRes, Seg6TunsrcRes, SysctlRes } from '../model/types';
 import { compact, type Ctx } from './ctx';
 import { ptrJoin, type Entry, type Raw } from './types';
@@ -37,7 +37,7 @@ function seg6Tunsrc(ctx: Ctx, e: Entry, namespace: string): Seg6TunsrcRes | unde
   if (raw === undefined) return undefined;
   const a = canonicalIp(raw);
   if (!a || ipFamily(a) !== 6) {
-    ctx.err(e, 'tunsrc', `tunsrc '${raw}' is not an IPv6 address`);
+    ctx.err(e, 'tunsrc', `tunsrc '${raw}' is not an IPv6 address: ${whyNotIp(raw, 6)}`);
     return undefined;
   }
   // The kernel takes both, but no packet with such a source arrives anywhere (measured on 6.18):

@@ -1,5 +1,5 @@
 // srv6.pools → SrhPool (segment lists checked), and binding SIDs → seg6local End.B6.Encaps routes.
-import { canonicalIp, ipFamily } from '../model/net';
+import { canonicalIp, ipFamily, whyNotIp } from '../model/net';
 import type { LinkRes, RouteRes, SrhPath, SrhPool } from '../model/types';
 import { nsLabel } from '../model/keys';
 import { compact, type Ctx } from './ctx';
@@ -19,7 +19,7 @@ export function segmentList(ctx: Ctx, e: Entry, sub: string, segs: readonly stri
     ctx.err(e, sub, `a segment list needs 1..${MAX_SEGMENTS} segments (has ${segs.length})`);
   return segs.map((s, i) => {
     const ip = canonicalIp(s);
-    if (!ip || ipFamily(ip) !== 6) ctx.err(e, `${sub}/${i}`, `segment '${s}' is not an IPv6 address`);
+    if (!ip || ipFamily(ip) !== 6) ctx.err(e, `${sub}/${i}`, `segment '${s}' is not an IPv6 address: ${whyNotIp(s, 6)}`);
     return ip ?? s;
   });
 }
@@ -38,7 +38,7 @@ export function normalisePools(ctx: Ctx, pools: ReadonlyMap<string, MergedPool>)
       const v = e.value;
       if (!p.paths.has(path)) ctx.err(e, '', `bsid names path '${path}', which pool '${p.name}' does not have`, true);
       const sid = canonicalIp(v.sid);
-      if (!sid || ipFamily(sid) !== 6) ctx.err(e, 'sid', `binding SID '${v.sid}' is not an IPv6 address`);
+      if (!sid || ipFamily(sid) !== 6) ctx.err(e, 'sid', `binding SID '${v.sid}' is not an IPv6 address: ${whyNotIp(v.sid, 6)}`);
       const ns = v.namespace ?? '';
       ctx.nsRef(ns, e, 'namespace');
       bsids[path] = { sid: sid ?? v.sid, namespace: ns };

@@ -99,13 +99,16 @@ function describe(e: ErrorObject): { path: string; key: boolean; message: string
       const owners = nestedOwners(k, parent.properties ?? {});
       if (owners.length > 0)
         return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}': it belongs under ${owners.map((o) => `'${o}:'`).join(' or ')} (check its indentation)` };
+      // A key of the enclosing mapping written inside a nested one (`mtu:` under `bridge:`).
+      const outer = outerOwner(k, e.instancePath, parent as SchemaNode);
+      if (outer) return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}' under '${outer}:': it belongs beside '${outer}:', not under it (check its indentation or braces)` };
       const hint = suggest(k, Object.keys(parent.properties ?? {}));
       return { path: ptrJoin(e.instancePath, k), key: true, message: `unknown key '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}` };
     }
     case 'required':
       return { path: e.instancePath, key: false, message: `missing required key '${String(p.missingProperty)}'` };
     case 'type':
-      return { path: e.instancePath, key: false, message: `must be ${TYPE_WORDS[String(p.type)] ?? String(p.type)}${got(e)}${nameHint(e)}` };
+      return { path: e.instancePath, key: false, message: `must be ${TYPE_WORDS[String(p.type)] ?? String(p.type)}${got(e)}${nameHint(e)}${scalarHint(e)}` };
     case 'enum':
       return {
         path: e.instancePath,
@@ -136,11 +139,49 @@ function nestedOwners(k: string, props: Record<string, unknown>): string[] {
     .map(([name]) => name);
 }
 
+/**
+ * `owner` when the mapping at `ptr` is the value of key `owner` of a mapping whose schema has
+ * `k` (the key was written one level too deep). ajv inlines small definitions (its schemaPath
+ * does not name them): the nested schema is found as the definition with the same keys.
+ */
+function outerOwner(k: string, ptr: string, nested: SchemaNode): string | undefined {
+  const owner = ptrSplit(ptr).pop();
+  if (owner === undefined || /^[0-9]+$/.test(owner) || !nested.properties) return undefined;
+  const defs = (CONFIG_SCHEMA as { definitions?: Record<string, SchemaNode> }).definitions ?? {};
+  const keys = Object.keys(nested.properties).sort().join(' ');
+  const inner = Object.keys(defs).filter((n) => Object.keys(defs[n]!.properties ?? {}).sort().join(' ') === keys);
+  const found = Object.values(defs).some((d) => {
+    const props = d.properties ?? {};
+    const ref = (props[owner] as SchemaNode | undefined)?.$ref;
+    return ref !== undefined && inner.includes(ref.replace('#/definitions/', '')) && Object.hasOwn(props, k);
+  });
+  return found ? owner : undefined;
+}
+
 /** A list entry written as its bare name (`namespaces: [ vovl-a ]`): show the mapping it must be. */
 function nameHint(e: ErrorObject): string {
   const required = (e.parentSchema as { required?: string[] } | undefined)?.required ?? [];
   if ((e.params as { type?: string }).type !== 'object' || typeof e.data !== 'string' || !required.includes('name')) return '';
   return `, e.g. { name: ${JSON.stringify(e.data)} }`;
+}
+
+const YAML11_BOOLS = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
+/**
+ * Why a scalar has the wrong type, where YAML decided it: quotes make `"10"` text, YAML 1.2
+ * reads `yes`/`off` as text (1.1 as booleans), and a name like `100` is a number unless quoted.
+ */
+function scalarHint(e: ErrorObject): string {
+  const want = String((e.params as { type?: string }).type);
+  const d = e.data;
+  const numeric = want === 'integer' ? /^[-+]?[0-9]+$/ : /^[-+]?[0-9]+(?:\.[0-9]*)?$/;
+  if ((want === 'integer' || want === 'number') && typeof d === 'string' && numeric.test(d)) return `: quoted, it is text; write ${d} without quotes`;
+  if (want === 'boolean' && typeof d === 'string') {
+    if (YAML11_BOOLS.test(d)) return `: '${d}' is text in YAML 1.2 (a boolean only in YAML 1.1); write ${/^(?:y|yes|on)$/i.test(d) ? 'true' : 'false'}`;
+    if (/^(?:true|false)$/i.test(d)) return `: quoted, it is text; write ${d.toLowerCase()} without quotes`;
+  }
+  if (want === 'string' && (typeof d === 'number' || typeof d === 'boolean')) return `: YAML read it as a ${typeof d}; quote it ("${String(d)}") if it is a name`;
+  return '';
 }
 
 /** " (got X)" for scalars, to make the message stand alone. */

@@ -22,11 +22,15 @@ export class YamlFile {
   private parsed: Document | undefined;
   private lineStarts: number[] | undefined;
   private targets: Map<Node, Node> | undefined;
+  /** The text both parsers read: `text` with each lone CR (old Mac line end) an LF. */
+  private readonly src: string;
 
   constructor(
     readonly name: string,
     readonly text: string,
-  ) {}
+  ) {
+    this.src = withLfBreaks(text);
+  }
 
   /** `yaml`'s Document, parsed on first use (positions and error reports only). */
   get doc(): Document {
@@ -35,7 +39,7 @@ export class YamlFile {
     // `<<`), and no 1.1 tags: `!!omap`/`!!set` became a JS Map/Set, whose entries the schema
     // never saw (silently nothing). Such documents are refused in syntaxErrors.
     if (!this.parsed) {
-      this.parsed = yaml().parseDocument(this.text, { prettyErrors: false, logLevel: 'error', schema: 'core', resolveKnownTags: false });
+      this.parsed = yaml().parseDocument(this.src, { prettyErrors: false, logLevel: 'error', schema: 'core', resolveKnownTags: false });
     }
     return this.parsed;
   }
@@ -45,7 +49,7 @@ export class YamlFile {
    * file takes the fast path; `yaml` runs only to explain a rejection.
    */
   load(): { value: unknown; errors?: undefined } | { errors: ConfigError[] } {
-    const fast = fastLoad(this.text, this.name);
+    const fast = fastLoad(this.src, this.name);
     if (fast) return fast;
     const errors = this.syntaxErrors();
     if (errors.length) return { errors };
@@ -163,12 +167,12 @@ export class YamlFile {
   private versionDirective(): { version: string; offset: number } | undefined {
     const v = this.doc.directives?.yaml;
     if (!v?.explicit || v.version === '1.2') return undefined;
-    const m = /^%YAML[ \t]/m.exec(this.text);
+    const m = /^%YAML[ \t]/m.exec(this.src);
     return { version: v.version, offset: m?.index ?? 0 };
   }
 
   private tagMessage(offset: number): string {
-    const tag = /^![^\s,[\]{}]*/.exec(this.text.slice(offset))?.[0] ?? '!';
+    const tag = /^![^\s,[\]{}]*/.exec(this.src.slice(offset))?.[0] ?? '!';
     return `tag '${tag}' is not supported (a config file is plain YAML 1.2: only the core schema's !!str, !!int, !!float, !!bool, !!null, !!seq, !!map)`;
   }
 
@@ -255,10 +259,11 @@ export class YamlFile {
   /**
    * Line and column of a text offset. Counted here, not by yaml's LineCounter: that one misses
    * the line breaks inside the multi-line tokens of a broken document, placing later errors
-   * on an earlier line, past its end.
+   * on an earlier line, past its end. Columns count characters (code points, as rustc does),
+   * not UTF-16 units: a `🚀` before the error is one column, not two.
    */
   offsetPos(offset: number): Pos {
-    const starts = (this.lineStarts ??= lineStartsOf(this.text));
+    const starts = (this.lineStarts ??= lineStartsOf(this.src));
     let lo = 0;
     let hi = starts.length - 1;
     while (lo < hi) {
@@ -267,8 +272,8 @@ export class YamlFile {
       else hi = mid - 1;
     }
     // A leading BOM is no column: editors do not show it.
-    const bom = lo === 0 && offset > 0 && this.text.charCodeAt(0) === 0xfeff ? 1 : 0;
-    return { line: lo + 1, column: offset - starts[lo]! + 1 - bom };
+    const bom = lo === 0 && offset > 0 && this.src.charCodeAt(0) === 0xfeff ? 1 : 0;
+    return { line: lo + 1, column: codePoints(this.src, starts[lo]! + bom, offset) + 1 };
   }
 
   /**
@@ -326,6 +331,31 @@ function pathOf(chain: readonly unknown[]): string {
 function keyString(k: unknown): string | undefined {
   if (yaml().isScalar(k)) return String(k.value);
   return undefined;
+}
+
+/**
+ * `text` with each lone CR an LF. YAML 1.2 breaks lines at CR, LF and CRLF; `yaml` knows only
+ * the last two: it read a CR-only file as one line ("Nested mappings are not allowed ..." at
+ * 1:7), or, first line a comment, as an empty file. Same length: every offset stays the text's.
+ */
+export function withLfBreaks(text: string): string {
+  return text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text;
+}
+
+/** Code points in text[from, to): a surrogate pair is one. */
+function codePoints(text: string, from: number, to: number): number {
+  let n = to - from;
+  for (let i = from; i + 1 < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }
 
 function lineStartsOf(text: string): number[] {

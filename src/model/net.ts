@@ -247,3 +247,94 @@ export function isMulticastIp(s: string): boolean {
 export function isLinkLocal6(ip: string): boolean {
   return /^fe[89ab][0-9a-f]:/i.test(ip);
 }
+
+// Why a literal is not an address, naming the offending part ("octet 4 ('300') is over 255"
+// rather than the whole value). Error path only: the parsers above stay the fast check.
+
+/** Why `s` is not an IPv4 dotted quad, or undefined when it is one. */
+function whyNotV4(s: string): string | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return `an IPv4 address has 4 octets, this has ${parts.length}`;
+  for (const [i, p] of parts.entries()) {
+    const which = `octet ${i + 1}`;
+    if (p === '') return `${which} is empty`;
+    if (!/^[0-9]+$/.test(p)) return `${which} ('${p}') is not a decimal number`;
+    if (Number(p) > 255) return `${which} ('${p}') is over 255`;
+    if (p.length > 1 && p[0] === '0') return `${which} ('${p}') has a leading zero (octal to some tools): write ${Number(p)}`;
+  }
+  return undefined;
+}
+
+/** Why `s` (holding a ':') is not an IPv6 address, or undefined when it is one. */
+function whyNotV6(s: string): string | undefined {
+  if (s.includes(':::')) return `':::' is not valid (at most '::')`;
+  const halves = s.split('::');
+  if (halves.length > 2) return `'::' may appear only once`;
+  let groups = 0;
+  for (const [h, half] of halves.entries()) {
+    if (half === '') continue;
+    const ws = half.split(':');
+    for (const [i, w] of ws.entries()) {
+      const last = h === halves.length - 1 && i === ws.length - 1;
+      if (last && w.includes('.')) {
+        const why = whyNotV4(w);
+        if (why) return `its IPv4 tail '${w}': ${why}`;
+        groups += 2;
+        continue;
+      }
+      if (w === '') return `a single ':' at the ${i === 0 && h === 0 ? 'start' : 'end'} (write '::' or a group)`;
+      if (!/^[0-9a-fA-F]+$/.test(w)) return `group '${w}' is not hexadecimal (0-9, a-f)`;
+      if (w.length > 4) return `group '${w}' has more than 4 hex digits`;
+      groups++;
+    }
+  }
+  if (halves.length === 1 && groups !== 8) return `an IPv6 address has 8 groups, this has ${groups} (or use '::' for zeros)`;
+  if (halves.length === 2 && groups > 7) return `'::' stands for at least one zero group, but there are already ${groups}`;
+  return undefined;
+}
+
+/**
+ * Why `s` is not an IP address literal (of `family`, if given), naming the offending part;
+ * undefined when it is one.
+ */
+export function whyNotIp(s: unknown, family?: IpFamily): string | undefined {
+  if (typeof s !== 'string') return 'not text';
+  const fam = ipFamily(s);
+  if (fam) return family && fam !== family ? `it is an IPv${fam} address` : undefined;
+  if (s === '') return 'it is empty';
+  if (/\s/.test(s)) return 'it contains white space';
+  if (s.includes('/')) return `a prefix length ('${s.slice(s.indexOf('/'))}') does not belong here`;
+  if (s.includes('%')) return `a zone ('${s.slice(s.indexOf('%'))}') does not belong here`;
+  const why = s.includes(':') ? whyNotV6(s) : /^[0-9.]+$/.test(s) ? whyNotV4(s) : undefined;
+  return why ?? (s.includes(':') ? 'not an IPv6 address' : 'neither an IPv4 nor an IPv6 address (names are not resolved)');
+}
+
+/** Why `s` is not `address/prefix`, naming the offending part; undefined when it is one. */
+export function whyNotCidr(s: unknown): string | undefined {
+  if (typeof s !== 'string') return 'not text';
+  if (parseCidr(s)) return undefined;
+  const slash = s.indexOf('/');
+  if (slash < 0) return whyNotIp(s) ?? 'no prefix length (add one, e.g. /24)';
+  if (s.indexOf('/', slash + 1) >= 0) return `more than one '/'`;
+  const addr = s.slice(0, slash);
+  const p = s.slice(slash + 1);
+  const ipWhy = whyNotIp(addr);
+  if (ipWhy) return ipWhy;
+  const max = ipFamily(addr) === 4 ? 32 : 128;
+  if (p === '') return `no prefix length after '/'`;
+  if (!/^[0-9]+$/.test(p)) return `prefix length '${p}' is not a decimal number`;
+  if (Number(p) > max) return `prefix length ${Number(p)} is over ${max} (IPv${max === 32 ? 4 : 6})`;
+  if (p.length > 1 && p[0] === '0') return `prefix length '${p}' has a leading zero: write ${Number(p)}`;
+  return 'not a CIDR';
+}
+
+/** Why `s` is not a MAC address, naming the offending octet; undefined when it is one. */
+export function whyNotMac(s: unknown): string | undefined {
+  if (typeof s !== 'string') return 'not text';
+  if (isValidMac(s)) return undefined;
+  if (s.includes(':') && s.includes('-')) return `':' and '-' are mixed`;
+  const parts = s.split(/[:-]/);
+  if (parts.length !== 6) return `a MAC address has 6 octets, this has ${parts.length}`;
+  for (const [i, p] of parts.entries()) if (!/^[0-9a-fA-F]{2}$/.test(p)) return `octet ${i + 1} ('${p}') is not two hex digits`;
+  return 'not a MAC address';
+}

@@ -135,9 +135,9 @@ function checkResult(res: LoadResult, files: Map<string, string>, shown: string)
   for (const e of res.errors) {
     const text = files.get(e.file);
     assert.ok(text !== undefined, `error names an unknown file '${e.file}': ${e.message}\n${shown}`);
-    const lines = text.split('\n');
+    const lines = text.split(/\r\n|\r|\n/); // YAML 1.2's line breaks (a lone CR is one)
     assert.ok(Number.isInteger(e.line) && e.line >= 1 && e.line <= lines.length + 1, `bad line ${e.line}: ${e.message}\n${shown}`);
-    assert.ok(Number.isInteger(e.column) && e.column >= 1 && e.column <= (lines[e.line - 1]?.length ?? 0) + 1, `bad column ${e.line}:${e.column}: ${e.message}\n${shown}`);
+    assert.ok(Number.isInteger(e.column) && e.column >= 1 && e.column <= [...(lines[e.line - 1] ?? '')].length + 1, `bad column ${e.line}:${e.column}: ${e.message}\n${shown}`);
     assert.ok(e.path === '' || e.path.startsWith('/'), `bad path '${e.path}': ${e.message}\n${shown}`);
     assert.ok(typeof e.message === 'string' && e.message.length > 0 && !/\bundefined\b|\[object /.test(e.message), `bad message '${e.message}'\n${shown}`);
   }

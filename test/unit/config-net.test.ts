@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isIP } from 'node:net';
 import {
-  canonicalCidr, canonicalIp, canonicalMac, hasHostBits, ipFamily, ipFromBytes, ipToBytes, isMulticastIp, isValidMac, networkOf, parseCidr,
+  canonicalCidr, canonicalIp, canonicalMac, hasHostBits, ipFamily, ipFromBytes, ipToBytes, isMulticastIp, isValidMac, networkOf, parseCidr, whyNotCidr, whyNotIp, whyNotMac,
 } from '../../src/model/net';
 
 test('canonicalIp: RFC 5952 / inet_ntop forms', () => {
@@ -149,4 +149,37 @@ test('MAC helpers', () => {
   assert.equal(isMulticastIp('239.1.1.1'), true);
   assert.equal(isMulticastIp('ff02::1'), true);
   assert.equal(isMulticastIp('10.0.0.1'), false);
+});
+
+test('whyNotIp / whyNotCidr / whyNotMac: a reason exactly when the parser refuses, naming the bad part', () => {
+  const atoms = ['0', '1', 'a', 'g', '9', ':', '::', '.', '/', '%', '255', '256', '010', 'ffff', '12345', '1.2.3.4', ' ', '-', '24', '33', '129'];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...atoms), { maxLength: 14 }).map((a) => a.join('')), (s) => {
+      assert.equal(whyNotIp(s) === undefined, ipFamily(s) !== undefined, s);
+      assert.equal(whyNotCidr(s) === undefined, parseCidr(s) !== undefined, s);
+      assert.equal(whyNotMac(s) === undefined, isValidMac(s), s);
+    }),
+    { numRuns: 20000 },
+  );
+  const cases: [string, string][] = [
+    ['10.0.0.300', "octet 4 ('300') is over 255"],
+    ['10.0.0', 'an IPv4 address has 4 octets, this has 3'],
+    ['010.0.0.1', "octet 1 ('010') has a leading zero"],
+    ['2001:db8:::1', "':::' is not valid"],
+    ['1::2::3', "'::' may appear only once"],
+    ['fc00::zz', "group 'zz' is not hexadecimal"],
+    ['12345::1', "group '12345' has more than 4 hex digits"],
+    ['1:2:3:4:5:6:7', 'an IPv6 address has 8 groups, this has 7'],
+    ['::ffff:1.2.3.999', "its IPv4 tail '1.2.3.999': octet 4 ('999') is over 255"],
+    ['fe80::1%eth0', "a zone ('%eth0') does not belong here"],
+    ['10.0.0.1/24', "a prefix length ('/24') does not belong here"],
+  ];
+  for (const [s, why] of cases) assert.ok(whyNotIp(s)?.startsWith(why), `${s}: ${whyNotIp(s)}`);
+  assert.equal(whyNotIp('10.0.0.1', 6), 'it is an IPv4 address');
+  assert.equal(whyNotCidr('10.0.0.1/33'), 'prefix length 33 is over 32 (IPv4)');
+  assert.equal(whyNotCidr('2001:db8::/129'), 'prefix length 129 is over 128 (IPv6)');
+  assert.equal(whyNotCidr('10.0.0.256/24'), "octet 4 ('256') is over 255");
+  assert.equal(whyNotCidr('10.0.0.0/'), "no prefix length after '/'");
+  assert.equal(whyNotMac('02:00:00:00:00:zz'), "octet 6 ('zz') is not two hex digits");
+  assert.equal(whyNotMac('02:00:00:00:00'), 'a MAC address has 6 octets, this has 5');
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { parseDocument } from 'yaml';
 import { fastLoad } from '../../src/config/yamlfast';
-import { YamlFile } from '../../src/config/yamlpos';
+import { YamlFile, withLfBreaks } from '../../src/config/yamlpos';
 
 const REPO = path.resolve(__dirname, '../../..');
 /** Runs per property; raise it (YAML_AGREEMENT_RUNS=200000) to hunt for divergences locally. */
@@ -29,7 +29,8 @@ function viaYaml(text: string): { value: unknown } | { error: string } {
  * The fast path may decline a valid document (tags, null keys): `yaml` then loads it.
  */
 function agree(text: string, where: string, mustBeFast = false): void {
-  const slow = viaYaml(text);
+  // A lone CR is a line break in YAML 1.2, not in `yaml`: both paths read the text with LFs there.
+  const slow = viaYaml(withLfBreaks(text));
   const fast = fastLoad(text, where);
   if ('error' in slow) {
     assert.equal(fast, undefined, `${where}: the fast path accepted what yaml rejects (${slow.error}):\n${text}`);
@@ -63,6 +64,30 @@ test('every YAML file in the repository reads the same through both parsers', ()
     if (fastLoad(text, f)) fast++;
   }
   assert.ok(fast > files.length * 0.7, `only ${fast} of ${files.length} files took the fast path`);
+});
+
+test('CRLF and CR-only (old Mac) line ends read as LF ones do, with the same lines', () => {
+  const files = ['examples', 'test'].flatMap((d) => yamlFiles(path.join(REPO, d)));
+  let compared = 0;
+  for (const f of files) {
+    const text = fs.readFileSync(f, 'utf8');
+    if (text.includes('\r')) continue;
+    const lf = new YamlFile(f, text).load();
+    if (lf.errors) continue;
+    compared++;
+    for (const [eol, name] of [['\r\n', 'CRLF'], ['\r', 'CR']] as const) {
+      const other = new YamlFile(f, text.replace(/\n/g, eol));
+      const r = other.load();
+      assert.ok(!r.errors, `${f} with ${name}: ${JSON.stringify(r.errors)}`);
+      assert.deepStrictEqual(r.value, lf.value, `${f} with ${name} line ends reads differently`);
+      // The last line's first character, placed on that line.
+      const lines = text.split('\n');
+      const last = lines.length - (lines[lines.length - 1] === '' ? 2 : 1);
+      const at = lines.slice(0, last).reduce((n, l) => n + l.length + eol.length, 0);
+      assert.deepStrictEqual(other.offsetPos(at), { line: last + 1, column: 1 }, `${f} with ${name}`);
+    }
+  }
+  assert.ok(compared > 100, `only ${compared} files compared`);
 });
 
 // Scalars whose meaning differs between YAML 1.1, js-yaml's own schemas and YAML 1.2 core.
